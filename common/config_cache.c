@@ -1,0 +1,62 @@
+/* config_cache: see config_cache.h. */
+#include "common/config_cache.h"
+
+#include "common/log.h"
+
+int config_cache_init(struct config_cache *cc, const char *what, const char *conninfo, size_t value_size,
+                      size_t max_entries, long ttl_ms)
+{
+    cc->what = what;
+    cc->ttl_ms = ttl_ms;
+    pthread_mutex_init(&cc->lock, NULL);
+    cc->query = store_new(conninfo);
+    cc->watch = store_new(conninfo);
+    cc->cache = ttl_cache_new(value_size, max_entries);
+    if (!cc->query || !cc->watch || !cc->cache)
+        return -1;
+    atomic_store(&cc->db_ok, store_ping(cc->query) == 0);
+    if (store_listen(cc->watch) < 0)
+        log_warn(NULL, "%s: cannot LISTEN for configuration changes yet; will retry", what);
+    return 0;
+}
+
+void config_cache_put(struct config_cache *cc, const char *key, const void *value, bool found)
+{
+    ttl_cache_put(cc->cache, key, value, found ? cc->ttl_ms : CONFIG_CACHE_NEGATIVE_TTL_MS);
+}
+
+void config_cache_db_result(struct config_cache *cc, bool ok)
+{
+    atomic_store(&cc->db_ok, ok);
+}
+
+void config_cache_watch(struct config_cache *cc)
+{
+    if (!atomic_load(&cc->db_ok)) {
+        pthread_mutex_lock(&cc->lock);
+        atomic_store(&cc->db_ok, store_ping(cc->query) == 0);
+        pthread_mutex_unlock(&cc->lock);
+    }
+    int n = store_changes(cc->watch);
+    if (n == 0)
+        return;
+    ttl_cache_clear(cc->cache);
+    /* n < 0: the LISTEN connection is gone; without it the cache could go stale. */
+    if (n < 0 && store_listen(cc->watch) == 0)
+        log_info(NULL, "%s: listening for configuration changes again", cc->what);
+}
+
+bool config_cache_ready(struct config_cache *cc)
+{
+    return atomic_load(&cc->db_ok);
+}
+
+void config_cache_shutdown(struct config_cache *cc)
+{
+    ttl_cache_free(cc->cache);
+    store_free(cc->watch);
+    store_free(cc->query);
+    pthread_mutex_destroy(&cc->lock);
+    cc->cache = NULL;
+    cc->watch = cc->query = NULL;
+}

@@ -1,0 +1,47 @@
+/*
+ * config_cache: what every daemon needs to read configuration from PostgreSQL off the
+ * hot path: a query connection (behind a lock), a TTL cache of answers, and a second
+ * connection that LISTENs for configuration changes and drops the cache. Answers that
+ * say "not found" are cached only briefly, so something created just before its first
+ * webhook is seen at once.
+ */
+#ifndef HOOKLINE_CONFIG_CACHE_H
+#define HOOKLINE_CONFIG_CACHE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/store.h"
+#include "common/ttl_cache.h"
+
+#define CONFIG_CACHE_NEGATIVE_TTL_MS 1000
+
+struct config_cache {
+    struct store *query;       /* guarded by lock */
+    struct store *watch;       /* used by config_cache_watch's thread only */
+    pthread_mutex_t lock;
+    struct ttl_cache *cache;
+    long ttl_ms;
+    atomic_bool db_ok;
+    const char *what;          /* for log lines, e.g. "integrations" */
+};
+
+int config_cache_init(struct config_cache *cc, const char *what, const char *conninfo, size_t value_size,
+                      size_t max_entries, long ttl_ms) __attribute__((warn_unused_result));
+
+/* Caches value under key: found answers for ttl_ms, not-found ones briefly. */
+void config_cache_put(struct config_cache *cc, const char *key, const void *value, bool found);
+
+/* Records whether the last query reached the database (for readiness). */
+void config_cache_db_result(struct config_cache *cc, bool ok);
+
+/* Call periodically (one thread): drops the cache on change notifications or when the
+ * LISTEN connection was lost, and re-checks an unreachable database. */
+void config_cache_watch(struct config_cache *cc);
+
+bool config_cache_ready(struct config_cache *cc);
+void config_cache_shutdown(struct config_cache *cc);
+
+#endif

@@ -1,0 +1,208 @@
+/* kafka: see kafka.h. */
+#include "common/kafka.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/log.h"
+
+extern char **environ;
+
+#define KAFKA_ENV_PREFIX "HOOKLINE_KAFKA_"
+
+int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr, size_t errlen)
+{
+    if (rd_kafka_conf_set(conf, key, value, errstr, errlen) != RD_KAFKA_CONF_OK)
+        return -1;
+    return 0;
+}
+
+/* Applies HOOKLINE_KAFKA_FOO_BAR=v as foo.bar=v. BROKERS is hookline's own name. */
+static int apply_env_overrides(rd_kafka_conf_t *conf, char *errstr, size_t errlen)
+{
+    size_t plen = strlen(KAFKA_ENV_PREFIX);
+    for (char **e = environ; *e; e++) {
+        if (strncmp(*e, KAFKA_ENV_PREFIX, plen) != 0)
+            continue;
+        const char *eq = strchr(*e, '=');
+        if (!eq)
+            continue;
+        char key[128];
+        size_t klen = (size_t)(eq - *e) - plen;
+        if (klen == 0 || klen >= sizeof key)
+            continue;
+        for (size_t i = 0; i < klen; i++) {
+            char c = (*e)[plen + i];
+            key[i] = c == '_' ? '.' : (char)tolower((unsigned char)c);
+        }
+        key[klen] = '\0';
+        if (!strcmp(key, "brokers"))
+            continue;
+        if (kafka_conf_set(conf, key, eq + 1, errstr, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+rd_kafka_conf_t *kafka_conf_new(const char *client_id, char *errstr, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (kafka_conf_set(conf, "bootstrap.servers", g_common.kafka_brokers, errstr, errlen) < 0 ||
+        kafka_conf_set(conf, "client.id", client_id, errstr, errlen) < 0 ||
+        kafka_conf_set(conf, "log.connection.close", "false", errstr, errlen) < 0 ||
+        kafka_conf_set(conf, "message.max.bytes", "16777216", errstr, errlen) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    return conf;
+}
+
+/* Defaults first, then the operator's overrides, so overrides always win. */
+static int finish_conf(rd_kafka_conf_t *conf, char *errstr, size_t errlen)
+{
+    return apply_env_overrides(conf, errstr, errlen);
+}
+
+rd_kafka_t *kafka_producer_new(const char *client_id, void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+                               void *opaque, char *errstr, size_t errlen)
+{
+    rd_kafka_conf_t *conf = kafka_conf_new(client_id, errstr, errlen);
+    if (!conf)
+        return NULL;
+    /* Idempotence implies acks=all and ordered retries; do not set acks ourselves. */
+    if (kafka_conf_set(conf, "enable.idempotence", "true", errstr, errlen) < 0 ||
+        kafka_conf_set(conf, "compression.type", "lz4", errstr, errlen) < 0 ||
+        kafka_conf_set(conf, "linger.ms", "2", errstr, errlen) < 0 ||
+        kafka_conf_set(conf, "message.timeout.ms", "30000", errstr, errlen) < 0 ||
+        kafka_conf_set(conf, "queue.buffering.max.messages", "100000", errstr, errlen) < 0 ||
+        finish_conf(conf, errstr, errlen) < 0)
+        goto fail;
+    if (dr_cb)
+        rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_conf_set_opaque(conf, opaque);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errlen);
+    if (rk)
+        return rk; /* conf is now owned by rk */
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+rd_kafka_t *kafka_consumer_new(const char *client_id, const char *group_id, const char *topic, char *errstr,
+                               size_t errlen)
+{
+    rd_kafka_conf_t *conf = kafka_conf_new(client_id, errstr, errlen);
+    if (!conf)
+        return NULL;
+    if (kafka_conf_set(conf, "group.id", group_id, errstr, errlen) < 0 ||
+        kafka_conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", errstr, errlen) < 0 ||
+        kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, errlen) < 0 ||
+        kafka_conf_set(conf, "enable.auto.commit", "true", errstr, errlen) < 0 ||
+        kafka_conf_set(conf, "auto.commit.interval.ms", "1000", errstr, errlen) < 0 ||
+        kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, errlen) < 0 ||
+        kafka_conf_set(conf, "session.timeout.ms", "10000", errstr, errlen) < 0 ||
+        kafka_conf_set(conf, "heartbeat.interval.ms", "1000", errstr, errlen) < 0 ||
+        finish_conf(conf, errstr, errlen) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errlen);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (err) {
+        snprintf(errstr, errlen, "subscribe to %s: %s", topic, rd_kafka_err2str(err));
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    return rk;
+}
+
+int kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *rkm)
+{
+    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(1);
+    /* librdkafka 2.0: the stored offset is the next one to read, so +1. */
+    rd_kafka_topic_partition_list_add(offs, rd_kafka_topic_name(rkm->rkt), rkm->partition)->offset = rkm->offset + 1;
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(rk, offs);
+    rd_kafka_topic_partition_list_destroy(offs);
+    return err ? -1 : 0;
+}
+
+bool kafka_reachable(rd_kafka_t *rk, int timeout_ms)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+    if (err)
+        return false;
+    bool ok = md->broker_cnt > 0;
+    rd_kafka_metadata_destroy(md);
+    return ok;
+}
+
+int kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions, int replication,
+                        char *errstr, size_t errlen)
+{
+    int rc = -1;
+    rd_kafka_NewTopic_t **nt = calloc(n, sizeof *nt);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_event_t *ev = NULL;
+    if (!nt || !q) {
+        snprintf(errstr, errlen, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        nt[i] = rd_kafka_NewTopic_new(topics[i], partitions, replication, errstr, errlen);
+        if (!nt[i])
+            goto out;
+        /* Room for large webhook bodies plus their headers. */
+        if (rd_kafka_NewTopic_set_config(nt[i], "max.message.bytes", "16777216")) {
+            snprintf(errstr, errlen, "topic config rejected");
+            goto out;
+        }
+    }
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opts, 15000, errstr, errlen);
+    rd_kafka_AdminOptions_set_request_timeout(opts, 20000, errstr, errlen);
+    rd_kafka_CreateTopics(rk, nt, n, opts, q);
+    rd_kafka_AdminOptions_destroy(opts);
+    ev = rd_kafka_queue_poll(q, 30000);
+    if (!ev) {
+        snprintf(errstr, errlen, "no answer from the cluster in 30 s");
+        goto out;
+    }
+    if (rd_kafka_event_error(ev)) {
+        snprintf(errstr, errlen, "%s", rd_kafka_event_error_string(ev));
+        goto out;
+    }
+    const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+    size_t cnt = 0;
+    const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &cnt);
+    for (size_t i = 0; i < cnt; i++) {
+        rd_kafka_resp_err_t err = rd_kafka_topic_result_error(tr[i]);
+        if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS || !err)
+            continue;
+        snprintf(errstr, errlen, "%s: %s", rd_kafka_topic_result_name(tr[i]),
+                 rd_kafka_topic_result_error_string(tr[i]));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    if (q)
+        rd_kafka_queue_destroy(q);
+    for (size_t i = 0; nt && i < n; i++)
+        if (nt[i])
+            rd_kafka_NewTopic_destroy(nt[i]);
+    free(nt);
+    return rc;
+}

@@ -1,0 +1,50 @@
+/*
+ * kafka: librdkafka configuration and the producer/consumer patterns every stage uses.
+ *
+ * Every HOOKLINE_KAFKA_<NAME>=value variable is passed to rd_kafka_conf_set as
+ * <name> with underscores turned into dots (HOOKLINE_KAFKA_SECURITY_PROTOCOL ->
+ * security.protocol), after hookline's own defaults, so an operator can set any
+ * librdkafka property without a code change. HOOKLINE_KAFKA_BROKERS is the
+ * bootstrap list.
+ */
+#ifndef HOOKLINE_KAFKA_H
+#define HOOKLINE_KAFKA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <librdkafka/rdkafka.h>
+
+/* A new conf with bootstrap.servers, client.id and the HOOKLINE_KAFKA_* overrides.
+ * Returns NULL after writing the problem into errstr. Caller owns the conf (until a
+ * successful rd_kafka_new takes it). */
+rd_kafka_conf_t *kafka_conf_new(const char *client_id, char *errstr, size_t errlen);
+
+/* Sets key=value on conf; returns 0 or -1 with errstr. */
+int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr, size_t errlen);
+
+/* A producer for the pipeline: idempotent (hence acks=all), lz4, small linger.
+ * dr_cb receives delivery reports (on the thread that polls). opaque is set as the
+ * conf opaque. NULL on error with errstr. */
+rd_kafka_t *kafka_producer_new(const char *client_id,
+                               void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+                               void *opaque, char *errstr, size_t errlen);
+
+/* A consumer in group_id subscribed to topic: cooperative-sticky, auto offset store
+ * off (the caller stores offset+1 only when a message's outcome is final), auto commit
+ * of stored offsets on, auto.offset.reset=earliest. NULL on error with errstr. */
+rd_kafka_t *kafka_consumer_new(const char *client_id, const char *group_id, const char *topic, char *errstr,
+                               size_t errlen);
+
+/* Stores offset+1 of rkm for commit. Returns 0 or -1. */
+int kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *rkm);
+
+/* True if the cluster answered a metadata request within timeout_ms. */
+bool kafka_reachable(rd_kafka_t *rk, int timeout_ms);
+
+/* Creates the topics that are missing (others are left alone) with the admin API.
+ * Returns 0 when all exist afterwards, -1 with errstr. */
+int kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions, int replication,
+                        char *errstr, size_t errlen);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * msg: the contract between the stages, as Kafka message headers.
+ *
+ * webhooks.raw (written by ingress)
+ *   key    provider ordering key (e.g. HubSpot portalId, GitHub installation id) or none
+ *   value  the request body, byte for byte as received
+ *   headers MSG_H_* below, plus each request header as "http.<lower-case name>"
+ *
+ * webhooks.routed (written by router): one message per (webhook, connection)
+ *   key    "<environment>/<integration>/<connection id>" or, unattributed,
+ *          "<environment>/<integration>/"
+ *   value  the provider payload for that connection (the raw body, or for a batch the
+ *          events of that connection spliced byte for byte into a JSON array)
+ *   headers every raw header, plus MSG_H_ROUTED_ID, MSG_H_CONNECTION (absent when
+ *          unattributed) and MSG_H_EVENT_TYPE
+ *
+ * webhooks.rejected (written by router): the raw message, plus MSG_H_REJECT_REASON.
+ */
+#ifndef HOOKLINE_MSG_H
+#define HOOKLINE_MSG_H
+
+#include <stddef.h>
+
+#include <librdkafka/rdkafka.h>
+
+#define MSG_H_WEBHOOK_ID "hl.webhook-id"     /* UUIDv7 given by ingress */
+#define MSG_H_RECEIVED_AT "hl.received-at"   /* unix milliseconds, decimal */
+#define MSG_H_ENVIRONMENT "hl.environment"   /* environment uuid */
+#define MSG_H_INTEGRATION "hl.integration"   /* integration key */
+#define MSG_H_PROVIDER "hl.provider"         /* provider name */
+#define MSG_H_VERIFIED "hl.verified"         /* "verified" or "unverified" */
+#define MSG_H_METHOD "hl.method"
+#define MSG_H_PATH "hl.path"
+#define MSG_H_QUERY "hl.query"               /* raw query string, without '?' */
+#define MSG_H_URL "hl.url"                   /* public URL the provider called */
+#define MSG_H_HTTP_PREFIX "http."            /* request headers, lower-cased names */
+
+#define MSG_H_ROUTED_ID "hl.routed-id"       /* deterministic per (webhook, connection, group) */
+#define MSG_H_CONNECTION "hl.connection-id"
+#define MSG_H_EVENT_TYPE "hl.event-type"
+#define MSG_H_REJECT_REASON "hl.reject-reason"
+
+/* Returns the value of the last header called name as a NUL-terminated copy in buf,
+ * or NULL if absent or longer than buflen-1. hdrs is borrowed (may be NULL). */
+const char *msg_header(rd_kafka_headers_t *hdrs, const char *name, char *buf, size_t buflen);
+
+#endif

@@ -1,0 +1,112 @@
+/* envelope: see envelope.h. */
+#include "forwarder/envelope.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/crypto.h"
+
+/* Appends s as a JSON string literal (quoted, escaped), or null. Returns new length
+ * or 0 on failure. */
+static size_t append_json_string(char **buf, size_t len, size_t *cap, const char *s, size_t slen)
+{
+    char *lit;
+    if (!s) {
+        lit = strdup("null");
+    } else {
+        json_t *j = json_stringn_nocheck(s, slen);
+        lit = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+        json_decref(j);
+    }
+    if (!lit)
+        return 0;
+    size_t n = strlen(lit);
+    if (len + n + 1 > *cap) {
+        size_t c = (len + n + 1) * 2;
+        char *b = realloc(*buf, c);
+        if (!b) {
+            free(lit);
+            return 0;
+        }
+        *buf = b;
+        *cap = c;
+    }
+    memcpy(*buf + len, lit, n);
+    free(lit);
+    return len + n;
+}
+
+static size_t append_raw(char **buf, size_t len, size_t *cap, const void *s, size_t n)
+{
+    if (len + n + 1 > *cap) {
+        size_t c = (len + n + 1) * 2;
+        char *b = realloc(*buf, c);
+        if (!b)
+            return 0;
+        *buf = b;
+        *cap = c;
+    }
+    memcpy(*buf + len, s, n);
+    return len + n;
+}
+
+static int is_json(const void *payload, size_t len)
+{
+    json_error_t err;
+    json_t *j = json_loadb(payload, len, JSON_DECODE_ANY, &err);
+    json_decref(j);
+    return j != NULL;
+}
+
+char *envelope_build(const char *provider, const char *integration, const char *connection, const void *payload,
+                     size_t payload_len, size_t *len)
+{
+    size_t cap = payload_len + 256, n = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return NULL;
+#define RAW(s) (n = append_raw(&buf, n, &cap, (s), strlen(s)))
+#define STR(s) (n = append_json_string(&buf, n, &cap, (s), (s) ? strlen(s) : 0))
+    if (!RAW("{\"from\":") || !STR(provider) || !RAW(",\"type\":\"forward\",\"providerConfigKey\":") ||
+        !STR(integration) || !RAW(",\"connectionId\":") || !STR(connection) || !RAW(",\"payload\":"))
+        goto fail;
+    if (payload_len == 0)
+        n = append_raw(&buf, n, &cap, "null", 4);
+    else if (is_json(payload, payload_len))
+        n = append_raw(&buf, n, &cap, payload, payload_len);
+    else
+        n = append_json_string(&buf, n, &cap, payload, payload_len);
+    if (!n || !RAW("}"))
+        goto fail;
+#undef RAW
+#undef STR
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+fail:
+    free(buf);
+    return NULL;
+}
+
+void envelope_sign_nango(const char *signing_key, const void *body, size_t len, char out[65])
+{
+    unsigned char mac[64];
+    size_t m = crypto_hmac1(HMAC_SHA256, signing_key, strlen(signing_key), body, len, mac);
+    crypto_hex(mac, m, out);
+}
+
+void envelope_sign_standard(const char *signing_key, const char *msg_id, long long timestamp, const void *body,
+                            size_t len, char *out, size_t outlen)
+{
+    char ts[32];
+    snprintf(ts, sizeof ts, "%lld", timestamp);
+    const void *parts[5] = {msg_id, ".", ts, ".", body};
+    size_t lens[5] = {strlen(msg_id), 1, strlen(ts), 1, len};
+    unsigned char mac[64];
+    size_t m = crypto_hmac(HMAC_SHA256, signing_key, strlen(signing_key), parts, lens, 5, mac);
+    char b64[100];
+    crypto_base64(mac, m, b64);
+    snprintf(out, outlen, "v1,%s", b64);
+}

@@ -1,0 +1,30 @@
+/*
+ * envelope: what the forwarder sends, as pure functions (no I/O), so it is unit-tested
+ * byte for byte.
+ *
+ * Body (Nango-compatible, compact, this key order):
+ *   {"from":P,"type":"forward","providerConfigKey":K,"connectionId":C|null,"payload":X}
+ * where X is the provider payload spliced in byte for byte when it is JSON, or a JSON
+ * string of it otherwise (e.g. a form-encoded body), or null when empty.
+ * Signatures, keyed by the environment's signing key as bytes:
+ *   X-Nango-Hmac-Sha256: hex(HMAC-SHA256(key, body))
+ *   webhook-signature:   "v1," base64(HMAC-SHA256(key, id "." timestamp "." body))
+ */
+#ifndef HOOKLINE_ENVELOPE_H
+#define HOOKLINE_ENVELOPE_H
+
+#include <stddef.h>
+
+/* Returns a new malloc'ed body (caller frees) and its length, or NULL on allocation
+ * failure. connection may be NULL (unattributed). */
+char *envelope_build(const char *provider, const char *integration, const char *connection, const void *payload,
+                     size_t payload_len, size_t *len);
+
+/* Writes the 64 hex digits and a NUL into out. */
+void envelope_sign_nango(const char *signing_key, const void *body, size_t len, char out[65]);
+
+/* Writes "v1,<base64>" into out (at least 48 bytes). */
+void envelope_sign_standard(const char *signing_key, const char *msg_id, long long timestamp, const void *body,
+                            size_t len, char *out, size_t outlen);
+
+#endif

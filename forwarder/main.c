@@ -1,0 +1,298 @@
+/* hookline-forwarder: consumes webhooks.routed and POSTs each webhook, in the
+ * Nango-compatible envelope and signed with the environment's key, to the
+ * environment's primary and secondary URLs. A message's offset is stored only once
+ * its outcome is final (delivered, refused by the receiver, or out of attempts), so a
+ * crash re-delivers rather than loses; receivers dedupe on the stable webhook-id. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/admin.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/crypto.h"
+#include "common/kafka.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/msg.h"
+#include "common/signals.h"
+#include "forwarder/envelope.h"
+#include "forwarder/forwarder.h"
+
+struct forwarder_config g_forwarder;
+
+static const struct config_item forwarder_items[] = {
+    {"HOOKLINE_ADMIN_PORT", CONFIG_INT, "9482", 1, 65535, 0, "admin port (/healthz /readyz /metrics)",
+     &g_forwarder.admin_port},
+    {"HOOKLINE_ADMIN_BIND", CONFIG_STR, "127.0.0.1", 0, 0, 0, "admin bind address", &g_forwarder.admin_bind},
+    {"HOOKLINE_FORWARD_TIMEOUT_MS", CONFIG_INT, "10000", 100, 600000, 0, "total time allowed for one delivery",
+     &g_forwarder.timeout_ms},
+    {"HOOKLINE_FORWARD_CONNECT_TIMEOUT_MS", CONFIG_INT, "3000", 100, 60000, 0, "time allowed to connect",
+     &g_forwarder.connect_timeout_ms},
+    {"HOOKLINE_FORWARD_ATTEMPTS", CONFIG_INT, "5", 1, 50, 0, "attempts per delivery before giving up",
+     &g_forwarder.attempts},
+    {"HOOKLINE_FORWARD_BACKOFF_MS", CONFIG_INT, "500", 1, 600000, 0,
+     "first retry delay; doubles per attempt, with jitter", &g_forwarder.backoff_ms},
+    {"HOOKLINE_FORWARDER_CACHE_TTL_MS", CONFIG_INT, "30000", 0, 3600000, 0,
+     "how long an environment lookup is cached (changes also drop the cache)", &g_forwarder.cache_ttl_ms},
+    {"HOOKLINE_FORWARDER_GROUP", CONFIG_STR, "hookline-forwarder", 0, 0, 0, "Kafka consumer group",
+     &g_forwarder.group_id},
+};
+
+enum outcome { OUT_DELIVERED, OUT_REFUSED, OUT_FAILED, OUT_NO_DESTINATION, OUT_ABORTED };
+static struct metric *m_outcome[5], *m_attempts, *m_latency;
+static bool kafka_ok;
+
+/* Request headers of the provider that are not passed on: hop-by-hop, credentials,
+ * and the names hookline sets itself. */
+static bool header_passes(const char *name)
+{
+    static const char *const dropped[] = {
+        "host", "content-length", "content-type", "connection", "keep-alive", "proxy-authorization",
+        "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "expect", "authorization", "cookie",
+        "user-agent", "accept-encoding", "webhook-id", "webhook-timestamp", "webhook-signature",
+    };
+    for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++)
+        if (!strcasecmp(name, dropped[i]))
+            return false;
+    return strncasecmp(name, "x-nango-", 8) != 0 && strncasecmp(name, "x-hookline-", 11) != 0 &&
+           strncasecmp(name, "x-forwarded-", 12) != 0;
+}
+
+/* What one routed message carries, as NUL-terminated copies. */
+struct routed {
+    char webhook_id[64], routed_id[64], env[64], integration[160], provider[64], connection[256], verified[16],
+        event_type[128];
+    bool attributed;
+    struct delivery_header passthrough[64];
+    size_t npass;
+};
+
+static void routed_free(struct routed *r)
+{
+    for (size_t i = 0; i < r->npass; i++) {
+        free((void *)(uintptr_t)r->passthrough[i].name);
+        free((void *)(uintptr_t)r->passthrough[i].value);
+    }
+    r->npass = 0;
+}
+
+static void routed_read(struct routed *r, rd_kafka_headers_t *h)
+{
+    memset(r, 0, sizeof *r);
+    msg_header(h, MSG_H_WEBHOOK_ID, r->webhook_id, sizeof r->webhook_id);
+    msg_header(h, MSG_H_ROUTED_ID, r->routed_id, sizeof r->routed_id);
+    msg_header(h, MSG_H_ENVIRONMENT, r->env, sizeof r->env);
+    msg_header(h, MSG_H_INTEGRATION, r->integration, sizeof r->integration);
+    msg_header(h, MSG_H_PROVIDER, r->provider, sizeof r->provider);
+    msg_header(h, MSG_H_VERIFIED, r->verified, sizeof r->verified);
+    msg_header(h, MSG_H_EVENT_TYPE, r->event_type, sizeof r->event_type);
+    r->attributed = msg_header(h, MSG_H_CONNECTION, r->connection, sizeof r->connection) != NULL;
+    const char *name;
+    const void *val;
+    size_t size, plen = strlen(MSG_H_HTTP_PREFIX);
+    size_t cap = sizeof r->passthrough / sizeof r->passthrough[0];
+    for (size_t i = 0; h && r->npass < cap && !rd_kafka_header_get_all(h, i, &name, &val, &size); i++) {
+        if (strncmp(name, MSG_H_HTTP_PREFIX, plen) != 0 || !header_passes(name + plen))
+            continue;
+        char *n = strdup(name + plen), *v = strndup(val ? val : "", val ? size : 0);
+        if (!n || !v || memchr(v, '\n', strlen(v)) || memchr(v, '\r', strlen(v))) {
+            free(n);
+            free(v);
+            continue;
+        }
+        r->passthrough[r->npass++] = (struct delivery_header){n, v};
+    }
+}
+
+static bool retryable(long status)
+{
+    return status == 0 || status == 408 || status == 409 || status == 425 || status == 429 || status >= 500;
+}
+
+/* Sleeps up to ms, waking early on a stop request. Returns false if stopping. */
+static bool backoff_sleep(long ms)
+{
+    double until = clock_mono_s() + (double)ms / 1000;
+    while (clock_mono_s() < until) {
+        if (signals_stopping())
+            return false;
+        usleep(20 * 1000);
+    }
+    return true;
+}
+
+/* Delivers body to url with retries. */
+static enum outcome deliver_with_retry(const struct routed *r, const char *url, const char *signing_key,
+                                       const char *body, size_t len)
+{
+    char nango_sig[65], sw_sig[128], ts[32];
+    envelope_sign_nango(signing_key, body, len, nango_sig);
+    long delay = g_forwarder.backoff_ms;
+    for (long attempt = 1; attempt <= g_forwarder.attempts; attempt++) {
+        long long now = (long long)time(NULL);
+        snprintf(ts, sizeof ts, "%lld", now);
+        envelope_sign_standard(signing_key, r->routed_id, now, body, len, sw_sig, sizeof sw_sig);
+        struct delivery_header hdrs[80] = {
+            {"Content-Type", "application/json"}, {"X-Nango-Hmac-Sha256", nango_sig}, {"webhook-id", r->routed_id},
+            {"webhook-timestamp", ts}, {"webhook-signature", sw_sig}, {"X-Hookline-Webhook-Id", r->webhook_id},
+            {"X-Hookline-Verified", strcmp(r->verified, "verified") == 0 ? "true" : "false"},
+        };
+        size_t n = 7;
+        if (r->event_type[0])
+            hdrs[n++] = (struct delivery_header){"X-Hookline-Event-Type", r->event_type};
+        for (size_t i = 0; i < r->npass && n < sizeof hdrs / sizeof hdrs[0]; i++)
+            hdrs[n++] = r->passthrough[i];
+        struct delivery_result res;
+        deliver_post(url, hdrs, n, body, len, &res);
+        metric_inc(m_attempts);
+        metric_observe(m_latency, res.seconds);
+        if (res.status >= 200 && res.status < 300) {
+            log_info(r->webhook_id, "delivered %s to %s: %ld in %.0f ms (attempt %ld)", r->routed_id, url, res.status,
+                     res.seconds * 1000, attempt);
+            return OUT_DELIVERED;
+        }
+        log_warn(r->webhook_id, "delivery %s to %s failed: %s%ld (attempt %ld of %ld)", r->routed_id, url,
+                 res.error[0] ? res.error : "HTTP ", res.error[0] ? 0L : res.status, attempt, g_forwarder.attempts);
+        if (!retryable(res.status) && !res.error[0])
+            return OUT_REFUSED;
+        if (attempt == g_forwarder.attempts)
+            break;
+        unsigned char rnd[2] = {0, 0};
+        if (crypto_random(rnd, sizeof rnd) < 0)
+            rnd[0] = rnd[1] = 0; /* no jitter this time */
+        long jitter = (long)((rnd[0] << 8 | rnd[1]) % 400) - 200; /* ±20% */
+        if (!backoff_sleep(delay + delay * jitter / 1000))
+            return OUT_ABORTED;
+        delay *= 2;
+    }
+    log_error(r->webhook_id, "giving up on %s to %s after %ld attempts", r->routed_id, url, g_forwarder.attempts);
+    return OUT_FAILED;
+}
+
+/* Handles one routed message. Returns -1 if it must be retried later (stop requested
+ * before its outcome was final): its offset is not stored. */
+static int forward_message(const rd_kafka_message_t *rkm)
+{
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        h = NULL;
+    struct routed r;
+    routed_read(&r, h);
+    int rc = 0;
+    struct destination dest;
+    while (destinations_get(r.env, &dest) < 0) {
+        if (!backoff_sleep(1000)) {
+            rc = -1;
+            goto out;
+        }
+        destinations_watch();
+    }
+    if (!dest.found || !dest.webhook_url[0]) {
+        log_warn(r.webhook_id, "no webhook URL for environment %s; not forwarded", r.env);
+        metric_inc(m_outcome[OUT_NO_DESTINATION]);
+        goto out;
+    }
+    size_t len;
+    char *body = envelope_build(r.provider, r.integration, r.attributed ? r.connection : NULL, rkm->payload,
+                                rkm->len, &len);
+    if (!body) {
+        rc = -1;
+        goto out;
+    }
+    const char *urls[2] = {dest.webhook_url, dest.secondary_url};
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        if (!urls[i][0])
+            continue;
+        enum outcome o = deliver_with_retry(&r, urls[i], dest.signing_key, body, len);
+        metric_inc(m_outcome[o]);
+        if (o == OUT_ABORTED)
+            rc = -1;
+    }
+    free(body);
+out:
+    routed_free(&r);
+    return rc;
+}
+
+static bool forwarder_ready(void *ctx, char *why, size_t whylen)
+{
+    (void)ctx;
+    if (signals_stopping())
+        snprintf(why, whylen, "draining");
+    else if (!kafka_ok)
+        snprintf(why, whylen, "kafka unreachable");
+    else if (!destinations_ready())
+        snprintf(why, whylen, "database unreachable");
+    else
+        return true;
+    return false;
+}
+
+static void metrics_init(void)
+{
+    static const char *const labels[] = {"outcome=\"delivered\"", "outcome=\"refused\"", "outcome=\"failed\"",
+                                         "outcome=\"no_destination\"", "outcome=\"aborted\""};
+    for (int i = 0; i < 5; i++)
+        m_outcome[i] = metrics_counter("hookline_forwarder_deliveries_total", labels[i],
+                                       "deliveries by final outcome");
+    m_attempts = metrics_counter("hookline_forwarder_attempts_total", NULL, "HTTP attempts made");
+    m_latency = metrics_histogram("hookline_forwarder_attempt_seconds", NULL, "time of one HTTP attempt");
+}
+
+int main(int argc, char **argv)
+{
+    int rc = config_from_args(argc, argv, "hookline-forwarder", "delivers routed webhooks to the environment's app",
+                              forwarder_items, sizeof forwarder_items / sizeof forwarder_items[0]);
+    if (rc != 0)
+        return rc < 0 ? 1 : 0;
+    log_init("forwarder", g_common.log_level, g_common.log_format);
+    signals_install();
+    metrics_init();
+
+    char errstr[512];
+    if (destinations_init(g_common.database_url, g_forwarder.cache_ttl_ms) < 0 || deliver_init() < 0)
+        return 1;
+    rd_kafka_t *consumer = kafka_consumer_new("hookline-forwarder", g_forwarder.group_id, g_common.topic_routed,
+                                              errstr, sizeof errstr);
+    if (!consumer) {
+        log_error(NULL, "kafka consumer: %s", errstr);
+        return 1;
+    }
+    kafka_ok = kafka_reachable(consumer, 2000);
+    struct admin *admin = admin_start(g_forwarder.admin_bind, (int)g_forwarder.admin_port, forwarder_ready, NULL);
+    if (!admin)
+        return 1;
+    log_info(NULL, "forwarding %s as group %s", g_common.topic_routed, g_forwarder.group_id);
+
+    double next_check = clock_mono_s() + 2;
+    while (!signals_stopping()) {
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(consumer, 100);
+        if (rkm && rkm->err) {
+            if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                log_warn(NULL, "kafka: consume: %s", rd_kafka_message_errstr(rkm));
+        } else if (rkm && forward_message(rkm) == 0) {
+            if (kafka_store_offset(consumer, rkm) < 0)
+                log_warn(NULL, "kafka: cannot store offset (partition revoked?)");
+        }
+        if (rkm)
+            rd_kafka_message_destroy(rkm);
+        destinations_watch();
+        if (clock_mono_s() >= next_check) {
+            kafka_ok = kafka_reachable(consumer, 1000);
+            next_check = clock_mono_s() + 2;
+        }
+    }
+
+    log_info(NULL, "draining: committing offsets");
+    rd_kafka_consumer_close(consumer);
+    rd_kafka_destroy(consumer);
+    admin_stop(admin);
+    deliver_shutdown();
+    destinations_shutdown();
+    log_info(NULL, "stopped");
+    return 0;
+}

@@ -1,0 +1,92 @@
+/* hookline-ingress: receives webhooks on /webhook/{environment}/{integration}, verifies
+ * them and answers 200 only once Kafka has them. Startup order: config, logging,
+ * configuration store, Kafka producer, admin port, HTTP port; shutdown in reverse,
+ * draining in-flight requests before the producer is flushed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/admin.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/signals.h"
+#include "ingress/ingress.h"
+
+struct ingress_config g_ingress;
+
+static const struct config_item ingress_items[] = {
+    {"HOOKLINE_INGRESS_PORT", CONFIG_INT, "8480", 1, 65535, 0, "webhook HTTP port", &g_ingress.port},
+    {"HOOKLINE_INGRESS_BIND", CONFIG_STR, "0.0.0.0", 0, 0, 0, "webhook HTTP bind address", &g_ingress.bind},
+    {"HOOKLINE_ADMIN_PORT", CONFIG_INT, "9480", 1, 65535, 0, "admin port (/healthz /readyz /metrics)",
+     &g_ingress.admin_port},
+    {"HOOKLINE_ADMIN_BIND", CONFIG_STR, "127.0.0.1", 0, 0, 0, "admin bind address", &g_ingress.admin_bind},
+    {"HOOKLINE_INGRESS_MAX_BODY_BYTES", CONFIG_INT, "1048576", 1024, 16000000, 0,
+     "largest accepted body; larger gets 413", &g_ingress.max_body},
+    {"HOOKLINE_INGRESS_THREADS", CONFIG_INT, "2", 1, 64, 0, "HTTP worker threads", &g_ingress.threads},
+    {"HOOKLINE_INGRESS_KAFKA_TIMEOUT_MS", CONFIG_INT, "10000", 1000, 300000, 0,
+     "how long a webhook may wait for Kafka before the answer is 503", &g_ingress.kafka_timeout_ms},
+    {"HOOKLINE_INGRESS_CACHE_TTL_MS", CONFIG_INT, "30000", 0, 3600000, 0,
+     "how long an integration lookup is cached (changes also drop the cache)", &g_ingress.cache_ttl_ms},
+    {"HOOKLINE_INGRESS_CONNECTION_TIMEOUT_S", CONFIG_INT, "30", 1, 3600, 0, "idle HTTP connection timeout",
+     &g_ingress.connection_timeout_s},
+};
+
+static bool ingress_ready(void *ctx, char *why, size_t whylen)
+{
+    (void)ctx;
+    if (signals_stopping())
+        snprintf(why, whylen, "draining");
+    else if (!produce_ready())
+        snprintf(why, whylen, "kafka unreachable");
+    else if (!lookup_ready())
+        snprintf(why, whylen, "database unreachable");
+    else
+        return true;
+    return false;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = config_from_args(argc, argv, "hookline-ingress", "receives webhooks and stores them in Kafka",
+                              ingress_items, sizeof ingress_items / sizeof ingress_items[0]);
+    if (rc != 0)
+        return rc < 0 ? 1 : 0;
+    log_init("ingress", g_common.log_level, g_common.log_format);
+    signals_install();
+
+    if (lookup_init(g_common.database_url, g_ingress.cache_ttl_ms) < 0 || produce_init() < 0)
+        return 1;
+    produce_watch();
+    struct admin *admin = admin_start(g_ingress.admin_bind, (int)g_ingress.admin_port, ingress_ready, NULL);
+    struct MHD_Daemon *http = http_start();
+    if (!admin || !http)
+        return 1;
+    log_info(NULL, "listening on %s:%ld, writing to %s", g_ingress.bind, g_ingress.port, g_common.topic_raw);
+
+    double next_check = 0;
+    while (!signals_stopping()) {
+        usleep(100 * 1000);
+        lookup_watch();
+        if (clock_mono_s() >= next_check) {
+            produce_watch();
+            next_check = clock_mono_s() + 1;
+        }
+    }
+
+    /* Drain: no new connections, every suspended request gets its Kafka answer, then
+     * the producer is flushed and HTTP stops (all connections are resumed by then). */
+    log_info(NULL, "draining: %ld requests waiting for Kafka", http_inflight());
+    MHD_quiesce_daemon(http);
+    double deadline = clock_mono_s() + (double)g_ingress.kafka_timeout_ms / 1000 + 5;
+    while (http_inflight() > 0 && clock_mono_s() < deadline)
+        usleep(20 * 1000);
+    produce_drain(5000);
+    http_stop(http);
+    produce_shutdown();
+    admin_stop(admin);
+    lookup_shutdown();
+    log_info(NULL, "stopped");
+    return 0;
+}

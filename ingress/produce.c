@@ -1,0 +1,178 @@
+/* produce: the durable write of a webhook to the raw topic. The HTTP answer is decided
+ * by the delivery report: 200 only once Kafka (idempotent producer, acks=all) has the
+ * message, 503 if it could not be stored. A dedicated thread polls for reports. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/kafka.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/signals.h"
+#include "ingress/ingress.h"
+
+static rd_kafka_t *producer;
+static rd_kafka_topic_t *raw_topic;
+static pthread_t poll_thread;
+static atomic_bool poll_running;
+static atomic_bool brokers_down;
+static atomic_bool kafka_ok;
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    struct ingress_request *req = rkm->_private;
+    if (rkm->err) {
+        log_error(req->webhook_id, "kafka: not stored: %s", rd_kafka_err2str(rkm->err));
+        http_answer_later(req, MHD_HTTP_SERVICE_UNAVAILABLE);
+        return;
+    }
+    atomic_store(&brokers_down, false);
+    log_info(req->webhook_id, "stored in %s [%d] at offset %lld", g_common.topic_raw, rkm->partition,
+             (long long)rkm->offset);
+    http_answer_later(req, MHD_HTTP_OK);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        atomic_store(&brokers_down, true);
+    log_warn(NULL, "kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static void *poll_loop(void *arg)
+{
+    (void)arg;
+    while (atomic_load(&poll_running))
+        rd_kafka_poll(producer, 100);
+    return NULL;
+}
+
+int produce_init(void)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = kafka_conf_new("hookline-ingress", errstr, sizeof errstr);
+    if (!conf)
+        goto fail;
+    char timeout[32];
+    snprintf(timeout, sizeof timeout, "%ld", g_ingress.kafka_timeout_ms);
+    /* Idempotence implies acks=all; the provider is answered within message.timeout.ms. */
+    if (kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof errstr) < 0 ||
+        kafka_conf_set(conf, "linger.ms", "1", errstr, sizeof errstr) < 0 ||
+        kafka_conf_set(conf, "compression.type", "lz4", errstr, sizeof errstr) < 0 ||
+        kafka_conf_set(conf, "message.timeout.ms", timeout, errstr, sizeof errstr) < 0) {
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!producer) {
+        rd_kafka_conf_destroy(conf); /* rd_kafka_new frees it only on success */
+        goto fail;
+    }
+    raw_topic = rd_kafka_topic_new(producer, g_common.topic_raw, NULL);
+    atomic_store(&poll_running, true);
+    if (pthread_create(&poll_thread, NULL, poll_loop, NULL) != 0) {
+        snprintf(errstr, sizeof errstr, "cannot start the poll thread");
+        goto fail;
+    }
+    return 0;
+fail:
+    log_error(NULL, "kafka producer: %s", errstr);
+    return -1;
+}
+
+/* Headers: the hookline contract (msg.h) plus every request header as "http.<name>". */
+static rd_kafka_headers_t *build_headers(const struct ingress_request *req, const struct webhook_request *wr,
+                                         const char *env_id, const char *key, const char *provider, bool verified)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_new(16 + wr->nheaders);
+    char received[32];
+    snprintf(received, sizeof received, "%lld", clock_unix_ms());
+    rd_kafka_header_add(h, MSG_H_WEBHOOK_ID, -1, req->webhook_id, -1);
+    rd_kafka_header_add(h, MSG_H_RECEIVED_AT, -1, received, -1);
+    rd_kafka_header_add(h, MSG_H_ENVIRONMENT, -1, env_id, -1);
+    rd_kafka_header_add(h, MSG_H_INTEGRATION, -1, key, -1);
+    rd_kafka_header_add(h, MSG_H_PROVIDER, -1, provider, -1);
+    rd_kafka_header_add(h, MSG_H_VERIFIED, -1, verified ? "verified" : "unverified", -1);
+    rd_kafka_header_add(h, MSG_H_METHOD, -1, wr->method, -1);
+    rd_kafka_header_add(h, MSG_H_PATH, -1, wr->path, -1);
+    rd_kafka_header_add(h, MSG_H_QUERY, -1, wr->query, -1);
+    rd_kafka_header_add(h, MSG_H_URL, -1, wr->url, -1);
+    for (size_t i = 0; i < wr->nheaders; i++) {
+        char name[256];
+        int n = snprintf(name, sizeof name, "%s%s", MSG_H_HTTP_PREFIX, wr->headers[i].name);
+        if (n < 0 || (size_t)n >= sizeof name)
+            continue;
+        for (char *p = name; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+        rd_kafka_header_add(h, name, -1, wr->headers[i].value, -1);
+    }
+    return h;
+}
+
+int produce_webhook(struct ingress_request *req, const struct webhook_request *wr, const char *env_id,
+                    const char *key, const char *provider, bool verified)
+{
+    if (atomic_load(&brokers_down)) {
+        log_warn(req->webhook_id, "kafka: all brokers down, refusing with 503");
+        return -1;
+    }
+    const struct provider *p = provider_find(provider);
+    char okey[256];
+    size_t okey_len = p ? provider_ordering_key(p, wr, okey, sizeof okey) : 0;
+    rd_kafka_headers_t *h = build_headers(req, wr, env_id, key, provider, verified);
+    /* The body is copied: the request buffer belongs to MHD's connection. */
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        producer, RD_KAFKA_V_RKT(raw_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE((void *)(uintptr_t)wr->body, wr->body_len), RD_KAFKA_V_KEY(okey_len ? okey : NULL, okey_len),
+        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(req), RD_KAFKA_V_END);
+    if (err) {
+        rd_kafka_headers_destroy(h); /* not taken on failure */
+        log_warn(req->webhook_id, "kafka: cannot queue: %s", rd_kafka_err2str(err));
+        return -1;
+    }
+    return 0;
+}
+
+void produce_watch(void)
+{
+    /* A broker that came back clears the fast-503 flag; so does /readyz through this. */
+    bool up = kafka_reachable(producer, 1000);
+    atomic_store(&kafka_ok, up);
+    if (up)
+        atomic_store(&brokers_down, false);
+}
+
+bool produce_ready(void)
+{
+    return atomic_load(&kafka_ok);
+}
+
+void produce_drain(int timeout_ms)
+{
+    if (producer)
+        rd_kafka_flush(producer, timeout_ms);
+}
+
+void produce_shutdown(void)
+{
+    if (!producer)
+        return;
+    rd_kafka_flush(producer, 10000);
+    atomic_store(&poll_running, false);
+    pthread_join(poll_thread, NULL);
+    rd_kafka_topic_destroy(raw_topic);
+    rd_kafka_destroy(producer);
+    producer = NULL;
+}

@@ -1,0 +1,112 @@
+/*
+ * provider: what hookline knows about each third-party API, behind one interface.
+ *
+ * Ingress asks a provider to verify a request on its raw bytes and for the Kafka
+ * ordering key; router asks it to attribute a stored webhook to connection
+ * identifiers. Providers are rows of a table (provider_table.c); code exists only for
+ * what a row cannot say.
+ *
+ * Threads: every function here is pure and thread-safe. Strings in the request are
+ * borrowed for the duration of the call.
+ */
+#ifndef HOOKLINE_PROVIDER_H
+#define HOOKLINE_PROVIDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+struct http_header {
+    const char *name;  /* as received; compare case-insensitively */
+    const char *value;
+};
+
+/* A webhook request as the provider sent it (ingress) or as stored in Kafka (router). */
+struct webhook_request {
+    const char *method;           /* "POST" */
+    const char *url;              /* the full public URL the provider called (with query) */
+    const char *path;             /* "/webhook/<env>/<key>" */
+    const char *query;            /* raw query without '?', "" if none */
+    const struct http_header *headers;
+    size_t nheaders;
+    const unsigned char *body;    /* exact bytes; not NUL-terminated */
+    size_t body_len;
+    time_t now;                   /* the time to judge timestamps against */
+};
+
+/* The integration's secrets (NULL or "" when not set). */
+struct provider_secrets {
+    const char *webhook_secret;
+    const char *client_secret;
+};
+
+enum verify_result {
+    VERIFY_VALID = 0,
+    VERIFY_INVALID,      /* signature present but wrong, malformed, or timestamp out of window */
+    VERIFY_MISSING,      /* the signature header(s) are absent */
+    VERIFY_NO_SECRET,    /* the integration has no secret to check with */
+    VERIFY_UNSUPPORTED,  /* the provider cannot sign requests */
+};
+
+/* One group of events that concern the same connection identifier. */
+struct attribution_group {
+    char *config_key;    /* connection_config key, e.g. "portalId"; NULL: unattributed */
+    char *value;         /* identifier value as text; NULL when config_key is NULL */
+    char *event_type;    /* e.g. "contact.creation", "pull_request.opened"; may be NULL */
+    char *payload;       /* the payload for this group (byte-exact body or spliced array) */
+    size_t payload_len;
+};
+
+struct attribution {
+    struct attribution_group *groups; /* owned; free with attribution_free */
+    size_t n;
+};
+
+struct provider;
+
+/* Finds a provider by name; NULL if unknown. The result is static. */
+const struct provider *provider_find(const char *name);
+
+/* Iterates the table: returns the i-th provider or NULL past the end. */
+const struct provider *provider_at(size_t i);
+
+const char *provider_name(const struct provider *p);
+/* One-line human description of the verification scheme, for `hookline providers`. */
+const char *provider_scheme(const struct provider *p);
+/* The connection_config key attribution reads, or NULL. */
+const char *provider_attribution_key(const struct provider *p);
+/* Which secret the scheme uses: "webhook_secret", "client_secret" or NULL. */
+const char *provider_secret_field(const struct provider *p);
+
+/* Verifies req with the secrets. why (may be NULL) gets a short reason for logs and
+ * the HTTP answer; it never contains a secret or a computed signature. */
+enum verify_result provider_verify(const struct provider *p, const struct webhook_request *req,
+                                   const struct provider_secrets *secrets, char *why, size_t whylen);
+
+/* Writes the Kafka ordering key (e.g. the HubSpot portalId of the first event, the GitHub
+ * installation id) into out and returns its length, or 0 when there is none. Cheap:
+ * may scan the body but does not need it to be valid JSON. */
+size_t provider_ordering_key(const struct provider *p, const struct webhook_request *req, char *out,
+                             size_t outlen);
+
+/* Splits a stored webhook into groups by connection identifier. Returns 0 and fills
+ * out (caller frees with attribution_free), or -1 with a reason in err when the body is
+ * not what the provider sends (malformed JSON, wrong shape): such a webhook is
+ * rejected. A well-formed webhook without an identifier yields one unattributed group
+ * with the whole body as payload. */
+int provider_attribute(const struct provider *p, const struct webhook_request *req, struct attribution *out,
+                       char *err, size_t errlen) __attribute__((warn_unused_result));
+
+void attribution_free(struct attribution *a);
+
+/* Case-insensitive header lookup; NULL if absent. */
+const char *webhook_header(const struct webhook_request *req, const char *name);
+
+/* Produces the headers that make body valid for the provider (for `hookline sign`, the
+ * demo and tests): writes up to max headers into out, strings owned by the caller
+ * (free each name and value). Returns the number written, or -1 if the provider cannot
+ * sign. */
+int provider_sign(const struct provider *p, const struct webhook_request *req, const struct provider_secrets *secrets,
+                  struct http_header *out, size_t max);
+
+#endif

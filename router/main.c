@@ -1,0 +1,141 @@
+/* hookline-router: consumes webhooks.raw, attributes each webhook to connections and
+ * publishes to webhooks.routed. Offsets are stored only after every output of a batch
+ * is acknowledged by Kafka (at-least-once; outputs carry deterministic ids). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "common/admin.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/kafka.h"
+#include "common/log.h"
+#include "common/signals.h"
+#include "router/router.h"
+
+struct router_config g_router;
+
+static const struct config_item router_items[] = {
+    {"HOOKLINE_ADMIN_PORT", CONFIG_INT, "9481", 1, 65535, 0, "admin port (/healthz /readyz /metrics)",
+     &g_router.admin_port},
+    {"HOOKLINE_ADMIN_BIND", CONFIG_STR, "127.0.0.1", 0, 0, 0, "admin bind address", &g_router.admin_bind},
+    {"HOOKLINE_ROUTER_BATCH", CONFIG_INT, "500", 1, 100000, 0, "raw messages routed per acknowledged batch",
+     &g_router.batch_size},
+    {"HOOKLINE_ROUTER_CACHE_TTL_MS", CONFIG_INT, "30000", 0, 3600000, 0,
+     "how long a connection lookup is cached (changes also drop the cache)", &g_router.cache_ttl_ms},
+    {"HOOKLINE_ROUTER_GROUP", CONFIG_STR, "hookline-router", 0, 0, 0, "Kafka consumer group", &g_router.group_id},
+};
+
+static bool router_ready(void *ctx, char *why, size_t whylen)
+{
+    (void)ctx;
+    if (signals_stopping())
+        snprintf(why, whylen, "draining");
+    else if (!publish_ready())
+        snprintf(why, whylen, "kafka unreachable");
+    else if (!connections_ready())
+        snprintf(why, whylen, "database unreachable");
+    else
+        return true;
+    return false;
+}
+
+/* Routes one message, retrying while the database is unavailable. 0 routed, -1 gave
+ * up because a stop was requested (the message stays uncommitted). */
+static int route_with_retry(const rd_kafka_message_t *rkm)
+{
+    double delay = 0.2;
+    while (route_message(rkm) < 0) {
+        if (signals_stopping())
+            return -1;
+        log_warn(NULL, "database unavailable; retrying %s [%d] offset %lld in %.1f s", rd_kafka_topic_name(rkm->rkt),
+                 rkm->partition, (long long)rkm->offset, delay);
+        usleep((useconds_t)(delay * 1e6));
+        delay = delay * 2 > 5 ? 5 : delay * 2;
+        connections_watch();
+    }
+    return 0;
+}
+
+/* One batch: consume up to batch_size messages (or what came within 100 ms), route
+ * them, wait for every output's acknowledgement, then store the inputs' offsets. */
+static int run_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch)
+{
+    size_t n = 0;
+    double deadline = clock_mono_s() + 0.1;
+    while (n < (size_t)g_router.batch_size && !signals_stopping()) {
+        int wait_ms = (int)((deadline - clock_mono_s()) * 1000);
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(consumer, wait_ms > 0 ? wait_ms : 0);
+        if (!rkm) {
+            if (wait_ms <= 0)
+                break;
+            continue;
+        }
+        if (rkm->err) {
+            if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                log_warn(NULL, "kafka: consume: %s", rd_kafka_message_errstr(rkm));
+            rd_kafka_message_destroy(rkm);
+            continue;
+        }
+        batch[n++] = rkm;
+    }
+    size_t done = 0;
+    while (done < n && route_with_retry(batch[done]) == 0)
+        done++;
+    int rc = publish_wait_all(30);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0 && i < done && kafka_store_offset(consumer, batch[i]) < 0)
+            log_warn(NULL, "kafka: cannot store offset (partition revoked?)");
+        rd_kafka_message_destroy(batch[i]);
+    }
+    return rc == 0 && done == n ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = config_from_args(argc, argv, "hookline-router", "attributes raw webhooks to connections",
+                              router_items, sizeof router_items / sizeof router_items[0]);
+    if (rc != 0)
+        return rc < 0 ? 1 : 0;
+    log_init("router", g_common.log_level, g_common.log_format);
+    signals_install();
+    route_metrics_init();
+
+    char errstr[512];
+    if (connections_init(g_common.database_url, g_router.cache_ttl_ms) < 0 || publish_init() < 0)
+        return 1;
+    rd_kafka_t *consumer = kafka_consumer_new("hookline-router", g_router.group_id, g_common.topic_raw, errstr,
+                                              sizeof errstr);
+    if (!consumer) {
+        log_error(NULL, "kafka consumer: %s", errstr);
+        return 1;
+    }
+    publish_watch();
+    struct admin *admin = admin_start(g_router.admin_bind, (int)g_router.admin_port, router_ready, NULL);
+    rd_kafka_message_t **batch = calloc((size_t)g_router.batch_size, sizeof *batch);
+    if (!admin || !batch)
+        return 1;
+    log_info(NULL, "routing %s -> %s as group %s", g_common.topic_raw, g_common.topic_routed, g_router.group_id);
+
+    double next_check = clock_mono_s() + 1;
+    while (!signals_stopping()) {
+        if (run_batch(consumer, batch) < 0)
+            break;
+        connections_watch();
+        if (clock_mono_s() >= next_check) {
+            publish_watch();
+            next_check = clock_mono_s() + 2;
+        }
+    }
+
+    /* Drain: the last batch is acknowledged by now; closing commits stored offsets. */
+    log_info(NULL, "draining: committing offsets");
+    rd_kafka_consumer_close(consumer);
+    rd_kafka_destroy(consumer);
+    publish_shutdown();
+    admin_stop(admin);
+    connections_shutdown();
+    free(batch);
+    log_info(NULL, "stopped");
+    return 0;
+}
