@@ -47,9 +47,18 @@ static int apply_env_overrides(rd_kafka_conf_t *conf, char *errstr, size_t errle
     return 0;
 }
 
+/* librdkafka's own log lines go through hookline's logger (one format, one stream). */
+static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    enum log_level lvl = level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG;
+    log_msg(lvl, NULL, "kafka: %s: %s", fac, buf);
+}
+
 rd_kafka_conf_t *kafka_conf_new(const char *client_id, char *errstr, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, on_kafka_log);
     if (kafka_conf_set(conf, "bootstrap.servers", g_common.kafka_brokers, errstr, errlen) < 0 ||
         kafka_conf_set(conf, "client.id", client_id, errstr, errlen) < 0 ||
         kafka_conf_set(conf, "log.connection.close", "false", errstr, errlen) < 0 ||
