@@ -1,0 +1,121 @@
+/*
+ * cli: what the parts of the `hookline` command share.
+ *
+ * main.c holds the dispatch table; each cmd_*.c file implements one group of
+ * commands; cli_util.c has messages, argument checks and output (a text table or
+ * JSON); cli_db.c has PostgreSQL access. The CLI is single-threaded and short-lived:
+ * errors are reported where they happen (a line on stderr) and turned into an exit
+ * code by the command.
+ *
+ * Exit codes: 0 success, 1 the request failed or was refused (bad value, unknown
+ * environment, database or Kafka error), 2 the command line is malformed (unknown
+ * option, missing required option, stray argument, a number that is not one).
+ */
+#ifndef HOOKLINE_CLI_H
+#define HOOKLINE_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+enum cli_exit { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* Settings only the CLI reads, loaded at startup by main.c from cli_config_items. */
+struct cli_config {
+    long topic_partitions; /* HOOKLINE_TOPIC_PARTITIONS: default for `topics ensure` */
+};
+extern struct cli_config g_cli;
+
+/* ---- commands ----------------------------------------------------------------
+ * Each handler gets its own argv: argv[0] is the full command name ("hookline env
+ * create", used in messages and by getopt), the rest are its options. It parses them
+ * with getopt_long after cli_getopt_reset() and returns an enum cli_exit value. */
+int cmd_migrate(int argc, char **argv);
+int cmd_env_create(int argc, char **argv);
+int cmd_env_list(int argc, char **argv);
+int cmd_integration_create(int argc, char **argv);
+int cmd_integration_list(int argc, char **argv);
+int cmd_connection_create(int argc, char **argv);
+int cmd_connection_list(int argc, char **argv);
+int cmd_topics_ensure(int argc, char **argv);
+int cmd_providers(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+
+/* ---- messages (cli_util.c) ---------------------------------------------------- */
+
+/* "hookline: <message>" on stderr. Never pass a secret. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "hookline: warning: <message>" on stderr. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "<cmd>: <message>" and a pointer to --help on stderr; returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Only the pointer to --help (when getopt already printed the problem); returns CLI_USAGE. */
+int cli_usage_hint(const char *cmd);
+/* Prints a command's help text (usage) to stdout; returns CLI_OK. */
+int cli_help(const char *usage);
+/* Makes getopt_long start afresh on a new argv (each handler calls it first). */
+void cli_getopt_reset(void);
+
+/* ---- argument checks (cli_util.c) ---------------------------------------------- */
+
+/* True if s is an absolute http:// or https:// URL with a non-empty host and no
+ * whitespace or control characters. */
+bool cli_is_http_url(const char *s);
+/* True if s satisfies the integrations.key CHECK of the schema:
+ * ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ */
+bool cli_is_integration_key(const char *s);
+/* Parses a whole decimal number within [min, max]. Returns 0, or -1 if s is not one. */
+int cli_parse_long(const char *s, long min, long max, long *out) __attribute__((warn_unused_result));
+
+/* ---- output (cli_util.c) -------------------------------------------------------- */
+
+/* Prints v (borrowed) on stdout. With json: v pretty-printed. Otherwise an array of
+ * objects becomes a table with one column per key of its first object (or the line
+ * `empty` when the array is empty) and an object becomes "key: value" lines. In text,
+ * null is "-", booleans are yes/no, nested JSON is printed compactly and control
+ * characters are shown as '?'. Returns 0, or -1 on allocation failure (reported). */
+int cli_print(json_t *v, bool json, const char *empty) __attribute__((warn_unused_result));
+
+/* ---- database (cli_db.c) -------------------------------------------------------- */
+
+/* What went wrong with a query: the SQLSTATE ("" if none, e.g. connection lost) and
+ * the server's primary message (or libpq's), without trailing newline. */
+struct cli_db_error {
+    char sqlstate[6];
+    char message[512];
+};
+
+#define CLI_SQLSTATE_UNIQUE_VIOLATION "23505"
+#define CLI_SQLSTATE_FOREIGN_KEY_VIOLATION "23503"
+#define CLI_SQLSTATE_CHECK_VIOLATION "23514"
+
+/* Connects to g_common.database_url. Returns a new connection (caller frees with
+ * PQfinish), or NULL after printing why. Server notices below WARNING are dropped. */
+PGconn *cli_db_connect(void);
+
+/* Runs one statement with PQexecParams: n text parameters (params[i] borrowed, NULL =
+ * SQL NULL), text results. User input only ever travels as a parameter, never in sql.
+ * Returns the result when the statement succeeded (caller frees with PQclear), or NULL
+ * after filling err (which may be NULL). Prints nothing. */
+PGresult *cli_db_query(PGconn *db, const char *sql, int n, const char *const *params, struct cli_db_error *err)
+    __attribute__((warn_unused_result));
+
+/* Prints "hookline: <what>: <message>" for a failed query; returns CLI_FAIL. */
+int cli_db_fail(const char *what, const struct cli_db_error *err);
+
+/* Row `row` of res as a new JSON object (caller owns the reference), keys = result
+ * column names in order. Values by column type: bool -> true/false, integers ->
+ * numbers, json/jsonb -> nested JSON, others -> strings; SQL NULL -> null. NULL on
+ * allocation failure. */
+json_t *cli_db_row(const PGresult *res, int row);
+/* All rows of res as a new JSON array of cli_db_row objects. NULL on allocation failure. */
+json_t *cli_db_rows(const PGresult *res);
+
+/* Checks that an environment exists. env_id must already be a valid UUID. Returns 1 if
+ * it exists, 0 if not (after printing "no environment ..."), -1 on a database error
+ * (printed). */
+int cli_db_env_exists(PGconn *db, const char *env_id);
+
+#endif

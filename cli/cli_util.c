@@ -1,0 +1,301 @@
+/*
+ * cli_util: the CLI's messages, argument checks and output (see cli.h).
+ *
+ * Output is built as jansson values first and printed last, so every command has
+ * one text form and one JSON form from the same data. Text tables measure columns in
+ * UTF-8 code points and never let a value's control characters reach the terminal.
+ */
+#include "cli/cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- messages ------------------------------------------------------------------ */
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("hookline: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("hookline: warning: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_usage_hint(const char *cmd)
+{
+    fprintf(stderr, "Try '%s --help'.\n", cmd);
+    return CLI_USAGE;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return cli_usage_hint(cmd);
+}
+
+int cli_help(const char *usage)
+{
+    fputs(usage, stdout);
+    return CLI_OK;
+}
+
+void cli_getopt_reset(void)
+{
+    /* glibc: 0 (not 1) also resets its internal state, needed between argvs. */
+    optind = 0;
+    opterr = 1;
+}
+
+/* ---- argument checks -------------------------------------------------------------- */
+
+#define URL_MAX 2048
+
+bool cli_is_http_url(const char *s)
+{
+    size_t skip;
+    if (!strncasecmp(s, "http://", 7))
+        skip = 7;
+    else if (!strncasecmp(s, "https://", 8))
+        skip = 8;
+    else
+        return false;
+    size_t len = strlen(s);
+    if (len > URL_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c == 0x7f)
+            return false;
+    }
+    /* The authority (host[:port]) runs to the first '/', '?' or '#' and cannot be empty. */
+    size_t host = strcspn(s + skip, "/?#");
+    return host > 0 && s[skip] != ':' && s[skip] != '@';
+}
+
+static bool key_char(unsigned char c, bool first)
+{
+    if (isascii(c) && isalnum(c))
+        return true;
+    return !first && (c == '.' || c == '_' || c == '-');
+}
+
+bool cli_is_integration_key(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len > 128)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!key_char((unsigned char)s[i], i == 0))
+            return false;
+    return true;
+}
+
+int cli_parse_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (errno || end == s || *end || isspace((unsigned char)*s) || x < min || x > max)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+/* ---- output ----------------------------------------------------------------------- */
+
+/* The text form of one value: a new string (caller frees), NULL on allocation failure. */
+static char *cell_text(const json_t *v)
+{
+    char *s = NULL;
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_STRING:
+        s = strdup(json_string_value(v));
+        break;
+    case JSON_NULL:
+        s = strdup("-");
+        break;
+    case JSON_TRUE:
+        s = strdup("yes");
+        break;
+    case JSON_FALSE:
+        s = strdup("no");
+        break;
+    case JSON_INTEGER:
+        if (asprintf(&s, "%" JSON_INTEGER_FORMAT, json_integer_value(v)) < 0)
+            s = NULL;
+        break;
+    case JSON_REAL:
+        if (asprintf(&s, "%.17g", json_real_value(v)) < 0)
+            s = NULL;
+        break;
+    case JSON_OBJECT:
+    case JSON_ARRAY:
+    default:
+        s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        break;
+    }
+    if (!s)
+        return NULL;
+    for (char *p = s; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return s;
+}
+
+/* Display width of UTF-8 text, in code points (continuation bytes do not count). */
+static size_t text_width(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xc0) != 0x80)
+            w++;
+    return w;
+}
+
+static void print_padded(const char *s, size_t width, bool last)
+{
+    fputs(s, stdout);
+    if (last)
+        return;
+    for (size_t w = text_width(s); w < width + 2; w++)
+        fputc(' ', stdout);
+}
+
+static void print_header(const char *key, size_t width, bool last)
+{
+    char buf[64];
+    size_t i = 0;
+    for (; key[i] && i + 1 < sizeof buf; i++)
+        buf[i] = (char)toupper((unsigned char)key[i]);
+    buf[i] = '\0';
+    print_padded(buf, width, last);
+}
+
+static int print_table(json_t *rows, const char *empty)
+{
+    int rc = -1;
+    size_t nrows = json_array_size(rows);
+    json_t *first = json_array_get(rows, 0);
+    size_t ncols = json_object_size(first);
+    const char **keys = NULL;
+    size_t *widths = NULL;
+    char **cells = NULL;
+
+    if (nrows == 0 || ncols == 0) {
+        puts(empty);
+        return 0;
+    }
+    keys = calloc(ncols, sizeof *keys);
+    widths = calloc(ncols, sizeof *widths);
+    cells = calloc(nrows * ncols, sizeof *cells);
+    if (!keys || !widths || !cells)
+        goto out;
+
+    size_t c = 0;
+    const char *key;
+    json_t *val;
+    json_object_foreach(first, key, val) {
+        (void)val;
+        keys[c] = key;
+        widths[c] = text_width(key);
+        c++;
+    }
+    for (size_t r = 0; r < nrows; r++) {
+        const json_t *row = json_array_get(rows, r);
+        for (c = 0; c < ncols; c++) {
+            char *cell = cell_text(json_object_get(row, keys[c]));
+            if (!cell)
+                goto out;
+            cells[r * ncols + c] = cell;
+            size_t w = text_width(cell);
+            if (w > widths[c])
+                widths[c] = w;
+        }
+    }
+    for (c = 0; c < ncols; c++)
+        print_header(keys[c], widths[c], c + 1 == ncols);
+    fputc('\n', stdout);
+    for (size_t r = 0; r < nrows; r++) {
+        for (c = 0; c < ncols; c++)
+            print_padded(cells[r * ncols + c], widths[c], c + 1 == ncols);
+        fputc('\n', stdout);
+    }
+    rc = 0;
+out:
+    for (size_t i = 0; cells && i < nrows * ncols; i++)
+        free(cells[i]);
+    free(cells);
+    free(widths);
+    free(keys);
+    if (rc < 0)
+        cli_error("out of memory");
+    return rc;
+}
+
+static int print_record(json_t *obj)
+{
+    size_t width = 0;
+    const char *key;
+    json_t *val;
+    json_object_foreach(obj, key, val) {
+        (void)val;
+        if (strlen(key) > width)
+            width = strlen(key);
+    }
+    json_object_foreach(obj, key, val) {
+        char *cell = cell_text(val);
+        if (!cell) {
+            cli_error("out of memory");
+            return -1;
+        }
+        printf("%s:%*s %s\n", key, (int)(width - strlen(key)), "", cell);
+        free(cell);
+    }
+    return 0;
+}
+
+int cli_print(json_t *v, bool json, const char *empty)
+{
+    if (json) {
+        if (json_dumpf(v, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY) < 0) {
+            cli_error("cannot write JSON output");
+            return -1;
+        }
+        fputc('\n', stdout);
+        return 0;
+    }
+    if (json_is_array(v))
+        return print_table(v, empty);
+    if (json_is_object(v))
+        return print_record(v);
+    char *cell = cell_text(v);
+    if (!cell) {
+        cli_error("out of memory");
+        return -1;
+    }
+    puts(cell);
+    free(cell);
+    return 0;
+}

@@ -1,0 +1,433 @@
+/*
+ * cmd_providers: `hookline providers` (what is supported and how each provider is
+ * verified) and `hookline sign` (sign a body as the provider would, to test an
+ * integration end to end or to reproduce a signature failure).
+ *
+ * Both only read the provider table through providers/provider.h; `sign` uses the same
+ * provider_sign the tests use, so what it prints is exactly what ingress accepts.
+ */
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "providers/provider.h"
+
+#define BODY_MAX (10 * 1024 * 1024)
+#define SIGN_MAX_HEADERS 16
+#define METHOD_MAX_LEN 16
+#define NOW_MAX 253402300799L /* 9999-12-31: keeps millisecond timestamps in range */
+/* URLs for finding out whether a provider signs the URL (see sign_without_url). */
+#define PROBE_URL_A "https://hookline.invalid/webhook/probe-a"
+#define PROBE_URL_B "https://hookline.invalid/webhook/probe-b?x=1"
+
+static const char providers_usage[] =
+    "Usage: hookline providers [--json]\n"
+    "\n"
+    "Lists the providers hookline supports: how each one's webhooks are verified, which\n"
+    "integration secret that uses, and the connection_config key that names the\n"
+    "connection a webhook belongs to.\n"
+    "\n"
+    "  --json   print a JSON array\n"
+    "  --help   show this help\n";
+
+static const char sign_usage[] =
+    "Usage: hookline sign --provider P --secret S [--client-secret S] [--now UNIX]\n"
+    "                     [--url URL | --curl URL] [--method M] [--json] < body\n"
+    "\n"
+    "Reads a webhook body from stdin (at most 10 MiB) and prints the headers that make it\n"
+    "valid for provider P, one 'Name: value' per line, or with --curl a ready-to-paste\n"
+    "curl command that sends it. Timestamped schemes expire: send it within minutes.\n"
+    "\n"
+    "  --provider P        see 'hookline providers'\n"
+    "  --secret S          the secret the provider signs with (its webhook secret, or its\n"
+    "                      client secret when that is what the provider uses)\n"
+    "  --client-secret S   the client secret, when both secrets are needed\n"
+    "  --now UNIX          the signing time in seconds since the epoch (default: now)\n"
+    "  --url URL           the public webhook URL the request is sent to; required for\n"
+    "                      providers that sign the URL (e.g. hubspot)\n"
+    "  --curl URL          print a curl command that POSTs the body to URL (also signs URL)\n"
+    "  --method M          HTTP method (default POST)\n"
+    "  --json              print the headers as a JSON object\n"
+    "  --help              show this help\n";
+
+int cmd_providers(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int status = CLI_FAIL;
+    bool json = false;
+    json_t *rows = NULL;
+
+    cli_getopt_reset();
+    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
+        switch (c) {
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            return cli_help(providers_usage);
+        default:
+            return cli_usage_hint(argv[0]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+
+    rows = json_array();
+    if (!rows) {
+        cli_error("out of memory");
+        goto out;
+    }
+    const struct provider *p;
+    for (size_t i = 0; (p = provider_at(i)) != NULL; i++) {
+        /* s? packs NULL as null: providers without a secret or an attribution key. */
+        json_t *row = json_pack("{s:s, s:s?, s:s?, s:s?}", "name", provider_name(p), "secret_field",
+                                provider_secret_field(p), "attribution_key", provider_attribution_key(p),
+                                "scheme", provider_scheme(p));
+        if (json_array_append_new(rows, row) < 0) {
+            cli_error("out of memory");
+            goto out;
+        }
+    }
+    if (cli_print(rows, json, "no providers") < 0)
+        goto out;
+    status = CLI_OK;
+out:
+    json_decref(rows);
+    return status;
+}
+
+/* ---- sign --------------------------------------------------------------------------- */
+
+/* The whole of stdin, at most BODY_MAX bytes, as a new buffer (caller frees; may be
+ * empty, never NULL on success). -1 on error or when too large (printed). */
+static int read_body(unsigned char **out, size_t *len)
+{
+    int rc = -1;
+    size_t cap = 64 * 1024, n = 0;
+    unsigned char *buf = malloc(cap);
+    if (!buf) {
+        cli_error("out of memory");
+        goto out;
+    }
+    if (isatty(STDIN_FILENO))
+        fprintf(stderr, "hookline: reading the body from stdin (end with Ctrl-D)\n");
+    /* Reads up to BODY_MAX + 1 bytes: one more than allowed tells "too large". */
+    for (;;) {
+        if (n == cap) {
+            if (cap > BODY_MAX)
+                break;
+            size_t ncap = cap * 2 > (size_t)BODY_MAX + 1 ? (size_t)BODY_MAX + 1 : cap * 2;
+            unsigned char *nbuf = realloc(buf, ncap);
+            if (!nbuf) {
+                cli_error("out of memory");
+                goto out;
+            }
+            buf = nbuf;
+            cap = ncap;
+        }
+        size_t got = fread(buf + n, 1, cap - n, stdin);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(stdin)) {
+        cli_error("cannot read the body from stdin");
+        goto out;
+    }
+    if (n > BODY_MAX) {
+        cli_error("the body on stdin is larger than %d bytes", BODY_MAX);
+        goto out;
+    }
+    *out = buf;
+    *len = n;
+    buf = NULL;
+    rc = 0;
+out:
+    free(buf);
+    return rc;
+}
+
+/* provider_sign's strings are the caller's to free, but struct http_header holds them
+ * as const char *: the casts only drop that const. */
+static void free_headers(struct http_header *h, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free((void *)(uintptr_t)h[i].name);
+        free((void *)(uintptr_t)h[i].value);
+        h[i].name = h[i].value = NULL;
+    }
+}
+
+static bool same_headers(const struct http_header *a, int na, const struct http_header *b, int nb)
+{
+    if (na != nb)
+        return false;
+    for (int i = 0; i < na; i++)
+        if (strcmp(a[i].name, b[i].name) || strcmp(a[i].value, b[i].value))
+            return false;
+    return true;
+}
+
+/* Signs req as if it were sent to url (path and query derived from it). */
+static int sign_at(const struct provider *p, struct webhook_request req, const char *url,
+                   const struct provider_secrets *secrets, struct http_header *out)
+{
+    char path[2048];
+    const char *rest = strstr(url, "://");
+    rest = rest ? rest + 3 : url;
+    const char *slash = strchr(rest, '/');
+    const char *q = strchr(rest, '?');
+    if (slash && q && q < slash)
+        slash = NULL;
+    size_t plen = slash ? (size_t)((q ? q : slash + strlen(slash)) - slash) : 0;
+    snprintf(path, sizeof path, "%.*s", (int)plen, slash ? slash : "");
+    if (!path[0])
+        snprintf(path, sizeof path, "/");
+    req.url = url;
+    req.path = path;
+    req.query = q ? q + 1 : "";
+    return provider_sign(p, &req, secrets, out, SIGN_MAX_HEADERS);
+}
+
+/* No URL was given. Most schemes do not sign it, but some (HubSpot v3) do, and then the
+ * headers are only valid for the URL the request is really sent to. provider.h does not
+ * say which is which, so find out: sign for two different URLs and, to rule out a
+ * scheme that signs differently each time (a random nonce), twice for the same one.
+ * Returns the number of headers in out, -1 if the provider cannot sign, -2 if it signs
+ * the URL (the caller asks for --url). */
+static int sign_without_url(const struct provider *p, const struct webhook_request *req,
+                            const struct provider_secrets *secrets, struct http_header *out)
+{
+    struct http_header b[SIGN_MAX_HEADERS] = {{0}}, again[SIGN_MAX_HEADERS] = {{0}};
+    int na = sign_at(p, *req, PROBE_URL_A, secrets, out);
+    if (na < 0)
+        return -1;
+    int nb = sign_at(p, *req, PROBE_URL_B, secrets, b);
+    int nagain = sign_at(p, *req, PROBE_URL_A, secrets, again);
+    bool deterministic = nagain >= 0 && same_headers(out, na, again, nagain);
+    bool url_signed = deterministic && (nb < 0 || !same_headers(out, na, b, nb));
+    free_headers(again, nagain);
+    free_headers(b, nb);
+    if (url_signed) {
+        free_headers(out, na);
+        return -2;
+    }
+    return na;
+}
+
+/* Writes s single-quoted for a POSIX shell ('\'' for each quote). */
+static void put_shell_quoted(const char *s, size_t len)
+{
+    fputc('\'', stdout);
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '\'')
+            fputs("'\\''", stdout);
+        else
+            fputc(s[i], stdout);
+    }
+    fputc('\'', stdout);
+}
+
+static void print_curl(const char *url, const char *method, const struct http_header *h, int n,
+                       const unsigned char *body, size_t body_len)
+{
+    bool has_type = false;
+    /* printf '%s' feeds the exact bytes (a here-document would add a newline). */
+    fputs("printf '%s' ", stdout);
+    put_shell_quoted((const char *)body, body_len);
+    /* The method is letters only (valid_method): no quoting needed. */
+    printf(" | curl -sS -X %s ", method);
+    put_shell_quoted(url, strlen(url));
+    for (int i = 0; i < n; i++) {
+        char line[8192];
+        snprintf(line, sizeof line, "%s: %s", h[i].name, h[i].value);
+        fputs(" \\\n  -H ", stdout);
+        put_shell_quoted(line, strlen(line));
+        if (!strcasecmp(h[i].name, "Content-Type"))
+            has_type = true;
+    }
+    if (!has_type)
+        fputs(" \\\n  -H 'Content-Type: application/json'", stdout);
+    fputs(" \\\n  --data-binary @-\n", stdout);
+}
+
+static bool valid_method(const char *m)
+{
+    size_t len = strlen(m);
+    if (len == 0 || len > METHOD_MAX_LEN)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((m[i] >= 'A' && m[i] <= 'Z') || (m[i] >= 'a' && m[i] <= 'z')))
+            return false;
+    return true;
+}
+
+int cmd_sign(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"provider", required_argument, NULL, 'p'},
+        {"secret", required_argument, NULL, 's'},
+        {"client-secret", required_argument, NULL, 'c'},
+        {"now", required_argument, NULL, 'n'},
+        {"url", required_argument, NULL, 'u'},
+        {"curl", required_argument, NULL, 'C'},
+        {"method", required_argument, NULL, 'm'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int status = CLI_FAIL;
+    const char *provider = NULL, *secret = NULL, *client_secret = NULL, *url = NULL, *curl = NULL;
+    const char *method = "POST";
+    long now = (long)time(NULL);
+    bool json = false;
+    unsigned char *body = NULL;
+    size_t body_len = 0;
+    struct http_header headers[SIGN_MAX_HEADERS] = {{0}};
+    int nheaders = 0;
+    json_t *out = NULL;
+
+    cli_getopt_reset();
+    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
+        switch (c) {
+        case 'p':
+            provider = optarg;
+            break;
+        case 's':
+            secret = optarg;
+            break;
+        case 'c':
+            client_secret = optarg;
+            break;
+        case 'n':
+            if (cli_parse_long(optarg, 0, NOW_MAX, &now) < 0)
+                return cli_usage_error(argv[0], "--now must be a unix time in seconds");
+            break;
+        case 'u':
+            url = optarg;
+            break;
+        case 'C':
+            curl = optarg;
+            break;
+        case 'm':
+            method = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            return cli_help(sign_usage);
+        default:
+            return cli_usage_hint(argv[0]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+    if (!provider)
+        return cli_usage_error(argv[0], "--provider is required");
+    if (curl && url && strcmp(curl, url))
+        return cli_usage_error(argv[0], "--url and --curl name different URLs (--curl URL alone is enough)");
+    if (curl && json)
+        return cli_usage_error(argv[0], "--curl and --json cannot be combined");
+    if (curl)
+        url = curl;
+
+    const struct provider *p = provider_find(provider);
+    if (!p) {
+        cli_error("unknown provider '%s' (see 'hookline providers')", provider);
+        return CLI_FAIL;
+    }
+    if (url && !cli_is_http_url(url)) {
+        cli_error("'%s' is not an http:// or https:// URL", url);
+        return CLI_FAIL;
+    }
+    if (!valid_method(method)) {
+        cli_error("--method '%s' is not an HTTP method", method);
+        return CLI_FAIL;
+    }
+
+    /* --secret is whichever secret the provider signs with, unless --client-secret
+     * names the client secret explicitly. */
+    const char *field = provider_secret_field(p);
+    struct provider_secrets secrets = {NULL, client_secret};
+    if (secret) {
+        if (field && !strcmp(field, "client_secret") && !client_secret)
+            secrets.client_secret = secret;
+        else
+            secrets.webhook_secret = secret;
+    }
+    if (!field) {
+        cli_error("provider '%s' does not sign its webhooks: there is nothing to sign", provider_name(p));
+        return CLI_FAIL;
+    }
+    const char *needed = !strcmp(field, "client_secret") ? secrets.client_secret : secrets.webhook_secret;
+    if (!needed || !*needed)
+        return cli_usage_error(argv[0], "provider '%s' signs with its %s: pass it with --secret", provider_name(p),
+                               field);
+
+    if (read_body(&body, &body_len) < 0)
+        goto out;
+    if (curl && memchr(body, '\0', body_len)) {
+        cli_error("the body contains NUL bytes, which cannot go on a shell command line");
+        goto out;
+    }
+
+    const struct http_header content_type = {"Content-Type", "application/json"};
+    struct webhook_request req = {
+        .method = method,
+        .headers = &content_type,
+        .nheaders = 1,
+        .body = body,
+        .body_len = body_len,
+        .now = (time_t)now,
+    };
+    nheaders = url ? sign_at(p, req, url, &secrets, headers) : sign_without_url(p, &req, &secrets, headers);
+    if (nheaders == -2) {
+        nheaders = 0;
+        cli_error("provider '%s' signs the request URL: pass the URL the webhook is sent to with --url "
+                  "or --curl",
+                  provider_name(p));
+        goto out;
+    }
+    if (nheaders < 0) {
+        nheaders = 0;
+        cli_error("provider '%s' cannot sign this request", provider_name(p));
+        goto out;
+    }
+
+    if (curl) {
+        print_curl(curl, method, headers, nheaders, body, body_len);
+    } else if (json) {
+        out = json_object();
+        for (int i = 0; out && i < nheaders; i++)
+            if (json_object_set_new(out, headers[i].name, json_string(headers[i].value)) < 0) {
+                json_decref(out);
+                out = NULL;
+            }
+        if (!out) {
+            cli_error("out of memory");
+            goto out;
+        }
+        if (cli_print(out, true, "") < 0)
+            goto out;
+    } else {
+        for (int i = 0; i < nheaders; i++)
+            printf("%s: %s\n", headers[i].name, headers[i].value);
+    }
+    status = CLI_OK;
+out:
+    json_decref(out);
+    free_headers(headers, nheaders);
+    free(body);
+    return status;
+}
