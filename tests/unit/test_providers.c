@@ -1,0 +1,573 @@
+/*
+ * test_providers: the provider interface (providers/provider.h).
+ *
+ * Data-driven part: every folder tests/providers/<provider>/<case>/ (or under
+ * $HOOKLINE_TEST_DATA) is one test. request.json describes the request:
+ *   {"method", "url", "headers": {name: value}, "body_file": "body.json" | "body": "...",
+ *    "now": unix seconds, "secrets": {"webhook_secret", "client_secret"}}
+ * and expect.json what the provider must say about it:
+ *   {"verdict": "valid|invalid|missing|no_secret|unsupported", "why": "substring",
+ *    "ordering_key": "" (none) | "...", "event_type": first group's event type,
+ *    "groups": [{"key", "value", "event_type", "payload_file"}]   payload defaults to the body
+ *    | "attribution_error": "substring"}
+ * Fixed part: table lookups, header lookup, signing round trips and edge cases.
+ * Run from the repository root.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "providers/provider.h"
+
+#define NOW 1700000000
+#define MAX_HEADERS 32
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static void free_header(struct http_header *h)
+{
+    free((void *)(uintptr_t)h->name);
+    free((void *)(uintptr_t)h->value);
+}
+
+/* Reads dir/name whole. Returns a new NUL-terminated buffer (caller frees). */
+static unsigned char *slurp(const char *dir, const char *name, size_t *len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot open %s", path);
+    unsigned char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = (cap + 4096) * 2;
+            buf = realloc(buf, cap);
+            assert_non_null(buf);
+        }
+        size_t got = fread(buf + n, 1, 4096, f);
+        n += got;
+        if (got < 4096)
+            break;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static json_t *load_json(const char *dir, const char *name)
+{
+    char path[4096];
+    json_error_t jerr;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    json_t *j = json_load_file(path, 0, &jerr);
+    if (!j)
+        fail_msg("%s: %s (line %d)", path, jerr.text, jerr.line);
+    return j;
+}
+
+static const char *opt_string(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+/* A request built from request.json; strings are borrowed from json. */
+struct loaded {
+    json_t *json;
+    struct http_header headers[MAX_HEADERS];
+    unsigned char *body;
+    struct webhook_request req;
+    struct provider_secrets secrets;
+};
+
+static void load_request(const char *dir, struct loaded *l)
+{
+    memset(l, 0, sizeof *l);
+    l->json = load_json(dir, "request.json");
+    l->req.method = opt_string(l->json, "method");
+    l->req.url = opt_string(l->json, "url");
+    l->req.path = "";
+    l->req.query = "";
+    l->req.now = (time_t)json_integer_value(json_object_get(l->json, "now"));
+
+    const char *name;
+    json_t *value;
+    json_object_foreach(json_object_get(l->json, "headers"), name, value) {
+        assert_true(l->req.nheaders < MAX_HEADERS);
+        l->headers[l->req.nheaders].name = name;
+        l->headers[l->req.nheaders++].value = json_string_value(value);
+    }
+    l->req.headers = l->headers;
+
+    const char *body_file = opt_string(l->json, "body_file");
+    if (body_file) {
+        l->body = slurp(dir, body_file, &l->req.body_len);
+    } else {
+        const char *text = opt_string(l->json, "body");
+        assert_non_null(text);
+        l->body = (unsigned char *)strdup(text);
+        l->req.body_len = strlen(text);
+    }
+    l->req.body = l->body;
+
+    json_t *secrets = json_object_get(l->json, "secrets");
+    l->secrets.webhook_secret = opt_string(secrets, "webhook_secret");
+    l->secrets.client_secret = opt_string(secrets, "client_secret");
+}
+
+static void unload_request(struct loaded *l)
+{
+    free(l->body);
+    json_decref(l->json);
+}
+
+static enum verify_result verdict_of(const char *text)
+{
+    static const char *const names[] = {"valid", "invalid", "missing", "no_secret", "unsupported"};
+    for (size_t i = 0; text && i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(text, names[i]) == 0)
+            return (enum verify_result)i;
+    fail_msg("unknown verdict \"%s\" in expect.json", text ? text : "(null)");
+    return VERIFY_INVALID;
+}
+
+/* Equal strings, where NULL only equals NULL. */
+static void assert_same(const char *what, const char *got, const char *want)
+{
+    if ((got == NULL) != (want == NULL) || (got && strcmp(got, want) != 0))
+        fail_msg("%s: got \"%s\", want \"%s\"", what, got ? got : "(null)", want ? want : "(null)");
+}
+
+/* ---- the data-driven cases ---------------------------------------------------- */
+
+struct tcase {
+    char provider[256];
+    char dir[4096 + 512];
+};
+
+static void check_why_is_clean(const struct loaded *l, const char *why)
+{
+    const char *secrets[] = {l->secrets.webhook_secret, l->secrets.client_secret};
+    for (size_t i = 0; i < 2; i++)
+        if (secrets[i] && secrets[i][0] && strstr(why, secrets[i]))
+            fail_msg("the reason \"%s\" leaks a secret", why);
+    for (size_t i = 0; i < l->req.nheaders; i++) {
+        const char *v = l->headers[i].value;
+        if (v && strlen(v) >= 16 && strstr(why, v))
+            fail_msg("the reason \"%s\" repeats a header value", why);
+    }
+}
+
+static void check_verify(const struct tcase *tc, const struct provider *p, const struct loaded *l, const json_t *expect)
+{
+    char why[256];
+    enum verify_result want = verdict_of(opt_string(expect, "verdict"));
+    enum verify_result got = provider_verify(p, &l->req, &l->secrets, why, sizeof why);
+    if (got != want)
+        fail_msg("%s: verdict %d, want %d (why: %s)", tc->dir, (int)got, (int)want, why);
+    assert_int_equal(provider_verify(p, &l->req, &l->secrets, NULL, 0), want);
+    const char *why_want = opt_string(expect, "why");
+    if (why_want && !strstr(why, why_want))
+        fail_msg("%s: why \"%s\" lacks \"%s\"", tc->dir, why, why_want);
+    check_why_is_clean(l, why);
+}
+
+static void check_ordering_key(const struct provider *p, const struct loaded *l, const json_t *expect)
+{
+    const char *want = opt_string(expect, "ordering_key");
+    assert_non_null(want);
+    char key[128];
+    size_t n = provider_ordering_key(p, &l->req, key, sizeof key);
+    assert_int_equal(n, strlen(want));
+    assert_string_equal(key, want);
+}
+
+static void check_group(const struct tcase *tc, const struct loaded *l, const struct attribution_group *g,
+                        const json_t *want)
+{
+    assert_same("config_key", g->config_key, opt_string(want, "key"));
+    assert_same("value", g->value, opt_string(want, "value"));
+    if (json_object_get(want, "event_type"))
+        assert_same("event_type", g->event_type, opt_string(want, "event_type"));
+
+    const char *payload_file = opt_string(want, "payload_file");
+    size_t len = l->req.body_len;
+    unsigned char *file = payload_file ? slurp(tc->dir, payload_file, &len) : NULL;
+    const void *bytes = file ? (const void *)file : (const void *)l->req.body;
+    assert_non_null(g->payload);
+    if (g->payload_len != len || memcmp(g->payload, bytes, len) != 0)
+        fail_msg("%s: payload\n  got  %.*s\n  want %.*s", tc->dir, (int)g->payload_len, g->payload, (int)len,
+                 (const char *)bytes);
+    assert_int_equal(g->payload[g->payload_len], '\0');
+    free(file);
+}
+
+static void check_attribution(const struct tcase *tc, const struct provider *p, const struct loaded *l,
+                              const json_t *expect)
+{
+    struct attribution a = {(struct attribution_group *)(uintptr_t)1, 99};
+    char err[256];
+    int rc = provider_attribute(p, &l->req, &a, err, sizeof err);
+    const char *err_want = opt_string(expect, "attribution_error");
+    if (err_want) {
+        if (rc != -1 || !strstr(err, err_want))
+            fail_msg("%s: attribution rc %d err \"%s\", want -1 with \"%s\"", tc->dir, rc, err, err_want);
+        assert_null(a.groups);
+        assert_int_equal(a.n, 0);
+        return;
+    }
+    const json_t *groups = json_object_get(expect, "groups");
+    assert_non_null(groups);
+    if (rc != 0)
+        fail_msg("%s: attribution failed: %s", tc->dir, err);
+    assert_int_equal(a.n, json_array_size(groups));
+    for (size_t i = 0; i < a.n; i++)
+        check_group(tc, l, &a.groups[i], json_array_get(groups, i));
+    if (json_object_get(expect, "event_type"))
+        assert_same("event_type", a.groups[0].event_type, opt_string(expect, "event_type"));
+    attribution_free(&a);
+    assert_null(a.groups);
+}
+
+static void run_case(void **state)
+{
+    const struct tcase *tc = *state;
+    const struct provider *p = provider_find(tc->provider);
+    if (!p)
+        fail_msg("no provider \"%s\" for %s", tc->provider, tc->dir);
+    struct loaded l;
+    load_request(tc->dir, &l);
+    json_t *expect = load_json(tc->dir, "expect.json");
+
+    check_verify(tc, p, &l, expect);
+    check_ordering_key(p, &l, expect);
+    check_attribution(tc, p, &l, expect);
+
+    json_decref(expect);
+    unload_request(&l);
+}
+
+static const char *data_root(void)
+{
+    const char *env = getenv("HOOKLINE_TEST_DATA");
+    return env && env[0] ? env : "tests/providers";
+}
+
+static int is_entry(const struct dirent *d)
+{
+    return d->d_name[0] != '.';
+}
+
+/* Appends one test per case folder to *tests. Returns the number of cases. */
+static size_t collect_cases(struct CMUnitTest **tests)
+{
+    struct dirent **providers = NULL, **cases = NULL;
+    size_t n = 0;
+    int np = scandir(data_root(), &providers, is_entry, alphasort);
+    if (np < 0) {
+        fprintf(stderr, "cannot read %s (run from the repository root or set HOOKLINE_TEST_DATA)\n", data_root());
+        return 0;
+    }
+    for (int i = 0; i < np; i++) {
+        char pdir[4096];
+        snprintf(pdir, sizeof pdir, "%s/%s", data_root(), providers[i]->d_name);
+        int nc = scandir(pdir, &cases, is_entry, alphasort);
+        for (int j = 0; j < nc; j++) {
+            struct tcase *tc = calloc(1, sizeof *tc);
+            char *name = malloc(512);
+            *tests = realloc(*tests, (n + 1) * sizeof **tests);
+            if (!tc || !name || !*tests)
+                abort();
+            snprintf(tc->provider, sizeof tc->provider, "%s", providers[i]->d_name);
+            snprintf(tc->dir, sizeof tc->dir, "%s/%s", pdir, cases[j]->d_name);
+            snprintf(name, 512, "%s/%s", providers[i]->d_name, cases[j]->d_name);
+            (*tests)[n++] = (struct CMUnitTest){name, run_case, NULL, NULL, tc};
+            free(cases[j]);
+        }
+        free(cases);
+        free(providers[i]);
+    }
+    free(providers);
+    return n;
+}
+
+/* ---- fixed tests -------------------------------------------------------------- */
+
+static void test_table(void **state)
+{
+    (void)state;
+    const struct provider *gh = provider_find("github-app"), *hs = provider_find("hubspot");
+    const struct provider *none = provider_find("unauthenticated");
+    assert_non_null(gh);
+    assert_non_null(hs);
+    assert_non_null(none);
+    assert_null(provider_find("nope"));
+    assert_null(provider_find(NULL));
+    assert_null(provider_find("GitHub-App"));
+    assert_string_equal(provider_name(gh), "github-app");
+    assert_string_equal(provider_attribution_key(gh), "installation_id");
+    assert_string_equal(provider_attribution_key(hs), "portalId");
+    assert_null(provider_attribution_key(none));
+    assert_string_equal(provider_secret_field(gh), "webhook_secret");
+    assert_string_equal(provider_secret_field(hs), "client_secret");
+    assert_null(provider_secret_field(none));
+
+    size_t n = 0;
+    for (const struct provider *p; (p = provider_at(n)); n++) {
+        assert_ptr_equal(provider_find(provider_name(p)), p);
+        assert_true(strlen(provider_scheme(p)) > 0);
+    }
+    assert_int_equal(n, 3);
+    assert_null(provider_at(SIZE_MAX));
+}
+
+/* Every provider in the table has at least one case folder. */
+static void test_every_provider_has_cases(void **state)
+{
+    (void)state;
+    for (size_t i = 0; provider_at(i); i++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/%s", data_root(), provider_name(provider_at(i)));
+        DIR *d = opendir(dir);
+        if (!d)
+            fail_msg("provider %s has no cases in %s", provider_name(provider_at(i)), dir);
+        closedir(d);
+    }
+}
+
+static void test_header_lookup(void **state)
+{
+    (void)state;
+    struct http_header h[] = {{"Content-Type", "a"}, {"X-Thing", "first"}, {"x-thing", "second"}};
+    struct webhook_request req = {.headers = h, .nheaders = 3};
+    assert_string_equal(webhook_header(&req, "content-type"), "a");
+    assert_string_equal(webhook_header(&req, "X-THING"), "first");
+    assert_null(webhook_header(&req, "X-Thin"));
+    assert_null(webhook_header(&req, "X-Things"));
+    req.nheaders = 0;
+    assert_null(webhook_header(&req, "Content-Type"));
+}
+
+/* Signs body for p, then checks it verifies, and that a changed body does not. */
+static void round_trip(const char *name, const char *url, const char *body, const struct provider_secrets *s)
+{
+    const struct provider *p = provider_find(name);
+    struct http_header h[4];
+    struct webhook_request req = {.method = "POST", .url = url, .path = "", .query = "",
+                                  .body = (const unsigned char *)body, .body_len = strlen(body), .now = NOW};
+    int n = provider_sign(p, &req, s, h, 4);
+    assert_true(n >= 1);
+    req.headers = h;
+    req.nheaders = (size_t)n;
+    char why[256];
+    assert_int_equal(provider_verify(p, &req, s, why, sizeof why), VERIFY_VALID);
+
+    req.body = (const unsigned char *)"tampered";
+    req.body_len = 8;
+    assert_int_equal(provider_verify(p, &req, s, why, sizeof why), VERIFY_INVALID);
+    req.body = (const unsigned char *)body;
+    req.body_len = strlen(body);
+    req.now += 3600;
+    enum verify_result later = provider_verify(p, &req, s, why, sizeof why);
+    assert_int_equal(later, strcmp(name, "hubspot") == 0 ? VERIFY_INVALID : VERIFY_VALID);
+    for (int i = 0; i < n; i++)
+        free_header(&h[i]);
+}
+
+static void test_sign_round_trip(void **state)
+{
+    (void)state;
+    struct provider_secrets s = {"a-webhook-secret", "a-client-secret"};
+    round_trip("github-app", "https://h.example/webhook/e/gh", "{\"installation\":{\"id\":1}}", &s);
+    round_trip("hubspot", "https://h.example/webhook/e/hs", "[{\"portalId\":1}]", &s);
+    round_trip("hubspot", "https://h.example/webhook/e/hs?u=a%3Ab%2Fc%25d&v=%7E", "[]", &s);
+    round_trip("github-app", "", "", &s);
+}
+
+/* Signatures against values computed independently (GitHub's docs; python hmac). */
+static void test_sign_known_values(void **state)
+{
+    (void)state;
+    struct http_header h[2];
+    struct provider_secrets s = {"It's a Secret to Everybody", "hs-client-secret-1a2b3c"};
+    struct webhook_request req = {.method = "POST", .body = (const unsigned char *)"Hello, World!",
+                                  .body_len = 13, .now = NOW};
+    assert_int_equal(provider_sign(provider_find("github-app"), &req, &s, h, 2), 1);
+    assert_string_equal(h[0].name, "X-Hub-Signature-256");
+    assert_string_equal(h[0].value, "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17");
+    free_header(&h[0]);
+
+    req.url = "https://h.example/hs?r=x%3Ay%2Fz%20";
+    req.body = (const unsigned char *)"[{\"portalId\":62515}]";
+    req.body_len = strlen((const char *)req.body);
+    assert_int_equal(provider_sign(provider_find("hubspot"), &req, &s, h, 2), 2);
+    assert_string_equal(h[0].name, "X-HubSpot-Signature-v3");
+    assert_string_equal(h[0].value, "RFmCbEn33clPOSRi3Vrq2P/1OSQbuDJUKZ9Tx7psHEY=");
+    assert_string_equal(h[1].name, "X-HubSpot-Request-Timestamp");
+    assert_string_equal(h[1].value, "1700000000000");
+    free_header(&h[0]);
+    free_header(&h[1]);
+}
+
+static void test_sign_refusals(void **state)
+{
+    (void)state;
+    struct http_header h[2];
+    struct provider_secrets s = {"w", "c"}, empty = {"", NULL};
+    struct webhook_request req = {.method = "POST", .url = "u", .body = (const unsigned char *)"{}", .body_len = 2};
+    assert_int_equal(provider_sign(provider_find("unauthenticated"), &req, &s, h, 2), -1);
+    assert_int_equal(provider_sign(provider_find("github-app"), &req, &empty, h, 2), -1);
+    assert_int_equal(provider_sign(provider_find("github-app"), &req, NULL, h, 2), -1);
+    assert_int_equal(provider_sign(provider_find("hubspot"), &req, &empty, h, 2), -1);
+    assert_int_equal(provider_sign(provider_find("hubspot"), &req, &s, h, 1), -1);
+    assert_int_equal(provider_sign(provider_find("github-app"), &req, &s, h, 0), -1);
+}
+
+static void test_verify_edges(void **state)
+{
+    (void)state;
+    struct http_header h[] = {{"X-Hub-Signature-256", "sha256="}};
+    struct webhook_request req = {.method = "POST", .headers = h, .nheaders = 1};
+    struct provider_secrets s = {"w", "c"};
+    char why[8];
+    /* NULL body, a tiny why buffer, no secrets struct at all. */
+    assert_int_equal(provider_verify(provider_find("github-app"), &req, &s, why, sizeof why), VERIFY_INVALID);
+    assert_true(strlen(why) < sizeof why);
+    assert_int_equal(provider_verify(provider_find("github-app"), &req, NULL, why, sizeof why), VERIFY_NO_SECRET);
+    assert_int_equal(provider_verify(provider_find("unauthenticated"), &req, &s, NULL, 0), VERIFY_UNSUPPORTED);
+    h[0].value = "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec384";
+    assert_int_equal(provider_verify(provider_find("github-app"), &req, &s, NULL, 0), VERIFY_INVALID);
+}
+
+static void test_ordering_key_buffer(void **state)
+{
+    (void)state;
+    const char *body = "[{\"portalId\":62515},{\"portalId\":1}]";
+    struct webhook_request req = {.body = (const unsigned char *)body, .body_len = strlen(body)};
+    char out[6];
+    const struct provider *hs = provider_find("hubspot");
+    assert_int_equal(provider_ordering_key(hs, &req, out, 6), 5);
+    assert_string_equal(out, "62515");
+    assert_int_equal(provider_ordering_key(hs, &req, out, 5), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(provider_ordering_key(hs, &req, out, 0), 0);
+    req.body_len = 10; /* truncated: not JSON */
+    assert_int_equal(provider_ordering_key(hs, &req, out, sizeof out), 0);
+    req.body = NULL;
+    req.body_len = 0;
+    assert_int_equal(provider_ordering_key(hs, &req, out, sizeof out), 0);
+    assert_int_equal(provider_ordering_key(provider_find("unauthenticated"), &req, out, sizeof out), 0);
+}
+
+static void test_attribute_empty_body(void **state)
+{
+    (void)state;
+    struct webhook_request req = {.method = "POST"};
+    struct attribution a;
+    char err[128];
+    assert_int_equal(provider_attribute(provider_find("hubspot"), &req, &a, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not valid JSON"));
+    assert_int_equal(provider_attribute(provider_find("github-app"), &req, &a, NULL, 0), -1);
+    assert_int_equal(provider_attribute(provider_find("unauthenticated"), &req, &a, err, sizeof err), 0);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.groups[0].payload_len, 0);
+    assert_null(a.groups[0].config_key);
+    attribution_free(&a);
+    attribution_free(&a);
+    attribution_free(NULL);
+}
+
+static void test_attribute_deep_nesting(void **state)
+{
+    (void)state;
+    size_t depth = 100000, len = 0;
+    char *body = malloc(2 * depth + 32);
+    assert_non_null(body);
+    len += (size_t)sprintf(body, "[{\"portalId\":1,\"x\":");
+    memset(body + len, '[', depth);
+    memset(body + len + depth, ']', depth);
+    len += 2 * depth;
+    memcpy(body + len, "}]", 2);
+    len += 2;
+    struct webhook_request req = {.body = (const unsigned char *)body, .body_len = len};
+    struct attribution a;
+    char err[128];
+    assert_int_equal(provider_attribute(provider_find("hubspot"), &req, &a, err, sizeof err), -1);
+    free(body);
+}
+
+/* 20,000 events over 1,000 portals: groups in order of first appearance, 20 each. */
+static void test_attribute_large_batch(void **state)
+{
+    (void)state;
+    size_t nev = 20000, nportals = 1000, cap = nev * 64, len = 0;
+    char *body = malloc(cap);
+    assert_non_null(body);
+    body[len++] = '[';
+    for (size_t i = 0; i < nev; i++)
+        len += (size_t)snprintf(body + len, cap - len, "%s{\"portalId\":%zu,\"eventId\":%zu}", i ? "," : "",
+                                1000000 + (i * 7) % nportals, i);
+    body[len++] = ']';
+    struct webhook_request req = {.body = (const unsigned char *)body, .body_len = len};
+    struct attribution a;
+    assert_int_equal(provider_attribute(provider_find("hubspot"), &req, &a, NULL, 0), 0);
+    assert_int_equal(a.n, nportals);
+    for (size_t g = 0; g < a.n; g++) {
+        char want[32];
+        snprintf(want, sizeof want, "%zu", 1000000 + (g * 7) % nportals);
+        assert_string_equal(a.groups[g].value, want);
+        json_t *arr = json_loadb(a.groups[g].payload, a.groups[g].payload_len, 0, NULL);
+        assert_non_null(arr);
+        assert_int_equal(json_array_size(arr), nev / nportals);
+        for (size_t i = 0; i < json_array_size(arr); i++)
+            assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, i), "portalId")),
+                             (json_int_t)strtoll(want, NULL, 10));
+        json_decref(arr);
+    }
+    attribution_free(&a);
+    free(body);
+}
+
+int main(void)
+{
+    struct CMUnitTest *cases = NULL;
+    size_t ncases = collect_cases(&cases);
+    int failed = 0;
+    if (ncases < 40) {
+        fprintf(stderr, "only %zu provider cases found under %s\n", ncases, data_root());
+        failed++;
+    }
+    if (ncases)
+        failed += _cmocka_run_group_tests("provider cases", cases, ncases, NULL, NULL);
+    for (size_t i = 0; i < ncases; i++) {
+        free((void *)(uintptr_t)cases[i].name);
+        free(cases[i].initial_state);
+    }
+    free(cases);
+
+    const struct CMUnitTest fixed[] = {
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_every_provider_has_cases),
+        cmocka_unit_test(test_header_lookup),
+        cmocka_unit_test(test_sign_round_trip),
+        cmocka_unit_test(test_sign_known_values),
+        cmocka_unit_test(test_sign_refusals),
+        cmocka_unit_test(test_verify_edges),
+        cmocka_unit_test(test_ordering_key_buffer),
+        cmocka_unit_test(test_attribute_empty_body),
+        cmocka_unit_test(test_attribute_deep_nesting),
+        cmocka_unit_test(test_attribute_large_batch),
+    };
+    failed += cmocka_run_group_tests_name("provider interface", fixed, NULL, NULL);
+    return failed ? 1 : 0;
+}
