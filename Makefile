@@ -110,7 +110,8 @@ integration:
 	sh tests/run-integration.sh
 
 # ---- local stack -----------------------------------------------------------
-up: all
+up: deps
+	$(MAKE) all
 	sh deploy/local/stack.sh up
 
 down:

@@ -1,0 +1,456 @@
+#!/bin/sh
+# hookline's local stack: a single-node Kafka (KRaft), a PostgreSQL server and the
+# daemons, all on 127.0.0.1, all state (data, logs, pids) in one stack directory.
+# The one entry point for `make up/down/run`, the demo and the integration tests.
+#
+#   stack.sh up               infra, then ingress router forwarder; returns when all are ready
+#   stack.sh infra            Kafka + PostgreSQL (reused if running), migrate, topics ensure
+#   stack.sh down [--purge]   stop everything this stack dir started (--purge: and its data)
+#   stack.sh start|stop|kill NAME   one daemon: ingress|router|forwarder|syncer
+#   stack.sh status | env | logs [NAME]
+#
+# Settings (environment):
+#   HOOKLINE_STACK_DIR     state directory          (default <repo>/.stack)
+#   HOOKLINE_BIN_DIR       where the binaries are   (default <repo>/build/release/bin)
+#   HOOKLINE_PORT_OFFSET   added to every port      (default 0)
+#   HOOKLINE_CACHE_DIR     Kafka jars, see install-deps.sh (default <repo>/.cache)
+#   HOOKLINE_KAFKA_JVM_OPTS  broker JVM options   (default -Xms256m -Xmx512m)
+# Daemons inherit the caller's environment (e.g. HOOKLINE_FORWARD_TIMEOUT_MS), with the
+# stack's addresses from env.sh on top. Logs and pids: $HOOKLINE_STACK_DIR/NAME.{log,pid}.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+abspath() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
+STACK_DIR=$(abspath "${HOOKLINE_STACK_DIR:-$ROOT/.stack}")
+BIN_DIR=$(abspath "${HOOKLINE_BIN_DIR:-$ROOT/build/release/bin}")
+OFFSET=${HOOKLINE_PORT_OFFSET:-0}
+KAFKA_CACHE=${HOOKLINE_CACHE_DIR:-$ROOT/.cache}/kafka-4.1.1
+PG_BIN=/usr/lib/postgresql/15/bin
+JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+DAEMONS="ingress router forwarder"
+
+case $OFFSET in '' | *[!0-9]*) echo "stack: HOOKLINE_PORT_OFFSET must be a number" >&2; exit 2 ;; esac
+KAFKA_PORT=$((19092 + OFFSET))
+KAFKA_CONTROLLER_PORT=$((19093 + OFFSET))
+PG_PORT=$((15432 + OFFSET))
+INGRESS_PORT=$((8480 + OFFSET))
+
+say() { printf 'stack: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+admin_port() {
+    case $1 in
+    ingress) echo $((9480 + OFFSET)) ;;
+    router) echo $((9481 + OFFSET)) ;;
+    forwarder) echo $((9482 + OFFSET)) ;;
+    syncer) echo $((9483 + OFFSET)) ;;
+    *) die "unknown daemon '$1' (ingress|router|forwarder|syncer)" ;;
+    esac
+}
+
+# ---- process helpers ---------------------------------------------------------------
+# True when something accepts TCP connections on 127.0.0.1:$1.
+port_open() {
+    python3 -c 'import socket,sys
+s = socket.socket(); s.settimeout(1)
+sys.exit(s.connect_ex(("127.0.0.1", int(sys.argv[1]))) != 0)' "$1"
+}
+
+# Fails naming the port when something that is not ours listens on it.
+port_free() {
+    ! port_open "$1" || die "port $1 ($2) is taken by another program; stop it or pick \
+other ports with HOOKLINE_PORT_OFFSET (now $OFFSET)"
+}
+
+# Alive and not a zombie (a reaper may not have collected an exited daemon yet).
+alive() {
+    kill -0 "$1" 2>/dev/null || return 1
+    case $(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) in Z* | '') return 1 ;; esac
+}
+
+# Prints the pid recorded in $STACK_DIR/$1.pid if that process is alive and its command
+# line contains $2 (so a recycled pid is never taken for ours); fails otherwise.
+running_pid() {
+    pid=$(cat "$STACK_DIR/$1.pid" 2>/dev/null) || return 1
+    alive "$pid" && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$2" && echo "$pid"
+}
+
+# wait_gone PID SECONDS: true when PID exited within SECONDS.
+wait_gone() {
+    i=0
+    while alive "$1"; do
+        [ "$i" -lt $(($2 * 10)) ] || return 1
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+
+# terminate NAME PID SECONDS: SIGTERM, then SIGKILL after SECONDS. Fails if it had to kill.
+terminate() {
+    kill -TERM "$2" 2>/dev/null || true
+    if ! wait_gone "$2" "$3"; then
+        say "$1 (pid $2) did not exit within $3 s of SIGTERM: SIGKILL"
+        kill -KILL "$2" 2>/dev/null || true
+        wait_gone "$2" 5 || true
+        return 1
+    fi
+}
+
+log_tail() { say "last lines of $1:"; tail -n "${2:-40}" "$1" >&2 2>/dev/null || true; }
+
+# ---- stack directory and env.sh ------------------------------------------------------
+render_env() {
+    for kv in \
+        "HOOKLINE_DATABASE_URL=postgresql://hookline@127.0.0.1:$PG_PORT/hookline" \
+        "HOOKLINE_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT" \
+        "HOOKLINE_PUBLIC_URL=http://127.0.0.1:$INGRESS_PORT" \
+        "HOOKLINE_INGRESS_PORT=$INGRESS_PORT" \
+        "HOOKLINE_STACK_INGRESS_ADMIN_PORT=$(admin_port ingress)" \
+        "HOOKLINE_STACK_ROUTER_ADMIN_PORT=$(admin_port router)" \
+        "HOOKLINE_STACK_FORWARDER_ADMIN_PORT=$(admin_port forwarder)" \
+        "HOOKLINE_STACK_SYNCER_ADMIN_PORT=$(admin_port syncer)" \
+        "HOOKLINE_PORT_OFFSET=$OFFSET" \
+        "HOOKLINE_BIN_DIR=$BIN_DIR" \
+        "HOOKLINE_STACK_DIR=$STACK_DIR"; do
+        printf "export %s='%s'\n" "${kv%%=*}" "${kv#*=}"
+    done
+}
+
+# The marker file tells `down --purge` that this directory is ours to delete.
+stack_init() {
+    mkdir -p "$STACK_DIR"
+    : >"$STACK_DIR/.hookline-stack"
+    render_env >"$STACK_DIR/env.sh"
+}
+
+# Everything we start (the CLI, daemons) sees the stack's addresses, and the daemons
+# listen on loopback only (the ingress defaults to all interfaces, as containers need).
+eval "$(render_env)"
+export HOOKLINE_INGRESS_BIND="${HOOKLINE_INGRESS_BIND:-127.0.0.1}"
+export HOOKLINE_ADMIN_BIND="${HOOKLINE_ADMIN_BIND:-127.0.0.1}"
+
+# ---- PostgreSQL ------------------------------------------------------------------------
+# initdb and postgres refuse to run as root: as root we run them as the `postgres` user.
+if [ "$(id -u)" -eq 0 ]; then
+    as_pg() { runuser -u postgres -- "$@"; }
+else
+    as_pg() { "$@"; }
+fi
+
+# Where the PostgreSQL data lives (decided once, recorded in $STACK_DIR/pg.path):
+# $STACK_DIR/pg, unless the postgres user cannot reach it (a parent dir it cannot
+# traverse) or the path is too long for a Unix socket; then under /var/tmp.
+pg_base() {
+    if [ -f "$STACK_DIR/pg.path" ]; then cat "$STACK_DIR/pg.path"; return; fi
+    base=$STACK_DIR/pg
+    mkdir -p "$base"
+    [ "$(id -u)" -ne 0 ] || chown postgres: "$base"
+    if [ ${#base} -gt 80 ] || ! as_pg test -w "$base"; then
+        rmdir "$base"
+        base=/var/tmp/hookline-$(printf '%s' "$STACK_DIR" | cksum | cut -d' ' -f1)
+        mkdir -p "$base"
+        [ "$(id -u)" -ne 0 ] || chown postgres: "$base"
+    fi
+    echo "$base" >"$STACK_DIR/pg.path"
+    echo "$base"
+}
+
+# The postmaster's pid if it runs (postgres keeps it in postmaster.pid itself; the
+# command line check guards against a pid recycled after a reboot).
+pg_pid() {
+    [ -f "$STACK_DIR/pg.path" ] || return 1
+    data=$(cat "$STACK_DIR/pg.path")/data
+    pid=$(head -n 1 "$data/postmaster.pid" 2>/dev/null) || return 1
+    alive "$pid" && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$data" && echo "$pid"
+}
+
+psql_admin() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres "$@"; }
+
+pg_up() {
+    base=$(pg_base)
+    if pid=$(pg_pid) && "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then
+        say "postgres: reusing pid $pid on port $PG_PORT"
+        return
+    fi
+    if pid=$(pg_pid); then # ours but not answering on this port: a stuck or other-offset server
+        say "postgres: pid $pid does not answer on $PG_PORT, restarting it"
+        terminate postgres "$pid" 30 || true
+    fi
+    port_free "$PG_PORT" PostgreSQL
+    # No postmaster of ours runs: lock files left by a crash or a reboot are stale, and
+    # postgres would refuse to start if their pid now belongs to another process.
+    rm -f "$base/data/postmaster.pid" "$base"/.s.PGSQL.*
+    if [ ! -f "$base/data/PG_VERSION" ]; then
+        say "postgres: initdb in $base/data"
+        rm -rf "$base/data"
+        # Trust auth: this is a throwaway local dev/test server that listens on
+        # 127.0.0.1 only. Never use this setup for anything shared.
+        as_pg "$PG_BIN/initdb" -D "$base/data" -U postgres --auth=trust -E UTF8 \
+            --locale=C.UTF-8 >"$base/initdb.log" 2>&1 || { log_tail "$base/initdb.log"; die "initdb failed"; }
+        cat >>"$base/data/postgresql.conf" <<EOF
+# hookline local stack
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$base'
+synchronous_commit = off    # a dev/test server: speed over the last commits' durability
+max_connections = 200
+EOF
+    fi
+    ln -sf "$base/postgres.log" "$STACK_DIR/postgres.log"
+    # pg_ctl daemonizes (in its own session) and -w waits until it accepts connections.
+    as_pg "$PG_BIN/pg_ctl" -D "$base/data" -l "$base/postgres.log" -o "-p $PG_PORT" -w -t 60 start \
+        >/dev/null || { log_tail "$base/postgres.log"; die "PostgreSQL did not start"; }
+    say "postgres: started pid $(pg_pid) on port $PG_PORT"
+    if [ -z "$(psql_admin -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'hookline'")" ]; then
+        psql_admin -c "CREATE ROLE hookline LOGIN"
+    fi
+    if [ -z "$(psql_admin -tAc "SELECT 1 FROM pg_database WHERE datname = 'hookline'")" ]; then
+        psql_admin -c "CREATE DATABASE hookline OWNER hookline"
+    fi
+}
+
+pg_down() {
+    pid=$(pg_pid) || return 0
+    say "postgres: stopping pid $pid"
+    kill -INT "$pid" 2>/dev/null || true # fast shutdown: roll back open transactions, checkpoint, exit
+    wait_gone "$pid" 30 || { kill -QUIT "$pid" 2>/dev/null; wait_gone "$pid" 5 || true; }
+}
+
+# ---- Kafka -----------------------------------------------------------------------------
+KAFKA_DIR=$STACK_DIR/kafka
+KAFKA_CONF=$KAFKA_DIR/server.properties
+
+kafka_pid() { running_pid kafka "$KAFKA_CONF"; }
+
+# Starts the broker if it is not running; kafka_wait then waits for it.
+kafka_start() {
+    if pid=$(kafka_pid); then
+        say "kafka: reusing pid $pid on port $KAFKA_PORT"
+        return
+    fi
+    rm -f "$STACK_DIR/kafka.pid"
+    [ -f "$KAFKA_CACHE/.complete" ] || die "Kafka jars missing in $KAFKA_CACHE: run 'make deps'"
+    port_free "$KAFKA_PORT" Kafka
+    port_free "$KAFKA_CONTROLLER_PORT" "Kafka controller"
+    mkdir -p "$KAFKA_DIR/data"
+    sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+        -e "s|@LOG_DIR@|$KAFKA_DIR/data|g" "$ROOT/deploy/kafka/server.properties.in" >"$KAFKA_CONF"
+    classpath=$KAFKA_CACHE/'*' # a classpath wildcard that Java expands, not the shell
+    if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
+        [ -s "$KAFKA_DIR/cluster.id" ] ||
+            "$JAVA" -cp "$classpath" kafka.tools.StorageTool random-uuid >"$KAFKA_DIR/cluster.id"
+        "$JAVA" -cp "$classpath" kafka.tools.StorageTool format -t "$(cat "$KAFKA_DIR/cluster.id")" \
+            -c "$KAFKA_CONF" --ignore-formatted >"$KAFKA_DIR/format.log" 2>&1 ||
+            { log_tail "$KAFKA_DIR/format.log"; die "kafka storage format failed"; }
+    fi
+    [ ! -f "$STACK_DIR/kafka.log" ] || mv "$STACK_DIR/kafka.log" "$STACK_DIR/kafka.log.1"
+    # setsid: own session, so a Ctrl-C in the caller's terminal never reaches it.
+    # shellcheck disable=SC2086  # the JVM options are a list
+    setsid "$JAVA" ${HOOKLINE_KAFKA_JVM_OPTS:--Xms256m -Xmx512m} -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+        -Dlog4j2.configurationFile="$ROOT/deploy/kafka/log4j2.properties" \
+        -cp "$classpath" kafka.Kafka "$KAFKA_CONF" >"$STACK_DIR/kafka.log" 2>&1 </dev/null &
+    echo $! >"$STACK_DIR/kafka.pid"
+    say "kafka: started pid $! on port $KAFKA_PORT"
+}
+
+# Ready = the broker logged that it started and its port answers.
+kafka_wait() {
+    i=0
+    until grep -q 'Kafka Server started' "$STACK_DIR/kafka.log" 2>/dev/null && port_open "$KAFKA_PORT"; do
+        if ! kafka_pid >/dev/null; then
+            log_tail "$STACK_DIR/kafka.log"
+            die "kafka exited during startup"
+        fi
+        [ "$i" -lt 600 ] || { log_tail "$STACK_DIR/kafka.log"; die "kafka not ready after 60 s"; }
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+
+kafka_down() {
+    pid=$(kafka_pid) || { rm -f "$STACK_DIR/kafka.pid"; return 0; }
+    say "kafka: stopping pid $pid"
+    terminate kafka "$pid" 30 || true
+    rm -f "$STACK_DIR/kafka.pid"
+}
+
+# ---- infra: Kafka + PostgreSQL + schema + topics ---------------------------------------
+infra() {
+    stack_init
+    kafka_start # the JVM boots while PostgreSQL starts
+    pg_up
+    kafka_wait
+    if [ ! -x "$BIN_DIR/hookline" ]; then
+        say "WARNING: $BIN_DIR/hookline not built: skipped migrate and topics ensure (run make)"
+        return
+    fi
+    "$BIN_DIR/hookline" migrate
+    # The broker can accept connections before its metadata is ready: retry.
+    i=0
+    until "$BIN_DIR/hookline" topics ensure >"$STACK_DIR/topics.log" 2>&1; do
+        [ "$i" -lt 30 ] || { log_tail "$STACK_DIR/topics.log"; die "hookline topics ensure kept failing for 60 s"; }
+        sleep 2
+        i=$((i + 1))
+    done
+    cat "$STACK_DIR/topics.log" >&2
+    say "infra ready: kafka 127.0.0.1:$KAFKA_PORT, postgres 127.0.0.1:$PG_PORT"
+}
+
+# ---- daemons -------------------------------------------------------------------------
+daemon_pid() { running_pid "$1" "hookline-$1"; }
+
+# Starts daemon $1 in the background unless it runs; daemon_wait waits for /readyz.
+daemon_spawn() {
+    name=$1
+    port=$(admin_port "$name")
+    if pid=$(daemon_pid "$name"); then
+        say "$name: already running, pid $pid"
+        return
+    fi
+    rm -f "$STACK_DIR/$name.pid"
+    bin=$BIN_DIR/hookline-$name
+    [ -x "$bin" ] || die "$bin not found (run make, or set HOOKLINE_BIN_DIR)"
+    port_free "$port" "$name admin"
+    [ "$name" != ingress ] || port_free "$INGRESS_PORT" "ingress"
+    # Logs are appended across restarts so crash tests keep every run's output.
+    printf '==== stack: %s started %s ====\n' "$name" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$STACK_DIR/$name.log"
+    (cd "$STACK_DIR" && export HOOKLINE_ADMIN_PORT="$port" && exec setsid "$bin") \
+        >>"$STACK_DIR/$name.log" 2>&1 </dev/null &
+    echo $! >"$STACK_DIR/$name.pid"
+}
+
+daemon_wait() {
+    name=$1
+    url=http://127.0.0.1:$(admin_port "$name")/readyz
+    i=0
+    until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
+        if ! daemon_pid "$name" >/dev/null; then
+            log_tail "$STACK_DIR/$name.log"
+            die "$name exited during startup"
+        fi
+        [ "$i" -lt 300 ] || { log_tail "$STACK_DIR/$name.log"; die "$name not ready after 60 s ($url)"; }
+        sleep 0.2
+        i=$((i + 1))
+    done
+    say "$name: ready, pid $(daemon_pid "$name"), admin port $(admin_port "$name")"
+}
+
+daemon_stop() {
+    admin_port "$1" >/dev/null
+    pid=$(daemon_pid "$1") || { rm -f "$STACK_DIR/$1.pid"; say "$1: not running"; return 0; }
+    say "$1: SIGTERM pid $pid"
+    rc=0
+    terminate "$1" "$pid" "$2" || rc=1
+    rm -f "$STACK_DIR/$1.pid"
+    return $rc
+}
+
+daemon_kill() {
+    admin_port "$1" >/dev/null
+    pid=$(daemon_pid "$1") || { rm -f "$STACK_DIR/$1.pid"; say "$1: not running"; return 0; }
+    say "$1: SIGKILL pid $pid"
+    kill -KILL "$pid"
+    wait_gone "$pid" 10 || die "$1 (pid $pid) survived SIGKILL"
+    rm -f "$STACK_DIR/$1.pid"
+}
+
+# Every daemon gets SIGTERM at once (each drains on its own), then 20 s to exit.
+# Sets KILLED when one had to be SIGKILLed (a drain that hangs is a bug: down fails).
+KILLED=
+daemons_down() {
+    pids=
+    for name in $DAEMONS syncer; do
+        if pid=$(daemon_pid "$name"); then
+            say "$name: SIGTERM pid $pid"
+            kill -TERM "$pid" 2>/dev/null || true
+            pids="$pids $name:$pid"
+        fi
+    done
+    for np in $pids; do
+        wait_gone "${np#*:}" 20 || true # the 20 s run from the first SIGTERM, not per daemon
+        if alive "${np#*:}"; then
+            say "${np%%:*} (pid ${np#*:}) still running 20 s after SIGTERM: SIGKILL"
+            kill -KILL "${np#*:}" 2>/dev/null || true
+            wait_gone "${np#*:}" 5 || true
+            KILLED="$KILLED ${np%%:*}"
+        fi
+    done
+    for name in $DAEMONS syncer; do rm -f "$STACK_DIR/$name.pid"; done
+}
+
+down() {
+    if [ ! -d "$STACK_DIR" ]; then
+        say "nothing in $STACK_DIR"
+    else
+        daemons_down
+        kafka_down
+        pg_down
+    fi
+    if [ "${1:-}" = --purge ] && [ -d "$STACK_DIR" ]; then
+        [ -f "$STACK_DIR/.hookline-stack" ] || die "$STACK_DIR is not a stack dir (no .hookline-stack): not deleting it"
+        base=$(cat "$STACK_DIR/pg.path" 2>/dev/null || true)
+        case $base in /var/tmp/hookline-*) rm -rf "$base" ;; esac
+        rm -rf "$STACK_DIR"
+        say "purged $STACK_DIR"
+    fi
+    [ -z "$KILLED" ] || die "did not drain within 20 s of SIGTERM:$KILLED"
+}
+
+status() {
+    show() { printf '%-10s %-8s %-8s %s\n' "$@"; }
+    show NAME STATE PID PORTS
+    if pid=$(kafka_pid); then
+        show kafka running "$pid" "$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)"
+    else show kafka stopped - "$KAFKA_PORT"; fi
+    if pid=$(pg_pid); then show postgres running "$pid" "$PG_PORT"; else show postgres stopped - "$PG_PORT"; fi
+    for name in $DAEMONS syncer; do
+        ports="admin $(admin_port "$name")"
+        [ "$name" != ingress ] || ports="$INGRESS_PORT, $ports"
+        if pid=$(daemon_pid "$name"); then show "$name" running "$pid" "$ports"
+        elif [ "$name" != syncer ]; then show "$name" stopped - "$ports"; fi
+    done
+}
+
+logs() {
+    if [ $# -gt 0 ]; then
+        [ "$1" = kafka ] || [ "$1" = postgres ] || admin_port "$1" >/dev/null
+        files=$STACK_DIR/$1.log
+    else
+        files=
+        for name in $DAEMONS syncer kafka postgres; do
+            [ ! -e "$STACK_DIR/$name.log" ] || files="$files $STACK_DIR/$name.log"
+        done
+        [ -n "$files" ] || die "no logs in $STACK_DIR"
+    fi
+    # shellcheck disable=SC2086  # one argument per file; stack paths have no spaces
+    exec tail -n 20 -F $files
+}
+
+need_name() { [ $# -ge 1 ] || die "usage: stack.sh $CMD ingress|router|forwarder|syncer"; }
+
+CMD=${1:-}
+[ $# -eq 0 ] || shift
+case $CMD in
+up)
+    infra
+    for name in $DAEMONS; do daemon_spawn "$name"; done
+    for name in $DAEMONS; do daemon_wait "$name"; done
+    say "up: ingress on $HOOKLINE_PUBLIC_URL (env: . $STACK_DIR/env.sh)"
+    ;;
+infra) infra ;;
+down) down "$@" ;;
+start)
+    need_name "$@"
+    stack_init
+    daemon_spawn "$1"
+    daemon_wait "$1"
+    ;;
+stop) need_name "$@" && daemon_stop "$1" 30 ;;
+kill) need_name "$@" && daemon_kill "$1" ;;
+status) status ;;
+env) render_env ;;
+logs) logs "$@" ;;
+*)
+    sed -n '2,19s/^# \{0,1\}//p' "$0" >&2
+    exit 2
+    ;;
+esac

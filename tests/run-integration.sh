@@ -1,0 +1,52 @@
+#!/bin/sh
+# Integration suite: a fresh local stack of the sanitizer build (own stack dir, ports
+# +100 so a developer's `make run` stack is untouched), pytest against it, the stack
+# torn down, then the daemon logs searched for sanitizer reports.
+#
+#   sh tests/run-integration.sh [pytest args...]     e.g. -k forwarder -x
+# Exits with pytest's status (no tests collected is a failure: a green run must have
+# tested something), or 1 if the stack did not come up or a sanitizer reported anything.
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 1
+STACK="$ROOT/deploy/local/stack.sh"
+
+export HOOKLINE_STACK_DIR="$ROOT/.stack-test"
+export HOOKLINE_PORT_OFFSET=100
+export HOOKLINE_BIN_DIR="$ROOT/build/asan/bin"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
+
+sh "$STACK" down --purge || exit 1
+trap 'sh "$STACK" down' EXIT
+trap 'exit 130' INT TERM # runs the EXIT trap
+
+if ! sh "$STACK" up; then
+    echo "integration: the stack did not come up" >&2
+    exit 1
+fi
+# shellcheck source=/dev/null  # written by stack.sh at run time
+. "$HOOKLINE_STACK_DIR/env.sh"
+
+python3 -m pytest -ra tests/integration "$@"
+rc=$?
+[ "$rc" -ne 5 ] || echo "integration: pytest collected no tests" >&2
+
+# Stop the daemons now, not in the trap: leak reports are written when they exit.
+trap - EXIT
+sh "$STACK" down || rc=1
+
+SAN='ERROR: AddressSanitizer|ERROR: LeakSanitizer|LeakSanitizer has encountered|runtime error:'
+found=0
+for name in ingress router forwarder syncer; do
+    log=$HOOKLINE_STACK_DIR/$name.log
+    grep -q -E "$SAN" "$log" 2>/dev/null || continue
+    found=1
+    echo "integration: sanitizer report(s) in $log:" >&2
+    grep -n -E "$SAN" "$log" >&2
+    echo "---- first report in full ----" >&2
+    grep -m 1 -A 60 -E "$SAN" "$log" >&2
+done
+[ "$found" -eq 0 ] || rc=1
+exit "$rc"
