@@ -101,8 +101,15 @@ deps:
 unit: $(UNIT_BINS)
 	@sh tests/run-unit.sh $(UNIT_BINS)
 
+# Fuzzing: `make fuzz` runs each libFuzzer target for FUZZ_SECONDS; `make test` runs
+# them briefly so a parser regression found by the seeds fails CI.
+FUZZ_SECONDS ?= 60
+fuzz:
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 test: deps
 	$(MAKE) SANITIZE=1 all unit
+	bash tests/fuzz/run.sh 10
 	sh tests/run-integration.sh
 
 integration:

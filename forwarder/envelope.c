@@ -54,10 +54,35 @@ static size_t append_raw(char **buf, size_t len, size_t *cap, const void *s, siz
 
 static int is_json(const void *payload, size_t len)
 {
+    /* A raw NUL is never JSON, but jansson accepts one after a top-level scalar ("1\0"). */
+    if (memchr(payload, '\0', len))
+        return 0;
     json_error_t err;
-    json_t *j = json_loadb(payload, len, JSON_DECODE_ANY, &err);
+    json_t *j = json_loadb(payload, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     json_decref(j);
     return j != NULL;
+}
+
+/* JSON strings carry only UTF-8 text; jansson's checked constructor validates it. */
+static int is_utf8(const void *payload, size_t len)
+{
+    json_t *j = json_stringn(payload, len);
+    json_decref(j);
+    return j != NULL;
+}
+
+/* Appends "<base64 of payload>" (quoted). Returns the new length or 0. */
+static size_t append_base64(char **buf, size_t len, size_t *cap, const void *payload, size_t plen)
+{
+    char *b64 = malloc(4 * ((plen + 2) / 3) + 1);
+    if (!b64)
+        return 0;
+    size_t blen = crypto_base64(payload, plen, b64);
+    len = append_raw(buf, len, cap, "\"", 1);
+    len = len ? append_raw(buf, len, cap, b64, blen) : 0;
+    len = len ? append_raw(buf, len, cap, "\"", 1) : 0;
+    free(b64);
+    return len;
 }
 
 char *envelope_build(const char *provider, const char *integration, const char *connection, const void *payload,
@@ -76,8 +101,10 @@ char *envelope_build(const char *provider, const char *integration, const char *
         n = append_raw(&buf, n, &cap, "null", 4);
     else if (is_json(payload, payload_len))
         n = append_raw(&buf, n, &cap, payload, payload_len);
-    else
+    else if (is_utf8(payload, payload_len))
         n = append_json_string(&buf, n, &cap, payload, payload_len);
+    else if (!(n = append_base64(&buf, n, &cap, payload, payload_len)) || !RAW(",\"payloadEncoding\":\"base64\""))
+        goto fail;
     if (!n || !RAW("}"))
         goto fail;
 #undef RAW

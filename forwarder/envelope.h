@@ -4,8 +4,10 @@
  *
  * Body (Nango-compatible, compact, this key order):
  *   {"from":P,"type":"forward","providerConfigKey":K,"connectionId":C|null,"payload":X}
- * where X is the provider payload spliced in byte for byte when it is JSON, or a JSON
- * string of it otherwise (e.g. a form-encoded body), or null when empty.
+ * where X is the provider payload spliced in byte for byte when it is JSON, a JSON
+ * string of it when it is other UTF-8 text (e.g. a form-encoded body), null when
+ * empty, and otherwise (binary, or text in another encoding) a JSON string of its
+ * base64 followed by "payloadEncoding":"base64", so no byte is ever lost.
  * Signatures, keyed by the environment's signing key as bytes:
  *   X-Nango-Hmac-Sha256: hex(HMAC-SHA256(key, body))
  *   webhook-signature:   "v1," base64(HMAC-SHA256(key, id "." timestamp "." body))

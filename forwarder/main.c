@@ -200,6 +200,7 @@ static int forward_message(const rd_kafka_message_t *rkm)
     char *body = envelope_build(r.provider, r.integration, r.attributed ? r.connection : NULL, rkm->payload,
                                 rkm->len, &len);
     if (!body) {
+        log_error(r.webhook_id, "out of memory building the envelope; will retry");
         rc = -1;
         goto out;
     }

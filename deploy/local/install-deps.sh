@@ -15,7 +15,8 @@ KAFKA_CACHE=${HOOKLINE_CACHE_DIR:-$ROOT/.cache}/kafka-$KAFKA_VERSION
 POM=$ROOT/deploy/kafka/pom.xml
 
 PACKAGES="build-essential pkg-config librdkafka-dev libmicrohttpd-dev libjansson-dev
-libpq-dev libssl-dev libcurl4-openssl-dev libcmocka-dev postgresql maven curl python3"
+libpq-dev libssl-dev libcurl4-openssl-dev libcmocka-dev postgresql maven curl python3
+clang libclang-rt-14-dev"
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 

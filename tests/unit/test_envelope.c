@@ -49,6 +49,23 @@ static void escapes_names_and_non_json_payload(void **state)
     free(body);
 }
 
+static void binary_payload_is_base64_and_nul_json_is_spliced(void **state)
+{
+    (void)state;
+    size_t len;
+    char *body = envelope_build("u", "k", NULL, "name=caf\xe9", 9, &len);
+    assert_string_equal(body, "{\"from\":\"u\",\"type\":\"forward\",\"providerConfigKey\":\"k\","
+                              "\"connectionId\":null,\"payload\":\"bmFtZT1jYWbp\",\"payloadEncoding\":\"base64\"}");
+    free(body);
+    const char nul_json[] = "{\"a\":\"\\u0000\"}";
+    body = envelope_build("u", "k", NULL, nul_json, strlen(nul_json), &len);
+    assert_non_null(strstr(body, "\"payload\":{\"a\":\"\\u0000\"}}"));
+    free(body);
+    body = envelope_build("u", "k", NULL, "1\0", 2, &len); /* a raw NUL is not JSON: text */
+    assert_string_equal(strstr(body, "\"payload\""), "\"payload\":\"1\\u0000\"}");
+    free(body);
+}
+
 /* Signatures checked against values computed independently (Python's hmac module). */
 static void nango_signature_is_hex_hmac_of_body(void **state)
 {
@@ -81,6 +98,7 @@ int main(void)
         cmocka_unit_test(splices_json_payload_byte_for_byte),
         cmocka_unit_test(unattributed_is_null_connection),
         cmocka_unit_test(escapes_names_and_non_json_payload),
+        cmocka_unit_test(binary_payload_is_base64_and_nul_json_is_spliced),
         cmocka_unit_test(nango_signature_is_hex_hmac_of_body),
         cmocka_unit_test(standard_webhooks_signature),
     };
