@@ -1,6 +1,7 @@
 /* msg: see msg.h. */
 #include "common/msg.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const char *msg_header(rd_kafka_headers_t *hdrs, const char *name, char *buf, size_t buflen)
@@ -17,4 +18,36 @@ const char *msg_header(rd_kafka_headers_t *hdrs, const char *name, char *buf, si
         memcpy(buf, val, len);
     buf[len] = '\0';
     return buf;
+}
+
+size_t msg_http_headers(rd_kafka_headers_t *hdrs, struct msg_http_header *out, size_t cap,
+                        bool (*keep)(const char *name))
+{
+    const char *name;
+    const void *val;
+    size_t size, n = 0, plen = strlen(MSG_H_HTTP_PREFIX);
+    for (size_t i = 0; hdrs && n < cap && !rd_kafka_header_get_all(hdrs, i, &name, &val, &size); i++) {
+        if (strncmp(name, MSG_H_HTTP_PREFIX, plen) != 0 || (keep && !keep(name + plen)))
+            continue;
+        if (!val)
+            size = 0;
+        if (memchr(val ? val : "", '\r', size) || memchr(val ? val : "", '\n', size) || memchr(val ? val : "", 0, size))
+            continue; /* never let a stored value split a header line */
+        char *nm = strdup(name + plen), *v = strndup(val ? val : "", size);
+        if (!nm || !v) {
+            free(nm);
+            free(v);
+            continue;
+        }
+        out[n++] = (struct msg_http_header){nm, v};
+    }
+    return n;
+}
+
+void msg_http_headers_free(struct msg_http_header *hs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(hs[i].name);
+        free(hs[i].value);
+    }
 }

@@ -19,6 +19,7 @@
 #ifndef HOOKLINE_MSG_H
 #define HOOKLINE_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <librdkafka/rdkafka.h>
@@ -43,5 +44,18 @@
 /* Returns the value of the last header called name as a NUL-terminated copy in buf,
  * or NULL if absent or longer than buflen-1. hdrs is borrowed (may be NULL). */
 const char *msg_header(rd_kafka_headers_t *hdrs, const char *name, char *buf, size_t buflen);
+
+/* One request header as stored in Kafka; both strings are owned copies. */
+struct msg_http_header {
+    char *name;   /* without the "http." prefix, lower-case */
+    char *value;
+};
+
+/* Copies the request headers ("http.*") of hdrs into out (at most cap), skipping those
+ * for which keep (may be NULL) returns false and values with CR or LF. Returns how
+ * many were copied; free them with msg_http_headers_free. */
+size_t msg_http_headers(rd_kafka_headers_t *hdrs, struct msg_http_header *out, size_t cap,
+                        bool (*keep)(const char *name));
+void msg_http_headers_free(struct msg_http_header *hs, size_t n);
 
 #endif

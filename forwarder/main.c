@@ -67,16 +67,13 @@ struct routed {
     char webhook_id[64], routed_id[64], env[64], integration[160], provider[64], connection[256], verified[16],
         event_type[128];
     bool attributed;
-    struct delivery_header passthrough[64];
+    struct msg_http_header passthrough[64];
     size_t npass;
 };
 
 static void routed_free(struct routed *r)
 {
-    for (size_t i = 0; i < r->npass; i++) {
-        free((void *)(uintptr_t)r->passthrough[i].name);
-        free((void *)(uintptr_t)r->passthrough[i].value);
-    }
+    msg_http_headers_free(r->passthrough, r->npass);
     r->npass = 0;
 }
 
@@ -91,21 +88,7 @@ static void routed_read(struct routed *r, rd_kafka_headers_t *h)
     msg_header(h, MSG_H_VERIFIED, r->verified, sizeof r->verified);
     msg_header(h, MSG_H_EVENT_TYPE, r->event_type, sizeof r->event_type);
     r->attributed = msg_header(h, MSG_H_CONNECTION, r->connection, sizeof r->connection) != NULL;
-    const char *name;
-    const void *val;
-    size_t size, plen = strlen(MSG_H_HTTP_PREFIX);
-    size_t cap = sizeof r->passthrough / sizeof r->passthrough[0];
-    for (size_t i = 0; h && r->npass < cap && !rd_kafka_header_get_all(h, i, &name, &val, &size); i++) {
-        if (strncmp(name, MSG_H_HTTP_PREFIX, plen) != 0 || !header_passes(name + plen))
-            continue;
-        char *n = strdup(name + plen), *v = strndup(val ? val : "", val ? size : 0);
-        if (!n || !v || memchr(v, '\n', strlen(v)) || memchr(v, '\r', strlen(v))) {
-            free(n);
-            free(v);
-            continue;
-        }
-        r->passthrough[r->npass++] = (struct delivery_header){n, v};
-    }
+    r->npass = msg_http_headers(h, r->passthrough, sizeof r->passthrough / sizeof r->passthrough[0], header_passes);
 }
 
 static bool retryable(long status)
@@ -145,7 +128,7 @@ static enum outcome deliver_with_retry(const struct routed *r, const char *url, 
         if (r->event_type[0])
             hdrs[n++] = (struct delivery_header){"X-Hookline-Event-Type", r->event_type};
         for (size_t i = 0; i < r->npass && n < sizeof hdrs / sizeof hdrs[0]; i++)
-            hdrs[n++] = r->passthrough[i];
+            hdrs[n++] = (struct delivery_header){r->passthrough[i].name, r->passthrough[i].value};
         struct delivery_result res;
         deliver_post(url, hdrs, n, body, len, &res);
         metric_inc(m_attempts);

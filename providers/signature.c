@@ -49,17 +49,6 @@ static const char *secret_label(const struct sig_spec *s)
     return s->secret == SIG_SECRET_CLIENT ? "client secret" : "webhook secret";
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* url with the percent-encodings of the RFC 3986 sub-delimiters HubSpot v3 lists
  * decoded; everything else (including %25) kept. Returns a new string (caller frees),
  * or NULL when out of memory. */
@@ -72,10 +61,9 @@ static char *url_reserved_decode(const char *url)
         return NULL;
     for (size_t i = 0; i < len; i++) {
         if (url[i] == '%' && i + 2 < len) {
-            int hi = hexval(url[i + 1]), lo = hexval(url[i + 2]);
-            char c = hi >= 0 && lo >= 0 ? (char)(hi * 16 + lo) : '\0';
-            if (c != '\0' && strchr(decoded, c)) {
-                out[o++] = c;
+            unsigned char c = 0;
+            if (crypto_unhex(url + i + 1, 2, &c, 1) == 1 && c != '\0' && strchr(decoded, c)) {
+                out[o++] = (char)c;
                 i += 2;
                 continue;
             }

@@ -35,16 +35,14 @@ void route_metrics_init(void)
 struct raw_meta {
     char webhook_id[64], env[64], integration[160], provider[64];
     char method[16], path[512], query[2048], url[4096];
-    struct http_header headers[MAX_HEADERS];
+    struct msg_http_header stored[MAX_HEADERS];
+    struct http_header headers[MAX_HEADERS]; /* borrowed views of stored, for providers */
     size_t nheaders;
 };
 
 static void meta_free(struct raw_meta *m)
 {
-    for (size_t i = 0; i < m->nheaders; i++) {
-        free((void *)(uintptr_t)m->headers[i].name);
-        free((void *)(uintptr_t)m->headers[i].value);
-    }
+    msg_http_headers_free(m->stored, m->nheaders);
     m->nheaders = 0;
 }
 
@@ -59,20 +57,9 @@ static void meta_read(struct raw_meta *m, rd_kafka_headers_t *h)
     msg_header(h, MSG_H_PATH, m->path, sizeof m->path);
     msg_header(h, MSG_H_QUERY, m->query, sizeof m->query);
     msg_header(h, MSG_H_URL, m->url, sizeof m->url);
-    const char *name;
-    const void *val;
-    size_t size, plen = strlen(MSG_H_HTTP_PREFIX);
-    for (size_t i = 0; h && m->nheaders < MAX_HEADERS && !rd_kafka_header_get_all(h, i, &name, &val, &size); i++) {
-        if (strncmp(name, MSG_H_HTTP_PREFIX, plen) != 0)
-            continue;
-        char *n = strdup(name + plen), *v = strndup(val ? val : "", val ? size : 0);
-        if (!n || !v) {
-            free(n);
-            free(v);
-            continue;
-        }
-        m->headers[m->nheaders++] = (struct http_header){n, v};
-    }
+    m->nheaders = msg_http_headers(h, m->stored, MAX_HEADERS, NULL);
+    for (size_t i = 0; i < m->nheaders; i++)
+        m->headers[i] = (struct http_header){m->stored[i].name, m->stored[i].value};
 }
 
 /* Publishes the raw message to the rejected topic with the reason. */
