@@ -1,0 +1,38 @@
+"""The CLI as a user meets it: what it prints when creating things, and `hookline sign`."""
+import base64
+import random
+import time
+import uuid
+
+from hlsupport import github_body, hubspot_event, hubspot_headers, hmac_sha256
+
+
+def test_env_create_prints_the_signing_key_in_both_forms(cli, receiver):
+    env = cli.env(f"{receiver.url}/app")
+    uuid.UUID(env["id"])
+    assert env["webhook_url"] == f"{receiver.url}/app"
+    assert env["secondary_webhook_url"] is None
+    assert env["signing_key"], "empty signing key"
+    assert env["signing_key_whsec"] == "whsec_" + base64.b64encode(env["signing_key"].encode()).decode()
+
+
+def test_integration_create_prints_its_inbound_url(github):
+    assert github.integration["webhook_url"] == github.url
+
+
+def test_sign_github_matches_the_scheme_and_is_accepted(cli, github):
+    body = github_body(random.randint(10**6, 10**9))
+    headers = cli.sign("github-app", github.secret, body)
+    expected = "sha256=" + hmac_sha256(github.secret.encode(), body).hex()
+    assert headers.get("x-hub-signature-256") == expected, headers
+    github.send(body, {"Content-Type": "application/json", **headers})
+
+
+def test_sign_hubspot_matches_the_scheme_and_is_accepted(cli, hubspot):
+    body = b"[" + hubspot_event(random.randint(10**6, 10**8), 1) + b"]"
+    now = int(time.time())
+    headers = cli.sign("hubspot", hubspot.secret, body, "--now", str(now), "--url", hubspot.url)
+    expected = hubspot_headers(hubspot.secret, hubspot.url, body, ts_ms=now * 1000)
+    assert headers.get("x-hubspot-request-timestamp") == expected["X-HubSpot-Request-Timestamp"], headers
+    assert headers.get("x-hubspot-signature-v3") == expected["X-HubSpot-Signature-v3"], headers
+    hubspot.send(body, {"Content-Type": "application/json", **headers})

@@ -1,0 +1,128 @@
+"""The ingress's answers: what it accepts, what it refuses and with which status."""
+import http.client
+import random
+import select
+import socket
+import time
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+
+from hlsupport import (assert_bytes, github_body, github_headers, hubspot_event, hubspot_headers, post,
+                       post_raw, uid)
+
+LIMIT = 1048576   # default body limit, 1 MiB
+
+
+def assert_only_delivered(app, barrier):
+    """Send a valid webhook after the refused ones and wait for it: once it is through the
+    pipeline, nothing refused before it may have reached the app."""
+    app.send(barrier)
+    app.wait_payload(barrier)
+    delivered = app.mine(app.receiver.snapshot())
+    others = [d.body[:300] for d in delivered if d not in app.mine(delivered, barrier)]
+    assert not others, f"refused webhooks reached the app: {others}"
+
+
+def test_bad_github_signatures_are_401_and_never_delivered(github):
+    inst = random.randint(10**6, 10**9)
+    github.connect({"installation_id": str(inst)})
+    body = github_body(inst, attempt="forged")
+    good = github.sign(body)
+    cases = {
+        "tampered body": (body.replace(b"forged", b"f0rged"), good),
+        "wrong secret": (body, github_headers("not-the-secret", body)),
+        "missing signature": (body, {k: v for k, v in good.items() if k != "X-Hub-Signature-256"}),
+        "garbled signature": (body, {**good, "X-Hub-Signature-256": "sha256=not-hex"}),
+    }
+    statuses = {name: post(github.url, b, h).status_code for name, (b, h) in cases.items()}
+    assert statuses == {name: 401 for name in cases}
+
+    assert_only_delivered(github, github_body(inst, attempt="valid"))
+
+
+@pytest.mark.parametrize("case", ["timestamp-6-min-old", "timestamp-6-min-ahead", "signed-for-other-url"])
+def test_bad_hubspot_signatures_are_401_and_never_delivered(hubspot, case):
+    portal = random.randint(10**6, 10**8)
+    hubspot.connect({"portalId": str(portal)})
+    body = b"[" + hubspot_event(portal, 1) + b"]"
+    now_ms = int(time.time() * 1000)
+    headers = {
+        "timestamp-6-min-old": hubspot.sign(body, ts_ms=now_ms - 360_000),
+        "timestamp-6-min-ahead": hubspot.sign(body, ts_ms=now_ms + 360_000),
+        "signed-for-other-url": hubspot_headers(hubspot.secret, hubspot.url + "x", body),
+    }[case]
+    hubspot.send(body, headers, expect=401)
+
+    assert_only_delivered(hubspot, b"[" + hubspot_event(portal, 2) + b"]")
+
+
+@pytest.mark.parametrize("target", ["unknown-integration", "unknown-environment", "malformed-uuid"])
+def test_unknown_target_is_404(github, stack, target):
+    path = {
+        "unknown-integration": f"{github.env['id']}/no-such-{uid()}",
+        "unknown-environment": f"{uuid.uuid4()}/{github.key}",
+        "malformed-uuid": f"{github.env['id'][:-1]}/{github.key}",
+    }[target]
+    body = github_body(1)
+    r = post(f"{stack.public_url}/webhook/{path}", body, github.sign(body))
+    assert r.status_code == 404, f"POST /webhook/{path} answered {r.status_code} {r.text[:200]!r}"
+
+
+def padded_body(inst, size):
+    body = github_body(inst, pad="")
+    body = github_body(inst, pad="x" * (size - len(body)))
+    assert len(body) == size
+    return body
+
+
+def test_body_over_1_mib_is_413(github):
+    body = padded_body(1, LIMIT + 1)
+    status, text = post_raw(github.url, body, github.sign(body))
+    assert status == 413, f"a {len(body)}-byte body answered {status} {text[:200]!r}"
+
+
+def test_body_of_exactly_1_mib_is_accepted_and_delivered(github):
+    inst = random.randint(10**6, 10**9)
+    conn = github.connect({"installation_id": str(inst)})
+    body = padded_body(inst, LIMIT)
+    github.send(body)
+    d = github.wait_payload(body)[0]
+    assert_bytes(d.body, github.expected(conn, body))
+
+
+def peer_closed(sock):
+    """True if the other end has closed the connection (readable with EOF)."""
+    if not select.select([sock], [], [], 0)[0]:
+        return False
+    try:
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except ConnectionError:
+        return True
+
+
+def test_ingress_keeps_the_connection_alive(github):
+    inst = random.randint(10**6, 10**9)
+    github.connect({"installation_id": str(inst)})
+    u = urlsplit(github.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=15)
+    bodies = [github_body(inst, n=i) for i in range(5)]
+    try:
+        first = None
+        for i, body in enumerate(bodies, 1):
+            conn.request("POST", u.path, body, github.sign(body))
+            resp = conn.getresponse()
+            data = resp.read()
+            assert resp.status == 200, f"request {i}: {resp.status} {data[:200]!r}"
+            assert resp.version == 11, f"request {i} answered HTTP/{resp.version / 10}"
+            assert (resp.getheader("Connection") or "").lower() != "close", f"request {i}: Connection: close"
+            assert not resp.will_close and conn.sock is not None, \
+                f"request {i}: the response ends the connection"
+            first = first or (conn.sock, conn.sock.fileno())
+            assert (conn.sock, conn.sock.fileno()) == first, f"request {i} went over a new connection"
+            assert not peer_closed(conn.sock), f"the ingress closed the connection after request {i}"
+    finally:
+        conn.close()
+    for body in bodies:
+        github.wait_payload(body)
