@@ -359,7 +359,7 @@ int cmd_sign(int argc, char **argv)
     /* --secret is whichever secret the provider signs with, unless --client-secret
      * names the client secret explicitly. */
     const char *field = provider_secret_field(p);
-    struct provider_secrets secrets = {NULL, client_secret};
+    struct provider_secrets secrets = {.client_secret = client_secret};
     if (secret) {
         if (field && !strcmp(field, "client_secret") && !client_secret)
             secrets.client_secret = secret;

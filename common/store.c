@@ -197,23 +197,31 @@ void store_ids_free(char **ids, size_t n)
     free(ids);
 }
 
-int store_connections_by_config(struct store *st, const char *env_id, const char *integration_key, const char *key,
-                                const char *value, char ***ids, size_t *n)
+/* Containment (@>) uses the GIN indexes; the value may be stored as a string or, when
+ * it is all digits, as a number, so both forms are asked for. */
+#define MATCH_JSON(col)                                                                                             \
+    "  c." col " @> jsonb_build_object($3::text, $4::text) OR "                                                     \
+    "  ($4 ~ '^-?[0-9]{1,18}$' AND c." col " @> jsonb_build_object($3::text, "                                     \
+    "    CASE WHEN $4 ~ '^-?[0-9]{1,18}$' THEN $4::bigint END))"
+
+int store_connections_by(struct store *st, enum store_match match, const char *env_id, const char *integration_key,
+                         const char *key, const char *value, char ***ids, size_t *n)
 {
     *ids = NULL;
     *n = 0;
-    /* Containment (@>) uses the GIN index; the value may be stored as a string or,
-     * when it is all digits, as a number, so both forms are asked for. */
-    const char *params[4] = {env_id, integration_key, key, value};
-    PGresult *res = store_query(
-        st,
-        "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "
-        "WHERE i.environment_id = $1::uuid AND i.key = $2 AND ("
-        "  c.connection_config @> jsonb_build_object($3::text, $4::text) OR "
-        "  ($4 ~ '^-?[0-9]{1,18}$' AND c.connection_config @> jsonb_build_object($3::text, "
-        "    CASE WHEN $4 ~ '^-?[0-9]{1,18}$' THEN $4::bigint END))) "
-        "ORDER BY c.id",
-        4, params);
+    static const char *const sql[] = {
+        [STORE_MATCH_CONFIG] = "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "
+                               "WHERE i.environment_id = $1::uuid AND i.key = $2 AND (" MATCH_JSON(
+                                   "connection_config") ") ORDER BY c.id",
+        [STORE_MATCH_METADATA] = "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "
+                                 "WHERE i.environment_id = $1::uuid AND i.key = $2 AND (" MATCH_JSON(
+                                     "metadata") ") ORDER BY c.id",
+        [STORE_MATCH_ID] = "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "
+                           "WHERE i.environment_id = $1::uuid AND i.key = $2 AND $3::text IS NOT NULL "
+                           "AND c.connection_id = $4 ORDER BY c.id",
+    };
+    const char *params[4] = {env_id, integration_key, key ? key : "", value};
+    PGresult *res = store_query(st, sql[match], 4, params);
     if (!res)
         return -1;
     int rows = PQntuples(res);

@@ -53,11 +53,18 @@ void environment_row_clear(struct environment_row *row);
 int store_environment(struct store *st, const char *env_id, struct environment_row *out)
     __attribute__((warn_unused_result));
 
-/* Connection ids of the integration whose connection_config has key == value (a
- * string, or the same digits as a number). ids: newly allocated array of newly
+/* Which field of a connection an identifier is matched against. */
+enum store_match {
+    STORE_MATCH_CONFIG = 0,   /* connection_config->key */
+    STORE_MATCH_METADATA,     /* metadata->key */
+    STORE_MATCH_ID,           /* the connection id itself (key ignored) */
+};
+
+/* Connection ids of the integration whose field (see enum store_match) has key == value
+ * (a string, or the same digits as a number). ids: newly allocated array of newly
  * allocated strings (free with store_ids_free); 0 found (n >= 1), 1 none, -1 error. */
-int store_connections_by_config(struct store *st, const char *env_id, const char *integration_key,
-                                const char *key, const char *value, char ***ids, size_t *n)
+int store_connections_by(struct store *st, enum store_match match, const char *env_id,
+                         const char *integration_key, const char *key, const char *value, char ***ids, size_t *n)
     __attribute__((warn_unused_result));
 void store_ids_free(char **ids, size_t n);
 

@@ -145,7 +145,7 @@ static enum MHD_Result handle_webhook(struct ingress_request *req, const char *u
         log_error(req->webhook_id, "integration %s/%s names unknown provider '%s'", env, key, integ.provider);
         return fail(req, MHD_HTTP_NOT_FOUND, "{\"error\":\"integration has an unknown provider\"}");
     }
-    struct provider_secrets secrets = {integ.webhook_secret, integ.client_secret};
+    struct provider_secrets secrets = {.webhook_secret = integ.webhook_secret, .client_secret = integ.client_secret};
     char why[200] = "";
     enum verify_result v = provider_verify(p, &wr, &secrets, why, sizeof why);
     if (v != VERIFY_VALID && v != VERIFY_UNSUPPORTED) {

@@ -95,3 +95,9 @@ int provider_sign(const struct provider *p, const struct webhook_request *req, c
         return p->sign(p, req, secrets, out, max);
     return signature_sign(p, req, secrets, out, max);
 }
+
+int provider_handshake(const struct provider *p, const struct webhook_request *req,
+                       const struct provider_secrets *secrets, struct handshake_answer *out)
+{
+    return p->handshake ? p->handshake(p, req, secrets, out) : 0;
+}

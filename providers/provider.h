@@ -34,10 +34,18 @@ struct webhook_request {
     time_t now;                   /* the time to judge timestamps against */
 };
 
-/* The integration's secrets (NULL or "" when not set). */
+/* The integration's secrets (NULL or "" when not set). While a secret is being
+ * rotated, its previous value is accepted too (verification only; signing uses the
+ * current one). */
 struct provider_secrets {
     const char *webhook_secret;
     const char *client_secret;
+    const char *previous_webhook_secret;
+    const char *previous_client_secret;
+    /* Per-integration settings for configurable providers (generic-hmac): a JSON object
+     * such as {"header":"X-Signature","algorithm":"sha256","encoding":"hex",
+     * "prefix":"sha256=","template":"{body}"}; NULL for the others. */
+    const char *verify_config;
 };
 
 enum verify_result {
@@ -48,9 +56,17 @@ enum verify_result {
     VERIFY_UNSUPPORTED,  /* the provider cannot sign requests */
 };
 
+/* Where a group's identifier names the connection. */
+enum attribution_source {
+    ATTR_CONNECTION_CONFIG = 0,  /* connection_config->>config_key = value */
+    ATTR_METADATA,               /* metadata->>config_key = value */
+    ATTR_CONNECTION_ID,          /* the connection id itself is value (config_key: "connectionId") */
+};
+
 /* One group of events that concern the same connection identifier. */
 struct attribution_group {
-    char *config_key;    /* connection_config key, e.g. "portalId"; NULL: unattributed */
+    enum attribution_source source;
+    char *config_key;    /* key the identifier matches, e.g. "portalId"; NULL: unattributed */
     char *value;         /* identifier value as text; NULL when config_key is NULL */
     char *event_type;    /* e.g. "contact.creation", "pull_request.opened"; may be NULL */
     char *payload;       /* the payload for this group (byte-exact body or spliced array) */
@@ -98,6 +114,25 @@ int provider_attribute(const struct provider *p, const struct webhook_request *r
                        char *err, size_t errlen) __attribute__((warn_unused_result));
 
 void attribution_free(struct attribution *a);
+
+/* A synchronous answer the provider expects instead of (or besides) the usual 200:
+ * Slack url_verification, Zoom endpoint.url_validation, Microsoft Graph validationToken,
+ * Xero intent-to-receive, Meta/X/Dropbox GET challenges, ... */
+struct handshake_answer {
+    unsigned status;             /* HTTP status to answer */
+    char content_type[64];       /* e.g. "text/plain", "application/json" */
+    char *body;                  /* owned by the caller after the call (free), may be NULL */
+    size_t body_len;
+    bool store;                  /* also store and forward the request as a webhook */
+};
+
+/* Returns 1 when req is a handshake of this provider (out filled: the ingress sends that
+ * answer, and stores the request only if out->store), 0 when it is an ordinary webhook
+ * (out untouched), -1 on allocation failure. GET requests reach here too: a provider
+ * without GET challenges returns 0 and the ingress answers 405. A handshake that must be
+ * signed is verified here, and answered 401 when it is not valid. */
+int provider_handshake(const struct provider *p, const struct webhook_request *req,
+                       const struct provider_secrets *secrets, struct handshake_answer *out);
 
 /* Case-insensitive header lookup; NULL if absent. */
 const char *webhook_header(const struct webhook_request *req, const char *name);

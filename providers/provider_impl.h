@@ -85,6 +85,8 @@ struct provider {
                 const struct provider_secrets *secrets, struct http_header *out, size_t max);
     int (*attribute)(const struct provider *p, const struct webhook_request *req, struct attribution *out,
                      char *err, size_t errlen);
+    int (*handshake)(const struct provider *p, const struct webhook_request *req,
+                     const struct provider_secrets *secrets, struct handshake_answer *out);
 };
 
 /* The table (provider_table.c). */

@@ -58,19 +58,20 @@ static void cache_result(const char *ckey, int rc, char **ids, size_t n)
     config_cache_put(&cc, ckey, &c, rc == 0);
 }
 
-int connections_find(const char *env_id, const char *integration_key, const char *config_key, const char *value,
-                     char ***ids, size_t *n)
+int connections_find(enum store_match match, const char *env_id, const char *integration_key, const char *key,
+                     const char *value, char ***ids, size_t *n)
 {
     *ids = NULL;
     *n = 0;
     char ckey[1024];
-    int klen = snprintf(ckey, sizeof ckey, "%s\x1f%s\x1f%s\x1f%s", env_id, integration_key, config_key, value);
+    int klen = snprintf(ckey, sizeof ckey, "%d\x1f%s\x1f%s\x1f%s\x1f%s", (int)match, env_id, integration_key, key,
+                        value);
     bool cacheable = klen > 0 && (size_t)klen < sizeof ckey;
     struct cached_ids c;
     if (cacheable && ttl_cache_get(cc.cache, ckey, &c))
         return ids_from_cache(&c, ids, n);
     pthread_mutex_lock(&cc.lock);
-    int rc = store_connections_by_config(cc.query, env_id, integration_key, config_key, value, ids, n);
+    int rc = store_connections_by(cc.query, match, env_id, integration_key, key, value, ids, n);
     pthread_mutex_unlock(&cc.lock);
     config_cache_db_result(&cc, rc >= 0);
     if (rc >= 0 && cacheable)

@@ -98,7 +98,12 @@ static int route_group(const struct raw_meta *m, rd_kafka_headers_t *raw, const 
         return publish_routed(m, raw, g, NULL);
     char **ids;
     size_t n;
-    int rc = connections_find(m->env, m->integration, g->config_key, g->value, &ids, &n);
+    static const enum store_match match_of[] = {
+        [ATTR_CONNECTION_CONFIG] = STORE_MATCH_CONFIG,
+        [ATTR_METADATA] = STORE_MATCH_METADATA,
+        [ATTR_CONNECTION_ID] = STORE_MATCH_ID,
+    };
+    int rc = connections_find(match_of[g->source], m->env, m->integration, g->config_key, g->value, &ids, &n);
     if (rc < 0)
         return -1;
     if (rc == 1)

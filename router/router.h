@@ -13,6 +13,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "common/store.h"
+
 struct router_config {
     long admin_port;
     const char *admin_bind;
@@ -25,8 +27,8 @@ extern struct router_config g_router;
 /* connections.c: 0 found (ids/n set, free with store_ids_free), 1 none, -1 database
  * unavailable (the caller retries: a webhook is never routed on a guess). */
 int connections_init(const char *conninfo, long ttl_ms) __attribute__((warn_unused_result));
-int connections_find(const char *env_id, const char *integration_key, const char *config_key, const char *value,
-                     char ***ids, size_t *n) __attribute__((warn_unused_result));
+int connections_find(enum store_match match, const char *env_id, const char *integration_key, const char *key,
+                     const char *value, char ***ids, size_t *n) __attribute__((warn_unused_result));
 void connections_watch(void);
 bool connections_ready(void);
 void connections_shutdown(void);

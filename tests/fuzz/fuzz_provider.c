@@ -152,7 +152,7 @@ static void run(const struct provider *p, unsigned flags, char *const *field, co
         .headers = h, .nheaders = nh, .body = body_len || !(flags & F_NULL_BODY) ? body : NULL,
         .body_len = body_len, .now = 1700000000,
     };
-    struct provider_secrets secrets = {WEBHOOK_SECRET, CLIENT_SECRET}, none = {NULL, ""};
+    struct provider_secrets secrets = {.webhook_secret = WEBHOOK_SECRET, .client_secret = CLIENT_SECRET}, none = {.webhook_secret = NULL, .client_secret = ""};
     const struct provider_secrets *sec = flags & F_NO_SECRETS ? &none : &secrets;
     char why[128];
 

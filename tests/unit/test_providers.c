@@ -387,7 +387,7 @@ static void round_trip(const char *name, const char *url, const char *body, cons
 static void test_sign_round_trip(void **state)
 {
     (void)state;
-    struct provider_secrets s = {"a-webhook-secret", "a-client-secret"};
+    struct provider_secrets s = {.webhook_secret = "a-webhook-secret", .client_secret = "a-client-secret"};
     round_trip("github-app", "https://h.example/webhook/e/gh", "{\"installation\":{\"id\":1}}", &s);
     round_trip("hubspot", "https://h.example/webhook/e/hs", "[{\"portalId\":1}]", &s);
     round_trip("hubspot", "https://h.example/webhook/e/hs?u=a%3Ab%2Fc%25d&v=%7E", "[]", &s);
@@ -399,7 +399,7 @@ static void test_sign_known_values(void **state)
 {
     (void)state;
     struct http_header h[2];
-    struct provider_secrets s = {"It's a Secret to Everybody", "hs-client-secret-1a2b3c"};
+    struct provider_secrets s = {.webhook_secret = "It's a Secret to Everybody", .client_secret = "hs-client-secret-1a2b3c"};
     struct webhook_request req = {.method = "POST", .body = (const unsigned char *)"Hello, World!",
                                   .body_len = 13, .now = NOW};
     assert_int_equal(provider_sign(provider_find("github-app"), &req, &s, h, 2), 1);
@@ -423,7 +423,7 @@ static void test_sign_refusals(void **state)
 {
     (void)state;
     struct http_header h[2];
-    struct provider_secrets s = {"w", "c"}, empty = {"", NULL};
+    struct provider_secrets s = {.webhook_secret = "w", .client_secret = "c"}, empty = {.webhook_secret = "", .client_secret = NULL};
     struct webhook_request req = {.method = "POST", .url = "u", .body = (const unsigned char *)"{}", .body_len = 2};
     assert_int_equal(provider_sign(provider_find("unauthenticated"), &req, &s, h, 2), -1);
     assert_int_equal(provider_sign(provider_find("github-app"), &req, &empty, h, 2), -1);
@@ -438,7 +438,7 @@ static void test_verify_edges(void **state)
     (void)state;
     struct http_header h[] = {{"X-Hub-Signature-256", "sha256="}};
     struct webhook_request req = {.method = "POST", .headers = h, .nheaders = 1};
-    struct provider_secrets s = {"w", "c"};
+    struct provider_secrets s = {.webhook_secret = "w", .client_secret = "c"};
     char why[8];
     /* NULL body, a tiny why buffer, no secrets struct at all. */
     assert_int_equal(provider_verify(provider_find("github-app"), &req, &s, why, sizeof why), VERIFY_INVALID);
