@@ -33,13 +33,14 @@ static void count_status(unsigned status)
     metric_inc(m_status[i]);
 }
 
-static enum MHD_Result send_answer(struct ingress_request *req, unsigned status, const char *json, const char *retry)
+static enum MHD_Result send_response(struct ingress_request *req, unsigned status, const char *content_type,
+                                    const void *body, size_t len, enum MHD_ResponseMemoryMode mode,
+                                    const char *retry)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(json), (void *)(uintptr_t)json, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, mode);
     if (!r)
         return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Content-Type", content_type);
     if (retry)
         MHD_add_response_header(r, "Retry-After", retry);
     if (req->webhook_id[0])
@@ -49,6 +50,11 @@ static enum MHD_Result send_answer(struct ingress_request *req, unsigned status,
     count_status(status);
     metric_observe(m_latency, clock_mono_s() - req->started);
     return ret;
+}
+
+static enum MHD_Result send_answer(struct ingress_request *req, unsigned status, const char *json, const char *retry)
+{
+    return send_response(req, status, "application/json", json, strlen(json), MHD_RESPMEM_PERSISTENT, retry);
 }
 
 static enum MHD_Result fail(struct ingress_request *req, unsigned status, const char *json)
@@ -106,13 +112,89 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
-/* The whole body is here: decide the answer, or hand the webhook to Kafka. */
+/* Sends the provider's handshake answer (takes ans->body). */
+static enum MHD_Result send_handshake(struct ingress_request *req, struct handshake_answer *ans)
+{
+    const char *type = ans->content_type[0] ? ans->content_type : "text/plain";
+    enum MHD_Result ret = ans->body ? send_response(req, ans->status, type, ans->body, ans->body_len,
+                                                    MHD_RESPMEM_MUST_FREE, NULL)
+                                    : send_response(req, ans->status, type, "", 0, MHD_RESPMEM_PERSISTENT, NULL);
+    ans->body = NULL;
+    return ret;
+}
+
+/* Hands the webhook to Kafka; the answer comes from the delivery report. */
+static enum MHD_Result store_webhook(struct ingress_request *req, const struct webhook_request *wr, const char *env,
+                                     const char *key, const char *provider, bool verified)
+{
+    metric_add(m_bytes, (long)req->body_len);
+    /* Suspend before producing: the delivery report may resume us at once. */
+    req->suspended = true;
+    MHD_suspend_connection(req->conn);
+    atomic_fetch_add(&inflight, 1);
+    if (produce_webhook(req, wr, env, key, provider, verified) < 0)
+        http_answer_later(req, MHD_HTTP_SERVICE_UNAVAILABLE);
+    return MHD_YES;
+}
+
+/* The whole request is here and its integration known: answer a handshake, verify,
+ * then store. */
+static enum MHD_Result handle_known(struct ingress_request *req, const struct integration_entry *integ,
+                                    const struct webhook_request *wr, const char *env, const char *key)
+{
+    const struct provider *p = provider_find(integ->provider);
+    if (!p) {
+        log_error(req->webhook_id, "integration %s/%s names unknown provider '%s'", env, key, integ->provider);
+        return fail(req, MHD_HTTP_NOT_FOUND, "{\"error\":\"integration has an unknown provider\"}");
+    }
+    struct provider_secrets secrets = {
+        .webhook_secret = integ->webhook_secret,
+        .client_secret = integ->client_secret,
+        .previous_webhook_secret = integ->previous_webhook_secret,
+        .previous_client_secret = integ->previous_client_secret,
+        .verify_config = integ->verify_config[0] ? integ->verify_config : NULL,
+    };
+    struct handshake_answer ans = {0};
+    int hs = provider_handshake(p, wr, &secrets, &ans);
+    if (hs < 0)
+        return fail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"out of memory\"}");
+    if (hs > 0 && !ans.store) {
+        log_info(req->webhook_id, "handshake of %s/%s (%s) answered %u", env, key, integ->provider, ans.status);
+        return send_handshake(req, &ans);
+    }
+    free(ans.body);
+    if (hs > 0) { /* a handshake that the app must also see (e.g. a verification token) */
+        log_info(req->webhook_id, "handshake of %s/%s (%s) stored for the app", env, key, integ->provider);
+        return store_webhook(req, wr, env, key, integ->provider, false);
+    }
+    if (strcmp(wr->method, "POST") != 0)
+        return fail(req, MHD_HTTP_METHOD_NOT_ALLOWED, "{\"error\":\"method not allowed\"}");
+    if (integ->secrets_unreadable) {
+        log_error(req->webhook_id, "503: the secrets of %s/%s cannot be decrypted (HOOKLINE_ENCRYPTION_KEY?)", env,
+                  key);
+        return fail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"integration misconfigured\"}");
+    }
+    char why[200] = "";
+    enum verify_result v = provider_verify(p, wr, &secrets, why, sizeof why);
+    bool verified = v == VERIFY_VALID;
+    /* Unverified webhooks pass only where nobody can sign (the unauthenticated
+     * provider) or the integration opted in while it has no secret. */
+    bool unverified_ok = v == VERIFY_UNSUPPORTED || (v == VERIFY_NO_SECRET && integ->allow_unverified);
+    if (!verified && !unverified_ok) {
+        log_warn(req->webhook_id, "401: %s/%s (%s): %s", env, key, integ->provider,
+                 why[0] ? why : "invalid signature");
+        return fail(req, MHD_HTTP_UNAUTHORIZED, "{\"error\":\"invalid or missing signature\"}");
+    }
+    return store_webhook(req, wr, env, key, integ->provider, verified);
+}
+
+/* The whole body is here: find the integration and build the request view. */
 static enum MHD_Result handle_webhook(struct ingress_request *req, const char *url, const char *method)
 {
     char env[64], key[160];
     if (parse_path(url, env, sizeof env, key, sizeof key) < 0)
         return fail(req, MHD_HTTP_NOT_FOUND, "{\"error\":\"not found\"}");
-    if (strcmp(method, "POST") != 0)
+    if (strcmp(method, "POST") != 0 && strcmp(method, "GET") != 0)
         return fail(req, MHD_HTTP_METHOD_NOT_ALLOWED, "{\"error\":\"method not allowed\"}");
     if (req->too_large) {
         log_warn(NULL, "413: body over %ld bytes for %s/%s", g_ingress.max_body, env, key);
@@ -139,27 +221,7 @@ static enum MHD_Result handle_webhook(struct ingress_request *req, const char *u
         .body = req->body ? req->body : (const unsigned char *)"", .body_len = req->body_len,
         .now = time(NULL),
     };
-
-    const struct provider *p = provider_find(integ.provider);
-    if (!p) {
-        log_error(req->webhook_id, "integration %s/%s names unknown provider '%s'", env, key, integ.provider);
-        return fail(req, MHD_HTTP_NOT_FOUND, "{\"error\":\"integration has an unknown provider\"}");
-    }
-    struct provider_secrets secrets = {.webhook_secret = integ.webhook_secret, .client_secret = integ.client_secret};
-    char why[200] = "";
-    enum verify_result v = provider_verify(p, &wr, &secrets, why, sizeof why);
-    if (v != VERIFY_VALID && v != VERIFY_UNSUPPORTED) {
-        log_warn(req->webhook_id, "401: %s/%s (%s): %s", env, key, integ.provider, why[0] ? why : "invalid signature");
-        return fail(req, MHD_HTTP_UNAUTHORIZED, "{\"error\":\"invalid or missing signature\"}");
-    }
-    metric_add(m_bytes, (long)req->body_len);
-    /* Suspend before producing: the delivery report may resume us at once. */
-    req->suspended = true;
-    MHD_suspend_connection(req->conn);
-    atomic_fetch_add(&inflight, 1);
-    if (produce_webhook(req, &wr, env, key, integ.provider, v == VERIFY_VALID) < 0)
-        http_answer_later(req, MHD_HTTP_SERVICE_UNAVAILABLE);
-    return MHD_YES;
+    return handle_known(req, &integ, &wr, env, key);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,

@@ -51,9 +51,14 @@ struct ingress_request {
 /* lookup.c: the integration of (env, key) as the cache holds it. */
 struct integration_entry {
     bool found;
+    bool allow_unverified;       /* accept webhooks without a signature while no secret is set */
+    bool secrets_unreadable;     /* a secret could not be decrypted: answer 503, not 401 */
     char provider[64];
     char webhook_secret[512];
     char client_secret[512];
+    char previous_webhook_secret[512];  /* rotation: still accepted while set */
+    char previous_client_secret[512];
+    char verify_config[2048];    /* generic-hmac settings (JSON), "" if none */
 };
 int lookup_init(const char *conninfo, long ttl_ms) __attribute__((warn_unused_result));
 /* 0 found/not-found into out (out->found), -1 database unavailable. Thread-safe. */
