@@ -20,7 +20,7 @@
 
 static atomic_long inflight;
 static struct metric *m_status[6]; /* 200 401 404 413 503 other */
-static struct metric *m_latency, *m_bytes;
+static struct metric *m_latency, *m_bytes, *m_buffered;
 
 static const char ANSWER_OK[] = "{\"status\":\"success\"}";
 
@@ -200,6 +200,10 @@ static enum MHD_Result handle_webhook(struct ingress_request *req, const char *u
         log_warn(NULL, "413: body over %ld bytes for %s/%s", g_ingress.max_body, env, key);
         return fail(req, MHD_HTTP_CONTENT_TOO_LARGE, "{\"error\":\"body too large\"}");
     }
+    if (req->over_budget) {
+        log_warn(NULL, "503: request bodies in memory reached HOOKLINE_INGRESS_MAX_BUFFERED_BYTES (%s/%s)", env, key);
+        return fail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"busy, retry later\"}");
+    }
     struct integration_entry integ;
     if (lookup_integration(env, key, &integ) < 0)
         return fail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"configuration store unavailable\"}");
@@ -224,6 +228,36 @@ static enum MHD_Result handle_webhook(struct ingress_request *req, const char *u
     return handle_known(req, &integ, &wr, env, key);
 }
 
+/* Bytes of request bodies held by all connections, capped so that many concurrent
+ * large bodies cannot exhaust memory: past the cap a request is answered 503. */
+static atomic_long buffered_bytes;
+
+static int append_body(struct ingress_request *req, const char *data, size_t n)
+{
+    if (req->body_len + n > req->body_cap) {
+        size_t cap = req->body_cap ? req->body_cap * 2 : 16384;
+        while (cap < req->body_len + n)
+            cap *= 2;
+        long grow = (long)(cap - req->body_cap);
+        if (atomic_fetch_add(&buffered_bytes, grow) + grow > g_ingress.max_buffered) {
+            atomic_fetch_sub(&buffered_bytes, grow);
+            req->over_budget = true;
+            return 0;
+        }
+        unsigned char *b = realloc(req->body, cap);
+        if (!b) {
+            atomic_fetch_sub(&buffered_bytes, grow);
+            return -1;
+        }
+        req->body = b;
+        req->body_cap = cap;
+        metric_add(m_buffered, grow);
+    }
+    memcpy(req->body + req->body_len, data, n);
+    req->body_len += n;
+    return 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **state)
 {
@@ -240,23 +274,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_size) { /* a piece of the body */
         size_t n = *upload_size;
         *upload_size = 0;
-        if (req->too_large || req->body_len + n > (size_t)g_ingress.max_body) {
-            req->too_large = true; /* keep reading (and dropping) so keep-alive survives */
+        if (req->too_large || req->over_budget)
+            return MHD_YES; /* keep reading (and dropping) so keep-alive survives */
+        if (req->body_len + n > (size_t)g_ingress.max_body) {
+            req->too_large = true;
             return MHD_YES;
         }
-        if (req->body_len + n > req->body_cap) {
-            size_t cap = req->body_cap ? req->body_cap * 2 : 16384;
-            while (cap < req->body_len + n)
-                cap *= 2;
-            unsigned char *b = realloc(req->body, cap);
-            if (!b)
-                return MHD_NO;
-            req->body = b;
-            req->body_cap = cap;
-        }
-        memcpy(req->body + req->body_len, upload, n);
-        req->body_len += n;
-        return MHD_YES;
+        return append_body(req, upload, n) < 0 ? MHD_NO : MHD_YES;
     }
     if (req->suspended) { /* resumed by the delivery report */
         req->suspended = false;
@@ -287,6 +311,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state, e
     struct ingress_request *req = *state;
     if (!req)
         return;
+    atomic_fetch_sub(&buffered_bytes, (long)req->body_cap);
+    metric_add(m_buffered, -(long)req->body_cap);
     free(req->body);
     free(req->uri);
     free(req);
@@ -303,6 +329,7 @@ struct MHD_Daemon *http_start(void)
     m_status[5] = metrics_counter("hookline_ingress_requests_total", "status=\"other\"", "webhook requests by answer");
     m_latency = metrics_histogram("hookline_ingress_request_seconds", NULL, "time from request to answer");
     m_bytes = metrics_counter("hookline_ingress_body_bytes_total", NULL, "webhook body bytes accepted");
+    m_buffered = metrics_gauge("hookline_ingress_buffered_bytes", NULL, "request body memory held right now");
 
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_ingress.port)};
     if (inet_pton(AF_INET, g_ingress.bind, &sa.sin_addr) != 1) {

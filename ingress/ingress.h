@@ -25,6 +25,7 @@ struct ingress_config {
     long admin_port;
     const char *admin_bind;
     long max_body;
+    long max_buffered;
     long threads;
     long kafka_timeout_ms;
     long cache_ttl_ms;
@@ -41,6 +42,7 @@ struct ingress_request {
     unsigned char *body;
     size_t body_len, body_cap;
     bool too_large;
+    bool over_budget;           /* the global body memory cap was reached */
     bool suspended;
     unsigned status;            /* 0 until the answer is known */
     const char *answer;         /* static JSON body for status */

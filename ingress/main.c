@@ -24,6 +24,8 @@ static const struct config_item ingress_items[] = {
     {"HOOKLINE_ADMIN_BIND", CONFIG_STR, "127.0.0.1", 0, 0, 0, "admin bind address", &g_ingress.admin_bind},
     {"HOOKLINE_INGRESS_MAX_BODY_BYTES", CONFIG_INT, "1048576", 1024, 16000000, 0,
      "largest accepted body; larger gets 413", &g_ingress.max_body},
+    {"HOOKLINE_INGRESS_MAX_BUFFERED_BYTES", CONFIG_INT, "268435456", 1048576, 68719476736, 0,
+     "request bodies held in memory at once, all connections together; beyond it 503", &g_ingress.max_buffered},
     {"HOOKLINE_INGRESS_THREADS", CONFIG_INT, "2", 1, 64, 0, "HTTP worker threads", &g_ingress.threads},
     {"HOOKLINE_INGRESS_KAFKA_TIMEOUT_MS", CONFIG_INT, "10000", 1000, 300000, 0,
      "how long a webhook may wait for Kafka before the answer is 503", &g_ingress.kafka_timeout_ms},
