@@ -35,13 +35,19 @@ extern struct cli_config g_cli;
 int cmd_migrate(int argc, char **argv);
 int cmd_env_create(int argc, char **argv);
 int cmd_env_list(int argc, char **argv);
+int cmd_env_show(int argc, char **argv);
 int cmd_integration_create(int argc, char **argv);
 int cmd_integration_list(int argc, char **argv);
+int cmd_integration_show(int argc, char **argv);
+int cmd_integration_update(int argc, char **argv);
+int cmd_secrets_new_key(int argc, char **argv);
+int cmd_secrets_reencrypt(int argc, char **argv);
 int cmd_connection_create(int argc, char **argv);
 int cmd_connection_list(int argc, char **argv);
 int cmd_topics_ensure(int argc, char **argv);
 int cmd_providers(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 /* ---- messages (cli_util.c) ---------------------------------------------------- */
 
@@ -58,6 +64,29 @@ int cli_help(const char *usage);
 /* Makes getopt_long start afresh on a new argv (each handler calls it first). */
 void cli_getopt_reset(void);
 
+/* A command's options as data, for cli_parse_options. */
+enum cli_opt_kind {
+    CLI_OPT_STRING, /* --name VALUE: target is a const char ** (set to the argv string) */
+    CLI_OPT_FLAG,   /* --name: target is a bool * (set to true) */
+    CLI_OPT_ENV_ID, /* --name UUID: like CLI_OPT_STRING, checked with cli_check_env_id */
+};
+struct cli_opt {
+    const char *name; /* without the dashes, e.g. "env" */
+    enum cli_opt_kind kind;
+    void *target;
+    bool required;
+};
+
+/* Parses argv (argv[0] is the command name) with getopt_long into the targets of the
+ * n opts; --help prints usage. Returns -1 when the command should go on, otherwise the
+ * exit status to return at once (after printing why): CLI_OK after --help, CLI_USAGE
+ * for an unknown option, a missing value or required option, or a stray argument,
+ * CLI_FAIL for an environment id that is not a UUID. Targets of options not given are
+ * left as they are (their defaults). At most 16 options. */
+int cli_parse_options(int argc, char **argv, const char *usage, const struct cli_opt *opts, size_t n)
+    __attribute__((warn_unused_result));
+#define CLI_OPTS_N(opts) (sizeof(opts) / sizeof((opts)[0]))
+
 /* ---- argument checks (cli_util.c) ---------------------------------------------- */
 
 /* True if s is an absolute http:// or https:// URL with a non-empty host and no
@@ -68,6 +97,14 @@ bool cli_is_http_url(const char *s);
 bool cli_is_integration_key(const char *s);
 /* Parses a whole decimal number within [min, max]. Returns 0, or -1 if s is not one. */
 int cli_parse_long(const char *s, long min, long max, long *out) __attribute__((warn_unused_result));
+/* Parses true/false (also yes/no, on/off, 1/0; any case). Returns 0, or -1 if s is not one. */
+int cli_parse_bool(const char *s, bool *out) __attribute__((warn_unused_result));
+/* 0 if env (the value of --env) is an environment id (a UUID); otherwise prints what
+ * to give instead and returns -1. */
+int cli_check_env_id(const char *env) __attribute__((warn_unused_result));
+/* 0 if text is a JSON object of at most max bytes without duplicate keys; otherwise
+ * prints why (naming opt, e.g. "--config") and returns -1. */
+int cli_check_json_object(const char *opt, const char *text, size_t max) __attribute__((warn_unused_result));
 
 /* ---- output (cli_util.c) -------------------------------------------------------- */
 
@@ -92,7 +129,8 @@ struct cli_db_error {
 #define CLI_SQLSTATE_CHECK_VIOLATION "23514"
 
 /* Connects to g_common.database_url. Returns a new connection (caller frees with
- * PQfinish), or NULL after printing why. Server notices below WARNING are dropped. */
+ * PQfinish), or NULL after printing why (also when HOOKLINE_ENCRYPTION_KEY or
+ * _OLD_KEYS is malformed). Server notices below WARNING are dropped. */
 PGconn *cli_db_connect(void);
 
 /* Runs one statement with PQexecParams: n text parameters (params[i] borrowed, NULL =
@@ -117,5 +155,53 @@ json_t *cli_db_rows(const PGresult *res);
  * it exists, 0 if not (after printing "no environment ..."), -1 on a database error
  * (printed). */
 int cli_db_env_exists(PGconn *db, const char *env_id);
+
+/* cli_db_connect, then cli_db_env_exists: a connection (PQfinish it), or NULL after
+ * printing why (cannot connect, no such environment, database error). */
+PGconn *cli_db_connect_env(const char *env_id);
+
+/* Runs a query and returns all its rows as a new JSON array (cli_db_rows), or NULL
+ * after printing "hookline: <what>: <error>" (or out of memory). */
+json_t *cli_db_fetch(PGconn *db, const char *what, const char *sql, int n, const char *const *params)
+    __attribute__((warn_unused_result));
+
+/* cli_db_fetch, then cli_print of the rows (empty: the text when there are none).
+ * Returns CLI_OK or CLI_FAIL (printed). */
+int cli_db_print(PGconn *db, const char *what, const char *sql, int n, const char *const *params, bool json,
+                 const char *empty);
+
+/* Runs a statement that returns nothing (BEGIN, COMMIT, ...). 0, or -1 after printing
+ * "hookline: <what>: <error>". */
+int cli_db_exec(PGconn *db, const char *what, const char *sql) __attribute__((warn_unused_result));
+
+/* ---- secrets at rest (cli_db.c) --------------------------------------------------
+ * Secret columns hold secretbox ciphertext (common/secretbox.h) bound to the column
+ * ("integrations.webhook_secret") and the row (store_secret_row_* in common/store.h).
+ * The keyring comes from HOOKLINE_ENCRYPTION_KEY / _OLD_KEYS, loaded on first use. */
+
+struct secretbox;
+
+/* The keyring (borrowed; lives until exit). Returns 0 with *kr set (NULL when no key is
+ * configured), or -1 after printing why a variable is malformed. */
+int cli_keyring(const struct secretbox **kr) __attribute__((warn_unused_result));
+
+/* Encrypts plain for (column, row). Returns the stored form (new string, free with
+ * secretbox_free_str), or NULL after printing why: refuses when no key is set, so a
+ * secret is never stored in plain text. */
+char *cli_seal(const char *plain, const char *column, const char *row) __attribute__((warn_unused_result));
+
+/* Decrypts a stored value of (column, row). Returns the secretbox result (>= 0:
+ * SECRETBOX_OK, _OLD_KEY or _LEGACY, plain text returned as is) with *plain a new
+ * string (free with secretbox_free_str), or -1 after printing why (naming column and
+ * row, never the value). */
+int cli_unseal(const char *stored, const char *column, const char *row, char **plain)
+    __attribute__((warn_unused_result));
+
+/* For each of the n secret columns (e.g. STORE_COL_WEBHOOK_SECRET; res has a result
+ * column of the name after the '.', "webhook_secret") of res's row 0, stored for row:
+ * with show, sets obj[name] to the decrypted value (null when not set); without,
+ * removes obj[name], so ciphertext is never printed either. 0, or -1 (printed). */
+int cli_reveal_secrets(json_t *obj, const PGresult *res, const char *const *columns, size_t n, const char *row,
+                       bool show) __attribute__((warn_unused_result));
 
 #endif

@@ -6,6 +6,9 @@
  * values typed by the operator never become SQL text. The only exception is
  * `hookline migrate`, which runs the embedded migration files (multi-statement SQL
  * compiled into the binary, no user input) with PQexec.
+ *
+ * Secrets are encrypted here before they are stored and decrypted after they are read
+ * (cli_seal / cli_unseal): no secret reaches the database in plain text.
  */
 #include "cli/cli.h"
 
@@ -15,6 +18,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/secretbox.h"
 
 /* Type OIDs from pg_type.h (stable across PostgreSQL versions). */
 #define OID_BOOL 16
@@ -46,6 +50,11 @@ static void copy_trimmed(char *out, size_t outlen, const char *msg)
 
 PGconn *cli_db_connect(void)
 {
+    /* A malformed HOOKLINE_ENCRYPTION_KEY is a configuration error even for commands
+     * that do not touch secrets: say so before anything is done. */
+    const struct secretbox *kr;
+    if (cli_keyring(&kr) < 0)
+        return NULL;
     /* application_name and client_encoding come first so that a URL that sets them wins. */
     const char *const keys[] = {"application_name", "client_encoding", "dbname", NULL};
     const char *const vals[] = {"hookline-cli", "UTF8", g_common.database_url, NULL};
@@ -170,4 +179,126 @@ int cli_db_env_exists(PGconn *db, const char *env_id)
     if (!found)
         cli_error("no environment with id %s (see 'hookline env list')", env_id);
     return found;
+}
+
+PGconn *cli_db_connect_env(const char *env_id)
+{
+    PGconn *db = cli_db_connect();
+    if (db && cli_db_env_exists(db, env_id) <= 0) {
+        PQfinish(db);
+        db = NULL;
+    }
+    return db;
+}
+
+json_t *cli_db_fetch(PGconn *db, const char *what, const char *sql, int n, const char *const *params)
+{
+    struct cli_db_error err;
+    PGresult *res = cli_db_query(db, sql, n, params, &err);
+    if (!res) {
+        cli_db_fail(what, &err);
+        return NULL;
+    }
+    json_t *rows = cli_db_rows(res);
+    PQclear(res);
+    if (!rows)
+        cli_error("out of memory");
+    return rows;
+}
+
+int cli_db_print(PGconn *db, const char *what, const char *sql, int n, const char *const *params, bool json,
+                 const char *empty)
+{
+    json_t *rows = cli_db_fetch(db, what, sql, n, params);
+    int status = rows && cli_print(rows, json, empty) == 0 ? CLI_OK : CLI_FAIL;
+    json_decref(rows);
+    return status;
+}
+
+int cli_db_exec(PGconn *db, const char *what, const char *sql)
+{
+    struct cli_db_error err;
+    PGresult *res = cli_db_query(db, sql, 0, NULL, &err);
+    if (!res) {
+        cli_db_fail(what, &err);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* ---- secrets at rest ------------------------------------------------------------ */
+
+static struct secretbox *keyring;
+static bool keyring_loaded;
+
+int cli_keyring(const struct secretbox **kr)
+{
+    *kr = NULL;
+    if (!keyring_loaded) {
+        char err[256];
+        if (secretbox_from_env(&keyring, err, sizeof err) < 0) {
+            cli_error("%s", err);
+            return -1;
+        }
+        keyring_loaded = true; /* never freed: it lives as long as the command */
+    }
+    *kr = keyring;
+    return 0;
+}
+
+char *cli_seal(const char *plain, const char *column, const char *row)
+{
+    const struct secretbox *kr;
+    if (cli_keyring(&kr) < 0)
+        return NULL;
+    if (!kr) {
+        cli_error("%s is not set: refusing to store a secret unencrypted (generate a key with "
+                  "'hookline secrets new-key' and give it to the CLI and the daemons)",
+                  SECRETBOX_ENV_KEY);
+        return NULL;
+    }
+    char err[256];
+    char *sealed = secretbox_encrypt(kr, plain, column, row, err, sizeof err);
+    if (!sealed)
+        cli_error("cannot encrypt %s: %s", column, err);
+    return sealed;
+}
+
+int cli_unseal(const char *stored, const char *column, const char *row, char **plain)
+{
+    const struct secretbox *kr;
+    *plain = NULL;
+    if (cli_keyring(&kr) < 0)
+        return -1;
+    char err[256];
+    enum secretbox_result r = secretbox_decrypt(kr, stored, column, row, plain, err, sizeof err);
+    if (!secretbox_readable(r)) {
+        cli_error("%s of %s cannot be decrypted: %s", column, row, err);
+        return -1;
+    }
+    return (int)r;
+}
+
+int cli_reveal_secrets(json_t *obj, const PGresult *res, const char *const *columns, size_t n, const char *row,
+                       bool show)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *name = strchr(columns[i], '.') + 1;
+        int col = PQfnumber(res, name);
+        if (!show || col < 0) {
+            json_object_del(obj, name);
+            continue;
+        }
+        char *plain = NULL;
+        if (!PQgetisnull(res, 0, col) && cli_unseal(PQgetvalue(res, 0, col), columns[i], row, &plain) < 0)
+            return -1;
+        int rc = json_object_set_new(obj, name, plain ? json_string(plain) : json_null());
+        secretbox_free_str(plain);
+        if (rc < 0) {
+            cli_error("out of memory");
+            return -1;
+        }
+    }
+    return 0;
 }

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/ids.h"
+
 /* ---- messages ------------------------------------------------------------------ */
 
 void cli_error(const char *fmt, ...)
@@ -66,6 +68,47 @@ void cli_getopt_reset(void)
     /* glibc: 0 (not 1) also resets its internal state, needed between argvs. */
     optind = 0;
     opterr = 1;
+}
+
+#define CLI_OPTS_MAX 16
+#define OPT_HELP 'h'
+#define OPT_BASE 256 /* getopt values of table entries: OPT_BASE + index, never a character */
+
+int cli_parse_options(int argc, char **argv, const char *usage, const struct cli_opt *opts, size_t n)
+{
+    struct option longopts[CLI_OPTS_MAX + 2];
+    if (n > CLI_OPTS_MAX) {
+        cli_error("internal error: %s has more than %d options", argv[0], CLI_OPTS_MAX);
+        return CLI_FAIL;
+    }
+    for (size_t i = 0; i < n; i++)
+        longopts[i] = (struct option){opts[i].name, opts[i].kind == CLI_OPT_FLAG ? no_argument : required_argument,
+                                      NULL, OPT_BASE + (int)i};
+    longopts[n] = (struct option){"help", no_argument, NULL, OPT_HELP};
+    longopts[n + 1] = (struct option){NULL, 0, NULL, 0};
+
+    cli_getopt_reset();
+    for (int c; (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1;) {
+        if (c == OPT_HELP)
+            return cli_help(usage);
+        if (c < OPT_BASE || c >= OPT_BASE + (int)n)
+            return cli_usage_hint(argv[0]);
+        const struct cli_opt *o = &opts[c - OPT_BASE];
+        if (o->kind == CLI_OPT_FLAG)
+            *(bool *)o->target = true;
+        else
+            *(const char **)o->target = optarg;
+    }
+    if (optind < argc)
+        return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+    for (size_t i = 0; i < n; i++) {
+        bool given = opts[i].kind == CLI_OPT_FLAG ? *(bool *)opts[i].target : *(const char **)opts[i].target != NULL;
+        if (opts[i].required && !given)
+            return cli_usage_error(argv[0], "--%s is required", opts[i].name);
+        if (given && opts[i].kind == CLI_OPT_ENV_ID && cli_check_env_id(*(const char **)opts[i].target) < 0)
+            return CLI_FAIL;
+    }
+    return -1;
 }
 
 /* ---- argument checks -------------------------------------------------------------- */
@@ -120,6 +163,47 @@ int cli_parse_long(const char *s, long min, long max, long *out)
     if (errno || end == s || *end || isspace((unsigned char)*s) || x < min || x > max)
         return -1;
     *out = x;
+    return 0;
+}
+
+int cli_parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (!strcasecmp(s, yes[i]) || !strcasecmp(s, no[i])) {
+            *out = !strcasecmp(s, yes[i]);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int cli_check_env_id(const char *env)
+{
+    if (id_is_uuid(env))
+        return 0;
+    cli_error("--env '%s' is not an environment id (a UUID, see 'hookline env list')", env);
+    return -1;
+}
+
+int cli_check_json_object(const char *opt, const char *text, size_t max)
+{
+    if (strlen(text) > max) {
+        cli_error("%s is larger than %zu bytes", opt, max);
+        return -1;
+    }
+    json_error_t jerr;
+    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (!v) {
+        cli_error("%s is not valid JSON: %s (line %d, column %d)", opt, jerr.text, jerr.line, jerr.column);
+        return -1;
+    }
+    bool object = json_is_object(v);
+    json_decref(v);
+    if (!object) {
+        cli_error("%s must be a JSON object ({...})", opt);
+        return -1;
+    }
     return 0;
 }
 

@@ -40,28 +40,6 @@ static const char list_usage[] =
     "  --json              print a JSON array\n"
     "  --help              show this help\n";
 
-/* Checks that text is a JSON object; prints why not (naming opt) and returns -1. */
-static int check_json_object(const char *opt, const char *text)
-{
-    if (strlen(text) > JSON_ARG_MAX_LEN) {
-        cli_error("%s is larger than %d bytes", opt, JSON_ARG_MAX_LEN);
-        return -1;
-    }
-    json_error_t jerr;
-    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (!v) {
-        cli_error("%s is not valid JSON: %s (line %d, column %d)", opt, jerr.text, jerr.line, jerr.column);
-        return -1;
-    }
-    bool object = json_is_object(v);
-    json_decref(v);
-    if (!object) {
-        cli_error("%s must be a JSON object, e.g. '{\"portalId\": \"123\"}'", opt);
-        return -1;
-    }
-    return 0;
-}
-
 static bool valid_connection_id(const char *s)
 {
     size_t len = strlen(s);
@@ -152,7 +130,8 @@ int cmd_connection_create(int argc, char **argv)
         cli_error("--id must be 1 to %d characters without control characters", CONNECTION_ID_MAX_LEN);
         return CLI_FAIL;
     }
-    if (check_json_object("--config", config) < 0 || check_json_object("--metadata", metadata) < 0)
+    if (cli_check_json_object("--config", config, JSON_ARG_MAX_LEN) < 0 ||
+        cli_check_json_object("--metadata", metadata, JSON_ARG_MAX_LEN) < 0)
         return CLI_FAIL;
 
     db = cli_db_connect();

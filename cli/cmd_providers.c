@@ -1,10 +1,12 @@
 /*
- * cmd_providers: `hookline providers` (what is supported and how each provider is
- * verified) and `hookline sign` (sign a body as the provider would, to test an
- * integration end to end or to reproduce a signature failure).
+ * cmd_providers: `hookline providers` (what is supported, how each provider is
+ * verified, its handshakes and where attribution looks), `hookline sign` (sign a body
+ * as the provider would, to test an integration end to end) and `hookline verify`
+ * (check a captured request against a secret, to debug a signature failure).
  *
- * Both only read the provider table through providers/provider.h; `sign` uses the same
- * provider_sign the tests use, so what it prints is exactly what ingress accepts.
+ * All three only read the provider table through providers/provider.h (and the
+ * descriptions of provider_info.h); `sign` and `verify` call the same provider_sign
+ * and provider_verify as the ingress, so what they say is exactly what it does.
  */
 #include <getopt.h>
 #include <stdint.h>
@@ -17,9 +19,12 @@
 
 #include "cli/cli.h"
 #include "providers/provider.h"
+#include "providers/provider_info.h"
 
 #define BODY_MAX (10 * 1024 * 1024)
 #define SIGN_MAX_HEADERS 16
+#define VERIFY_MAX_HEADERS 64
+#define ATTRIBUTION_TEXT_MAX 512
 #define METHOD_MAX_LEN 16
 #define NOW_MAX 253402300799L /* 9999-12-31: keeps millisecond timestamps in range */
 /* URLs for finding out whether a provider signs the URL (see sign_without_url). */
@@ -30,24 +35,30 @@ static const char providers_usage[] =
     "Usage: hookline providers [--json]\n"
     "\n"
     "Lists the providers hookline supports: how each one's webhooks are verified, which\n"
-    "integration secret that uses, and the connection_config key that names the\n"
-    "connection a webhook belongs to.\n"
+    "integration secret that uses, the handshakes answered for it, and where attribution\n"
+    "finds the connection a webhook belongs to (a connection_config or metadata key, or\n"
+    "the connection id in the webhook URL's ?nangoConnectionId=).\n"
     "\n"
     "  --json   print a JSON array\n"
     "  --help   show this help\n";
 
+/* The options sign and verify share, as help lines. */
+#define USAGE_SECRETS                                                                                              \
+    "  --provider P        see 'hookline providers'\n"                                                             \
+    "  --secret S          the secret the provider signs with (its webhook secret, or its\n"                       \
+    "                      client secret when that is what the provider uses)\n"                                   \
+    "  --client-secret S   the client secret, when both secrets are needed\n"                                       \
+    "  --config JSON       the integration's verify_config (generic-hmac)\n"
+
 static const char sign_usage[] =
-    "Usage: hookline sign --provider P --secret S [--client-secret S] [--now UNIX]\n"
-    "                     [--url URL | --curl URL] [--method M] [--json] < body\n"
+    "Usage: hookline sign --provider P --secret S [--client-secret S] [--config JSON]\n"
+    "                     [--now UNIX] [--url URL | --curl URL] [--method M] [--json] < body\n"
     "\n"
     "Reads a webhook body from stdin (at most 10 MiB) and prints the headers that make it\n"
     "valid for provider P, one 'Name: value' per line, or with --curl a ready-to-paste\n"
     "curl command that sends it. Timestamped schemes expire: send it within minutes.\n"
     "\n"
-    "  --provider P        see 'hookline providers'\n"
-    "  --secret S          the secret the provider signs with (its webhook secret, or its\n"
-    "                      client secret when that is what the provider uses)\n"
-    "  --client-secret S   the client secret, when both secrets are needed\n"
+    USAGE_SECRETS
     "  --now UNIX          the signing time in seconds since the epoch (default: now)\n"
     "  --url URL           the public webhook URL the request is sent to; required for\n"
     "                      providers that sign the URL (e.g. hubspot)\n"
@@ -55,6 +66,35 @@ static const char sign_usage[] =
     "  --method M          HTTP method (default POST)\n"
     "  --json              print the headers as a JSON object\n"
     "  --help              show this help\n";
+
+static const char verify_usage[] =
+    "Usage: hookline verify --provider P [--secret S] [--client-secret S] [--config JSON]\n"
+    "                       [--header 'Name: value']... [--method M] [--url URL] [--now UNIX] < body\n"
+    "\n"
+    "Checks a captured request (its body on stdin, at most 10 MiB, and its headers) the way\n"
+    "the ingress does and prints 'valid', or 'invalid: <why>'. When the request is a\n"
+    "handshake, the answer the ingress would send is printed on stderr first.\n"
+    "\n"
+    USAGE_SECRETS
+    "  --header 'N: V'     a request header as received (repeat for each)\n"
+    "  --method M          HTTP method (default POST)\n"
+    "  --url URL           the public URL the request was sent to (schemes that sign it,\n"
+    "                      handshakes and attribution read it)\n"
+    "  --now UNIX          the time to judge timestamps against (default: now)\n"
+    "  --help              show this help\n"
+    "\n"
+    "Exit status: 0 valid, 1 anything else.\n";
+
+/* One row of `hookline providers` (a new reference, or NULL when out of memory). */
+static json_t *provider_row(const struct provider *p)
+{
+    char attribution[ATTRIBUTION_TEXT_MAX];
+    provider_attribution(p, attribution, sizeof attribution);
+    /* s? packs NULL as null: providers without a secret, handshakes or attribution. */
+    return json_pack("{s:s, s:s?, s:s?, s:s?, s:s}", "name", provider_name(p), "secret_field",
+                     provider_secret_field(p), "attribution", attribution[0] ? attribution : NULL, "handshakes",
+                     provider_handshakes(p), "scheme", provider_scheme(p));
+}
 
 int cmd_providers(int argc, char **argv)
 {
@@ -89,11 +129,7 @@ int cmd_providers(int argc, char **argv)
     }
     const struct provider *p;
     for (size_t i = 0; (p = provider_at(i)) != NULL; i++) {
-        /* s? packs NULL as null: providers without a secret or an attribution key. */
-        json_t *row = json_pack("{s:s, s:s?, s:s?, s:s?}", "name", provider_name(p), "secret_field",
-                                provider_secret_field(p), "attribution_key", provider_attribution_key(p),
-                                "scheme", provider_scheme(p));
-        if (json_array_append_new(rows, row) < 0) {
+        if (json_array_append_new(rows, provider_row(p)) < 0) {
             cli_error("out of memory");
             goto out;
         }
@@ -178,11 +214,9 @@ static bool same_headers(const struct http_header *a, int na, const struct http_
     return true;
 }
 
-/* Signs req as if it were sent to url (path and query derived from it). */
-static int sign_at(const struct provider *p, struct webhook_request req, const char *url,
-                   const struct provider_secrets *secrets, struct http_header *out)
+/* Points req at url: its path (written into path, pathlen bytes) and query. */
+static void set_url(struct webhook_request *req, const char *url, char *path, size_t pathlen)
 {
-    char path[2048];
     const char *rest = strstr(url, "://");
     rest = rest ? rest + 3 : url;
     const char *slash = strchr(rest, '/');
@@ -190,13 +224,32 @@ static int sign_at(const struct provider *p, struct webhook_request req, const c
     if (slash && q && q < slash)
         slash = NULL;
     size_t plen = slash ? (size_t)((q ? q : slash + strlen(slash)) - slash) : 0;
-    snprintf(path, sizeof path, "%.*s", (int)plen, slash ? slash : "");
+    snprintf(path, pathlen, "%.*s", (int)plen, slash ? slash : "");
     if (!path[0])
-        snprintf(path, sizeof path, "/");
-    req.url = url;
-    req.path = path;
-    req.query = q ? q + 1 : "";
+        snprintf(path, pathlen, "/");
+    req->url = url;
+    req->path = path;
+    req->query = q ? q + 1 : "";
+}
+
+/* Signs req as if it were sent to url (path and query derived from it). */
+static int sign_at(const struct provider *p, struct webhook_request req, const char *url,
+                   const struct provider_secrets *secrets, struct http_header *out)
+{
+    char path[2048];
+    set_url(&req, url, path, sizeof path);
     return provider_sign(p, &req, secrets, out, SIGN_MAX_HEADERS);
+}
+
+/* --secret is whichever secret the provider uses (both fields get it), unless
+ * --client-secret names the client secret explicitly. Strings are borrowed. */
+static struct provider_secrets secrets_of(const char *secret, const char *client_secret, const char *config)
+{
+    return (struct provider_secrets){
+        .webhook_secret = secret,
+        .client_secret = client_secret ? client_secret : secret,
+        .verify_config = config,
+    };
 }
 
 /* No URL was given. Most schemes do not sign it, but some (HubSpot v3) do, and then the
@@ -272,100 +325,141 @@ static bool valid_method(const char *m)
     return true;
 }
 
+/* ---- what sign and verify share ------------------------------------------------ */
+
+/* Their common options (getopt_long entries). */
+#define REQUEST_OPTIONS                                                                                            \
+    {"provider", required_argument, NULL, 'p'}, {"secret", required_argument, NULL, 's'},                         \
+        {"client-secret", required_argument, NULL, 'c'}, {"config", required_argument, NULL, 'g'},                \
+        {"now", required_argument, NULL, 'n'}, {"url", required_argument, NULL, 'u'},                             \
+        {"method", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'}
+
+/* The values of the common options (borrowed from argv). */
+struct request_opts {
+    const char *provider, *secret, *client_secret, *config, *url, *method;
+    long now;
+};
+
+/* Takes option c when it is a common one: 1 taken, 0 not a common option, -1 after
+ * a usage error (*status set). */
+static int request_opt(int c, struct request_opts *o, const char *prog, int *status)
+{
+    const char **slot = c == 'p' ? &o->provider : c == 's' ? &o->secret : c == 'c' ? &o->client_secret
+                      : c == 'g' ? &o->config : c == 'u' ? &o->url : c == 'm' ? &o->method : NULL;
+    if (slot) {
+        *slot = optarg;
+        return 1;
+    }
+    if (c != 'n')
+        return 0;
+    if (cli_parse_long(optarg, 0, NOW_MAX, &o->now) == 0)
+        return 1;
+    *status = cli_usage_error(prog, "--now must be a unix time in seconds");
+    return -1;
+}
+
+/* Parses argv: the common options into o, the others through extra (which returns
+ * CLI_OK when it took the option, else the exit status after printing why). Returns 0
+ * to go on, or 1 when the command is over (help shown, bad option) with *status set. */
+static int request_parse(int argc, char **argv, const struct option *opts, const char *shortopts,
+                         const char *usage, struct request_opts *o, int (*extra)(int c, void *ctx, const char *prog),
+                         void *ctx, int *status)
+{
+    cli_getopt_reset();
+    for (int c; (c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1;) {
+        int taken = request_opt(c, o, argv[0], status);
+        if (taken < 0)
+            return 1;
+        if (taken)
+            continue;
+        if (c == 'h') {
+            *status = cli_help(usage);
+            return 1;
+        }
+        if ((*status = extra(c, ctx, argv[0])) != CLI_OK)
+            return 1;
+    }
+    return 0;
+}
+
+/* After the options: the provider, with the URL and method checked. NULL after
+ * printing why (*status set). */
+static const struct provider *request_check(const struct request_opts *o, int argc, char **argv, int *status)
+{
+    *status = CLI_FAIL;
+    if (optind < argc) {
+        *status = cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+        return NULL;
+    }
+    if (!o->provider) {
+        *status = cli_usage_error(argv[0], "--provider is required");
+        return NULL;
+    }
+    const struct provider *p = provider_find(o->provider);
+    if (!p)
+        cli_error("unknown provider '%s' (see 'hookline providers')", o->provider);
+    else if (o->url && !cli_is_http_url(o->url))
+        cli_error("'%s' is not an http:// or https:// URL", o->url);
+    else if (!valid_method(o->method))
+        cli_error("--method '%s' is not an HTTP method", o->method);
+    else
+        return p;
+    return NULL;
+}
+
+/* sign's own options. */
+struct sign_extra {
+    const char *curl;
+    bool json;
+};
+
+static int sign_option(int c, void *ctx, const char *prog)
+{
+    struct sign_extra *x = ctx;
+    if (c == 'C')
+        x->curl = optarg;
+    else if (c == 'j')
+        x->json = true;
+    else
+        return cli_usage_hint(prog);
+    return CLI_OK;
+}
+
 int cmd_sign(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"provider", required_argument, NULL, 'p'},
-        {"secret", required_argument, NULL, 's'},
-        {"client-secret", required_argument, NULL, 'c'},
-        {"now", required_argument, NULL, 'n'},
-        {"url", required_argument, NULL, 'u'},
+        REQUEST_OPTIONS,
         {"curl", required_argument, NULL, 'C'},
-        {"method", required_argument, NULL, 'm'},
         {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int status = CLI_FAIL;
-    const char *provider = NULL, *secret = NULL, *client_secret = NULL, *url = NULL, *curl = NULL;
-    const char *method = "POST";
-    long now = (long)time(NULL);
-    bool json = false;
+    struct request_opts o = {.method = "POST", .now = (long)time(NULL)};
     unsigned char *body = NULL;
     size_t body_len = 0;
     struct http_header headers[SIGN_MAX_HEADERS] = {{0}};
     int nheaders = 0;
     json_t *out = NULL;
 
-    cli_getopt_reset();
-    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
-        switch (c) {
-        case 'p':
-            provider = optarg;
-            break;
-        case 's':
-            secret = optarg;
-            break;
-        case 'c':
-            client_secret = optarg;
-            break;
-        case 'n':
-            if (cli_parse_long(optarg, 0, NOW_MAX, &now) < 0)
-                return cli_usage_error(argv[0], "--now must be a unix time in seconds");
-            break;
-        case 'u':
-            url = optarg;
-            break;
-        case 'C':
-            curl = optarg;
-            break;
-        case 'm':
-            method = optarg;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            return cli_help(sign_usage);
-        default:
-            return cli_usage_hint(argv[0]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
-    if (!provider)
-        return cli_usage_error(argv[0], "--provider is required");
-    if (curl && url && strcmp(curl, url))
+    struct sign_extra x = {NULL, false};
+    if (request_parse(argc, argv, opts, "h", sign_usage, &o, sign_option, &x, &status))
+        return status;
+    const char *curl = x.curl;
+    bool json = x.json;
+    if (curl && o.url && strcmp(curl, o.url))
         return cli_usage_error(argv[0], "--url and --curl name different URLs (--curl URL alone is enough)");
     if (curl && json)
         return cli_usage_error(argv[0], "--curl and --json cannot be combined");
     if (curl)
-        url = curl;
+        o.url = curl;
+    const struct provider *p = request_check(&o, argc, argv, &status);
+    if (!p)
+        return status;
+    const char *url = o.url, *method = o.method;
+    long now = o.now;
 
-    const struct provider *p = provider_find(provider);
-    if (!p) {
-        cli_error("unknown provider '%s' (see 'hookline providers')", provider);
-        return CLI_FAIL;
-    }
-    if (url && !cli_is_http_url(url)) {
-        cli_error("'%s' is not an http:// or https:// URL", url);
-        return CLI_FAIL;
-    }
-    if (!valid_method(method)) {
-        cli_error("--method '%s' is not an HTTP method", method);
-        return CLI_FAIL;
-    }
-
-    /* --secret is whichever secret the provider signs with, unless --client-secret
-     * names the client secret explicitly. */
     const char *field = provider_secret_field(p);
-    struct provider_secrets secrets = {.client_secret = client_secret};
-    if (secret) {
-        if (field && !strcmp(field, "client_secret") && !client_secret)
-            secrets.client_secret = secret;
-        else
-            secrets.webhook_secret = secret;
-    }
+    struct provider_secrets secrets = secrets_of(o.secret, o.client_secret, o.config);
     if (!field) {
         cli_error("provider '%s' does not sign its webhooks: there is nothing to sign", provider_name(p));
         return CLI_FAIL;
@@ -401,7 +495,8 @@ int cmd_sign(int argc, char **argv)
     }
     if (nheaders < 0) {
         nheaders = 0;
-        cli_error("provider '%s' cannot sign this request", provider_name(p));
+        cli_error("provider '%s' cannot sign this request%s", provider_name(p),
+                  o.config ? " (is --config a valid verify_config?)" : "");
         goto out;
     }
 
@@ -430,4 +525,91 @@ out:
     free_headers(headers, nheaders);
     free(body);
     return status;
+}
+
+/* ---- verify ------------------------------------------------------------------------ */
+
+/* Adds "Name: value" to h (both borrowed from arg, which is split in place). */
+static int add_header(char *arg, struct http_header *h, size_t *n)
+{
+    char *colon = strchr(arg, ':');
+    if (!colon || colon == arg || *n == VERIFY_MAX_HEADERS)
+        return -1;
+    *colon = '\0';
+    char *value = colon + 1;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    h[(*n)++] = (struct http_header){arg, value};
+    return 0;
+}
+
+/* Prints the handshake answer the ingress would send for req, if it is one. */
+static void show_handshake(const struct provider *p, const struct webhook_request *req,
+                           const struct provider_secrets *secrets)
+{
+    struct handshake_answer a = {0};
+    int rc = provider_handshake(p, req, secrets, &a);
+    if (rc < 0)
+        cli_error("out of memory");
+    if (rc <= 0)
+        return;
+    fprintf(stderr, "handshake: answered %u%s%s%s%.*s%s\n", a.status, a.content_type[0] ? " " : "", a.content_type,
+            a.body_len ? " " : "", (int)a.body_len, a.body ? a.body : "",
+            a.store ? " (and stored for the app)" : "");
+    free(a.body);
+}
+
+/* verify's own options: the request headers. */
+struct verify_extra {
+    struct http_header headers[VERIFY_MAX_HEADERS];
+    size_t n;
+};
+
+static int verify_option(int c, void *ctx, const char *prog)
+{
+    struct verify_extra *x = ctx;
+    if (c != 'H')
+        return cli_usage_hint(prog);
+    if (add_header(optarg, x->headers, &x->n) < 0)
+        return cli_usage_error(prog, "--header wants 'Name: value' (at most %d of them)", VERIFY_MAX_HEADERS);
+    return CLI_OK;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        REQUEST_OPTIONS,
+        {"header", required_argument, NULL, 'H'},
+        {NULL, 0, NULL, 0},
+    };
+    int status = CLI_FAIL;
+    struct request_opts o = {.method = "POST", .now = (long)time(NULL)};
+
+    struct verify_extra x = {.n = 0};
+    if (request_parse(argc, argv, opts, "hH:", verify_usage, &o, verify_option, &x, &status))
+        return status;
+    const struct provider *p = request_check(&o, argc, argv, &status);
+    if (!p)
+        return status;
+
+    unsigned char *body = NULL;
+    size_t body_len = 0;
+    if (read_body(&body, &body_len) < 0)
+        return CLI_FAIL;
+    char path[2048] = "/";
+    struct webhook_request req = {.method = o.method, .url = "", .path = path, .query = "", .headers = x.headers,
+                                  .nheaders = x.n, .body = body, .body_len = body_len, .now = (time_t)o.now};
+    if (o.url)
+        set_url(&req, o.url, path, sizeof path);
+    struct provider_secrets secrets = secrets_of(o.secret, o.client_secret, o.config);
+
+    show_handshake(p, &req, &secrets);
+    char why[256];
+    enum verify_result v = provider_verify(p, &req, &secrets, why, sizeof why);
+    if (v == VERIFY_VALID)
+        printf("valid\n");
+    else
+        printf("invalid: %s\n", why[0] ? why : "not verified");
+    free(body);
+    return v == VERIFY_VALID ? CLI_OK : CLI_FAIL;
 }

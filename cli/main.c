@@ -35,13 +35,19 @@ static const struct command commands[] = {
     {"migrate", NULL, cmd_migrate, "apply the database migrations that are missing"},
     {"env", "create", cmd_env_create, "create an environment and print its signing key (once)"},
     {"env", "list", cmd_env_list, "list environments"},
+    {"env", "show", cmd_env_show, "show an environment (its signing key with --show-secrets)"},
     {"integration", "create", cmd_integration_create, "add a provider integration to an environment"},
     {"integration", "list", cmd_integration_list, "list an environment's integrations and webhook URLs"},
+    {"integration", "show", cmd_integration_show, "show an integration (its secrets with --show-secrets)"},
+    {"integration", "update", cmd_integration_update, "change secrets (rotation), allow-unverified, verify config"},
     {"connection", "create", cmd_connection_create, "add a customer connection to an integration"},
     {"connection", "list", cmd_connection_list, "list an environment's connections"},
+    {"secrets", "new-key", cmd_secrets_new_key, "print a new random HOOKLINE_ENCRYPTION_KEY value"},
+    {"secrets", "reencrypt", cmd_secrets_reencrypt, "encrypt plain-text or old-key secrets with the current key"},
     {"topics", "ensure", cmd_topics_ensure, "create the pipeline's Kafka topics that are missing"},
     {"providers", NULL, cmd_providers, "list supported providers and how each is verified"},
     {"sign", NULL, cmd_sign, "sign a body read from stdin as a provider would (headers or curl)"},
+    {"verify", NULL, cmd_verify, "check a captured request (body on stdin) against a secret"},
 };
 static const size_t ncommands = sizeof commands / sizeof commands[0];
 

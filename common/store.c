@@ -2,6 +2,8 @@
  * PGresult outlives a call. */
 #include "common/store.h"
 
+#include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include <libpq-fe.h>
 
 #include "common/log.h"
+#include "common/secretbox.h"
 
 struct store {
     char *conninfo;
@@ -16,8 +19,39 @@ struct store {
     bool listening;
 };
 
+/* The process's keyring: loaded once, never freed (it lives as long as the process). */
+static pthread_once_t keyring_once = PTHREAD_ONCE_INIT;
+static struct secretbox *keyring;
+static bool keyring_bad;
+
+static void keyring_load(void)
+{
+    char err[256];
+    if (secretbox_from_env(&keyring, err, sizeof err) < 0) {
+        log_error(NULL, "%s", err);
+        keyring_bad = true;
+    }
+}
+
+int store_require_secrets(void)
+{
+    pthread_once(&keyring_once, keyring_load);
+    if (keyring_bad)
+        return -1;
+    if (!keyring) {
+        log_error(NULL, "%s is not set: the secrets in the database cannot be decrypted (generate a key with "
+                        "'hookline secrets new-key' and give this program the one the CLI uses)",
+                  SECRETBOX_ENV_KEY);
+        return -1;
+    }
+    return 0;
+}
+
 struct store *store_new(const char *conninfo)
 {
+    pthread_once(&keyring_once, keyring_load);
+    if (keyring_bad)
+        return NULL;
     struct store *st = calloc(1, sizeof *st);
     if (!st)
         return NULL;
@@ -124,12 +158,53 @@ static void copy_field(char *dst, size_t cap, const PGresult *res, int row, int 
     snprintf(dst, cap, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
 }
 
+static void secret_row(char out[STORE_SECRET_ROW_MAX], const char *env_id, const char *key)
+{
+    size_t i = 0;
+    for (; env_id[i] && i < 64; i++) /* a UUID is 36 */
+        out[i] = (char)tolower((unsigned char)env_id[i]);
+    snprintf(out + i, STORE_SECRET_ROW_MAX - i, "%s%s", key ? "/" : "", key ? key : "");
+}
+
+void store_secret_row_integration(char out[STORE_SECRET_ROW_MAX], const char *env_id, const char *key)
+{
+    secret_row(out, env_id, key);
+}
+
+void store_secret_row_environment(char out[STORE_SECRET_ROW_MAX], const char *env_id)
+{
+    secret_row(out, env_id, NULL);
+}
+
+/* The decrypted secret in column col of res (NULL if SQL NULL or unreadable), stored
+ * for (column, row). what names the row in log lines; *unreadable is set when a value
+ * could not be decrypted. */
+static char *open_secret(const PGresult *res, int col, const char *column, const char *row, const char *what,
+                         bool *unreadable)
+{
+    if (PQgetisnull(res, 0, col))
+        return NULL;
+    char *plain = NULL, err[256] = "";
+    enum secretbox_result r = secretbox_decrypt(keyring, PQgetvalue(res, 0, col), column, row, &plain, err, sizeof err);
+    if (!secretbox_readable(r)) {
+        log_warn(NULL, "%s: %s cannot be decrypted: %s", what, column, err);
+        *unreadable = true;
+        return NULL;
+    }
+    if (r == SECRETBOX_LEGACY && plain[0])
+        log_warn(NULL, "%s: %s is stored in plain text: run 'hookline secrets reencrypt'", what, column);
+    return plain;
+}
+
 void integration_row_clear(struct integration_row *row)
 {
     if (!row)
         return;
-    free(row->webhook_secret);
-    free(row->client_secret);
+    secretbox_free_str(row->webhook_secret);
+    secretbox_free_str(row->client_secret);
+    secretbox_free_str(row->previous_webhook_secret);
+    secretbox_free_str(row->previous_client_secret);
+    free(row->verify_config);
     memset(row, 0, sizeof *row);
 }
 
@@ -138,7 +213,9 @@ int store_integration(struct store *st, const char *env_id, const char *key, str
     memset(out, 0, sizeof *out);
     const char *params[2] = {env_id, key};
     PGresult *res = store_query(st,
-                                "SELECT i.environment_id, i.key, i.provider, i.webhook_secret, i.client_secret "
+                                "SELECT i.environment_id, i.key, i.provider, i.webhook_secret, i.client_secret, "
+                                "i.previous_webhook_secret, i.previous_client_secret, i.allow_unverified, "
+                                "i.verify_config::text "
                                 "FROM integrations i WHERE i.environment_id = $1::uuid AND i.key = $2",
                                 2, params);
     if (!res)
@@ -148,8 +225,16 @@ int store_integration(struct store *st, const char *env_id, const char *key, str
         copy_field(out->environment_id, sizeof out->environment_id, res, 0, 0);
         copy_field(out->key, sizeof out->key, res, 0, 1);
         copy_field(out->provider, sizeof out->provider, res, 0, 2);
-        out->webhook_secret = dup_or_null(res, 0, 3);
-        out->client_secret = dup_or_null(res, 0, 4);
+        char row[STORE_SECRET_ROW_MAX], what[STORE_SECRET_ROW_MAX + 16];
+        store_secret_row_integration(row, out->environment_id, out->key);
+        snprintf(what, sizeof what, "integration %s", row);
+        bool *bad = &out->secrets_unreadable;
+        out->webhook_secret = open_secret(res, 3, STORE_COL_WEBHOOK_SECRET, row, what, bad);
+        out->client_secret = open_secret(res, 4, STORE_COL_CLIENT_SECRET, row, what, bad);
+        out->previous_webhook_secret = open_secret(res, 5, STORE_COL_PREVIOUS_WEBHOOK_SECRET, row, what, bad);
+        out->previous_client_secret = open_secret(res, 6, STORE_COL_PREVIOUS_CLIENT_SECRET, row, what, bad);
+        out->allow_unverified = PQgetvalue(res, 0, 7)[0] == 't';
+        out->verify_config = dup_or_null(res, 0, 8);
         rc = 0;
     }
     PQclear(res);
@@ -163,7 +248,8 @@ void environment_row_clear(struct environment_row *row)
     free(row->name);
     free(row->webhook_url);
     free(row->secondary_webhook_url);
-    free(row->signing_key);
+    secretbox_free_str(row->signing_key);
+    secretbox_free_str(row->previous_signing_key);
     memset(row, 0, sizeof *row);
 }
 
@@ -172,8 +258,8 @@ int store_environment(struct store *st, const char *env_id, struct environment_r
     memset(out, 0, sizeof *out);
     const char *params[1] = {env_id};
     PGresult *res = store_query(st,
-                                "SELECT id, name, webhook_url, secondary_webhook_url, signing_key "
-                                "FROM environments WHERE id = $1::uuid",
+                                "SELECT id, name, webhook_url, secondary_webhook_url, signing_key, "
+                                "previous_signing_key FROM environments WHERE id = $1::uuid",
                                 1, params);
     if (!res)
         return -1;
@@ -183,8 +269,17 @@ int store_environment(struct store *st, const char *env_id, struct environment_r
         out->name = dup_or_null(res, 0, 1);
         out->webhook_url = dup_or_null(res, 0, 2);
         out->secondary_webhook_url = dup_or_null(res, 0, 3);
-        out->signing_key = dup_or_null(res, 0, 4);
+        char row[STORE_SECRET_ROW_MAX], what[STORE_SECRET_ROW_MAX + 16];
+        store_secret_row_environment(row, out->id);
+        snprintf(what, sizeof what, "environment %s", row);
+        bool current_bad = false, previous_bad = false;
+        out->signing_key = open_secret(res, 4, STORE_COL_SIGNING_KEY, row, what, &current_bad);
+        out->previous_signing_key = open_secret(res, 5, STORE_COL_PREVIOUS_SIGNING_KEY, row, what, &previous_bad);
         rc = 0;
+        if (current_bad) {
+            environment_row_clear(out);
+            rc = -1;
+        }
     }
     PQclear(res);
     return rc;

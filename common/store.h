@@ -5,7 +5,13 @@
  * share one across threads hold their own lock). A lost connection is re-opened on the
  * next call. Lookups return 0 (found), 1 (not found) or -1 (database error, logged):
  * callers must tell "unknown" (a 404) from "cannot tell now" (a 503 / retry).
- * Secrets read here are never logged.
+ *
+ * Secrets are stored encrypted (common/secretbox.h) and returned here decrypted; they
+ * are never logged. The keyring is loaded once per process from HOOKLINE_ENCRYPTION_KEY
+ * and HOOKLINE_ENCRYPTION_OLD_KEYS by the first store_new (thread-safe). A value that
+ * cannot be decrypted is logged with the row's identity (never the value) and handled
+ * as each lookup documents; a legacy plain-text value is returned as is, with a warning
+ * ('hookline secrets reencrypt' encrypts it).
  */
 #ifndef HOOKLINE_STORE_H
 #define HOOKLINE_STORE_H
@@ -15,7 +21,10 @@
 
 struct store;
 
-/* conninfo is copied. Does not connect yet. NULL on allocation failure. */
+/* conninfo is copied. Does not connect yet. Loads the process's keyring on first use.
+ * NULL on allocation failure or when HOOKLINE_ENCRYPTION_KEY / _OLD_KEYS is malformed
+ * (logged, naming the variable: a startup error). An absent key is not an error here:
+ * a program that reads secrets calls store_require_secrets at startup. */
 struct store *store_new(const char *conninfo);
 void store_free(struct store *st);
 
@@ -28,16 +37,47 @@ int store_listen(struct store *st);
  * blocking; -1 on connection loss (caller must then drop its caches). */
 int store_changes(struct store *st);
 
+/* For programs that read secrets (ingress, forwarder), at startup: 0 if the keyring
+ * loaded and has a current key; -1 after logging a clear error otherwise (the caller
+ * exits). */
+int store_require_secrets(void) __attribute__((warn_unused_result));
+
+/* Where secrets live, as secretbox's associated data names them: the column
+ * ("<table>.<column>") and the row, by its natural key (see secretbox.h). The CLI
+ * writes with the same names. */
+#define STORE_COL_WEBHOOK_SECRET "integrations.webhook_secret"
+#define STORE_COL_CLIENT_SECRET "integrations.client_secret"
+#define STORE_COL_PREVIOUS_WEBHOOK_SECRET "integrations.previous_webhook_secret"
+#define STORE_COL_PREVIOUS_CLIENT_SECRET "integrations.previous_client_secret"
+#define STORE_COL_SIGNING_KEY "environments.signing_key"
+#define STORE_COL_PREVIOUS_SIGNING_KEY "environments.previous_signing_key"
+#define STORE_SECRET_ROW_MAX 200
+/* "<environment uuid in lower case>/<integration key>" */
+void store_secret_row_integration(char out[STORE_SECRET_ROW_MAX], const char *env_id, const char *key);
+/* "<environment uuid in lower case>" */
+void store_secret_row_environment(char out[STORE_SECRET_ROW_MAX], const char *env_id);
+
 struct integration_row {
     char environment_id[37];
     char key[129];
     char provider[64];
     char *webhook_secret;        /* owned, may be NULL */
     char *client_secret;         /* owned, may be NULL */
+    /* Rotation: the secret that was current before, still to be accepted while set. */
+    char *previous_webhook_secret; /* owned, may be NULL */
+    char *previous_client_secret;  /* owned, may be NULL */
+    bool allow_unverified;       /* accept unsigned webhooks while no secret is set */
+    char *verify_config;         /* owned JSON object text (generic-hmac settings), or NULL */
+    /* A secret is stored but could not be decrypted (wrong or missing key, tampered
+     * value): that secret is NULL here. Our configuration error, not the sender's:
+     * answer 503, not 401. */
+    bool secrets_unreadable;
 };
+/* Frees the owned fields (wiping the secrets) and zeroes the row. NULL is fine. */
 void integration_row_clear(struct integration_row *row);
 
-/* Looks up an integration by environment uuid and key. */
+/* Looks up an integration by environment uuid and key. Secrets that cannot be
+ * decrypted: see secrets_unreadable (the lookup still returns 0). */
 int store_integration(struct store *st, const char *env_id, const char *key, struct integration_row *out)
     __attribute__((warn_unused_result));
 
@@ -47,9 +87,13 @@ struct environment_row {
     char *webhook_url;           /* may be NULL */
     char *secondary_webhook_url; /* may be NULL */
     char *signing_key;
+    char *previous_signing_key;  /* may be NULL; for signing-key rotation */
 };
 void environment_row_clear(struct environment_row *row);
 
+/* Looks up an environment by uuid. A signing key that cannot be decrypted makes the
+ * lookup fail (-1, logged): forwarding must wait rather than sign with a wrong key. An
+ * unreadable previous_signing_key is only logged (it is NULL then). */
 int store_environment(struct store *st, const char *env_id, struct environment_row *out)
     __attribute__((warn_unused_result));
 

@@ -1,21 +1,43 @@
 /* deliver: one HTTP POST with libcurl. The easy handle is reused so connections to a
  * receiver stay alive between deliveries. Redirects are never followed (a receiver
- * must not be able to bounce a signed webhook elsewhere). */
+ * must not be able to bounce a signed webhook elsewhere), no proxy from the
+ * environment is used, and every address curl is about to connect to passes the SSRF
+ * rules first (after DNS, so names that resolve inside are caught too). */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "forwarder/forwarder.h"
+#include "forwarder/ssrf.h"
 
 static CURL *curl;
+static struct ssrf_policy policy;
 
-int deliver_init(void)
+int deliver_init(const char *allow_cidrs)
 {
+    char err[160];
+    if (ssrf_policy_parse(allow_cidrs, &policy, err, sizeof err) < 0) {
+        log_error(NULL, "HOOKLINE_FORWARD_ALLOW_CIDRS: %s", err);
+        return -1;
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return -1;
     curl = curl_easy_init();
     return curl ? 0 : -1;
+}
+
+/* curl asks us for each socket it connects: refuse what the SSRF rules refuse. */
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    struct delivery_result *out = clientp;
+    if (purpose == CURLSOCKTYPE_IPCXN && !ssrf_allowed(&policy, &addr->addr)) {
+        snprintf(out->refused, sizeof out->refused, "%s address", ssrf_classify(&addr->addr));
+        return CURL_SOCKET_BAD;
+    }
+    return socket(addr->family, addr->socktype, addr->protocol);
 }
 
 static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -50,10 +72,16 @@ void deliver_post(const char *url, const struct delivery_header *headers, size_t
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(curl, CURLOPT_PROXY, "");
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, out);
     double start = clock_mono_s();
     CURLcode rc = curl_easy_perform(curl);
     out->seconds = clock_mono_s() - start;
-    if (rc != CURLE_OK)
+    if (out->refused[0])
+        snprintf(out->error, sizeof out->error, "refused: the destination is a %s (HOOKLINE_FORWARD_ALLOW_CIDRS)",
+                 out->refused);
+    else if (rc != CURLE_OK)
         snprintf(out->error, sizeof out->error, "%s", curl_easy_strerror(rc));
     else
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->status);

@@ -20,6 +20,7 @@ struct forwarder_config {
     long backoff_ms;
     long cache_ttl_ms;
     const char *group_id;
+    const char *allow_cidrs;
 };
 extern struct forwarder_config g_forwarder;
 
@@ -44,9 +45,11 @@ struct delivery_header {
 struct delivery_result {
     long status;           /* HTTP status, 0 if no response */
     char error[256];       /* transport error, "" if none */
+    char refused[64];      /* set when the SSRF rules refused the address ("loopback address") */
     double seconds;
 };
-int deliver_init(void) __attribute__((warn_unused_result));
+/* allow_cidrs: addresses outside the public internet that may be reached anyway. */
+int deliver_init(const char *allow_cidrs) __attribute__((warn_unused_result));
 void deliver_post(const char *url, const struct delivery_header *headers, size_t nheaders, const void *body,
                   size_t len, struct delivery_result *out);
 void deliver_shutdown(void);

@@ -19,6 +19,7 @@
 #include "common/metrics.h"
 #include "common/msg.h"
 #include "common/signals.h"
+#include "common/store.h"
 #include "forwarder/envelope.h"
 #include "forwarder/forwarder.h"
 
@@ -40,6 +41,9 @@ static const struct config_item forwarder_items[] = {
      "how long an environment lookup is cached (changes also drop the cache)", &g_forwarder.cache_ttl_ms},
     {"HOOKLINE_FORWARDER_GROUP", CONFIG_STR, "hookline-forwarder", 0, 0, 0, "Kafka consumer group",
      &g_forwarder.group_id},
+    {"HOOKLINE_FORWARD_ALLOW_CIDRS", CONFIG_STR, "", 0, 0, 0,
+     "non-public destinations allowed anyway (e.g. 127.0.0.0/8,::1/128); default: public addresses only",
+     &g_forwarder.allow_cidrs},
 };
 
 enum outcome { OUT_DELIVERED, OUT_REFUSED, OUT_FAILED, OUT_NO_DESTINATION, OUT_ABORTED };
@@ -138,9 +142,14 @@ static enum outcome deliver_with_retry(const struct routed *r, const char *url, 
                      res.seconds * 1000, attempt);
             return OUT_DELIVERED;
         }
-        log_warn(r->webhook_id, "delivery %s to %s failed: %s%ld (attempt %ld of %ld)", r->routed_id, url,
-                 res.error[0] ? res.error : "HTTP ", res.error[0] ? 0L : res.status, attempt, g_forwarder.attempts);
-        if (!retryable(res.status) && !res.error[0])
+        char reason[300];
+        if (res.error[0])
+            snprintf(reason, sizeof reason, "%s", res.error);
+        else
+            snprintf(reason, sizeof reason, "HTTP %ld", res.status);
+        log_warn(r->webhook_id, "delivery %s to %s failed: %s (attempt %ld of %ld)", r->routed_id, url, reason, attempt,
+                 g_forwarder.attempts);
+        if (res.refused[0] || (!retryable(res.status) && !res.error[0]))
             return OUT_REFUSED;
         if (attempt == g_forwarder.attempts)
             break;
@@ -238,7 +247,10 @@ int main(int argc, char **argv)
     metrics_init();
 
     char errstr[512];
-    if (destinations_init(g_common.database_url, g_forwarder.cache_ttl_ms) < 0 || deliver_init() < 0)
+    /* Secrets are stored encrypted: without the key this daemon cannot do its work. */
+    if (store_require_secrets() < 0)
+        return 1;
+    if (destinations_init(g_common.database_url, g_forwarder.cache_ttl_ms) < 0 || deliver_init(g_forwarder.allow_cidrs) < 0)
         return 1;
     rd_kafka_t *consumer = kafka_consumer_new("hookline-forwarder", g_forwarder.group_id, g_common.topic_routed,
                                               errstr, sizeof errstr);

@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/signals.h"
+#include "common/store.h"
 #include "ingress/ingress.h"
 
 struct ingress_config g_ingress;
@@ -58,6 +59,9 @@ int main(int argc, char **argv)
     log_init("ingress", g_common.log_level, g_common.log_format);
     signals_install();
 
+    /* Secrets are stored encrypted: without the key this daemon cannot do its work. */
+    if (store_require_secrets() < 0)
+        return 1;
     if (lookup_init(g_common.database_url, g_ingress.cache_ttl_ms) < 0 || produce_init() < 0)
         return 1;
     produce_watch();

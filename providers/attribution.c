@@ -1,41 +1,51 @@
 /*
- * attribution: the generic JSON engine behind provider_attribute and
- * provider_ordering_key, driven by a row's attr_spec and ordering_path
- * (provider_impl.h).
+ * attribution: the generic engine behind provider_attribute and
+ * provider_ordering_key, driven by a row's attr_spec (provider_impl.h).
  *
  * The body is validated with jansson (duplicate keys rejected, so that every reader
- * of the payload sees the same identifier). A batch (a top-level array of events) is
- * split into one group per identifier value, in order of first appearance; each
- * group's payload is "[" + the members' original bytes joined by "," + "]", with the
+ * of the payload sees the same identifier); rows that read nothing from the body do
+ * not require it to be JSON. A form-encoded body (Slack) is read through its JSON
+ * "payload" field, or as a flat object of its fields.
+ *
+ * The identifier comes from the first of the row's locators that has one: a header
+ * or query parameter names the connection for the whole request; a body path is read
+ * from the event, or from each event of a batch. A batch (an array of events, the body
+ * itself or one top-level member) is split into one group per identifier, in order of
+ * first appearance; each group's payload is the events' original bytes joined by ","
+ * inside "[" "]" (and, for a member array, with the rest of the body around it), with
  * element boundaries found by a small string-aware scanner over the raw bytes, so
- * nothing is re-serialised. When every element lands in one group the payload is the
- * body unchanged. Elements without an identifier (absent, empty string, or neither a
- * string nor an integer) form the unattributed group. A group's event type is read
- * from its first element. Memory and time are linear in the body size (bounded by
- * ingress); the identifier index is a hash table, so many portals cost no more.
+ * nothing is re-serialised. When every event lands in one group the payload is the
+ * body unchanged. Events without an identifier form the unattributed group. A group's
+ * event type is read from its first event. Memory and time are linear in the body
+ * size (bounded by ingress); the identifier index is a hash table.
  */
 #include "providers/provider_impl.h"
 
-#include <jansson.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH_PREFIX "[]."
 #define NONE SIZE_MAX
+#define ID_MAX_LEN 512 /* longer "identifiers" are not identifiers */
 
 struct span {
     size_t off, len;
 };
 
+/* An identifier found for an event: which locator, and its text (owned). */
+struct found {
+    int which; /* index into attr_spec.ids, -1: none */
+    char *value;
+};
+
 /* Per-batch working state; every array has one slot per element. */
 struct batch {
     size_t n;
+    struct span arr;      /* the array in the body */
     struct span *spans;   /* element bytes in the body */
-    char **ids;           /* identifier text (owned), NULL when the element has none */
+    struct found *ids;
     size_t *next;         /* next element of the same group, NONE at the end */
     size_t *first, *last; /* per group: its first and last element */
     size_t ngroups;
@@ -44,149 +54,100 @@ struct batch {
     size_t nslots;        /* a power of two, more than twice n */
 };
 
-static void fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* ---- identifiers and event types ----------------------------------------------- */
 
-static void fail(char *err, size_t errlen, const char *fmt, ...)
+/* s as an identifier: a new string, or NULL for an empty or overlong one. */
+static char *id_from(const char *s, size_t len, enum attr_transform t)
 {
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static bool is_batch(const struct attr_spec *a)
-{
-    return a->id_path && strncmp(a->id_path, BATCH_PREFIX, strlen(BATCH_PREFIX)) == 0;
-}
-
-/* ---- JSON access ------------------------------------------------------------ */
-
-/* Parses the body. Returns a new reference, or NULL with a reason in err (the reason
- * gives a position, never body bytes). */
-static json_t *parse_body(const struct webhook_request *req, char *err, size_t errlen)
-{
-    json_error_t jerr;
-    const char *body = req->body ? (const char *)req->body : "";
-    json_t *root = json_loadb(body, req->body ? req->body_len : 0, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root && json_error_code(&jerr) == json_error_duplicate_key)
-        fail(err, errlen, "body has a duplicate object key (line %d, column %d)", jerr.line, jerr.column);
-    else if (!root)
-        fail(err, errlen, "body is not valid JSON (line %d, column %d)", jerr.line, jerr.column);
-    return root;
-}
-
-/* One path segment: "[N]" indexes an array, anything else is an object key. */
-static json_t *path_step(json_t *cur, const char *seg, size_t n)
-{
-    if (n == 0)
-        return NULL;
-    if (seg[0] != '[')
-        return json_object_getn(cur, seg, n);
-    if (n < 3 || seg[n - 1] != ']' || n > 12)
-        return NULL;
-    size_t idx = 0;
-    for (size_t i = 1; i < n - 1; i++) {
-        if (seg[i] < '0' || seg[i] > '9')
-            return NULL;
-        idx = idx * 10 + (size_t)(seg[i] - '0');
+    if (t == ATTR_FIRST_LABEL) {
+        const char *dot = memchr(s, '.', len);
+        len = dot ? (size_t)(dot - s) : len;
     }
-    return json_array_get(cur, idx);
+    return len && len <= ID_MAX_LEN ? provider_strndup(s, len) : NULL;
 }
 
-/* Follows a dotted path ("installation.id", "[0].portalId"). Borrowed, or NULL. */
-static json_t *path_get(json_t *root, const char *path)
+/* The identifier at a body path: a non-empty string as-is, an integer in decimal. */
+static char *id_in_json(json_t *node, const struct attr_id *id)
 {
-    json_t *cur = root;
-    while (cur && *path) {
-        size_t n = strcspn(path, ".");
-        cur = path_step(cur, path, n);
-        path += n;
-        if (*path == '.')
-            path++;
-    }
-    return cur;
-}
-
-/* The identifier at path as new text in *out: a non-empty string as-is, an integer in
- * decimal; anything else leaves *out NULL. Returns 0, or -1 when out of memory. */
-static int id_text(json_t *node, const char *path, char **out)
-{
-    json_t *v = path_get(node, path);
-    *out = NULL;
-    if (json_is_string(v) && json_string_length(v) > 0) {
-        *out = strndup(json_string_value(v), json_string_length(v));
-    } else if (json_is_integer(v)) {
+    json_t *v = node ? provider_json_path(node, id->name) : NULL;
+    if (json_is_string(v))
+        return id_from(json_string_value(v), json_string_length(v), id->transform);
+    if (json_is_integer(v)) {
         char digits[32];
-        snprintf(digits, sizeof digits, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        *out = strdup(digits);
-    } else {
-        return 0;
+        int n = snprintf(digits, sizeof digits, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return id_from(digits, (size_t)n, ATTR_AS_IS);
     }
-    return *out ? 0 : -1;
+    return NULL;
 }
 
-/* Event type of node into *out (new string or NULL): the event header's value, with
- * "." + the event_path string appended when present; or the event_path string alone
- * when the row has no event header. Returns 0, or -1 when out of memory. */
+static char *id_in_request(const struct attr_id *id, const struct webhook_request *req)
+{
+    if (id->from == ATTR_FROM_HEADER) {
+        const char *v = webhook_header(req, id->name);
+        return v ? id_from(v, strlen(v), id->transform) : NULL;
+    }
+    char *v = provider_query_param(req->query, id->name);
+    char *out = v ? id_from(v, strlen(v), id->transform) : NULL;
+    free(v);
+    return out;
+}
+
+static bool request_level(const struct attr_id *id)
+{
+    return id->from != ATTR_FROM_BODY;
+}
+
+/* The first identifier among the locators wanted (request-level, body, or both) into
+ * *f (which -1 and value NULL when there is none). node (may be NULL) is the event
+ * body paths are read from. Out of memory reads as "absent": unattributed, which never
+ * fans out. */
+static void find_id(const struct attr_spec *a, const struct webhook_request *req, json_t *node, bool req_ids,
+                    bool body_ids, struct found *f)
+{
+    f->which = -1;
+    f->value = NULL;
+    for (int i = 0; i < ATTR_MAX_IDS && a->ids[i].name; i++) {
+        bool rl = request_level(&a->ids[i]);
+        if ((rl && !req_ids) || (!rl && !body_ids))
+            continue;
+        char *v = rl ? id_in_request(&a->ids[i], req) : id_in_json(node, &a->ids[i]);
+        if (v) {
+            f->which = i;
+            f->value = v;
+            return;
+        }
+    }
+}
+
+/* Event type of node into *out (new string or NULL): see attr_spec. Returns 0, or -1
+ * when out of memory. */
 static int event_text(const struct attr_spec *a, const struct webhook_request *req, json_t *node, char **out)
 {
     *out = NULL;
     const char *hv = a->event_header ? webhook_header(req, a->event_header) : NULL;
     if (a->event_header && !hv)
         return 0;
-    json_t *v = a->event_path ? path_get(node, a->event_path) : NULL;
-    const char *bv = json_is_string(v) ? json_string_value(v) : NULL;
-    if (!hv && !bv)
+    const char *bv = NULL, *dv = NULL;
+    for (int i = 0; node && !bv && i < ATTR_MAX_EVENT_PATHS && a->event_paths[i]; i++)
+        bv = json_string_value(provider_json_path(node, a->event_paths[i]));
+    if (node && a->event_detail)
+        dv = json_string_value(provider_json_path(node, a->event_detail));
+    const char *parts[3] = {hv, bv, dv};
+    size_t len = 1;
+    for (int i = 0; i < 3; i++)
+        len += parts[i] ? strlen(parts[i]) + 1 : 0;
+    if (len == 1)
         return 0;
-    size_t len = (hv ? strlen(hv) : 0) + (bv ? strlen(bv) : 0) + 2;
     if (!(*out = malloc(len)))
         return -1;
-    snprintf(*out, len, "%s%s%s", hv ? hv : "", hv && bv ? "." : "", bv ? bv : "");
+    size_t o = 0;
+    for (int i = 0; i < 3; i++)
+        if (parts[i])
+            o += (size_t)snprintf(*out + o, len - o, "%s%s", o ? "." : "", parts[i]);
     return 0;
 }
 
-/* ---- groups ----------------------------------------------------------------- */
-
-static char *copy_bytes(const void *src, size_t len)
-{
-    char *p = malloc(len + 1);
-    if (p) {
-        if (len)
-            memcpy(p, src, len);
-        p[len] = '\0';
-    }
-    return p;
-}
-
-/* Fills g; id (borrowed) NULL means unattributed. Returns 0 or -1 (out of memory). */
-static int group_init(struct attribution_group *g, const struct attr_spec *a, const char *id)
-{
-    if (!id)
-        return 0;
-    g->config_key = strdup(a->config_key);
-    g->value = strdup(id);
-    return g->config_key && g->value ? 0 : -1;
-}
-
-/* One group with the whole body: unattributed when id is NULL. */
-static int whole_body(const struct attr_spec *a, const struct webhook_request *req, json_t *node,
-                      const char *id, struct attribution *out)
-{
-    out->groups = calloc(1, sizeof *out->groups);
-    if (!out->groups)
-        return -1;
-    out->n = 1;
-    struct attribution_group *g = &out->groups[0];
-    g->payload = copy_bytes(req->body, req->body ? req->body_len : 0);
-    g->payload_len = req->body ? req->body_len : 0;
-    if (!g->payload || group_init(g, a, id) < 0)
-        return -1;
-    return event_text(a, req, node, &g->event_type);
-}
-
-/* ---- batch splitting -------------------------------------------------------- */
+/* ---- the body ---------------------------------------------------------------- */
 
 static bool is_ws(char c)
 {
@@ -200,8 +161,79 @@ static size_t skip_ws(const char *s, size_t len, size_t i)
     return i;
 }
 
-/* From the start of a value, the index of the ',' or ']' that ends it (depth 0, outside
- * strings), or len. */
+static bool reads_body(const struct attr_spec *a)
+{
+    if (a->body == ATTR_BODY_NONE)
+        return false;
+    bool body_id = false;
+    for (int i = 0; i < ATTR_MAX_IDS && a->ids[i].name; i++)
+        body_id |= !request_level(&a->ids[i]);
+    return body_id || a->batch || a->event_paths[0] || a->event_detail;
+}
+
+/* A form body (ATTR_BODY_FORM that is not JSON) as the JSON it carries. */
+static json_t *form_root(const struct webhook_request *req, char *err, size_t errlen)
+{
+    json_t *form = provider_form_object(req->body, req->body_len);
+    if (!form) {
+        provider_say(err, errlen, "body is neither JSON nor a form");
+        return NULL;
+    }
+    json_t *payload = json_object_get(form, "payload");
+    if (!json_is_string(payload))
+        return form;
+    json_t *inner = json_loadb(json_string_value(payload), json_string_length(payload), JSON_REJECT_DUPLICATES, NULL);
+    json_decref(form);
+    if (!inner)
+        provider_say(err, errlen, "the form's payload field is not valid JSON");
+    return inner;
+}
+
+/* The JSON attribution reads: a new reference, or NULL with a reason in err. */
+static json_t *body_root(const struct attr_spec *a, const struct webhook_request *req, char *err, size_t errlen)
+{
+    const char *s = req->body ? (const char *)req->body : "";
+    size_t i = skip_ws(s, req->body ? req->body_len : 0, 0);
+    bool json = req->body && i < req->body_len && (s[i] == '{' || s[i] == '[');
+    if (a->body == ATTR_BODY_FORM && !json)
+        return form_root(req, err, errlen);
+    return provider_parse_json(req, err, errlen);
+}
+
+/* ---- groups ------------------------------------------------------------------ */
+
+/* Fills g's identifier from f (which -1: unattributed). Returns 0 or -1 (no memory). */
+static int group_init(struct attribution_group *g, const struct attr_spec *a, const struct found *f)
+{
+    if (f->which < 0)
+        return 0;
+    const struct attr_id *id = &a->ids[f->which];
+    g->source = id->source;
+    g->config_key = strdup(id->key);
+    g->value = strdup(f->value);
+    return g->config_key && g->value ? 0 : -1;
+}
+
+/* One group with the whole body. */
+static int whole_body(const struct attr_spec *a, const struct webhook_request *req, json_t *node,
+                      const struct found *f, struct attribution *out)
+{
+    out->groups = calloc(1, sizeof *out->groups);
+    if (!out->groups)
+        return -1;
+    out->n = 1;
+    struct attribution_group *g = &out->groups[0];
+    g->payload = provider_strndup(req->body ? (const void *)req->body : "", req->body ? req->body_len : 0);
+    g->payload_len = req->body ? req->body_len : 0;
+    if (!g->payload || group_init(g, a, f) < 0)
+        return -1;
+    return event_text(a, req, node, &g->event_type);
+}
+
+/* ---- raw JSON scanning --------------------------------------------------------- */
+
+/* From the start of a value, the index of the ',' ']' or '}' that ends it (depth 0,
+ * outside strings), or len. */
 static size_t value_end(const char *s, size_t len, size_t i)
 {
     size_t depth = 0;
@@ -228,8 +260,18 @@ static size_t value_end(const char *s, size_t len, size_t i)
     return len;
 }
 
-/* The byte spans of the n elements of the top-level array in s (already valid JSON),
- * whitespace around each element excluded. Returns 0, or -1 if the count disagrees. */
+/* The value starting at i, whitespace after it excluded; *end gets its terminator. */
+static struct span value_span(const char *s, size_t len, size_t i, size_t *end)
+{
+    *end = value_end(s, len, i);
+    size_t e = *end;
+    while (e > i && is_ws(s[e - 1]))
+        e--;
+    return (struct span){i, e - i};
+}
+
+/* The byte spans of the n elements of the array at s (valid JSON), whitespace around
+ * each element excluded, relative to s. Returns 0, or -1 if the count disagrees. */
 static int scan_elements(const char *s, size_t len, struct span *spans, size_t n)
 {
     size_t i = skip_ws(s, len, 0), k = 0;
@@ -241,26 +283,78 @@ static int scan_elements(const char *s, size_t len, struct span *spans, size_t n
             return -1;
         if (s[i] == ']')
             return k == n ? 0 : -1;
-        size_t start = i;
-        i = value_end(s, len, i);
-        if (i >= len || k >= n)
+        if (k >= n)
             return -1;
-        size_t end = i;
-        while (end > start && is_ws(s[end - 1]))
-            end--;
-        spans[k++] = (struct span){start, end - start};
-        if (s[i] == ']')
+        size_t end;
+        spans[k++] = value_span(s, len, i, &end);
+        if (end >= len)
+            return -1;
+        if (s[end] == ']')
             return k == n ? 0 : -1;
-        i++;
+        i = end + 1;
     }
 }
 
-static size_t hash_text(const char *s)
+/* Whether the raw key (a JSON string token, quotes included) decodes to name. */
+static bool key_is(const char *raw, size_t len, const char *name)
 {
-    size_t h = (size_t)14695981039346656037ULL; /* FNV-1a */
-    for (; *s; s++)
+    if (!memchr(raw, '\\', len))
+        return len == strlen(name) + 2 && memcmp(raw + 1, name, len - 2) == 0;
+    json_t *k = json_loadb(raw, len, JSON_DECODE_ANY, NULL);
+    bool same = json_is_string(k) && strcmp(json_string_value(k), name) == 0;
+    json_decref(k);
+    return same;
+}
+
+/* From the '"' at i, the index just after the string's closing quote, or len. */
+static size_t string_end(const char *s, size_t len, size_t i)
+{
+    for (i++; i < len; i++) {
+        if (s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            return i + 1;
+    }
+    return len;
+}
+
+/* The span of top-level member name of the object in s (valid JSON). 0 or -1. */
+static int member_span(const char *s, size_t len, const char *name, struct span *out)
+{
+    size_t i = skip_ws(s, len, 0);
+    if (i >= len || s[i] != '{')
+        return -1;
+    for (i++;;) {
+        i = skip_ws(s, len, i);
+        if (i >= len || s[i] != '"')
+            return -1;
+        size_t kend = string_end(s, len, i), colon = skip_ws(s, len, kend), end;
+        if (colon >= len || s[colon] != ':')
+            return -1;
+        struct span v = value_span(s, len, skip_ws(s, len, colon + 1), &end);
+        if (key_is(s + i, kend - i, name)) {
+            *out = v;
+            return 0;
+        }
+        if (end >= len || s[end] != ',')
+            return -1;
+        i = end + 1;
+    }
+}
+
+/* ---- batch splitting ------------------------------------------------------------ */
+
+static size_t hash_found(const struct found *f)
+{
+    size_t h = (size_t)14695981039346656037ULL ^ (size_t)(unsigned)f->which; /* FNV-1a */
+    for (const char *s = f->value; *s; s++)
         h = (h ^ (unsigned char)*s) * (size_t)1099511628211ULL;
     return h;
+}
+
+static bool same_found(const struct found *a, const struct found *b)
+{
+    return a->which == b->which && strcmp(a->value, b->value) == 0;
 }
 
 static size_t new_group(struct batch *b, size_t elem)
@@ -273,16 +367,16 @@ static size_t new_group(struct batch *b, size_t elem)
 /* The group of element elem, created (with elem first) when its identifier is new. */
 static size_t group_for(struct batch *b, size_t elem)
 {
-    const char *id = b->ids[elem];
-    if (!id) {
+    const struct found *f = &b->ids[elem];
+    if (f->which < 0) {
         if (b->none == NONE)
             b->none = new_group(b, elem);
         return b->none;
     }
-    size_t h = hash_text(id) & (b->nslots - 1);
+    size_t h = hash_found(f) & (b->nslots - 1);
     for (; b->slots[h]; h = (h + 1) & (b->nslots - 1)) {
         size_t g = b->slots[h] - 1;
-        if (strcmp(b->ids[b->first[g]], id) == 0)
+        if (same_found(&b->ids[b->first[g]], f))
             return g;
     }
     size_t g = new_group(b, elem);
@@ -293,7 +387,7 @@ static size_t group_for(struct batch *b, size_t elem)
 static void batch_free(struct batch *b)
 {
     for (size_t i = 0; b->ids && i < b->n; i++)
-        free(b->ids[i]);
+        free(b->ids[i].value);
     free(b->ids);
     free(b->spans);
     free(b->next);
@@ -317,12 +411,10 @@ static int batch_alloc(struct batch *b, size_t n)
 }
 
 /* Reads every element's identifier and links elements into groups. */
-static int batch_group(struct batch *b, const struct attr_spec *a, json_t *root)
+static void batch_group(struct batch *b, const struct attr_spec *a, const struct webhook_request *req, json_t *arr)
 {
-    const char *path = a->id_path + strlen(BATCH_PREFIX);
     for (size_t i = 0; i < b->n; i++) {
-        if (id_text(json_array_get(root, i), path, &b->ids[i]) < 0)
-            return -1;
+        find_id(a, req, json_array_get(arr, i), false, true, &b->ids[i]);
         b->next[i] = NONE;
         size_t g = group_for(b, i);
         if (b->first[g] != i) {
@@ -330,115 +422,160 @@ static int batch_group(struct batch *b, const struct attr_spec *a, json_t *root)
             b->last[g] = i;
         }
     }
-    return 0;
 }
 
-/* "[" + the group's element bytes joined by "," + "]" into g. Returns 0 or -1. */
-static int join_group(const struct batch *b, size_t grp, const char *body, struct attribution_group *g)
+/* The body around the array + "[" + the group's element bytes joined by "," + "]".
+ * Returns 0 or -1. */
+static int join_group(const struct batch *b, size_t grp, const struct webhook_request *req, bool top,
+                      struct attribution_group *g)
 {
-    size_t len = 1;
+    const char *body = (const char *)req->body;
+    size_t before = top ? 0 : b->arr.off, after = top ? 0 : req->body_len - (b->arr.off + b->arr.len);
+    size_t len = before + after + 1;
     for (size_t i = b->first[grp]; i != NONE; i = b->next[i])
         len += b->spans[i].len + 1; /* the element and the ',' or ']' after it */
     if (!(g->payload = malloc(len + 1)))
         return -1;
-    size_t o = 0;
+    memcpy(g->payload, body, before);
+    size_t o = before;
     g->payload[o++] = '[';
     for (size_t i = b->first[grp]; i != NONE; i = b->next[i]) {
-        memcpy(g->payload + o, body + b->spans[i].off, b->spans[i].len);
+        memcpy(g->payload + o, body + b->arr.off + b->spans[i].off, b->spans[i].len);
         o += b->spans[i].len;
         g->payload[o++] = b->next[i] == NONE ? ']' : ',';
     }
+    memcpy(g->payload + o, body + b->arr.off + b->arr.len, after);
+    o += after;
     g->payload[o] = '\0';
     g->payload_len = o;
     return 0;
 }
 
 static int batch_emit(const struct batch *b, const struct attr_spec *a, const struct webhook_request *req,
-                      json_t *root, struct attribution *out)
+                      json_t *arr, struct attribution *out)
 {
     if (!(out->groups = calloc(b->ngroups, sizeof *out->groups)))
         return -1;
     out->n = b->ngroups;
+    bool top = a->batch[0] == '\0';
     for (size_t grp = 0; grp < b->ngroups; grp++) {
         struct attribution_group *g = &out->groups[grp];
         size_t head = b->first[grp];
-        if (group_init(g, a, b->ids[head]) < 0 || event_text(a, req, json_array_get(root, head), &g->event_type) < 0)
+        if (group_init(g, a, &b->ids[head]) < 0 || event_text(a, req, json_array_get(arr, head), &g->event_type) < 0)
             return -1;
         if (b->ngroups == 1) {
-            g->payload = copy_bytes(req->body, req->body_len);
+            g->payload = provider_strndup(req->body, req->body_len);
             g->payload_len = req->body_len;
             if (!g->payload)
                 return -1;
-        } else if (join_group(b, grp, (const char *)req->body, g) < 0) {
+        } else if (join_group(b, grp, req, top, g) < 0) {
             return -1;
         }
     }
     return 0;
 }
 
+/* The events array of the body: borrowed from root, with its raw span. */
+static json_t *batch_array(const struct attr_spec *a, const struct webhook_request *req, json_t *root,
+                           struct span *arr, char *err, size_t errlen)
+{
+    const char *body = (const char *)req->body;
+    if (a->batch[0] == '\0') {
+        *arr = (struct span){0, req->body_len};
+        if (json_is_array(root))
+            return root;
+        provider_say(err, errlen, "body is not a JSON array of events");
+        return NULL;
+    }
+    json_t *events = json_is_object(root) ? json_object_get(root, a->batch) : NULL;
+    if (!json_is_array(events) || member_span(body, req->body_len, a->batch, arr) < 0) {
+        provider_say(err, errlen, "body is not a JSON object with a \"%s\" array", a->batch);
+        return NULL;
+    }
+    return events;
+}
+
 static int split_batch(const struct attr_spec *a, const struct webhook_request *req, json_t *root,
                        struct attribution *out, char *err, size_t errlen)
 {
-    if (!json_is_array(root)) {
-        fail(err, errlen, "body is not a JSON array of events");
+    struct span arrspan;
+    json_t *arr = batch_array(a, req, root, &arrspan, err, errlen);
+    if (!arr)
         return -1;
+    size_t n = json_array_size(arr);
+    if (n == 0) {
+        struct found none = {-1, NULL};
+        return whole_body(a, req, NULL, &none, out);
     }
-    size_t n = json_array_size(root);
-    if (n == 0)
-        return whole_body(a, req, NULL, NULL, out);
     struct batch b;
     int rc = -1;
-    if (batch_alloc(&b, n) < 0 || batch_group(&b, a, root) < 0)
+    if (batch_alloc(&b, n) < 0)
         goto out;
-    if (scan_elements((const char *)req->body, req->body_len, b.spans, n) < 0) {
-        fail(err, errlen, "could not delimit the array's elements");
+    b.arr = arrspan;
+    batch_group(&b, a, req, arr);
+    if (scan_elements((const char *)req->body + arrspan.off, arrspan.len, b.spans, n) < 0) {
+        provider_say(err, errlen, "could not delimit the array's elements");
         goto out;
     }
-    rc = batch_emit(&b, a, req, root, out);
+    rc = batch_emit(&b, a, req, arr, out);
 out:
     if (rc < 0 && (!err || !errlen || !err[0]))
-        fail(err, errlen, "out of memory");
+        provider_say(err, errlen, "out of memory");
     batch_free(&b);
     return rc;
 }
 
-static int split_object(const struct attr_spec *a, const struct webhook_request *req, json_t *root,
+static int split_single(const struct attr_spec *a, const struct webhook_request *req, json_t *root,
                         struct attribution *out, char *err, size_t errlen)
 {
-    bool want_array = a->id_path && a->id_path[0] == '[';
-    if (a->id_path && json_is_array(root) != want_array) {
-        fail(err, errlen, "body is not a JSON %s", want_array ? "array" : "object");
+    if (root && !json_is_object(root)) {
+        provider_say(err, errlen, "body is not a JSON object");
         return -1;
     }
-    char *id = NULL;
-    int rc = -1;
-    if (a->id_path && id_text(root, a->id_path, &id) < 0)
-        goto out;
-    rc = whole_body(a, req, root, id, out);
-out:
+    struct found f;
+    find_id(a, req, root, true, true, &f);
+    int rc = whole_body(a, req, root, &f, out);
     if (rc < 0)
-        fail(err, errlen, "out of memory");
-    free(id);
+        provider_say(err, errlen, "out of memory");
+    free(f.value);
     return rc;
+}
+
+/* A batch named as a whole by a request-level identifier f: one group, whose event
+ * type is read from the first event. */
+static int batch_as_one(const struct attr_spec *a, const struct webhook_request *req, json_t *root,
+                        const struct found *f, struct attribution *out, char *err, size_t errlen)
+{
+    struct span ignored;
+    json_t *arr = root ? batch_array(a, req, root, &ignored, err, errlen) : NULL;
+    if (root && !arr)
+        return -1;
+    if (whole_body(a, req, json_array_get(arr, 0), f, out) < 0) {
+        provider_say(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 int attribution_split(const struct provider *p, const struct webhook_request *req, struct attribution *out,
                       char *err, size_t errlen)
 {
     const struct attr_spec *a = &p->attr;
+    json_t *root = NULL;
+    if (reads_body(a) && !(root = body_root(a, req, err, errlen)))
+        return -1;
+    struct found f = {-1, NULL};
+    if (a->batch)
+        find_id(a, req, NULL, true, false, &f);
     int rc;
-    if (!a->id_path && !a->event_path) {
-        /* Nothing to read in the body: do not require it to be JSON. */
-        rc = whole_body(a, req, NULL, NULL, out);
-        if (rc < 0)
-            fail(err, errlen, "out of memory");
-    } else {
-        json_t *root = parse_body(req, err, errlen);
-        if (!root)
-            return -1;
-        rc = is_batch(a) ? split_batch(a, req, root, out, err, errlen) : split_object(a, req, root, out, err, errlen);
-        json_decref(root);
-    }
+    if (!a->batch)
+        rc = split_single(a, req, root, out, err, errlen);
+    else if (f.which >= 0)
+        rc = batch_as_one(a, req, root, &f, out, err, errlen);
+    else
+        rc = split_batch(a, req, root, out, err, errlen);
+    free(f.value);
+    json_decref(root);
     if (rc < 0)
         attribution_free(out);
     return rc;
@@ -447,17 +584,25 @@ int attribution_split(const struct provider *p, const struct webhook_request *re
 size_t attribution_ordering_key(const struct provider *p, const struct webhook_request *req, char *out,
                                 size_t outlen)
 {
-    if (!p->ordering_path || !out || outlen == 0)
+    const struct attr_spec *a = &p->attr;
+    if (!out || outlen == 0 || !a->ids[0].name)
         return 0;
-    json_t *root = json_loadb(req->body ? (const char *)req->body : "", req->body ? req->body_len : 0,
-                              JSON_REJECT_DUPLICATES, NULL);
-    char *id = NULL;
-    size_t len = 0;
-    if (root && id_text(root, p->ordering_path, &id) == 0 && id && strlen(id) < outlen) {
-        len = strlen(id);
-        memcpy(out, id, len + 1);
+    struct found f;
+    find_id(a, req, NULL, true, false, &f);
+    json_t *root = f.value || !reads_body(a) ? NULL : body_root(a, req, NULL, 0);
+    if (root && a->batch) {
+        struct span ignored;
+        json_t *arr = batch_array(a, req, root, &ignored, NULL, 0);
+        find_id(a, req, json_array_get(arr, 0), false, true, &f);
+    } else if (root) {
+        find_id(a, req, root, false, true, &f);
     }
-    free(id);
+    size_t len = f.value ? strlen(f.value) : 0;
+    if (len >= outlen)
+        len = 0;
+    memcpy(out, f.value ? f.value : "", len);
+    out[len] = '\0';
+    free(f.value);
     json_decref(root);
     return len;
 }

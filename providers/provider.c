@@ -1,10 +1,14 @@
 /*
- * provider: the public interface of provider.h. Each call goes to the row's custom code
- * when it has some, otherwise to the generic engines (signature.c, attribution.c).
+ * provider: the public interface of provider.h (and the descriptions of
+ * provider_info.h). Each call goes to the row's custom code when it has some,
+ * otherwise to the generic engines (signature.c, attribution.c).
  */
 #include "providers/provider_impl.h"
+#include "providers/provider_info.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 const char *provider_name(const struct provider *p)
@@ -19,12 +23,12 @@ const char *provider_scheme(const struct provider *p)
 
 const char *provider_attribution_key(const struct provider *p)
 {
-    return p->attr.config_key;
+    return p->attr.ids[0].name ? p->attr.ids[0].key : NULL;
 }
 
 const char *provider_secret_field(const struct provider *p)
 {
-    switch (p->sigs[0].header ? p->sigs[0].secret : SIG_SECRET_NONE) {
+    switch (p->sigs[0].secret) {
     case SIG_SECRET_WEBHOOK:
         return "webhook_secret";
     case SIG_SECRET_CLIENT:
@@ -60,8 +64,6 @@ int provider_attribute(const struct provider *p, const struct webhook_request *r
     out->n = 0;
     if (err && errlen)
         err[0] = '\0';
-    if (p->attribute)
-        return p->attribute(p, req, out, err, errlen);
     return attribution_split(p, req, out, err, errlen);
 }
 
@@ -96,8 +98,56 @@ int provider_sign(const struct provider *p, const struct webhook_request *req, c
     return signature_sign(p, req, secrets, out, max);
 }
 
+int provider_cannot_sign(const struct provider *p, const struct webhook_request *req,
+                         const struct provider_secrets *secrets, struct http_header *out, size_t max)
+{
+    (void)p;
+    (void)req;
+    (void)secrets;
+    (void)out;
+    (void)max;
+    return -1;
+}
+
 int provider_handshake(const struct provider *p, const struct webhook_request *req,
                        const struct provider_secrets *secrets, struct handshake_answer *out)
 {
     return p->handshake ? p->handshake(p, req, secrets, out) : 0;
+}
+
+/* ---- provider_info.h ------------------------------------------------------------ */
+
+const char *provider_handshakes(const struct provider *p)
+{
+    return p->handshakes;
+}
+
+static const char *source_name(enum attribution_source s)
+{
+    return s == ATTR_METADATA ? "metadata" : s == ATTR_CONNECTION_ID ? "connection id" : "connection_config";
+}
+
+static const char *from_name(enum attr_from f)
+{
+    return f == ATTR_FROM_HEADER ? "header " : f == ATTR_FROM_QUERY ? "URL ?" : "";
+}
+
+size_t provider_attribution(const struct provider *p, char *out, size_t outlen)
+{
+    size_t o = 0;
+    if (!out || !outlen)
+        return 0;
+    out[0] = '\0';
+    for (int i = 0; i < ATTR_MAX_IDS && p->attr.ids[i].name; i++) {
+        const struct attr_id *id = &p->attr.ids[i];
+        int n = snprintf(out + o, outlen - o, "%s%s%s%s%s -> %s%s%s", i ? ", else " : "", from_name(id->from),
+                         p->attr.batch && id->from == ATTR_FROM_BODY ? p->attr.batch : "",
+                         p->attr.batch && p->attr.batch[0] && id->from == ATTR_FROM_BODY ? "[]." : "", id->name,
+                         source_name(id->source), id->source == ATTR_CONNECTION_ID ? "" : ".",
+                         id->source == ATTR_CONNECTION_ID ? "" : id->key);
+        if (n < 0 || (size_t)n >= outlen - o)
+            return o;
+        o += (size_t)n;
+    }
+    return o;
 }

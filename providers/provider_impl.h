@@ -1,11 +1,12 @@
 /*
  * provider_impl: the shape of a provider row, private to providers/.
  *
- * A provider is data: how its signature is made (struct sig_spec), where the Kafka
- * ordering key and the connection identifier live in the body (struct attr_spec), and,
- * only for schemes a row cannot describe, pointers to custom code. provider_table.c
- * holds the rows; signature.c and attribution.c are the generic engines that read
- * them; provider.c dispatches the public interface (provider.h) to one or the other.
+ * A provider is data: how its requests are proven authentic (struct sig_spec, up to
+ * PROVIDER_MAX_SCHEMES alternatives), where the connection identifier and the event
+ * type live (struct attr_spec), and, only for what a row cannot describe, pointers to
+ * custom code. The rows live in the table_*.c files (one per family of providers),
+ * gathered by provider_table.c; signature.c and attribution.c are the generic engines
+ * that read them; provider.c dispatches the public interface (provider.h).
  *
  * Adding a provider whose scheme is "HMAC of these parts with this secret, encoded so,
  * in this header; the connection is named by this field" is one row plus test cases
@@ -14,10 +15,23 @@
 #ifndef HOOKLINE_PROVIDER_IMPL_H
 #define HOOKLINE_PROVIDER_IMPL_H
 
+#include <jansson.h>
+#include <stdbool.h>
+
 #include "common/crypto.h"
 #include "providers/provider.h"
 
-/* What one piece of the signed message is; the message is the parts concatenated. */
+/* ---- signatures ------------------------------------------------------------- */
+
+/* How the signature is made from the signed message (the parts concatenated). */
+enum sig_kind {
+    SIG_HMAC = 0,  /* HMAC(alg, key, message): most providers */
+    SIG_HASH,      /* plain hash(alg, message); the key is one of the parts (HubSpot v1/v2) */
+    SIG_TOKEN,     /* the header carries the secret itself (GitLab, Google channel token) */
+    SIG_ED25519,   /* Ed25519 signature of the message; the secret is the public key */
+};
+
+/* What one piece of the signed message is. */
 enum sig_part_kind {
     SIG_PART_END = 0,        /* terminates the list (also what unset array slots are) */
     SIG_PART_BODY,           /* the raw body bytes */
@@ -25,56 +39,119 @@ enum sig_part_kind {
     SIG_PART_URL,            /* req->url exactly as given */
     SIG_PART_URL_RESERVED,   /* req->url with %3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B
                                 decoded (either hex case), as HubSpot v3 signs it */
-    SIG_PART_TIMESTAMP,      /* the timestamp header's value, as received */
+    SIG_PART_TIMESTAMP,      /* the timestamp (header or signature list entry), as received */
+    SIG_PART_HEADER,         /* the value of header sig_part.text (e.g. "webhook-id"); required */
     SIG_PART_LITERAL,        /* sig_part.text, e.g. ":" or "v0:" */
+    SIG_PART_SECRET,         /* the key itself (SIG_HASH only) */
 };
 
 struct sig_part {
     enum sig_part_kind kind;
-    const char *text;        /* SIG_PART_LITERAL only */
+    const char *text;        /* SIG_PART_LITERAL and SIG_PART_HEADER only */
 };
 
-enum sig_encoding { SIG_ENC_HEX, SIG_ENC_BASE64 };
-enum sig_ts_unit { SIG_TS_SECONDS, SIG_TS_MILLIS };
+enum sig_encoding { SIG_ENC_HEX = 0, SIG_ENC_BASE64 };
+enum sig_ts_unit { SIG_TS_SECONDS = 0, SIG_TS_MILLIS };
 enum sig_secret { SIG_SECRET_NONE = 0, SIG_SECRET_WEBHOOK, SIG_SECRET_CLIENT };
+enum sig_key_form { SIG_KEY_RAW = 0, SIG_KEY_BASE64 };
 
-#define SIG_MAX_PARTS 8
-#define PROVIDER_MAX_SCHEMES 3
-
-/* One HMAC signature scheme. A row with header == NULL has no (generic) signature. */
-struct sig_spec {
-    const char *header;        /* header carrying the signature, e.g. "X-Hub-Signature-256" */
-    enum hmac_alg alg;
-    const char *prefix;        /* expected before the encoded MAC ("sha256="), or NULL */
-    enum sig_encoding encoding;
-    struct sig_part parts[SIG_MAX_PARTS]; /* the signed message, SIG_PART_END-terminated */
-    const char *ts_header;     /* timestamp header, or NULL when the scheme has none */
-    enum sig_ts_unit ts_unit;
-    int ts_tolerance;          /* seconds either side of req->now; used when ts_header set */
-    enum sig_secret secret;    /* which of the integration's secrets is the HMAC key */
+/* Several signatures (and possibly the timestamp) in one header value. With sep == 0
+ * the header holds one signature, after the spec's prefix. */
+struct sig_list {
+    char sep;                /* between entries: ',' (Stripe "t=..,v1=..") or ' ' ("v1,.. v1,..") */
+    char pair;               /* between an entry's tag and its value: '=' or ',' */
+    const char *tag;         /* tag of the signature entries to check, e.g. "v1" */
+    const char *ts_tag;      /* tag of the timestamp entry ("t"), or NULL */
 };
+
+#define SIG_MAX_PARTS 10
+#define PROVIDER_MAX_SCHEMES 4
+
+/* One signature scheme. A row whose sigs[0].header is NULL has no generic signature;
+ * its sigs[0].secret still names the secret its custom code uses (provider_secret_field). */
+struct sig_spec {
+    enum sig_kind kind;
+    const char *header;        /* header carrying the signature, e.g. "X-Hub-Signature-256" */
+    /* The scheme applies only when header when_header has the value when_value
+     * (case-insensitive): how HubSpot tells v1 from v2. NULL: always. */
+    const char *when_header, *when_value;
+    enum hmac_alg alg;         /* SIG_HMAC and SIG_HASH */
+    const char *prefix;        /* expected before the encoded signature ("sha256="), or NULL */
+    enum sig_encoding encoding;
+    struct sig_list list;
+    struct sig_part parts[SIG_MAX_PARTS]; /* the signed message, SIG_PART_END-terminated */
+    const char *ts_header;     /* timestamp header, or NULL (see also list.ts_tag, ts_path) */
+    const char *ts_path;       /* body JSON field with a timestamp the body carries (Linear):
+                                  checked when present, since the body is signed */
+    enum sig_ts_unit ts_unit;
+    int ts_tolerance;          /* seconds either side of req->now */
+    enum sig_secret secret;    /* which of the integration's secrets is the key */
+    const char *key_prefix;    /* stripped from the secret ("whsec_"); see key_prefix_required */
+    bool key_prefix_required;  /* a secret without key_prefix does not suit this scheme */
+    enum sig_key_form key_form;/* SIG_KEY_BASE64: the key is the base64-decoded secret */
+};
+
+/* ---- attribution ------------------------------------------------------------ */
+
+enum attr_from {
+    ATTR_FROM_BODY = 0,   /* a dotted JSON path in the event ("installation.id", "team.id") */
+    ATTR_FROM_HEADER,     /* a request header */
+    ATTR_FROM_QUERY,      /* a query parameter of the webhook URL (percent-decoded) */
+};
+
+enum attr_transform {
+    ATTR_AS_IS = 0,
+    ATTR_FIRST_LABEL,     /* "shop.myshopify.com" -> "shop" */
+};
+
+/* One place a connection identifier may be. */
+struct attr_id {
+    enum attr_from from;
+    const char *name;                 /* path, header name or query parameter; NULL ends the list */
+    const char *key;                  /* config/metadata key; "connectionId" for ATTR_CONNECTION_ID */
+    enum attribution_source source;
+    enum attr_transform transform;
+};
+
+enum attr_body {
+    ATTR_BODY_JSON = 0,   /* the body is JSON (duplicate keys rejected) */
+    ATTR_BODY_NONE,       /* the body is not read (Google push: empty) */
+    ATTR_BODY_FORM,       /* JSON, or form-encoded with JSON in a "payload" field, or plain
+                             form fields read as a flat object (Slack) */
+};
+
+#define ATTR_MAX_IDS 3
+#define ATTR_MAX_EVENT_PATHS 3
 
 /*
- * Where attribution finds things in a JSON body. Paths are dotted keys with optional
- * array indexes: "installation.id", "[0].portalId". An id_path that starts with "[]."
- * means "a top-level array of events; the rest of the path is read per element", and
- * the body is split into one group per identifier value.
+ * Where attribution finds things. With batch set, the body carries an array of events
+ * (batch "" = the body itself is the array; "events" = the top-level member "events")
+ * and is split into one group per identifier; body paths are then read per event.
+ * ids are tried in order and the first non-empty value names the connection; a
+ * header or query identifier names it for the whole request (no split). The Kafka
+ * ordering key is the identifier of the request (or of its first event).
  */
 struct attr_spec {
-    const char *config_key;    /* connection_config key the identifier matches, or NULL */
-    const char *id_path;       /* where the identifier is, or NULL (never attributed) */
-    const char *event_header;  /* event type header ("X-GitHub-Event"), or NULL */
-    const char *event_path;    /* event type field (per element for batches), or NULL;
-                                  with event_header set it is appended as ".value" */
+    enum attr_body body;
+    const char *batch;        /* the events array, or NULL: one event per request */
+    struct attr_id ids[ATTR_MAX_IDS];
+    /* Event type: [event_header value] "." [first of event_paths found] "." [event_detail],
+     * the parts that exist joined by "."; with event_header set but absent: none. */
+    const char *event_header;
+    const char *event_paths[ATTR_MAX_EVENT_PATHS];
+    const char *event_detail;
 };
+
+/* ---- the row ---------------------------------------------------------------- */
 
 struct provider {
     const char *name;
     const char *scheme;        /* one line for `hookline providers` */
-    /* Alternatives in order of preference: verification uses the first whose header is
-     * present in the request; signing uses sigs[0]. Unused slots have header == NULL. */
+    const char *handshakes;    /* what provider_handshake answers, for humans; NULL: none */
+    /* Alternatives in order of preference: verification uses the first that applies
+     * (header present, when_* satisfied, the secret suits it); signing the first whose
+     * secret suits it. Unused slots have header == NULL. */
     struct sig_spec sigs[PROVIDER_MAX_SCHEMES];
-    const char *ordering_path; /* Kafka key source ("installation.id", "[0].portalId"), or NULL */
     struct attr_spec attr;
 
     /* Custom code for what a row cannot say; NULL means the generic engine. Same
@@ -83,28 +160,99 @@ struct provider {
                                  const struct provider_secrets *secrets, char *why, size_t whylen);
     int (*sign)(const struct provider *p, const struct webhook_request *req,
                 const struct provider_secrets *secrets, struct http_header *out, size_t max);
-    int (*attribute)(const struct provider *p, const struct webhook_request *req, struct attribution *out,
-                     char *err, size_t errlen);
     int (*handshake)(const struct provider *p, const struct webhook_request *req,
                      const struct provider_secrets *secrets, struct handshake_answer *out);
 };
 
-/* The table (provider_table.c). */
-extern const struct provider provider_table[];
-extern const size_t provider_table_len;
+/* The rows, one array per family of providers (table_*.c); provider_table.c chains
+ * them behind provider_find and provider_at. */
+extern const struct provider provider_rows_code[], provider_rows_business[], provider_rows_messaging[],
+    provider_rows_platform[];
+extern const size_t provider_rows_code_len, provider_rows_business_len, provider_rows_messaging_len,
+    provider_rows_platform_len;
 
-/* Generic HMAC engine (signature.c), driven by p->sigs. Contracts as provider_verify
- * and provider_sign in provider.h. */
+/* ---- custom code (what a row cannot say) --------------------------------------- */
+
+/* Handshakes (handshake.c); contract as provider_handshake. */
+#define HANDSHAKE_FN(fn)                                                                                           \
+    int fn(const struct provider *p, const struct webhook_request *req, const struct provider_secrets *secrets,    \
+           struct handshake_answer *out)
+HANDSHAKE_FN(handshake_slack);  /* url_verification: echo the challenge (signed) */
+HANDSHAKE_FN(handshake_zoom);   /* endpoint.url_validation: HMAC the plainToken (signed) */
+HANDSHAKE_FN(handshake_graph);  /* ?validationToken=: echo it as text/plain */
+HANDSHAKE_FN(handshake_xero);   /* intent to receive: 200 empty when signed, else 401 */
+HANDSHAKE_FN(handshake_notion); /* {"verification_token"}: 200, stored */
+
+/* Microsoft Graph (graph.c): every notification's clientState equals the secret. */
+enum verify_result graph_verify(const struct provider *p, const struct webhook_request *req,
+                                const struct provider_secrets *secrets, char *why, size_t whylen);
+
+/* generic-hmac (generic_hmac.c): the scheme comes from secrets->verify_config. */
+enum verify_result generic_hmac_verify(const struct provider *p, const struct webhook_request *req,
+                                       const struct provider_secrets *secrets, char *why, size_t whylen);
+int generic_hmac_sign(const struct provider *p, const struct webhook_request *req,
+                      const struct provider_secrets *secrets, struct http_header *out, size_t max);
+
+/* For rows whose proof lives in the body (provider.c): returns -1. */
+int provider_cannot_sign(const struct provider *p, const struct webhook_request *req,
+                         const struct provider_secrets *secrets, struct http_header *out, size_t max);
+
+/* ---- engines ------------------------------------------------------------------ */
+
+/* Generic signature engine (signature.c) driven by p->sigs. Contracts as
+ * provider_verify and provider_sign in provider.h. */
 enum verify_result signature_verify(const struct provider *p, const struct webhook_request *req,
                                     const struct provider_secrets *secrets, char *why, size_t whylen);
 int signature_sign(const struct provider *p, const struct webhook_request *req,
                    const struct provider_secrets *secrets, struct http_header *out, size_t max);
 
-/* Generic JSON attribution (attribution.c), driven by p->attr and p->ordering_path.
- * Contracts as provider_attribute and provider_ordering_key in provider.h. */
+/* The same over an explicit list of n schemes (generic-hmac builds its one from the
+ * integration's verify_config). *used (may be NULL) gets the secret that verified:
+ * borrowed from secrets, NULL unless VERIFY_VALID. */
+enum verify_result signature_verify_specs(const struct sig_spec *specs, size_t n, const char *provider,
+                                          const struct webhook_request *req, const struct provider_secrets *secrets,
+                                          const char **used, char *why, size_t whylen);
+int signature_sign_specs(const struct sig_spec *specs, size_t n, const struct webhook_request *req,
+                         const struct provider_secrets *secrets, struct http_header *out, size_t max);
+/* The active secrets of a kind (borrowed, non-empty): the current one, then the
+ * previous one while it is being rotated. Returns how many (0..2). */
+size_t signature_secrets(enum sig_secret which, const struct provider_secrets *secrets, const char *out[2]);
+
+/* Odd schemes (schemes.c): the message digest for SIG_HASH and Ed25519 for
+ * SIG_ED25519. n parts (parts[i], lens[i]). Digest: writes to out (64 bytes) and
+ * returns the length, 0 on failure. Verify: true only for a valid signature.
+ * Sign: the key is a 32-byte seed; writes 64 bytes; returns 0 or -1. */
+size_t scheme_digest(enum hmac_alg alg, const void *const *parts, const size_t *lens, size_t n,
+                     unsigned char *out);
+bool scheme_ed25519_verify(const unsigned char *pub, size_t publen, const void *msg, size_t msglen,
+                           const unsigned char *sig, size_t siglen);
+int scheme_ed25519_sign(const unsigned char *seed, size_t seedlen, const void *msg, size_t msglen,
+                        unsigned char sig[64]);
+
+/* Generic attribution engine (attribution.c), driven by p->attr. Contracts as
+ * provider_attribute and provider_ordering_key in provider.h. */
 int attribution_split(const struct provider *p, const struct webhook_request *req, struct attribution *out,
                       char *err, size_t errlen) __attribute__((warn_unused_result));
 size_t attribution_ordering_key(const struct provider *p, const struct webhook_request *req, char *out,
                                 size_t outlen);
+
+/* Helpers shared by the engines and the custom code (util.c). */
+
+/* printf into why (may be NULL / 0). */
+void provider_say(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The body parsed as JSON (duplicate keys rejected): a new reference, or NULL with a
+ * reason in err (a position, never body bytes). */
+json_t *provider_parse_json(const struct webhook_request *req, char *err, size_t errlen);
+/* A body path ("a.b", "list.[0].c"), borrowed from root, or NULL. */
+json_t *provider_json_path(json_t *root, const char *path);
+/* The percent-decoded value of query parameter name ('+' is a space), as a new string,
+ * or NULL when absent, empty after decoding, or out of memory. */
+char *provider_query_param(const char *query, const char *name);
+/* A form-encoded body (a=b&c=d, percent-decoded) as a flat JSON object of strings: a
+ * new reference, or NULL when the body is not such a form (bad escape, NUL byte,
+ * duplicate field). */
+json_t *provider_form_object(const unsigned char *body, size_t len);
+/* Copies len bytes into a new NUL-terminated buffer; NULL when out of memory. */
+char *provider_strndup(const void *src, size_t len);
 
 #endif

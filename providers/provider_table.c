@@ -1,76 +1,44 @@
 /*
- * provider_table: every provider hookline knows, as data (see provider_impl.h for what
- * each field means). Add a provider here, then add its cases under
- * tests/providers/<name>/; write code only for what a row cannot say.
+ * provider_table: every provider hookline knows, as one sequence over the families of
+ * rows (table_code.c, table_business.c, table_messaging.c, table_platform.c). To add
+ * a provider, add a row to its family, then its cases under tests/providers/<name>/;
+ * write code only for what a row cannot say (see provider_impl.h).
+ *
+ * provider_find and provider_at are the only ways in; both are pure and thread-safe.
  */
 #include "providers/provider_impl.h"
 
 #include <string.h>
 
-const struct provider provider_table[] = {
-    {
-        .name = "github-app",
-        .scheme = "HMAC-SHA256 of the raw body with the webhook secret, hex, "
-                  "\"sha256=\" prefix, in X-Hub-Signature-256",
-        .sigs = {{
-            .header = "X-Hub-Signature-256",
-            .alg = HMAC_SHA256,
-            .prefix = "sha256=",
-            .encoding = SIG_ENC_HEX,
-            .parts = {{SIG_PART_BODY, NULL}},
-            .secret = SIG_SECRET_WEBHOOK,
-        }},
-        .ordering_path = "installation.id",
-        .attr = {
-            .config_key = "installation_id",
-            .id_path = "installation.id",
-            .event_header = "X-GitHub-Event",
-            .event_path = "action",
-        },
-    },
-    {
-        .name = "hubspot",
-        .scheme = "v3: HMAC-SHA256 of method + URL + body + X-HubSpot-Request-Timestamp "
-                  "(unix ms, within 300 s) with the client secret, base64, in X-HubSpot-Signature-v3",
-        .sigs = {{
-            .header = "X-HubSpot-Signature-v3",
-            .alg = HMAC_SHA256,
-            .encoding = SIG_ENC_BASE64,
-            .parts = {{SIG_PART_METHOD, NULL}, {SIG_PART_URL_RESERVED, NULL},
-                      {SIG_PART_BODY, NULL}, {SIG_PART_TIMESTAMP, NULL}},
-            .ts_header = "X-HubSpot-Request-Timestamp",
-            .ts_unit = SIG_TS_MILLIS,
-            .ts_tolerance = 300,
-            .secret = SIG_SECRET_CLIENT,
-        }},
-        .ordering_path = "[0].portalId",
-        .attr = {
-            .config_key = "portalId",
-            .id_path = "[].portalId",
-            .event_path = "subscriptionType",
-        },
-    },
-    {
-        /* Explicit opt-in for integrations whose provider cannot sign: nothing is
-         * verified and every webhook is one unattributed group. */
-        .name = "unauthenticated",
-        .scheme = "none: the provider does not sign requests",
-    },
+struct family {
+    const struct provider *rows;
+    const size_t *n;
 };
 
-const size_t provider_table_len = sizeof provider_table / sizeof provider_table[0];
+static const struct family families[] = {
+    {provider_rows_code, &provider_rows_code_len},
+    {provider_rows_business, &provider_rows_business_len},
+    {provider_rows_messaging, &provider_rows_messaging_len},
+    {provider_rows_platform, &provider_rows_platform_len},
+};
+
+const struct provider *provider_at(size_t i)
+{
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
+        if (i < *families[f].n)
+            return &families[f].rows[i];
+        i -= *families[f].n;
+    }
+    return NULL;
+}
 
 const struct provider *provider_find(const char *name)
 {
     if (!name)
         return NULL;
-    for (size_t i = 0; i < provider_table_len; i++)
-        if (strcmp(provider_table[i].name, name) == 0)
-            return &provider_table[i];
+    const struct provider *p;
+    for (size_t i = 0; (p = provider_at(i)) != NULL; i++)
+        if (strcmp(p->name, name) == 0)
+            return p;
     return NULL;
-}
-
-const struct provider *provider_at(size_t i)
-{
-    return i < provider_table_len ? &provider_table[i] : NULL;
 }

@@ -17,6 +17,8 @@ export HOOKLINE_PORT_OFFSET=100
 export HOOKLINE_BIN_DIR="$ROOT/build/asan/bin"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
+# The stack makes its own encryption key (env.sh); a developer's old keys must not leak in.
+unset HOOKLINE_ENCRYPTION_KEY HOOKLINE_ENCRYPTION_OLD_KEYS
 
 sh "$STACK" down --purge || exit 1
 trap 'sh "$STACK" down' EXIT
@@ -28,6 +30,10 @@ if ! sh "$STACK" up; then
 fi
 # shellcheck source=/dev/null  # written by stack.sh at run time
 . "$HOOKLINE_STACK_DIR/env.sh"
+if [ -z "${HOOKLINE_ENCRYPTION_KEY:-}" ]; then
+    echo "integration: $HOOKLINE_STACK_DIR/env.sh exports no HOOKLINE_ENCRYPTION_KEY" >&2
+    exit 1
+fi
 
 python3 -m pytest -ra tests/integration "$@"
 rc=$?

@@ -62,14 +62,15 @@ sys.exit(not any(sys.argv[1] in o.values() for o in json.load(sys.stdin)))' "$1"
 env_json=$("$HL" env list --json | json_pick name demo)
 if [ -z "$env_json" ]; then
     env_json=$("$HL" env create --name demo --webhook-url "$RECEIVER_URL" --json)
-    printf '%s\n' "$env_json" | json_get signing_key >"$DEMO/signing_key"
+    (umask 077 && printf '%s\n' "$env_json" | json_get signing_key >"$DEMO/signing_key")
     say "created environment demo"
 fi
 ENV_ID=$(printf '%s\n' "$env_json" | json_get id)
-# `env list` does not show the signing key: use the one kept at creation, or ask the
-# (trust-auth, local) database when that file is gone.
-[ -s "$DEMO/signing_key" ] || psql -X -tA "$HOOKLINE_DATABASE_URL" \
-    -c "SELECT signing_key FROM environments WHERE id = '$ENV_ID'" >"$DEMO/signing_key"
+# `env list` does not show the signing key: use the one kept at creation, or have the
+# CLI decrypt it (the stack's HOOKLINE_ENCRYPTION_KEY came with `stack.sh env`).
+if [ ! -s "$DEMO/signing_key" ]; then
+    (umask 077 && "$HL" env show --env "$ENV_ID" --show-secrets --json | json_get signing_key >"$DEMO/signing_key")
+fi
 SIGNING_KEY=$(cat "$DEMO/signing_key")
 
 # ---- integration `github-demo` --------------------------------------------------------
@@ -77,7 +78,7 @@ if "$HL" integration list --env "$ENV_ID" --json | json_has github-demo; then
     [ -s "$DEMO/secret" ] || die "integration github-demo exists but $DEMO/secret is gone: \
 run 'sh deploy/local/stack.sh down --purge' for a fresh demo"
 else
-    [ -s "$DEMO/secret" ] || python3 -c 'import secrets; print(secrets.token_hex(20))' >"$DEMO/secret"
+    [ -s "$DEMO/secret" ] || (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(20))' >"$DEMO/secret")
     "$HL" integration create --env "$ENV_ID" --key github-demo --provider github-app \
         --secret "$(cat "$DEMO/secret")" --json >/dev/null
     say "created integration github-demo"

@@ -17,6 +17,9 @@
 #   HOOKLINE_KAFKA_JVM_OPTS  broker JVM options   (default -Xms256m -Xmx512m)
 # Daemons inherit the caller's environment (e.g. HOOKLINE_FORWARD_TIMEOUT_MS), with the
 # stack's addresses from env.sh on top. Logs and pids: $HOOKLINE_STACK_DIR/NAME.{log,pid}.
+# Secrets at rest are encrypted with a random key made once per stack dir
+# ($HOOKLINE_STACK_DIR/encryption.key, mode 600), exported as HOOKLINE_ENCRYPTION_KEY
+# to everything the stack starts and in env.sh.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -99,6 +102,21 @@ terminate() {
 log_tail() { say "last lines of $1:"; tail -n "${2:-40}" "$1" >&2 2>/dev/null || true; }
 
 # ---- stack directory and env.sh ------------------------------------------------------
+KEY_FILE=$STACK_DIR/encryption.key
+
+# Makes the stack's encryption key once (what `hookline secrets new-key` prints; made
+# here with python3 so that it exists before the CLI is built). Kept across restarts:
+# without it the stored secrets cannot be read.
+key_init() {
+    [ ! -s "$KEY_FILE" ] || return 0
+    if ! (umask 077 && python3 -c 'import base64, os, time
+print("local-%s:%s" % (time.strftime("%Y%m%d", time.gmtime()), base64.b64encode(os.urandom(32)).decode()))' \
+        >"$KEY_FILE.tmp"); then
+        die "cannot write $KEY_FILE"
+    fi
+    mv "$KEY_FILE.tmp" "$KEY_FILE"
+}
+
 render_env() {
     for kv in \
         "HOOKLINE_DATABASE_URL=postgresql://hookline@127.0.0.1:$PG_PORT/hookline" \
@@ -114,20 +132,27 @@ render_env() {
         "HOOKLINE_STACK_DIR=$STACK_DIR"; do
         printf "export %s='%s'\n" "${kv%%=*}" "${kv#*=}"
     done
+    [ ! -s "$KEY_FILE" ] || printf "export HOOKLINE_ENCRYPTION_KEY='%s'\n" "$(cat "$KEY_FILE")"
 }
 
 # The marker file tells `down --purge` that this directory is ours to delete.
+# env.sh holds the encryption key: readable by its owner only.
 stack_init() {
     mkdir -p "$STACK_DIR"
     : >"$STACK_DIR/.hookline-stack"
-    render_env >"$STACK_DIR/env.sh"
+    key_init
+    (umask 077 && render_env >"$STACK_DIR/env.sh.tmp") && mv "$STACK_DIR/env.sh.tmp" "$STACK_DIR/env.sh"
+    eval "$(render_env)"
 }
 
 # Everything we start (the CLI, daemons) sees the stack's addresses, and the daemons
 # listen on loopback only (the ingress defaults to all interfaces, as containers need).
+# Local receivers (the demo's, the tests') are on loopback, which the forwarder refuses
+# unless allowed.
 eval "$(render_env)"
 export HOOKLINE_INGRESS_BIND="${HOOKLINE_INGRESS_BIND:-127.0.0.1}"
 export HOOKLINE_ADMIN_BIND="${HOOKLINE_ADMIN_BIND:-127.0.0.1}"
+export HOOKLINE_FORWARD_ALLOW_CIDRS="${HOOKLINE_FORWARD_ALLOW_CIDRS-127.0.0.0/8,::1/128}"
 
 # ---- PostgreSQL ------------------------------------------------------------------------
 # initdb and postgres refuse to run as root: as root we run them as the `postgres` user.

@@ -25,7 +25,7 @@ CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,
 
 # Sources each target needs besides its harness.
 declare -A SOURCES=(
-    [fuzz_provider]="providers/attribution.c providers/provider.c providers/provider_table.c providers/signature.c common/crypto.c"
+    [fuzz_provider]="$(echo providers/*.c) common/crypto.c"
     [fuzz_envelope]="forwarder/envelope.c common/crypto.c"
 )
 TARGETS="fuzz_provider fuzz_envelope"

@@ -117,6 +117,7 @@ class Receiver:
     def __init__(self, host="127.0.0.1", port=0, status=200, signing_key=None, record=None,
                  quiet=True, delay=0.0):
         self.status, self.delay = status, delay   # may be changed while running
+        self.extra_headers = {}                   # added to every response (e.g. Location)
         self.signing_key, self.record, self.quiet = signing_key, record, quiet
         self.requests = []
         self._cond = threading.Condition()
@@ -206,6 +207,8 @@ class Receiver:
                 self.send_response(receiver.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
+                for k, v in receiver.extra_headers.items():
+                    self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(out)
 

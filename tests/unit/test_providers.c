@@ -3,13 +3,22 @@
  *
  * Data-driven part: every folder tests/providers/<provider>/<case>/ (or under
  * $HOOKLINE_TEST_DATA) is one test. request.json describes the request:
- *   {"method", "url", "headers": {name: value}, "body_file": "body.json" | "body": "...",
- *    "now": unix seconds, "secrets": {"webhook_secret", "client_secret"}}
+ *   {"method", "url" (its query is req->query), "headers": {name: value},
+ *    "body_file": "body.json" | "body": "...", "now": unix seconds,
+ *    "secrets": {"webhook_secret", "client_secret", "previous_webhook_secret",
+ *                "previous_client_secret", "verify_config": "..." | {...}}}
  * and expect.json what the provider must say about it:
  *   {"verdict": "valid|invalid|missing|no_secret|unsupported", "why": "substring",
  *    "ordering_key": "" (none) | "...", "event_type": first group's event type,
- *    "groups": [{"key", "value", "event_type", "payload_file"}]   payload defaults to the body
- *    | "attribution_error": "substring"}
+ *    "groups": [{"key", "value", "source": "connection_config|metadata|connection_id",
+ *                "event_type", "payload_file"}]   payload defaults to the body
+ *    | "attribution_error": "substring",
+ *    "handshake": {"status", "content_type", "body" | "body_contains", "store"}}
+ *    without "handshake" the request must not be one.
+ * Every provider needs cases: "valid" (or "any-body" when it cannot sign), and when it
+ * verifies "tampered-body", "wrong-secret", "missing-header"; "expired-timestamp" when
+ * its scheme has a timestamp; a handshake case when it has handshakes; a case with
+ * several groups when it batches.
  * Fixed part: table lookups, header lookup, signing round trips and edge cases.
  * Run from the repository root.
  */
@@ -26,6 +35,7 @@
 #include <string.h>
 
 #include "providers/provider.h"
+#include "providers/provider_impl.h"
 
 #define NOW 1700000000
 #define MAX_HEADERS 32
@@ -88,6 +98,7 @@ struct loaded {
     unsigned char *body;
     struct webhook_request req;
     struct provider_secrets secrets;
+    char *verify_config; /* owned: an object in request.json, dumped */
 };
 
 static void load_request(const char *dir, struct loaded *l)
@@ -96,8 +107,9 @@ static void load_request(const char *dir, struct loaded *l)
     l->json = load_json(dir, "request.json");
     l->req.method = opt_string(l->json, "method");
     l->req.url = opt_string(l->json, "url");
+    const char *q = l->req.url ? strchr(l->req.url, '?') : NULL;
     l->req.path = "";
-    l->req.query = "";
+    l->req.query = q ? q + 1 : "";
     l->req.now = (time_t)json_integer_value(json_object_get(l->json, "now"));
 
     const char *name;
@@ -123,10 +135,16 @@ static void load_request(const char *dir, struct loaded *l)
     json_t *secrets = json_object_get(l->json, "secrets");
     l->secrets.webhook_secret = opt_string(secrets, "webhook_secret");
     l->secrets.client_secret = opt_string(secrets, "client_secret");
+    l->secrets.previous_webhook_secret = opt_string(secrets, "previous_webhook_secret");
+    l->secrets.previous_client_secret = opt_string(secrets, "previous_client_secret");
+    json_t *cfg = json_object_get(secrets, "verify_config");
+    l->verify_config = json_is_object(cfg) ? json_dumps(cfg, JSON_COMPACT) : NULL;
+    l->secrets.verify_config = l->verify_config ? l->verify_config : json_string_value(cfg);
 }
 
 static void unload_request(struct loaded *l)
 {
+    free(l->verify_config);
     free(l->body);
     json_decref(l->json);
 }
@@ -157,8 +175,9 @@ struct tcase {
 
 static void check_why_is_clean(const struct loaded *l, const char *why)
 {
-    const char *secrets[] = {l->secrets.webhook_secret, l->secrets.client_secret};
-    for (size_t i = 0; i < 2; i++)
+    const char *secrets[] = {l->secrets.webhook_secret, l->secrets.client_secret, l->secrets.previous_webhook_secret,
+                             l->secrets.previous_client_secret};
+    for (size_t i = 0; i < 4; i++)
         if (secrets[i] && secrets[i][0] && strstr(why, secrets[i]))
             fail_msg("the reason \"%s\" leaks a secret", why);
     for (size_t i = 0; i < l->req.nheaders; i++) {
@@ -197,6 +216,12 @@ static void check_group(const struct tcase *tc, const struct loaded *l, const st
 {
     assert_same("config_key", g->config_key, opt_string(want, "key"));
     assert_same("value", g->value, opt_string(want, "value"));
+    const char *source = opt_string(want, "source");
+    if (source) {
+        static const char *const names[] = {"connection_config", "metadata", "connection_id"};
+        assert_true((size_t)g->source < 3);
+        assert_string_equal(names[g->source], source);
+    }
     if (json_object_get(want, "event_type"))
         assert_same("event_type", g->event_type, opt_string(want, "event_type"));
 
@@ -239,6 +264,35 @@ static void check_attribution(const struct tcase *tc, const struct provider *p, 
     assert_null(a.groups);
 }
 
+static void check_handshake(const struct tcase *tc, const struct provider *p, const struct loaded *l,
+                            const json_t *expect)
+{
+    struct handshake_answer a = {.status = 999};
+    const json_t *want = json_object_get(expect, "handshake");
+    int rc = provider_handshake(p, &l->req, &l->secrets, &a);
+    if (!want) {
+        if (rc != 0)
+            fail_msg("%s: unexpected handshake answer %u", tc->dir, a.status);
+        assert_int_equal(a.status, 999);
+        return;
+    }
+    if (rc != 1)
+        fail_msg("%s: not answered as a handshake (rc %d)", tc->dir, rc);
+    assert_int_equal(a.status, json_integer_value(json_object_get(want, "status")));
+    if (json_object_get(want, "content_type"))
+        assert_string_equal(a.content_type, opt_string(want, "content_type"));
+    assert_int_equal(a.store, json_is_true(json_object_get(want, "store")));
+    const char *body = opt_string(want, "body"), *contains = opt_string(want, "body_contains");
+    if (body && (a.body_len != strlen(body) || memcmp(a.body, body, a.body_len) != 0))
+        fail_msg("%s: handshake body\n  got  %.*s\n  want %s", tc->dir, (int)a.body_len, a.body ? a.body : "",
+                 body);
+    if (contains && (!a.body || !strstr(a.body, contains)))
+        fail_msg("%s: handshake body lacks %s", tc->dir, contains);
+    if (json_is_null(json_object_get(want, "body")) && a.body_len != 0)
+        fail_msg("%s: handshake body should be empty", tc->dir);
+    free(a.body);
+}
+
 static void run_case(void **state)
 {
     const struct tcase *tc = *state;
@@ -252,6 +306,7 @@ static void run_case(void **state)
     check_verify(tc, p, &l, expect);
     check_ordering_key(p, &l, expect);
     check_attribution(tc, p, &l, expect);
+    check_handshake(tc, p, &l, expect);
 
     json_decref(expect);
     unload_request(&l);
@@ -317,31 +372,86 @@ static void test_table(void **state)
     assert_string_equal(provider_name(gh), "github-app");
     assert_string_equal(provider_attribution_key(gh), "installation_id");
     assert_string_equal(provider_attribution_key(hs), "portalId");
-    assert_null(provider_attribution_key(none));
+    assert_string_equal(provider_attribution_key(none), "connectionId");
     assert_string_equal(provider_secret_field(gh), "webhook_secret");
     assert_string_equal(provider_secret_field(hs), "client_secret");
     assert_null(provider_secret_field(none));
+    assert_string_equal(provider_secret_field(provider_find("outlook")), "webhook_secret");
 
     size_t n = 0;
     for (const struct provider *p; (p = provider_at(n)); n++) {
         assert_ptr_equal(provider_find(provider_name(p)), p);
         assert_true(strlen(provider_scheme(p)) > 0);
+        assert_true(!p->handshake == !p->handshakes);
+        for (size_t j = 0; j < n; j++)
+            assert_string_not_equal(provider_name(provider_at(j)), provider_name(p));
     }
-    assert_int_equal(n, 3);
+    assert_true(n >= 29);
+    assert_null(provider_at(n));
     assert_null(provider_at(SIZE_MAX));
 }
 
-/* Every provider in the table has at least one case folder. */
+static bool has_timestamp(const struct provider *p)
+{
+    bool ts = false;
+    for (size_t i = 0; i < PROVIDER_MAX_SCHEMES; i++)
+        ts |= p->sigs[i].ts_header || p->sigs[i].list.ts_tag || p->sigs[i].ts_path;
+    return ts;
+}
+
+static bool verifies(const struct provider *p)
+{
+    return p->sigs[0].header || p->verify;
+}
+
+static bool case_exists(const char *pdir, const char *name)
+{
+    char dir[4096 + 256];
+    snprintf(dir, sizeof dir, "%s/%s", pdir, name);
+    DIR *d = opendir(dir);
+    if (d)
+        closedir(d);
+    return d != NULL;
+}
+
+/* Whether some case of the provider expects a handshake / several groups. */
+static void scan_expectations(const char *pdir, bool *handshake, bool *batch)
+{
+    struct dirent **cases = NULL;
+    int nc = scandir(pdir, &cases, is_entry, alphasort);
+    *handshake = *batch = false;
+    for (int j = 0; j < nc; j++) {
+        char dir[4096 + 256];
+        snprintf(dir, sizeof dir, "%s/%s", pdir, cases[j]->d_name);
+        json_t *e = load_json(dir, "expect.json");
+        *handshake |= json_object_get(e, "handshake") != NULL;
+        *batch |= json_array_size(json_object_get(e, "groups")) > 1;
+        json_decref(e);
+        free(cases[j]);
+    }
+    free(cases);
+}
+
+/* Every provider in the table has the cases its features call for. */
 static void test_every_provider_has_cases(void **state)
 {
     (void)state;
     for (size_t i = 0; provider_at(i); i++) {
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s/%s", data_root(), provider_name(provider_at(i)));
-        DIR *d = opendir(dir);
-        if (!d)
-            fail_msg("provider %s has no cases in %s", provider_name(provider_at(i)), dir);
-        closedir(d);
+        const struct provider *p = provider_at(i);
+        char pdir[4096];
+        snprintf(pdir, sizeof pdir, "%s/%s", data_root(), provider_name(p));
+        const char *need[] = {verifies(p) ? "valid" : "any-body", verifies(p) ? "tampered-body" : NULL,
+                              verifies(p) ? "wrong-secret" : NULL, verifies(p) ? "missing-header" : NULL,
+                              has_timestamp(p) ? "expired-timestamp" : NULL};
+        for (size_t k = 0; k < sizeof need / sizeof need[0]; k++)
+            if (need[k] && !case_exists(pdir, need[k]))
+                fail_msg("provider %s has no case %s/%s", provider_name(p), pdir, need[k]);
+        bool handshake, batch;
+        scan_expectations(pdir, &handshake, &batch);
+        if (p->handshake && !handshake)
+            fail_msg("provider %s has handshakes but no case expects one", provider_name(p));
+        if (p->attr.batch && !batch)
+            fail_msg("provider %s batches but no case has several groups", provider_name(p));
     }
 }
 
@@ -358,40 +468,114 @@ static void test_header_lookup(void **state)
     assert_null(webhook_header(&req, "Content-Type"));
 }
 
-/* Signs body for p, then checks it verifies, and that a changed body does not. */
-static void round_trip(const char *name, const char *url, const char *body, const struct provider_secrets *s)
+/* Signs body for p, then checks it verifies, that a changed body does not, and that
+ * an hour later only timestamped schemes refuse it. Returns false if p cannot sign. */
+static bool round_trip(const struct provider *p, const char *url, const char *body, const struct provider_secrets *s,
+                       const struct provider_secrets *check)
 {
-    const struct provider *p = provider_find(name);
-    struct http_header h[4];
-    struct webhook_request req = {.method = "POST", .url = url, .path = "", .query = "",
+    struct http_header h[8];
+    const char *q = strchr(url, '?');
+    struct webhook_request req = {.method = "POST", .url = url, .path = "", .query = q ? q + 1 : "",
                                   .body = (const unsigned char *)body, .body_len = strlen(body), .now = NOW};
-    int n = provider_sign(p, &req, s, h, 4);
-    assert_true(n >= 1);
+    int n = provider_sign(p, &req, s, h, 8);
+    if (n < 0)
+        return false;
     req.headers = h;
     req.nheaders = (size_t)n;
     char why[256];
-    assert_int_equal(provider_verify(p, &req, s, why, sizeof why), VERIFY_VALID);
+    if (provider_verify(p, &req, check, why, sizeof why) != VERIFY_VALID)
+        fail_msg("%s: a signed request does not verify: %s", provider_name(p), why);
 
-    req.body = (const unsigned char *)"tampered";
-    req.body_len = 8;
-    assert_int_equal(provider_verify(p, &req, s, why, sizeof why), VERIFY_INVALID);
+    req.body = (const unsigned char *)"{\"tampered\":1}";
+    req.body_len = strlen((const char *)req.body);
+    if (p->sigs[0].kind != SIG_TOKEN)
+        assert_int_equal(provider_verify(p, &req, check, why, sizeof why), VERIFY_INVALID);
     req.body = (const unsigned char *)body;
     req.body_len = strlen(body);
     req.now += 3600;
-    enum verify_result later = provider_verify(p, &req, s, why, sizeof why);
-    assert_int_equal(later, strcmp(name, "hubspot") == 0 ? VERIFY_INVALID : VERIFY_VALID);
+    enum verify_result later = provider_verify(p, &req, check, why, sizeof why);
+    bool stamped = (has_timestamp(p) && !p->sigs[0].ts_path) || p->verify == generic_hmac_verify;
+    assert_int_equal(later, stamped ? VERIFY_INVALID : VERIFY_VALID);
     for (int i = 0; i < n; i++)
         free_header(&h[i]);
+    return true;
 }
 
+#define GENERIC_CONFIG                                                                                             \
+    "{\"header\":\"X-Sig\",\"algorithm\":\"sha512\",\"encoding\":\"base64\",\"prefix\":\"v1=\","                    \
+    "\"template\":\"{timestamp}:{method}:{url}:{header:X-Id}:{body}\",\"timestamp_header\":\"X-Ts\"}"
+
+/* Every provider that can sign, signed by provider_sign, verifies. */
 static void test_sign_round_trip(void **state)
 {
     (void)state;
-    struct provider_secrets s = {.webhook_secret = "a-webhook-secret", .client_secret = "a-client-secret"};
-    round_trip("github-app", "https://h.example/webhook/e/gh", "{\"installation\":{\"id\":1}}", &s);
-    round_trip("hubspot", "https://h.example/webhook/e/hs", "[{\"portalId\":1}]", &s);
-    round_trip("hubspot", "https://h.example/webhook/e/hs?u=a%3Ab%2Fc%25d&v=%7E", "[]", &s);
-    round_trip("github-app", "", "", &s);
+    struct provider_secrets s = {.webhook_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                                 .client_secret = "a-client-secret", .verify_config = GENERIC_CONFIG};
+    /* Some providers' secrets are base64 (Airtable): the same key without whsec_. */
+    struct provider_secrets b64 = s;
+    b64.webhook_secret = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const char *body = "{\"portalId\":1,\"installation\":{\"id\":1},\"events\":[],\"value\":[]}";
+    size_t signed_by = 0;
+    for (size_t i = 0; provider_at(i); i++) {
+        const struct provider *p = provider_at(i);
+        const char *url = "https://h.example/webhook/e/k?u=a%3Ab%2Fc%25d&v=%7E";
+        bool ok = round_trip(p, url, body, &s, &s) || round_trip(p, url, body, &b64, &b64);
+        signed_by += ok;
+        if (!ok && p->sigs[0].header && p->sigs[0].kind != SIG_ED25519)
+            fail_msg("%s verifies signatures but cannot make one", provider_name(p));
+    }
+    assert_true(signed_by >= 25);
+    round_trip(provider_find("hubspot"), "https://h.example/webhook/e/hs", "[]", &s, &s);
+    round_trip(provider_find("github-app"), "", "", &s, &s);
+}
+
+/* Rotation: a request signed with the previous secret still verifies. */
+static void test_rotation(void **state)
+{
+    (void)state;
+    struct provider_secrets old = {.webhook_secret = "old-secret", .client_secret = "old-client"};
+    struct provider_secrets now = {.webhook_secret = "new-secret", .client_secret = "new-client",
+                                   .previous_webhook_secret = "old-secret", .previous_client_secret = "old-client"};
+    struct provider_secrets gone = {.webhook_secret = "new-secret", .client_secret = "new-client"};
+    const char *names[] = {"github-app", "hubspot", "slack", "stripe", "gitlab", "google-drive", "zoom"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        struct http_header h[8];
+        struct webhook_request req = {.method = "POST", .url = "https://h.example/w", .query = "",
+                                      .body = (const unsigned char *)"{}", .body_len = 2, .now = NOW};
+        int n = provider_sign(provider_find(names[i]), &req, &old, h, 8);
+        assert_true(n > 0);
+        req.headers = h;
+        req.nheaders = (size_t)n;
+        assert_int_equal(provider_verify(provider_find(names[i]), &req, &now, NULL, 0), VERIFY_VALID);
+        assert_int_equal(provider_verify(provider_find(names[i]), &req, &gone, NULL, 0), VERIFY_INVALID);
+        for (int k = 0; k < n; k++)
+            free_header(&h[k]);
+    }
+}
+
+/* Standard Webhooks v1a: signed with the private key, verified with the public one. */
+static void test_ed25519_round_trip(void **state)
+{
+    (void)state;
+    /* RFC 8032 test 1: the seed and its public key. */
+    struct provider_secrets priv = {.webhook_secret = "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A="};
+    struct provider_secrets pub = {.webhook_secret = "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="};
+    const struct provider *p = provider_find("standard-webhooks");
+    assert_true(round_trip(p, "https://h.example/w", "{\"type\":\"a.b\"}", &priv, &pub));
+    /* The private key is no verification key, the public one cannot sign. */
+    struct http_header h[8];
+    struct webhook_request req = {.method = "POST", .url = "u", .query = "", .body = (const unsigned char *)"{}",
+                                  .body_len = 2, .now = NOW};
+    assert_int_equal(provider_sign(p, &req, &pub, h, 8), -1);
+    int n = provider_sign(p, &req, &priv, h, 8);
+    assert_true(n > 0);
+    req.headers = h;
+    req.nheaders = (size_t)n;
+    char why[128];
+    assert_int_equal(provider_verify(p, &req, &priv, why, sizeof why), VERIFY_INVALID);
+    assert_non_null(strstr(why, "is not a key"));
+    for (int k = 0; k < n; k++)
+        free_header(&h[k]);
 }
 
 /* Signatures against values computed independently (GitHub's docs; python hmac). */
@@ -560,6 +744,8 @@ int main(void)
         cmocka_unit_test(test_every_provider_has_cases),
         cmocka_unit_test(test_header_lookup),
         cmocka_unit_test(test_sign_round_trip),
+        cmocka_unit_test(test_rotation),
+        cmocka_unit_test(test_ed25519_round_trip),
         cmocka_unit_test(test_sign_known_values),
         cmocka_unit_test(test_sign_refusals),
         cmocka_unit_test(test_verify_edges),

@@ -1,0 +1,174 @@
+/*
+ * handshake: the synchronous answers some providers expect before (or instead of)
+ * the usual 200, behind provider_handshake (provider.h):
+ *
+ *   slack   POST {"type":"url_verification","challenge":C}, signed -> 200 {"challenge":C}
+ *   zoom    POST {"event":"endpoint.url_validation","payload":{"plainToken":T}}, signed
+ *           -> 200 {"plainToken":T,"encryptedToken":hex HMAC-SHA256(secret, T)}
+ *   graph   POST or GET ?validationToken=V -> 200 text/plain V
+ *   xero    POST intent to receive ({"events":[]...}) -> 200 empty when signed, else 401
+ *   notion  POST {"verification_token":V} (unsigned) -> 200, and stored for the app
+ *
+ * A handshake that the provider signs is verified here and refused with 401 when it
+ * is not valid: Zoom's answer is an HMAC of a string the request chooses, so an
+ * unsigned validation would let anyone have any message signed with the secret.
+ * Echoed tokens are bounded and checked for their charset. Answers own their body
+ * (the caller frees it).
+ */
+#include "providers/provider_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define TOKEN_MAX 512        /* Slack challenges, Zoom plainTokens, Notion tokens */
+#define GRAPH_TOKEN_MAX 2048 /* Graph's validationToken is a sentence */
+#define UNAUTHORIZED "{\"error\":\"invalid or missing signature\"}"
+
+/* Fills out and returns 1; body (may be NULL) is copied. -1 when out of memory. */
+static int answer(struct handshake_answer *out, unsigned status, const char *ctype, const char *body, size_t len,
+                  bool store)
+{
+    char *copy = body ? provider_strndup(body, len) : NULL;
+    if (body && !copy)
+        return -1;
+    out->status = status;
+    snprintf(out->content_type, sizeof out->content_type, "%s", ctype);
+    out->body = copy;
+    out->body_len = body ? len : 0;
+    out->store = store;
+    return 1;
+}
+
+static int answer_json(struct handshake_answer *out, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    int rc = text ? answer(out, 200, "application/json", text, strlen(text), false) : -1;
+    free(text);
+    return rc;
+}
+
+static int refuse(struct handshake_answer *out)
+{
+    return answer(out, 401, "application/json", UNAUTHORIZED, strlen(UNAUTHORIZED), false);
+}
+
+/* The body of a POST whose body is a JSON object containing the bytes of needle (a
+ * cheap test first: most requests are no handshake): a new reference, or NULL. */
+static json_t *post_object(const struct webhook_request *req, const char *needle)
+{
+    if (!req->method || strcasecmp(req->method, "POST") != 0 || !req->body || req->body_len == 0 ||
+        !memmem(req->body, req->body_len, needle, strlen(needle)))
+        return NULL;
+    json_t *root = provider_parse_json(req, NULL, 0);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+static bool is_text(json_t *v, const char *want)
+{
+    return json_is_string(v) && strcmp(json_string_value(v), want) == 0;
+}
+
+/* A short random token as providers send them: 1..TOKEN_MAX of [A-Za-z0-9_.~+/=-]. */
+static bool token_ok(json_t *v)
+{
+    static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.~+/=-";
+    size_t len = json_string_length(v);
+    return json_is_string(v) && len > 0 && len <= TOKEN_MAX && strspn(json_string_value(v), allowed) == len;
+}
+
+HANDSHAKE_FN(handshake_slack)
+{
+    json_t *root = post_object(req, "url_verification"), *challenge = json_object_get(root, "challenge");
+    int rc = 0;
+    if (root && is_text(json_object_get(root, "type"), "url_verification") && json_is_string(challenge)) {
+        if (provider_verify(p, req, secrets, NULL, 0) != VERIFY_VALID)
+            rc = refuse(out);
+        else if (!token_ok(challenge))
+            rc = answer(out, 400, "", NULL, 0, false);
+        else
+            rc = answer_json(out, json_pack("{s:O}", "challenge", challenge));
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* Zoom's answer: the token and its HMAC with the secret that verified the request. */
+static int zoom_answer(struct handshake_answer *out, json_t *token, const char *secret)
+{
+    unsigned char mac[64];
+    char hex[129];
+    size_t len = crypto_hmac1(HMAC_SHA256, secret, strlen(secret), json_string_value(token),
+                              json_string_length(token), mac);
+    if (len == 0)
+        return -1;
+    crypto_hex(mac, len, hex);
+    return answer_json(out, json_pack("{s:O, s:s}", "plainToken", token, "encryptedToken", hex));
+}
+
+HANDSHAKE_FN(handshake_zoom)
+{
+    json_t *root = post_object(req, "endpoint.url_validation");
+    json_t *token = provider_json_path(root, "payload.plainToken");
+    int rc = 0;
+    if (root && is_text(json_object_get(root, "event"), "endpoint.url_validation") && json_is_string(token)) {
+        const char *used = NULL;
+        if (signature_verify_specs(p->sigs, PROVIDER_MAX_SCHEMES, p->name, req, secrets, &used, NULL, 0) !=
+            VERIFY_VALID)
+            rc = refuse(out);
+        else if (!token_ok(token))
+            rc = answer(out, 400, "", NULL, 0, false);
+        else
+            rc = zoom_answer(out, token, used);
+    }
+    json_decref(root);
+    return rc;
+}
+
+HANDSHAKE_FN(handshake_graph)
+{
+    (void)p;
+    (void)secrets;
+    char *token = provider_query_param(req->query, "validationToken");
+    if (!token)
+        return 0;
+    size_t len = strlen(token);
+    bool printable = len <= GRAPH_TOKEN_MAX;
+    for (size_t i = 0; printable && i < len; i++)
+        printable = (unsigned char)token[i] >= 0x20 && token[i] != 0x7f;
+    int rc = printable ? answer(out, 200, "text/plain", token, len, false) : answer(out, 400, "", NULL, 0, false);
+    free(token);
+    return rc;
+}
+
+HANDSHAKE_FN(handshake_xero)
+{
+    json_t *root = post_object(req, "events"), *events = json_object_get(root, "events");
+    int rc = 0;
+    if (root && json_is_array(events) && json_array_size(events) == 0) {
+        bool ok = provider_verify(p, req, secrets, NULL, 0) == VERIFY_VALID;
+        rc = answer(out, ok ? 200 : 401, "", NULL, 0, false);
+    }
+    json_decref(root);
+    return rc;
+}
+
+HANDSHAKE_FN(handshake_notion)
+{
+    (void)p;
+    (void)secrets;
+    json_t *root = post_object(req, "verification_token");
+    json_t *token = json_object_get(root, "verification_token");
+    int rc = 0;
+    /* Only the bare token: an event that also carries one is verified as usual. */
+    if (root && json_object_size(root) == 1 && token_ok(token))
+        rc = answer(out, 200, "application/json", "{\"status\":\"success\"}", 20, true);
+    json_decref(root);
+    return rc;
+}

@@ -1,0 +1,60 @@
+/*
+ * table_code: providers of software development tools (GitHub, GitLab, Linear, Jira).
+ * See provider_impl.h for what each field means and rows.h for the shared fragments.
+ */
+#include "providers/rows.h"
+
+/* GitHub Apps sign every delivery with the app's webhook secret and name the
+ * installation, which connection_config.installation_id holds. */
+#define GITHUB_SHA256 SIG_BODY_MAC("X-Hub-Signature-256", HMAC_SHA256, SIG_ENC_HEX, "sha256=", SIG_SECRET_WEBHOOK)
+#define GITHUB_SCHEME                                                                                              \
+    "HMAC-SHA256 of the raw body with the webhook secret, hex, \"sha256=\" prefix, in X-Hub-Signature-256"
+#define GITHUB_APP_ROW(row_name)                                                                                   \
+    {                                                                                                              \
+        .name = row_name, .scheme = GITHUB_SCHEME, .sigs = {GITHUB_SHA256},                                       \
+        .attr = {.ids = {ID_CONFIG("installation.id", "installation_id")},                                        \
+                 .event_header = "X-GitHub-Event", .event_detail = "action"},                                     \
+    }
+
+const struct provider provider_rows_code[] = {
+    GITHUB_APP_ROW("github-app"),
+    GITHUB_APP_ROW("github-app-oauth"),
+    {
+        /* Repository and organisation webhooks name no installation: the webhook URL
+         * names the connection, or the webhook is unattributed. */
+        .name = "github",
+        .scheme = GITHUB_SCHEME " (or HMAC-SHA1, \"sha1=\", in X-Hub-Signature)",
+        .sigs = {GITHUB_SHA256,
+                 SIG_BODY_MAC("X-Hub-Signature", HMAC_SHA1, SIG_ENC_HEX, "sha1=", SIG_SECRET_WEBHOOK)},
+        .attr = {.ids = {ID_URL_CONNECTION}, .event_header = "X-GitHub-Event"},
+    },
+    {
+        /* A signing token (whsec_...) signs Standard Webhooks headers; a secret token is
+         * sent as is. The signature is preferred when both are present. */
+        .name = "gitlab",
+        .scheme = "Standard Webhooks (webhook-signature, signing token whsec_...) when present, "
+                  "else X-Gitlab-Token equal to the webhook secret",
+        .sigs = {SIG_STD_V1("webhook", true), SIG_TOKEN_IN("X-Gitlab-Token")},
+        .attr = {.ids = {ID_URL_CONNECTION}, .event_header = "X-Gitlab-Event"},
+    },
+    {
+        .name = "linear",
+        .scheme = "HMAC-SHA256 of the raw body with the webhook signing secret, hex, in Linear-Signature; "
+                  "the body's webhookTimestamp (ms) within 60 s",
+        .sigs = {{.header = "Linear-Signature", .alg = HMAC_SHA256, .encoding = SIG_ENC_HEX, .parts = PARTS_BODY,
+                  .ts_path = "webhookTimestamp", .ts_unit = SIG_TS_MILLIS, .ts_tolerance = 60,
+                  .secret = SIG_SECRET_WEBHOOK}},
+        .attr = {.ids = {ID_CONFIG("organizationId", "organizationId")}, .event_paths = {"type"},
+                 .event_detail = "action"},
+    },
+    {
+        /* Admin and dynamic webhooks registered with a secret (WebSub style). */
+        .name = "jira",
+        .scheme = "HMAC-SHA256 of the raw body with the webhook secret, hex, \"sha256=\" prefix, in X-Hub-Signature",
+        .sigs = {SIG_BODY_MAC("X-Hub-Signature", HMAC_SHA256, SIG_ENC_HEX, "sha256=", SIG_SECRET_WEBHOOK)},
+        .attr = {.ids = {ID_URL_CONNECTION, ID_METADATA("matchedWebhookIds.[0]", "jiraWebhookId")},
+                 .event_paths = {"webhookEvent"}},
+    },
+};
+
+const size_t provider_rows_code_len = sizeof provider_rows_code / sizeof provider_rows_code[0];
