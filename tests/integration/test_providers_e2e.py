@@ -1,26 +1,29 @@
 """A handful of providers through the real pipeline: their handshakes are answered by
 the ingress, their signatures (computed here independently, from the providers' published
 schemes) verify, and their webhooks reach the right connection byte for byte."""
+import base64
 import hashlib
 import hmac
 import json
+import random
 import time
 import urllib.parse
 import uuid
 
-from hlsupport import App, assert_bytes, get, post, uid
+from hlsupport import App, assert_bytes, get, post, uid, wait_until
 
 
 class ProviderApp(App):
     """An App for any provider, with the secret given as --secret."""
 
-    def __init__(self, cli, stack, receiver, provider, secret):
+    def __init__(self, cli, stack, receiver, provider, secret, *create_args):
         self.cli, self.provider, self.receiver = cli, provider, receiver
         self.path = f"/app/{uid()}"
         self.env = cli.env(receiver.url + self.path)
         self.key = f"{provider}-{uid()}"
         self.secret = secret
-        self.integration = cli.integration(self.env["id"], self.key, provider, secret=secret)
+        self.integration = cli.json("integration", "create", "--env", self.env["id"], "--key", self.key,
+                                    "--provider", provider, "--secret", secret, *create_args)
         self.url = f"{stack.public_url}/webhook/{self.env['id']}/{self.key}"
 
 
@@ -129,3 +132,39 @@ def test_standard_webhooks_signed_by_the_cli_and_named_by_the_url(cli, stack, re
     assert_bytes(app.wait_payload(body)[0].body, app.expected(conn, body))
     tampered = body.replace(b"contact", b"CONTACT")
     assert post(url, tampered, {"Content-Type": "application/json", **headers}).status_code == 401
+
+
+def test_allow_unverified_only_while_no_secret_is_set(cli, stack, receiver):
+    path = f"/app/{uid()}"
+    env = cli.env(receiver.url + path)
+    key = f"gh-{uid()}"
+    cli.integration(env["id"], key, "github-app")   # no secret yet
+    url = f"{stack.public_url}/webhook/{env['id']}/{key}"
+    body = f'{{"action":"created","installation":{{"id":{random.randint(1, 10**9)}}},"n":"{uid()}"}}'.encode()
+    plain = {"Content-Type": "application/json", "X-GitHub-Event": "installation"}
+    assert post(url, body, plain).status_code == 401, "an integration without a secret accepted a webhook"
+
+    cli.run("integration", "update", "--env", env["id"], "--key", key, "--allow-unverified", "true")
+    # The ingress drops its cache on the change notification, a moment after the commit.
+    wait_until(lambda: post(url, body, plain).status_code == 200, 10,
+               "the allow-unverified integration to accept an unsigned webhook")
+    d = receiver.wait_for(lambda rs: [x for x in rs if x.path == path], 30, "the unverified delivery")[0]
+    assert d.header("X-Hookline-Verified") == "false", "an unverified webhook was forwarded as verified"
+
+    cli.run("integration", "update", "--env", env["id"], "--key", key, "--secret", "now-set")
+    wait_until(lambda: post(url, body, plain).status_code == 401, 10,
+               "an unsigned webhook to be refused once the integration has a secret")
+
+
+def test_generic_hmac_configured_per_integration(cli, stack, receiver):
+    secret = f"g-{uid()}"
+    config = {"header": "X-Acme-Signature", "algorithm": "sha512", "encoding": "base64", "prefix": "v1=",
+              "template": "{timestamp}.{body}", "timestamp_header": "X-Acme-Time", "tolerance": 300}
+    app = ProviderApp(cli, stack, receiver, "generic-hmac", secret, "--verify-config", json.dumps(config))
+    body = f'{{"event":"thing.happened","id":"{uid()}"}}'.encode()
+    ts = str(int(time.time()))
+    mac = base64.b64encode(hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha512).digest()).decode()
+    headers = {"Content-Type": "application/json", "X-Acme-Time": ts, "X-Acme-Signature": "v1=" + mac}
+    assert post(app.url, body, headers).status_code == 200
+    assert_bytes(app.wait_payload(body)[0].body, app.expected(None, body))
+    assert post(app.url, body + b" ", headers).status_code == 401
