@@ -3,7 +3,7 @@
 #   make                 release build into build/release/bin
 #   make SANITIZE=1      ASan+UBSan build into build/asan/bin (what the tests use)
 #   make WERROR=1        warnings are errors (CI)
-#   make run | up | down | test | unit | integration | fuzz | clean
+#   make run | up | down | test | unit | integration | fuzz | bench | clean
 .DELETE_ON_ERROR:
 
 CC       ?= cc
@@ -127,6 +127,11 @@ down:
 run: deps
 	$(MAKE) all
 	sh deploy/local/demo.sh
+
+# Benchmarks: each figure is reported next to a baseline measured in the same run.
+bench: deps
+	$(MAKE) all
+	sh bench/run.sh
 
 clean:
 	rm -rf build
