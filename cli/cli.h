@@ -36,6 +36,8 @@ int cmd_migrate(int argc, char **argv);
 int cmd_env_create(int argc, char **argv);
 int cmd_env_list(int argc, char **argv);
 int cmd_env_show(int argc, char **argv);
+int cmd_env_update(int argc, char **argv);
+int cmd_env_rotate_key(int argc, char **argv);
 int cmd_integration_create(int argc, char **argv);
 int cmd_integration_list(int argc, char **argv);
 int cmd_integration_show(int argc, char **argv);
@@ -44,6 +46,7 @@ int cmd_secrets_new_key(int argc, char **argv);
 int cmd_secrets_reencrypt(int argc, char **argv);
 int cmd_connection_create(int argc, char **argv);
 int cmd_connection_list(int argc, char **argv);
+int cmd_connection_update(int argc, char **argv);
 int cmd_topics_ensure(int argc, char **argv);
 int cmd_providers(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
@@ -69,6 +72,11 @@ enum cli_opt_kind {
     CLI_OPT_STRING, /* --name VALUE: target is a const char ** (set to the argv string) */
     CLI_OPT_FLAG,   /* --name: target is a bool * (set to true) */
     CLI_OPT_ENV_ID, /* --name UUID: like CLI_OPT_STRING, checked with cli_check_env_id */
+    CLI_OPT_BOOL,   /* --name true|false (cli_parse_bool's words): target is a const char **, set to
+                       "true" or "false" (the text of a boolean SQL parameter) */
+    CLI_OPT_URL,    /* --name URL: like CLI_OPT_STRING, checked with cli_is_http_url */
+    CLI_OPT_URL_OR_NONE, /* --name URL|none: like CLI_OPT_URL; "none" (or "") sets the target to ""
+                            (remove the URL: nullif($n, '') in SQL) */
 };
 struct cli_opt {
     const char *name; /* without the dashes, e.g. "env" */
@@ -80,8 +88,9 @@ struct cli_opt {
 /* Parses argv (argv[0] is the command name) with getopt_long into the targets of the
  * n opts; --help prints usage. Returns -1 when the command should go on, otherwise the
  * exit status to return at once (after printing why): CLI_OK after --help, CLI_USAGE
- * for an unknown option, a missing value or required option, or a stray argument,
- * CLI_FAIL for an environment id that is not a UUID. Targets of options not given are
+ * for an unknown option, a missing value or required option, a stray argument, or a
+ * boolean that is not one, CLI_FAIL for an environment id that is not a UUID or a URL
+ * that is not an http(s) one. Targets of options not given are
  * left as they are (their defaults). At most 16 options. */
 int cli_parse_options(int argc, char **argv, const char *usage, const struct cli_opt *opts, size_t n)
     __attribute__((warn_unused_result));
@@ -114,6 +123,9 @@ int cli_check_json_object(const char *opt, const char *text, size_t max) __attri
  * null is "-", booleans are yes/no, nested JSON is printed compactly and control
  * characters are shown as '?'. Returns 0, or -1 on allocation failure (reported). */
 int cli_print(json_t *v, bool json, const char *empty) __attribute__((warn_unused_result));
+
+/* Prints row 0 of res (cli_db_row) with cli_print. CLI_OK or CLI_FAIL (printed). */
+int cli_print_row(const PGresult *res, bool json);
 
 /* ---- database (cli_db.c) -------------------------------------------------------- */
 
@@ -203,5 +215,12 @@ int cli_unseal(const char *stored, const char *column, const char *row, char **p
  * removes obj[name], so ciphertext is never printed either. 0, or -1 (printed). */
 int cli_reveal_secrets(json_t *obj, const PGresult *res, const char *const *columns, size_t n, const char *row,
                        bool show) __attribute__((warn_unused_result));
+
+/* (cli_util.c) Re-encrypts a stored secret for another column of the same row
+ * (rotation moves the current value to previous_*): stored (text of column from, may
+ * be NULL or "") is decrypted and sealed for column to. *out: the new stored form (free with
+ * secretbox_free_str), NULL when stored is NULL or "". 0, or -1 (printed). */
+int cli_reseal(const char *stored, const char *from, const char *to, const char *row, char **out)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "common/ids.h"
+#include "common/secretbox.h"
 
 /* ---- messages ------------------------------------------------------------------ */
 
@@ -74,6 +75,39 @@ void cli_getopt_reset(void)
 #define OPT_HELP 'h'
 #define OPT_BASE 256 /* getopt values of table entries: OPT_BASE + index, never a character */
 
+/* Checks (and for booleans and "none" normalises) the value of a given option.
+ * -1 when it is fine, else the exit status (printed). */
+static int check_value(const char *cmd, const struct cli_opt *o)
+{
+    const char **value = o->target;
+    bool b;
+    switch (o->kind) {
+    case CLI_OPT_ENV_ID:
+        return cli_check_env_id(*value) < 0 ? CLI_FAIL : -1;
+    case CLI_OPT_BOOL:
+        if (cli_parse_bool(*value, &b) < 0)
+            return cli_usage_error(cmd, "--%s takes true or false, not '%s'", o->name, *value);
+        *value = b ? "true" : "false";
+        return -1;
+    case CLI_OPT_URL_OR_NONE:
+        if (!**value || !strcasecmp(*value, "none")) {
+            *value = "";
+            return -1;
+        }
+        /* fall through */
+    case CLI_OPT_URL:
+        if (cli_is_http_url(*value))
+            return -1;
+        cli_error("--%s '%s' is not an http:// or https:// URL%s", o->name, *value,
+                  o->kind == CLI_OPT_URL_OR_NONE ? " (or none)" : "");
+        return CLI_FAIL;
+    case CLI_OPT_STRING:
+    case CLI_OPT_FLAG:
+    default:
+        return -1;
+    }
+}
+
 int cli_parse_options(int argc, char **argv, const char *usage, const struct cli_opt *opts, size_t n)
 {
     struct option longopts[CLI_OPTS_MAX + 2];
@@ -105,8 +139,9 @@ int cli_parse_options(int argc, char **argv, const char *usage, const struct cli
         bool given = opts[i].kind == CLI_OPT_FLAG ? *(bool *)opts[i].target : *(const char **)opts[i].target != NULL;
         if (opts[i].required && !given)
             return cli_usage_error(argv[0], "--%s is required", opts[i].name);
-        if (given && opts[i].kind == CLI_OPT_ENV_ID && cli_check_env_id(*(const char **)opts[i].target) < 0)
-            return CLI_FAIL;
+        int status = given ? check_value(argv[0], &opts[i]) : -1;
+        if (status >= 0)
+            return status;
     }
     return -1;
 }
@@ -205,6 +240,19 @@ int cli_check_json_object(const char *opt, const char *text, size_t max)
         return -1;
     }
     return 0;
+}
+
+int cli_reseal(const char *stored, const char *from, const char *to, const char *row, char **out)
+{
+    *out = NULL;
+    if (!stored || !*stored)
+        return 0;
+    char *plain;
+    if (cli_unseal(stored, from, row, &plain) < 0)
+        return -1;
+    *out = cli_seal(plain, to, row);
+    secretbox_free_str(plain);
+    return *out ? 0 : -1;
 }
 
 /* ---- output ----------------------------------------------------------------------- */
@@ -382,4 +430,14 @@ int cli_print(json_t *v, bool json, const char *empty)
     puts(cell);
     free(cell);
     return 0;
+}
+
+int cli_print_row(const PGresult *res, bool json)
+{
+    json_t *out = cli_db_row(res, 0);
+    int rc = out ? cli_print(out, json, "") : -1;
+    if (!out)
+        cli_error("out of memory");
+    json_decref(out);
+    return rc == 0 ? CLI_OK : CLI_FAIL;
 }

@@ -1,24 +1,28 @@
 /*
- * cmd_connection: `hookline connection create` and `hookline connection list`.
+ * cmd_connection: `hookline connection create|list|update`.
  *
  * A connection is one end customer's account on an integration. Its connection_config
  * and metadata JSON objects carry the identifiers the router attributes webhooks by
  * (e.g. {"portalId": "123"} for HubSpot, see `hookline providers`), so they are checked
- * here to be JSON objects without duplicate keys before they are stored.
+ * here to be JSON objects without duplicate keys before they are stored. A connection
+ * may have its own webhook URL, which replaces the environment's primary URL for its
+ * webhooks (Nango's override); the environment's secondary URL still gets a copy.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
-#include "common/ids.h"
 
 #define CONNECTION_ID_MAX_LEN 1024
 #define JSON_ARG_MAX_LEN (1024 * 1024)
 
+/* What every command that prints connections prints. */
+#define CONNECTION_COLUMNS "c.connection_id, i.key AS integration, c.connection_config, c.metadata, c.webhook_url_override"
+
 static const char create_usage[] =
     "Usage: hookline connection create --env UUID --integration KEY --id ID\n"
-    "                                  [--config JSON] [--metadata JSON] [--json]\n"
+    "                                  [--config JSON] [--metadata JSON] [--webhook-url URL]\n"
+    "                                  [--json]\n"
     "\n"
     "Adds a customer connection to an integration.\n"
     "\n"
@@ -27,6 +31,8 @@ static const char create_usage[] =
     "  --id ID             the connection id your app uses for this customer\n"
     "  --config JSON       connection_config object, e.g. '{\"portalId\": \"123\"}' (default {})\n"
     "  --metadata JSON     metadata object (default {})\n"
+    "  --webhook-url URL   forward this connection's webhooks here instead of the\n"
+    "                      environment's webhook URL (http or https)\n"
     "  --json              print a JSON object\n"
     "  --help              show this help\n";
 
@@ -40,6 +46,20 @@ static const char list_usage[] =
     "  --json              print a JSON array\n"
     "  --help              show this help\n";
 
+static const char update_usage[] =
+    "Usage: hookline connection update --env UUID --integration KEY --id ID\n"
+    "                                  --webhook-url URL|none [--json]\n"
+    "\n"
+    "Changes a connection and prints it.\n"
+    "\n"
+    "  --env UUID              the environment\n"
+    "  --integration KEY       the integration key\n"
+    "  --id ID                 the connection id\n"
+    "  --webhook-url URL|none  forward this connection's webhooks here instead of the\n"
+    "                          environment's webhook URL; none: to the environment's again\n"
+    "  --json                  print a JSON object\n"
+    "  --help                  show this help\n";
+
 static bool valid_connection_id(const char *s)
 {
     size_t len = strlen(s);
@@ -49,6 +69,13 @@ static bool valid_connection_id(const char *s)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             return false;
     return true;
+}
+
+/* Prints that the environment has no integration key; returns CLI_FAIL. */
+static int no_integration(const char *env, const char *key)
+{
+    cli_error("environment %s has no integration '%s' (see 'hookline integration list --env %s')", env, key, env);
+    return CLI_FAIL;
 }
 
 /* Checks that the environment has integration key. 1 yes, 0 no (printed), -1 error (printed). */
@@ -65,67 +92,31 @@ static int integration_exists(PGconn *db, const char *env, const char *key)
     int found = PQntuples(res) > 0;
     PQclear(res);
     if (!found)
-        cli_error("environment %s has no integration '%s' (see 'hookline integration list --env %s')", env, key,
-                  env);
+        no_integration(env, key);
     return found;
 }
 
 int cmd_connection_create(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"env", required_argument, NULL, 'e'},
-        {"integration", required_argument, NULL, 'i'},
-        {"id", required_argument, NULL, 'c'},
-        {"config", required_argument, NULL, 'C'},
-        {"metadata", required_argument, NULL, 'm'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     int status = CLI_FAIL;
-    const char *env = NULL, *key = NULL, *id = NULL, *config = "{}", *metadata = "{}";
+    const char *env = NULL, *key = NULL, *id = NULL, *config = "{}", *metadata = "{}", *url = NULL;
     bool json = false;
     PGconn *db = NULL;
     PGresult *res = NULL;
-    json_t *out = NULL;
     struct cli_db_error err;
 
-    cli_getopt_reset();
-    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
-        switch (c) {
-        case 'e':
-            env = optarg;
-            break;
-        case 'i':
-            key = optarg;
-            break;
-        case 'c':
-            id = optarg;
-            break;
-        case 'C':
-            config = optarg;
-            break;
-        case 'm':
-            metadata = optarg;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            return cli_help(create_usage);
-        default:
-            return cli_usage_hint(argv[0]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
-    if (!env || !key || !id)
-        return cli_usage_error(argv[0], "--env, --integration and --id are required");
-
-    if (!id_is_uuid(env)) {
-        cli_error("--env '%s' is not an environment id (a UUID, see 'hookline env list')", env);
-        return CLI_FAIL;
-    }
+    const struct cli_opt opts[] = {
+        {"env", CLI_OPT_ENV_ID, &env, true},
+        {"integration", CLI_OPT_STRING, &key, true},
+        {"id", CLI_OPT_STRING, &id, true},
+        {"config", CLI_OPT_STRING, &config, false},
+        {"metadata", CLI_OPT_STRING, &metadata, false},
+        {"webhook-url", CLI_OPT_URL, &url, false},
+        {"json", CLI_OPT_FLAG, &json, false},
+    };
+    int parsed = cli_parse_options(argc, argv, create_usage, opts, CLI_OPTS_N(opts));
+    if (parsed >= 0)
+        return parsed;
     if (!valid_connection_id(id)) {
         cli_error("--id must be 1 to %d characters without control characters", CONNECTION_ID_MAX_LEN);
         return CLI_FAIL;
@@ -134,19 +125,18 @@ int cmd_connection_create(int argc, char **argv)
         cli_check_json_object("--metadata", metadata, JSON_ARG_MAX_LEN) < 0)
         return CLI_FAIL;
 
-    db = cli_db_connect();
+    db = cli_db_connect_env(env);
     if (!db)
         goto out;
-    if (cli_db_env_exists(db, env) <= 0)
-        goto out;
     /* One statement: the integration is looked up and the row inserted atomically. */
-    const char *params[] = {env, key, id, config, metadata};
+    const char *params[] = {env, key, id, config, metadata, url};
     res = cli_db_query(db,
-                       "INSERT INTO connections (integration_id, connection_id, connection_config, metadata)"
-                       " SELECT i.id, $3, $4::jsonb, $5::jsonb FROM integrations i"
-                       " WHERE i.environment_id = $1::uuid AND i.key = $2::text"
-                       " RETURNING connection_id, $2::text AS integration, connection_config, metadata",
-                       5, params, &err);
+                       "WITH c AS (INSERT INTO connections (integration_id, connection_id, connection_config, metadata,"
+                       " webhook_url_override)"
+                       " SELECT i.id, $3, $4::jsonb, $5::jsonb, $6 FROM integrations i"
+                       " WHERE i.environment_id = $1::uuid AND i.key = $2::text RETURNING *)"
+                       " SELECT " CONNECTION_COLUMNS " FROM c, (SELECT $2::text AS key) i",
+                       6, params, &err);
     if (!res) {
         if (!strcmp(err.sqlstate, CLI_SQLSTATE_UNIQUE_VIOLATION))
             cli_error("integration '%s' already has a connection with id '%s'", key, id);
@@ -154,21 +144,11 @@ int cmd_connection_create(int argc, char **argv)
             cli_db_fail("creating the connection", &err);
         goto out;
     }
-    if (PQntuples(res) == 0) {
-        cli_error("environment %s has no integration '%s' (see 'hookline integration list --env %s')", env, key,
-                  env);
-        goto out;
-    }
-    out = cli_db_row(res, 0);
-    if (!out) {
-        cli_error("out of memory");
-        goto out;
-    }
-    if (cli_print(out, json, "") < 0)
-        goto out;
-    status = CLI_OK;
+    if (PQntuples(res) == 0)
+        no_integration(env, key);
+    else
+        status = cli_print_row(res, json);
 out:
-    json_decref(out);
     PQclear(res);
     PQfinish(db);
     return status;
@@ -176,76 +156,73 @@ out:
 
 int cmd_connection_list(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"env", required_argument, NULL, 'e'},
-        {"integration", required_argument, NULL, 'i'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int status = CLI_FAIL;
     const char *env = NULL, *key = NULL;
+    bool json = false;
+
+    const struct cli_opt opts[] = {
+        {"env", CLI_OPT_ENV_ID, &env, true},
+        {"integration", CLI_OPT_STRING, &key, false},
+        {"json", CLI_OPT_FLAG, &json, false},
+    };
+    int parsed = cli_parse_options(argc, argv, list_usage, opts, CLI_OPTS_N(opts));
+    if (parsed >= 0)
+        return parsed;
+
+    PGconn *db = cli_db_connect_env(env);
+    if (!db)
+        return CLI_FAIL;
+    int status = CLI_FAIL;
+    if (!key || integration_exists(db, env, key) > 0) {
+        const char *params[] = {env, key};
+        status = cli_db_print(db, "listing connections",
+                              "SELECT " CONNECTION_COLUMNS
+                              " FROM connections c JOIN integrations i ON i.id = c.integration_id"
+                              " WHERE i.environment_id = $1::uuid AND ($2::text IS NULL OR i.key = $2::text)"
+                              " ORDER BY i.key, c.connection_id",
+                              2, params, json, "no connections");
+    }
+    PQfinish(db);
+    return status;
+}
+
+int cmd_connection_update(int argc, char **argv)
+{
+    int status = CLI_FAIL;
+    const char *env = NULL, *key = NULL, *id = NULL, *url = NULL;
     bool json = false;
     PGconn *db = NULL;
     PGresult *res = NULL;
-    json_t *rows = NULL;
     struct cli_db_error err;
 
-    cli_getopt_reset();
-    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
-        switch (c) {
-        case 'e':
-            env = optarg;
-            break;
-        case 'i':
-            key = optarg;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            return cli_help(list_usage);
-        default:
-            return cli_usage_hint(argv[0]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
-    if (!env)
-        return cli_usage_error(argv[0], "--env is required");
-    if (!id_is_uuid(env)) {
-        cli_error("--env '%s' is not an environment id (a UUID, see 'hookline env list')", env);
-        return CLI_FAIL;
-    }
+    const struct cli_opt opts[] = {
+        {"env", CLI_OPT_ENV_ID, &env, true},
+        {"integration", CLI_OPT_STRING, &key, true},
+        {"id", CLI_OPT_STRING, &id, true},
+        {"webhook-url", CLI_OPT_URL_OR_NONE, &url, true},
+        {"json", CLI_OPT_FLAG, &json, false},
+    };
+    int parsed = cli_parse_options(argc, argv, update_usage, opts, CLI_OPTS_N(opts));
+    if (parsed >= 0)
+        return parsed;
 
-    db = cli_db_connect();
-    if (!db)
+    db = cli_db_connect_env(env);
+    if (!db || integration_exists(db, env, key) <= 0)
         goto out;
-    if (cli_db_env_exists(db, env) <= 0)
-        goto out;
-    if (key && integration_exists(db, env, key) <= 0)
-        goto out;
-    const char *params[] = {env, key};
+    const char *params[] = {env, key, id, url};
     res = cli_db_query(db,
-                       "SELECT c.connection_id, i.key AS integration, c.connection_config, c.metadata"
-                       " FROM connections c JOIN integrations i ON i.id = c.integration_id"
-                       " WHERE i.environment_id = $1::uuid AND ($2::text IS NULL OR i.key = $2::text)"
-                       " ORDER BY i.key, c.connection_id",
-                       2, params, &err);
-    if (!res) {
-        cli_db_fail("listing connections", &err);
-        goto out;
-    }
-    rows = cli_db_rows(res);
-    if (!rows) {
-        cli_error("out of memory");
-        goto out;
-    }
-    if (cli_print(rows, json, "no connections") < 0)
-        goto out;
-    status = CLI_OK;
+                       "UPDATE connections c SET webhook_url_override = nullif($4, ''), updated_at = now()"
+                       " FROM integrations i WHERE i.id = c.integration_id"
+                       " AND i.environment_id = $1::uuid AND i.key = $2::text AND c.connection_id = $3"
+                       " RETURNING " CONNECTION_COLUMNS,
+                       4, params, &err);
+    if (!res)
+        cli_db_fail("updating the connection", &err);
+    else if (PQntuples(res) == 0)
+        cli_error("integration '%s' has no connection with id '%s' (see 'hookline connection list --env %s')", key,
+                  id, env);
+    else
+        status = cli_print_row(res, json);
 out:
-    json_decref(rows);
     PQclear(res);
     PQfinish(db);
     return status;

@@ -6,7 +6,8 @@
  * encrypted (cli_seal, bound to the column and to "<environment uuid>/<key>") and
  * printed only by `integration show --show-secrets`: other output says whether each
  * one is set. Rotation (`update --rotate`) moves the current secret to previous_*,
- * which the ingress still accepts until `update --clear-previous`.
+ * which the ingress still accepts until `update --clear-previous`. `--forward false`
+ * makes an integration sync-only: its webhooks are routed but not forwarded.
  * Arguments are checked before the database sees them (UUID, the key's CHECK
  * constraint, a known provider, JSON objects), so mistakes get a message that says
  * what to fix.
@@ -31,7 +32,7 @@
     " coalesce(webhook_secret, '') <> '' AS has_webhook_secret,"                                        \
     " coalesce(client_secret, '') <> '' AS has_client_secret, allow_unverified,"                        \
     " (coalesce(previous_webhook_secret, '') <> '' OR coalesce(previous_client_secret, '') <> '')"      \
-    " AS previous_secret_active"
+    " AS previous_secret_active, forward_enabled"
 /* What one integration's record adds (show, create, update); the secret columns are
  * replaced by cli_reveal_secrets. */
 #define INTEGRATION_RECORD(P)                                                                           \
@@ -45,7 +46,7 @@ static const char *const secret_columns[] = {STORE_COL_WEBHOOK_SECRET, STORE_COL
 static const char create_usage[] =
     "Usage: hookline integration create --env UUID --key KEY --provider PROVIDER\n"
     "                                   [--secret S] [--client-secret S] [--allow-unverified]\n"
-    "                                   [--verify-config JSON] [--json]\n"
+    "                                   [--verify-config JSON] [--forward true|false] [--json]\n"
     "\n"
     "Adds an integration of PROVIDER to an environment and prints its webhook URL, the\n"
     "one to configure at the provider. Secrets are stored encrypted with\n"
@@ -61,6 +62,8 @@ static const char create_usage[] =
     "                        forwarded marked unverified); otherwise they are rejected\n"
     "  --verify-config JSON  verification settings (a JSON object) for configurable\n"
     "                        providers such as generic-hmac\n"
+    "  --forward true|false  forward its webhooks to the environment's app (default true;\n"
+    "                        false: sync-only)\n"
     "  --json                print a JSON object\n"
     "  --help                show this help\n";
 
@@ -68,8 +71,8 @@ static const char list_usage[] =
     "Usage: hookline integration list --env UUID [--json]\n"
     "\n"
     "Lists an environment's integrations with their webhook URLs, whether their secrets\n"
-    "are set (never the secrets), whether unverified webhooks are allowed and whether a\n"
-    "previous (rotated) secret is still accepted.\n"
+    "are set (never the secrets), whether unverified webhooks are allowed, whether a\n"
+    "previous (rotated) secret is still accepted and whether webhooks are forwarded.\n"
     "\n"
     "  --env UUID   the environment\n"
     "  --json       print a JSON array\n"
@@ -91,7 +94,7 @@ static const char update_usage[] =
     "Usage: hookline integration update --env UUID --key KEY [--secret S] [--client-secret S]\n"
     "                                   [--rotate | --clear-previous]\n"
     "                                   [--allow-unverified true|false] [--verify-config JSON|null]\n"
-    "                                   [--json]\n"
+    "                                   [--forward true|false] [--json]\n"
     "\n"
     "Changes an integration and prints it (without secrets). Only what is given changes.\n"
     "\n"
@@ -105,6 +108,7 @@ static const char update_usage[] =
     "  --clear-previous                stop accepting the previous secrets (end of rotation)\n"
     "  --allow-unverified true|false   accept webhooks while the needed secret is not set\n"
     "  --verify-config JSON|null       verification settings object (null removes them)\n"
+    "  --forward true|false            forward its webhooks (false: sync-only)\n"
     "  --json                          print a JSON object\n"
     "  --help                          show this help\n";
 
@@ -201,7 +205,7 @@ int cmd_integration_create(int argc, char **argv)
 {
     int status = CLI_FAIL;
     const char *env = NULL, *key = NULL, *provider = NULL, *secret = NULL, *client_secret = NULL;
-    const char *verify_config = NULL;
+    const char *verify_config = NULL, *forward = "true";
     bool json = false, allow_unverified = false;
     char base[1024], row[STORE_SECRET_ROW_MAX];
     char *sealed_secret = NULL, *sealed_client = NULL;
@@ -217,6 +221,7 @@ int cmd_integration_create(int argc, char **argv)
         {"client-secret", CLI_OPT_STRING, &client_secret, false},
         {"allow-unverified", CLI_OPT_FLAG, &allow_unverified, false},
         {"verify-config", CLI_OPT_STRING, &verify_config, false},
+        {"forward", CLI_OPT_BOOL, &forward, false},
         {"json", CLI_OPT_FLAG, &json, false},
     };
     int parsed = cli_parse_options(argc, argv, create_usage, opts, CLI_OPTS_N(opts));
@@ -248,13 +253,13 @@ int cmd_integration_create(int argc, char **argv)
     if (!db)
         goto out;
     const char *params[] = {env,  key, provider, sealed_secret, sealed_client,
-                            base, sql_bool(allow_unverified), verify_config};
+                            base, sql_bool(allow_unverified), verify_config, forward};
     res = cli_db_query(db,
                        "INSERT INTO integrations (environment_id, key, provider, webhook_secret, client_secret,"
-                       " allow_unverified, verify_config)"
-                       " VALUES ($1::uuid, $2, $3, $4, $5, $7::boolean, $8::jsonb)"
+                       " allow_unverified, verify_config, forward_enabled)"
+                       " VALUES ($1::uuid, $2, $3, $4, $5, $7::boolean, $8::jsonb, $9::boolean)"
                        " RETURNING " INTEGRATION_RECORD("$6"),
-                       8, params, &err);
+                       9, params, &err);
     if (!res) {
         if (!strcmp(err.sqlstate, CLI_SQLSTATE_UNIQUE_VIOLATION))
             cli_error("environment %s already has an integration with key '%s'", env, key);
@@ -348,6 +353,7 @@ struct update_request {
     bool rotate, clear_previous;
     const char *allow_unverified;          /* "true" / "false" */
     const char *verify_config;             /* JSON text, or "null" */
+    const char *forward;                   /* "true" / "false" */
 };
 
 /* The new value of a current secret column: plain sealed for it, or NULL for "" (the
@@ -358,22 +364,6 @@ static int seal_current(const char *plain, const char *column, const char *row, 
     if (!*plain)
         return 0;
     *out = cli_seal(plain, column, row);
-    return *out ? 0 : -1;
-}
-
-/* The previous column's new value on rotation: the current value (text in res's
- * column col, or SQL NULL) decrypted from its column and encrypted for the previous
- * one. 0 or -1 (printed). */
-static int seal_previous(const PGresult *res, int col, const char *from, const char *to, const char *row, char **out)
-{
-    *out = NULL;
-    if (PQgetisnull(res, 0, col) || !*PQgetvalue(res, 0, col))
-        return 0;
-    char *plain;
-    if (cli_unseal(PQgetvalue(res, 0, col), from, row, &plain) < 0)
-        return -1;
-    *out = cli_seal(plain, to, row);
-    secretbox_free_str(plain);
     return *out ? 0 : -1;
 }
 
@@ -405,9 +395,11 @@ static int apply_update(PGconn *db, const char *env, const char *key, const stru
         (req->client_secret && seal_current(req->client_secret, STORE_COL_CLIENT_SECRET, row, &cs) < 0))
         goto out;
     bool rotate_ws = req->rotate && req->secret, rotate_cs = req->rotate && req->client_secret;
-    if ((rotate_ws &&
-         seal_previous(cur, 0, STORE_COL_WEBHOOK_SECRET, STORE_COL_PREVIOUS_WEBHOOK_SECRET, row, &pws) < 0) ||
-        (rotate_cs && seal_previous(cur, 1, STORE_COL_CLIENT_SECRET, STORE_COL_PREVIOUS_CLIENT_SECRET, row, &pcs) < 0))
+    /* Rotation: the current value (SQL NULL or text) moves to the previous column. */
+    if ((rotate_ws && cli_reseal(PQgetisnull(cur, 0, 0) ? NULL : PQgetvalue(cur, 0, 0), STORE_COL_WEBHOOK_SECRET,
+                                 STORE_COL_PREVIOUS_WEBHOOK_SECRET, row, &pws) < 0) ||
+        (rotate_cs && cli_reseal(PQgetisnull(cur, 0, 1) ? NULL : PQgetvalue(cur, 0, 1), STORE_COL_CLIENT_SECRET,
+                                 STORE_COL_PREVIOUS_CLIENT_SECRET, row, &pcs) < 0))
         goto out;
 
     public_base(base, sizeof base);
@@ -419,7 +411,8 @@ static int apply_update(PGconn *db, const char *env, const char *key, const stru
                             sql_bool(rotate_ws || req->clear_previous), pws,
                             sql_bool(rotate_cs || req->clear_previous), pcs,
                             req->allow_unverified,
-                            sql_bool(req->verify_config), config_null ? NULL : req->verify_config};
+                            sql_bool(req->verify_config), config_null ? NULL : req->verify_config,
+                            req->forward};
     res = cli_db_query(db,
                        "UPDATE integrations SET"
                        " webhook_secret = CASE WHEN $4::boolean THEN $5 ELSE webhook_secret END,"
@@ -428,10 +421,11 @@ static int apply_update(PGconn *db, const char *env, const char *key, const stru
                        " previous_client_secret = CASE WHEN $10::boolean THEN $11 ELSE previous_client_secret END,"
                        " allow_unverified = coalesce($12::boolean, allow_unverified),"
                        " verify_config = CASE WHEN $13::boolean THEN $14::jsonb ELSE verify_config END,"
+                       " forward_enabled = coalesce($15::boolean, forward_enabled),"
                        " updated_at = now()"
                        " WHERE environment_id = $1::uuid AND key = $2"
                        " RETURNING " INTEGRATION_RECORD("$3"),
-                       14, params, &err);
+                       15, params, &err);
     if (!res) {
         cli_db_fail("updating the integration", &err);
         goto out;
@@ -451,9 +445,9 @@ out:
 
 int cmd_integration_update(int argc, char **argv)
 {
-    const char *env = NULL, *key = NULL, *allow = NULL;
+    const char *env = NULL, *key = NULL;
     struct update_request req = {0};
-    bool json = false, allowed;
+    bool json = false;
 
     const struct cli_opt opts[] = {
         {"env", CLI_OPT_ENV_ID, &env, true},
@@ -462,20 +456,18 @@ int cmd_integration_update(int argc, char **argv)
         {"client-secret", CLI_OPT_STRING, &req.client_secret, false},
         {"rotate", CLI_OPT_FLAG, &req.rotate, false},
         {"clear-previous", CLI_OPT_FLAG, &req.clear_previous, false},
-        {"allow-unverified", CLI_OPT_STRING, &allow, false},
+        {"allow-unverified", CLI_OPT_BOOL, &req.allow_unverified, false},
         {"verify-config", CLI_OPT_STRING, &req.verify_config, false},
+        {"forward", CLI_OPT_BOOL, &req.forward, false},
         {"json", CLI_OPT_FLAG, &json, false},
     };
     int parsed = cli_parse_options(argc, argv, update_usage, opts, CLI_OPTS_N(opts));
     if (parsed >= 0)
         return parsed;
-    if (allow && cli_parse_bool(allow, &allowed) < 0)
-        return cli_usage_error(argv[0], "--allow-unverified takes true or false, not '%s'", allow);
-    if (allow)
-        req.allow_unverified = allowed ? "true" : "false";
-    if (!req.secret && !req.client_secret && !req.clear_previous && !req.allow_unverified && !req.verify_config)
+    if (!req.secret && !req.client_secret && !req.clear_previous && !req.allow_unverified && !req.verify_config &&
+        !req.forward)
         return cli_usage_error(argv[0], "nothing to update: give --secret, --client-secret, --clear-previous, "
-                                        "--allow-unverified or --verify-config");
+                                        "--allow-unverified, --verify-config or --forward");
     if (req.rotate && !req.secret && !req.client_secret)
         return cli_usage_error(argv[0], "--rotate needs the new --secret or --client-secret");
     if (req.rotate && req.clear_previous)

@@ -257,9 +257,15 @@ int store_environment(struct store *st, const char *env_id, struct environment_r
 {
     memset(out, 0, sizeof *out);
     const char *params[1] = {env_id};
+    /* The previous key only while its grace period lasts; its end rounded down, so the
+     * forwarder stops using it no later than the database says. */
     PGresult *res = store_query(st,
-                                "SELECT id, name, webhook_url, secondary_webhook_url, signing_key, "
-                                "previous_signing_key FROM environments WHERE id = $1::uuid",
+                                "SELECT id, name, webhook_url, secondary_webhook_url, signing_key,"
+                                " CASE WHEN previous_signing_key_until > now() THEN previous_signing_key END,"
+                                " CASE WHEN previous_signing_key_until > now()"
+                                "  THEN floor(extract(epoch FROM previous_signing_key_until))::bigint END,"
+                                " forward_mode, legacy_signature"
+                                " FROM environments WHERE id = $1::uuid",
                                 1, params);
     if (!res)
         return -1;
@@ -275,11 +281,45 @@ int store_environment(struct store *st, const char *env_id, struct environment_r
         bool current_bad = false, previous_bad = false;
         out->signing_key = open_secret(res, 4, STORE_COL_SIGNING_KEY, row, what, &current_bad);
         out->previous_signing_key = open_secret(res, 5, STORE_COL_PREVIOUS_SIGNING_KEY, row, what, &previous_bad);
+        out->previous_until = out->previous_signing_key ? strtoll(PQgetvalue(res, 0, 6), NULL, 10) : 0;
+        out->forward_mode = !strcmp(PQgetvalue(res, 0, 7), "raw") ? STORE_FORWARD_RAW : STORE_FORWARD_ENVELOPE;
+        out->legacy_signature = PQgetvalue(res, 0, 8)[0] == 't';
         rc = 0;
         if (current_bad) {
             environment_row_clear(out);
             rc = -1;
         }
+    }
+    PQclear(res);
+    return rc;
+}
+
+void forward_settings_row_clear(struct forward_settings_row *row)
+{
+    if (!row)
+        return;
+    free(row->webhook_url_override);
+    memset(row, 0, sizeof *row);
+}
+
+int store_forward_settings(struct store *st, const char *env_id, const char *integration_key,
+                           const char *connection_id, struct forward_settings_row *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *params[3] = {env_id, integration_key, connection_id};
+    PGresult *res = store_query(st,
+                                "SELECT i.forward_enabled, c.webhook_url_override FROM integrations i"
+                                " LEFT JOIN connections c ON c.integration_id = i.id AND c.connection_id = $3"
+                                " WHERE i.environment_id = $1::uuid AND i.key = $2",
+                                3, params);
+    if (!res)
+        return -1;
+    int rc = 1;
+    if (PQntuples(res) == 1) {
+        out->forward_enabled = PQgetvalue(res, 0, 0)[0] == 't';
+        out->webhook_url_override = dup_or_null(res, 0, 1);
+        /* Out of memory must not send a connection's webhooks to the shared URL. */
+        rc = out->webhook_url_override || PQgetisnull(res, 0, 1) ? 0 : -1;
     }
     PQclear(res);
     return rc;

@@ -81,13 +81,25 @@ void integration_row_clear(struct integration_row *row);
 int store_integration(struct store *st, const char *env_id, const char *key, struct integration_row *out)
     __attribute__((warn_unused_result));
 
+enum store_forward_mode {
+    STORE_FORWARD_ENVELOPE = 0, /* the Nango-compatible envelope (environments.forward_mode 'envelope') */
+    STORE_FORWARD_RAW,          /* the provider's body and headers unchanged ('raw') */
+};
+
 struct environment_row {
     char id[37];
     char *name;
     char *webhook_url;           /* may be NULL */
     char *secondary_webhook_url; /* may be NULL */
     char *signing_key;
-    char *previous_signing_key;  /* may be NULL; for signing-key rotation */
+    /* Signing-key rotation: the key before the last rotation, returned only while its
+     * grace period lasts (now() < previous_signing_key_until in the database), else
+     * NULL; previous_until is the end of that period in unix seconds (0 when NULL).
+     * Callers that keep the row past the query re-check previous_until. */
+    char *previous_signing_key;
+    long long previous_until;
+    enum store_forward_mode forward_mode;
+    bool legacy_signature;       /* also send Nango's legacy X-Nango-Signature */
 };
 void environment_row_clear(struct environment_row *row);
 
@@ -95,6 +107,20 @@ void environment_row_clear(struct environment_row *row);
  * lookup fail (-1, logged): forwarding must wait rather than sign with a wrong key. An
  * unreadable previous_signing_key is only logged (it is NULL then). */
 int store_environment(struct store *st, const char *env_id, struct environment_row *out)
+    __attribute__((warn_unused_result));
+
+/* What the forwarder needs per (integration, connection) besides the environment. */
+struct forward_settings_row {
+    bool forward_enabled;        /* integrations.forward_enabled */
+    char *webhook_url_override;  /* owned; the connection's override of the primary URL, or NULL */
+};
+void forward_settings_row_clear(struct forward_settings_row *row);
+
+/* Looks up the integration (env_id, integration_key) and, when connection_id is not
+ * NULL, that connection of it, in one query. 0 found (the override is NULL when the
+ * connection is unknown or has none), 1 no such integration, -1 database error. */
+int store_forward_settings(struct store *st, const char *env_id, const char *integration_key,
+                           const char *connection_id, struct forward_settings_row *out)
     __attribute__((warn_unused_result));
 
 /* Which field of a connection an identifier is matched against. */

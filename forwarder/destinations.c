@@ -1,5 +1,7 @@
-/* destinations: the environment's forwarding URLs and signing key, through the shared
- * configuration cache so the forwarder does not query PostgreSQL per webhook. */
+/* destinations: where and how a message is forwarded (see struct destination), through
+ * the shared configuration cache so the forwarder does not query PostgreSQL per
+ * webhook. One entry per (environment, integration, connection): a connection's
+ * override and an integration's switch differ between entries of one environment. */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,27 +15,49 @@ int destinations_init(const char *conninfo, long ttl_ms)
     return config_cache_init(&cc, "destinations", conninfo, sizeof(struct destination), 10000, ttl_ms);
 }
 
-int destinations_get(const char *env_id, struct destination *out)
+#define COPY(dst, s) snprintf((dst), sizeof(dst), "%s", (s) ? (s) : "")
+
+/* Fills out from the two rows (fs is NULL when the integration no longer exists). */
+static void resolve(struct destination *out, const struct environment_row *env, const struct forward_settings_row *fs)
 {
-    if (ttl_cache_get(cc.cache, env_id, out))
+    out->forward = fs ? fs->forward_enabled : true;
+    out->overridden = fs && fs->webhook_url_override && *fs->webhook_url_override;
+    COPY(out->primary_url, out->overridden ? fs->webhook_url_override : env->webhook_url);
+    COPY(out->secondary_url, env->secondary_webhook_url);
+    COPY(out->signing_key, env->signing_key);
+    COPY(out->previous_signing_key, env->previous_signing_key);
+    out->previous_until = env->previous_until;
+    out->raw = env->forward_mode == STORE_FORWARD_RAW;
+    out->legacy_signature = env->legacy_signature;
+}
+
+int destinations_get(const char *env_id, const char *integration, const char *connection, struct destination *out)
+{
+    /* Unambiguous: a UUID, a key without '/', then the connection id ("" unattributed,
+     * as a connection id is never empty). */
+    char key[64 + 160 + 1040 + 3];
+    snprintf(key, sizeof key, "%s/%s/%s", env_id, integration, connection ? connection : "");
+    if (ttl_cache_get(cc.cache, key, out))
         return 0;
-    struct environment_row row;
+    struct environment_row env;
+    struct forward_settings_row fs;
+    int fs_rc = 1;
     pthread_mutex_lock(&cc.lock);
-    int rc = store_environment(cc.query, env_id, &row);
+    int rc = store_environment(cc.query, env_id, &env);
+    if (rc == 0)
+        fs_rc = store_forward_settings(cc.query, env_id, integration, connection, &fs);
     pthread_mutex_unlock(&cc.lock);
-    config_cache_db_result(&cc, rc >= 0);
-    if (rc < 0)
-        return -1;
+    config_cache_db_result(&cc, rc >= 0 && fs_rc >= 0);
     memset(out, 0, sizeof *out);
     out->found = rc == 0;
-    if (out->found) {
-        snprintf(out->webhook_url, sizeof out->webhook_url, "%s", row.webhook_url ? row.webhook_url : "");
-        snprintf(out->secondary_url, sizeof out->secondary_url, "%s",
-                 row.secondary_webhook_url ? row.secondary_webhook_url : "");
-        snprintf(out->signing_key, sizeof out->signing_key, "%s", row.signing_key ? row.signing_key : "");
-    }
-    environment_row_clear(&row);
-    config_cache_put(&cc, env_id, out, out->found);
+    if (rc == 0 && fs_rc >= 0)
+        resolve(out, &env, fs_rc == 0 ? &fs : NULL);
+    if (fs_rc == 0)
+        forward_settings_row_clear(&fs);
+    environment_row_clear(&env);
+    if (rc < 0 || fs_rc < 0)
+        return -1;
+    config_cache_put(&cc, key, out, out->found);
     return 0;
 }
 

@@ -124,16 +124,44 @@ void envelope_sign_nango(const char *signing_key, const void *body, size_t len, 
     crypto_hex(mac, m, out);
 }
 
-void envelope_sign_standard(const char *signing_key, const char *msg_id, long long timestamp, const void *body,
-                            size_t len, char *out, size_t outlen)
+int envelope_sign_nango_legacy(const char *signing_key, const void *body, size_t len, char out[65])
 {
-    char ts[32];
-    snprintf(ts, sizeof ts, "%lld", timestamp);
+    size_t klen = strlen(signing_key);
+    unsigned char *buf = malloc(klen + len + 1), digest[32];
+    out[0] = '\0';
+    if (!buf)
+        return -1;
+    memcpy(buf, signing_key, klen);
+    if (len)
+        memcpy(buf + klen, body, len);
+    crypto_sha256(buf, klen + len, digest);
+    free(buf);
+    crypto_hex(digest, sizeof digest, out);
+    return 0;
+}
+
+/* Writes "v1,<base64 of HMAC-SHA256(key, id.ts.body)>" into out (at least 48 bytes). */
+static void sign_standard_one(const char *key, const char *msg_id, const char *ts, const void *body, size_t len,
+                              char *out, size_t outlen)
+{
     const void *parts[5] = {msg_id, ".", ts, ".", body};
     size_t lens[5] = {strlen(msg_id), 1, strlen(ts), 1, len};
     unsigned char mac[64];
-    size_t m = crypto_hmac(HMAC_SHA256, signing_key, strlen(signing_key), parts, lens, 5, mac);
+    size_t m = crypto_hmac(HMAC_SHA256, key, strlen(key), parts, lens, 5, mac);
     char b64[100];
     crypto_base64(mac, m, b64);
     snprintf(out, outlen, "v1,%s", b64);
+}
+
+void envelope_sign_standard(const char *signing_key, const char *previous_key, const char *msg_id,
+                            long long timestamp, const void *body, size_t len, char out[ENVELOPE_STANDARD_SIG_MAX])
+{
+    char ts[32];
+    snprintf(ts, sizeof ts, "%lld", timestamp);
+    sign_standard_one(signing_key, msg_id, ts, body, len, out, ENVELOPE_STANDARD_SIG_MAX);
+    if (!previous_key || !*previous_key)
+        return;
+    size_t n = strlen(out);
+    out[n++] = ' ';
+    sign_standard_one(previous_key, msg_id, ts, body, len, out + n, ENVELOPE_STANDARD_SIG_MAX - n);
 }

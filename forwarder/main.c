@@ -1,12 +1,13 @@
-/* hookline-forwarder: consumes webhooks.routed and POSTs each webhook, in the
- * Nango-compatible envelope and signed with the environment's key, to the
- * environment's primary and secondary URLs. A message's offset is stored only once
- * its outcome is final (delivered, refused by the receiver, or out of attempts), so a
- * crash re-delivers rather than loses; receivers dedupe on the stable webhook-id. */
+/* hookline-forwarder: consumes webhooks.routed and POSTs each webhook, signed with the
+ * environment's key, in the Nango-compatible envelope or (raw mode) as the provider
+ * sent it, to its primary URL (the connection's override, else the environment's) and
+ * the environment's secondary URL; integrations with forwarding off are skipped. A
+ * message's offset is stored only once its outcome is final (delivered, refused by the
+ * receiver, out of attempts, or not to be forwarded), so a crash re-delivers rather
+ * than loses; receivers dedupe on the stable webhook-id. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,7 +21,6 @@
 #include "common/msg.h"
 #include "common/signals.h"
 #include "common/store.h"
-#include "forwarder/envelope.h"
 #include "forwarder/forwarder.h"
 
 struct forwarder_config g_forwarder;
@@ -38,7 +38,7 @@ static const struct config_item forwarder_items[] = {
     {"HOOKLINE_FORWARD_BACKOFF_MS", CONFIG_INT, "500", 1, 600000, 0,
      "first retry delay; doubles per attempt, with jitter", &g_forwarder.backoff_ms},
     {"HOOKLINE_FORWARDER_CACHE_TTL_MS", CONFIG_INT, "30000", 0, 3600000, 0,
-     "how long an environment lookup is cached (changes also drop the cache)", &g_forwarder.cache_ttl_ms},
+     "how long a destination lookup is cached (changes also drop the cache)", &g_forwarder.cache_ttl_ms},
     {"HOOKLINE_FORWARDER_GROUP", CONFIG_STR, "hookline-forwarder", 0, 0, 0, "Kafka consumer group",
      &g_forwarder.group_id},
     {"HOOKLINE_FORWARD_ALLOW_CIDRS", CONFIG_STR, "", 0, 0, 0,
@@ -46,54 +46,9 @@ static const struct config_item forwarder_items[] = {
      &g_forwarder.allow_cidrs},
 };
 
-enum outcome { OUT_DELIVERED, OUT_REFUSED, OUT_FAILED, OUT_NO_DESTINATION, OUT_ABORTED };
-static struct metric *m_outcome[5], *m_attempts, *m_latency;
+enum outcome { OUT_DELIVERED, OUT_REFUSED, OUT_FAILED, OUT_NO_DESTINATION, OUT_ABORTED, OUT_DISABLED, OUT_COUNT };
+static struct metric *m_outcome[OUT_COUNT], *m_attempts, *m_latency;
 static bool kafka_ok;
-
-/* Request headers of the provider that are not passed on: hop-by-hop, credentials,
- * and the names hookline sets itself. */
-static bool header_passes(const char *name)
-{
-    static const char *const dropped[] = {
-        "host", "content-length", "content-type", "connection", "keep-alive", "proxy-authorization",
-        "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "expect", "authorization", "cookie",
-        "user-agent", "accept-encoding", "webhook-id", "webhook-timestamp", "webhook-signature",
-    };
-    for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++)
-        if (!strcasecmp(name, dropped[i]))
-            return false;
-    return strncasecmp(name, "x-nango-", 8) != 0 && strncasecmp(name, "x-hookline-", 11) != 0 &&
-           strncasecmp(name, "x-forwarded-", 12) != 0;
-}
-
-/* What one routed message carries, as NUL-terminated copies. */
-struct routed {
-    char webhook_id[64], routed_id[64], env[64], integration[160], provider[64], connection[256], verified[16],
-        event_type[128];
-    bool attributed;
-    struct msg_http_header passthrough[64];
-    size_t npass;
-};
-
-static void routed_free(struct routed *r)
-{
-    msg_http_headers_free(r->passthrough, r->npass);
-    r->npass = 0;
-}
-
-static void routed_read(struct routed *r, rd_kafka_headers_t *h)
-{
-    memset(r, 0, sizeof *r);
-    msg_header(h, MSG_H_WEBHOOK_ID, r->webhook_id, sizeof r->webhook_id);
-    msg_header(h, MSG_H_ROUTED_ID, r->routed_id, sizeof r->routed_id);
-    msg_header(h, MSG_H_ENVIRONMENT, r->env, sizeof r->env);
-    msg_header(h, MSG_H_INTEGRATION, r->integration, sizeof r->integration);
-    msg_header(h, MSG_H_PROVIDER, r->provider, sizeof r->provider);
-    msg_header(h, MSG_H_VERIFIED, r->verified, sizeof r->verified);
-    msg_header(h, MSG_H_EVENT_TYPE, r->event_type, sizeof r->event_type);
-    r->attributed = msg_header(h, MSG_H_CONNECTION, r->connection, sizeof r->connection) != NULL;
-    r->npass = msg_http_headers(h, r->passthrough, sizeof r->passthrough / sizeof r->passthrough[0], header_passes);
-}
 
 static bool retryable(long status)
 {
@@ -112,29 +67,15 @@ static bool backoff_sleep(long ms)
     return true;
 }
 
-/* Delivers body to url with retries. */
-static enum outcome deliver_with_retry(const struct routed *r, const char *url, const char *signing_key,
-                                       const char *body, size_t len)
+/* Delivers req to url with retries. */
+static enum outcome deliver_with_retry(struct forward_request *req, const char *url)
 {
-    char nango_sig[65], sw_sig[128], ts[32];
-    envelope_sign_nango(signing_key, body, len, nango_sig);
+    const struct routed *r = req->r;
     long delay = g_forwarder.backoff_ms;
     for (long attempt = 1; attempt <= g_forwarder.attempts; attempt++) {
-        long long now = (long long)time(NULL);
-        snprintf(ts, sizeof ts, "%lld", now);
-        envelope_sign_standard(signing_key, r->routed_id, now, body, len, sw_sig, sizeof sw_sig);
-        struct delivery_header hdrs[80] = {
-            {"Content-Type", "application/json"}, {"X-Nango-Hmac-Sha256", nango_sig}, {"webhook-id", r->routed_id},
-            {"webhook-timestamp", ts}, {"webhook-signature", sw_sig}, {"X-Hookline-Webhook-Id", r->webhook_id},
-            {"X-Hookline-Verified", strcmp(r->verified, "verified") == 0 ? "true" : "false"},
-        };
-        size_t n = 7;
-        if (r->event_type[0])
-            hdrs[n++] = (struct delivery_header){"X-Hookline-Event-Type", r->event_type};
-        for (size_t i = 0; i < r->npass && n < sizeof hdrs / sizeof hdrs[0]; i++)
-            hdrs[n++] = (struct delivery_header){r->passthrough[i].name, r->passthrough[i].value};
+        request_stamp(req, (long long)time(NULL));
         struct delivery_result res;
-        deliver_post(url, hdrs, n, body, len, &res);
+        deliver_post(url, req->headers, req->nheaders, req->body, req->len, &res);
         metric_inc(m_attempts);
         metric_observe(m_latency, res.seconds);
         if (res.status >= 200 && res.status < 300) {
@@ -176,36 +117,39 @@ static int forward_message(const rd_kafka_message_t *rkm)
     routed_read(&r, h);
     int rc = 0;
     struct destination dest;
-    while (destinations_get(r.env, &dest) < 0) {
+    while (destinations_get(r.env, r.integration, r.attributed ? r.connection : NULL, &dest) < 0) {
         if (!backoff_sleep(1000)) {
             rc = -1;
             goto out;
         }
         destinations_watch();
     }
-    if (!dest.found || !dest.webhook_url[0]) {
+    if (dest.found && !dest.forward) {
+        log_info(r.webhook_id, "forwarding is off for integration %s of environment %s; %s not forwarded",
+                 r.integration, r.env, r.routed_id);
+        metric_inc(m_outcome[OUT_DISABLED]);
+        goto out;
+    }
+    if (!dest.found || !dest.primary_url[0]) {
         log_warn(r.webhook_id, "no webhook URL for environment %s; not forwarded", r.env);
         metric_inc(m_outcome[OUT_NO_DESTINATION]);
         goto out;
     }
-    size_t len;
-    char *body = envelope_build(r.provider, r.integration, r.attributed ? r.connection : NULL, rkm->payload,
-                                rkm->len, &len);
-    if (!body) {
-        log_error(r.webhook_id, "out of memory building the envelope; will retry");
-        rc = -1;
+    struct forward_request req;
+    if (request_build(&req, &r, &dest, rkm->payload, rkm->len) < 0) {
+        rc = -1; /* out of memory (logged): retried later */
         goto out;
     }
-    const char *urls[2] = {dest.webhook_url, dest.secondary_url};
+    const char *urls[2] = {dest.primary_url, dest.secondary_url};
     for (int i = 0; i < 2 && rc == 0; i++) {
         if (!urls[i][0])
             continue;
-        enum outcome o = deliver_with_retry(&r, urls[i], dest.signing_key, body, len);
+        enum outcome o = deliver_with_retry(&req, urls[i]);
         metric_inc(m_outcome[o]);
         if (o == OUT_ABORTED)
             rc = -1;
     }
-    free(body);
+    request_free(&req);
 out:
     routed_free(&r);
     return rc;
@@ -227,9 +171,12 @@ static bool forwarder_ready(void *ctx, char *why, size_t whylen)
 
 static void metrics_init(void)
 {
-    static const char *const labels[] = {"outcome=\"delivered\"", "outcome=\"refused\"", "outcome=\"failed\"",
-                                         "outcome=\"no_destination\"", "outcome=\"aborted\""};
-    for (int i = 0; i < 5; i++)
+    static const char *const labels[OUT_COUNT] = {
+        [OUT_DELIVERED] = "outcome=\"delivered\"",           [OUT_REFUSED] = "outcome=\"refused\"",
+        [OUT_FAILED] = "outcome=\"failed\"",                 [OUT_NO_DESTINATION] = "outcome=\"no_destination\"",
+        [OUT_ABORTED] = "outcome=\"aborted\"",               [OUT_DISABLED] = "outcome=\"disabled\"",
+    };
+    for (int i = 0; i < OUT_COUNT; i++)
         m_outcome[i] = metrics_counter("hookline_forwarder_deliveries_total", labels[i],
                                        "deliveries by final outcome");
     m_attempts = metrics_counter("hookline_forwarder_attempts_total", NULL, "HTTP attempts made");
