@@ -30,7 +30,7 @@ rd_kafka_t *kafka_producer_new(const char *client_id,
                                void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
                                void *opaque, char *errstr, size_t errlen);
 
-/* A consumer in group_id subscribed to topic: cooperative-sticky, auto offset store
+/* A consumer in group_id subscribed to topic: range assignment (see kafka.c), auto offset store
  * off (the caller stores offset+1 only when a message's outcome is final), auto commit
  * of stored offsets on, auto.offset.reset=earliest. NULL on error with errstr. */
 rd_kafka_t *kafka_consumer_new(const char *client_id, const char *group_id, const char *topic, char *errstr,
