@@ -1,0 +1,223 @@
+#!/bin/sh
+# `make bench`: hookline's benchmarks on a stack of their own. They report, they never
+# pass or fail on speed: every figure is a ratio against a baseline measured in the same
+# run, printed with the command that produced it. Results: build/bench/results.md (the
+# raw wrk outputs and JSON next to it). All traffic goes to 127.0.0.1.
+#
+#   1. ingress, durable accept: signed GitHub App webhooks (wrk, keep-alive) vs the
+#      ingress's admin GET /healthz (same libmicrohttpd, no lookup/verify/Kafka)
+#   2. the same webhook load with Connection: close vs keep-alive
+#   3. end to end: N signed webhooks sent (bench/send.py), time until the receiver has
+#      them all, vs the receiver's own capacity (wrk straight at it) and the sender's
+#   3b. the forwarder alone: N webhooks wait in Kafka, then the forwarder starts; its
+#      delivery rate vs the receiver's capacity on one connection (wrk -c1), which is
+#      how the forwarder delivers
+#   3c. the same against an app that answers BENCH_SLOW_MS late: the forwarder's rate vs
+#      what that app serves to concurrent clients (wrk -c32) and on one connection
+#   4. peak RSS (VmHWM) and CPU time of each process
+# 3 runs first, on empty topics. 1 and 2 run last, with the router and forwarder stopped
+# (the backlog they write is not delivered meanwhile: ingress and Kafka alone), in
+# BENCH_ROUNDS interleaved rounds; each round's ratio is of its own pair, the median is
+# reported.
+#
+# Settings: BENCH_THREADS (2) BENCH_CONNS (32) BENCH_DURATION (10s) BENCH_N (5000)
+# BENCH_ROUNDS (3) BENCH_SLOW_MS (5; 0 skips 3c) BENCH_SLOW_N (500), HOOKLINE_PORT_OFFSET
+# (200). Every load is bounded: wrk by -d and `timeout`, send.py by its count and its
+# deadlines.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+B=$ROOT/bench
+OUT=$ROOT/build/bench
+export HOOKLINE_STACK_DIR="$ROOT/.stack-bench" HOOKLINE_BIN_DIR="$ROOT/build/release/bin"
+export HOOKLINE_PORT_OFFSET="${HOOKLINE_PORT_OFFSET:-200}"
+STACK=$ROOT/deploy/local/stack.sh
+HL=$HOOKLINE_BIN_DIR/hookline
+T=${BENCH_THREADS:-2} C=${BENCH_CONNS:-32} D=${BENCH_DURATION:-10s} N=${BENCH_N:-5000}
+ROUNDS=${BENCH_ROUNDS:-3} SLOW_MS=${BENCH_SLOW_MS:-5} SLOW_N=${BENCH_SLOW_N:-500}
+RECEIVER_PORT=$((8490 + HOOKLINE_PORT_OFFSET)) SLOW_PORT=$((8491 + HOOKLINE_PORT_OFFSET))
+RECEIVER=http://127.0.0.1:$RECEIVER_PORT SLOW=http://127.0.0.1:$SLOW_PORT
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+command -v wrk >/dev/null || die "wrk not found (Debian: apt-get install wrk)"
+[ -x "$HL" ] || die "$HL not built (make all)"
+
+RECEIVER_PID= RECEIVER_PIDS=
+cleanup() {
+    trap - EXIT INT TERM
+    set +e
+    for pid in $RECEIVER_PIDS; do kill "$pid" 2>/dev/null; done
+    for f in "$HOOKLINE_STACK_DIR"/*.log; do # the daemons' last words, kept past the purge
+        [ ! -f "$f" ] || tail -n 500 "$f" >"$OUT/stack-$(basename "$f")"
+    done
+    sh "$STACK" down --purge
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+rm -rf "$OUT" && mkdir -p "$OUT"
+: >"$OUT/commands.txt"
+
+# quote ARGS...: the arguments as a shell would need them typed.
+quote() {
+    for a; do
+        case $a in '' | *[!A-Za-z0-9_./:=,@%+-]*) printf "'%s' " "$a" ;; *) printf '%s ' "$a" ;; esac
+    done
+}
+# run LABEL CMD...: prints and records the command, runs it, keeps its output.
+run() {
+    label=$1
+    shift
+    printf '%s: %s\n' "$label" "$(quote "$@")" | tee -a "$OUT/commands.txt" >&2
+    "$@" >"$OUT/$label.txt" 2>&1 || { cat "$OUT/$label.txt" >&2; die "$label failed"; }
+}
+# bench_wrk LABEL BODY HEADERS WRK_ARGS...: one bounded wrk run with bench/wrk.lua
+# (BODY, HEADERS: files, or "" for a GET).
+bench_wrk() {
+    label=$1 body=$2 headers=$3
+    shift 3
+    run "$label" env BENCH_BODY="$body" BENCH_HEADERS="$headers" \
+        timeout 120 wrk --timeout 5s --latency -s "$B/wrk.lua" "$@"
+    sed -n 's/^BENCH_JSON //p' "$OUT/$label.txt" >"$OUT/$label.json"
+}
+# stack ARGS...: stack.sh, recorded with the other commands.
+stack() {
+    echo "stack: sh $STACK $*" >>"$OUT/commands.txt"
+    sh "$STACK" "$@"
+}
+pid_of() { cat "$HOOKLINE_STACK_DIR/$1.pid" 2>/dev/null || true; }
+# snapshot TAG: time, CPU ticks (utime+stime) and VmHWM (kB) of each process, to procs.txt.
+snapshot() {
+    now=$(date +%s.%N)
+    for name in ingress router forwarder kafka receiver; do
+        if [ "$name" = receiver ]; then pid=$RECEIVER_PID; else pid=$(pid_of "$name"); fi
+        [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || continue
+        ticks=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')
+        hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
+        echo "$1 $now $name $pid $ticks $hwm" >>"$OUT/procs.txt"
+    done
+}
+
+# ---- stack, receiver, tenant ------------------------------------------------------------
+say "starting the bench stack in $HOOKLINE_STACK_DIR (port offset $HOOKLINE_PORT_OFFSET)"
+sh "$STACK" down --purge >/dev/null 2>&1 || true # leftovers of an interrupted run
+echo "# HOOKLINE_STACK_DIR=$HOOKLINE_STACK_DIR HOOKLINE_PORT_OFFSET=$HOOKLINE_PORT_OFFSET \
+HOOKLINE_BIN_DIR=$HOOKLINE_BIN_DIR" >>"$OUT/commands.txt"
+stack up
+. "$HOOKLINE_STACK_DIR/env.sh"
+INGRESS_ADMIN=http://127.0.0.1:$HOOKLINE_STACK_INGRESS_ADMIN_PORT
+
+# start_receiver PORT [ARGS]: bench/receiver.py in the background, once it answers.
+start_receiver() {
+    echo "setup: python3 $B/receiver.py --port $*" >>"$OUT/commands.txt"
+    python3 "$B/receiver.py" --port "$@" >"$OUT/receiver-$1.log" 2>&1 &
+    RECEIVER_PIDS="$RECEIVER_PIDS $!"
+    i=0
+    until curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$1/stats" 2>/dev/null; do
+        [ "$i" -lt 50 ] || die "receiver did not start: $(cat "$OUT/receiver-$1.log")"
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+# tenant NAME URL: an environment forwarding to URL, a github-app integration `github`
+# signed with $SECRET and a connection for installation 42; prints the webhook URL.
+tenant() {
+    env_id=$("$HL" env create --name "$1" --webhook-url "$2" --json | json_get id)
+    "$HL" integration create --env "$env_id" --key github --provider github-app --secret "$SECRET" --json >/dev/null
+    "$HL" connection create --env "$env_id" --integration github --id bench-customer \
+        --config '{"installation_id":"42"}' --json >/dev/null
+    cat >>"$OUT/commands.txt" <<EOF
+setup: $HL env create --name $1 --webhook-url $2 --json   # -> $env_id
+setup: $HL integration create --env $env_id --key github --provider github-app --secret $SECRET --json
+setup: $HL connection create --env $env_id --integration github --id bench-customer --config '{"installation_id":"42"}' --json
+EOF
+    echo "$HOOKLINE_PUBLIC_URL/webhook/$env_id/github"
+}
+json_get() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+start_receiver "$RECEIVER_PORT"
+RECEIVER_PID=${RECEIVER_PIDS# }
+SECRET=bench-secret-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+WEBHOOK=$(tenant bench "$RECEIVER/hook")
+
+# A ~1 KB GitHub push for installation 42, and its headers (signed by `hookline sign`).
+python3 -c 'import json
+commits = [{"id": "%040x" % i, "message": "Update README (%d)" % i,
+            "author": {"name": "Monalisa Octocat", "email": "octocat@github.com"}} for i in range(4)]
+print(json.dumps({"ref": "refs/heads/main", "before": "0" * 40, "after": "%040x" % 3,
+                  "repository": {"id": 1296269, "full_name": "octocat/Hello-World", "private": False},
+                  "pusher": {"name": "octocat", "email": "octocat@github.com"},
+                  "sender": {"login": "octocat", "id": 1}, "installation": {"id": 42},
+                  "commits": commits}, separators=(",", ":")))' >"$OUT/body.json"
+{
+    echo "X-GitHub-Event: push"
+    echo "X-GitHub-Delivery: 72d3162e-cc78-11e3-81ab-4c9367dc0958"
+    "$HL" sign --provider github-app --secret "$SECRET" <"$OUT/body.json"
+} >"$OUT/headers.txt"
+echo "setup: X-GitHub-Event/X-GitHub-Delivery + $HL sign --provider github-app --secret $SECRET <$OUT/body.json >$OUT/headers.txt" >>"$OUT/commands.txt"
+say "body $(wc -c <"$OUT/body.json") bytes, webhook URL $WEBHOOK"
+
+# Smoke test, then a warm-up (the broker's JIT, the caches): N webhooks end to end, not measured.
+run smoke timeout 60 python3 "$B/send.py" --url "$WEBHOOK" --body "$OUT/body.json" \
+    --headers "$OUT/headers.txt" --receiver "$RECEIVER" -n 1 -c 1 --deliver-timeout 30
+grep -q '"complete": true' "$OUT/smoke.txt" ||
+    die "the first webhook did not make it through: $(cat "$OUT/smoke.txt"); logs in $HOOKLINE_STACK_DIR"
+run warmup timeout 600 python3 "$B/send.py" --url "$WEBHOOK" --body "$OUT/body.json" \
+    --headers "$OUT/headers.txt" --receiver "$RECEIVER" -n "$N" -c "$C"
+
+# ---- 3. end to end (first: nothing undelivered waits in the topics) ---------------------
+bench_wrk receiver "$OUT/body.json" "" -t"$T" -c"$C" -d"$D" "$RECEIVER/wrk"
+bench_wrk receiver_c1 "$OUT/body.json" "" -t1 -c1 -d"$D" "$RECEIVER/wrk"
+run sender timeout 120 python3 "$B/send.py" --url "$RECEIVER/wrk" --body "$OUT/body.json" \
+    --headers "$OUT/headers.txt" --receiver "$RECEIVER" -n "$N" -c "$C" --deliver-timeout 0
+snapshot pipeline_start
+run pipeline timeout 600 python3 "$B/send.py" --url "$WEBHOOK" --body "$OUT/body.json" \
+    --headers "$OUT/headers.txt" --receiver "$RECEIVER" -n "$N" -c "$C"
+snapshot pipeline_end
+
+# ---- 3b. the forwarder alone: N webhooks wait in Kafka, then it starts -------------------
+stack stop forwarder
+run backlog timeout 600 python3 "$B/send.py" --url "$WEBHOOK" --body "$OUT/body.json" \
+    --headers "$OUT/headers.txt" --receiver "$RECEIVER" -n "$N" -c "$C" --deliver-timeout 0
+curl -fsS -o /dev/null "$RECEIVER/reset"
+stack start forwarder
+snapshot drain_start
+run drain timeout 600 python3 "$B/send.py" --drain --receiver "$RECEIVER" -n "$N"
+snapshot drain_end
+curl -fsS "http://127.0.0.1:$HOOKLINE_STACK_FORWARDER_ADMIN_PORT/metrics" >"$OUT/forwarder.metrics"
+
+# ---- 3c. the forwarder alone against a slower app (each answer SLOW_MS late) ---------------
+if [ "$SLOW_MS" != 0 ]; then
+    start_receiver "$SLOW_PORT" --delay-ms "$SLOW_MS"
+    SLOW_WEBHOOK=$(tenant bench-slow "$SLOW/hook")
+    bench_wrk slow_c1 "$OUT/body.json" "" -t1 -c1 -d5s "$SLOW/wrk"
+    bench_wrk slow "$OUT/body.json" "" -t"$T" -c"$C" -d5s "$SLOW/wrk"
+    stack stop forwarder
+    run slow_backlog timeout 600 python3 "$B/send.py" --url "$SLOW_WEBHOOK" --body "$OUT/body.json" \
+        --headers "$OUT/headers.txt" --receiver "$SLOW" -n "$SLOW_N" -c "$C" --deliver-timeout 0
+    curl -fsS -o /dev/null "$SLOW/reset"
+    stack start forwarder
+    run slow_drain timeout 600 python3 "$B/send.py" --drain --receiver "$SLOW" -n "$SLOW_N"
+fi
+curl -fsS "http://127.0.0.1:$HOOKLINE_STACK_ROUTER_ADMIN_PORT/metrics" >"$OUT/router.metrics"
+stack stop router
+stack stop forwarder
+
+# ---- 1 and 2. ingress, in interleaved rounds (a noisy machine drifts) ----------------------
+bench_wrk warmup_webhook "$OUT/body.json" "$OUT/headers.txt" -t"$T" -c"$C" -d5s "$WEBHOOK"
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+    bench_wrk "healthz.$r" "" "" -t"$T" -c"$C" -d"$D" "$INGRESS_ADMIN/healthz"
+    snapshot "webhook_start.$r"
+    bench_wrk "webhook.$r" "$OUT/body.json" "$OUT/headers.txt" -t"$T" -c"$C" -d"$D" "$WEBHOOK"
+    snapshot "webhook_end.$r"
+    bench_wrk "webhook_close.$r" "$OUT/body.json" "$OUT/headers.txt" -t"$T" -c"$C" -d"$D" \
+        -H "Connection: close" "$WEBHOOK"
+    r=$((r + 1))
+done
+snapshot end
+curl -fsS "$INGRESS_ADMIN/metrics" >"$OUT/ingress.metrics"
+
+BENCH_SLOW_MS=$SLOW_MS python3 "$B/report.py" "$OUT" | tee "$OUT/results.md"
+say "results in $OUT/results.md"
