@@ -132,11 +132,6 @@ out:
 
 int cmd_migrate(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     int status = CLI_FAIL;
     bool json = false;
     PGconn *db = NULL;
@@ -148,20 +143,10 @@ int cmd_migrate(int argc, char **argv)
     struct cli_db_error err;
     const char *lock_params[] = {MIGRATE_LOCK_KEY};
 
-    cli_getopt_reset();
-    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
-        switch (c) {
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            return cli_help(usage);
-        default:
-            return cli_usage_hint(argv[0]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+    const struct cli_opt opts[] = {{"json", CLI_OPT_FLAG, &json, false}};
+    int parsed = cli_parse_options(argc, argv, usage, opts, CLI_OPTS_N(opts));
+    if (parsed >= 0)
+        return parsed;
 
     applied = json_array();
     if (!applied) {

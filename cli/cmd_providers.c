@@ -98,29 +98,14 @@ static json_t *provider_row(const struct provider *p)
 
 int cmd_providers(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     int status = CLI_FAIL;
     bool json = false;
     json_t *rows = NULL;
 
-    cli_getopt_reset();
-    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
-        switch (c) {
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            return cli_help(providers_usage);
-        default:
-            return cli_usage_hint(argv[0]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+    const struct cli_opt opts[] = {{"json", CLI_OPT_FLAG, &json, false}};
+    int parsed = cli_parse_options(argc, argv, providers_usage, opts, CLI_OPTS_N(opts));
+    if (parsed >= 0)
+        return parsed;
 
     rows = json_array();
     if (!rows) {
