@@ -85,6 +85,10 @@ static void usage(FILE *f)
     print_config_items(f, common_config_items, common_config_count);
     print_config_items(f, cli_config_items, cli_config_count);
     fprintf(f, "  %-28s any librdkafka property, e.g. HOOKLINE_KAFKA_SECURITY_PROTOCOL\n", "HOOKLINE_KAFKA_*");
+    fprintf(f, "  %-28s <key id>:<base64 of 32 bytes>: encrypts secrets at rest (secrets new-key)\n",
+            "HOOKLINE_ENCRYPTION_KEY");
+    fprintf(f, "  %-28s older keys, comma-separated, still read while rotating (secrets reencrypt)\n",
+            "HOOKLINE_ENCRYPTION_OLD_KEYS");
 }
 
 static bool is_help(const char *arg)
