@@ -19,7 +19,8 @@ static const char usage[] =
     "Usage: hookline topics ensure [--partitions N] [--replication N]\n"
     "\n"
     "Creates the topics HOOKLINE_TOPIC_RAW, HOOKLINE_TOPIC_ROUTED and\n"
-    "HOOKLINE_TOPIC_REJECTED on HOOKLINE_KAFKA_BROKERS if they are missing.\n"
+    "HOOKLINE_TOPIC_REJECTED and HOOKLINE_TOPIC_DEAD_LETTERS on HOOKLINE_KAFKA_BROKERS if they are\n"
+    "missing.\n"
     "Topics that exist are left alone.\n"
     "\n"
     "  --partitions N    partitions of new topics (default: HOOKLINE_TOPIC_PARTITIONS or 4)\n"
@@ -72,7 +73,8 @@ int cmd_topics_ensure(int argc, char **argv)
     }
     conf = NULL; /* owned by rk since rd_kafka_new succeeded */
 
-    const char *const topics[] = {g_common.topic_raw, g_common.topic_routed, g_common.topic_rejected};
+    const char *const topics[] = {g_common.topic_raw, g_common.topic_routed, g_common.topic_rejected,
+                                  g_common.topic_dead_letters};
     const size_t ntopics = sizeof topics / sizeof topics[0];
     if (kafka_ensure_topics(rk, topics, ntopics, (int)partitions, (int)replication, errstr, sizeof errstr) < 0) {
         cli_error("cannot create topics on %s: %s", g_common.kafka_brokers, errstr);

@@ -21,6 +21,8 @@ const struct config_item common_config_items[] = {
      &g_common.topic_routed},
     {"HOOKLINE_TOPIC_REJECTED", CONFIG_STR, "webhooks.rejected", 0, 0, 0, "topic of webhooks that failed a check",
      &g_common.topic_rejected},
+    {"HOOKLINE_TOPIC_DEAD_LETTERS", CONFIG_STR, "webhooks.dead-letters", 0, 0, 0,
+     "topic of deliveries that ran out of attempts", &g_common.topic_dead_letters},
     {"HOOKLINE_LOG_LEVEL", CONFIG_STR, "info", 0, 0, 0, "debug, info, warn or error", &g_common.log_level},
     {"HOOKLINE_LOG_FORMAT", CONFIG_STR, "text", 0, 0, 0, "text or json", &g_common.log_format},
     {"HOOKLINE_PUBLIC_URL", CONFIG_STR, "http://127.0.0.1:8480", 0, 0, 0,

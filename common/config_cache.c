@@ -9,6 +9,7 @@ int config_cache_init(struct config_cache *cc, const char *what, const char *con
     cc->what = what;
     cc->ttl_ms = ttl_ms;
     pthread_mutex_init(&cc->lock, NULL);
+    pthread_mutex_init(&cc->watch_lock, NULL);
     cc->query = store_new(conninfo);
     cc->watch = store_new(conninfo);
     cc->cache = ttl_cache_new(value_size, max_entries);
@@ -37,13 +38,23 @@ void config_cache_watch(struct config_cache *cc)
         atomic_store(&cc->db_ok, store_ping(cc->query) == 0);
         pthread_mutex_unlock(&cc->lock);
     }
+    pthread_mutex_lock(&cc->watch_lock);
     int n = store_changes(cc->watch);
-    if (n == 0)
-        return;
-    ttl_cache_clear(cc->cache);
+    if (n != 0)
+        ttl_cache_clear(cc->cache);
     /* n < 0: the LISTEN connection is gone; without it the cache could go stale. */
     if (n < 0 && store_listen(cc->watch) == 0)
         log_info(NULL, "%s: listening for configuration changes again", cc->what);
+    pthread_mutex_unlock(&cc->watch_lock);
+}
+
+void config_cache_refresh(struct config_cache *cc)
+{
+    if (pthread_mutex_trylock(&cc->watch_lock) != 0)
+        return;
+    if (store_changes(cc->watch) != 0) /* a change, or a lost LISTEN (the watcher re-listens) */
+        ttl_cache_clear(cc->cache);
+    pthread_mutex_unlock(&cc->watch_lock);
 }
 
 bool config_cache_ready(struct config_cache *cc)
@@ -57,6 +68,7 @@ void config_cache_shutdown(struct config_cache *cc)
     store_free(cc->watch);
     store_free(cc->query);
     pthread_mutex_destroy(&cc->lock);
+    pthread_mutex_destroy(&cc->watch_lock);
     cc->cache = NULL;
     cc->watch = cc->query = NULL;
 }

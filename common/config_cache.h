@@ -20,7 +20,8 @@
 
 struct config_cache {
     struct store *query;       /* guarded by lock */
-    struct store *watch;       /* used by config_cache_watch's thread only */
+    struct store *watch;       /* guarded by watch_lock */
+    pthread_mutex_t watch_lock;
     pthread_mutex_t lock;
     struct ttl_cache *cache;
     long ttl_ms;
@@ -40,6 +41,12 @@ void config_cache_db_result(struct config_cache *cc, bool ok);
 /* Call periodically (one thread): drops the cache on change notifications or when the
  * LISTEN connection was lost, and re-checks an unreachable database. */
 void config_cache_watch(struct config_cache *cc);
+
+/* Cheap and non-blocking: drops the cache if a change notification has arrived. Call it
+ * right before using the cache for a webhook, so that a change committed before the
+ * webhook arrived is always seen (the notification is sent at commit). Thread-safe; a
+ * caller that finds another thread checking skips the check. */
+void config_cache_refresh(struct config_cache *cc);
 
 bool config_cache_ready(struct config_cache *cc);
 void config_cache_shutdown(struct config_cache *cc);

@@ -15,6 +15,9 @@
  *          unattributed) and MSG_H_EVENT_TYPE
  *
  * webhooks.rejected (written by router): the raw message, plus MSG_H_REJECT_REASON.
+ *
+ * webhooks.dead-letters (written by forwarder): the routed message whose delivery to one
+ *   destination ran out of attempts, unchanged, plus MSG_H_DL_* (where, why, when).
  */
 #ifndef HOOKLINE_MSG_H
 #define HOOKLINE_MSG_H
@@ -40,6 +43,12 @@
 #define MSG_H_CONNECTION "hl.connection-id"
 #define MSG_H_EVENT_TYPE "hl.event-type"
 #define MSG_H_REJECT_REASON "hl.reject-reason"
+
+#define MSG_H_DL_DESTINATION "hl.dl.destination" /* the URL that kept failing */
+#define MSG_H_DL_STATUS "hl.dl.status"           /* last HTTP status, "0" if none */
+#define MSG_H_DL_ERROR "hl.dl.error"             /* last transport error or "HTTP <status>" */
+#define MSG_H_DL_ATTEMPTS "hl.dl.attempts"
+#define MSG_H_DL_AT "hl.dl.at"                   /* unix milliseconds */
 
 /* Returns the value of the last header called name as a NUL-terminated copy in buf,
  * or NULL if absent or longer than buflen-1. hdrs is borrowed (may be NULL). */

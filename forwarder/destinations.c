@@ -37,6 +37,7 @@ int destinations_get(const char *env_id, const char *integration, const char *co
      * as a connection id is never empty). */
     char key[64 + 160 + 1040 + 3];
     snprintf(key, sizeof key, "%s/%s/%s", env_id, integration, connection ? connection : "");
+    config_cache_refresh(&cc); /* a change committed before this webhook is seen */
     if (ttl_cache_get(cc.cache, key, out))
         return 0;
     struct environment_row env;

@@ -85,6 +85,14 @@ struct routed {
 };
 /* Fills r from the message headers h (may be NULL). Free with routed_free. */
 void routed_read(struct routed *r, rd_kafka_headers_t *h);
+
+/* dead_letters.c: copies rkm to the dead-letter topic with why its delivery to url
+ * failed, and waits for Kafka's acknowledgement. 0 stored, -1 a stop was requested
+ * while Kafka kept refusing (the caller must not store the input offset). */
+int dead_letters_init(void) __attribute__((warn_unused_result));
+int dead_letter(const rd_kafka_message_t *rkm, const char *wid, const char *url, long status, const char *error,
+                long attempts) __attribute__((warn_unused_result));
+void dead_letters_shutdown(void);
 void routed_free(struct routed *r);
 
 /* One message's request to every destination: the body and signatures are made once,

@@ -3,8 +3,9 @@
  * sent it, to its primary URL (the connection's override, else the environment's) and
  * the environment's secondary URL; integrations with forwarding off are skipped. A
  * message's offset is stored only once its outcome is final (delivered, refused by the
- * receiver, out of attempts, or not to be forwarded), so a crash re-delivers rather
- * than loses; receivers dedupe on the stable webhook-id. */
+ * receiver, out of attempts and stored on the dead-letter topic, or not to be
+ * forwarded), so a crash re-delivers rather than loses; receivers dedupe on the stable
+ * webhook-id. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,9 @@ static const struct config_item forwarder_items[] = {
      &g_forwarder.allow_cidrs},
 };
 
-enum outcome { OUT_DELIVERED, OUT_REFUSED, OUT_FAILED, OUT_NO_DESTINATION, OUT_ABORTED, OUT_DISABLED, OUT_COUNT };
+enum outcome {
+    OUT_DELIVERED, OUT_REFUSED, OUT_FAILED, OUT_DEAD_LETTERED, OUT_NO_DESTINATION, OUT_ABORTED, OUT_DISABLED, OUT_COUNT
+};
 static struct metric *m_outcome[OUT_COUNT], *m_attempts, *m_latency;
 static bool kafka_ok;
 
@@ -67,8 +70,19 @@ static bool backoff_sleep(long ms)
     return true;
 }
 
-/* Delivers req to url with retries. */
-static enum outcome deliver_with_retry(struct forward_request *req, const char *url)
+/* "HTTP 503" or the transport error, for logs and dead letters. */
+static void describe_failure(const struct delivery_result *res, char *out, size_t outlen)
+{
+    if (res->error[0])
+        snprintf(out, outlen, "%s", res->error);
+    else
+        snprintf(out, outlen, "HTTP %ld", res->status);
+}
+
+/* Delivers req to url with retries; last gets the final attempt's result and tries
+ * the number of attempts made. */
+static enum outcome deliver_with_retry(struct forward_request *req, const char *url, struct delivery_result *last,
+                                       long *tries)
 {
     const struct routed *r = req->r;
     long delay = g_forwarder.backoff_ms;
@@ -76,6 +90,8 @@ static enum outcome deliver_with_retry(struct forward_request *req, const char *
         request_stamp(req, (long long)time(NULL));
         struct delivery_result res;
         deliver_post(url, req->headers, req->nheaders, req->body, req->len, &res);
+        *last = res;
+        *tries = attempt;
         metric_inc(m_attempts);
         metric_observe(m_latency, res.seconds);
         if (res.status >= 200 && res.status < 300) {
@@ -84,10 +100,7 @@ static enum outcome deliver_with_retry(struct forward_request *req, const char *
             return OUT_DELIVERED;
         }
         char reason[300];
-        if (res.error[0])
-            snprintf(reason, sizeof reason, "%s", res.error);
-        else
-            snprintf(reason, sizeof reason, "HTTP %ld", res.status);
+        describe_failure(&res, reason, sizeof reason);
         log_warn(r->webhook_id, "delivery %s to %s failed: %s (attempt %ld of %ld)", r->routed_id, url, reason, attempt,
                  g_forwarder.attempts);
         if (res.refused[0] || (!retryable(res.status) && !res.error[0]))
@@ -144,7 +157,17 @@ static int forward_message(const rd_kafka_message_t *rkm)
     for (int i = 0; i < 2 && rc == 0; i++) {
         if (!urls[i][0])
             continue;
-        enum outcome o = deliver_with_retry(&req, urls[i]);
+        struct delivery_result last;
+        long tries = 0;
+        enum outcome o = deliver_with_retry(&req, urls[i], &last, &tries);
+        if (o == OUT_FAILED || o == OUT_REFUSED) { /* final, and kept: never dropped */
+            char error[300];
+            describe_failure(&last, error, sizeof error);
+            if (dead_letter(rkm, r.webhook_id, urls[i], last.status, error, tries) < 0)
+                o = OUT_ABORTED;
+            else if (o == OUT_FAILED)
+                o = OUT_DEAD_LETTERED;
+        }
         metric_inc(m_outcome[o]);
         if (o == OUT_ABORTED)
             rc = -1;
@@ -173,12 +196,13 @@ static void metrics_init(void)
 {
     static const char *const labels[OUT_COUNT] = {
         [OUT_DELIVERED] = "outcome=\"delivered\"",           [OUT_REFUSED] = "outcome=\"refused\"",
-        [OUT_FAILED] = "outcome=\"failed\"",                 [OUT_NO_DESTINATION] = "outcome=\"no_destination\"",
+        [OUT_DEAD_LETTERED] = "outcome=\"dead_lettered\"",   [OUT_NO_DESTINATION] = "outcome=\"no_destination\"",
         [OUT_ABORTED] = "outcome=\"aborted\"",               [OUT_DISABLED] = "outcome=\"disabled\"",
     };
-    for (int i = 0; i < OUT_COUNT; i++)
-        m_outcome[i] = metrics_counter("hookline_forwarder_deliveries_total", labels[i],
-                                       "deliveries by final outcome");
+    for (int i = 0; i < OUT_COUNT; i++) /* OUT_FAILED is never final: it becomes a dead letter */
+        m_outcome[i] = labels[i] ? metrics_counter("hookline_forwarder_deliveries_total", labels[i],
+                                                   "deliveries by final outcome")
+                                 : NULL;
     m_attempts = metrics_counter("hookline_forwarder_attempts_total", NULL, "HTTP attempts made");
     m_latency = metrics_histogram("hookline_forwarder_attempt_seconds", NULL, "time of one HTTP attempt");
 }
@@ -197,7 +221,8 @@ int main(int argc, char **argv)
     /* Secrets are stored encrypted: without the key this daemon cannot do its work. */
     if (store_require_secrets() < 0)
         return 1;
-    if (destinations_init(g_common.database_url, g_forwarder.cache_ttl_ms) < 0 || deliver_init(g_forwarder.allow_cidrs) < 0)
+    if (destinations_init(g_common.database_url, g_forwarder.cache_ttl_ms) < 0 ||
+        deliver_init(g_forwarder.allow_cidrs) < 0 || dead_letters_init() < 0)
         return 1;
     rd_kafka_t *consumer = kafka_consumer_new("hookline-forwarder", g_forwarder.group_id, g_common.topic_routed,
                                               errstr, sizeof errstr);
@@ -234,6 +259,7 @@ int main(int argc, char **argv)
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);
     admin_stop(admin);
+    dead_letters_shutdown();
     deliver_shutdown();
     destinations_shutdown();
     log_info(NULL, "stopped");

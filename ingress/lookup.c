@@ -45,6 +45,7 @@ int lookup_integration(const char *env_id, const char *key, struct integration_e
 {
     char ckey[200];
     snprintf(ckey, sizeof ckey, "%s/%s", env_id, key);
+    config_cache_refresh(&cc);
     if (ttl_cache_get(cc.cache, ckey, out))
         return 0;
 

@@ -68,6 +68,7 @@ int connections_find(enum store_match match, const char *env_id, const char *int
                         value);
     bool cacheable = klen > 0 && (size_t)klen < sizeof ckey;
     struct cached_ids c;
+    config_cache_refresh(&cc); /* a change committed before this webhook is seen */
     if (cacheable && ttl_cache_get(cc.cache, ckey, &c))
         return ids_from_cache(&c, ids, n);
     pthread_mutex_lock(&cc.lock);
