@@ -103,6 +103,13 @@ fail:
 rd_kafka_t *kafka_consumer_new(const char *client_id, const char *group_id, const char *topic, char *errstr,
                                size_t errlen)
 {
+    const char *topics[1] = {topic};
+    return kafka_consumer_new_topics(client_id, group_id, topics, 1, errstr, errlen);
+}
+
+rd_kafka_t *kafka_consumer_new_topics(const char *client_id, const char *group_id, const char *const *topics,
+                                      size_t n, char *errstr, size_t errlen)
+{
     rd_kafka_conf_t *conf = kafka_conf_new(client_id, errstr, errlen);
     if (!conf)
         return NULL;
@@ -127,12 +134,13 @@ rd_kafka_t *kafka_consumer_new(const char *client_id, const char *group_id, cons
         return NULL;
     }
     rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, subs);
     rd_kafka_topic_partition_list_destroy(subs);
     if (err) {
-        snprintf(errstr, errlen, "subscribe to %s: %s", topic, rd_kafka_err2str(err));
+        snprintf(errstr, errlen, "subscribe to %s...: %s", topics[0], rd_kafka_err2str(err));
         rd_kafka_destroy(rk);
         return NULL;
     }

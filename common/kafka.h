@@ -35,6 +35,9 @@ rd_kafka_t *kafka_producer_new(const char *client_id,
  * of stored offsets on, auto.offset.reset=earliest. NULL on error with errstr. */
 rd_kafka_t *kafka_consumer_new(const char *client_id, const char *group_id, const char *topic, char *errstr,
                                size_t errlen);
+/* The same, subscribed to n topics. */
+rd_kafka_t *kafka_consumer_new_topics(const char *client_id, const char *group_id, const char *const *topics,
+                                      size_t n, char *errstr, size_t errlen);
 
 /* Stores offset+1 of rkm for commit. Returns 0 or -1. */
 int kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *rkm);

@@ -44,6 +44,13 @@
 #define MSG_H_EVENT_TYPE "hl.event-type"
 #define MSG_H_REJECT_REASON "hl.reject-reason"
 
+/* webhooks.forward-retry.<pass>: a routed message whose delivery to one destination
+ * waits for its next pass. */
+#define MSG_H_RETRY_PASS "hl.retry.pass"         /* 1.. (the pass this copy is for) */
+#define MSG_H_RETRY_DUE "hl.retry.due"           /* unix milliseconds it may be tried at */
+#define MSG_H_RETRY_URL "hl.retry.url"           /* the one destination to try */
+#define MSG_H_RETRY_ATTEMPTS "hl.retry.attempts" /* HTTP attempts made so far */
+
 #define MSG_H_DL_DESTINATION "hl.dl.destination" /* the URL that kept failing */
 #define MSG_H_DL_STATUS "hl.dl.status"           /* last HTTP status, "0" if none */
 #define MSG_H_DL_ERROR "hl.dl.error"             /* last transport error or "HTTP <status>" */

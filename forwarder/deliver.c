@@ -5,7 +5,10 @@
  * rules first (after DNS, so names that resolve inside are caught too). */
 #include <curl/curl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include "common/clock.h"
@@ -40,6 +43,29 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct cur
     return socket(addr->family, addr->socktype, addr->protocol);
 }
 
+/* Reads Retry-After (seconds or an HTTP date) from the response headers. */
+static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
+{
+    struct delivery_result *out = userdata;
+    size_t len = size * nmemb;
+    static const char name[] = "retry-after:";
+    if (len > sizeof name && len < 200 && strncasecmp(line, name, sizeof name - 1) == 0) {
+        char value[200];
+        snprintf(value, sizeof value, "%.*s", (int)(len - (sizeof name - 1)), line + sizeof name - 1);
+        value[strcspn(value, "\r\n")] = '\0';
+        char *v = value + strspn(value, " \t"), *end;
+        long secs = strtol(v, &end, 10);
+        if (end != v && *end == '\0' && secs >= 0) {
+            out->retry_after_s = secs;
+        } else {
+            time_t when = curl_getdate(v, NULL);
+            if (when > 0)
+                out->retry_after_s = when > time(NULL) ? (long)(when - time(NULL)) : 0;
+        }
+    }
+    return len;
+}
+
 static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     (void)ptr;
@@ -51,6 +77,7 @@ void deliver_post(const char *url, const struct delivery_header *headers, size_t
                   size_t len, struct delivery_result *out)
 {
     memset(out, 0, sizeof *out);
+    out->retry_after_s = -1;
     struct curl_slist *list = NULL;
     for (size_t i = 0; i < nheaders; i++) {
         char line[8192];
@@ -72,6 +99,8 @@ void deliver_post(const char *url, const struct delivery_header *headers, size_t
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, out);
     curl_easy_setopt(curl, CURLOPT_PROXY, "");
     curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_socket);
     curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, out);

@@ -27,6 +27,8 @@ struct forwarder_config {
     long cache_ttl_ms;
     const char *group_id;
     const char *allow_cidrs;
+    const char *retry_schedule;
+    const char *retry_topic_prefix;
 };
 extern struct forwarder_config g_forwarder;
 
@@ -64,6 +66,7 @@ struct delivery_result {
     long status;           /* HTTP status, 0 if no response */
     char error[256];       /* transport error, "" if none */
     char refused[64];      /* set when the SSRF rules refused the address ("loopback address") */
+    long retry_after_s;    /* the app's Retry-After in seconds, -1 if none */
     double seconds;
 };
 /* allow_cidrs: addresses outside the public internet that may be reached anyway. */
@@ -86,13 +89,37 @@ struct routed {
 /* Fills r from the message headers h (may be NULL). Free with routed_free. */
 void routed_read(struct routed *r, rd_kafka_headers_t *h);
 
-/* dead_letters.c: copies rkm to the dead-letter topic with why its delivery to url
- * failed, and waits for Kafka's acknowledgement. 0 stored, -1 a stop was requested
- * while Kafka kept refusing (the caller must not store the input offset). */
-int dead_letters_init(void) __attribute__((warn_unused_result));
+/* handoff.c: copies rkm to topic with the extra headers (replacing same-named ones)
+ * and waits for Kafka's acknowledgement. 0 stored, -1 a stop was requested while Kafka
+ * kept refusing (the caller must not store the input offset). handoff_init makes sure
+ * the given topics exist. */
+int handoff_init(const char *const *topics, size_t ntopics) __attribute__((warn_unused_result));
+int handoff(const char *topic, const rd_kafka_message_t *rkm, const struct delivery_header *extra, size_t nextra)
+    __attribute__((warn_unused_result));
+/* The dead-letter hand-off, with where and why the delivery to url failed. */
 int dead_letter(const rd_kafka_message_t *rkm, const char *wid, const char *url, long status, const char *error,
                 long attempts) __attribute__((warn_unused_result));
-void dead_letters_shutdown(void);
+void handoff_shutdown(void);
+
+/* retries.c: the durable retry schedule, one Kafka topic per pass. */
+struct retry_state {
+    int pass;            /* 1..retries_passes() */
+    long long due_ms;    /* unix ms the pass may start at */
+    long attempts;       /* HTTP attempts made before this pass */
+    char url[2048];      /* the destination this copy is for */
+};
+int retries_init(const char *schedule, const char *prefix) __attribute__((warn_unused_result));
+const char *const *retries_topics(size_t *n);
+size_t retries_passes(void);
+/* True if rkm came from a retry topic (st filled). */
+bool retries_read(const rd_kafka_message_t *rkm, struct retry_state *st);
+/* Hands the delivery to url over to pass next_pass (delay from the schedule, or the
+ * app's Retry-After when >= 0). 0 stored, -1 stopping (do not store the input offset). */
+int retry_later(const rd_kafka_message_t *rkm, const char *wid, const char *url, int next_pass, long retry_after_s,
+                long attempts) __attribute__((warn_unused_result));
+/* Pauses rkm's partition, rewound to rkm, until due_ms; retries_resume_due resumes. */
+void retries_pause(rd_kafka_t *consumer, const rd_kafka_message_t *rkm, long long due_ms);
+void retries_resume_due(rd_kafka_t *consumer);
 void routed_free(struct routed *r);
 
 /* One message's request to every destination: the body and signatures are made once,

@@ -34,10 +34,15 @@ static const struct config_item forwarder_items[] = {
      &g_forwarder.timeout_ms},
     {"HOOKLINE_FORWARD_CONNECT_TIMEOUT_MS", CONFIG_INT, "3000", 100, 60000, 0, "time allowed to connect",
      &g_forwarder.connect_timeout_ms},
-    {"HOOKLINE_FORWARD_ATTEMPTS", CONFIG_INT, "5", 1, 50, 0, "attempts per delivery before giving up",
-     &g_forwarder.attempts},
+    {"HOOKLINE_FORWARD_ATTEMPTS", CONFIG_INT, "2", 1, 50, 0,
+     "HTTP attempts per pass, in process, before the delivery waits on a retry topic", &g_forwarder.attempts},
     {"HOOKLINE_FORWARD_BACKOFF_MS", CONFIG_INT, "500", 1, 600000, 0,
-     "first retry delay; doubles per attempt, with jitter", &g_forwarder.backoff_ms},
+     "delay between the attempts of one pass; doubles per attempt, with jitter", &g_forwarder.backoff_ms},
+    {"HOOKLINE_FORWARD_RETRY_SCHEDULE", CONFIG_STR, "5s,5m,30m,2h,5h,10h,10h", 0, 0, 0,
+     "delays of the passes after the first (±20% jitter; an app's Retry-After wins, clamped to 1 s..24 h)",
+     &g_forwarder.retry_schedule},
+    {"HOOKLINE_TOPIC_FORWARD_RETRY", CONFIG_STR, "webhooks.forward-retry", 0, 0, 0,
+     "prefix of the retry topics (<prefix>.1 .. <prefix>.N, one per pass)", &g_forwarder.retry_topic_prefix},
     {"HOOKLINE_FORWARDER_CACHE_TTL_MS", CONFIG_INT, "30000", 0, 3600000, 0,
      "how long a destination lookup is cached (changes also drop the cache)", &g_forwarder.cache_ttl_ms},
     {"HOOKLINE_FORWARDER_GROUP", CONFIG_STR, "hookline-forwarder", 0, 0, 0, "Kafka consumer group",
@@ -48,7 +53,8 @@ static const struct config_item forwarder_items[] = {
 };
 
 enum outcome {
-    OUT_DELIVERED, OUT_REFUSED, OUT_FAILED, OUT_DEAD_LETTERED, OUT_NO_DESTINATION, OUT_ABORTED, OUT_DISABLED, OUT_COUNT
+    OUT_DELIVERED, OUT_REFUSED, OUT_FAILED, OUT_RETRY_LATER, OUT_DEAD_LETTERED, OUT_NO_DESTINATION, OUT_ABORTED,
+    OUT_DISABLED, OUT_COUNT
 };
 static struct metric *m_outcome[OUT_COUNT], *m_attempts, *m_latency;
 static bool kafka_ok;
@@ -115,13 +121,30 @@ static enum outcome deliver_with_retry(struct forward_request *req, const char *
             return OUT_ABORTED;
         delay *= 2;
     }
-    log_error(r->webhook_id, "giving up on %s to %s after %ld attempts", r->routed_id, url, g_forwarder.attempts);
+    log_warn(r->webhook_id, "this pass of %s to %s failed after %ld attempts", r->routed_id, url, g_forwarder.attempts);
     return OUT_FAILED;
 }
 
-/* Handles one routed message. Returns -1 if it must be retried later (stop requested
- * before its outcome was final): its offset is not stored. */
-static int forward_message(const rd_kafka_message_t *rkm)
+/* The final word on one destination's pass: done, the next pass, or a dead letter. */
+static enum outcome settle(const rd_kafka_message_t *rkm, const struct routed *r, const char *url, enum outcome o,
+                           const struct delivery_result *last, int pass, long attempts)
+{
+    if (o == OUT_FAILED && (size_t)pass < retries_passes())
+        return retry_later(rkm, r->webhook_id, url, pass + 1, last->retry_after_s, attempts) == 0 ? OUT_RETRY_LATER
+                                                                                                 : OUT_ABORTED;
+    if (o != OUT_FAILED && o != OUT_REFUSED)
+        return o;
+    char error[300]; /* out of passes, or refused: kept on the dead-letter topic, never dropped */
+    describe_failure(last, error, sizeof error);
+    if (dead_letter(rkm, r->webhook_id, url, last->status, error, attempts) < 0)
+        return OUT_ABORTED;
+    return o == OUT_FAILED ? OUT_DEAD_LETTERED : OUT_REFUSED;
+}
+
+/* Handles one routed message (st: NULL, or the retry pass it comes from). Returns -1
+ * if it must be handled again later (stop requested before its outcome was final):
+ * its offset is not stored. */
+static int forward_message(const rd_kafka_message_t *rkm, const struct retry_state *st)
 {
     rd_kafka_headers_t *h = NULL;
     if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -153,21 +176,15 @@ static int forward_message(const rd_kafka_message_t *rkm)
         rc = -1; /* out of memory (logged): retried later */
         goto out;
     }
-    const char *urls[2] = {dest.primary_url, dest.secondary_url};
+    /* A retry pass goes to the one destination that failed; a first pass to all. */
+    const char *urls[2] = {st ? st->url : dest.primary_url, st ? "" : dest.secondary_url};
     for (int i = 0; i < 2 && rc == 0; i++) {
         if (!urls[i][0])
             continue;
         struct delivery_result last;
         long tries = 0;
         enum outcome o = deliver_with_retry(&req, urls[i], &last, &tries);
-        if (o == OUT_FAILED || o == OUT_REFUSED) { /* final, and kept: never dropped */
-            char error[300];
-            describe_failure(&last, error, sizeof error);
-            if (dead_letter(rkm, r.webhook_id, urls[i], last.status, error, tries) < 0)
-                o = OUT_ABORTED;
-            else if (o == OUT_FAILED)
-                o = OUT_DEAD_LETTERED;
-        }
+        o = settle(rkm, &r, urls[i], o, &last, st ? st->pass : 0, (st ? st->attempts : 0) + tries);
         metric_inc(m_outcome[o]);
         if (o == OUT_ABORTED)
             rc = -1;
@@ -176,6 +193,22 @@ static int forward_message(const rd_kafka_message_t *rkm)
 out:
     routed_free(&r);
     return rc;
+}
+
+/* One consumed message: a retry not due yet parks its partition; anything else is
+ * forwarded and its offset stored once its outcome is final. Destroys rkm. */
+static void handle_message(rd_kafka_t *consumer, rd_kafka_message_t *rkm)
+{
+    struct retry_state st;
+    if (rkm->err) {
+        if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            log_warn(NULL, "kafka: consume: %s", rd_kafka_message_errstr(rkm));
+    } else if (retries_read(rkm, &st) && st.due_ms > clock_unix_ms()) {
+        retries_pause(consumer, rkm, st.due_ms);
+    } else if (forward_message(rkm, st.pass ? &st : NULL) == 0 && kafka_store_offset(consumer, rkm) < 0) {
+        log_warn(NULL, "kafka: cannot store offset (partition revoked?)");
+    }
+    rd_kafka_message_destroy(rkm);
 }
 
 static bool forwarder_ready(void *ctx, char *why, size_t whylen)
@@ -197,6 +230,7 @@ static void metrics_init(void)
     static const char *const labels[OUT_COUNT] = {
         [OUT_DELIVERED] = "outcome=\"delivered\"",           [OUT_REFUSED] = "outcome=\"refused\"",
         [OUT_DEAD_LETTERED] = "outcome=\"dead_lettered\"",   [OUT_NO_DESTINATION] = "outcome=\"no_destination\"",
+        [OUT_RETRY_LATER] = "outcome=\"retry_later\"",
         [OUT_ABORTED] = "outcome=\"aborted\"",               [OUT_DISABLED] = "outcome=\"disabled\"",
     };
     for (int i = 0; i < OUT_COUNT; i++) /* OUT_FAILED is never final: it becomes a dead letter */
@@ -222,10 +256,22 @@ int main(int argc, char **argv)
     if (store_require_secrets() < 0)
         return 1;
     if (destinations_init(g_common.database_url, g_forwarder.cache_ttl_ms) < 0 ||
-        deliver_init(g_forwarder.allow_cidrs) < 0 || dead_letters_init() < 0)
+        deliver_init(g_forwarder.allow_cidrs) < 0 ||
+        retries_init(g_forwarder.retry_schedule, g_forwarder.retry_topic_prefix) < 0)
         return 1;
-    rd_kafka_t *consumer = kafka_consumer_new("hookline-forwarder", g_forwarder.group_id, g_common.topic_routed,
-                                              errstr, sizeof errstr);
+    /* Consumed: the routed topic and every retry topic; produced: retries, dead letters. */
+    size_t nretry;
+    const char *const *retry_topics = retries_topics(&nretry);
+    const char *topics[1 + 16];
+    topics[0] = g_common.topic_routed;
+    memcpy(topics + 1, retry_topics, nretry * sizeof *topics);
+    const char *handoff_topics[1 + 16];
+    memcpy(handoff_topics, retry_topics, nretry * sizeof *topics);
+    handoff_topics[nretry] = g_common.topic_dead_letters;
+    if (handoff_init(handoff_topics, nretry + 1) < 0)
+        return 1;
+    rd_kafka_t *consumer = kafka_consumer_new_topics("hookline-forwarder", g_forwarder.group_id, topics, 1 + nretry,
+                                                     errstr, sizeof errstr);
     if (!consumer) {
         log_error(NULL, "kafka consumer: %s", errstr);
         return 1;
@@ -239,15 +285,9 @@ int main(int argc, char **argv)
     double next_check = clock_mono_s() + 2;
     while (!signals_stopping()) {
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(consumer, 100);
-        if (rkm && rkm->err) {
-            if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                log_warn(NULL, "kafka: consume: %s", rd_kafka_message_errstr(rkm));
-        } else if (rkm && forward_message(rkm) == 0) {
-            if (kafka_store_offset(consumer, rkm) < 0)
-                log_warn(NULL, "kafka: cannot store offset (partition revoked?)");
-        }
         if (rkm)
-            rd_kafka_message_destroy(rkm);
+            handle_message(consumer, rkm);
+        retries_resume_due(consumer);
         destinations_watch();
         if (clock_mono_s() >= next_check) {
             kafka_ok = kafka_reachable(consumer, 1000);
@@ -259,7 +299,7 @@ int main(int argc, char **argv)
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);
     admin_stop(admin);
-    dead_letters_shutdown();
+    handoff_shutdown();
     deliver_shutdown();
     destinations_shutdown();
     log_info(NULL, "stopped");

@@ -1,0 +1,96 @@
+/* handoff: where a delivery goes when this pass cannot finish it. A retryable failure
+ * is handed to the retry topic of the next pass of the schedule (due at a later time,
+ * so the routed partitions behind it keep flowing); a delivery that ran out of passes,
+ * or that the app refused, goes to the dead-letter topic. Either way the routed message
+ * is copied unchanged with a few hookline headers added, and the caller stores the
+ * input offset only once Kafka has acknowledged the copy: nothing is dropped. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/kafka.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/signals.h"
+#include "forwarder/forwarder.h"
+
+static rd_kafka_t *producer;
+static int last_result; /* of the one copy in flight: 0 pending, 1 stored, -1 failed */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    last_result = rkm->err ? -1 : 1;
+    if (rkm->err)
+        log_error(NULL, "hand-off to %s not stored: %s", rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
+}
+
+int handoff_init(const char *const *topics, size_t ntopics)
+{
+    char errstr[512];
+    producer = kafka_producer_new("hookline-forwarder", on_delivery, NULL, errstr, sizeof errstr);
+    if (!producer || kafka_ensure_topics(producer, topics, ntopics, -1, -1, errstr, sizeof errstr) < 0) {
+        log_error(NULL, "kafka (retry and dead-letter topics): %s", errstr);
+        return -1;
+    }
+    return 0;
+}
+
+int handoff(const char *topic, const rd_kafka_message_t *rkm, const struct delivery_header *extra, size_t nextra)
+{
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        h = NULL;
+    for (;;) {
+        rd_kafka_headers_t *out = h ? rd_kafka_headers_copy(h) : rd_kafka_headers_new(nextra);
+        for (size_t i = 0; i < nextra; i++) {
+            rd_kafka_header_remove(out, extra[i].name); /* a later pass replaces, not adds */
+            rd_kafka_header_add(out, extra[i].name, -1, extra[i].value, -1);
+        }
+        last_result = 0;
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_VALUE(rkm->payload, rkm->len), RD_KAFKA_V_KEY(rkm->key, rkm->key_len), RD_KAFKA_V_HEADERS(out),
+            RD_KAFKA_V_END);
+        if (err) {
+            rd_kafka_headers_destroy(out);
+            last_result = -1;
+        }
+        while (last_result == 0)
+            rd_kafka_flush(producer, 100); /* serves the delivery report */
+        if (last_result > 0)
+            return 0;
+        if (signals_stopping())
+            return -1; /* not stored: the input stays uncommitted and is retried */
+        rd_kafka_poll(producer, 1000);
+    }
+}
+
+int dead_letter(const rd_kafka_message_t *rkm, const char *wid, const char *url, long status, const char *error,
+                long attempts)
+{
+    char st[24], at[32], att[24];
+    snprintf(st, sizeof st, "%ld", status);
+    snprintf(at, sizeof at, "%lld", clock_unix_ms());
+    snprintf(att, sizeof att, "%ld", attempts);
+    const struct delivery_header extra[] = {
+        {MSG_H_DL_DESTINATION, url}, {MSG_H_DL_STATUS, st}, {MSG_H_DL_ERROR, error},
+        {MSG_H_DL_ATTEMPTS, att},    {MSG_H_DL_AT, at},
+    };
+    if (handoff(g_common.topic_dead_letters, rkm, extra, sizeof extra / sizeof extra[0]) < 0)
+        return -1;
+    log_error(wid, "dead-lettered the delivery to %s after %ld attempts (%s)", url, attempts, error);
+    return 0;
+}
+
+void handoff_shutdown(void)
+{
+    if (!producer)
+        return;
+    rd_kafka_flush(producer, 5000);
+    rd_kafka_destroy(producer);
+    producer = NULL;
+}

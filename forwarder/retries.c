@@ -1,0 +1,174 @@
+/* retries: the durable retry schedule (HOOKLINE_FORWARD_RETRY_SCHEDULE, e.g.
+ * "5s,5m,30m,2h,5h,10h,10h"). Pass n of a failing delivery waits on its own topic
+ * <prefix>.<n>, so a message waiting there never blocks the routed partitions, and
+ * every message of one retry topic waits the same delay, so its partitions are in due
+ * order: when the head is not due yet, the partition is paused (and rewound to it)
+ * until it is, without holding up anything else. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "forwarder/forwarder.h"
+
+#define MAX_PASSES 16
+#define MAX_PAUSED 256
+#define MAX_RETRY_AFTER_MS (24L * 3600 * 1000)
+
+static long delays_ms[MAX_PASSES];
+static char topics[MAX_PASSES][200];
+static const char *topic_ptrs[MAX_PASSES];
+static size_t npasses;
+
+static struct {
+    char topic[200];
+    int32_t partition;
+    long long due_ms;
+} paused[MAX_PAUSED];
+static size_t npaused;
+
+/* "90s", "5m", "2h", "1500ms" -> milliseconds, or -1. */
+static long parse_delay(const char *s, size_t len)
+{
+    char buf[32];
+    if (len == 0 || len >= sizeof buf)
+        return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *end;
+    long v = strtol(buf, &end, 10);
+    if (end == buf || v < 0)
+        return -1;
+    long unit = !strcmp(end, "ms") ? 1 : !strcmp(end, "s") || !*end ? 1000 : !strcmp(end, "m") ? 60000
+              : !strcmp(end, "h") ? 3600000 : -1;
+    return unit < 0 || v > MAX_RETRY_AFTER_MS / unit ? -1 : v * unit;
+}
+
+int retries_init(const char *schedule, const char *prefix)
+{
+    npasses = 0;
+    for (const char *p = schedule; *p;) {
+        size_t len = strcspn(p, ", ");
+        if (len) {
+            long ms = parse_delay(p, len);
+            if (ms < 0 || npasses == MAX_PASSES) {
+                log_error(NULL, "HOOKLINE_FORWARD_RETRY_SCHEDULE: '%.*s' is not a delay like 5s, 5m or 2h (at most %d)",
+                          (int)len, p, MAX_PASSES);
+                return -1;
+            }
+            delays_ms[npasses] = ms;
+            snprintf(topics[npasses], sizeof topics[npasses], "%s.%zu", prefix, npasses + 1);
+            topic_ptrs[npasses] = topics[npasses];
+            npasses++;
+        }
+        p += len;
+        p += strspn(p, ", ");
+    }
+    return 0;
+}
+
+const char *const *retries_topics(size_t *n)
+{
+    *n = npasses;
+    return topic_ptrs;
+}
+
+size_t retries_passes(void)
+{
+    return npasses;
+}
+
+bool retries_read(const rd_kafka_message_t *rkm, struct retry_state *st)
+{
+    memset(st, 0, sizeof *st);
+    const char *topic = rd_kafka_topic_name(rkm->rkt);
+    for (size_t i = 0; i < npasses; i++)
+        if (!strcmp(topic, topics[i]))
+            st->pass = (int)i + 1;
+    if (!st->pass)
+        return false;
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        h = NULL;
+    char num[32];
+    st->due_ms = msg_header(h, MSG_H_RETRY_DUE, num, sizeof num) ? strtoll(num, NULL, 10) : 0;
+    st->attempts = msg_header(h, MSG_H_RETRY_ATTEMPTS, num, sizeof num) ? strtol(num, NULL, 10) : 0;
+    if (!msg_header(h, MSG_H_RETRY_URL, st->url, sizeof st->url))
+        st->url[0] = '\0';
+    return true;
+}
+
+/* delay ±20%, from the schedule or the app's Retry-After (clamped to 1 s .. 24 h). */
+static long next_delay_ms(size_t pass, long retry_after_s)
+{
+    if (retry_after_s >= 0) {
+        long ms = retry_after_s > MAX_RETRY_AFTER_MS / 1000 ? MAX_RETRY_AFTER_MS : retry_after_s * 1000;
+        return ms < 1000 ? 1000 : ms;
+    }
+    long d = delays_ms[pass - 1];
+    unsigned char rnd[2] = {0, 0};
+    if (crypto_random(rnd, sizeof rnd) < 0)
+        return d;
+    long permille = (long)((rnd[0] << 8 | rnd[1]) % 401) - 200;
+    return d + d / 1000 * permille;
+}
+
+int retry_later(const rd_kafka_message_t *rkm, const char *wid, const char *url, int next_pass, long retry_after_s,
+                long attempts)
+{
+    long delay = next_delay_ms((size_t)next_pass, retry_after_s);
+    char pass[16], due[32], att[24];
+    snprintf(pass, sizeof pass, "%d", next_pass);
+    snprintf(due, sizeof due, "%lld", clock_unix_ms() + delay);
+    snprintf(att, sizeof att, "%ld", attempts);
+    const struct delivery_header extra[] = {
+        {MSG_H_RETRY_PASS, pass}, {MSG_H_RETRY_DUE, due}, {MSG_H_RETRY_URL, url}, {MSG_H_RETRY_ATTEMPTS, att}};
+    if (handoff(topics[next_pass - 1], rkm, extra, sizeof extra / sizeof extra[0]) < 0)
+        return -1;
+    log_warn(wid, "delivery to %s will be retried in %.1f s (pass %d of %zu)", url, (double)delay / 1000, next_pass,
+             npasses);
+    return 0;
+}
+
+void retries_pause(rd_kafka_t *consumer, const rd_kafka_message_t *rkm, long long due_ms)
+{
+    const char *topic = rd_kafka_topic_name(rkm->rkt);
+    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(tp, topic, rkm->partition)->offset = rkm->offset;
+    rd_kafka_pause_partitions(consumer, tp);
+    rd_kafka_error_t *err = rd_kafka_seek_partitions(consumer, tp, 5000); /* read it again when resumed */
+    if (err) {
+        log_warn(NULL, "kafka: cannot rewind %s [%d]: %s", topic, rkm->partition, rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+    }
+    rd_kafka_topic_partition_list_destroy(tp);
+    size_t i = 0;
+    while (i < npaused && (paused[i].partition != rkm->partition || strcmp(paused[i].topic, topic)))
+        i++;
+    if (i == npaused && npaused < MAX_PAUSED)
+        npaused++;
+    if (i < npaused) {
+        snprintf(paused[i].topic, sizeof paused[i].topic, "%s", topic);
+        paused[i].partition = rkm->partition;
+        paused[i].due_ms = due_ms;
+    }
+}
+
+void retries_resume_due(rd_kafka_t *consumer)
+{
+    long long now = clock_unix_ms();
+    for (size_t i = 0; i < npaused;) {
+        if (paused[i].due_ms > now) {
+            i++;
+            continue;
+        }
+        rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(tp, paused[i].topic, paused[i].partition);
+        rd_kafka_resume_partitions(consumer, tp); /* a revoked partition just fails here */
+        rd_kafka_topic_partition_list_destroy(tp);
+        paused[i] = paused[--npaused];
+    }
+}

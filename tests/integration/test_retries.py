@@ -1,0 +1,59 @@
+"""Retries are durable and do not block: a delivery that fails waits on a retry topic
+(the test stack's schedule is 1 s, 1 s) and is tried again, with the same webhook-id;
+meanwhile other webhooks keep flowing; an app's Retry-After is honoured."""
+import random
+import re
+
+from hlsupport import App, Receiver, get, github_body, wait_until
+
+
+def metric(stack, outcome):
+    text = get(stack.admin_url("forwarder", "/metrics")).text
+    m = re.search(r'hookline_forwarder_deliveries_total\{outcome="%s"\} (\d+)' % outcome, text)
+    return int(m.group(1)) if m else 0
+
+
+def test_failed_delivery_is_retried_from_kafka_without_blocking_others(cli, stack, github, receiver):
+    other = Receiver().start()
+    try:
+        inst = random.randint(10**6, 10**9)
+        conn = github.connect({"installation_id": str(inst)})
+        receiver.status = 503
+        retried_before = metric(stack, "retry_later")
+        body = github_body(inst)
+        github.send(body)
+        # The first pass fails (HOOKLINE_FORWARD_ATTEMPTS=2 attempts) and is handed to a retry topic.
+        wait_until(lambda: metric(stack, "retry_later") > retried_before, 30, "a hand-off to the retry topic")
+        first_pass = len(github.mine(receiver.snapshot(), body))
+
+        # While it waits, another app's webhook on the same key is delivered at once.
+        app_b = App(cli, stack, other, "github-app")
+        app_b.connect({"installation_id": str(inst)})
+        body_b = github_body(inst, other=True)
+        app_b.send(body_b)
+        d_b = app_b.wait_payload(body_b)[0]
+
+        receiver.status = 200
+        deliveries = github.receiver.wait_for(
+            lambda rs: github.mine(rs, body)[first_pass:], 30, "the retried delivery")
+        attempts = github.mine(receiver.snapshot(), body)
+        assert first_pass >= 1 and len(attempts) > first_pass
+        assert len({a.header("webhook-id") for a in attempts}) == 1, "webhook-id changed across retries"
+        assert d_b.ts < deliveries[0].ts, "a waiting retry held up the webhooks behind it"
+        assert github.expected(conn, body) == attempts[-1].body
+    finally:
+        other.stop()
+
+
+def test_retry_after_is_honoured(github, receiver):
+    inst = random.randint(10**6, 10**9)
+    github.connect({"installation_id": str(inst)})
+    receiver.status = 429
+    receiver.extra_headers = {"Retry-After": "4"}
+    body = github_body(inst)
+    github.send(body)
+    first = receiver.wait_for(lambda rs: github.mine(rs, body)[1:2], 30, "the first pass's two attempts")[0]
+    receiver.status, receiver.extra_headers = 200, {}
+    later = receiver.wait_for(lambda rs: github.mine(rs, body)[2:3], 40, "the retry after Retry-After")[0]
+    gap = later.ts - first.ts
+    assert gap >= 3.5, f"the retry came {gap:.1f} s after a 429 with Retry-After: 4 (schedule: 1 s)"
