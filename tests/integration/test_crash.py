@@ -121,3 +121,18 @@ def test_forwarder_sigterm_drain_loses_nothing(daemons, github):
     Sender(github, {s: b for s, b in bodies.items() if s >= 50}).join()   # accepted while it is down
     daemons.start("forwarder")
     wait_all_delivered(github, bodies, lambda seq: conn, timeout=90)
+
+
+def test_forwarder_sigkill_during_deliveries_loses_nothing(daemons, github):
+    base = random.randint(10**6, 10**9)
+    conns = [github.connect({"installation_id": str(base + k)}) for k in range(4)]
+    bodies = {seq: github_body(base + seq % 4, seq=seq) for seq in range(1000)}
+    github.receiver.delay = 0.002   # deliveries take a moment, so some are in flight at the kill
+
+    sender = Sender(github, bodies)
+    wait_until(lambda: len(github.mine(github.receiver.snapshot())) >= 200, 120,
+               "200 deliveries before the kill", sender.progress)
+    daemons.kill("forwarder")
+    sender.join()
+    daemons.start("forwarder")
+    wait_all_delivered(github, bodies, lambda seq: conns[seq % 4], timeout=180)
