@@ -28,6 +28,8 @@ struct forwarder_config {
     const char *group_id;
     const char *allow_cidrs;
     const char *retry_schedule;
+    long circuit_failures;
+    long circuit_cooldown_ms;
     const char *retry_topic_prefix;
 };
 extern struct forwarder_config g_forwarder;
@@ -100,6 +102,11 @@ int handoff(const char *topic, const rd_kafka_message_t *rkm, const struct deliv
 int dead_letter(const rd_kafka_message_t *rkm, const char *wid, const char *url, long status, const char *error,
                 long attempts) __attribute__((warn_unused_result));
 void handoff_shutdown(void);
+
+/* circuit.c: may a delivery to url be attempted now (false: the circuit is open)? and
+ * the outcome of a pass that was attempted (ok: the app answered, even with a refusal). */
+bool circuit_allow(const char *url);
+void circuit_record(const char *url, bool ok);
 
 /* retries.c: the durable retry schedule, one Kafka topic per pass. */
 struct retry_state {

@@ -41,6 +41,10 @@ static const struct config_item forwarder_items[] = {
     {"HOOKLINE_FORWARD_RETRY_SCHEDULE", CONFIG_STR, "5s,5m,30m,2h,5h,10h,10h", 0, 0, 0,
      "delays of the passes after the first (±20% jitter; an app's Retry-After wins, clamped to 1 s..24 h)",
      &g_forwarder.retry_schedule},
+    {"HOOKLINE_FORWARD_CIRCUIT_FAILURES", CONFIG_INT, "5", 1, 1000, 0,
+     "failed passes in a row that open a destination's circuit", &g_forwarder.circuit_failures},
+    {"HOOKLINE_FORWARD_CIRCUIT_COOLDOWN_MS", CONFIG_INT, "30000", 100, 86400000, 0,
+     "how long an open circuit parks deliveries before one probe", &g_forwarder.circuit_cooldown_ms},
     {"HOOKLINE_TOPIC_FORWARD_RETRY", CONFIG_STR, "webhooks.forward-retry", 0, 0, 0,
      "prefix of the retry topics (<prefix>.1 .. <prefix>.N, one per pass)", &g_forwarder.retry_topic_prefix},
     {"HOOKLINE_FORWARDER_CACHE_TTL_MS", CONFIG_INT, "30000", 0, 3600000, 0,
@@ -56,7 +60,7 @@ enum outcome {
     OUT_DELIVERED, OUT_REFUSED, OUT_FAILED, OUT_RETRY_LATER, OUT_DEAD_LETTERED, OUT_NO_DESTINATION, OUT_ABORTED,
     OUT_DISABLED, OUT_COUNT
 };
-static struct metric *m_outcome[OUT_COUNT], *m_attempts, *m_latency;
+static struct metric *m_outcome[OUT_COUNT], *m_attempts, *m_latency, *m_circuit_open;
 static bool kafka_ok;
 
 static bool retryable(long status)
@@ -181,9 +185,18 @@ static int forward_message(const rd_kafka_message_t *rkm, const struct retry_sta
     for (int i = 0; i < 2 && rc == 0; i++) {
         if (!urls[i][0])
             continue;
-        struct delivery_result last;
+        struct delivery_result last = {.retry_after_s = -1};
         long tries = 0;
-        enum outcome o = deliver_with_retry(&req, urls[i], &last, &tries);
+        enum outcome o;
+        if (circuit_allow(urls[i])) {
+            o = deliver_with_retry(&req, urls[i], &last, &tries);
+            if (o != OUT_ABORTED)
+                circuit_record(urls[i], o != OUT_FAILED);
+        } else { /* parked: not attempted, straight to the next pass */
+            snprintf(last.error, sizeof last.error, "circuit open");
+            metric_inc(m_circuit_open);
+            o = OUT_FAILED;
+        }
         o = settle(rkm, &r, urls[i], o, &last, st ? st->pass : 0, (st ? st->attempts : 0) + tries);
         metric_inc(m_outcome[o]);
         if (o == OUT_ABORTED)
@@ -238,6 +251,8 @@ static void metrics_init(void)
                                                    "deliveries by final outcome")
                                  : NULL;
     m_attempts = metrics_counter("hookline_forwarder_attempts_total", NULL, "HTTP attempts made");
+    m_circuit_open = metrics_counter("hookline_forwarder_circuit_open_total", NULL,
+                                     "passes parked without an attempt because the destination's circuit was open");
     m_latency = metrics_histogram("hookline_forwarder_attempt_seconds", NULL, "time of one HTTP attempt");
 }
 

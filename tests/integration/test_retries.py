@@ -57,3 +57,29 @@ def test_retry_after_is_honoured(github, receiver):
     later = receiver.wait_for(lambda rs: github.mine(rs, body)[2:3], 40, "the retry after Retry-After")[0]
     gap = later.ts - first.ts
     assert gap >= 3.5, f"the retry came {gap:.1f} s after a 429 with Retry-After: 4 (schedule: 1 s)"
+
+
+def test_open_circuit_spares_a_failing_app_then_a_probe_closes_it(cli, stack, github, receiver):
+    """5 failed passes in a row open the destination's circuit (the test stack's cooldown
+    is 3 s): the webhooks behind them are parked without a request to the app, and once
+    the app is well again a probe after the cooldown closes the circuit."""
+    receiver.status = 503
+    parked_before = int(re.search(r"hookline_forwarder_circuit_open_total (\d+)",
+                                  get(stack.admin_url("forwarder", "/metrics")).text).group(1))
+    insts = [random.randint(10**6, 10**9) for _ in range(8)]
+    bodies = [github_body(i, n=n) for n, i in enumerate(insts)]
+    for b in bodies:
+        github.send(b)
+
+    def parked():
+        text = get(stack.admin_url("forwarder", "/metrics")).text
+        return int(re.search(r"hookline_forwarder_circuit_open_total (\d+)", text).group(1)) > parked_before
+    wait_until(parked, 60, "a delivery parked by the open circuit")
+    # Without a breaker, 8 webhooks x 3 passes x 2 attempts would reach the app.
+    requests_now = len(receiver.snapshot())
+    assert requests_now < 8 * 3 * 2, f"the app got {requests_now} requests with its circuit open"
+
+    receiver.status = 200
+    well = github_body(insts[0], after="recovery")
+    github.send(well)
+    github.wait_payload(well, timeout=60)   # the probe succeeded: the circuit is closed
