@@ -1,7 +1,8 @@
 /* circuit: a circuit breaker per destination (scheme, host and port of the URL). After
  * HOOKLINE_FORWARD_CIRCUIT_FAILURES failed passes in a row the circuit opens: for
  * HOOKLINE_FORWARD_CIRCUIT_COOLDOWN_MS deliveries to that destination are not attempted
- * but handed straight to their next retry pass, so a struggling app is not hammered.
+ * but handed to their next retry pass, due when the cooldown ends (so parking does not
+ * burn through the schedule), and a struggling app is not hammered.
  * Then one delivery is let through as a probe: success closes the circuit, failure
  * opens it again. Used from the forwarder's one delivery thread. */
 #include <stdio.h>
@@ -47,16 +48,19 @@ static struct circuit *find(const char *url)
     return c;
 }
 
-bool circuit_allow(const char *url)
+bool circuit_allow(const char *url, long *wait_ms)
 {
     struct circuit *c = find(url);
+    *wait_ms = 0;
     if (c->state == CLOSED)
         return true;
-    if (c->state == OPEN && clock_mono_s() - c->opened_at >= (double)g_forwarder.circuit_cooldown_ms / 1000) {
+    double left = (double)g_forwarder.circuit_cooldown_ms / 1000 - (clock_mono_s() - c->opened_at);
+    if (c->state == OPEN && left <= 0) {
         c->state = HALF_OPEN; /* this delivery is the probe */
         log_info(NULL, "circuit of %s half-open: probing", c->key);
         return true;
     }
+    *wait_ms = left > 0 ? (long)(left * 1000) + 1 : 0;
     return false;
 }
 

@@ -103,9 +103,10 @@ int dead_letter(const rd_kafka_message_t *rkm, const char *wid, const char *url,
                 long attempts) __attribute__((warn_unused_result));
 void handoff_shutdown(void);
 
-/* circuit.c: may a delivery to url be attempted now (false: the circuit is open)? and
- * the outcome of a pass that was attempted (ok: the app answered, even with a refusal). */
-bool circuit_allow(const char *url);
+/* circuit.c: may a delivery to url be attempted now? false: the circuit is open, and
+ * wait_ms says how long until it may be probed (0 while a probe is out). And the outcome
+ * of a pass that was attempted (ok: the app answered, even with a refusal). */
+bool circuit_allow(const char *url, long *wait_ms);
 void circuit_record(const char *url, bool ok);
 
 /* retries.c: the durable retry schedule, one Kafka topic per pass. */

@@ -188,12 +188,14 @@ static int forward_message(const rd_kafka_message_t *rkm, const struct retry_sta
         struct delivery_result last = {.retry_after_s = -1};
         long tries = 0;
         enum outcome o;
-        if (circuit_allow(urls[i])) {
+        long wait_ms;
+        if (circuit_allow(urls[i], &wait_ms)) {
             o = deliver_with_retry(&req, urls[i], &last, &tries);
             if (o != OUT_ABORTED)
                 circuit_record(urls[i], o != OUT_FAILED);
-        } else { /* parked: not attempted, straight to the next pass */
+        } else { /* parked: not attempted; its next pass comes after the cooldown */
             snprintf(last.error, sizeof last.error, "circuit open");
+            last.retry_after_s = (wait_ms + 999) / 1000;
             metric_inc(m_circuit_open);
             o = OUT_FAILED;
         }
