@@ -44,9 +44,8 @@
 #define MSG_H_EVENT_TYPE "hl.event-type"
 #define MSG_H_REJECT_REASON "hl.reject-reason"
 
-/* webhooks.forward-retry.<pass>: a routed message whose delivery to one destination
- * waits for its next pass. */
-#define MSG_H_RETRY_PASS "hl.retry.pass"         /* 1.. (the pass this copy is for) */
+/* webhooks.forward-retry.<group>.<pass>: a routed message whose delivery to one
+ * destination waits for its next pass (the pass is the topic's). */
 #define MSG_H_RETRY_DUE "hl.retry.due"           /* unix milliseconds it may be tried at */
 #define MSG_H_RETRY_URL "hl.retry.url"           /* the one destination to try */
 #define MSG_H_RETRY_ATTEMPTS "hl.retry.attempts" /* HTTP attempts made so far */

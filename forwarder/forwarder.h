@@ -116,7 +116,7 @@ struct retry_state {
     long attempts;       /* HTTP attempts made before this pass */
     char url[2048];      /* the destination this copy is for */
 };
-int retries_init(const char *schedule, const char *prefix) __attribute__((warn_unused_result));
+int retries_init(const char *schedule, const char *prefix, const char *group) __attribute__((warn_unused_result));
 const char *const *retries_topics(size_t *n);
 size_t retries_passes(void);
 /* True if rkm came from a retry topic (st filled). */

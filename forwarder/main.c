@@ -46,7 +46,7 @@ static const struct config_item forwarder_items[] = {
     {"HOOKLINE_FORWARD_CIRCUIT_COOLDOWN_MS", CONFIG_INT, "30000", 100, 86400000, 0,
      "how long an open circuit parks deliveries before one probe", &g_forwarder.circuit_cooldown_ms},
     {"HOOKLINE_TOPIC_FORWARD_RETRY", CONFIG_STR, "webhooks.forward-retry", 0, 0, 0,
-     "prefix of the retry topics (<prefix>.1 .. <prefix>.N, one per pass)", &g_forwarder.retry_topic_prefix},
+     "prefix of the retry topics (<prefix>.<group>.1 .. .N, one per pass)", &g_forwarder.retry_topic_prefix},
     {"HOOKLINE_FORWARDER_CACHE_TTL_MS", CONFIG_INT, "30000", 0, 3600000, 0,
      "how long a destination lookup is cached (changes also drop the cache)", &g_forwarder.cache_ttl_ms},
     {"HOOKLINE_FORWARDER_GROUP", CONFIG_STR, "hookline-forwarder", 0, 0, 0, "Kafka consumer group",
@@ -274,7 +274,7 @@ int main(int argc, char **argv)
         return 1;
     if (destinations_init(g_common.database_url, g_forwarder.cache_ttl_ms) < 0 ||
         deliver_init(g_forwarder.allow_cidrs) < 0 ||
-        retries_init(g_forwarder.retry_schedule, g_forwarder.retry_topic_prefix) < 0)
+        retries_init(g_forwarder.retry_schedule, g_forwarder.retry_topic_prefix, g_forwarder.group_id) < 0)
         return 1;
     /* Consumed: the routed topic and every retry topic; produced: retries, dead letters. */
     size_t nretry;

@@ -1,6 +1,7 @@
 /* retries: the durable retry schedule (HOOKLINE_FORWARD_RETRY_SCHEDULE, e.g.
  * "5s,5m,30m,2h,5h,10h,10h"). Pass n of a failing delivery waits on its own topic
- * <prefix>.<n>, so a message waiting there never blocks the routed partitions, and
+ * <prefix>.<consumer group>.<n> (retries belong to the group that failed them: another
+ * group forwarding the same routed topic must not pick them up), so a message waiting there never blocks the routed partitions, and
  * every message of one retry topic waits the same delay, so its partitions are in due
  * order: when the head is not due yet, the partition is paused (and rewound to it)
  * until it is, without holding up anything else. */
@@ -47,9 +48,15 @@ static long parse_delay(const char *s, size_t len)
     return unit < 0 || v > MAX_RETRY_AFTER_MS / unit ? -1 : v * unit;
 }
 
-int retries_init(const char *schedule, const char *prefix)
+int retries_init(const char *schedule, const char *prefix, const char *group)
 {
     npasses = 0;
+    if (!group[0] || strspn(group, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+                         strlen(group)) {
+        log_error(NULL, "HOOKLINE_FORWARDER_GROUP '%s' cannot name a topic: use letters, digits, '.', '_', '-'",
+                  group);
+        return -1;
+    }
     for (const char *p = schedule; *p;) {
         size_t len = strcspn(p, ", ");
         if (len) {
@@ -60,7 +67,7 @@ int retries_init(const char *schedule, const char *prefix)
                 return -1;
             }
             delays_ms[npasses] = ms;
-            snprintf(topics[npasses], sizeof topics[npasses], "%s.%zu", prefix, npasses + 1);
+            snprintf(topics[npasses], sizeof topics[npasses], "%s.%s.%zu", prefix, group, npasses + 1);
             topic_ptrs[npasses] = topics[npasses];
             npasses++;
         }
@@ -120,12 +127,11 @@ int retry_later(const rd_kafka_message_t *rkm, const char *wid, const char *url,
                 long attempts)
 {
     long delay = next_delay_ms((size_t)next_pass, retry_after_s);
-    char pass[16], due[32], att[24];
-    snprintf(pass, sizeof pass, "%d", next_pass);
+    char due[32], att[24];
     snprintf(due, sizeof due, "%lld", clock_unix_ms() + delay);
     snprintf(att, sizeof att, "%ld", attempts);
     const struct delivery_header extra[] = {
-        {MSG_H_RETRY_PASS, pass}, {MSG_H_RETRY_DUE, due}, {MSG_H_RETRY_URL, url}, {MSG_H_RETRY_ATTEMPTS, att}};
+        {MSG_H_RETRY_DUE, due}, {MSG_H_RETRY_URL, url}, {MSG_H_RETRY_ATTEMPTS, att}};
     if (handoff(topics[next_pass - 1], rkm, extra, sizeof extra / sizeof extra[0]) < 0)
         return -1;
     log_warn(wid, "delivery to %s will be retried in %.1f s (pass %d of %zu)", url, (double)delay / 1000, next_pass,
