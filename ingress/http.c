@@ -125,14 +125,14 @@ static enum MHD_Result send_handshake(struct ingress_request *req, struct handsh
 
 /* Hands the webhook to Kafka; the answer comes from the delivery report. */
 static enum MHD_Result store_webhook(struct ingress_request *req, const struct webhook_request *wr, const char *env,
-                                     const char *key, const char *provider, bool verified)
+                                     const char *key, const struct provider *p, bool verified)
 {
     metric_add(m_bytes, (long)req->body_len);
     /* Suspend before producing: the delivery report may resume us at once. */
     req->suspended = true;
     MHD_suspend_connection(req->conn);
     atomic_fetch_add(&inflight, 1);
-    if (produce_webhook(req, wr, env, key, provider, verified) < 0)
+    if (produce_webhook(req, wr, env, key, p, verified) < 0)
         http_answer_later(req, MHD_HTTP_SERVICE_UNAVAILABLE);
     return MHD_YES;
 }
@@ -165,7 +165,7 @@ static enum MHD_Result handle_known(struct ingress_request *req, const struct in
     free(ans.body);
     if (hs > 0) { /* a handshake that the app must also see (e.g. a verification token) */
         log_info(req->webhook_id, "handshake of %s/%s (%s) stored for the app", env, key, integ->provider);
-        return store_webhook(req, wr, env, key, integ->provider, false);
+        return store_webhook(req, wr, env, key, p, false);
     }
     if (strcmp(wr->method, "POST") != 0)
         return fail(req, MHD_HTTP_METHOD_NOT_ALLOWED, "{\"error\":\"method not allowed\"}");
@@ -185,7 +185,7 @@ static enum MHD_Result handle_known(struct ingress_request *req, const struct in
                  why[0] ? why : "invalid signature");
         return fail(req, MHD_HTTP_UNAUTHORIZED, "{\"error\":\"invalid or missing signature\"}");
     }
-    return store_webhook(req, wr, env, key, integ->provider, verified);
+    return store_webhook(req, wr, env, key, p, verified);
 }
 
 /* The whole body is here: find the integration and build the request view. */

@@ -76,7 +76,7 @@ int produce_init(void) __attribute__((warn_unused_result));
 /* Queues the webhook on the raw topic. On 0 the request is answered later from the
  * delivery report (the caller suspends it); on -1 the caller answers 503 now. */
 int produce_webhook(struct ingress_request *req, const struct webhook_request *wr, const char *env_id,
-                    const char *key, const char *provider, bool verified) __attribute__((warn_unused_result));
+                    const char *key, const struct provider *p, bool verified) __attribute__((warn_unused_result));
 /* Checks the cluster (blocking, up to 1 s); called periodically from main. */
 void produce_watch(void);
 bool produce_ready(void);

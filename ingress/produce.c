@@ -122,16 +122,15 @@ static rd_kafka_headers_t *build_headers(const struct ingress_request *req, cons
 }
 
 int produce_webhook(struct ingress_request *req, const struct webhook_request *wr, const char *env_id,
-                    const char *key, const char *provider, bool verified)
+                    const char *key, const struct provider *p, bool verified)
 {
     if (atomic_load(&brokers_down)) {
         log_warn(req->webhook_id, "kafka: all brokers down, refusing with 503");
         return -1;
     }
-    const struct provider *p = provider_find(provider);
     char okey[256];
-    size_t okey_len = p ? provider_ordering_key(p, wr, okey, sizeof okey) : 0;
-    rd_kafka_headers_t *h = build_headers(req, wr, env_id, key, provider, verified);
+    size_t okey_len = provider_ordering_key(p, wr, okey, sizeof okey);
+    rd_kafka_headers_t *h = build_headers(req, wr, env_id, key, provider_name(p), verified);
     /* The body is copied: the request buffer belongs to MHD's connection. */
     rd_kafka_resp_err_t err = rd_kafka_producev(
         producer, RD_KAFKA_V_RKT(raw_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
