@@ -13,7 +13,7 @@ cd "$ROOT" || exit 1
 STACK="$ROOT/deploy/local/stack.sh"
 
 export HOOKLINE_STACK_DIR="$ROOT/.stack-test"
-export HOOKLINE_PORT_OFFSET=100
+export HOOKLINE_PORT_OFFSET="${HOOKLINE_PORT_OFFSET:-100}" # other worktrees pick another
 export HOOKLINE_BIN_DIR="$ROOT/build/asan/bin"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 # Retry passes a second apart, so retries and dead letters happen within a test.
