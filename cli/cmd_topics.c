@@ -18,9 +18,9 @@
 static const char usage[] =
     "Usage: hookline topics ensure [--partitions N] [--replication N]\n"
     "\n"
-    "Creates the topics HOOKLINE_TOPIC_RAW, HOOKLINE_TOPIC_ROUTED and\n"
-    "HOOKLINE_TOPIC_REJECTED and HOOKLINE_TOPIC_DEAD_LETTERS on HOOKLINE_KAFKA_BROKERS if they are\n"
-    "missing.\n"
+    "Creates the topics HOOKLINE_TOPIC_RAW, HOOKLINE_TOPIC_ROUTED, HOOKLINE_TOPIC_REJECTED,\n"
+    "HOOKLINE_TOPIC_DEAD_LETTERS and HOOKLINE_TOPIC_NOTIFICATIONS on HOOKLINE_KAFKA_BROKERS\n"
+    "if they are missing.\n"
     "Topics that exist are left alone.\n"
     "\n"
     "  --partitions N    partitions of new topics (default: HOOKLINE_TOPIC_PARTITIONS or 4)\n"
@@ -74,14 +74,16 @@ int cmd_topics_ensure(int argc, char **argv)
     conf = NULL; /* owned by rk since rd_kafka_new succeeded */
 
     const char *const topics[] = {g_common.topic_raw, g_common.topic_routed, g_common.topic_rejected,
-                                  g_common.topic_dead_letters};
+                                  g_common.topic_dead_letters, g_common.topic_notifications};
     const size_t ntopics = sizeof topics / sizeof topics[0];
     if (kafka_ensure_topics(rk, topics, ntopics, (int)partitions, (int)replication, errstr, sizeof errstr) < 0) {
         cli_error("cannot create topics on %s: %s", g_common.kafka_brokers, errstr);
         goto out;
     }
-    printf("topics ready on %s: %s, %s, %s (new ones get %ld partitions, replication %ld)\n",
-           g_common.kafka_brokers, topics[0], topics[1], topics[2], partitions, replication);
+    printf("topics ready on %s:", g_common.kafka_brokers);
+    for (size_t i = 0; i < ntopics; i++)
+        printf(" %s", topics[i]);
+    printf(" (new ones get %ld partitions, replication %ld)\n", partitions, replication);
     status = CLI_OK;
 out:
     if (rk)

@@ -32,6 +32,7 @@ struct common_config {
     const char *topic_routed;
     const char *topic_rejected;
     const char *topic_dead_letters;
+    const char *topic_notifications;
     const char *log_level;
     const char *log_format;
     const char *public_url;      /* base of the public webhook URL shown to users */
