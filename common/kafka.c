@@ -149,9 +149,14 @@ rd_kafka_t *kafka_consumer_new_topics(const char *client_id, const char *group_i
 
 int kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *rkm)
 {
-    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(1);
     /* librdkafka 2.0: the stored offset is the next one to read, so +1. */
-    rd_kafka_topic_partition_list_add(offs, rd_kafka_topic_name(rkm->rkt), rkm->partition)->offset = rkm->offset + 1;
+    return kafka_store_next_offset(rk, rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset + 1);
+}
+
+int kafka_store_next_offset(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t next)
+{
+    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(offs, topic, partition)->offset = next;
     rd_kafka_resp_err_t err = rd_kafka_offsets_store(rk, offs);
     rd_kafka_topic_partition_list_destroy(offs);
     return err ? -1 : 0;

@@ -41,6 +41,9 @@ rd_kafka_t *kafka_consumer_new_topics(const char *client_id, const char *group_i
 
 /* Stores offset+1 of rkm for commit. Returns 0 or -1. */
 int kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *rkm);
+/* Stores next (the offset to read next) for topic/partition. Returns 0 or -1 (for
+ * instance when the partition is no longer assigned). */
+int kafka_store_next_offset(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t next);
 
 /* True if the cluster answered a metadata request within timeout_ms. */
 bool kafka_reachable(rd_kafka_t *rk, int timeout_ms);

@@ -22,6 +22,21 @@ void metric_add(struct metric *m, long v);
 void metric_set(struct metric *m, long v);
 void metric_observe(struct metric *m, double seconds);
 
+/* A family of series told apart by label values known only at run time (e.g. one per
+ * destination). Registered at startup like the metrics above; series are added from
+ * any thread. label_names: "destination,outcome" (at most METRICS_FAMILY_LABELS
+ * names). Past max_series the values are replaced by "other", so a flood of distinct
+ * values cannot grow memory or the scrape without bound. */
+#define METRICS_FAMILY_LABELS 2
+struct metric_family;
+struct metric_family *metrics_counter_family(const char *name, const char *label_names, const char *help,
+                                             size_t max_series);
+struct metric_family *metrics_histogram_family(const char *name, const char *label_names, const char *help,
+                                               size_t max_series);
+/* The series for these label values (as many as the family has names), created on
+ * first use; values are copied (and escaped). NULL only when out of memory. */
+struct metric *metric_family_get(struct metric_family *f, const char *const *values);
+
 /* Renders every metric in the Prometheus text format into a new malloc'ed buffer
  * (caller frees). NULL on allocation failure. */
 char *metrics_render(size_t *len);

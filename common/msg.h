@@ -43,6 +43,10 @@
 #define MSG_H_CONNECTION "hl.connection-id"
 #define MSG_H_EVENT_TYPE "hl.event-type"
 #define MSG_H_REJECT_REASON "hl.reject-reason"
+/* webhooks.notifications (written by the syncer): hookline's own webhooks to an app,
+ * the value being the JSON body to send as is; headers hl.environment, hl.integration,
+ * hl.connection-id, hl.webhook-id, hl.routed-id (the webhook-id sent), and: */
+#define MSG_H_KIND "hl.kind"                 /* "sync": a sync run's result */
 
 /* webhooks.forward-retry.<group>.<pass>: a routed message whose delivery to one
  * destination waits for its next pass (the pass is the topic's). */

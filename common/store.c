@@ -383,3 +383,34 @@ done:
     PQclear(res);
     return rc;
 }
+
+int store_destination_gone(struct store *st, const char *url, char *since, size_t sincelen)
+{
+    const char *params[1] = {url};
+    PGresult *res = store_query(st,
+                                "SELECT to_char(flagged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                                " FROM gone_destinations WHERE url = $1",
+                                1, params);
+    if (!res)
+        return -1;
+    int rc = PQntuples(res) == 1 ? 0 : 1;
+    if (rc == 0 && since)
+        snprintf(since, sincelen, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return rc;
+}
+
+int store_flag_destination_gone(struct store *st, const char *url, long status, const char *webhook_id)
+{
+    char st_text[24];
+    snprintf(st_text, sizeof st_text, "%ld", status);
+    const char *params[3] = {url, st_text, webhook_id};
+    PGresult *res = store_query(st,
+                                "INSERT INTO gone_destinations (url, status, webhook_id) VALUES ($1, $2::int, $3)"
+                                " ON CONFLICT (url) DO NOTHING",
+                                3, params);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}

@@ -123,6 +123,14 @@ int store_forward_settings(struct store *st, const char *env_id, const char *int
                            const char *connection_id, struct forward_settings_row *out)
     __attribute__((warn_unused_result));
 
+/* Destinations that answered 410 Gone (table gone_destinations). store_destination_gone:
+ * 0 flagged (since gets the UTC time it was, when not NULL), 1 not flagged, -1 error.
+ * store_flag_destination_gone: records url (an existing flag is kept); 0 or -1. */
+int store_destination_gone(struct store *st, const char *url, char *since, size_t sincelen)
+    __attribute__((warn_unused_result));
+int store_flag_destination_gone(struct store *st, const char *url, long status, const char *webhook_id)
+    __attribute__((warn_unused_result));
+
 /* Which field of a connection an identifier is matched against. */
 enum store_match {
     STORE_MATCH_CONFIG = 0,   /* connection_config->key */

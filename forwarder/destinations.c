@@ -9,10 +9,21 @@
 #include "forwarder/forwarder.h"
 
 static struct config_cache cc;
+/* URLs flagged gone (410), cached apart: a retry names one URL, which need not be any
+ * environment's current one. */
+static struct config_cache gone_cc;
+struct gone_answer {
+    bool gone;
+    char since[32];
+};
 
 int destinations_init(const char *conninfo, long ttl_ms)
 {
-    return config_cache_init(&cc, "destinations", conninfo, sizeof(struct destination), 10000, ttl_ms);
+    return config_cache_init(&cc, "destinations", conninfo, sizeof(struct destination), 10000, ttl_ms) < 0 ||
+                   config_cache_init(&gone_cc, "gone destinations", conninfo, sizeof(struct gone_answer), 10000,
+                                     ttl_ms) < 0
+               ? -1
+               : 0;
 }
 
 #define COPY(dst, s) snprintf((dst), sizeof(dst), "%s", (s) ? (s) : "")
@@ -62,17 +73,48 @@ int destinations_get(const char *env_id, const char *integration, const char *co
     return 0;
 }
 
+int destinations_gone(const char *url, char *since, size_t sincelen)
+{
+    struct gone_answer a;
+    config_cache_refresh(&gone_cc);
+    if (!ttl_cache_get(gone_cc.cache, url, &a)) {
+        memset(&a, 0, sizeof a);
+        pthread_mutex_lock(&gone_cc.lock);
+        int rc = store_destination_gone(gone_cc.query, url, a.since, sizeof a.since);
+        pthread_mutex_unlock(&gone_cc.lock);
+        config_cache_db_result(&gone_cc, rc >= 0);
+        if (rc < 0)
+            return -1;
+        a.gone = rc == 0;
+        config_cache_put(&gone_cc, url, &a, true); /* "not gone" is an answer to keep too */
+    }
+    if (a.gone && since)
+        snprintf(since, sincelen, "%s", a.since);
+    return a.gone ? 0 : 1;
+}
+
+int destinations_flag_gone(const char *url, long status, const char *wid)
+{
+    pthread_mutex_lock(&gone_cc.lock);
+    int rc = store_flag_destination_gone(gone_cc.query, url, status, wid);
+    pthread_mutex_unlock(&gone_cc.lock);
+    config_cache_db_result(&gone_cc, rc >= 0);
+    return rc;
+}
+
 void destinations_watch(void)
 {
     config_cache_watch(&cc);
+    config_cache_watch(&gone_cc);
 }
 
 bool destinations_ready(void)
 {
-    return config_cache_ready(&cc);
+    return config_cache_ready(&cc) && config_cache_ready(&gone_cc);
 }
 
 void destinations_shutdown(void)
 {
     config_cache_shutdown(&cc);
+    config_cache_shutdown(&gone_cc);
 }

@@ -1,12 +1,20 @@
 /*
- * forwarder: delivers routed webhooks to the environment's app.
- *   main.c          consume -> deliver (with in-process retries) -> store offset
- *   destinations.c  where and how a message goes: the environment's URLs, signing keys
- *                   and format, the integration's switch and the connection's override
- *                   (cached PostgreSQL lookups)
+ * forwarder: delivers routed webhooks (and hookline's own notifications) to the
+ * environment's app, many at once, never losing one.
+ *   main.c          configuration and the event loop: consume, drive HTTP, serve Kafka
+ *   pipeline.c      one consumed message as a job of one or two deliveries, each a
+ *                   small state machine (queued, in flight, backing off, handed off)
+ *   offsets.c       a partition's offset is stored only up to the last message whose
+ *                   outcome is final, although outcomes arrive out of order
+ *   endpoints.c     per destination (scheme, host, port): concurrency limit and queue,
+ *                   metrics; circuit.c its circuit breaker
+ *   deliver.c       HTTP POSTs in parallel with the libcurl multi interface
+ *   handoff.c       asynchronous copies to the retry and dead-letter topics;
+ *                   retries.c the retry schedule and its topics
+ *   destinations.c  where and how a message goes (cached PostgreSQL lookups), and
+ *                   destinations flagged gone (410)
  *   request.c       one routed message as an HTTP request: body and headers
  *   envelope.c      the Nango-compatible body and its signatures (pure)
- *   deliver.c       one HTTP POST with libcurl
  */
 #ifndef HOOKLINE_FORWARDER_H
 #define HOOKLINE_FORWARDER_H
@@ -14,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/metrics.h"
 #include "common/msg.h"
 #include "forwarder/envelope.h"
 
@@ -31,6 +40,9 @@ struct forwarder_config {
     long circuit_failures;
     long circuit_cooldown_ms;
     const char *retry_topic_prefix;
+    long max_in_flight;
+    long max_per_destination;
+    long drain_ms;
 };
 extern struct forwarder_config g_forwarder;
 
@@ -58,9 +70,14 @@ int destinations_get(const char *env_id, const char *integration, const char *co
     __attribute__((warn_unused_result));
 void destinations_watch(void);
 bool destinations_ready(void);
+/* Has url answered 410 Gone (gone_destinations)? 0 yes (since: when, UTC), 1 no, -1
+ * database error. Cached like the lookups above. */
+int destinations_gone(const char *url, char *since, size_t sincelen) __attribute__((warn_unused_result));
+/* Flags url as gone after a 410 for webhook wid. 0, or -1 (logged). */
+int destinations_flag_gone(const char *url, long status, const char *wid) __attribute__((warn_unused_result));
 void destinations_shutdown(void);
 
-/* deliver.c: one POST. */
+/* deliver.c: HTTP POSTs in parallel. */
 struct delivery_header {
     const char *name, *value;
 };
@@ -71,10 +88,20 @@ struct delivery_result {
     long retry_after_s;    /* the app's Retry-After in seconds, -1 if none */
     double seconds;
 };
-/* allow_cidrs: addresses outside the public internet that may be reached anyway. */
-int deliver_init(const char *allow_cidrs) __attribute__((warn_unused_result));
-void deliver_post(const char *url, const struct delivery_header *headers, size_t nheaders, const void *body,
-                  size_t len, struct delivery_result *out);
+typedef void (*deliver_done_fn)(void *ctx, const struct delivery_result *res);
+/* allow_cidrs: addresses outside the public internet that may be reached anyway;
+ * max_per_host: connections kept per host (HTTP/1.1 needs one per request in flight). */
+int deliver_init(const char *allow_cidrs, long max_per_host) __attribute__((warn_unused_result));
+/* Starts a POST of body (borrowed until done is called) to url; the headers are copied.
+ * done(ctx, result) is called from a later deliver_run, also when curl could not start
+ * the request; only when out of memory is it called at once. */
+void deliver_start(const char *url, const struct delivery_header *headers, size_t nheaders, const void *body,
+                   size_t len, deliver_done_fn done, void *ctx);
+/* Moves every transfer on, waiting up to timeout_ms for network activity or for
+ * wake_fd (-1: none; drained when readable), and calls done for those that ended. */
+void deliver_run(int timeout_ms, int wake_fd);
+size_t deliver_active(void);
+/* Abandons the transfers still running (their done is not called). */
 void deliver_shutdown(void);
 
 /* request.c: a routed message as read from Kafka, and the HTTP request made of it. */
@@ -85,29 +112,78 @@ struct routed {
     char webhook_id[64], routed_id[64], env[64], integration[160], provider[64], connection[1040], verified[16],
         event_type[128], content_type[256];
     bool attributed;
+    bool notification;   /* hl.kind "sync": hookline's own webhook, its body ready to send */
     struct msg_http_header passthrough[ROUTED_MAX_HEADERS]; /* the provider's headers that may be passed on */
     size_t npass;
 };
 /* Fills r from the message headers h (may be NULL). Free with routed_free. */
 void routed_read(struct routed *r, rd_kafka_headers_t *h);
+void routed_free(struct routed *r);
 
-/* handoff.c: copies rkm to topic with the extra headers (replacing same-named ones)
- * and waits for Kafka's acknowledgement. 0 stored, -1 a stop was requested while Kafka
- * kept refusing (the caller must not store the input offset). handoff_init makes sure
- * the given topics exist. */
+/* handoff.c: copies rkm to topic with the extra headers (replacing same-named ones).
+ * done(ctx, stored) is called from a later handoff_poll once Kafka acknowledged the
+ * copy (stored) or refused it (not stored: the caller tries again or gives up without
+ * storing the input offset). handoff_init makes sure the given topics exist. */
+typedef void (*handoff_done_fn)(void *ctx, bool stored);
 int handoff_init(const char *const *topics, size_t ntopics) __attribute__((warn_unused_result));
-int handoff(const char *topic, const rd_kafka_message_t *rkm, const struct delivery_header *extra, size_t nextra)
-    __attribute__((warn_unused_result));
+void handoff_start(const char *topic, const rd_kafka_message_t *rkm, const struct delivery_header *extra,
+                   size_t nextra, handoff_done_fn done, void *ctx);
 /* The dead-letter hand-off, with where and why the delivery to url failed. */
-int dead_letter(const rd_kafka_message_t *rkm, const char *wid, const char *url, long status, const char *error,
-                long attempts) __attribute__((warn_unused_result));
+void dead_letter_start(const rd_kafka_message_t *rkm, const char *url, long status, const char *error,
+                       long attempts, handoff_done_fn done, void *ctx);
+/* Serves acknowledgements (calls done). */
+void handoff_poll(void);
+size_t handoff_pending(void);
+/* The producer, for its wake-up event. */
+rd_kafka_t *handoff_producer(void);
 void handoff_shutdown(void);
 
-/* circuit.c: may a delivery to url be attempted now? false: the circuit is open, and
+/* The outcome of one delivery (one message to one destination). */
+enum outcome {
+    OUT_DELIVERED, OUT_REFUSED, OUT_GONE, OUT_FAILED, OUT_RETRY_LATER, OUT_DEAD_LETTERED, OUT_NO_DESTINATION,
+    OUT_ABORTED, OUT_DISABLED, OUT_PARKED, OUT_COUNT
+};
+
+/* endpoints.c: what the forwarder keeps per destination, keyed by scheme, host and
+ * port (the path may carry a token and never names a series or a log line). */
+struct delivery;
+enum circuit_state { CIRCUIT_CLOSED = 0, CIRCUIT_OPEN, CIRCUIT_HALF_OPEN };
+struct endpoint {
+    char key[256];                  /* "https://app.example.com:443" */
+    enum circuit_state circuit;     /* circuit.c */
+    long failures;
+    double opened_at;
+    long in_flight;                 /* requests running now */
+    size_t queued;                  /* deliveries waiting for a free slot */
+    struct delivery *queue_head, *queue_tail;
+    struct metric *outcomes[OUT_COUNT];
+    struct metric *latency;
+    struct endpoint *hash_next;
+};
+void endpoints_init(void);
+/* The endpoint of url, made on first use. NULL only when out of memory. */
+struct endpoint *endpoint_of(const char *url);
+/* "https://user@app.example.com:8443/hooks?x" -> "https://app.example.com:8443". */
+void endpoint_key(const char *url, char *key, size_t keylen);
+void endpoints_shutdown(void);
+
+/* circuit.c: may a delivery to ep be attempted now? false: the circuit is open, and
  * wait_ms says how long until it may be probed (0 while a probe is out). And the outcome
  * of a pass that was attempted (ok: the app answered, even with a refusal). */
-bool circuit_allow(const char *url, long *wait_ms);
-void circuit_record(const char *url, bool ok);
+bool circuit_allow(struct endpoint *ep, long *wait_ms);
+void circuit_record(struct endpoint *ep, bool ok);
+
+/* offsets.c: consumed messages are tracked per partition in the order they arrive; a
+ * message's offset is stored once it and every message before it are final. */
+struct partition_track;
+struct offset_ticket {
+    struct partition_track *pt;
+    unsigned long long seq;
+};
+/* NULL pt when out of memory (the message is then handled but its offset not stored). */
+struct offset_ticket offsets_track(const rd_kafka_message_t *rkm);
+void offsets_done(rd_kafka_t *consumer, struct offset_ticket t);
+void offsets_shutdown(void);
 
 /* retries.c: the durable retry schedule, one Kafka topic per pass. */
 struct retry_state {
@@ -122,13 +198,12 @@ size_t retries_passes(void);
 /* True if rkm came from a retry topic (st filled). */
 bool retries_read(const rd_kafka_message_t *rkm, struct retry_state *st);
 /* Hands the delivery to url over to pass next_pass (delay from the schedule, or the
- * app's Retry-After when >= 0). 0 stored, -1 stopping (do not store the input offset). */
-int retry_later(const rd_kafka_message_t *rkm, const char *wid, const char *url, int next_pass, long retry_after_s,
-                long attempts) __attribute__((warn_unused_result));
+ * app's Retry-After when >= 0); done as for handoff_start. */
+void retry_later_start(const rd_kafka_message_t *rkm, const char *wid, const char *url, int next_pass,
+                       long retry_after_s, long attempts, handoff_done_fn done, void *ctx);
 /* Pauses rkm's partition, rewound to rkm, until due_ms; retries_resume_due resumes. */
 void retries_pause(rd_kafka_t *consumer, const rd_kafka_message_t *rkm, long long due_ms);
 void retries_resume_due(rd_kafka_t *consumer);
-void routed_free(struct routed *r);
 
 /* One message's request to every destination: the body and signatures are made once,
  * the timestamp and webhook-signature once per attempt (request_stamp). Headers and
@@ -152,5 +227,22 @@ int request_build(struct forward_request *req, const struct routed *r, const str
  * previous signing key too while its grace period lasts at now. */
 void request_stamp(struct forward_request *req, long long now);
 void request_free(struct forward_request *req);
+
+/* pipeline.c: jobs. */
+void pipeline_init(rd_kafka_t *consumer);
+/* Takes rkm (a routed, retry or notification message that is due) and starts its
+ * deliveries. */
+void pipeline_submit(rd_kafka_message_t *rkm);
+/* Timers: backoffs that ended, hand-offs to try again, lookups to retry. Returns the
+ * milliseconds until the next one (at most max_ms). */
+int pipeline_tick(int max_ms);
+/* Jobs not final yet. */
+size_t pipeline_active(void);
+/* True while a job waits for the database (take no new messages meanwhile). */
+bool pipeline_blocked(void);
+/* Stopping: abandons what has not started (its offset is not stored, so it is
+ * delivered again after the restart); what is in flight or being handed off ends. */
+void pipeline_drain(void);
+void pipeline_abort_all(void);
 
 #endif

@@ -2,8 +2,9 @@
  * is handed to the retry topic of the next pass of the schedule (due at a later time,
  * so the routed partitions behind it keep flowing); a delivery that ran out of passes,
  * or that the app refused, goes to the dead-letter topic. Either way the routed message
- * is copied unchanged with a few hookline headers added, and the caller stores the
- * input offset only once Kafka has acknowledged the copy: nothing is dropped. */
+ * is copied unchanged with a few hookline headers added, asynchronously: the caller
+ * hears from handoff_poll whether Kafka stored the copy, and stores the input offset
+ * only once it did, so nothing is dropped. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,19 +14,32 @@
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/msg.h"
-#include "common/signals.h"
 #include "forwarder/forwarder.h"
 
+struct pending {
+    handoff_done_fn done;
+    void *ctx;
+    struct pending *next; /* copies Kafka refused at once, reported by the next poll */
+};
+
 static rd_kafka_t *producer;
-static int last_result; /* of the one copy in flight: 0 pending, 1 stored, -1 failed */
+static size_t npending;
+static struct pending *refused_now;
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
     (void)rk;
     (void)opaque;
-    last_result = rkm->err ? -1 : 1;
+    struct pending *p = rkm->_private;
     if (rkm->err)
         log_error(NULL, "hand-off to %s not stored: %s", rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
+    if (!p)
+        return;
+    npending--;
+    handoff_done_fn done = p->done;
+    void *ctx = p->ctx;
+    free(p);
+    done(ctx, rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
 int handoff_init(const char *const *topics, size_t ntopics)
@@ -39,38 +53,44 @@ int handoff_init(const char *const *topics, size_t ntopics)
     return 0;
 }
 
-int handoff(const char *topic, const rd_kafka_message_t *rkm, const struct delivery_header *extra, size_t nextra)
+rd_kafka_t *handoff_producer(void)
 {
+    return producer;
+}
+
+void handoff_start(const char *topic, const rd_kafka_message_t *rkm, const struct delivery_header *extra,
+                   size_t nextra, handoff_done_fn done, void *ctx)
+{
+    struct pending *p = malloc(sizeof *p);
+    if (!p) {
+        log_error(NULL, "out of memory handing a delivery off to %s", topic);
+        done(ctx, false); /* the caller tries again later */
+        return;
+    }
+    *p = (struct pending){done, ctx, NULL};
+    npending++;
     rd_kafka_headers_t *h = NULL;
     if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
         h = NULL;
-    for (;;) {
-        rd_kafka_headers_t *out = h ? rd_kafka_headers_copy(h) : rd_kafka_headers_new(nextra);
-        for (size_t i = 0; i < nextra; i++) {
-            rd_kafka_header_remove(out, extra[i].name); /* a later pass replaces, not adds */
-            rd_kafka_header_add(out, extra[i].name, -1, extra[i].value, -1);
-        }
-        last_result = 0;
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_VALUE(rkm->payload, rkm->len), RD_KAFKA_V_KEY(rkm->key, rkm->key_len), RD_KAFKA_V_HEADERS(out),
-            RD_KAFKA_V_END);
-        if (err) {
-            rd_kafka_headers_destroy(out);
-            last_result = -1;
-        }
-        while (last_result == 0)
-            rd_kafka_flush(producer, 100); /* serves the delivery report */
-        if (last_result > 0)
-            return 0;
-        if (signals_stopping())
-            return -1; /* not stored: the input stays uncommitted and is retried */
-        rd_kafka_poll(producer, 1000);
+    rd_kafka_headers_t *out = h ? rd_kafka_headers_copy(h) : rd_kafka_headers_new(nextra);
+    for (size_t i = 0; i < nextra; i++) {
+        rd_kafka_header_remove(out, extra[i].name); /* a later pass replaces, not adds */
+        rd_kafka_header_add(out, extra[i].name, -1, extra[i].value, -1);
+    }
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE(rkm->payload, rkm->len), RD_KAFKA_V_KEY(rkm->key, rkm->key_len), RD_KAFKA_V_HEADERS(out),
+        RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
+    if (err) {
+        log_warn(NULL, "hand-off to %s refused: %s", topic, rd_kafka_err2str(err));
+        rd_kafka_headers_destroy(out);
+        p->next = refused_now;
+        refused_now = p;
     }
 }
 
-int dead_letter(const rd_kafka_message_t *rkm, const char *wid, const char *url, long status, const char *error,
-                long attempts)
+void dead_letter_start(const rd_kafka_message_t *rkm, const char *url, long status, const char *error,
+                       long attempts, handoff_done_fn done, void *ctx)
 {
     char st[24], at[32], att[24];
     snprintf(st, sizeof st, "%ld", status);
@@ -80,10 +100,26 @@ int dead_letter(const rd_kafka_message_t *rkm, const char *wid, const char *url,
         {MSG_H_DL_DESTINATION, url}, {MSG_H_DL_STATUS, st}, {MSG_H_DL_ERROR, error},
         {MSG_H_DL_ATTEMPTS, att},    {MSG_H_DL_AT, at},
     };
-    if (handoff(g_common.topic_dead_letters, rkm, extra, sizeof extra / sizeof extra[0]) < 0)
-        return -1;
-    log_error(wid, "dead-lettered the delivery to %s after %ld attempts (%s)", url, attempts, error);
-    return 0;
+    handoff_start(g_common.topic_dead_letters, rkm, extra, sizeof extra / sizeof extra[0], done, ctx);
+}
+
+void handoff_poll(void)
+{
+    while (refused_now) {
+        struct pending *p = refused_now;
+        refused_now = p->next;
+        npending--;
+        handoff_done_fn done = p->done;
+        void *ctx = p->ctx;
+        free(p);
+        done(ctx, false);
+    }
+    rd_kafka_poll(producer, 0);
+}
+
+size_t handoff_pending(void)
+{
+    return npending;
 }
 
 void handoff_shutdown(void)
@@ -91,6 +127,11 @@ void handoff_shutdown(void)
     if (!producer)
         return;
     rd_kafka_flush(producer, 5000);
-    rd_kafka_destroy(producer);
+    rd_kafka_destroy(producer); /* copies never acknowledged: their inputs were not stored */
     producer = NULL;
+    while (refused_now) {
+        struct pending *p = refused_now;
+        refused_now = p->next;
+        free(p);
+    }
 }

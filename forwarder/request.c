@@ -46,6 +46,8 @@ void routed_read(struct routed *r, rd_kafka_headers_t *h)
         strpbrk(r->content_type, "\r\n"))
         r->content_type[0] = '\0';
     r->attributed = msg_header(h, MSG_H_CONNECTION, r->connection, sizeof r->connection) != NULL;
+    char kind[16];
+    r->notification = msg_header(h, MSG_H_KIND, kind, sizeof kind) != NULL;
     r->npass = msg_http_headers(h, r->passthrough, ROUTED_MAX_HEADERS, header_passes);
 }
 
@@ -68,7 +70,7 @@ int request_build(struct forward_request *req, const struct routed *r, const str
     memset(req, 0, sizeof *req);
     req->r = r;
     req->dest = dest;
-    if (dest->raw) {
+    if (dest->raw || r->notification) { /* a notification is its own body */
         req->body = len ? payload : "";
         req->len = len;
     } else {
@@ -89,7 +91,7 @@ int request_build(struct forward_request *req, const struct routed *r, const str
     }
 
     /* Raw mode without a provider Content-Type sends none ("" disables curl's default). */
-    add(req, "Content-Type", dest->raw ? r->content_type : "application/json");
+    add(req, "Content-Type", dest->raw && !r->notification ? r->content_type : "application/json");
     add(req, "X-Nango-Hmac-Sha256", req->nango_sig);
     if (dest->legacy_signature)
         add(req, "X-Nango-Signature", req->legacy_sig);
@@ -97,7 +99,8 @@ int request_build(struct forward_request *req, const struct routed *r, const str
     add(req, "webhook-timestamp", req->ts);
     add(req, "webhook-signature", req->sw_sig);
     add(req, "X-Hookline-Webhook-Id", r->webhook_id);
-    add(req, "X-Hookline-Verified", strcmp(r->verified, "verified") == 0 ? "true" : "false");
+    if (!r->notification)
+        add(req, "X-Hookline-Verified", strcmp(r->verified, "verified") == 0 ? "true" : "false");
     add(req, "X-Hookline-Provider", r->provider);
     add(req, "X-Hookline-Integration", r->integration);
     if (r->attributed)

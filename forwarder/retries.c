@@ -123,8 +123,8 @@ static long next_delay_ms(size_t pass, long retry_after_s)
     return d + d / 1000 * permille;
 }
 
-int retry_later(const rd_kafka_message_t *rkm, const char *wid, const char *url, int next_pass, long retry_after_s,
-                long attempts)
+void retry_later_start(const rd_kafka_message_t *rkm, const char *wid, const char *url, int next_pass,
+                       long retry_after_s, long attempts, handoff_done_fn done, void *ctx)
 {
     long delay = next_delay_ms((size_t)next_pass, retry_after_s);
     char due[32], att[24];
@@ -132,11 +132,11 @@ int retry_later(const rd_kafka_message_t *rkm, const char *wid, const char *url,
     snprintf(att, sizeof att, "%ld", attempts);
     const struct delivery_header extra[] = {
         {MSG_H_RETRY_DUE, due}, {MSG_H_RETRY_URL, url}, {MSG_H_RETRY_ATTEMPTS, att}};
-    if (handoff(topics[next_pass - 1], rkm, extra, sizeof extra / sizeof extra[0]) < 0)
-        return -1;
-    log_warn(wid, "delivery to %s will be retried in %.1f s (pass %d of %zu)", url, (double)delay / 1000, next_pass,
+    char key[256];
+    endpoint_key(url, key, sizeof key);
+    log_warn(wid, "delivery to %s will be retried in %.1f s (pass %d of %zu)", key, (double)delay / 1000, next_pass,
              npasses);
-    return 0;
+    handoff_start(topics[next_pass - 1], rkm, extra, sizeof extra / sizeof extra[0], done, ctx);
 }
 
 void retries_pause(rd_kafka_t *consumer, const rd_kafka_message_t *rkm, long long due_ms)

@@ -1,0 +1,520 @@
+/* pipeline: what happens to one consumed message. It becomes a job with one delivery
+ * per destination (a retry pass: the one that failed; a first pass: the primary URL and
+ * the secondary one). Each delivery is a small state machine, driven by the event loop:
+ *
+ *   begin -> (gone: dead letter) | (circuit open: parked, the next pass takes it)
+ *         -> queued behind the destination's concurrency limit -> in flight
+ *   in flight -> delivered | refused / 410: dead letter | failed: backoff and again,
+ *                or, after the pass's attempts, the next pass (retry topic) or a dead letter
+ *   hand-off -> stored: final | refused by Kafka: again a second later
+ *
+ * A job is final when all its deliveries are; offsets.c then stores its offset once
+ * everything before it in the partition is final too. Stopping abandons what has not
+ * started (not final, so not stored: delivered again after the restart). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/signals.h"
+#include "forwarder/forwarder.h"
+
+enum dstate { D_NEW, D_QUEUED, D_IN_FLIGHT, D_BACKOFF, D_HANDOFF, D_HANDOFF_WAIT, D_FINAL };
+enum handoff_kind { H_RETRY, H_DEAD };
+
+struct job;
+struct delivery {
+    struct job *job;
+    const char *url;
+    struct endpoint *ep;
+    enum dstate state;
+    long attempt;                  /* HTTP attempts made in this pass */
+    long delay_ms;                 /* the next backoff within the pass */
+    double due;                    /* mono seconds, for D_BACKOFF and D_HANDOFF_WAIT */
+    struct delivery_result last;
+    enum outcome outcome;          /* what the hand-off stands for */
+    enum handoff_kind handoff;
+    char error[300];               /* why, for the dead letter */
+    struct delivery *next;         /* the endpoint's queue */
+    struct delivery *timer_next;
+};
+
+struct job {
+    rd_kafka_message_t *rkm;
+    struct offset_ticket ticket;
+    struct routed r;
+    struct destination dest;
+    struct forward_request req;
+    bool have_req;
+    struct retry_state st;         /* st.pass 0: the first pass */
+    int pending;                   /* deliveries not final, plus one while starting */
+    bool aborted;
+    int nd;
+    struct delivery d[2];
+    struct job *prev, *next;       /* every job */
+    struct job *lookup_next;       /* waiting for the database */
+};
+
+static rd_kafka_t *consumer;
+static struct job *jobs;
+static size_t njobs;
+static struct delivery *timers;
+static struct job *lookups;
+static double next_lookup;
+static bool draining;
+
+static struct metric *m_outcome[OUT_COUNT], *m_attempts, *m_latency, *m_circuit_open, *m_in_flight,
+    *m_jobs;
+
+void pipeline_init(rd_kafka_t *c)
+{
+    consumer = c;
+    static const char *const labels[OUT_COUNT] = {
+        [OUT_DELIVERED] = "outcome=\"delivered\"",         [OUT_REFUSED] = "outcome=\"refused\"",
+        [OUT_GONE] = "outcome=\"gone\"",                   [OUT_DEAD_LETTERED] = "outcome=\"dead_lettered\"",
+        [OUT_NO_DESTINATION] = "outcome=\"no_destination\"", [OUT_RETRY_LATER] = "outcome=\"retry_later\"",
+        [OUT_ABORTED] = "outcome=\"aborted\"",             [OUT_DISABLED] = "outcome=\"disabled\"",
+    };
+    for (int i = 0; i < OUT_COUNT; i++) /* OUT_FAILED and OUT_PARKED become a retry or a dead letter */
+        m_outcome[i] = labels[i] ? metrics_counter("hookline_forwarder_deliveries_total", labels[i],
+                                                   "deliveries by final outcome")
+                                 : NULL;
+    m_attempts = metrics_counter("hookline_forwarder_attempts_total", NULL, "HTTP attempts made");
+    m_circuit_open = metrics_counter("hookline_forwarder_circuit_open_total", NULL,
+                                     "passes parked without an attempt because the destination's circuit was open");
+    m_latency = metrics_histogram("hookline_forwarder_attempt_seconds", NULL, "time of one HTTP attempt");
+    m_in_flight = metrics_gauge("hookline_forwarder_requests_in_flight", NULL, "HTTP requests running now");
+    m_jobs = metrics_gauge("hookline_forwarder_messages_in_progress", NULL,
+                           "consumed messages whose deliveries are not all final");
+}
+
+static bool retryable(long status)
+{
+    return status == 0 || status == 408 || status == 409 || status == 425 || status == 429 || status >= 500;
+}
+
+/* ms ±20%. */
+static long jittered(long ms)
+{
+    unsigned char rnd[2] = {0, 0};
+    if (crypto_random(rnd, sizeof rnd) < 0)
+        return ms; /* no jitter this time */
+    long permille = (long)((rnd[0] << 8 | rnd[1]) % 401) - 200;
+    return ms + ms * permille / 1000;
+}
+
+/* "HTTP 503" or the transport error, for logs and dead letters. */
+static void describe_failure(const struct delivery_result *res, char *out, size_t outlen)
+{
+    if (res->error[0])
+        snprintf(out, outlen, "%s", res->error);
+    else
+        snprintf(out, outlen, "HTTP %ld", res->status);
+}
+
+static void timer_add(struct delivery *d, double due)
+{
+    d->due = due;
+    d->timer_next = timers;
+    timers = d;
+}
+
+static void job_finish(struct job *job)
+{
+    if (!job->aborted)
+        offsets_done(consumer, job->ticket);
+    if (job->prev)
+        job->prev->next = job->next;
+    else
+        jobs = job->next;
+    if (job->next)
+        job->next->prev = job->prev;
+    njobs--;
+    metric_set(m_jobs, (long)njobs);
+    if (job->have_req)
+        request_free(&job->req);
+    routed_free(&job->r);
+    rd_kafka_message_destroy(job->rkm);
+    free(job);
+}
+
+static void job_release(struct job *job)
+{
+    if (--job->pending == 0)
+        job_finish(job);
+}
+
+static void delivery_final(struct delivery *d, enum outcome o)
+{
+    d->state = D_FINAL;
+    metric_inc(m_outcome[o]);
+    if (d->ep)
+        metric_inc(d->ep->outcomes[o]);
+    job_release(d->job);
+}
+
+/* Not final: its offset stays unstored, so it is delivered again after a restart. */
+static void delivery_abort(struct delivery *d)
+{
+    d->job->aborted = true;
+    d->state = D_FINAL;
+    metric_inc(m_outcome[OUT_ABORTED]);
+    job_release(d->job);
+}
+
+static long total_attempts(const struct delivery *d)
+{
+    return d->job->st.attempts + d->attempt;
+}
+
+static void hand_off(struct delivery *d, enum handoff_kind kind);
+
+static void on_handoff_done(void *ctx, bool stored)
+{
+    struct delivery *d = ctx;
+    struct job *job = d->job;
+    if (stored) {
+        if (d->handoff == H_DEAD)
+            log_error(job->r.webhook_id, "dead-lettered the delivery of %s to %s after %ld attempts (%s)",
+                      job->r.routed_id, d->ep ? d->ep->key : "?", total_attempts(d), d->error);
+        delivery_final(d, d->outcome);
+    } else if (draining || signals_stopping()) {
+        delivery_abort(d);
+    } else {
+        d->state = D_HANDOFF_WAIT; /* Kafka refused the copy: the input waits, nothing is lost */
+        timer_add(d, clock_mono_s() + 1);
+    }
+}
+
+static void hand_off(struct delivery *d, enum handoff_kind kind)
+{
+    struct job *job = d->job;
+    d->handoff = kind;
+    d->state = D_HANDOFF;
+    if (kind == H_RETRY)
+        retry_later_start(job->rkm, job->r.webhook_id, d->url, job->st.pass + 1, d->last.retry_after_s,
+                          total_attempts(d), on_handoff_done, d);
+    else
+        dead_letter_start(job->rkm, d->url, d->last.status, d->error, total_attempts(d), on_handoff_done, d);
+}
+
+/* This pass is over without success: the next pass, or a dead letter after the last. */
+static void pass_failed(struct delivery *d)
+{
+    if ((size_t)d->job->st.pass < retries_passes()) {
+        d->outcome = OUT_RETRY_LATER;
+        hand_off(d, H_RETRY);
+    } else {
+        d->outcome = OUT_DEAD_LETTERED;
+        describe_failure(&d->last, d->error, sizeof d->error);
+        hand_off(d, H_DEAD);
+    }
+}
+
+static void dead_letter_now(struct delivery *d, enum outcome o)
+{
+    d->outcome = o;
+    if (!d->error[0])
+        describe_failure(&d->last, d->error, sizeof d->error);
+    hand_off(d, H_DEAD);
+}
+
+static void on_attempt_done(void *ctx, const struct delivery_result *res);
+static void park(struct delivery *d, const char *why, long wait_ms);
+
+static void launch(struct delivery *d)
+{
+    struct job *job = d->job;
+    d->ep->in_flight++;
+    metric_inc(m_in_flight);
+    d->state = D_IN_FLIGHT;
+    request_stamp(&job->req, (long long)time(NULL)); /* the headers are copied at once */
+    deliver_start(d->url, job->req.headers, job->req.nheaders, job->req.body, job->req.len, on_attempt_done, d);
+}
+
+/* Starts what waits behind ep's limit while there is room (abandons it when stopping). */
+static void endpoint_pump(struct endpoint *ep)
+{
+    while (ep->queue_head && ep->in_flight < g_forwarder.max_per_destination) {
+        struct delivery *d = ep->queue_head;
+        ep->queue_head = d->next;
+        if (!ep->queue_head)
+            ep->queue_tail = NULL;
+        ep->queued--;
+        d->next = NULL;
+        long wait_ms;
+        if (draining) {
+            delivery_abort(d);
+        } else if (!circuit_allow(ep, &wait_ms)) { /* opened while it waited: park it now */
+            metric_inc(m_circuit_open);
+            park(d, "circuit open", wait_ms);
+        } else {
+            launch(d);
+        }
+    }
+}
+
+static void delivery_try(struct delivery *d)
+{
+    struct endpoint *ep = d->ep;
+    if (ep->in_flight < g_forwarder.max_per_destination) {
+        launch(d);
+        return;
+    }
+    d->state = D_QUEUED;
+    d->next = NULL;
+    if (ep->queue_tail)
+        ep->queue_tail->next = d;
+    else
+        ep->queue_head = d;
+    ep->queue_tail = d;
+    ep->queued++;
+}
+
+static void on_attempt_done(void *ctx, const struct delivery_result *res)
+{
+    struct delivery *d = ctx;
+    struct job *job = d->job;
+    struct endpoint *ep = d->ep;
+    const char *wid = job->r.webhook_id;
+    d->last = *res;
+    d->attempt++;
+    ep->in_flight--;
+    metric_add(m_in_flight, -1);
+    metric_inc(m_attempts);
+    metric_observe(m_latency, res->seconds);
+    metric_observe(ep->latency, res->seconds);
+    endpoint_pump(ep);
+    if (res->status >= 200 && res->status < 300) {
+        log_info(wid, "delivered %s to %s: %ld in %.0f ms (attempt %ld)", job->r.routed_id, ep->key, res->status,
+                 res->seconds * 1000, total_attempts(d));
+        circuit_record(ep, true);
+        delivery_final(d, OUT_DELIVERED);
+        return;
+    }
+    char reason[300];
+    describe_failure(res, reason, sizeof reason);
+    log_warn(wid, "delivery %s to %s failed: %s (attempt %ld of %ld in this pass)", job->r.routed_id, ep->key, reason,
+             d->attempt, g_forwarder.attempts);
+    if (res->status == 410) { /* gone for good: stop sending there */
+        circuit_record(ep, true);
+        if (destinations_flag_gone(d->url, res->status, wid) == 0)
+            log_error(wid, "%s answered 410 Gone: flagged, nothing more is sent there until "
+                           "'hookline destinations clear'", ep->key);
+        snprintf(d->error, sizeof d->error, "HTTP 410: the destination is gone (flagged)");
+        dead_letter_now(d, OUT_GONE);
+        return;
+    }
+    if (res->refused[0] || (!retryable(res->status) && !res->error[0])) {
+        circuit_record(ep, true); /* the app answered (or we refused): not the app failing */
+        dead_letter_now(d, OUT_REFUSED);
+        return;
+    }
+    if (d->attempt < g_forwarder.attempts) {
+        if (draining) {
+            delivery_abort(d);
+            return;
+        }
+        d->state = D_BACKOFF;
+        timer_add(d, clock_mono_s() + (double)jittered(d->delay_ms) / 1000);
+        d->delay_ms *= 2;
+        return;
+    }
+    log_warn(wid, "this pass of %s to %s failed after %ld attempts", job->r.routed_id, ep->key, d->attempt);
+    circuit_record(ep, false);
+    pass_failed(d);
+}
+
+/* Parked without a request: the next pass takes it (due after wait_ms when >= 0). */
+static void park(struct delivery *d, const char *why, long wait_ms)
+{
+    snprintf(d->last.error, sizeof d->last.error, "%s", why);
+    d->last.status = 0;
+    d->last.retry_after_s = wait_ms >= 0 ? (wait_ms + 999) / 1000 : -1;
+    metric_inc(d->ep->outcomes[OUT_PARKED]);
+    pass_failed(d);
+}
+
+static void delivery_begin(struct delivery *d)
+{
+    char since[32];
+    if (destinations_gone(d->url, since, sizeof since) == 0) {
+        snprintf(d->error, sizeof d->error, "not sent: the destination answered 410 Gone and is flagged since %s",
+                 since);
+        d->last.status = 0;
+        dead_letter_now(d, OUT_GONE);
+        return;
+    }
+    long wait_ms;
+    if (!circuit_allow(d->ep, &wait_ms)) {
+        metric_inc(m_circuit_open);
+        park(d, "circuit open", wait_ms);
+        return;
+    }
+    d->attempt = 0;
+    d->delay_ms = g_forwarder.backoff_ms;
+    delivery_try(d);
+}
+
+static void job_start(struct job *job)
+{
+    const struct routed *r = &job->r;
+    const struct destination *dest = &job->dest;
+    if (dest->found && !dest->forward && !r->notification) {
+        log_info(r->webhook_id, "forwarding is off for integration %s of environment %s; %s not forwarded",
+                 r->integration, r->env, r->routed_id);
+        metric_inc(m_outcome[OUT_DISABLED]);
+        return;
+    }
+    if (!dest->found || !dest->primary_url[0]) {
+        log_warn(r->webhook_id, "no webhook URL for environment %s; not forwarded", r->env);
+        metric_inc(m_outcome[OUT_NO_DESTINATION]);
+        return;
+    }
+    if (request_build(&job->req, r, dest, job->rkm->payload, job->rkm->len) < 0) {
+        job->aborted = true; /* out of memory (logged): delivered again after a restart */
+        return;
+    }
+    job->have_req = true;
+    /* A retry pass goes to the one destination that failed; a first pass to all. */
+    const char *urls[2] = {job->st.pass ? job->st.url : dest->primary_url, job->st.pass ? "" : dest->secondary_url};
+    for (int i = 0; i < 2; i++) {
+        if (!urls[i][0])
+            continue;
+        struct delivery *d = &job->d[job->nd++];
+        d->job = job;
+        d->url = urls[i];
+        d->last.retry_after_s = -1;
+        job->pending++;
+    }
+    for (int i = 0; i < job->nd; i++) {
+        struct delivery *d = &job->d[i];
+        d->ep = endpoint_of(d->url);
+        if (!d->ep)
+            delivery_abort(d); /* out of memory (logged) */
+        else
+            delivery_begin(d);
+    }
+}
+
+/* Resolves the destinations (or waits for the database) and starts the job. */
+static void job_resolve(struct job *job)
+{
+    const struct routed *r = &job->r;
+    if (destinations_get(r->env, r->integration, r->attributed ? r->connection : NULL, &job->dest) < 0) {
+        job->lookup_next = lookups;
+        lookups = job;
+        next_lookup = clock_mono_s() + 1;
+        return;
+    }
+    job_start(job);
+    job_release(job); /* the hold taken while starting */
+}
+
+void pipeline_submit(rd_kafka_message_t *rkm)
+{
+    struct job *job = calloc(1, sizeof *job);
+    if (!job) {
+        log_error(NULL, "out of memory taking a message: it is read again after a restart");
+        rd_kafka_message_destroy(rkm);
+        return;
+    }
+    job->rkm = rkm;
+    job->ticket = offsets_track(rkm);
+    job->aborted = job->ticket.pt == NULL;
+    job->pending = 1;
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        h = NULL;
+    routed_read(&job->r, h);
+    retries_read(rkm, &job->st);
+    job->next = jobs;
+    if (jobs)
+        jobs->prev = job;
+    jobs = job;
+    njobs++;
+    metric_set(m_jobs, (long)njobs);
+    job_resolve(job);
+}
+
+int pipeline_tick(int max_ms)
+{
+    double now = clock_mono_s();
+    if (lookups && (now >= next_lookup || draining)) {
+        struct job *list = lookups;
+        lookups = NULL;
+        destinations_watch();
+        while (list) {
+            struct job *job = list;
+            list = job->lookup_next;
+            if (draining) {
+                job->aborted = true;
+                job_release(job);
+            } else {
+                job_resolve(job);
+            }
+        }
+    }
+    /* Take the due timers off the list first: what they start may add new ones. */
+    struct delivery *due = NULL, **pp = &timers;
+    while (*pp) {
+        struct delivery *d = *pp;
+        if (d->due <= now || draining) {
+            *pp = d->timer_next;
+            d->timer_next = due;
+            due = d;
+        } else {
+            pp = &d->timer_next;
+        }
+    }
+    while (due) {
+        struct delivery *d = due;
+        due = d->timer_next;
+        if (draining)
+            delivery_abort(d);
+        else if (d->state == D_BACKOFF)
+            delivery_try(d);
+        else
+            hand_off(d, d->handoff);
+    }
+    double next = now + (double)max_ms / 1000;
+    for (struct delivery *d = timers; d; d = d->timer_next)
+        if (d->due < next)
+            next = d->due;
+    if (lookups && next_lookup < next)
+        next = next_lookup;
+    double ms = (next - clock_mono_s()) * 1000;
+    return ms < 0 ? 0 : ms > max_ms ? max_ms : (int)ms;
+}
+
+size_t pipeline_active(void)
+{
+    return njobs;
+}
+
+bool pipeline_blocked(void)
+{
+    return lookups != NULL;
+}
+
+void pipeline_drain(void)
+{
+    draining = true;
+    (void)pipeline_tick(0);
+}
+
+void pipeline_abort_all(void)
+{
+    while (jobs) {
+        struct job *job = jobs;
+        job->aborted = true;
+        job->pending = 1;
+        job_release(job);
+    }
+    timers = NULL;
+    lookups = NULL;
+}
