@@ -49,6 +49,8 @@ int cmd_connection_list(int argc, char **argv);
 int cmd_connection_update(int argc, char **argv);
 int cmd_topics_ensure(int argc, char **argv);
 int cmd_dlq_list(int argc, char **argv);
+int cmd_destinations_list(int argc, char **argv);
+int cmd_destinations_clear(int argc, char **argv);
 int cmd_providers(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);

@@ -50,6 +50,8 @@ static const struct command commands[] = {
     {"secrets", "reencrypt", cmd_secrets_reencrypt, "encrypt plain-text or old-key secrets with the current key"},
     {"topics", "ensure", cmd_topics_ensure, "create the pipeline's Kafka topics that are missing"},
     {"dlq", "list", cmd_dlq_list, "list the deliveries the forwarder gave up on (dead letters)"},
+    {"destinations", "list", cmd_destinations_list, "list destination URLs flagged gone (they answered 410)"},
+    {"destinations", "clear", cmd_destinations_clear, "deliver to a destination flagged gone again"},
     {"providers", NULL, cmd_providers, "list supported providers and how each is verified"},
     {"sign", NULL, cmd_sign, "sign a body read from stdin as a provider would (headers or curl)"},
     {"verify", NULL, cmd_verify, "check a captured request (body on stdin) against a secret"},

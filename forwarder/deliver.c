@@ -155,7 +155,10 @@ void deliver_start(const char *url, const struct delivery_header *headers, size_
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L); /* prefer a stream on an HTTP/2 connection to a new one */
+    /* https: wait for the first connection's ALPN answer, so HTTP/2 receivers get streams
+     * on one connection; not for http, where it would queue every request behind the
+     * first connection (HTTP/1.1 needs one connection per request in flight). */
+    curl_easy_setopt(c, CURLOPT_PIPEWAIT, strncasecmp(url, "https:", 6) == 0 ? 1L : 0L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &t->res);

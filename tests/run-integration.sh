@@ -19,6 +19,8 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 # Retry passes a second apart, so retries and dead letters happen within a test.
 export HOOKLINE_FORWARD_RETRY_SCHEDULE="${HOOKLINE_FORWARD_RETRY_SCHEDULE:-1s,1s}"
 export HOOKLINE_FORWARD_CIRCUIT_COOLDOWN_MS="${HOOKLINE_FORWARD_CIRCUIT_COOLDOWN_MS:-3000}"
+# A small per-destination limit, so a test can see it hold (test_concurrency.py).
+export HOOKLINE_FORWARD_MAX_PER_DESTINATION="${HOOKLINE_FORWARD_MAX_PER_DESTINATION:-4}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 # The stack makes its own encryption key (env.sh); a developer's old keys must not leak in.
 unset HOOKLINE_ENCRYPTION_KEY HOOKLINE_ENCRYPTION_OLD_KEYS

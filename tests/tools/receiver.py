@@ -21,6 +21,8 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
+import struct
 import sys
 import threading
 import time
@@ -118,6 +120,10 @@ class Receiver:
                  quiet=True, delay=0.0):
         self.status, self.delay = status, delay   # may be changed while running
         self.extra_headers = {}                   # added to every response (e.g. Location)
+        # None: answer; "stall": hold the request stall_seconds without answering, then
+        # close; "reset": close the connection with a TCP reset instead of answering.
+        self.behaviour, self.stall_seconds = None, 30.0
+        self.in_flight = self.max_in_flight = 0   # requests being handled at once
         self.signing_key, self.record, self.quiet = signing_key, record, quiet
         self.requests = []
         self._cond = threading.Condition()
@@ -200,7 +206,28 @@ class Receiver:
 
             def _handle(self):
                 body = self._read_body()
+                with receiver._cond:
+                    receiver.in_flight += 1
+                    receiver.max_in_flight = max(receiver.max_in_flight, receiver.in_flight)
+                try:
+                    self._answer(body)
+                finally:
+                    with receiver._cond:
+                        receiver.in_flight -= 1
+
+            def _answer(self, body):
+                behaviour = receiver.behaviour
                 receiver._got(Delivery(self.command, self.path, self.headers.items(), body))
+                if behaviour == "stall":
+                    time.sleep(receiver.stall_seconds)   # past the forwarder's timeout
+                    self.close_connection = True
+                    return
+                if behaviour == "reset":
+                    # SO_LINGER with a zero timeout: close() sends RST, not FIN.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    self.close_connection = True
+                    return
                 if receiver.delay:
                     time.sleep(receiver.delay)   # simulate a slow app, not a measurement
                 out = b'{"ok":true}'
