@@ -22,6 +22,7 @@
 #include "common/msg.h"
 #include "common/signals.h"
 #include "common/store.h"
+#include "forwarder/attempt_log.h"
 #include "forwarder/forwarder.h"
 
 struct forwarder_config g_forwarder;
@@ -54,6 +55,12 @@ static const struct config_item forwarder_items[] = {
     {"HOOKLINE_FORWARD_ALLOW_CIDRS", CONFIG_STR, "", 0, 0, 0,
      "non-public destinations allowed anyway (e.g. 127.0.0.0/8,::1/128); default: public addresses only",
      &g_forwarder.allow_cidrs},
+    {"HOOKLINE_FORWARDER_ATTEMPT_LOG", CONFIG_BOOL, "true", 0, 0, 0,
+     "record every delivery attempt in PostgreSQL (delivery_attempts) for 'hookline deliveries'",
+     &g_attempt_log.enabled},
+    {"HOOKLINE_FORWARDER_ATTEMPT_LOG_MAX_QUEUED", CONFIG_INT, "100000", 1, 10000000, 0,
+     "attempt records kept in memory while the database is unavailable; past it the oldest are dropped",
+     &g_attempt_log.max_queued},
 };
 
 enum outcome {
@@ -90,9 +97,10 @@ static void describe_failure(const struct delivery_result *res, char *out, size_
 }
 
 /* Delivers req to url with retries; last gets the final attempt's result and tries
- * the number of attempts made. */
-static enum outcome deliver_with_retry(struct forward_request *req, const char *url, struct delivery_result *last,
-                                       long *tries)
+ * the number of attempts made. pass and before (attempts of earlier passes) number the
+ * attempts in the attempt log. */
+static enum outcome deliver_with_retry(struct forward_request *req, const char *url, int pass, long before,
+                                       struct delivery_result *last, long *tries)
 {
     const struct routed *r = req->r;
     long delay = g_forwarder.backoff_ms;
@@ -104,6 +112,8 @@ static enum outcome deliver_with_retry(struct forward_request *req, const char *
         *tries = attempt;
         metric_inc(m_attempts);
         metric_observe(m_latency, res.seconds);
+        attempt_log_http(r, url, pass, before + attempt, &res,
+                         res.refused[0] || (!retryable(res.status) && !res.error[0]));
         if (res.status >= 200 && res.status < 300) {
             log_info(r->webhook_id, "delivered %s to %s: %ld in %.0f ms (attempt %ld)", r->routed_id, url, res.status,
                      res.seconds * 1000, attempt);
@@ -190,13 +200,14 @@ static int forward_message(const rd_kafka_message_t *rkm, const struct retry_sta
         enum outcome o;
         long wait_ms;
         if (circuit_allow(urls[i], &wait_ms)) {
-            o = deliver_with_retry(&req, urls[i], &last, &tries);
+            o = deliver_with_retry(&req, urls[i], st ? st->pass : 0, st ? st->attempts : 0, &last, &tries);
             if (o != OUT_ABORTED)
                 circuit_record(urls[i], o != OUT_FAILED);
         } else { /* parked: not attempted; its next pass comes after the cooldown */
             snprintf(last.error, sizeof last.error, "circuit open");
             last.retry_after_s = (wait_ms + 999) / 1000;
             metric_inc(m_circuit_open);
+            attempt_log_parked(&r, urls[i], st ? st->pass : 0, st ? st->attempts : 0);
             o = OUT_FAILED;
         }
         o = settle(rkm, &r, urls[i], o, &last, st ? st->pass : 0, (st ? st->attempts : 0) + tries);
@@ -276,6 +287,8 @@ int main(int argc, char **argv)
         deliver_init(g_forwarder.allow_cidrs) < 0 ||
         retries_init(g_forwarder.retry_schedule, g_forwarder.retry_topic_prefix, g_forwarder.group_id) < 0)
         return 1;
+    if (g_attempt_log.enabled && attempt_log_init(g_common.database_url, (size_t)g_attempt_log.max_queued) < 0)
+        return 1;
     /* Consumed: the routed topic and every retry topic; produced: retries, dead letters. */
     size_t nretry;
     const char *const *retry_topics = retries_topics(&nretry);
@@ -317,6 +330,7 @@ int main(int argc, char **argv)
     rd_kafka_destroy(consumer);
     admin_stop(admin);
     handoff_shutdown();
+    attempt_log_shutdown(2000);
     deliver_shutdown();
     destinations_shutdown();
     log_info(NULL, "stopped");
