@@ -95,6 +95,11 @@ struct cli_opt {
  * left as they are (their defaults). At most 16 options. */
 int cli_parse_options(int argc, char **argv, const char *usage, const struct cli_opt *opts, size_t n)
     __attribute__((warn_unused_result));
+/* The same for a command that takes operands (words that are not options, in any
+ * place): at most *nargs of them are stored into args (borrowed from argv) and *nargs
+ * is set to how many there were; one more is a usage error. */
+int cli_parse_options_args(int argc, char **argv, const char *usage, const struct cli_opt *opts, size_t n,
+                           const char **args, size_t *nargs) __attribute__((warn_unused_result));
 #define CLI_OPTS_N(opts) (sizeof(opts) / sizeof((opts)[0]))
 
 /* ---- argument checks (cli_util.c) ---------------------------------------------- */
@@ -157,9 +162,9 @@ PGresult *cli_db_query(PGconn *db, const char *sql, int n, const char *const *pa
 int cli_db_fail(const char *what, const struct cli_db_error *err);
 
 /* Row `row` of res as a new JSON object (caller owns the reference), keys = result
- * column names in order. Values by column type: bool -> true/false, integers ->
- * numbers, json/jsonb -> nested JSON, others -> strings; SQL NULL -> null. NULL on
- * allocation failure. */
+ * column names in order. Values by column type: bool -> true/false, integers, floats
+ * and numeric -> numbers, json/jsonb -> nested JSON, others -> strings; SQL NULL ->
+ * null. NULL on allocation failure. */
 json_t *cli_db_row(const PGresult *res, int row);
 /* All rows of res as a new JSON array of cli_db_row objects. NULL on allocation failure. */
 json_t *cli_db_rows(const PGresult *res);
