@@ -25,6 +25,8 @@ enum cli_exit { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 /* Settings only the CLI reads, loaded at startup by main.c from cli_config_items. */
 struct cli_config {
     long topic_partitions; /* HOOKLINE_TOPIC_PARTITIONS: default for `topics ensure` */
+    const char *retry_topic_prefix; /* HOOKLINE_TOPIC_FORWARD_RETRY: where `dlq redrive` produces */
+    const char *forwarder_group;    /* HOOKLINE_FORWARDER_GROUP: default of `dlq redrive --group` */
 };
 extern struct cli_config g_cli;
 
@@ -51,6 +53,9 @@ int cmd_topics_ensure(int argc, char **argv);
 int cmd_dlq_list(int argc, char **argv);
 int cmd_destinations_list(int argc, char **argv);
 int cmd_destinations_clear(int argc, char **argv);
+int cmd_dlq_redrive(int argc, char **argv);
+int cmd_deliveries(int argc, char **argv);
+int cmd_deliveries_prune(int argc, char **argv);
 int cmd_providers(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
@@ -97,6 +102,11 @@ struct cli_opt {
  * left as they are (their defaults). At most 16 options. */
 int cli_parse_options(int argc, char **argv, const char *usage, const struct cli_opt *opts, size_t n)
     __attribute__((warn_unused_result));
+/* The same for a command that takes operands (words that are not options, in any
+ * place): at most *nargs of them are stored into args (borrowed from argv) and *nargs
+ * is set to how many there were; one more is a usage error. */
+int cli_parse_options_args(int argc, char **argv, const char *usage, const struct cli_opt *opts, size_t n,
+                           const char **args, size_t *nargs) __attribute__((warn_unused_result));
 #define CLI_OPTS_N(opts) (sizeof(opts) / sizeof((opts)[0]))
 
 /* ---- argument checks (cli_util.c) ---------------------------------------------- */
@@ -159,9 +169,9 @@ PGresult *cli_db_query(PGconn *db, const char *sql, int n, const char *const *pa
 int cli_db_fail(const char *what, const struct cli_db_error *err);
 
 /* Row `row` of res as a new JSON object (caller owns the reference), keys = result
- * column names in order. Values by column type: bool -> true/false, integers ->
- * numbers, json/jsonb -> nested JSON, others -> strings; SQL NULL -> null. NULL on
- * allocation failure. */
+ * column names in order. Values by column type: bool -> true/false, integers, floats
+ * and numeric -> numbers, json/jsonb -> nested JSON, others -> strings; SQL NULL ->
+ * null. NULL on allocation failure. */
 json_t *cli_db_row(const PGresult *res, int row);
 /* All rows of res as a new JSON array of cli_db_row objects. NULL on allocation failure. */
 json_t *cli_db_rows(const PGresult *res);

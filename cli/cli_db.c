@@ -26,6 +26,9 @@
 #define OID_INT2 21
 #define OID_INT4 23
 #define OID_JSON 114
+#define OID_FLOAT4 700
+#define OID_FLOAT8 701
+#define OID_NUMERIC 1700
 #define OID_JSONB 3802
 
 /* Shows warnings and worse; drops NOTICE and below ("relation ... already exists,
@@ -122,6 +125,15 @@ static json_t *field_json(const PGresult *res, int row, int col)
         long long x = strtoll(text, &end, 10);
         if (!errno && end != text && !*end)
             return json_integer(x);
+        break;
+    }
+    case OID_FLOAT4:
+    case OID_FLOAT8:
+    case OID_NUMERIC: {
+        char *end;
+        double x = strtod(text, &end);
+        if (end != text && !*end && x == x && x - x == 0) /* not NaN nor infinite: JSON has neither */
+            return json_real(x);
         break;
     }
     case OID_JSON:

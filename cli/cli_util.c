@@ -110,6 +110,15 @@ static int check_value(const char *cmd, const struct cli_opt *o)
 
 int cli_parse_options(int argc, char **argv, const char *usage, const struct cli_opt *opts, size_t n)
 {
+    size_t none = 0;
+    return cli_parse_options_args(argc, argv, usage, opts, n, NULL, &none);
+}
+
+int cli_parse_options_args(int argc, char **argv, const char *usage, const struct cli_opt *opts, size_t n,
+                           const char **args, size_t *nargs)
+{
+    size_t cap = *nargs;
+    *nargs = 0;
     struct option longopts[CLI_OPTS_MAX + 2];
     if (n > CLI_OPTS_MAX) {
         cli_error("internal error: %s has more than %d options", argv[0], CLI_OPTS_MAX);
@@ -133,8 +142,12 @@ int cli_parse_options(int argc, char **argv, const char *usage, const struct cli
         else
             *(const char **)o->target = optarg;
     }
-    if (optind < argc)
-        return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+    /* glibc's getopt moved the operands behind the options: argv[optind..argc). */
+    for (; optind < argc; optind++) {
+        if (*nargs == cap)
+            return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+        args[(*nargs)++] = argv[optind];
+    }
     for (size_t i = 0; i < n; i++) {
         bool given = opts[i].kind == CLI_OPT_FLAG ? *(bool *)opts[i].target : *(const char **)opts[i].target != NULL;
         if (opts[i].required && !given)
@@ -279,7 +292,7 @@ static char *cell_text(const json_t *v)
             s = NULL;
         break;
     case JSON_REAL:
-        if (asprintf(&s, "%.17g", json_real_value(v)) < 0)
+        if (asprintf(&s, "%.15g", json_real_value(v)) < 0) /* 12.3, not 12.300000000000001 */
             s = NULL;
         break;
     case JSON_OBJECT:

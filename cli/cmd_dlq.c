@@ -1,17 +1,26 @@
-/* cmd_dlq: `hookline dlq list`, what the forwarder dead-lettered: every message of the
+/* cmd_dlq: the forwarder's dead letters. `hookline dlq list` shows every message of the
  * dead-letter topic, read from the beginning of each partition to its current end
- * (nothing is committed: listing changes nothing), with where and why it failed. */
+ * (nothing is committed: listing changes nothing), with where and why it failed.
+ * `hookline dlq redrive` sends chosen dead letters through the forwarder again, each to
+ * the one destination that failed, by copying them to the forwarder's first retry topic
+ * (see common/msg.h). Kafka is append-only: the dead-letter topic is never changed, so
+ * redriving the same dead letter twice delivers it twice (receivers dedupe on the
+ * webhook-id header, which stays the same). */
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/cli.h"
+#include "common/clock.h"
 #include "common/config.h"
+#include "common/ids.h"
 #include "common/kafka.h"
 #include "common/msg.h"
 
-static const char usage[] =
+static const char list_usage[] =
     "Usage: hookline dlq list [--json]\n"
     "\n"
     "Lists the deliveries the forwarder gave up on (HOOKLINE_TOPIC_DEAD_LETTERS), oldest\n"
@@ -20,7 +29,29 @@ static const char usage[] =
     "  --json   print a JSON array\n"
     "  --help   show this help\n";
 
+static const char redrive_usage[] =
+    "Usage: hookline dlq redrive (--webhook-id ID | --destination URL | --all) [--dry-run]\n"
+    "                            [--group GROUP] [--json]\n"
+    "\n"
+    "Delivers dead letters again: each chosen dead letter is copied, with its value, key\n"
+    "and headers (minus the hl.dl.* ones), to the forwarder's first retry topic\n"
+    "(HOOKLINE_TOPIC_FORWARD_RETRY.<group>.1), due now and for the one destination that\n"
+    "failed; the forwarder then tries it as a retry pass, with the same webhook-id, and\n"
+    "dead-letters it again if it keeps failing. Waits until Kafka has stored each copy.\n"
+    "The dead-letter topic is not changed (Kafka is append-only): redriving a dead letter\n"
+    "twice delivers it twice (receivers dedupe on webhook-id). Within one run, the same\n"
+    "delivery to the same destination is sent once.\n"
+    "\n"
+    "  --webhook-id ID     the dead letters of this webhook (X-Hookline-Webhook-Id)\n"
+    "  --destination URL   the dead letters of this destination (with --webhook-id: both)\n"
+    "  --all               every dead letter\n"
+    "  --dry-run           only list what would be redriven\n"
+    "  --group GROUP       the forwarder's consumer group (default HOOKLINE_FORWARDER_GROUP)\n"
+    "  --json              print {\"topic\", \"dry_run\", \"redriven\", \"dead_letters\": [...]}\n"
+    "  --help              show this help\n";
+
 #define READ_TIMEOUT_MS 15000
+#define ACK_TIMEOUT_MS 60000
 
 static void set_header(json_t *row, const char *key, rd_kafka_headers_t *h, const char *name)
 {
@@ -50,8 +81,9 @@ static json_t *dead_letter_row(const rd_kafka_message_t *rkm)
     return row;
 }
 
-/* Assigns every partition of topic from its beginning; returns how many, or -1. */
-static int assign_all(rd_kafka_t *rk, const char *topic)
+/* The number of partitions of topic, or -1 after printing why (it does not exist,
+ * Kafka does not answer). rk's metadata requests never create topics. */
+static int topic_partitions(rd_kafka_t *rk, const char *topic, rd_kafka_topic_partition_list_t **parts)
 {
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
@@ -65,12 +97,24 @@ static int assign_all(rd_kafka_t *rk, const char *topic)
         return -1;
     }
     int n = md->topics[0].partition_cnt;
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
-    for (int i = 0; i < n; i++)
-        rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id)->offset =
-            RD_KAFKA_OFFSET_BEGINNING;
+    if (parts) {
+        *parts = rd_kafka_topic_partition_list_new(n);
+        for (int i = 0; i < n; i++)
+            rd_kafka_topic_partition_list_add(*parts, topic, md->topics[0].partitions[i].id)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+    }
     rd_kafka_metadata_destroy(md);
-    err = rd_kafka_assign(rk, parts);
+    return n;
+}
+
+/* Assigns every partition of topic from its beginning; returns how many, or -1. */
+static int assign_all(rd_kafka_t *rk, const char *topic)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    int n = topic_partitions(rk, topic, &parts);
+    if (n < 0)
+        return -1;
+    rd_kafka_resp_err_t err = rd_kafka_assign(rk, parts);
     rd_kafka_topic_partition_list_destroy(parts);
     if (err) {
         cli_error("cannot assign %s: %s", topic, rd_kafka_err2str(err));
@@ -79,18 +123,10 @@ static int assign_all(rd_kafka_t *rk, const char *topic)
     return n;
 }
 
-int cmd_dlq_list(int argc, char **argv)
+/* A consumer that reads without committing anything. NULL after printing why. */
+static rd_kafka_t *reader_new(void)
 {
-    bool json = false;
-    const struct cli_opt opts[] = {{"json", CLI_OPT_FLAG, &json, false}};
-    int parsed = cli_parse_options(argc, argv, usage, opts, CLI_OPTS_N(opts));
-    if (parsed >= 0)
-        return parsed;
-
-    int status = CLI_FAIL;
     char errstr[512];
-    json_t *rows = json_array();
-    rd_kafka_t *rk = NULL;
     rd_kafka_conf_t *conf = kafka_conf_new("hookline-cli", errstr, sizeof errstr);
     if (!conf || kafka_conf_set(conf, "group.id", "hookline-cli-dlq", errstr, sizeof errstr) < 0 ||
         kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr) < 0 ||
@@ -98,38 +134,278 @@ int cmd_dlq_list(int argc, char **argv)
         cli_error("Kafka configuration: %s", errstr);
         if (conf)
             rd_kafka_conf_destroy(conf);
-        goto out;
+        return NULL;
     }
-    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!rk) {
         rd_kafka_conf_destroy(conf); /* rd_kafka_new frees it only on success */
         cli_error("cannot create a Kafka client: %s", errstr);
-        goto out;
     }
+    return rk;
+}
+
+static void reader_free(rd_kafka_t *rk)
+{
+    if (!rk)
+        return;
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+}
+
+/* Calls visit(rkm, ctx) for every dead letter (rkm borrowed for the call), from the
+ * beginning of each partition to its end as it is now. 0, or -1 after printing why
+ * (also when visit returns -1, which stops the reading). */
+static int read_dead_letters(rd_kafka_t *rk, int (*visit)(const rd_kafka_message_t *rkm, void *ctx), void *ctx)
+{
     int pending = assign_all(rk, g_common.topic_dead_letters);
-    if (pending < 0)
-        goto out;
     while (pending > 0) { /* until every partition reported its end */
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, READ_TIMEOUT_MS);
         if (!rkm) {
             cli_error("no answer from Kafka in %d s", READ_TIMEOUT_MS / 1000);
-            goto out;
+            return -1;
         }
+        int rc = 0;
         if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
             pending--;
         else if (rkm->err)
             cli_warn("%s", rd_kafka_message_errstr(rkm));
         else
-            json_array_append_new(rows, dead_letter_row(rkm));
+            rc = visit(rkm, ctx);
         rd_kafka_message_destroy(rkm);
+        if (rc < 0)
+            return -1;
     }
-    if (cli_print(rows, json, "no dead letters") == 0)
+    return pending < 0 ? -1 : 0;
+}
+
+static int append_row(const rd_kafka_message_t *rkm, void *ctx)
+{
+    json_t *row = dead_letter_row(rkm);
+    if (!row || json_array_append_new(ctx, row) < 0) {
+        cli_error("out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int cmd_dlq_list(int argc, char **argv)
+{
+    bool json = false;
+    const struct cli_opt opts[] = {{"json", CLI_OPT_FLAG, &json, false}};
+    int parsed = cli_parse_options(argc, argv, list_usage, opts, CLI_OPTS_N(opts));
+    if (parsed >= 0)
+        return parsed;
+
+    int status = CLI_FAIL;
+    json_t *rows = json_array();
+    rd_kafka_t *rk = rows ? reader_new() : NULL;
+    if (rk && read_dead_letters(rk, append_row, rows) == 0 && cli_print(rows, json, "no dead letters") == 0)
+        status = CLI_OK;
+    json_decref(rows);
+    reader_free(rk);
+    return status;
+}
+
+/* ---- redrive ------------------------------------------------------------------------ */
+
+struct redrive {
+    const char *webhook_id;   /* NULL: any */
+    const char *destination;  /* NULL: any */
+    bool dry_run;
+    char topic[512];
+    char now[24];             /* unix ms, for hl.retry.due and hl.redriven-at */
+    rd_kafka_t *producer;
+    json_t *rows;             /* the chosen dead letters */
+    json_t *seen;             /* "<delivery id> <destination>" already chosen in this run */
+    long acked, failed;       /* delivery reports */
+};
+
+static void on_redriven(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+    (void)rk;
+    struct redrive *rd = opaque;
+    if (rkm->err) {
+        rd->failed++;
+        cli_error("a redriven dead letter was not stored on %s: %s", rd_kafka_topic_name(rkm->rkt),
+                  rd_kafka_err2str(rkm->err));
+    } else {
+        rd->acked++;
+    }
+}
+
+/* hookline's own headers that the copy sets afresh (dropped from the dead letter). */
+static bool replaced_header(const char *name)
+{
+    return !strncmp(name, MSG_H_DL_PREFIX, strlen(MSG_H_DL_PREFIX)) || !strcmp(name, MSG_H_RETRY_DUE) ||
+           !strcmp(name, MSG_H_RETRY_URL) || !strcmp(name, MSG_H_RETRY_ATTEMPTS) ||
+           !strcmp(name, MSG_H_REDRIVEN_AT);
+}
+
+/* The headers of the copy (new; the producer takes them on success): the dead letter's
+ * minus the replaced ones, then the retry headers for destination. */
+static rd_kafka_headers_t *redrive_headers(rd_kafka_headers_t *h, const char *destination, const char *now)
+{
+    rd_kafka_headers_t *out = rd_kafka_headers_new(h ? rd_kafka_header_cnt(h) + 4 : 4);
+    const char *name;
+    const void *value;
+    size_t size;
+    for (size_t i = 0; h && rd_kafka_header_get_all(h, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; i++)
+        if (!replaced_header(name))
+            rd_kafka_header_add(out, name, -1, value, (ssize_t)size);
+    rd_kafka_header_add(out, MSG_H_RETRY_URL, -1, destination, -1);
+    rd_kafka_header_add(out, MSG_H_RETRY_DUE, -1, now, -1);
+    rd_kafka_header_add(out, MSG_H_RETRY_ATTEMPTS, -1, "0", -1);
+    rd_kafka_header_add(out, MSG_H_REDRIVEN_AT, -1, now, -1);
+    return out;
+}
+
+/* Copies rkm to the retry topic (queued; acknowledged later by on_redriven). 0 or -1. */
+static int redrive_one(struct redrive *rd, const rd_kafka_message_t *rkm, rd_kafka_headers_t *h,
+                       const char *destination)
+{
+    for (;;) {
+        rd_kafka_headers_t *out = redrive_headers(h, destination, rd->now);
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            rd->producer, RD_KAFKA_V_TOPIC(rd->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_VALUE(rkm->payload, rkm->len), RD_KAFKA_V_KEY(rkm->key, rkm->key_len),
+            RD_KAFKA_V_HEADERS(out), RD_KAFKA_V_END);
+        if (!err) {
+            rd_kafka_poll(rd->producer, 0);
+            return 0;
+        }
+        rd_kafka_headers_destroy(out);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            cli_error("cannot redrive to %s: %s", rd->topic, rd_kafka_err2str(err));
+            return -1;
+        }
+        rd_kafka_poll(rd->producer, 100); /* wait for room */
+    }
+}
+
+/* Chooses (and unless dry-run, redrives) one dead letter. */
+static int redrive_visit(const rd_kafka_message_t *rkm, void *ctx)
+{
+    struct redrive *rd = ctx;
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        h = NULL;
+    char wid[64], routed[64], dest[2049];
+    if (!msg_header(h, MSG_H_DL_DESTINATION, dest, sizeof dest) || !*dest) {
+        cli_warn("dead letter at %d/%" PRId64 " names no destination: skipped", rkm->partition, rkm->offset);
+        return 0;
+    }
+    if (rd->webhook_id && (!msg_header(h, MSG_H_WEBHOOK_ID, wid, sizeof wid) || strcasecmp(wid, rd->webhook_id)))
+        return 0;
+    if (rd->destination && strcmp(dest, rd->destination))
+        return 0;
+    if (!msg_header(h, MSG_H_ROUTED_ID, routed, sizeof routed))
+        routed[0] = '\0';
+    char *once = NULL; /* the same delivery dead-lettered again after a redrive: send it once */
+    if (asprintf(&once, "%s %s", routed, dest) < 0) {
+        cli_error("out of memory");
+        return -1;
+    }
+    bool again = json_object_get(rd->seen, once) != NULL;
+    int rc = again ? 0 : json_object_set_new(rd->seen, once, json_true());
+    free(once);
+    if (again)
+        return 0;
+    if (rc < 0 || append_row(rkm, rd->rows) < 0)
+        return -1;
+    return rd->dry_run ? 0 : redrive_one(rd, rkm, h, dest);
+}
+
+/* Waits for every copy's acknowledgement. 0 when all were stored. */
+static int redrive_wait(struct redrive *rd)
+{
+    rd_kafka_resp_err_t err = rd_kafka_flush(rd->producer, ACK_TIMEOUT_MS);
+    if (err) {
+        cli_error("Kafka did not acknowledge %d redriven dead letter(s) within %d s", rd_kafka_outq_len(rd->producer),
+                  ACK_TIMEOUT_MS / 1000);
+        return -1;
+    }
+    return rd->failed ? -1 : 0;
+}
+
+static int redrive_report(const struct redrive *rd, bool json)
+{
+    size_t n = json_array_size(rd->rows);
+    if (json) {
+        json_t *out = json_pack("{s:s, s:b, s:I, s:O}", "topic", rd->topic, "dry_run", rd->dry_run, "redriven",
+                                (json_int_t)(rd->dry_run ? 0 : rd->acked), "dead_letters", rd->rows);
+        int rc = out ? cli_print(out, true, "") : -1;
+        json_decref(out);
+        return rc;
+    }
+    if (n && cli_print(rd->rows, false, "") < 0)
+        return -1;
+    if (rd->dry_run)
+        printf("would redrive %zu dead letter(s) to %s (dry run: nothing sent)\n", n, rd->topic);
+    else
+        printf("redriven %ld dead letter(s) to %s\n", rd->acked, rd->topic);
+    return 0;
+}
+
+int cmd_dlq_redrive(int argc, char **argv)
+{
+    bool json = false, all = false;
+    struct redrive rd = {0};
+    const char *group = g_cli.forwarder_group;
+    const struct cli_opt opts[] = {
+        {"webhook-id", CLI_OPT_STRING, &rd.webhook_id, false}, {"destination", CLI_OPT_STRING, &rd.destination, false},
+        {"all", CLI_OPT_FLAG, &all, false},                    {"dry-run", CLI_OPT_FLAG, &rd.dry_run, false},
+        {"group", CLI_OPT_STRING, &group, false},              {"json", CLI_OPT_FLAG, &json, false},
+    };
+    int parsed = cli_parse_options(argc, argv, redrive_usage, opts, CLI_OPTS_N(opts));
+    if (parsed >= 0)
+        return parsed;
+    if (all == (rd.webhook_id || rd.destination))
+        return cli_usage_error(argv[0], all ? "--all goes alone, without --webhook-id or --destination"
+                                            : "choose the dead letters: --webhook-id, --destination or --all");
+    if (rd.webhook_id && !id_is_uuid(rd.webhook_id))
+        return cli_usage_error(argv[0], "--webhook-id '%s' is not a webhook id (a UUID)", rd.webhook_id);
+    if (!*group)
+        return cli_usage_error(argv[0], "--group cannot be empty");
+    snprintf(rd.topic, sizeof rd.topic, "%s.%s.1", g_cli.retry_topic_prefix, group);
+    snprintf(rd.now, sizeof rd.now, "%lld", clock_unix_ms());
+
+    int status = CLI_FAIL;
+    char errstr[512];
+    rd.rows = json_array();
+    rd.seen = json_object();
+    rd_kafka_t *rk = rd.rows && rd.seen ? reader_new() : NULL;
+    if (!rk)
+        goto out;
+    /* The forwarder creates its retry topics: a missing one is a wrong group or prefix. */
+    if (!rd.dry_run && topic_partitions(rk, rd.topic, NULL) < 0) {
+        cli_error("is a forwarder of group '%s' running? It creates %s (see --group, HOOKLINE_TOPIC_FORWARD_RETRY)",
+                  group, rd.topic);
+        goto out;
+    }
+    if (!rd.dry_run) {
+        rd.producer = kafka_producer_new("hookline-cli", on_redriven, &rd, errstr, sizeof errstr);
+        if (!rd.producer) {
+            cli_error("cannot create a Kafka producer: %s", errstr);
+            goto out;
+        }
+    }
+    int read = read_dead_letters(rk, redrive_visit, &rd);
+    /* Wait for what was sent even when reading stopped half-way, to report it truly. */
+    if (rd.producer && redrive_wait(&rd) < 0)
+        read = -1;
+    if (read == 0 && json_array_size(rd.rows) == 0 && !all) {
+        cli_error("no dead letter matches%s%s%s%s", rd.webhook_id ? " webhook " : "",
+                  rd.webhook_id ? rd.webhook_id : "", rd.destination ? " destination " : "",
+                  rd.destination ? rd.destination : "");
+        goto out;
+    }
+    if (redrive_report(&rd, json) == 0 && read == 0)
         status = CLI_OK;
 out:
-    json_decref(rows);
-    if (rk) {
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
-    }
+    if (rd.producer)
+        rd_kafka_destroy(rd.producer);
+    reader_free(rk);
+    json_decref(rd.seen);
+    json_decref(rd.rows);
     return status;
 }

@@ -21,6 +21,11 @@ struct cli_config g_cli;
 static const struct config_item cli_config_items[] = {
     {"HOOKLINE_TOPIC_PARTITIONS", CONFIG_INT, "4", 1, 100000, 0,
      "partitions of the topics 'hookline topics ensure' creates", &g_cli.topic_partitions},
+    {"HOOKLINE_TOPIC_FORWARD_RETRY", CONFIG_STR, "webhooks.forward-retry", 0, 0, 0,
+     "prefix of the forwarder's retry topics ('dlq redrive' writes to <prefix>.<group>.1)",
+     &g_cli.retry_topic_prefix},
+    {"HOOKLINE_FORWARDER_GROUP", CONFIG_STR, "hookline-forwarder", 0, 0, 0,
+     "the forwarder's consumer group ('dlq redrive --group' default)", &g_cli.forwarder_group},
 };
 static const size_t cli_config_count = sizeof cli_config_items / sizeof cli_config_items[0];
 
@@ -52,6 +57,11 @@ static const struct command commands[] = {
     {"dlq", "list", cmd_dlq_list, "list the deliveries the forwarder gave up on (dead letters)"},
     {"destinations", "list", cmd_destinations_list, "list destination URLs flagged gone (they answered 410)"},
     {"destinations", "clear", cmd_destinations_clear, "deliver to a destination flagged gone again"},
+    {"dlq", "redrive", cmd_dlq_redrive, "deliver dead letters again, each to the destination that failed"},
+    /* Before the one-word row of its group: find_command takes the first row that
+     * matches, so "deliveries prune" is this one and "deliveries <id>" the next. */
+    {"deliveries", "prune", cmd_deliveries_prune, "delete recorded delivery attempts older than a duration"},
+    {"deliveries", NULL, cmd_deliveries, "every delivery attempt of a webhook: deliveries WEBHOOK_ID"},
     {"providers", NULL, cmd_providers, "list supported providers and how each is verified"},
     {"sign", NULL, cmd_sign, "sign a body read from stdin as a provider would (headers or curl)"},
     {"verify", NULL, cmd_verify, "check a captured request (body on stdin) against a secret"},

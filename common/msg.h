@@ -18,6 +18,11 @@
  *
  * webhooks.dead-letters (written by forwarder): the routed message whose delivery to one
  *   destination ran out of attempts, unchanged, plus MSG_H_DL_* (where, why, when).
+ *
+ * `hookline dlq redrive` copies a dead letter to the first retry topic of the forwarder's
+ *   group: value, key and headers unchanged except that MSG_H_DL_* are removed,
+ *   MSG_H_RETRY_URL is the dead letter's destination, MSG_H_RETRY_DUE now,
+ *   MSG_H_RETRY_ATTEMPTS 0, and MSG_H_REDRIVEN_AT is added.
  */
 #ifndef HOOKLINE_MSG_H
 #define HOOKLINE_MSG_H
@@ -59,6 +64,9 @@
 #define MSG_H_DL_ERROR "hl.dl.error"             /* last transport error or "HTTP <status>" */
 #define MSG_H_DL_ATTEMPTS "hl.dl.attempts"
 #define MSG_H_DL_AT "hl.dl.at"                   /* unix milliseconds */
+#define MSG_H_DL_PREFIX "hl.dl."                 /* every MSG_H_DL_* starts so */
+
+#define MSG_H_REDRIVEN_AT "hl.redriven-at"       /* unix milliseconds, set by `hookline dlq redrive` */
 
 /* Returns the value of the last header called name as a NUL-terminated copy in buf,
  * or NULL if absent or longer than buflen-1. hdrs is borrowed (may be NULL). */

@@ -25,6 +25,7 @@
 #include "common/msg.h"
 #include "common/signals.h"
 #include "common/store.h"
+#include "forwarder/attempt_log.h"
 #include "forwarder/forwarder.h"
 
 struct forwarder_config g_forwarder;
@@ -44,6 +45,12 @@ static const struct config_item forwarder_items[] = {
     {"HOOKLINE_FORWARD_DRAIN_MS", CONFIG_INT, "15000", 0, 600000, 0,
      "on SIGTERM, how long requests in flight may finish (the rest is delivered again after the restart)",
      &g_forwarder.drain_ms},
+    {"HOOKLINE_FORWARDER_ATTEMPT_LOG", CONFIG_BOOL, "true", 0, 0, 0,
+     "record every delivery attempt in PostgreSQL (delivery_attempts) for 'hookline deliveries'",
+     &g_attempt_log.enabled},
+    {"HOOKLINE_FORWARDER_ATTEMPT_LOG_MAX_QUEUED", CONFIG_INT, "100000", 1, 10000000, 0,
+     "attempt records kept in memory while the database is unavailable; past it the oldest are dropped",
+     &g_attempt_log.max_queued},
     {"HOOKLINE_FORWARD_ATTEMPTS", CONFIG_INT, "2", 1, 50, 0,
      "HTTP attempts per pass, in process, before the delivery waits on a retry topic", &g_forwarder.attempts},
     {"HOOKLINE_FORWARD_BACKOFF_MS", CONFIG_INT, "500", 1, 600000, 0,
@@ -145,6 +152,8 @@ int main(int argc, char **argv)
         deliver_init(g_forwarder.allow_cidrs, g_forwarder.max_per_destination) < 0 ||
         retries_init(g_forwarder.retry_schedule, g_forwarder.retry_topic_prefix, g_forwarder.group_id) < 0)
         return 1;
+    if (g_attempt_log.enabled && attempt_log_init(g_common.database_url, (size_t)g_attempt_log.max_queued) < 0)
+        return 1;
     /* Consumed: the routed topic, hookline's notifications and every retry topic;
      * produced: retries, dead letters. */
     size_t nretry;
@@ -203,6 +212,7 @@ int main(int argc, char **argv)
     log_info(NULL, "draining: committing offsets (%zu messages left for a later delivery)", pipeline_active());
     handoff_shutdown();  /* acknowledgements still due may finish jobs */
     deliver_shutdown();
+    attempt_log_shutdown(2000);
     pipeline_abort_all();
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);

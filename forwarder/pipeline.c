@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/signals.h"
+#include "forwarder/attempt_log.h"
 #include "forwarder/forwarder.h"
 
 enum dstate { D_NEW, D_QUEUED, D_IN_FLIGHT, D_BACKOFF, D_HANDOFF, D_HANDOFF_WAIT, D_FINAL };
@@ -181,6 +182,9 @@ static void on_handoff_done(void *ctx, bool stored)
         if (d->handoff == H_DEAD)
             log_error(job->r.webhook_id, "dead-lettered the delivery of %s to %s after %ld attempts (%s)",
                       job->r.routed_id, d->ep ? d->ep->key : "?", total_attempts(d), d->error);
+        attempt_log_step(&job->r, d->url, job->st.pass, total_attempts(d),
+                         d->handoff == H_DEAD ? ATTEMPT_DEAD_LETTERED : ATTEMPT_RETRY_SCHEDULED, d->last.status,
+                         d->handoff == H_DEAD ? d->error : d->last.error[0] ? d->last.error : NULL);
         delivery_final(d, d->outcome);
     } else if (draining || signals_stopping()) {
         delivery_abort(d);
@@ -288,6 +292,8 @@ static void on_attempt_done(void *ctx, const struct delivery_result *res)
     metric_inc(m_attempts);
     metric_observe(m_latency, res->seconds);
     metric_observe(ep->latency, res->seconds);
+    attempt_log_http(&job->r, d->url, job->st.pass, total_attempts(d), res,
+                     res->status == 410 || res->refused[0] || (!retryable(res->status) && !res->error[0]));
     endpoint_pump(ep);
     if (res->status >= 200 && res->status < 300) {
         log_info(wid, "delivered %s to %s: %ld in %.0f ms (attempt %ld)", job->r.routed_id, ep->key, res->status,
@@ -336,6 +342,7 @@ static void park(struct delivery *d, const char *why, long wait_ms)
     d->last.status = 0;
     d->last.retry_after_s = wait_ms >= 0 ? (wait_ms + 999) / 1000 : -1;
     metric_inc(d->ep->outcomes[OUT_PARKED]);
+    attempt_log_step(&d->job->r, d->url, d->job->st.pass, total_attempts(d), ATTEMPT_PARKED, 0, why);
     pass_failed(d);
 }
 
@@ -346,6 +353,7 @@ static void delivery_begin(struct delivery *d)
         snprintf(d->error, sizeof d->error, "not sent: the destination answered 410 Gone and is flagged since %s",
                  since);
         d->last.status = 0;
+        attempt_log_step(&d->job->r, d->url, d->job->st.pass, total_attempts(d), ATTEMPT_GONE, 0, d->error);
         dead_letter_now(d, OUT_GONE);
         return;
     }
