@@ -14,7 +14,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "forwarder/forwarder.h"
-#include "forwarder/ssrf.h"
+#include "common/ssrf.h"
 
 static CURL *curl;
 static struct ssrf_policy policy;
