@@ -18,6 +18,15 @@
  *
  * webhooks.dead-letters (written by forwarder): the routed message whose delivery to one
  *   destination ran out of attempts, unchanged, plus MSG_H_DL_* (where, why, when).
+ *
+ * webhooks.notifications (written by syncer): hookline's own webhooks to an
+ *   environment's app, to be delivered as they are (signed) by the forwarder.
+ *   key    "<environment>/<integration>/<connection id>"
+ *   value  the complete JSON body to send (e.g. a `sync` webhook after a sync run)
+ *   headers MSG_H_KIND ("sync"), MSG_H_WEBHOOK_ID and MSG_H_ROUTED_ID (the same id,
+ *          derived from what is notified, so a re-sent notification has the same id),
+ *          MSG_H_ENVIRONMENT, MSG_H_INTEGRATION, MSG_H_CONNECTION, MSG_H_PROVIDER,
+ *          MSG_H_RECEIVED_AT (when it was produced) and "http.content-type"
  */
 #ifndef HOOKLINE_MSG_H
 #define HOOKLINE_MSG_H
@@ -43,6 +52,7 @@
 #define MSG_H_CONNECTION "hl.connection-id"
 #define MSG_H_EVENT_TYPE "hl.event-type"
 #define MSG_H_REJECT_REASON "hl.reject-reason"
+#define MSG_H_KIND "hl.kind"                 /* webhooks.notifications: what the body is ("sync") */
 
 /* webhooks.forward-retry.<group>.<pass>: a routed message whose delivery to one
  * destination waits for its next pass (the pass is the topic's). */
