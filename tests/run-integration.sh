@@ -19,6 +19,11 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 # Retry passes a second apart, so retries and dead letters happen within a test.
 export HOOKLINE_FORWARD_RETRY_SCHEDULE="${HOOKLINE_FORWARD_RETRY_SCHEDULE:-1s,1s}"
 export HOOKLINE_FORWARD_CIRCUIT_COOLDOWN_MS="${HOOKLINE_FORWARD_CIRCUIT_COOLDOWN_MS:-3000}"
+# Sync runs retry within a test; a killed syncer's runs come back within seconds.
+export HOOKLINE_SYNCER_BACKOFF_MS="${HOOKLINE_SYNCER_BACKOFF_MS:-200}"
+export HOOKLINE_SYNCER_BACKOFF_MAX_MS="${HOOKLINE_SYNCER_BACKOFF_MAX_MS:-1000}"
+export HOOKLINE_SYNCER_RUN_TIMEOUT_MS="${HOOKLINE_SYNCER_RUN_TIMEOUT_MS:-15000}"
+export HOOKLINE_SYNCER_HTTP_TIMEOUT_MS="${HOOKLINE_SYNCER_HTTP_TIMEOUT_MS:-10000}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 # The stack makes its own encryption key (env.sh); a developer's old keys must not leak in.
 unset HOOKLINE_ENCRYPTION_KEY HOOKLINE_ENCRYPTION_OLD_KEYS
