@@ -145,6 +145,11 @@ int intake_init(void)
     return db ? 0 : -1;
 }
 
+void intake_watch(void)
+{
+    runs_ping(db);
+}
+
 bool intake_db_ok(void)
 {
     return db && runs_db_ok(db);

@@ -109,6 +109,7 @@ int main(int argc, char **argv)
         return 1;
     }
     runner_watch();
+    intake_watch();
     struct admin *admin = admin_start(g_syncer.admin_bind, (int)g_syncer.admin_port, syncer_ready, NULL);
     rd_kafka_message_t **batch = calloc((size_t)g_syncer.batch_size, sizeof *batch);
     if (!admin || !batch || dispatch_start() < 0 || janitor_start() < 0)
@@ -122,6 +123,7 @@ int main(int argc, char **argv)
             break;
         if (clock_mono_s() >= next_check) {
             runner_watch();
+            intake_watch();
             next_check = clock_mono_s() + 2;
         }
     }

@@ -87,6 +87,11 @@ static int run_count(struct runs_db *db, const char *sql, int n, const char *con
     return count;
 }
 
+void runs_ping(struct runs_db *db)
+{
+    (void)run_count(db, "SELECT 1", 0, NULL);
+}
+
 int runs_begin(struct runs_db *db)
 {
     return run_count(db, "BEGIN", 0, NULL) < 0 ? -1 : 0;

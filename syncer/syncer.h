@@ -108,6 +108,7 @@ struct runs_db;
 struct runs_db *runs_db_new(const char *conninfo);
 void runs_db_free(struct runs_db *db);
 bool runs_db_ok(const struct runs_db *db); /* did the last statement reach the database */
+void runs_ping(struct runs_db *db);         /* a trivial statement, for runs_db_ok */
 
 /* Intake. All return -1 on a database error (logged): the caller rolls back and
  * retries the batch. */
@@ -228,6 +229,7 @@ int intake_init(void) __attribute__((warn_unused_result));
  * requested before the batch could be committed (offsets not stored). */
 int intake_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch);
 bool intake_db_ok(void);
+void intake_watch(void); /* re-checks the database (readiness) */
 void intake_shutdown(void);
 
 #endif
