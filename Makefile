@@ -40,19 +40,24 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIBHL     := $(BUILD)/libhookline.a
 # The stages' modules without their main(), so unit tests can link pure parts
 # (envelope building, routing helpers) from an archive that pulls only what is used.
-STAGE_SRC := $(filter-out %/main.c,$(wildcard ingress/*.c router/*.c forwarder/*.c))
+STAGE_SRC := $(filter-out %/main.c,$(wildcard ingress/*.c router/*.c forwarder/*.c syncer/*.c))
 STAGES_LIB := $(BUILD)/libstages.a
 MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
 MIGRATIONS_C := $(BUILD)/gen/migrations.c
 
-DAEMONS := ingress router forwarder
+DAEMONS := ingress router forwarder syncer
+# Objects a daemon links from another stage: the syncer signs and encodes jobs with the
+# forwarder's envelope code (one definition of the signatures the apps verify).
+syncer_EXTRA_OBJ := $(BUILD)/obj/forwarder/envelope.o
+# Test tools (not installed): reading and writing topics with headers, for the suite.
+TOOLS := $(BUILD)/tools/hookline-topic-tool
 PROGRAMS := $(DAEMONS:%=$(BIN)/hookline-%) $(BIN)/hookline
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all clean test unit integration up down run deps format fuzz bench check-config
-all: $(PROGRAMS)
+all: $(PROGRAMS) $(TOOLS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -67,11 +72,15 @@ $(STAGES_LIB): $(STAGE_SRC:%.c=$(BUILD)/obj/%.o)
 	$(AR) rcs $@ $^
 
 define daemon_rule
-$(BIN)/hookline-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $(LIBHL)
+$(BIN)/hookline-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $($(1)_EXTRA_OBJ) $(LIBHL)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LIBS)
 endef
 $(foreach d,$(DAEMONS),$(eval $(call daemon_rule,$(d))))
+
+$(BUILD)/tools/hookline-topic-tool: $(BUILD)/obj/tests/tools/topic_tool.o $(LIBHL)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 # Migrations are compiled into the CLI so that `hookline migrate` needs no files.
 $(MIGRATIONS_C): $(MIGRATIONS) deploy/embed-migrations.sh

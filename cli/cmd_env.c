@@ -31,7 +31,7 @@
 /* What `env list` prints. */
 #define ENV_ACTIVE_PREVIOUS "(previous_signing_key IS NOT NULL AND previous_signing_key_until > now())"
 #define ENV_COLUMNS                                                                                   \
-    "id, name, webhook_url, secondary_webhook_url, forward_mode, legacy_signature, "                  \
+    "id, name, webhook_url, secondary_webhook_url, forward_mode, legacy_signature, sync_notifications, " \
     ENV_ACTIVE_PREVIOUS " AS previous_signing_key_active"
 /* What every command that prints one environment prints (besides the secrets). */
 #define ENV_RECORD                                                                                    \
@@ -90,7 +90,7 @@ static const char show_usage[] =
 static const char update_usage[] =
     "Usage: hookline env update --env UUID [--webhook-url URL] [--secondary-url URL|none]\n"
     "                           [--forward-mode envelope|raw] [--legacy-signature true|false]\n"
-    "                           [--json]\n"
+    "                           [--sync-notifications true|false] [--json]\n"
     "\n"
     "Changes how an environment's webhooks are forwarded and prints it. Only what is\n"
     "given changes. The forwarder picks the change up within a moment.\n"
@@ -99,6 +99,8 @@ static const char update_usage[] =
     "  --webhook-url URL           the primary destination (http or https)\n"
     "  --secondary-url URL|none    the second destination (none removes it)\n"
     FORWARD_OPTIONS_HELP
+    "  --sync-notifications BOOL   send the app a `sync` webhook when a webhook-started sync\n"
+    "                              run succeeds (default false)\n"
     "  --json                      print a JSON object\n"
     "  --help                      show this help\n";
 
@@ -364,7 +366,7 @@ out:
 int cmd_env_update(int argc, char **argv)
 {
     int status = CLI_FAIL;
-    const char *env = NULL, *url = NULL, *secondary = NULL, *mode = NULL, *legacy = NULL;
+    const char *env = NULL, *url = NULL, *secondary = NULL, *mode = NULL, *legacy = NULL, *notify = NULL;
     bool json = false;
     PGconn *db = NULL;
     PGresult *res = NULL;
@@ -372,6 +374,7 @@ int cmd_env_update(int argc, char **argv)
 
     const struct cli_opt opts[] = {
         {"env", CLI_OPT_ENV_ID, &env, true},
+        {"sync-notifications", CLI_OPT_BOOL, &notify, false},
         {"webhook-url", CLI_OPT_URL, &url, false},
         {"secondary-url", CLI_OPT_URL_OR_NONE, &secondary, false},
         {"forward-mode", CLI_OPT_STRING, &mode, false},
@@ -383,24 +386,25 @@ int cmd_env_update(int argc, char **argv)
         parsed = check_forward_mode(argv[0], mode);
     if (parsed >= 0)
         return parsed;
-    if (!url && !secondary && !mode && !legacy)
-        return cli_usage_error(argv[0], "nothing to update: give --webhook-url, --secondary-url, --forward-mode "
-                                        "or --legacy-signature");
+    if (!url && !secondary && !mode && !legacy && !notify)
+        return cli_usage_error(argv[0], "nothing to update: give --webhook-url, --secondary-url, --forward-mode, "
+                                        "--legacy-signature or --sync-notifications");
 
     db = cli_db_connect();
     if (!db)
         goto out;
     /* NULL parameters leave their column as it is; secondary "" removes it. */
-    const char *params[] = {env, url, secondary, mode, legacy};
+    const char *params[] = {env, url, secondary, mode, legacy, notify};
     res = cli_db_query(db,
                        "UPDATE environments SET webhook_url = coalesce($2, webhook_url),"
                        " secondary_webhook_url = CASE WHEN $3::text IS NULL THEN secondary_webhook_url"
                        "  ELSE nullif($3, '') END,"
                        " forward_mode = coalesce($4, forward_mode),"
                        " legacy_signature = coalesce($5::boolean, legacy_signature),"
+                       " sync_notifications = coalesce($6::boolean, sync_notifications),"
                        " updated_at = now()"
                        " WHERE id = $1::uuid RETURNING " ENV_RECORD,
-                       5, params, &err);
+                       6, params, &err);
     if (!res)
         cli_db_fail("updating the environment", &err);
     else if (PQntuples(res) == 0)

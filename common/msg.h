@@ -23,6 +23,14 @@
  *   group: value, key and headers unchanged except that MSG_H_DL_* are removed,
  *   MSG_H_RETRY_URL is the dead letter's destination, MSG_H_RETRY_DUE now,
  *   MSG_H_RETRY_ATTEMPTS 0, and MSG_H_REDRIVEN_AT is added.
+ * webhooks.notifications (written by syncer): hookline's own webhooks to an
+ *   environment's app, to be delivered as they are (signed) by the forwarder.
+ *   key    "<environment>/<integration>/<connection id>"
+ *   value  the complete JSON body to send (e.g. a `sync` webhook after a sync run)
+ *   headers MSG_H_KIND ("sync"), MSG_H_WEBHOOK_ID and MSG_H_ROUTED_ID (the same id,
+ *          derived from what is notified, so a re-sent notification has the same id),
+ *          MSG_H_ENVIRONMENT, MSG_H_INTEGRATION, MSG_H_CONNECTION, MSG_H_PROVIDER,
+ *          MSG_H_RECEIVED_AT (when it was produced) and "http.content-type"
  */
 #ifndef HOOKLINE_MSG_H
 #define HOOKLINE_MSG_H
@@ -48,10 +56,7 @@
 #define MSG_H_CONNECTION "hl.connection-id"
 #define MSG_H_EVENT_TYPE "hl.event-type"
 #define MSG_H_REJECT_REASON "hl.reject-reason"
-/* webhooks.notifications (written by the syncer): hookline's own webhooks to an app,
- * the value being the JSON body to send as is; headers hl.environment, hl.integration,
- * hl.connection-id, hl.webhook-id, hl.routed-id (the webhook-id sent), and: */
-#define MSG_H_KIND "hl.kind"                 /* "sync": a sync run's result */
+#define MSG_H_KIND "hl.kind"                 /* webhooks.notifications: what the body is ("sync") */
 
 /* webhooks.forward-retry.<group>.<pass>: a routed message whose delivery to one
  * destination waits for its next pass (the pass is the topic's). */

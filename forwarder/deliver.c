@@ -17,7 +17,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "forwarder/forwarder.h"
-#include "forwarder/ssrf.h"
+#include "common/ssrf.h"
 
 struct transfer {
     CURL *easy;

@@ -30,7 +30,7 @@ OFFSET=${HOOKLINE_PORT_OFFSET:-0}
 KAFKA_CACHE=${HOOKLINE_CACHE_DIR:-$ROOT/.cache}/kafka-4.1.1
 PG_BIN=/usr/lib/postgresql/15/bin
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
-DAEMONS="ingress router forwarder"
+DAEMONS="ingress router forwarder syncer"
 
 case $OFFSET in '' | *[!0-9]*) echo "stack: HOOKLINE_PORT_OFFSET must be a number" >&2; exit 2 ;; esac
 KAFKA_PORT=$((19092 + OFFSET))
@@ -148,11 +148,12 @@ stack_init() {
 # Everything we start (the CLI, daemons) sees the stack's addresses, and the daemons
 # listen on loopback only (the ingress defaults to all interfaces, as containers need).
 # Local receivers (the demo's, the tests') are on loopback, which the forwarder refuses
-# unless allowed.
+# unless allowed; so are local sync runners.
 eval "$(render_env)"
 export HOOKLINE_INGRESS_BIND="${HOOKLINE_INGRESS_BIND:-127.0.0.1}"
 export HOOKLINE_ADMIN_BIND="${HOOKLINE_ADMIN_BIND:-127.0.0.1}"
 export HOOKLINE_FORWARD_ALLOW_CIDRS="${HOOKLINE_FORWARD_ALLOW_CIDRS-127.0.0.0/8,::1/128}"
+export HOOKLINE_SYNCER_ALLOW_CIDRS="${HOOKLINE_SYNCER_ALLOW_CIDRS-127.0.0.0/8,::1/128}"
 
 # ---- PostgreSQL ------------------------------------------------------------------------
 # initdb and postgres refuse to run as root: as root we run them as the `postgres` user.
@@ -383,7 +384,7 @@ daemon_kill() {
 KILLED=
 daemons_down() {
     pids=
-    for name in $DAEMONS syncer; do
+    for name in $DAEMONS; do
         if pid=$(daemon_pid "$name"); then
             say "$name: SIGTERM pid $pid"
             kill -TERM "$pid" 2>/dev/null || true
@@ -399,7 +400,7 @@ daemons_down() {
             KILLED="$KILLED ${np%%:*}"
         fi
     done
-    for name in $DAEMONS syncer; do rm -f "$STACK_DIR/$name.pid"; done
+    for name in $DAEMONS; do rm -f "$STACK_DIR/$name.pid"; done
 }
 
 down() {
@@ -427,11 +428,11 @@ status() {
         show kafka running "$pid" "$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)"
     else show kafka stopped - "$KAFKA_PORT"; fi
     if pid=$(pg_pid); then show postgres running "$pid" "$PG_PORT"; else show postgres stopped - "$PG_PORT"; fi
-    for name in $DAEMONS syncer; do
+    for name in $DAEMONS; do
         ports="admin $(admin_port "$name")"
         [ "$name" != ingress ] || ports="$INGRESS_PORT, $ports"
         if pid=$(daemon_pid "$name"); then show "$name" running "$pid" "$ports"
-        elif [ "$name" != syncer ]; then show "$name" stopped - "$ports"; fi
+        else show "$name" stopped - "$ports"; fi
     done
 }
 
@@ -441,7 +442,7 @@ logs() {
         files=$STACK_DIR/$1.log
     else
         files=
-        for name in $DAEMONS syncer kafka postgres; do
+        for name in $DAEMONS kafka postgres; do
             [ ! -e "$STACK_DIR/$name.log" ] || files="$files $STACK_DIR/$name.log"
         done
         [ -n "$files" ] || die "no logs in $STACK_DIR"

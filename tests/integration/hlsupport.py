@@ -23,7 +23,7 @@ from receiver import Receiver, nango_signature, verify_standard  # noqa: E402,F4
 
 # How long to wait for a webhook to go through the whole pipeline (sanitizer builds are slow).
 TIMEOUT = float(os.environ.get("HOOKLINE_TEST_TIMEOUT", "30"))
-DAEMONS = ("ingress", "router", "forwarder")
+DAEMONS = ("ingress", "router", "forwarder", "syncer")
 LOOPBACK = ("127.0.0.1", "localhost")
 
 

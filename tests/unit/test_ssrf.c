@@ -9,7 +9,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "forwarder/ssrf.h"
+#include "common/ssrf.h"
 
 /* The text address as a sockaddr (IPv6 when it has a colon). */
 static void to_sockaddr(const char *ip, struct sockaddr_storage *ss)

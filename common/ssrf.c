@@ -1,5 +1,5 @@
 /* ssrf: see ssrf.h. */
-#include "forwarder/ssrf.h"
+#include "common/ssrf.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,6 +1,7 @@
 /*
- * ssrf: which addresses the forwarder may connect to. A webhook URL is chosen by a
- * tenant, so without this check hookline could be made to POST into its own network.
+ * ssrf: which addresses the forwarder and the syncer may connect to. A webhook or
+ * runner URL is chosen by a tenant, so without this check hookline could be made to
+ * POST into its own network.
  * Every address a connection is about to use (after DNS, so a name that resolves to an
  * internal address is caught, and so is DNS rebinding) must be public, or inside an
  * operator's allow-list of CIDRs.
@@ -39,7 +40,7 @@ int ssrf_policy_parse(const char *cidrs, struct ssrf_policy *out, char *err, siz
  * public address. Ignores the allow-list. */
 const char *ssrf_classify(const struct sockaddr *sa);
 
-/* True when the forwarder may connect to sa under policy. */
+/* True when a connection to sa is allowed under policy. */
 bool ssrf_allowed(const struct ssrf_policy *policy, const struct sockaddr *sa);
 
 #endif

@@ -1,0 +1,84 @@
+/* job: what a run sends its runner and its app (see syncer.h). Pure: no I/O, no
+ * globals, so the bodies are unit-tested byte for byte.
+ *
+ * The payload is encoded by the forwarder's envelope code itself (its encoding is a
+ * contract with the apps): the envelope is built around the payload and its tail from
+ * ,"payload": on is spliced after the job's own fields. That marker cannot occur
+ * earlier in the envelope: inside a JSON string every quote is escaped. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forwarder/envelope.h"
+#include "syncer/syncer.h"
+
+static const char payload_key[] = ",\"payload\":";
+
+/* Joins head (a compact JSON object, its closing brace dropped) and tail. */
+static char *join_object(json_t *head, const char *tail, size_t tail_len, size_t *len)
+{
+    char *h = head ? json_dumps(head, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *out = NULL;
+    if (!h)
+        return NULL;
+    size_t hl = strlen(h) - 1; /* without '}' */
+    out = malloc(hl + tail_len + 1);
+    if (out) {
+        memcpy(out, h, hl);
+        memcpy(out + hl, tail, tail_len);
+        out[hl + tail_len] = '\0';
+        *len = hl + tail_len;
+    }
+    free(h);
+    return out;
+}
+
+char *job_build(const struct job_fields *f, size_t *len)
+{
+    size_t elen = 0;
+    char *env = envelope_build(f->provider, f->integration, f->connection_id, f->payload, f->payload_len, &elen);
+    char *tail = env ? strstr(env, payload_key) : NULL;
+    json_t *head = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "type", "sync.webhook", "runId",
+                             f->run_id, "syncName", f->sync_name, "connectionId", f->connection_id,
+                             "providerConfigKey", f->integration, "provider", f->provider, "subscription",
+                             f->subscription, "webhookId", f->webhook_id, "attempt", (json_int_t)f->attempt);
+    char *out = tail ? join_object(head, tail, elen - (size_t)(tail - env), len) : NULL;
+    json_decref(head);
+    free(env);
+    return out;
+}
+
+/* result[key] when it is a non-negative integer, else 0. */
+static json_int_t count_of(json_t *result, const char *key)
+{
+    json_t *v = json_object_get(result, key);
+    return json_is_integer(v) && json_integer_value(v) >= 0 ? json_integer_value(v) : 0;
+}
+
+char *job_notification(const char *sync_name, const char *connection_id, const char *integration,
+                       const char *started_iso, const char *result_json, size_t *len)
+{
+    json_t *result = result_json ? json_loads(result_json, 0, NULL) : NULL;
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:{s:I, s:I, s:I}}", "from", "hookline",
+                             "type", "sync", "syncType", "WEBHOOK", "syncName", sync_name, "connectionId",
+                             connection_id, "providerConfigKey", integration, "success", 1, "modifiedAfter",
+                             started_iso, "responseResults", "added", count_of(result, "added"), "updated",
+                             count_of(result, "updated"), "deleted", count_of(result, "deleted"));
+    char *out = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (out)
+        *len = strlen(out);
+    json_decref(body);
+    json_decref(result);
+    return out;
+}
+
+long job_backoff_ms(long base, long max, long attempt, double jitter)
+{
+    double d = (double)base;
+    for (long i = 1; i < attempt && d < (double)max; i++)
+        d *= 2;
+    if (d > (double)max)
+        d = (double)max;
+    d *= 0.8 + 0.4 * jitter;
+    return d < 1 ? 1 : (long)d;
+}
