@@ -75,7 +75,8 @@ def rounds_ratio(num, den):
 
 
 healthz, hook, close = rounds("healthz"), rounds("webhook"), rounds("webhook_close")
-rc32, rc1 = load("receiver.json"), load("receiver_c1.json")
+rc32, rc1, rcd = load("receiver.json"), load("receiver_c1.json"), load("receiver_cdest.json")
+per_dest = os.environ.get("BENCH_PER_DEST", "?")
 sender, pipe, drain = load("sender.txt"), load("pipeline.txt"), load("drain.txt")
 rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 
@@ -102,8 +103,10 @@ if drain:
         f"| 3b | forwarder alone: N webhooks waiting in Kafka, then the forwarder starts (`backlog`, `drain`) "
         f"| {drain['delivered_per_s']:,.0f} deliveries/s: {drain['delivered']:,} delivered "
         f"({drain['distinct_webhook_ids']:,} distinct webhook-id), first to last in {drain['first_to_last_seconds']} s "
-        f"| receiver alone on one connection, wrk -t1 -c1 (`receiver_c1`): {wrk_cell(rc1)} "
-        f"| {ratio(drain['delivered_per_s'], rc1 and rc1['rps'])} of the receiver |")
+        f"| receiver alone, wrk with the forwarder's {per_dest} connections per destination "
+        f"(`receiver_cdest`): {wrk_cell(rcd)}; on one connection (`receiver_c1`): {wrk_cell(rc1)} "
+        f"| {ratio(drain['delivered_per_s'], rcd and rcd['rps'])} of the receiver "
+        f"({ratio(drain['delivered_per_s'], rc1 and rc1['rps'])} of one connection) |")
 slow, slow_c1, slow_drain = load("slow.json"), load("slow_c1.json"), load("slow_drain.txt")
 if slow_drain:
     L.append(
@@ -111,7 +114,7 @@ if slow_drain:
         f"(`slow_backlog`, `slow_drain`) | {slow_drain['delivered_per_s']:,.0f} deliveries/s: "
         f"{slow_drain['delivered']:,} delivered ({slow_drain['distinct_webhook_ids']:,} distinct webhook-id), "
         f"first to last in {slow_drain['first_to_last_seconds']} s "
-        f"| that app, wrk with concurrency (`slow`): {wrk_cell(slow)}; on one connection (`slow_c1`): "
+        f"| that app, wrk with {per_dest} connections (`slow`): {wrk_cell(slow)}; on one connection (`slow_c1`): "
         f"{wrk_cell(slow_c1)} | {ratio(slow_drain['delivered_per_s'], slow and slow['rps'])} of the app "
         f"({ratio(slow_drain['delivered_per_s'], slow_c1 and slow_c1['rps'])} of one connection) |")
 n = metric("forwarder.metrics", "hookline_forwarder_attempt_seconds_count")

@@ -10,10 +10,10 @@
 #   3. end to end: N signed webhooks sent (bench/send.py), time until the receiver has
 #      them all, vs the receiver's own capacity (wrk straight at it) and the sender's
 #   3b. the forwarder alone: N webhooks wait in Kafka, then the forwarder starts; its
-#      delivery rate vs the receiver's capacity on one connection (wrk -c1), which is
-#      how the forwarder delivers
-#   3c. the same against an app that answers BENCH_SLOW_MS late: the forwarder's rate vs
-#      what that app serves to concurrent clients (wrk -c32) and on one connection
+#      delivery rate vs the receiver's capacity to wrk with as many connections as the
+#      forwarder may use per destination (HOOKLINE_FORWARD_MAX_PER_DESTINATION, 16)
+#   3c. the same against an app that answers BENCH_SLOW_MS (200) late: the forwarder's
+#      rate vs what that app serves to wrk with the same number of connections
 #   4. peak RSS (VmHWM) and CPU time of each process
 # 3 runs first, on empty topics. 1 and 2 run last, with the router and forwarder stopped
 # (the backlog they write is not delivered meanwhile: ingress and Kafka alone), in
@@ -21,7 +21,7 @@
 # reported.
 #
 # Settings: BENCH_THREADS (2) BENCH_CONNS (32) BENCH_DURATION (10s) BENCH_N (5000)
-# BENCH_ROUNDS (3) BENCH_SLOW_MS (5; 0 skips 3c) BENCH_SLOW_N (500), HOOKLINE_PORT_OFFSET
+# BENCH_ROUNDS (3) BENCH_SLOW_MS (200; 0 skips 3c) BENCH_SLOW_N (800), HOOKLINE_PORT_OFFSET
 # (200). Every load is bounded: wrk by -d and `timeout`, send.py by its count and its
 # deadlines.
 set -eu
@@ -34,7 +34,10 @@ export HOOKLINE_PORT_OFFSET="${HOOKLINE_PORT_OFFSET:-200}"
 STACK=$ROOT/deploy/local/stack.sh
 HL=$HOOKLINE_BIN_DIR/hookline
 T=${BENCH_THREADS:-2} C=${BENCH_CONNS:-32} D=${BENCH_DURATION:-10s} N=${BENCH_N:-5000}
-ROUNDS=${BENCH_ROUNDS:-3} SLOW_MS=${BENCH_SLOW_MS:-5} SLOW_N=${BENCH_SLOW_N:-500}
+ROUNDS=${BENCH_ROUNDS:-3} SLOW_MS=${BENCH_SLOW_MS:-200} SLOW_N=${BENCH_SLOW_N:-800}
+# The forwarder's requests in flight per destination: the fair baseline's connection count.
+PER_DEST=${HOOKLINE_FORWARD_MAX_PER_DESTINATION:-16}
+export HOOKLINE_FORWARD_MAX_PER_DESTINATION=$PER_DEST
 RECEIVER_PORT=$((8490 + HOOKLINE_PORT_OFFSET)) SLOW_PORT=$((8491 + HOOKLINE_PORT_OFFSET))
 RECEIVER=http://127.0.0.1:$RECEIVER_PORT SLOW=http://127.0.0.1:$SLOW_PORT
 
@@ -169,6 +172,7 @@ run warmup timeout 600 python3 "$B/send.py" --url "$WEBHOOK" --body "$OUT/body.j
 # ---- 3. end to end (first: nothing undelivered waits in the topics) ---------------------
 bench_wrk receiver "$OUT/body.json" "" -t"$T" -c"$C" -d"$D" "$RECEIVER/wrk"
 bench_wrk receiver_c1 "$OUT/body.json" "" -t1 -c1 -d"$D" "$RECEIVER/wrk"
+bench_wrk receiver_cdest "$OUT/body.json" "" -t"$T" -c"$PER_DEST" -d"$D" "$RECEIVER/wrk"
 run sender timeout 120 python3 "$B/send.py" --url "$RECEIVER/wrk" --body "$OUT/body.json" \
     --headers "$OUT/headers.txt" --receiver "$RECEIVER" -n "$N" -c "$C" --deliver-timeout 0
 snapshot pipeline_start
@@ -192,7 +196,7 @@ if [ "$SLOW_MS" != 0 ]; then
     start_receiver "$SLOW_PORT" --delay-ms "$SLOW_MS"
     SLOW_WEBHOOK=$(tenant bench-slow "$SLOW/hook")
     bench_wrk slow_c1 "$OUT/body.json" "" -t1 -c1 -d5s "$SLOW/wrk"
-    bench_wrk slow "$OUT/body.json" "" -t"$T" -c"$C" -d5s "$SLOW/wrk"
+    bench_wrk slow "$OUT/body.json" "" -t"$T" -c"$PER_DEST" -d5s "$SLOW/wrk"
     stack stop forwarder
     run slow_backlog timeout 600 python3 "$B/send.py" --url "$SLOW_WEBHOOK" --body "$OUT/body.json" \
         --headers "$OUT/headers.txt" --receiver "$SLOW" -n "$SLOW_N" -c "$C" --deliver-timeout 0
@@ -219,5 +223,5 @@ done
 snapshot end
 curl -fsS "$INGRESS_ADMIN/metrics" >"$OUT/ingress.metrics"
 
-BENCH_SLOW_MS=$SLOW_MS python3 "$B/report.py" "$OUT" | tee "$OUT/results.md"
+BENCH_SLOW_MS=$SLOW_MS BENCH_PER_DEST=$PER_DEST python3 "$B/report.py" "$OUT" | tee "$OUT/results.md"
 say "results in $OUT/results.md"

@@ -226,6 +226,15 @@ def test_success_notification_is_produced_for_the_app(syncs, runner, cli):
     assert h["hl.received-at"].isdigit() and msg["key"] == f"{syncs.env}/{syncs.app.key}/{conn}"
     assert cli.json("sync", "run", run["id"])["notified_at"]
 
+    # The forwarder delivers it to the app's webhook URL as it is, signed like a forward.
+    app = syncs.app
+    got = app.receiver.wait_for(
+        lambda rs: [d for d in app.mine(rs) if d.header("webhook-id") == h["hl.webhook-id"]], TIMEOUT,
+        "the sync webhook at the app")[0]
+    assert got.body == base64.b64decode(msg["value_b64"])
+    assert got.header("Content-Type") == "application/json"
+    assert_job_signed(got, app.env)
+
 
 def test_kafka_runner_gets_the_signed_job_on_its_topic(syncs):
     topic = f"test.runner.{uid()}"

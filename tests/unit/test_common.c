@@ -99,6 +99,35 @@ static void config_parses_defaults_values_and_rejects_bad_input(void **state)
     assert_int_equal(config_load(items, 3), -1);
 }
 
+/* Series made at run time (one per destination): the same labels give the same series,
+ * values are escaped, and past the bound everything new shares one "other" series. */
+static void metric_family_series_by_label_bounded_and_escaped(void **state)
+{
+    (void)state;
+    struct metric_family *f = metrics_counter_family("hl_fam_total", "destination,outcome", "test family", 2);
+    const char *a[2] = {"https://a.example:443", "delivered"};
+    const char *a2[2] = {"https://a.example:443", "delivered"};
+    const char *b[2] = {"say \"hi\"\n\\", "gone"};
+    const char *c[2] = {"https://c.example:443", "delivered"};
+    const char *d[2] = {"https://d.example:443", "refused"};
+    struct metric *ma = metric_family_get(f, a);
+    assert_ptr_equal(ma, metric_family_get(f, a2));
+    metric_add(ma, 2);
+    metric_inc(metric_family_get(f, b));
+    struct metric *other = metric_family_get(f, c);
+    assert_ptr_equal(other, metric_family_get(f, d));
+    metric_add(other, 5);
+    size_t len;
+    char *text = metrics_render(&len);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "# TYPE hl_fam_total counter\n"));
+    assert_non_null(strstr(text, "hl_fam_total{destination=\"https://a.example:443\",outcome=\"delivered\"} 2\n"));
+    assert_non_null(strstr(text, "hl_fam_total{destination=\"say \\\"hi\\\"\\n\\\\\",outcome=\"gone\"} 1\n"));
+    assert_non_null(strstr(text, "hl_fam_total{destination=\"other\",outcome=\"other\"} 5\n"));
+    assert_null(strstr(text, "c.example"));
+    free(text);
+}
+
 static void metrics_render_prometheus_text(void **state)
 {
     (void)state;
@@ -131,6 +160,7 @@ int main(void)
         cmocka_unit_test(cache_expires_clears_and_stays_bounded),
         cmocka_unit_test(config_parses_defaults_values_and_rejects_bad_input),
         cmocka_unit_test(metrics_render_prometheus_text),
+        cmocka_unit_test(metric_family_series_by_label_bounded_and_escaped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
