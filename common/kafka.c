@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/signals.h"
 
 extern char **environ;
 
@@ -230,4 +232,27 @@ out:
             rd_kafka_NewTopic_destroy(nt[i]);
     free(nt);
     return rc;
+}
+
+size_t kafka_poll_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch, size_t max, int window_ms)
+{
+    size_t n = 0;
+    double deadline = clock_mono_s() + (double)window_ms / 1000;
+    while (n < max && !signals_stopping()) {
+        int wait_ms = (int)((deadline - clock_mono_s()) * 1000);
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(consumer, wait_ms > 0 ? wait_ms : 0);
+        if (!rkm) {
+            if (wait_ms <= 0)
+                break;
+            continue;
+        }
+        if (rkm->err) {
+            if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                log_warn(NULL, "kafka: consume: %s", rd_kafka_message_errstr(rkm));
+            rd_kafka_message_destroy(rkm);
+            continue;
+        }
+        batch[n++] = rkm;
+    }
+    return n;
 }

@@ -45,6 +45,10 @@ int kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *rkm);
  * instance when the partition is no longer assigned). */
 int kafka_store_next_offset(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t next);
 
+/* Consumes up to max messages, or what arrives within window_ms (less when a stop is
+ * requested), into batch; consumer errors are logged and skipped. Returns how many. */
+size_t kafka_poll_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch, size_t max, int window_ms);
+
 /* True if the cluster answered a metadata request within timeout_ms. */
 bool kafka_reachable(rd_kafka_t *rk, int timeout_ms);
 

@@ -1,9 +1,7 @@
 /* deliver: HTTP POSTs in parallel with the libcurl multi interface. Connections are
  * kept alive and shared between transfers (and HTTP/2 streams multiplexed over one
- * connection when an https receiver offers it). Redirects are never followed (a
- * receiver must not be able to bounce a signed webhook elsewhere), no proxy from the
- * environment is used, and every address curl is about to connect to passes the SSRF
- * rules first (after DNS, so names that resolve inside are caught too). */
+ * connection when an https receiver offers it). Each transfer is guarded by
+ * common/outbound.h: SSRF rules on every address, no redirect, no proxy. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -16,13 +14,14 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/outbound.h"
 #include "forwarder/forwarder.h"
-#include "common/ssrf.h"
 
 struct transfer {
     CURL *easy;
     struct curl_slist *headers;
     struct delivery_result res;
+    struct outbound_guard guard;
     deliver_done_fn done;
     void *ctx;
     double started;
@@ -48,17 +47,6 @@ int deliver_init(const char *allow_cidrs, long max_per_host)
     curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, max_per_host);
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 4 * max_per_host > 256 ? 4 * max_per_host : 256L);
     return 0;
-}
-
-/* curl asks us for each socket it connects: refuse what the SSRF rules refuse. */
-static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
-{
-    struct delivery_result *out = clientp;
-    if (purpose == CURLSOCKTYPE_IPCXN && !ssrf_allowed(&policy, &addr->addr)) {
-        snprintf(out->refused, sizeof out->refused, "%s address", ssrf_classify(&addr->addr));
-        return CURL_SOCKET_BAD;
-    }
-    return socket(addr->family, addr->socktype, addr->protocol);
 }
 
 /* Reads Retry-After (seconds or an HTTP date) from the response headers. */
@@ -151,9 +139,6 @@ void deliver_start(const char *url, const struct delivery_header *headers, size_
     curl_easy_setopt(c, CURLOPT_USERAGENT, "hookline/0.1");
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, g_forwarder.timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, g_forwarder.connect_timeout_ms);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     /* https: wait for the first connection's ALPN answer, so HTTP/2 receivers get streams
      * on one connection; not for http, where it would queue every request behind the
@@ -162,9 +147,7 @@ void deliver_start(const char *url, const struct delivery_header *headers, size_
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &t->res);
-    curl_easy_setopt(c, CURLOPT_PROXY, "");
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &t->res);
+    outbound_guard(c, &t->guard, &policy);
     t->started = clock_mono_s();
     CURLMcode mc = curl_multi_add_handle(multi, c);
     if (mc != CURLM_OK) {
@@ -185,6 +168,7 @@ static void transfer_result(struct transfer *t, CURLcode rc)
 {
     struct delivery_result *out = &t->res;
     out->seconds = clock_mono_s() - t->started;
+    snprintf(out->refused, sizeof out->refused, "%s", t->guard.refused);
     if (out->refused[0])
         snprintf(out->error, sizeof out->error, "refused: the destination is a %s (HOOKLINE_FORWARD_ALLOW_CIDRS)",
                  out->refused);

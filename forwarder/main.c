@@ -42,7 +42,7 @@ static const struct config_item forwarder_items[] = {
      "consumed messages being delivered at once (no more are read meanwhile)", &g_forwarder.max_in_flight},
     {"HOOKLINE_FORWARD_MAX_PER_DESTINATION", CONFIG_INT, "16", 1, 1000, 0,
      "requests in flight to one destination (scheme, host, port) at once", &g_forwarder.max_per_destination},
-    {"HOOKLINE_FORWARD_DRAIN_MS", CONFIG_INT, "15000", 0, 600000, 0,
+    {"HOOKLINE_FORWARD_DRAIN_MS", CONFIG_INT, "10000", 0, 600000, 0,
      "on SIGTERM, how long requests in flight may finish (the rest is delivered again after the restart)",
      &g_forwarder.drain_ms},
     {"HOOKLINE_FORWARDER_ATTEMPT_LOG", CONFIG_BOOL, "true", 0, 0, 0,

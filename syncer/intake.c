@@ -163,24 +163,7 @@ void intake_shutdown(void)
 
 int intake_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch)
 {
-    size_t n = 0;
-    double deadline = clock_mono_s() + 0.1;
-    while (n < (size_t)g_syncer.batch_size && !signals_stopping()) {
-        int wait_ms = (int)((deadline - clock_mono_s()) * 1000);
-        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(consumer, wait_ms > 0 ? wait_ms : 0);
-        if (!rkm) {
-            if (wait_ms <= 0)
-                break;
-            continue;
-        }
-        if (rkm->err) {
-            if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                log_warn(NULL, "kafka: consume: %s", rd_kafka_message_errstr(rkm));
-            rd_kafka_message_destroy(rkm);
-            continue;
-        }
-        batch[n++] = rkm;
-    }
+    size_t n = kafka_poll_batch(consumer, batch, (size_t)g_syncer.batch_size, 100);
     int rc = 0;
     long created = 0;
     double delay = 0.2;

@@ -20,7 +20,7 @@
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/signals.h"
-#include "common/ssrf.h"
+#include "common/outbound.h"
 #include "syncer/syncer.h"
 
 #define RESPONSE_MAX (64 * 1024) /* a runner's answer is counts, not data */
@@ -145,7 +145,7 @@ struct runner_http {
 
 struct transfer {
     struct runner_result *out;
-    char refused[64];
+    struct outbound_guard guard;
     char *body;
     size_t len;
     bool truncated;
@@ -167,16 +167,6 @@ void runner_http_free(struct runner_http *h)
         return;
     curl_easy_cleanup(h->curl);
     free(h);
-}
-
-static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
-{
-    struct transfer *t = clientp;
-    if (purpose == CURLSOCKTYPE_IPCXN && !ssrf_allowed(&policy, &addr->addr)) {
-        snprintf(t->refused, sizeof t->refused, "%s address", ssrf_classify(&addr->addr));
-        return CURL_SOCKET_BAD;
-    }
-    return socket(addr->family, addr->socktype, addr->protocol);
 }
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -245,20 +235,15 @@ void runner_post(struct runner_http *h, const char *url, const struct job_signat
     curl_easy_setopt(c, CURLOPT_USERAGENT, "hookline-syncer/0.1");
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, g_syncer.http_timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, g_syncer.connect_timeout_ms);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_PROXY, "");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &t);
+    outbound_guard(c, &t.guard, &policy);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     CURLcode rc = curl_easy_perform(c);
-    if (t.refused[0]) {
+    if (t.guard.refused[0]) {
         snprintf(out->error, sizeof out->error, "refused: the runner is a %s (HOOKLINE_SYNCER_ALLOW_CIDRS)",
-                 t.refused);
+                 t.guard.refused);
     } else if (rc == CURLE_ABORTED_BY_CALLBACK) {
         out->interrupted = true;
         snprintf(out->error, sizeof out->error, "interrupted by shutdown");

@@ -1,0 +1,26 @@
+/*
+ * outbound: a libcurl handle made safe for a URL a tenant chose (a webhook URL, a sync
+ * runner): every address it connects to passes the SSRF rules (common/ssrf.h), checked
+ * on the address curl is about to use, so names that resolve inside and DNS rebinding
+ * are caught; redirects are never followed (a receiver must not bounce a signed request
+ * elsewhere); no proxy is taken from the environment; http and https only. The
+ * forwarder and the syncer both send through it.
+ */
+#ifndef HOOKLINE_OUTBOUND_H
+#define HOOKLINE_OUTBOUND_H
+
+#include <curl/curl.h>
+
+#include "common/ssrf.h"
+
+/* Lives as long as the transfer; refused says why a connection was not allowed
+ * ("loopback address"), "" when none was refused. */
+struct outbound_guard {
+    const struct ssrf_policy *policy;
+    char refused[64];
+};
+
+/* Sets the options above on c (after any curl_easy_reset). g is cleared and borrowed. */
+void outbound_guard(CURL *c, struct outbound_guard *g, const struct ssrf_policy *policy);
+
+#endif
