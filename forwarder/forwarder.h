@@ -180,9 +180,12 @@ struct offset_ticket {
     struct partition_track *pt;
     unsigned long long seq;
 };
-/* NULL pt when out of memory (the message is then handled but its offset not stored). */
-struct offset_ticket offsets_track(const rd_kafka_message_t *rkm);
-void offsets_done(rd_kafka_t *consumer, struct offset_ticket t);
+/* The message at offset of topic/partition, taken now. NULL pt when out of memory (the
+ * message is then handled but its offset never stored). */
+struct offset_ticket offsets_track(const char *topic, int32_t partition, int64_t offset);
+/* Its outcome is final. Returns the offset to store for topic/partition (set; borrowed)
+ * when the partition's final prefix grew, else -1. */
+int64_t offsets_done(struct offset_ticket t, const char **topic, int32_t *partition);
 void offsets_shutdown(void);
 
 /* retries.c: the durable retry schedule, one Kafka topic per pass. */

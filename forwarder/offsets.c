@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/kafka.h"
 #include "common/log.h"
 #include "forwarder/forwarder.h"
 
@@ -66,33 +65,32 @@ static int grow(struct partition_track *pt)
     return 0;
 }
 
-struct offset_ticket offsets_track(const rd_kafka_message_t *rkm)
+struct offset_ticket offsets_track(const char *topic, int32_t partition, int64_t offset)
 {
     struct offset_ticket t = {NULL, 0};
-    struct partition_track *pt = track_of(rd_kafka_topic_name(rkm->rkt), rkm->partition);
+    struct partition_track *pt = track_of(topic, partition);
     if (!pt || (pt->tail - pt->head == pt->cap && grow(pt) < 0)) {
         log_error(NULL, "out of memory tracking offsets: this message's offset will not be stored");
         return t;
     }
-    *entry_at(pt, pt->tail) = (struct entry){rkm->offset, false};
+    *entry_at(pt, pt->tail) = (struct entry){offset, false};
     t.pt = pt;
     t.seq = pt->tail++;
     return t;
 }
 
-void offsets_done(rd_kafka_t *consumer, struct offset_ticket t)
+int64_t offsets_done(struct offset_ticket t, const char **topic, int32_t *partition)
 {
     struct partition_track *pt = t.pt;
     if (!pt || t.seq < pt->head || t.seq >= pt->tail)
-        return;
+        return -1;
     entry_at(pt, t.seq)->final = true;
     int64_t next = -1;
     while (pt->head < pt->tail && entry_at(pt, pt->head)->final)
         next = entry_at(pt, pt->head++)->offset + 1;
-    /* Fails when the partition was taken away meanwhile: its new owner re-delivers. */
-    if (next >= 0 && kafka_store_next_offset(consumer, pt->topic, pt->partition, next) < 0)
-        log_debug(NULL, "kafka: cannot store offset %lld of %s [%d] (partition revoked?)", (long long)next,
-                  pt->topic, (int)pt->partition);
+    *topic = pt->topic;
+    *partition = pt->partition;
+    return next;
 }
 
 void offsets_shutdown(void)

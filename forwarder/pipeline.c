@@ -18,6 +18,7 @@
 
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "common/kafka.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/signals.h"
@@ -126,8 +127,13 @@ static void timer_add(struct delivery *d, double due)
 
 static void job_finish(struct job *job)
 {
-    if (!job->aborted)
-        offsets_done(consumer, job->ticket);
+    const char *topic;
+    int32_t partition;
+    int64_t next = job->aborted ? -1 : offsets_done(job->ticket, &topic, &partition);
+    /* Fails when the partition was taken away meanwhile: its new owner re-delivers. */
+    if (next >= 0 && kafka_store_next_offset(consumer, topic, partition, next) < 0)
+        log_debug(NULL, "kafka: cannot store offset %lld of %s [%d] (partition revoked?)", (long long)next, topic,
+                  (int)partition);
     if (job->prev)
         job->prev->next = job->next;
     else
@@ -432,7 +438,7 @@ void pipeline_submit(rd_kafka_message_t *rkm)
         return;
     }
     job->rkm = rkm;
-    job->ticket = offsets_track(rkm);
+    job->ticket = offsets_track(rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset);
     job->aborted = job->ticket.pt == NULL;
     job->pending = 1;
     rd_kafka_headers_t *h = NULL;
