@@ -63,6 +63,10 @@
 #define MSG_H_RETRY_DUE "hl.retry.due"           /* unix milliseconds it may be tried at */
 #define MSG_H_RETRY_URL "hl.retry.url"           /* the one destination to try */
 #define MSG_H_RETRY_ATTEMPTS "hl.retry.attempts" /* HTTP attempts made so far */
+/* A delivery deferred because its destination was saturated (too much work queued for
+ * it) waits on the first retry topic without using up a pass: */
+#define MSG_H_RETRY_PASS "hl.retry.pass"         /* the pass it is in (0: the first), when not the topic's */
+#define MSG_H_RETRY_DEFERRALS "hl.retry.deferrals" /* times it was deferred so far */
 
 #define MSG_H_DL_DESTINATION "hl.dl.destination" /* the URL that kept failing */
 #define MSG_H_DL_STATUS "hl.dl.status"           /* last HTTP status, "0" if none */

@@ -21,14 +21,16 @@ static struct metric_family *f_outcomes, *f_latency;
 static const char *const outcome_names[OUT_COUNT] = {
     [OUT_DELIVERED] = "delivered",     [OUT_REFUSED] = "refused",      [OUT_GONE] = "gone",
     [OUT_RETRY_LATER] = "retried",     [OUT_DEAD_LETTERED] = "dead_lettered", [OUT_PARKED] = "circuit_open",
+    [OUT_DEFERRED] = "deferred",
 };
 
 void endpoints_init(void)
 {
     f_outcomes = metrics_counter_family("hookline_forwarder_destination_deliveries_total", "destination,outcome",
                                         "deliveries per destination by outcome (circuit_open: parked without a "
-                                        "request; retried: handed to the next retry pass)",
-                                        MAX_SERIES * 4);
+                                        "request; retried: handed to the next retry pass; deferred: the "
+                                        "destination was saturated)",
+                                        MAX_SERIES * 5);
     f_latency = metrics_histogram_family("hookline_forwarder_destination_attempt_seconds", "destination",
                                          "time of one HTTP attempt per destination", MAX_SERIES);
 }

@@ -42,6 +42,7 @@ struct forwarder_config {
     const char *retry_topic_prefix;
     long max_in_flight;
     long max_per_destination;
+    long max_queue_wait_ms;
     long drain_ms;
 };
 extern struct forwarder_config g_forwarder;
@@ -120,7 +121,8 @@ struct routed {
 void routed_read(struct routed *r, rd_kafka_headers_t *h);
 void routed_free(struct routed *r);
 
-/* handoff.c: copies rkm to topic with the extra headers (replacing same-named ones).
+/* handoff.c: copies rkm to topic with the extra headers (replacing same-named ones; an
+ * extra header whose value is NULL is removed).
  * done(ctx, stored) is called from a later handoff_poll once Kafka acknowledged the
  * copy (stored) or refused it (not stored: the caller tries again or gives up without
  * storing the input offset). handoff_init makes sure the given topics exist. */
@@ -141,7 +143,7 @@ void handoff_shutdown(void);
 /* The outcome of one delivery (one message to one destination). */
 enum outcome {
     OUT_DELIVERED, OUT_REFUSED, OUT_GONE, OUT_FAILED, OUT_RETRY_LATER, OUT_DEAD_LETTERED, OUT_NO_DESTINATION,
-    OUT_ABORTED, OUT_DISABLED, OUT_PARKED, OUT_COUNT
+    OUT_ABORTED, OUT_DISABLED, OUT_PARKED, OUT_DEFERRED, OUT_COUNT
 };
 
 /* endpoints.c: what the forwarder keeps per destination, keyed by scheme, host and
@@ -154,6 +156,7 @@ struct endpoint {
     long failures;
     double opened_at;
     long in_flight;                 /* requests running now */
+    double latency_s;               /* moving average of its attempts' time */
     size_t queued;                  /* deliveries waiting for a free slot */
     struct delivery *queue_head, *queue_tail;
     struct metric *outcomes[OUT_COUNT];
@@ -190,7 +193,9 @@ void offsets_shutdown(void);
 
 /* retries.c: the durable retry schedule, one Kafka topic per pass. */
 struct retry_state {
-    int pass;            /* 1..retries_passes() */
+    bool retry;          /* read from a retry topic: for the one destination in url */
+    int pass;            /* 1..retries_passes(); 0 for a deferred first pass */
+    long deferrals;      /* times deferred because the destination was saturated */
     long long due_ms;    /* unix ms the pass may start at */
     long attempts;       /* HTTP attempts made before this pass */
     char url[2048];      /* the destination this copy is for */
@@ -204,6 +209,10 @@ bool retries_read(const rd_kafka_message_t *rkm, struct retry_state *st);
  * app's Retry-After when >= 0); done as for handoff_start. */
 void retry_later_start(const rd_kafka_message_t *rkm, const char *wid, const char *url, int next_pass,
                        long retry_after_s, long attempts, handoff_done_fn done, void *ctx);
+/* Defers the delivery to url, in pass, to the first retry topic without using up the
+ * pass (its destination is saturated): due after 1 s, doubling per deferral up to 60 s. */
+void retry_defer_start(const rd_kafka_message_t *rkm, const char *wid, const char *url, int pass, long attempts,
+                       long deferrals, handoff_done_fn done, void *ctx);
 /* Pauses rkm's partition, rewound to rkm, until due_ms; retries_resume_due resumes. */
 void retries_pause(rd_kafka_t *consumer, const rd_kafka_message_t *rkm, long long due_ms);
 void retries_resume_due(rd_kafka_t *consumer);

@@ -75,7 +75,8 @@ void handoff_start(const char *topic, const rd_kafka_message_t *rkm, const struc
     rd_kafka_headers_t *out = h ? rd_kafka_headers_copy(h) : rd_kafka_headers_new(nextra);
     for (size_t i = 0; i < nextra; i++) {
         rd_kafka_header_remove(out, extra[i].name); /* a later pass replaces, not adds */
-        rd_kafka_header_add(out, extra[i].name, -1, extra[i].value, -1);
+        if (extra[i].value)                         /* NULL: only removed */
+            rd_kafka_header_add(out, extra[i].name, -1, extra[i].value, -1);
     }
     rd_kafka_resp_err_t err = rd_kafka_producev(
         producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -99,6 +100,7 @@ void dead_letter_start(const rd_kafka_message_t *rkm, const char *url, long stat
     const struct delivery_header extra[] = {
         {MSG_H_DL_DESTINATION, url}, {MSG_H_DL_STATUS, st}, {MSG_H_DL_ERROR, error},
         {MSG_H_DL_ATTEMPTS, att},    {MSG_H_DL_AT, at},
+        {MSG_H_RETRY_PASS, NULL},    {MSG_H_RETRY_DEFERRALS, NULL}, /* a redrive starts afresh */
     };
     handoff_start(g_common.topic_dead_letters, rkm, extra, sizeof extra / sizeof extra[0], done, ctx);
 }

@@ -42,6 +42,10 @@ static const struct config_item forwarder_items[] = {
      "consumed messages being delivered at once (no more are read meanwhile)", &g_forwarder.max_in_flight},
     {"HOOKLINE_FORWARD_MAX_PER_DESTINATION", CONFIG_INT, "16", 1, 1000, 0,
      "requests in flight to one destination (scheme, host, port) at once", &g_forwarder.max_per_destination},
+    {"HOOKLINE_FORWARD_MAX_QUEUE_WAIT_MS", CONFIG_INT, "5000", 100, 3600000, 0,
+     "a destination with more work queued than this (and past an eighth of the slots) gets new deliveries "
+     "deferred to the retry path, so a slow app cannot take every slot",
+     &g_forwarder.max_queue_wait_ms},
     {"HOOKLINE_FORWARD_DRAIN_MS", CONFIG_INT, "10000", 0, 600000, 0,
      "on SIGTERM, how long requests in flight may finish (the rest is delivered again after the restart)",
      &g_forwarder.drain_ms},

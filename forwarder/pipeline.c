@@ -3,6 +3,7 @@
  * the secondary one). Each delivery is a small state machine, driven by the event loop:
  *
  *   begin -> (gone: dead letter) | (circuit open: parked, the next pass takes it)
+ *         | (destination saturated: deferred on the retry path, same pass)
  *         -> queued behind the destination's concurrency limit -> in flight
  *   in flight -> delivered | refused / 410: dead letter | failed: backoff and again,
  *                or, after the pass's attempts, the next pass (retry topic) or a dead letter
@@ -26,7 +27,7 @@
 #include "forwarder/forwarder.h"
 
 enum dstate { D_NEW, D_QUEUED, D_IN_FLIGHT, D_BACKOFF, D_HANDOFF, D_HANDOFF_WAIT, D_FINAL };
-enum handoff_kind { H_RETRY, H_DEAD };
+enum handoff_kind { H_RETRY, H_DEAD, H_DEFER };
 
 struct job;
 struct delivery {
@@ -80,6 +81,7 @@ void pipeline_init(rd_kafka_t *c)
         [OUT_GONE] = "outcome=\"gone\"",                   [OUT_DEAD_LETTERED] = "outcome=\"dead_lettered\"",
         [OUT_NO_DESTINATION] = "outcome=\"no_destination\"", [OUT_RETRY_LATER] = "outcome=\"retry_later\"",
         [OUT_ABORTED] = "outcome=\"aborted\"",             [OUT_DISABLED] = "outcome=\"disabled\"",
+        [OUT_DEFERRED] = "outcome=\"deferred\"",
     };
     for (int i = 0; i < OUT_COUNT; i++) /* OUT_FAILED and OUT_PARKED become a retry or a dead letter */
         m_outcome[i] = labels[i] ? metrics_counter("hookline_forwarder_deliveries_total", labels[i],
@@ -188,9 +190,12 @@ static void on_handoff_done(void *ctx, bool stored)
         if (d->handoff == H_DEAD)
             log_error(job->r.webhook_id, "dead-lettered the delivery of %s to %s after %ld attempts (%s)",
                       job->r.routed_id, d->ep ? d->ep->key : "?", total_attempts(d), d->error);
-        attempt_log_step(&job->r, d->url, job->st.pass, total_attempts(d),
-                         d->handoff == H_DEAD ? ATTEMPT_DEAD_LETTERED : ATTEMPT_RETRY_SCHEDULED, d->last.status,
-                         d->handoff == H_DEAD ? d->error : d->last.error[0] ? d->last.error : NULL);
+        if (d->handoff == H_DEFER)
+            attempt_log_step(&job->r, d->url, job->st.pass, total_attempts(d), ATTEMPT_PARKED, 0, d->error);
+        else
+            attempt_log_step(&job->r, d->url, job->st.pass, total_attempts(d),
+                             d->handoff == H_DEAD ? ATTEMPT_DEAD_LETTERED : ATTEMPT_RETRY_SCHEDULED, d->last.status,
+                             d->handoff == H_DEAD ? d->error : d->last.error[0] ? d->last.error : NULL);
         delivery_final(d, d->outcome);
     } else if (draining || signals_stopping()) {
         delivery_abort(d);
@@ -208,6 +213,9 @@ static void hand_off(struct delivery *d, enum handoff_kind kind)
     if (kind == H_RETRY)
         retry_later_start(job->rkm, job->r.webhook_id, d->url, job->st.pass + 1, d->last.retry_after_s,
                           total_attempts(d), on_handoff_done, d);
+    else if (kind == H_DEFER)
+        retry_defer_start(job->rkm, job->r.webhook_id, d->url, job->st.pass, total_attempts(d), job->st.deferrals,
+                          on_handoff_done, d);
     else
         dead_letter_start(job->rkm, d->url, d->last.status, d->error, total_attempts(d), on_handoff_done, d);
 }
@@ -298,6 +306,7 @@ static void on_attempt_done(void *ctx, const struct delivery_result *res)
     metric_inc(m_attempts);
     metric_observe(m_latency, res->seconds);
     metric_observe(ep->latency, res->seconds);
+    ep->latency_s = ep->latency_s > 0 ? 0.8 * ep->latency_s + 0.2 * res->seconds : res->seconds;
     attempt_log_http(&job->r, d->url, job->st.pass, total_attempts(d), res,
                      res->status == 410 || res->refused[0] || (!retryable(res->status) && !res->error[0]));
     endpoint_pump(ep);
@@ -352,6 +361,20 @@ static void park(struct delivery *d, const char *why, long wait_ms)
     pass_failed(d);
 }
 
+/* A slow destination with much work queued must not take every slot, or the others
+ * would wait behind it: past its share of the slots (an eighth) and past
+ * HOOKLINE_FORWARD_MAX_QUEUE_WAIT_MS of expected work, a new delivery is deferred to the
+ * retry path (without using up a pass) and the consumer moves on. A fast destination
+ * with the same queue drains it in milliseconds and is never deferred. Returns the
+ * expected wait in seconds when saturated, else 0. */
+static double saturation_wait(const struct endpoint *ep)
+{
+    if (ep->queued < (size_t)(g_forwarder.max_in_flight / 8) || retries_passes() == 0)
+        return 0; /* (without retry topics there is nowhere to defer to) */
+    double wait_s = (double)ep->queued * ep->latency_s / (double)g_forwarder.max_per_destination;
+    return wait_s * 1000 > (double)g_forwarder.max_queue_wait_ms ? wait_s : 0;
+}
+
 static void delivery_begin(struct delivery *d)
 {
     char since[32];
@@ -367,6 +390,14 @@ static void delivery_begin(struct delivery *d)
     if (!circuit_allow(d->ep, &wait_ms)) {
         metric_inc(m_circuit_open);
         park(d, "circuit open", wait_ms);
+        return;
+    }
+    double wait_s = saturation_wait(d->ep);
+    if (wait_s > 0) {
+        snprintf(d->error, sizeof d->error, "deferred: the destination is saturated (%zu queued, ~%.0f s of work)",
+                 d->ep->queued, wait_s);
+        d->outcome = OUT_DEFERRED;
+        hand_off(d, H_DEFER);
         return;
     }
     d->attempt = 0;
@@ -395,7 +426,7 @@ static void job_start(struct job *job)
     }
     job->have_req = true;
     /* A retry pass goes to the one destination that failed; a first pass to all. */
-    const char *urls[2] = {job->st.pass ? job->st.url : dest->primary_url, job->st.pass ? "" : dest->secondary_url};
+    const char *urls[2] = {job->st.retry ? job->st.url : dest->primary_url, job->st.retry ? "" : dest->secondary_url};
     for (int i = 0; i < 2; i++) {
         if (!urls[i][0])
             continue;

@@ -97,6 +97,7 @@ bool retries_read(const rd_kafka_message_t *rkm, struct retry_state *st)
             st->pass = (int)i + 1;
     if (!st->pass)
         return false;
+    st->retry = true;
     rd_kafka_headers_t *h = NULL;
     if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
         h = NULL;
@@ -105,7 +106,21 @@ bool retries_read(const rd_kafka_message_t *rkm, struct retry_state *st)
     st->attempts = msg_header(h, MSG_H_RETRY_ATTEMPTS, num, sizeof num) ? strtol(num, NULL, 10) : 0;
     if (!msg_header(h, MSG_H_RETRY_URL, st->url, sizeof st->url))
         st->url[0] = '\0';
+    if (msg_header(h, MSG_H_RETRY_PASS, num, sizeof num)) { /* deferred: its own pass, not the topic's */
+        long pass = strtol(num, NULL, 10);
+        st->pass = pass >= 0 && (size_t)pass <= npasses ? (int)pass : st->pass;
+    }
+    st->deferrals = msg_header(h, MSG_H_RETRY_DEFERRALS, num, sizeof num) ? strtol(num, NULL, 10) : 0;
     return true;
+}
+
+/* -200..200 (±20% in permille), 0 if no random bytes could be had. */
+static long jitter_permille(void)
+{
+    unsigned char rnd[2] = {0, 0};
+    if (crypto_random(rnd, sizeof rnd) < 0)
+        return 0;
+    return (long)((rnd[0] << 8 | rnd[1]) % 401) - 200;
 }
 
 /* delay ±20%, from the schedule or the app's Retry-After (clamped to 1 s .. 24 h). */
@@ -116,11 +131,7 @@ static long next_delay_ms(size_t pass, long retry_after_s)
         return ms < 1000 ? 1000 : ms;
     }
     long d = delays_ms[pass - 1];
-    unsigned char rnd[2] = {0, 0};
-    if (crypto_random(rnd, sizeof rnd) < 0)
-        return d;
-    long permille = (long)((rnd[0] << 8 | rnd[1]) % 401) - 200;
-    return d + d / 1000 * permille;
+    return d + d / 1000 * jitter_permille();
 }
 
 void retry_later_start(const rd_kafka_message_t *rkm, const char *wid, const char *url, int next_pass,
@@ -130,13 +141,38 @@ void retry_later_start(const rd_kafka_message_t *rkm, const char *wid, const cha
     char due[32], att[24];
     snprintf(due, sizeof due, "%lld", clock_unix_ms() + delay);
     snprintf(att, sizeof att, "%ld", attempts);
-    const struct delivery_header extra[] = {
-        {MSG_H_RETRY_DUE, due}, {MSG_H_RETRY_URL, url}, {MSG_H_RETRY_ATTEMPTS, att}};
+    /* The pass is the topic's again, and a new pass starts the deferral count afresh. */
+    const struct delivery_header extra[] = {{MSG_H_RETRY_DUE, due},   {MSG_H_RETRY_URL, url},
+                                            {MSG_H_RETRY_ATTEMPTS, att}, {MSG_H_RETRY_PASS, NULL},
+                                            {MSG_H_RETRY_DEFERRALS, NULL}};
     char key[256];
     endpoint_key(url, key, sizeof key);
     log_warn(wid, "delivery to %s will be retried in %.1f s (pass %d of %zu)", key, (double)delay / 1000, next_pass,
              npasses);
     handoff_start(topics[next_pass - 1], rkm, extra, sizeof extra / sizeof extra[0], done, ctx);
+}
+
+void retry_defer_start(const rd_kafka_message_t *rkm, const char *wid, const char *url, int pass, long attempts,
+                       long deferrals, handoff_done_fn done, void *ctx)
+{
+    long delay = 1000;
+    for (long i = 0; i < deferrals && delay < 60000; i++)
+        delay *= 2;
+    delay = delay > 60000 ? 60000 : delay;
+    delay = delay + delay / 1000 * jitter_permille();
+    char due[32], att[24], ps[16], defs[24];
+    snprintf(due, sizeof due, "%lld", clock_unix_ms() + delay);
+    snprintf(att, sizeof att, "%ld", attempts);
+    snprintf(ps, sizeof ps, "%d", pass);
+    snprintf(defs, sizeof defs, "%ld", deferrals + 1);
+    const struct delivery_header extra[] = {{MSG_H_RETRY_DUE, due},   {MSG_H_RETRY_URL, url},
+                                            {MSG_H_RETRY_ATTEMPTS, att}, {MSG_H_RETRY_PASS, ps},
+                                            {MSG_H_RETRY_DEFERRALS, defs}};
+    char key[256];
+    endpoint_key(url, key, sizeof key);
+    log_info(wid, "delivery to %s deferred %.1f s: the destination is saturated (deferral %ld)", key,
+             (double)delay / 1000, deferrals + 1);
+    handoff_start(topics[0], rkm, extra, sizeof extra / sizeof extra[0], done, ctx);
 }
 
 void retries_pause(rd_kafka_t *consumer, const rd_kafka_message_t *rkm, long long due_ms)

@@ -21,6 +21,9 @@ export HOOKLINE_FORWARD_RETRY_SCHEDULE="${HOOKLINE_FORWARD_RETRY_SCHEDULE:-1s,1s
 export HOOKLINE_FORWARD_CIRCUIT_COOLDOWN_MS="${HOOKLINE_FORWARD_CIRCUIT_COOLDOWN_MS:-3000}"
 # A small per-destination limit, so a test can see it hold (test_concurrency.py).
 export HOOKLINE_FORWARD_MAX_PER_DESTINATION="${HOOKLINE_FORWARD_MAX_PER_DESTINATION:-4}"
+# A small pool, so a slow app's backlog could fill it, and the deferral that stops it.
+export HOOKLINE_FORWARD_MAX_IN_FLIGHT="${HOOKLINE_FORWARD_MAX_IN_FLIGHT:-40}"
+export HOOKLINE_FORWARD_MAX_QUEUE_WAIT_MS="${HOOKLINE_FORWARD_MAX_QUEUE_WAIT_MS:-2000}"
 # Sync runs retry within a test; a killed syncer's runs come back within seconds.
 export HOOKLINE_SYNCER_BACKOFF_MS="${HOOKLINE_SYNCER_BACKOFF_MS:-200}"
 export HOOKLINE_SYNCER_BACKOFF_MAX_MS="${HOOKLINE_SYNCER_BACKOFF_MAX_MS:-1000}"

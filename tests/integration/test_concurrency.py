@@ -11,6 +11,7 @@ import time
 from hlsupport import App, Receiver, get, github_body, wait_until
 
 PER_DESTINATION = 4   # HOOKLINE_FORWARD_MAX_PER_DESTINATION in tests/run-integration.sh
+POOL = 40             # HOOKLINE_FORWARD_MAX_IN_FLIGHT there
 
 
 def destination_metric(stack, receiver, outcome):
@@ -53,6 +54,39 @@ def test_a_stalled_app_does_not_hold_up_the_others(cli, stack):
         for body in bodies_a:
             ids = {d.header("webhook-id") for d in a.mine(slow.snapshot(), body)}
             assert len(ids) == 1, f"webhook-id changed between attempts: {ids}"
+    finally:
+        slow.stop()
+        fast.stop()
+
+
+def test_a_slow_app_with_a_backlog_does_not_take_every_slot(cli, stack):
+    """An app that answers in 0.5 s gets 3x the forwarder's pool in webhooks: without
+    deferral its backlog would fill the pool and the other app's webhooks would wait
+    until most of it was delivered. Instead, past its share the slow app's deliveries are
+    deferred to the retry path (not using up a pass), the other app's flow at once, and
+    the slow app still gets every webhook, none dead-lettered."""
+    slow, fast = Receiver().start(), Receiver().start()
+    try:
+        slow.delay = 0.5
+        a, b = App(cli, stack, slow, "github-app"), App(cli, stack, fast, "github-app")
+        inst_a, inst_b = random.randint(10**6, 10**9), random.randint(10**6, 10**9)
+        a.connect({"installation_id": str(inst_a)})
+        b.connect({"installation_id": str(inst_b)})
+        bodies_a = [github_body(inst_a, n=n) for n in range(3 * POOL)]
+        for body in bodies_a:
+            a.send(body)
+        bodies_b = [github_body(inst_b, n=n) for n in range(10)]
+        for body in bodies_b:
+            b.send(body)
+        for body in bodies_b:
+            b.wait_payload(body, timeout=60)
+        reached = len(slow.snapshot())
+        assert reached < len(bodies_a) // 2, (
+            f"the other app waited until the slow one had {reached} of its {len(bodies_a)} webhooks")
+        assert destination_metric(stack, slow, "deferred") > 0
+        for body in bodies_a:
+            a.wait_payload(body, timeout=240)
+        assert destination_metric(stack, slow, "dead_lettered") == 0
     finally:
         slow.stop()
         fast.stop()
