@@ -10,8 +10,14 @@
 
 #include <libpq-fe.h>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/pg.h"
 #include "common/secretbox.h"
+
+/* A configuration lookup that takes longer has a database in trouble: give up (the
+ * caller answers 503 or retries) rather than hang a request or a consumer. */
+#define STORE_QUERY_TIMEOUT_MS 5000
 
 struct store {
     char *conninfo;
@@ -83,7 +89,7 @@ static PGconn *store_conn(struct store *st)
         st->conn = NULL;
         st->listening = false;
     }
-    PGconn *c = PQconnectdb(st->conninfo);
+    PGconn *c = pg_connect(st->conninfo, "hookline");
     if (PQstatus(c) != CONNECTION_OK) {
         log_warn(NULL, "database: cannot connect: %s", PQerrorMessage(c));
         PQfinish(c);
@@ -101,14 +107,15 @@ static PGresult *store_query(struct store *st, const char *sql, int nparams, con
         PGconn *c = store_conn(st);
         if (!c)
             return NULL;
-        PGresult *res = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+        double started = clock_mono_s();
+        PGresult *res = pg_exec(c, sql, nparams, params, NULL, NULL, STORE_QUERY_TIMEOUT_MS);
         if (PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK)
             return res;
         bool broken = PQstatus(c) != CONNECTION_OK;
         log_warn(NULL, "database: query failed: %s", PQerrorMessage(c));
         PQclear(res);
-        if (!broken)
-            return NULL;
+        if (!broken || clock_mono_s() - started >= STORE_QUERY_TIMEOUT_MS / 1000.0 * 0.9)
+            return NULL; /* refused, or timed out: a second wait would only double it */
         /* The connection died under us (server restart): try once on a new one. */
     }
     return NULL;

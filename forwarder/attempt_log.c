@@ -19,6 +19,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/pg.h"
 
 #define NPARAMS 13 /* per row, in the order of insert_sql_row */
 #define BACKOFF_MIN_MS 200
@@ -263,10 +264,7 @@ void attempt_log_step(const struct routed *r, const char *url, int pass, long at
  * URL's own settings win over these defaults (they come first). */
 static PGconn *db_connect(void)
 {
-    const char *const keys[] = {"application_name", "connect_timeout", "options", "dbname", NULL};
-    const char *const vals[] = {"hookline-forwarder-attempt-log", "3", "-c statement_timeout=10000", q.conninfo,
-                                NULL};
-    PGconn *db = PQconnectdbParams(keys, vals, 1);
+    PGconn *db = pg_connect(q.conninfo, "hookline-forwarder-attempt-log");
     if (db && PQstatus(db) == CONNECTION_OK)
         return db;
     PQfinish(db);
@@ -323,7 +321,7 @@ static int insert_batch(PGconn *db, struct node **batch, size_t n)
                                     attempt_result_name(r->result), x->at};
         memcpy(params + i * NPARAMS, row, sizeof row);
     }
-    PGresult *res = PQexecParams(db, sql, (int)(n * NPARAMS), NULL, params, NULL, NULL, 0);
+    PGresult *res = pg_exec(db, sql, (int)(n * NPARAMS), params, NULL, NULL, 10000);
     if (PQresultStatus(res) == PGRES_COMMAND_OK) {
         rc = 0;
     } else if (PQstatus(db) != CONNECTION_OK) {

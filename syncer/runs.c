@@ -6,7 +6,12 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/pg.h"
 #include "syncer/syncer.h"
+
+/* Longer means the database is in trouble: the connection is dropped and the caller
+ * retries later (a claim, a record), rather than a worker hanging. */
+#define RUNS_QUERY_TIMEOUT_MS 10000
 
 struct runs_db {
     char *conninfo;
@@ -46,7 +51,7 @@ static PGconn *conn_of(struct runs_db *db)
     if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
         return db->conn;
     PQfinish(db->conn);
-    db->conn = PQconnectdb(db->conninfo);
+    db->conn = pg_connect(db->conninfo, "hookline-syncer");
     if (PQstatus(db->conn) != CONNECTION_OK) {
         log_warn(NULL, "database: cannot connect: %s", PQerrorMessage(db->conn));
         PQfinish(db->conn);
@@ -64,7 +69,7 @@ static PGresult *run_sql(struct runs_db *db, const char *sql, int n, const char 
     PGconn *c = conn_of(db);
     if (!c)
         return NULL;
-    PGresult *res = PQexecParams(c, sql, n, NULL, params, lengths, formats, 0);
+    PGresult *res = pg_exec(c, sql, n, params, lengths, formats, RUNS_QUERY_TIMEOUT_MS);
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
         db->ok = true;
@@ -105,7 +110,7 @@ int runs_commit(struct runs_db *db)
 void runs_rollback(struct runs_db *db)
 {
     if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
-        PQclear(PQexec(db->conn, "ROLLBACK"));
+        PQclear(pg_exec(db->conn, "ROLLBACK", 0, NULL, NULL, NULL, RUNS_QUERY_TIMEOUT_MS));
 }
 
 int runs_syncs_of(struct runs_db *db, const char *env_id, const char *integration, struct sync_def **defs,

@@ -1,14 +1,15 @@
 """When Kafka cannot take a webhook the ingress answers 503 with Retry-After, never 200 for
 data that is not stored; once the broker is back the provider's retry is accepted and
 delivered. The broker is frozen with SIGSTOP (its sockets stay open, so nothing fails
-fast: the ingress must still give up within its Kafka timeout) and thawed with SIGCONT."""
+fast: the ingress must still give up within its Kafka timeout) and thawed with SIGCONT.
+The same for PostgreSQL: frozen, it must hang nothing."""
 import os
 import random
 import signal
 import time
 from pathlib import Path
 
-from hlsupport import TIMEOUT, DAEMONS, assert_bytes, get, github_body, post, wait_until
+from hlsupport import TIMEOUT, DAEMONS, App, assert_bytes, get, github_body, post, wait_until
 
 
 def kafka_pid():
@@ -45,3 +46,63 @@ def test_kafka_outage_answers_503_then_recovers(github, stack):
     assert r.status_code == 200, f"after the outage the retry answered {r.status_code} {r.text!r}"
     d = github.wait_payload(body, timeout=max(TIMEOUT, 60))[0]
     assert_bytes(d.body, github.expected(conn, body))
+
+
+def postgres_pids():
+    """The stack's postmaster and its children (every backend), from /proc."""
+    data = Path((Path(os.environ["HOOKLINE_STACK_DIR"]) / "pg.path").read_text().strip()) / "data"
+    postmaster = int((data / "postmaster.pid").read_text().split()[0])
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == postmaster:
+            children.append(int(stat.parent.name))
+    return [postmaster] + children
+
+
+def test_a_frozen_database_hangs_nothing(cli, stack, github):
+    """PostgreSQL frozen with SIGSTOP (connections stay open, nothing fails fast): a tenant
+    the daemons have cached is still accepted and delivered, one they never looked up gets
+    a 503 within the lookup's deadline instead of a hung request, and both flow again once
+    the database is back."""
+    # Configured first: any change drops the daemons' caches.
+    other = App(cli, stack, github.receiver, "github-app")
+    inst2 = random.randint(10**6, 10**9)
+    conn2 = other.connect({"installation_id": str(inst2)})
+    inst = random.randint(10**6, 10**9)
+    conn = github.connect({"installation_id": str(inst)})
+    warm = github_body(inst, n=0)
+    github.send(warm)
+    github.wait_payload(warm)
+    pids = postgres_pids()
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        body = github_body(inst, n=1)
+        r = post(github.url, body, github.sign(body), timeout=60)
+        assert r.status_code == 200, f"a cached tenant answered {r.status_code} {r.text!r} with the database frozen"
+        d = github.wait_payload(body, timeout=60)[0]
+        assert_bytes(d.body, github.expected(conn, body))
+
+        body2 = github_body(inst2)
+        started = time.monotonic()
+        r = post(other.url, body2, other.sign(body2), timeout=60)
+        waited = time.monotonic() - started
+        assert r.status_code == 503, f"an uncached tenant answered {r.status_code} {r.text!r}"
+        assert waited < 20, f"the 503 took {waited:.0f} s (lookups give up after 5 s)"
+    finally:
+        for pid in reversed(pids):
+            os.kill(pid, signal.SIGCONT)
+
+    deadline = time.monotonic() + 60
+    while True:
+        r = post(other.url, body2, other.sign(body2), timeout=60)
+        if r.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert r.status_code == 200, f"after the freeze the retry answered {r.status_code} {r.text!r}"
+    d = other.wait_payload(body2, timeout=60)[0]
+    assert_bytes(d.body, other.expected(conn2, body2))
