@@ -9,6 +9,8 @@
  * loses; receivers dedupe on the stable webhook-id. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,14 +79,24 @@ static const struct config_item forwarder_items[] = {
      &g_forwarder.allow_cidrs},
 };
 
-static bool kafka_ok;
+/* Whether the cluster answers is asked from the admin thread when /readyz is, at most
+ * every 2 s: a metadata request can wait a second, which the delivery loop must not. */
+static atomic_bool kafka_ok;
+static double kafka_checked; /* guarded by kafka_check_lock */
+static pthread_mutex_t kafka_check_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static bool forwarder_ready(void *ctx, char *why, size_t whylen)
 {
-    (void)ctx;
+    if (!signals_stopping() && pthread_mutex_trylock(&kafka_check_lock) == 0) {
+        if (clock_mono_s() - kafka_checked >= 2) {
+            atomic_store(&kafka_ok, kafka_reachable(ctx, 1000));
+            kafka_checked = clock_mono_s();
+        }
+        pthread_mutex_unlock(&kafka_check_lock);
+    }
     if (signals_stopping())
         snprintf(why, whylen, "draining");
-    else if (!kafka_ok)
+    else if (!atomic_load(&kafka_ok))
         snprintf(why, whylen, "kafka unreachable");
     else if (!destinations_ready())
         snprintf(why, whylen, "database unreachable");
@@ -181,25 +193,22 @@ int main(int argc, char **argv)
     pipeline_init(consumer);
     if (wake_init(consumer) < 0)
         return 1;
-    kafka_ok = kafka_reachable(consumer, 2000);
-    struct admin *admin = admin_start(g_forwarder.admin_bind, (int)g_forwarder.admin_port, forwarder_ready, NULL);
+    atomic_store(&kafka_ok, kafka_reachable(consumer, 2000));
+    kafka_checked = clock_mono_s();
+    struct admin *admin =
+        admin_start(g_forwarder.admin_bind, (int)g_forwarder.admin_port, forwarder_ready, consumer);
     if (!admin)
         return 1;
     log_info(NULL, "forwarding %s and %s as group %s (%ld messages, %ld requests per destination at once)",
              g_common.topic_routed, g_common.topic_notifications, g_forwarder.group_id, g_forwarder.max_in_flight,
              g_forwarder.max_per_destination);
 
-    double next_check = clock_mono_s() + 2;
     while (!signals_stopping()) {
         bool more = consume(consumer);
         int wait_ms = pipeline_tick(more ? 0 : 100);
         handoff_poll();
         retries_resume_due(consumer);
         destinations_watch();
-        if (clock_mono_s() >= next_check) {
-            kafka_ok = kafka_reachable(consumer, 1000);
-            next_check = clock_mono_s() + 2;
-        }
         deliver_run(wait_ms, wake_pipe[0]);
     }
 
@@ -218,9 +227,9 @@ int main(int argc, char **argv)
     deliver_shutdown();
     attempt_log_shutdown(2000);
     pipeline_abort_all();
+    admin_stop(admin); /* it asks the consumer whether Kafka answers */
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);
-    admin_stop(admin);
     offsets_shutdown();
     endpoints_shutdown();
     destinations_shutdown();
