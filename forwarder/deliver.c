@@ -148,6 +148,8 @@ void deliver_start(const char *url, const struct delivery_header *headers, size_
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &t->res);
     outbound_guard(c, &t->guard, &policy);
+    if (g_forwarder.ca_file[0])
+        curl_easy_setopt(c, CURLOPT_CAINFO, g_forwarder.ca_file);
     t->started = clock_mono_s();
     CURLMcode mc = curl_multi_add_handle(multi, c);
     if (mc != CURLM_OK) {

@@ -36,6 +36,7 @@ struct forwarder_config {
     long cache_ttl_ms;
     const char *group_id;
     const char *allow_cidrs;
+    const char *ca_file;
     const char *retry_schedule;
     long circuit_failures;
     long circuit_cooldown_ms;

@@ -74,6 +74,10 @@ static const struct config_item forwarder_items[] = {
      "how long a destination lookup is cached (changes also drop the cache)", &g_forwarder.cache_ttl_ms},
     {"HOOKLINE_FORWARDER_GROUP", CONFIG_STR, "hookline-forwarder", 0, 0, 0, "Kafka consumer group",
      &g_forwarder.group_id},
+    {"HOOKLINE_FORWARD_CA_FILE", CONFIG_STR, "", 0, 0, 0,
+     "PEM bundle of the CAs that https destinations are verified against instead of the system's "
+     "(e.g. an internal CA); certificates are always verified",
+     &g_forwarder.ca_file},
     {"HOOKLINE_FORWARD_ALLOW_CIDRS", CONFIG_STR, "", 0, 0, 0,
      "non-public destinations allowed anyway (e.g. 127.0.0.0/8,::1/128); default: public addresses only",
      &g_forwarder.allow_cidrs},

@@ -34,6 +34,24 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 unset HOOKLINE_ENCRYPTION_KEY HOOKLINE_ENCRYPTION_OLD_KEYS
 
 sh "$STACK" down --purge || exit 1
+
+# A throwaway CA and a certificate for 127.0.0.1 it signed, plus one it did not, for the
+# https receivers of test_tls.py; the forwarder trusts that CA only.
+TLS=$ROOT/build/test-tls
+rm -rf "$TLS" && mkdir -p "$TLS" || exit 1
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$TLS/san.ext"
+if ! { openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TLS/ca.key" -out "$TLS/ca.pem" -days 2 \
+        -subj /CN=hookline-test-ca &&
+    openssl req -newkey rsa:2048 -nodes -keyout "$TLS/server.key" -out "$TLS/server.csr" -subj /CN=localhost &&
+    openssl x509 -req -in "$TLS/server.csr" -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" -CAcreateserial \
+        -out "$TLS/server.pem" -days 2 -extfile "$TLS/san.ext" &&
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TLS/untrusted.key" -out "$TLS/untrusted.pem" -days 2 \
+        -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1; } >"$TLS/openssl.log" 2>&1; then
+    cat "$TLS/openssl.log" >&2
+    echo "integration: could not make the test certificates" >&2
+    exit 1
+fi
+export HOOKLINE_FORWARD_CA_FILE="$TLS/ca.pem" HOOKLINE_TEST_TLS_DIR="$TLS"
 trap 'sh "$STACK" down' EXIT
 trap 'exit 130' INT TERM # runs the EXIT trap
 
