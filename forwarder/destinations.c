@@ -42,12 +42,27 @@ static void resolve(struct destination *out, const struct environment_row *env, 
     out->legacy_signature = env->legacy_signature;
 }
 
+/* Unambiguous: a UUID, a key without '/', then the connection id ("" unattributed, as
+ * a connection id is never empty). */
+#define CACHE_KEY_MAX (64 + 160 + 1040 + 3)
+static void cache_key(char key[CACHE_KEY_MAX], const char *env_id, const char *integration, const char *connection)
+{
+    snprintf(key, CACHE_KEY_MAX, "%s/%s/%s", env_id, integration, connection ? connection : "");
+}
+
+bool destinations_cached(const char *env_id, const char *integration, const char *connection,
+                         struct destination *out)
+{
+    char key[CACHE_KEY_MAX];
+    cache_key(key, env_id, integration, connection);
+    config_cache_refresh(&cc); /* a change committed before this webhook is seen */
+    return ttl_cache_get(cc.cache, key, out);
+}
+
 int destinations_get(const char *env_id, const char *integration, const char *connection, struct destination *out)
 {
-    /* Unambiguous: a UUID, a key without '/', then the connection id ("" unattributed,
-     * as a connection id is never empty). */
-    char key[64 + 160 + 1040 + 3];
-    snprintf(key, sizeof key, "%s/%s/%s", env_id, integration, connection ? connection : "");
+    char key[CACHE_KEY_MAX];
+    cache_key(key, env_id, integration, connection);
     config_cache_refresh(&cc); /* a change committed before this webhook is seen */
     if (ttl_cache_get(cc.cache, key, out))
         return 0;

@@ -79,6 +79,29 @@ int destinations_gone(const char *url, char *since, size_t sincelen) __attribute
 int destinations_flag_gone(const char *url, long status, const char *wid) __attribute__((warn_unused_result));
 void destinations_shutdown(void);
 
+/* destinations.c, without waiting: true and out filled when the answer is cached. */
+bool destinations_cached(const char *env_id, const char *integration, const char *connection,
+                         struct destination *out);
+
+/* resolver.c: destination lookups that missed the cache, answered on a thread of their
+ * own (with the configuration watch) so that the delivery loop never waits on the
+ * database. */
+struct resolve_req {
+    const char *env, *integration, *connection; /* connection NULL: unattributed */
+    const char *retry_url;                      /* a retry's one destination, or NULL */
+    struct destination *out;
+    int rc;                                     /* destinations_get's */
+    void *ctx;
+    struct resolve_req *next;
+};
+/* wake_fd: written once per answer (non-blocking). */
+int resolver_init(int wake_fd) __attribute__((warn_unused_result));
+void resolver_submit(struct resolve_req *r);
+/* The answered requests (a list through next), taken. */
+struct resolve_req *resolver_done(void);
+/* Answers what was submitted, then stops the thread. */
+void resolver_shutdown(void);
+
 /* deliver.c: HTTP POSTs in parallel. */
 struct delivery_header {
     const char *name, *value;

@@ -195,7 +195,7 @@ int main(int argc, char **argv)
         return 1;
     }
     pipeline_init(consumer);
-    if (wake_init(consumer) < 0)
+    if (wake_init(consumer) < 0 || resolver_init(wake_pipe[1]) < 0)
         return 1;
     atomic_store(&kafka_ok, kafka_reachable(consumer, 2000));
     kafka_checked = clock_mono_s();
@@ -212,7 +212,6 @@ int main(int argc, char **argv)
         int wait_ms = pipeline_tick(more ? 0 : 100);
         handoff_poll();
         retries_resume_due(consumer);
-        destinations_watch();
         deliver_run(wait_ms, wake_pipe[0]);
     }
 
@@ -227,6 +226,7 @@ int main(int argc, char **argv)
         deliver_run(wait_ms, wake_pipe[0]);
     }
     log_info(NULL, "draining: committing offsets (%zu messages left for a later delivery)", pipeline_active());
+    resolver_shutdown(); /* its answers are taken by no one now: the jobs are aborted below */
     handoff_shutdown();  /* acknowledgements still due may finish jobs */
     deliver_shutdown();
     attempt_log_shutdown(2000);

@@ -59,7 +59,8 @@ struct job {
     int nd;
     struct delivery d[2];
     struct job *prev, *next;       /* every job */
-    struct job *lookup_next;       /* waiting for the database */
+    struct resolve_req lookup;     /* with the resolver, when the cache had no answer */
+    struct job *lookup_next;       /* its lookup failed: asked again a second later */
 };
 
 static rd_kafka_t *consumer;
@@ -67,6 +68,7 @@ static struct job *jobs;
 static size_t njobs;
 static struct delivery *timers;
 static struct job *lookups;
+static size_t nresolving; /* jobs with the resolver */
 static double next_lookup;
 static bool draining;
 
@@ -446,18 +448,43 @@ static void job_start(struct job *job)
     }
 }
 
-/* Resolves the destinations (or waits for the database) and starts the job. */
+/* Starts the job with its destinations from the cache, or asks the resolver thread
+ * (the answer comes back through pipeline_tick). */
 static void job_resolve(struct job *job)
 {
     const struct routed *r = &job->r;
-    if (destinations_get(r->env, r->integration, r->attributed ? r->connection : NULL, &job->dest) < 0) {
-        job->lookup_next = lookups;
-        lookups = job;
-        next_lookup = clock_mono_s() + 1;
+    const char *connection = r->attributed ? r->connection : NULL;
+    if (destinations_cached(r->env, r->integration, connection, &job->dest)) {
+        job_start(job);
+        job_release(job); /* the hold taken while starting */
         return;
     }
-    job_start(job);
-    job_release(job); /* the hold taken while starting */
+    job->lookup = (struct resolve_req){.env = r->env, .integration = r->integration, .connection = connection,
+                                       .retry_url = job->st.retry ? job->st.url : NULL, .out = &job->dest,
+                                       .ctx = job};
+    nresolving++;
+    resolver_submit(&job->lookup);
+}
+
+/* The resolver's answers: start the job, or (database unavailable) ask again later. */
+static void take_answers(void)
+{
+    for (struct resolve_req *a = resolver_done(), *next; a; a = next) {
+        next = a->next;
+        struct job *job = a->ctx;
+        nresolving--;
+        if (draining) {
+            job->aborted = true;
+            job_release(job);
+        } else if (a->rc < 0) {
+            job->lookup_next = lookups;
+            lookups = job;
+            next_lookup = clock_mono_s() + 1;
+        } else {
+            job_start(job);
+            job_release(job);
+        }
+    }
 }
 
 void pipeline_submit(rd_kafka_message_t *rkm)
@@ -488,11 +515,11 @@ void pipeline_submit(rd_kafka_message_t *rkm)
 
 int pipeline_tick(int max_ms)
 {
+    take_answers();
     double now = clock_mono_s();
     if (lookups && (now >= next_lookup || draining)) {
         struct job *list = lookups;
         lookups = NULL;
-        destinations_watch();
         while (list) {
             struct job *job = list;
             list = job->lookup_next;
