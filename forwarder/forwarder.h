@@ -12,7 +12,9 @@
  *   handoff.c       asynchronous copies to the retry and dead-letter topics;
  *                   retries.c the retry schedule and its topics
  *   destinations.c  where and how a message goes (cached PostgreSQL lookups), and
- *                   destinations flagged gone (410)
+ *                   destinations flagged gone (410); resolver.c answers the lookups
+ *                   that miss the cache on a thread of its own
+ *   attempt_log.c   every attempt, written to PostgreSQL in the background
  *   request.c       one routed message as an HTTP request: body and headers
  *   envelope.c      the Nango-compatible body and its signatures (pure)
  */
