@@ -32,7 +32,6 @@ struct transfer {
 static CURLM *multi;
 static struct ssrf_policy policy;
 static struct transfer *free_transfers, *not_started, *running_list;
-static size_t active;
 
 int deliver_init(const char *allow_cidrs, long max_per_host)
 {
@@ -162,7 +161,6 @@ void deliver_start(const char *url, const struct delivery_header *headers, size_
     if (running_list)
         running_list->run_prev = t;
     running_list = t;
-    active++;
 }
 
 /* Fills t->res from a finished transfer. */
@@ -189,7 +187,6 @@ static void unlink_running(struct transfer *t)
     if (t->run_next)
         t->run_next->run_prev = t->run_prev;
     t->run_prev = t->run_next = NULL;
-    active--;
 }
 
 /* Runs curl, then reports every transfer that ended: taken off the multi handle first,
@@ -237,11 +234,6 @@ void deliver_run(int timeout_ms, int wake_fd)
             ;
     }
     perform_and_report();
-}
-
-size_t deliver_active(void)
-{
-    return active;
 }
 
 void deliver_shutdown(void)

@@ -127,7 +127,6 @@ void deliver_start(const char *url, const struct delivery_header *headers, size_
 /* Moves every transfer on, waiting up to timeout_ms for network activity or for
  * wake_fd (-1: none; drained when readable), and calls done for those that ended. */
 void deliver_run(int timeout_ms, int wake_fd);
-size_t deliver_active(void);
 /* Abandons the transfers still running (their done is not called). */
 void deliver_shutdown(void);
 
@@ -161,14 +160,13 @@ void dead_letter_start(const rd_kafka_message_t *rkm, const char *url, long stat
                        long attempts, handoff_done_fn done, void *ctx);
 /* Serves acknowledgements (calls done). */
 void handoff_poll(void);
-size_t handoff_pending(void);
 /* The producer, for its wake-up event. */
 rd_kafka_t *handoff_producer(void);
 void handoff_shutdown(void);
 
 /* The outcome of one delivery (one message to one destination). */
 enum outcome {
-    OUT_DELIVERED, OUT_REFUSED, OUT_GONE, OUT_FAILED, OUT_RETRY_LATER, OUT_DEAD_LETTERED, OUT_NO_DESTINATION,
+    OUT_DELIVERED, OUT_REFUSED, OUT_GONE, OUT_RETRY_LATER, OUT_DEAD_LETTERED, OUT_NO_DESTINATION,
     OUT_ABORTED, OUT_DISABLED, OUT_PARKED, OUT_DEFERRED, OUT_COUNT
 };
 

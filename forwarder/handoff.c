@@ -23,7 +23,6 @@ struct pending {
 };
 
 static rd_kafka_t *producer;
-static size_t npending;
 static struct pending *refused_now;
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
@@ -35,7 +34,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
         log_error(NULL, "hand-off to %s not stored: %s", rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
     if (!p)
         return;
-    npending--;
     handoff_done_fn done = p->done;
     void *ctx = p->ctx;
     free(p);
@@ -68,7 +66,6 @@ void handoff_start(const char *topic, const rd_kafka_message_t *rkm, const struc
         return;
     }
     *p = (struct pending){done, ctx, NULL};
-    npending++;
     rd_kafka_headers_t *h = NULL;
     if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
         h = NULL;
@@ -110,18 +107,12 @@ void handoff_poll(void)
     while (refused_now) {
         struct pending *p = refused_now;
         refused_now = p->next;
-        npending--;
         handoff_done_fn done = p->done;
         void *ctx = p->ctx;
         free(p);
         done(ctx, false);
     }
     rd_kafka_poll(producer, 0);
-}
-
-size_t handoff_pending(void)
-{
-    return npending;
 }
 
 void handoff_shutdown(void)

@@ -68,7 +68,6 @@ static struct job *jobs;
 static size_t njobs;
 static struct delivery *timers;
 static struct job *lookups;
-static size_t nresolving; /* jobs with the resolver */
 static double next_lookup;
 static bool draining;
 
@@ -85,7 +84,7 @@ void pipeline_init(rd_kafka_t *c)
         [OUT_ABORTED] = "outcome=\"aborted\"",             [OUT_DISABLED] = "outcome=\"disabled\"",
         [OUT_DEFERRED] = "outcome=\"deferred\"",
     };
-    for (int i = 0; i < OUT_COUNT; i++) /* OUT_FAILED and OUT_PARKED become a retry or a dead letter */
+    for (int i = 0; i < OUT_COUNT; i++) /* OUT_PARKED: counted per destination only */
         m_outcome[i] = labels[i] ? metrics_counter("hookline_forwarder_deliveries_total", labels[i],
                                                    "deliveries by final outcome")
                                  : NULL;
@@ -462,7 +461,6 @@ static void job_resolve(struct job *job)
     job->lookup = (struct resolve_req){.env = r->env, .integration = r->integration, .connection = connection,
                                        .retry_url = job->st.retry ? job->st.url : NULL, .out = &job->dest,
                                        .ctx = job};
-    nresolving++;
     resolver_submit(&job->lookup);
 }
 
@@ -472,7 +470,6 @@ static void take_answers(void)
     for (struct resolve_req *a = resolver_done(), *next; a; a = next) {
         next = a->next;
         struct job *job = a->ctx;
-        nresolving--;
         if (draining) {
             job->aborted = true;
             job_release(job);
