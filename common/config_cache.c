@@ -3,10 +3,11 @@
 
 #include "common/log.h"
 
-int config_cache_init(struct config_cache *cc, const char *what, const char *conninfo, size_t value_size,
-                      size_t max_entries, long ttl_ms)
+int config_cache_init(struct config_cache *cc, const char *what, const char *tables, const char *conninfo,
+                      size_t value_size, size_t max_entries, long ttl_ms)
 {
     cc->what = what;
+    cc->tables = tables;
     cc->ttl_ms = ttl_ms;
     pthread_mutex_init(&cc->lock, NULL);
     pthread_mutex_init(&cc->watch_lock, NULL);
@@ -39,7 +40,7 @@ void config_cache_watch(struct config_cache *cc)
         pthread_mutex_unlock(&cc->lock);
     }
     pthread_mutex_lock(&cc->watch_lock);
-    int n = store_changes(cc->watch);
+    int n = store_changes(cc->watch, cc->tables);
     if (n != 0)
         ttl_cache_clear(cc->cache);
     /* n < 0: the LISTEN connection is gone; without it the cache could go stale. */
@@ -52,7 +53,7 @@ void config_cache_refresh(struct config_cache *cc)
 {
     if (pthread_mutex_trylock(&cc->watch_lock) != 0)
         return;
-    if (store_changes(cc->watch) != 0) /* a change, or a lost LISTEN (the watcher re-listens) */
+    if (store_changes(cc->watch, cc->tables) != 0) /* a change, or a lost LISTEN (the watcher re-listens) */
         ttl_cache_clear(cc->cache);
     pthread_mutex_unlock(&cc->watch_lock);
 }

@@ -27,10 +27,13 @@ struct config_cache {
     long ttl_ms;
     atomic_bool db_ok;
     const char *what;          /* for log lines, e.g. "integrations" */
+    const char *tables;        /* what its answers are read from: changes elsewhere keep it */
 };
 
-int config_cache_init(struct config_cache *cc, const char *what, const char *conninfo, size_t value_size,
-                      size_t max_entries, long ttl_ms) __attribute__((warn_unused_result));
+/* tables: the comma-separated tables the cached answers are read from (static); a
+ * change notification about another table (a sync, a flag) leaves the cache alone. */
+int config_cache_init(struct config_cache *cc, const char *what, const char *tables, const char *conninfo,
+                      size_t value_size, size_t max_entries, long ttl_ms) __attribute__((warn_unused_result));
 
 /* Caches value under key: found answers for ttl_ms, not-found ones briefly. */
 void config_cache_put(struct config_cache *cc, const char *key, const void *value, bool found);

@@ -140,7 +140,20 @@ int store_listen(struct store *st)
     return 0;
 }
 
-int store_changes(struct store *st)
+/* Is name one of the comma-separated names? */
+static bool in_list(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == len && !strncmp(p, name, n))
+            return true;
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
+int store_changes(struct store *st, const char *tables)
 {
     if (!st->conn || PQstatus(st->conn) != CONNECTION_OK || !st->listening)
         return -1;
@@ -149,7 +162,7 @@ int store_changes(struct store *st)
     int n = 0;
     PGnotify *note;
     while ((note = PQnotifies(st->conn)) != NULL) {
-        n++;
+        n += !tables || in_list(tables, note->extra);
         PQfreemem(note);
     }
     return n;

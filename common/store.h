@@ -33,9 +33,10 @@ int store_ping(struct store *st);
 
 /* LISTENs on the configuration-change channel (on the store's connection). */
 int store_listen(struct store *st);
-/* Returns the number of change notifications received since the last call, without
- * blocking; -1 on connection loss (caller must then drop its caches). */
-int store_changes(struct store *st);
+/* Returns the number of change notifications received since the last call about one
+ * of tables (comma-separated table names, as the trigger sends them; NULL: any),
+ * without blocking; -1 on connection loss (caller must then drop its caches). */
+int store_changes(struct store *st, const char *tables);
 
 /* For programs that read secrets (ingress, forwarder), at startup: 0 if the keyring
  * loaded and has a current key; -1 after logging a clear error otherwise (the caller

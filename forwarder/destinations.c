@@ -19,11 +19,11 @@ struct gone_answer {
 
 int destinations_init(const char *conninfo, long ttl_ms)
 {
-    return config_cache_init(&cc, "destinations", conninfo, sizeof(struct destination), 10000, ttl_ms) < 0 ||
-                   config_cache_init(&gone_cc, "gone destinations", conninfo, sizeof(struct gone_answer), 10000,
-                                     ttl_ms) < 0
-               ? -1
-               : 0;
+    if (config_cache_init(&cc, "destinations", "environments,integrations,connections", conninfo,
+                          sizeof(struct destination), 10000, ttl_ms) < 0)
+        return -1;
+    return config_cache_init(&gone_cc, "gone destinations", "gone_destinations", conninfo,
+                             sizeof(struct gone_answer), 10000, ttl_ms);
 }
 
 #define COPY(dst, s) snprintf((dst), sizeof(dst), "%s", (s) ? (s) : "")

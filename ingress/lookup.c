@@ -11,7 +11,8 @@ static struct config_cache cc;
 
 int lookup_init(const char *conninfo, long ttl_ms)
 {
-    return config_cache_init(&cc, "integrations", conninfo, sizeof(struct integration_entry), 10000, ttl_ms);
+    return config_cache_init(&cc, "integrations", "environments,integrations", conninfo,
+                             sizeof(struct integration_entry), 10000, ttl_ms);
 }
 
 /* Copies text into a fixed field; false when it does not fit (never truncate a secret:

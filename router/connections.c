@@ -20,7 +20,8 @@ static struct config_cache cc;
 
 int connections_init(const char *conninfo, long ttl_ms)
 {
-    return config_cache_init(&cc, "connections", conninfo, sizeof(struct cached_ids), 20000, ttl_ms);
+    return config_cache_init(&cc, "connections", "environments,integrations,connections", conninfo,
+                             sizeof(struct cached_ids), 20000, ttl_ms);
 }
 
 static int ids_from_cache(const struct cached_ids *c, char ***ids, size_t *n)
