@@ -85,6 +85,28 @@ static size_t append_base64(char **buf, size_t len, size_t *cap, const void *pay
     return len;
 }
 
+/* Appends ,"payload":<payload encoded as the header comment says>} to buf (n bytes,
+ * cap allocated) and NUL-terminates it. The new length, or 0 on failure. */
+static size_t append_payload(char **buf, size_t n, size_t *cap, const void *payload, size_t payload_len)
+{
+#define RAW(s) (n = append_raw(buf, n, cap, (s), strlen(s)))
+    if (!RAW(",\"payload\":"))
+        return 0;
+    if (payload_len == 0)
+        n = append_raw(buf, n, cap, "null", 4);
+    else if (is_json(payload, payload_len))
+        n = append_raw(buf, n, cap, payload, payload_len);
+    else if (is_utf8(payload, payload_len))
+        n = append_json_string(buf, n, cap, payload, payload_len);
+    else if (!(n = append_base64(buf, n, cap, payload, payload_len)) || !RAW(",\"payloadEncoding\":\"base64\""))
+        return 0;
+    if (!n || !RAW("}"))
+        return 0;
+#undef RAW
+    (*buf)[n] = '\0';
+    return n;
+}
+
 char *envelope_build(const char *provider, const char *integration, const char *connection, const void *payload,
                      size_t payload_len, size_t *len)
 {
@@ -95,26 +117,28 @@ char *envelope_build(const char *provider, const char *integration, const char *
 #define RAW(s) (n = append_raw(&buf, n, &cap, (s), strlen(s)))
 #define STR(s) (n = append_json_string(&buf, n, &cap, (s), (s) ? strlen(s) : 0))
     if (!RAW("{\"from\":") || !STR(provider) || !RAW(",\"type\":\"forward\",\"providerConfigKey\":") ||
-        !STR(integration) || !RAW(",\"connectionId\":") || !STR(connection) || !RAW(",\"payload\":"))
-        goto fail;
-    if (payload_len == 0)
-        n = append_raw(&buf, n, &cap, "null", 4);
-    else if (is_json(payload, payload_len))
-        n = append_raw(&buf, n, &cap, payload, payload_len);
-    else if (is_utf8(payload, payload_len))
-        n = append_json_string(&buf, n, &cap, payload, payload_len);
-    else if (!(n = append_base64(&buf, n, &cap, payload, payload_len)) || !RAW(",\"payloadEncoding\":\"base64\""))
-        goto fail;
-    if (!n || !RAW("}"))
-        goto fail;
+        !STR(integration) || !RAW(",\"connectionId\":") || !STR(connection) ||
+        !(n = append_payload(&buf, n, &cap, payload, payload_len))) {
+        free(buf);
+        return NULL;
+    }
 #undef RAW
 #undef STR
-    buf[n] = '\0';
     *len = n;
     return buf;
-fail:
-    free(buf);
-    return NULL;
+}
+
+char *envelope_wrap(const char *head, size_t head_len, const void *payload, size_t payload_len, size_t *len)
+{
+    size_t cap = head_len + payload_len + 64;
+    char *buf = malloc(cap);
+    size_t n = buf ? append_raw(&buf, 0, &cap, head, head_len) : 0;
+    if (!n || !(n = append_payload(&buf, n, &cap, payload, payload_len))) {
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
 }
 
 void envelope_sign_nango(const char *signing_key, const void *body, size_t len, char out[65])

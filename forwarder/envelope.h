@@ -28,6 +28,11 @@
 char *envelope_build(const char *provider, const char *integration, const char *connection, const void *payload,
                      size_t payload_len, size_t *len);
 
+/* Another body around a payload encoded the same way: head is a JSON object without its
+ * closing brace ("{\"type\":\"x\"" ...); ,"payload":... and the brace are appended. New
+ * malloc'ed body (caller frees) and its length, or NULL on allocation failure. */
+char *envelope_wrap(const char *head, size_t head_len, const void *payload, size_t payload_len, size_t *len);
+
 /* Writes the 64 hex digits and a NUL into out. */
 void envelope_sign_nango(const char *signing_key, const void *body, size_t len, char out[65]);
 

@@ -2,9 +2,7 @@
  * globals, so the bodies are unit-tested byte for byte.
  *
  * The payload is encoded by the forwarder's envelope code itself (its encoding is a
- * contract with the apps): the envelope is built around the payload and its tail from
- * ,"payload": on is spliced after the job's own fields. That marker cannot occur
- * earlier in the envelope: inside a JSON string every quote is escaped. */
+ * contract with the apps): envelope_wrap appends it to the job's own fields. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,39 +10,16 @@
 #include "forwarder/envelope.h"
 #include "syncer/syncer.h"
 
-static const char payload_key[] = ",\"payload\":";
-
-/* Joins head (a compact JSON object, its closing brace dropped) and tail. */
-static char *join_object(json_t *head, const char *tail, size_t tail_len, size_t *len)
-{
-    char *h = head ? json_dumps(head, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    char *out = NULL;
-    if (!h)
-        return NULL;
-    size_t hl = strlen(h) - 1; /* without '}' */
-    out = malloc(hl + tail_len + 1);
-    if (out) {
-        memcpy(out, h, hl);
-        memcpy(out + hl, tail, tail_len);
-        out[hl + tail_len] = '\0';
-        *len = hl + tail_len;
-    }
-    free(h);
-    return out;
-}
-
 char *job_build(const struct job_fields *f, size_t *len)
 {
-    size_t elen = 0;
-    char *env = envelope_build(f->provider, f->integration, f->connection_id, f->payload, f->payload_len, &elen);
-    char *tail = env ? strstr(env, payload_key) : NULL;
     json_t *head = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "type", "sync.webhook", "runId",
                              f->run_id, "syncName", f->sync_name, "connectionId", f->connection_id,
                              "providerConfigKey", f->integration, "provider", f->provider, "subscription",
                              f->subscription, "webhookId", f->webhook_id, "attempt", (json_int_t)f->attempt);
-    char *out = tail ? join_object(head, tail, elen - (size_t)(tail - env), len) : NULL;
+    char *h = head ? json_dumps(head, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *out = h ? envelope_wrap(h, strlen(h) - 1 /* without its '}' */, f->payload, f->payload_len, len) : NULL;
+    free(h);
     json_decref(head);
-    free(env);
     return out;
 }
 
