@@ -266,9 +266,9 @@ void request_free(struct forward_request *req);
 
 /* pipeline.c: jobs. */
 void pipeline_init(rd_kafka_t *consumer);
-/* Takes rkm (a routed, retry or notification message that is due) and starts its
- * deliveries. */
-void pipeline_submit(rd_kafka_message_t *rkm);
+/* Takes rkm (a routed, retry or notification message that is due; st as retries_read
+ * filled it) and starts its deliveries. */
+void pipeline_submit(rd_kafka_message_t *rkm, const struct retry_state *st);
 /* Timers: backoffs that ended, hand-offs to try again, lookups to retry. Returns the
  * milliseconds until the next one (at most max_ms). */
 int pipeline_tick(int max_ms);

@@ -148,7 +148,7 @@ static bool consume(rd_kafka_t *consumer)
             retries_pause(consumer, rkm, st.due_ms);
             rd_kafka_message_destroy(rkm);
         } else {
-            pipeline_submit(rkm);
+            pipeline_submit(rkm, &st);
         }
     }
     return true;

@@ -484,7 +484,7 @@ static void take_answers(void)
     }
 }
 
-void pipeline_submit(rd_kafka_message_t *rkm)
+void pipeline_submit(rd_kafka_message_t *rkm, const struct retry_state *st)
 {
     struct job *job = calloc(1, sizeof *job);
     if (!job) {
@@ -500,7 +500,7 @@ void pipeline_submit(rd_kafka_message_t *rkm)
     if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
         h = NULL;
     routed_read(&job->r, h);
-    retries_read(rkm, &job->st);
+    job->st = *st;
     job->next = jobs;
     if (jobs)
         jobs->prev = job;
