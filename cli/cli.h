@@ -122,9 +122,6 @@ int cli_parse_options_args(int argc, char **argv, const char *usage, const struc
 /* True if s is an absolute http:// or https:// URL with a non-empty host and no
  * whitespace or control characters. */
 bool cli_is_http_url(const char *s);
-/* True if s satisfies the integrations.key CHECK of the schema:
- * ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ */
-bool cli_is_integration_key(const char *s);
 /* Parses a whole decimal number within [min, max]. Returns 0, or -1 if s is not one. */
 int cli_parse_long(const char *s, long min, long max, long *out) __attribute__((warn_unused_result));
 /* Parses true/false (also yes/no, on/off, 1/0; any case). Returns 0, or -1 if s is not one. */

@@ -185,24 +185,6 @@ bool cli_is_http_url(const char *s)
     return host > 0 && s[skip] != ':' && s[skip] != '@';
 }
 
-static bool key_char(unsigned char c, bool first)
-{
-    if (isascii(c) && isalnum(c))
-        return true;
-    return !first && (c == '.' || c == '_' || c == '-');
-}
-
-bool cli_is_integration_key(const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len > 128)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!key_char((unsigned char)s[i], i == 0))
-            return false;
-    return true;
-}
-
 int cli_parse_long(const char *s, long min, long max, long *out)
 {
     char *end;

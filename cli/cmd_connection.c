@@ -12,8 +12,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/ident.h"
 
-#define CONNECTION_ID_MAX_LEN 1024
+#define CONNECTION_ID_MAX_LEN IDENT_MAX_LEN
 #define JSON_ARG_MAX_LEN (1024 * 1024)
 
 /* What every command that prints connections prints. */
@@ -60,15 +61,11 @@ static const char update_usage[] =
     "  --json                  print a JSON object\n"
     "  --help                  show this help\n";
 
+/* The rule every stage applies to identifiers (common/ident.h), so an id accepted here
+ * is never refused downstream. */
 static bool valid_connection_id(const char *s)
 {
-    size_t len = strlen(s);
-    if (len == 0 || len > CONNECTION_ID_MAX_LEN)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
+    return ident_valid(s, strlen(s));
 }
 
 /* Prints that the environment has no integration key; returns CLI_FAIL. */
@@ -118,7 +115,7 @@ int cmd_connection_create(int argc, char **argv)
     if (parsed >= 0)
         return parsed;
     if (!valid_connection_id(id)) {
-        cli_error("--id must be 1 to %d characters without control characters", CONNECTION_ID_MAX_LEN);
+        cli_error("--id must be 1 to %d bytes of UTF-8 without control characters", CONNECTION_ID_MAX_LEN);
         return CLI_FAIL;
     }
     if (cli_check_json_object("--config", config, JSON_ARG_MAX_LEN) < 0 ||

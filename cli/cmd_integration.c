@@ -18,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "common/config.h"
+#include "common/ident.h"
 #include "common/secretbox.h"
 #include "common/store.h"
 #include "providers/provider.h"
@@ -168,7 +169,7 @@ static const char *sql_bool(bool b)
 /* Checks --key against the schema's CHECK constraint; 0 or -1 (printed). */
 static int check_key(const char *key)
 {
-    if (cli_is_integration_key(key))
+    if (ident_is_integration_key(key))
         return 0;
     cli_error("--key '%s' is not a valid integration key: 1 to 128 letters, digits, '.', '_' or '-', "
               "starting with a letter or digit",

@@ -6,10 +6,11 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/ident.h"
 #include "common/ids.h"
 #include "common/log.h"
 
-#define SUBSCRIPTION_MAX_LEN 256
+#define SUBSCRIPTION_MAX_LEN IDENT_MAX_LEN /* an event type, as every stage caps it */
 #define SUBSCRIPTIONS_MAX 64 /* the schema's CHECK */
 #define TOPIC_MAX_LEN 249
 
@@ -110,11 +111,9 @@ static char *parse_subscriptions(const char *list)
         size_t len = strlen(tok);
         while (len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
             tok[--len] = '\0';
-        bool bad = len == 0 || len > SUBSCRIPTION_MAX_LEN;
-        for (size_t i = 0; i < len; i++)
-            bad |= (unsigned char)tok[i] < 0x20 || tok[i] == 0x7f;
+        bool bad = !ident_valid(tok, len);
         if (bad || json_array_append_new(arr, json_string(tok)) < 0) {
-            cli_error("--subscriptions: '%s' is not an event type (1 to %d characters, no control characters)",
+            cli_error("--subscriptions: '%s' is not an event type (1 to %d bytes of UTF-8, no control characters)",
                       tok, SUBSCRIPTION_MAX_LEN);
             goto out;
         }
@@ -167,7 +166,7 @@ int cmd_sync_create(int argc, char **argv)
         return cli_usage_error(argv[0], "give exactly one of --runner-url and --runner-topic");
     if (cli_parse_long(max_attempts, 1, 100, &n) < 0)
         return cli_usage_error(argv[0], "--max-attempts must be a number from 1 to 100");
-    if (!cli_is_integration_key(name)) {
+    if (!ident_is_integration_key(name)) {
         cli_error("--name must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}");
         return CLI_FAIL;
     }

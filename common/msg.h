@@ -14,7 +14,11 @@
  *   headers every raw header, plus MSG_H_ROUTED_ID, MSG_H_CONNECTION (absent when
  *          unattributed) and MSG_H_EVENT_TYPE
  *
- * webhooks.rejected (written by router): the raw message, plus MSG_H_REJECT_REASON.
+ * webhooks.rejected (the quarantine, written by every stage: common/quarantine.h): a
+ *   message that can never be processed, with its key, value and headers unchanged,
+ *   plus MSG_H_REJECT_* (why, which stage, when, and where it was read from), so a stage
+ *   moves on instead of retrying it forever. `hookline rejected replay` puts it back on
+ *   its origin topic without the MSG_H_REJECT_* headers.
  *
  * webhooks.dead-letters (written by forwarder): the routed message whose delivery to one
  *   destination ran out of attempts, unchanged, plus MSG_H_DL_* (where, why, when).
@@ -55,7 +59,13 @@
 #define MSG_H_ROUTED_ID "hl.routed-id"       /* deterministic per (webhook, connection, group) */
 #define MSG_H_CONNECTION "hl.connection-id"
 #define MSG_H_EVENT_TYPE "hl.event-type"
-#define MSG_H_REJECT_REASON "hl.reject-reason"
+#define MSG_H_REJECT_REASON "hl.reject-reason"       /* printable ASCII, at most QUARANTINE_REASON_MAX */
+#define MSG_H_REJECT_STAGE "hl.reject-stage"         /* router, forwarder, syncer, ... */
+#define MSG_H_REJECT_AT "hl.reject-at"               /* unix milliseconds */
+#define MSG_H_REJECT_TOPIC "hl.reject-topic"         /* where the message was read from */
+#define MSG_H_REJECT_PARTITION "hl.reject-partition"
+#define MSG_H_REJECT_OFFSET "hl.reject-offset"
+#define MSG_H_REJECT_PREFIX "hl.reject-"             /* every MSG_H_REJECT_* starts so */
 #define MSG_H_KIND "hl.kind"                 /* webhooks.notifications: what the body is ("sync") */
 
 /* webhooks.forward-retry.<group>.<pass>: a routed message whose delivery to one

@@ -3,6 +3,7 @@
 
 #include <poll.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "common/clock.h"
@@ -47,4 +48,15 @@ PGresult *pg_exec(PGconn *c, const char *sql, int nparams, const char *const *pa
         last = r;
     }
     return last;
+}
+
+enum pg_failure pg_classify(const PGresult *res, const PGconn *c)
+{
+    if (!res || !c || PQstatus(c) != CONNECTION_OK || PQresultStatus(res) != PGRES_FATAL_ERROR)
+        return PG_TRANSIENT;
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (!state || strlen(state) != 5)
+        return PG_TRANSIENT; /* an error libpq made up itself: the connection's, not the data's */
+    return !strncmp(state, "22", 2) || !strncmp(state, "23", 2) || !strncmp(state, "54", 2) ? PG_PERMANENT
+                                                                                          : PG_TRANSIENT;
 }

@@ -22,4 +22,14 @@ PGconn *pg_connect(const char *conninfo, const char *application_name);
 PGresult *pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params, const int *lengths,
                   const int *formats, int timeout_ms);
 
+/* Whether a failed statement could ever succeed with the same parameters.
+ * PG_PERMANENT: the server answered and refused the values themselves (SQLSTATE class
+ * 22 data exception, e.g. 22021 bytes that are not UTF-8 or 22P02 a malformed uuid;
+ * 23 integrity constraint violation; 54 program limit exceeded): retrying the same
+ * message forever would stop its stage, so the caller quarantines it.
+ * PG_TRANSIENT: anything else (no result, a lost connection, a timeout, a server
+ * shutting down, a lock or serialization failure): wait and retry, never skip. */
+enum pg_failure { PG_TRANSIENT = 0, PG_PERMANENT = 1 };
+enum pg_failure pg_classify(const PGresult *res, const PGconn *c);
+
 #endif

@@ -23,6 +23,7 @@ struct store {
     char *conninfo;
     PGconn *conn;
     bool listening;
+    bool refused; /* the last query failed for good (pg_classify): see STORE_REFUSED */
 };
 
 /* The process's keyring: loaded once, never freed (it lives as long as the process). */
@@ -103,6 +104,7 @@ static PGconn *store_conn(struct store *st)
  * PQclear()s the result. */
 static PGresult *store_query(struct store *st, const char *sql, int nparams, const char *const *params)
 {
+    st->refused = false;
     for (int attempt = 0; attempt < 2; attempt++) {
         PGconn *c = store_conn(st);
         if (!c)
@@ -112,7 +114,8 @@ static PGresult *store_query(struct store *st, const char *sql, int nparams, con
         if (PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK)
             return res;
         bool broken = PQstatus(c) != CONNECTION_OK;
-        log_warn(NULL, "database: query failed: %s", PQerrorMessage(c));
+        st->refused = pg_classify(res, c) == PG_PERMANENT;
+        log_warn(NULL, "database: query %s: %s", st->refused ? "refused its parameters" : "failed", PQerrorMessage(c));
         PQclear(res);
         if (!broken || clock_mono_s() - started >= STORE_QUERY_TIMEOUT_MS / 1000.0 * 0.9)
             return NULL; /* refused, or timed out: a second wait would only double it */
@@ -121,11 +124,17 @@ static PGresult *store_query(struct store *st, const char *sql, int nparams, con
     return NULL;
 }
 
+/* What a lookup whose query failed returns: STORE_REFUSED or -1. */
+static int store_failure(const struct store *st)
+{
+    return st->refused ? STORE_REFUSED : -1;
+}
+
 int store_ping(struct store *st)
 {
     PGresult *res = store_query(st, "SELECT 1", 0, NULL);
     if (!res)
-        return -1;
+        return store_failure(st);
     PQclear(res);
     return 0;
 }
@@ -134,7 +143,7 @@ int store_listen(struct store *st)
 {
     PGresult *res = store_query(st, "LISTEN hookline_config", 0, NULL);
     if (!res)
-        return -1;
+        return store_failure(st);
     PQclear(res);
     st->listening = true;
     return 0;
@@ -239,7 +248,7 @@ int store_integration(struct store *st, const char *env_id, const char *key, str
                                 "FROM integrations i WHERE i.environment_id = $1::uuid AND i.key = $2",
                                 2, params);
     if (!res)
-        return -1;
+        return store_failure(st);
     int rc = 1;
     if (PQntuples(res) == 1) {
         copy_field(out->environment_id, sizeof out->environment_id, res, 0, 0);
@@ -288,7 +297,7 @@ int store_environment(struct store *st, const char *env_id, struct environment_r
                                 " FROM environments WHERE id = $1::uuid",
                                 1, params);
     if (!res)
-        return -1;
+        return store_failure(st);
     int rc = 1;
     if (PQntuples(res) == 1) {
         copy_field(out->id, sizeof out->id, res, 0, 0);
@@ -333,7 +342,7 @@ int store_forward_settings(struct store *st, const char *env_id, const char *int
                                 " WHERE i.environment_id = $1::uuid AND i.key = $2",
                                 3, params);
     if (!res)
-        return -1;
+        return store_failure(st);
     int rc = 1;
     if (PQntuples(res) == 1) {
         out->forward_enabled = PQgetvalue(res, 0, 0)[0] == 't';
@@ -378,7 +387,7 @@ int store_connections_by(struct store *st, enum store_match match, const char *e
     const char *params[4] = {env_id, integration_key, key ? key : "", value};
     PGresult *res = store_query(st, sql[match], 4, params);
     if (!res)
-        return -1;
+        return store_failure(st);
     int rows = PQntuples(res);
     int rc = 1;
     if (rows > 0) {
@@ -412,7 +421,7 @@ int store_destination_gone(struct store *st, const char *url, char *since, size_
                                 " FROM gone_destinations WHERE url = $1",
                                 1, params);
     if (!res)
-        return -1;
+        return store_failure(st);
     int rc = PQntuples(res) == 1 ? 0 : 1;
     if (rc == 0 && since)
         snprintf(since, sincelen, "%s", PQgetvalue(res, 0, 0));
@@ -430,7 +439,7 @@ int store_flag_destination_gone(struct store *st, const char *url, long status, 
                                 " ON CONFLICT (url) DO NOTHING",
                                 3, params);
     if (!res)
-        return -1;
+        return store_failure(st);
     PQclear(res);
     return 0;
 }

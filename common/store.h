@@ -4,7 +4,10 @@
  * A store owns one libpq connection and is used by one thread at a time (callers that
  * share one across threads hold their own lock). A lost connection is re-opened on the
  * next call. Lookups return 0 (found), 1 (not found) or -1 (database error, logged):
- * callers must tell "unknown" (a 404) from "cannot tell now" (a 503 / retry).
+ * callers must tell "unknown" (a 404) from "cannot tell now" (a 503 / retry). Every
+ * function here may also return STORE_REFUSED (< 0, so "-1" checks still see an
+ * error): the database refused the values themselves (pg_classify: PG_PERMANENT, e.g.
+ * bytes that are not UTF-8), so asking again with them can never succeed.
  *
  * Secrets are stored encrypted (common/secretbox.h) and returned here decrypted; they
  * are never logged. The keyring is loaded once per process from HOOKLINE_ENCRYPTION_KEY
@@ -20,6 +23,8 @@
 #include <stddef.h>
 
 struct store;
+
+#define STORE_REFUSED (-2)
 
 /* conninfo is copied. Does not connect yet. Loads the process's keyring on first use.
  * NULL on allocation failure or when HOOKLINE_ENCRYPTION_KEY / _OLD_KEYS is malformed
@@ -141,7 +146,8 @@ enum store_match {
 
 /* Connection ids of the integration whose field (see enum store_match) has key == value
  * (a string, or the same digits as a number). ids: newly allocated array of newly
- * allocated strings (free with store_ids_free); 0 found (n >= 1), 1 none, -1 error. */
+ * allocated strings (free with store_ids_free); 0 found (n >= 1), 1 none, -1 error,
+ * STORE_REFUSED when the database refused the values (e.g. not UTF-8). */
 int store_connections_by(struct store *st, enum store_match match, const char *env_id,
                          const char *integration_key, const char *key, const char *value, char ***ids, size_t *n)
     __attribute__((warn_unused_result));
