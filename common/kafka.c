@@ -256,3 +256,47 @@ size_t kafka_poll_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch, size_t
     }
     return n;
 }
+
+/* Pauses every partition currently assigned to consumer. */
+static void pause_assignment(rd_kafka_t *consumer)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts && parts->cnt > 0)
+        rd_kafka_pause_partitions(consumer, parts);
+    if (parts)
+        rd_kafka_topic_partition_list_destroy(parts);
+}
+
+void kafka_consumer_hold(rd_kafka_t *consumer, int ms)
+{
+    pause_assignment(consumer);
+    double deadline = clock_mono_s() + (double)ms / 1000;
+    int left;
+    while ((left = (int)((deadline - clock_mono_s()) * 1000)) > 0 && !signals_stopping()) {
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(consumer, left);
+        if (!rkm)
+            continue;
+        if (!rkm->err && rkm->rkt) {
+            /* A partition assigned while we hold (a rebalance) is not paused yet: read
+             * this message again after the release, then pause it like the others. */
+            rd_kafka_resp_err_t err = rd_kafka_seek(rkm->rkt, rkm->partition, rkm->offset, 0);
+            if (err)
+                log_warn(NULL, "kafka: cannot rewind %s [%d] to %lld while holding: %s",
+                         rd_kafka_topic_name(rkm->rkt), rkm->partition, (long long)rkm->offset,
+                         rd_kafka_err2str(err));
+            pause_assignment(consumer);
+        } else if (rkm->err && rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            log_warn(NULL, "kafka: consume while holding: %s", rd_kafka_message_errstr(rkm));
+        }
+        rd_kafka_message_destroy(rkm);
+    }
+}
+
+void kafka_consumer_release(rd_kafka_t *consumer)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts && parts->cnt > 0)
+        rd_kafka_resume_partitions(consumer, parts);
+    if (parts)
+        rd_kafka_topic_partition_list_destroy(parts);
+}

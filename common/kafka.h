@@ -49,6 +49,16 @@ int kafka_store_next_offset(rd_kafka_t *rk, const char *topic, int32_t partition
  * requested), into batch; consumer errors are logged and skipped. Returns how many. */
 size_t kafka_poll_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch, size_t max, int window_ms);
 
+/* Waits ms milliseconds (less when a stop is requested) without leaving the group: a
+ * consumer whose stage waits for the database longer than max.poll.interval.ms would
+ * otherwise be thrown out of its group, and its partitions handed around. Pauses every
+ * assigned partition and keeps polling; a message that arrives anyway (a partition
+ * assigned meanwhile) is rewound so that it is read again later, never skipped. The
+ * messages the caller already holds stay its own. Call kafka_consumer_release when the
+ * wait is over (a held consumer otherwise reads nothing more). Consumer thread only. */
+void kafka_consumer_hold(rd_kafka_t *consumer, int ms);
+void kafka_consumer_release(rd_kafka_t *consumer);
+
 /* True if the cluster answered a metadata request within timeout_ms. */
 bool kafka_reachable(rd_kafka_t *rk, int timeout_ms);
 

@@ -40,21 +40,31 @@ static bool router_ready(void *ctx, char *why, size_t whylen)
     return false;
 }
 
-/* Routes one message, retrying while the database is unavailable. 0 routed, -1 gave
+/* Routes one message, waiting while the database is unavailable (a transient failure:
+ * the message is never skipped; a permanent one was quarantined by route_message).
+ * While it waits the consumer is held (paused, still polled), so an outage longer than
+ * max.poll.interval.ms does not throw the router out of its group. 0 routed, -1 gave
  * up because a stop was requested (the message stays uncommitted). */
-static int route_with_retry(const rd_kafka_message_t *rkm)
+static int route_with_retry(rd_kafka_t *consumer, const rd_kafka_message_t *rkm)
 {
     double delay = 0.2;
+    int rc = 0;
+    bool held = false;
     while (route_message(rkm) < 0) {
-        if (signals_stopping())
-            return -1;
+        if (signals_stopping()) {
+            rc = -1;
+            break;
+        }
         log_warn(NULL, "database unavailable; retrying %s [%d] offset %lld in %.1f s", rd_kafka_topic_name(rkm->rkt),
                  rkm->partition, (long long)rkm->offset, delay);
-        usleep((useconds_t)(delay * 1e6));
+        kafka_consumer_hold(consumer, (int)(delay * 1000));
+        held = true;
         delay = delay * 2 > 5 ? 5 : delay * 2;
         connections_watch();
     }
-    return 0;
+    if (held)
+        kafka_consumer_release(consumer);
+    return rc;
 }
 
 /* One batch: consume up to batch_size messages (or what came within 100 ms), route
@@ -63,7 +73,7 @@ static int run_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch)
 {
     size_t n = kafka_poll_batch(consumer, batch, (size_t)g_router.batch_size, 100);
     size_t done = 0;
-    while (done < n && route_with_retry(batch[done]) == 0)
+    while (done < n && route_with_retry(consumer, batch[done]) == 0)
         done++;
     int rc = publish_wait_all(30);
     for (size_t i = 0; i < n; i++) {

@@ -2,17 +2,21 @@
  * into groups by connection identifier; each group is matched against connections;
  * every (webhook, connection) pair becomes one message on the routed topic with a
  * deterministic id, so a re-run yields the same ids. A group that names no
- * connection is still published, unattributed. A body the provider cannot read goes
- * to the rejected topic with the reason. */
+ * connection (or names it with a value no stage may use) is still published,
+ * unattributed. A message that can never be routed (unreadable contract headers, a
+ * body the provider cannot read, an identifier the database refuses) is quarantined
+ * on the rejected topic with the reason, and the router moves on. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/config.h"
+#include "common/ident.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/msg.h"
+#include "common/quarantine.h"
 #include "common/store.h"
 #include "providers/provider.h"
 #include "router/router.h"
@@ -20,6 +24,8 @@
 #define MAX_HEADERS 128
 
 static struct metric *m_routed, *m_unattributed, *m_rejected;
+static struct metric *m_q_headers, *m_q_attribution, *m_q_database; /* why quarantined */
+static struct metric *m_bad_identifier, *m_bad_event_type;
 
 void route_metrics_init(void)
 {
@@ -29,6 +35,13 @@ void route_metrics_init(void)
                                      "routed messages published, by outcome");
     m_rejected = metrics_counter("hookline_router_messages_total", "outcome=\"rejected\"",
                                  "routed messages published, by outcome");
+    static const char qhelp[] = "raw messages quarantined on the rejected topic, by reason";
+    m_q_headers = metrics_counter("hookline_router_quarantined_total", "reason=\"contract_headers\"", qhelp);
+    m_q_attribution = metrics_counter("hookline_router_quarantined_total", "reason=\"attribution\"", qhelp);
+    m_q_database = metrics_counter("hookline_router_quarantined_total", "reason=\"database_refused\"", qhelp);
+    static const char bhelp[] = "values from a webhook that no stage may use (not UTF-8, control characters, too long)";
+    m_bad_identifier = metrics_counter("hookline_router_invalid_values_total", "field=\"identifier\"", bhelp);
+    m_bad_event_type = metrics_counter("hookline_router_invalid_values_total", "field=\"event_type\"", bhelp);
 }
 
 /* The raw message's metadata, as NUL-terminated copies of its headers. */
@@ -62,25 +75,41 @@ static void meta_read(struct raw_meta *m, rd_kafka_headers_t *h)
         m->headers[i] = (struct http_header){m->stored[i].name, m->stored[i].value};
 }
 
-/* Publishes the raw message to the rejected topic with the reason. */
-static int reject(const rd_kafka_message_t *rkm, rd_kafka_headers_t *raw, const char *wid, const char *reason)
+/* Quarantines the raw message (common/quarantine.h): a permanent failure, so the
+ * router moves on. 0 once queued (acknowledged with the batch), -1 if it cannot be. */
+static int quarantine(const rd_kafka_message_t *rkm, const char *wid, struct metric *why_metric, const char *reason)
 {
-    log_warn(wid, "rejected: %s", reason);
-    rd_kafka_headers_t *h = raw ? rd_kafka_headers_copy(raw) : rd_kafka_headers_new(1);
-    rd_kafka_header_add(h, MSG_H_REJECT_REASON, -1, reason, -1);
+    char clean[QUARANTINE_REASON_MAX + 1];
+    quarantine_reason_clean(clean, sizeof clean, reason);
+    log_warn(wid, "quarantined %s [%d] offset %lld: %s", rd_kafka_topic_name(rkm->rkt), rkm->partition,
+             (long long)rkm->offset, clean);
+    rd_kafka_headers_t *h = quarantine_headers(rkm, "router", reason);
+    if (!h)
+        return -1;
     metric_inc(m_rejected);
-    return publish(g_common.topic_rejected, wid, rkm->payload, rkm->len, h);
+    metric_inc(why_metric);
+    char key[ID_LEN + 1];
+    snprintf(key, sizeof key, "%s", wid);
+    return publish(g_common.topic_rejected, key, rkm->payload, rkm->len, h);
 }
 
 /* Publishes one group's payload for one connection (or unattributed when conn is NULL). */
 static int publish_routed(const struct raw_meta *m, rd_kafka_headers_t *raw, const struct attribution_group *g,
                           const char *conn)
 {
-    char routed_id[ID_LEN + 1], key[1024];
+    char routed_id[ID_LEN + 1];
     const char *parts[3] = {m->webhook_id, conn ? conn : "", g->value ? g->value : ""};
     id_derive(routed_id, parts, 3);
-    snprintf(key, sizeof key, "%s/%s/%s", m->env, m->integration, conn ? conn : "");
+    size_t keylen = strlen(m->env) + strlen(m->integration) + (conn ? strlen(conn) : 0) + 3;
+    char *key = malloc(keylen);
     rd_kafka_headers_t *h = rd_kafka_headers_copy(raw);
+    if (!key || !h) {
+        free(key);
+        if (h)
+            rd_kafka_headers_destroy(h);
+        return -1;
+    }
+    snprintf(key, keylen, "%s/%s/%s", m->env, m->integration, conn ? conn : "");
     rd_kafka_header_add(h, MSG_H_ROUTED_ID, -1, routed_id, -1);
     if (conn)
         rd_kafka_header_add(h, MSG_H_CONNECTION, -1, conn, -1);
@@ -89,30 +118,101 @@ static int publish_routed(const struct raw_meta *m, rd_kafka_headers_t *raw, con
     metric_inc(conn ? m_routed : m_unattributed);
     log_info(m->webhook_id, "routed %s to %s (%s=%s)", routed_id, conn ? conn : "(unattributed)",
              g->config_key ? g->config_key : "-", g->value ? g->value : "-");
-    return publish(g_common.topic_routed, key, g->payload, g->payload_len, h);
+    int rc = publish(g_common.topic_routed, key, g->payload, g->payload_len, h);
+    free(key);
+    return rc;
 }
 
-static int route_group(const struct raw_meta *m, rd_kafka_headers_t *raw, const struct attribution_group *g)
+/* Makes a group safe for every later stage (common/ident.h): an identifier that is not
+ * a usable one names no connection (the group is published unattributed), and an event
+ * type that is not one is left out. Both come from the sender, never from us. */
+static void group_sanitise(const char *wid, struct attribution_group *g)
 {
+    if (g->value && !ident_valid_str(g->value)) {
+        log_warn(wid, "identifier %s is not %d bytes of UTF-8 without control characters: unattributed",
+                 g->config_key ? g->config_key : "-", IDENT_MAX_LEN);
+        metric_inc(m_bad_identifier);
+        free(g->value);
+        free(g->config_key);
+        g->value = g->config_key = NULL;
+    }
+    if (g->event_type && !ident_valid_str(g->event_type)) {
+        log_warn(wid, "event type is not %d bytes of UTF-8 without control characters: left out", IDENT_MAX_LEN);
+        metric_inc(m_bad_event_type);
+        free(g->event_type);
+        g->event_type = NULL;
+    }
+}
+
+/* The connections a group names: 0 (ids/n set; n == 0: unattributed), -1 transient,
+ * STORE_REFUSED when the database refused the identifier. */
+static int group_lookup(const struct raw_meta *m, const struct attribution_group *g, char ***ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
     if (!g->config_key || !g->value)
-        return publish_routed(m, raw, g, NULL);
-    char **ids;
-    size_t n;
+        return 0;
     static const enum store_match match_of[] = {
         [ATTR_CONNECTION_CONFIG] = STORE_MATCH_CONFIG,
         [ATTR_METADATA] = STORE_MATCH_METADATA,
         [ATTR_CONNECTION_ID] = STORE_MATCH_ID,
     };
-    int rc = connections_find(match_of[g->source], m->env, m->integration, g->config_key, g->value, &ids, &n);
-    if (rc < 0)
+    int rc = connections_find(match_of[g->source], m->env, m->integration, g->config_key, g->value, ids, n);
+    return rc == 1 ? 0 : rc;
+}
+
+struct group_ids {
+    char **ids;
+    size_t n;
+};
+
+/* Every group is looked up before anything is published, so a failure (transient or
+ * permanent) leaves no half-routed webhook behind it. */
+static int route_groups(const rd_kafka_message_t *rkm, const struct raw_meta *m, rd_kafka_headers_t *raw,
+                        struct attribution *a)
+{
+    struct group_ids *found = calloc(a->n ? a->n : 1, sizeof *found);
+    if (!found)
         return -1;
-    if (rc == 1)
-        return publish_routed(m, raw, g, NULL);
-    int out = 0;
-    for (size_t i = 0; i < n && out == 0; i++)
-        out = publish_routed(m, raw, g, ids[i]);
-    store_ids_free(ids, n);
-    return out;
+    int rc = 0;
+    size_t looked = 0;
+    for (; looked < a->n && rc == 0; looked++) {
+        group_sanitise(m->webhook_id, &a->groups[looked]);
+        rc = group_lookup(m, &a->groups[looked], &found[looked].ids, &found[looked].n);
+    }
+    if (rc == STORE_REFUSED) {
+        rc = quarantine(rkm, m->webhook_id, m_q_database, "the database refused an identifier of this webhook");
+    } else if (rc == 0) {
+        for (size_t i = 0; i < a->n && rc == 0; i++) {
+            if (found[i].n == 0)
+                rc = publish_routed(m, raw, &a->groups[i], NULL);
+            for (size_t k = 0; k < found[i].n && rc == 0; k++)
+                rc = publish_routed(m, raw, &a->groups[i], found[i].ids[k]);
+        }
+    }
+    for (size_t i = 0; i < looked; i++)
+        store_ids_free(found[i].ids, found[i].n);
+    free(found);
+    return rc;
+}
+
+/* Why the contract headers of a raw message cannot be used, or NULL when they can.
+ * Each is written by the ingress, so a bad one means a message from elsewhere (or a
+ * corrupted one): it can never be routed. */
+static const char *meta_problem(const struct raw_meta *m, const struct provider **p)
+{
+    if (!m->webhook_id[0] || !m->env[0] || !m->integration[0] || !m->provider[0])
+        return "missing or over-long hookline headers (" MSG_H_WEBHOOK_ID ", " MSG_H_ENVIRONMENT ", " MSG_H_INTEGRATION
+               ", " MSG_H_PROVIDER ")";
+    if (!ident_valid_str(m->webhook_id))
+        return "unreadable " MSG_H_WEBHOOK_ID;
+    if (!id_is_uuid(m->env))
+        return MSG_H_ENVIRONMENT " is not a UUID";
+    if (!ident_is_integration_key(m->integration))
+        return MSG_H_INTEGRATION " is not an integration key";
+    if (!(*p = provider_find(m->provider)))
+        return "unknown provider";
+    return NULL;
 }
 
 int route_message(const rd_kafka_message_t *rkm)
@@ -123,13 +223,11 @@ int route_message(const rd_kafka_message_t *rkm)
     struct raw_meta m;
     meta_read(&m, raw);
     int rc = 0;
-    const struct provider *p = provider_find(m.provider);
-    if (!m.webhook_id[0] || !m.env[0] || !m.integration[0]) {
-        rc = reject(rkm, raw, m.webhook_id[0] ? m.webhook_id : "-", "missing hookline headers");
-        goto out;
-    }
-    if (!p) {
-        rc = reject(rkm, raw, m.webhook_id, "unknown provider");
+    const struct provider *p = NULL;
+    const char *problem = meta_problem(&m, &p);
+    const char *wid = ident_valid_str(m.webhook_id) ? m.webhook_id : "-";
+    if (problem) {
+        rc = quarantine(rkm, wid, m_q_headers, problem);
         goto out;
     }
     struct webhook_request wr = {
@@ -142,11 +240,10 @@ int route_message(const rd_kafka_message_t *rkm)
     if (provider_attribute(p, &wr, &a, err, sizeof err) < 0) {
         char reason[300];
         snprintf(reason, sizeof reason, "attribution failed: %s", err[0] ? err : "unreadable body");
-        rc = reject(rkm, raw, m.webhook_id, reason);
+        rc = quarantine(rkm, m.webhook_id, m_q_attribution, reason);
         goto out;
     }
-    for (size_t i = 0; i < a.n && rc == 0; i++)
-        rc = route_group(&m, raw, &a.groups[i]);
+    rc = route_groups(rkm, &m, raw ? raw : NULL, &a);
     attribution_free(&a);
 out:
     meta_free(&m);

@@ -5,7 +5,10 @@
  * subscription is its event type or "*" gets one run, inserted with ON CONFLICT DO
  * NOTHING on (routed id, sync, connection). Only after COMMIT are the offsets stored,
  * so a crash re-reads at most the uncommitted batch and the unique key absorbs it.
- * While the database is down the batch is retried, never skipped. */
+ * While the database is down the batch is retried, never skipped. A message that can
+ * never start a run (unreadable contract headers, a value the database refuses) is
+ * quarantined on the rejected topic instead, so it cannot stop the intake: the batch
+ * is then redone with a savepoint per message, and the refused one undone alone. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +16,11 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/ident.h"
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/msg.h"
+#include "common/quarantine.h"
 #include "common/signals.h"
 #include "syncer/syncer.h"
 
@@ -65,36 +70,62 @@ static struct memo *syncs_for(struct batch_state *b, const char *env, const char
     return m;
 }
 
-/* The runs of one message. 0, or -1 on a database error (the batch is retried). */
-static int intake_message(struct batch_state *b, const rd_kafka_message_t *rkm)
+/* What became of one message. */
+enum verdict {
+    TAKEN = 0,         /* its runs exist (or it starts none) */
+    TRANSIENT = -1,    /* the database could not be asked: the batch is retried */
+    POISON = -2,       /* it can never start a run (reason given): quarantined */
+    POISON_DB = -3,    /* the same, found by a statement the database refused: the
+                        * transaction is aborted, so the batch is redone with savepoints */
+};
+
+/* Reads header name into buf: 1 present and a usable identifier, 0 absent, -1 present
+ * but not one (over-long, not UTF-8, control characters). */
+static int ident_header(rd_kafka_headers_t *h, const char *name, char *buf, size_t buflen)
+{
+    const void *v;
+    size_t len;
+    if (!h || rd_kafka_header_get_last(h, name, &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 0;
+    return msg_header(h, name, buf, buflen) && ident_valid_str(buf) ? 1 : -1;
+}
+
+/* The runs of one message (see enum verdict; why gets a POISON's reason). */
+static enum verdict intake_message(struct batch_state *b, const rd_kafka_message_t *rkm, char *why, size_t whylen)
 {
     rd_kafka_headers_t *h = NULL;
     if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
         h = NULL;
-    char wid[64], rid[64], env[64], integration[160], provider[64], conn[1040], et[256], received[32];
-    if (!msg_header(h, MSG_H_WEBHOOK_ID, wid, sizeof wid))
+    char wid[IDENT_MAX_LEN + 1], rid[64], env[64], integration[IDENT_INTEGRATION_KEY_MAX_LEN + 1], provider[64];
+    char conn[IDENT_MAX_LEN + 1], et[IDENT_MAX_LEN + 1], received[32];
+    if (ident_header(h, MSG_H_WEBHOOK_ID, wid, sizeof wid) != 1)
         wid[0] = '\0';
-    if (!msg_header(h, MSG_H_CONNECTION, conn, sizeof conn)) {
+    int has_conn = ident_header(h, MSG_H_CONNECTION, conn, sizeof conn);
+    if (has_conn == 0) {
         metric_inc(g_sm.skipped_unattributed);
-        return 0; /* unattributed: no connection, nothing to sync */
+        return TAKEN; /* unattributed: no connection, nothing to sync */
     }
-    if (!msg_header(h, MSG_H_ROUTED_ID, rid, sizeof rid) || !msg_header(h, MSG_H_ENVIRONMENT, env, sizeof env) ||
-        !id_is_uuid(env) || !msg_header(h, MSG_H_INTEGRATION, integration, sizeof integration)) {
-        log_warn(wid[0] ? wid : NULL, "%s [%d] offset %lld: no routed id, environment or integration; skipped",
-                 rd_kafka_topic_name(rkm->rkt), rkm->partition, (long long)rkm->offset);
-        return 0;
+    int has_et = ident_header(h, MSG_H_EVENT_TYPE, et, sizeof et);
+    if (has_conn < 0 || has_et < 0 || !msg_header(h, MSG_H_ROUTED_ID, rid, sizeof rid) ||
+        !msg_header(h, MSG_H_ENVIRONMENT, env, sizeof env) || !id_is_uuid(env) ||
+        !msg_header(h, MSG_H_INTEGRATION, integration, sizeof integration) ||
+        !ident_is_integration_key(integration)) {
+        snprintf(why, whylen, "unreadable contract headers (routed id, environment, integration, connection or "
+                              "event type missing, malformed or over %d bytes)", IDENT_MAX_LEN);
+        return POISON;
     }
-    if (!msg_header(h, MSG_H_EVENT_TYPE, et, sizeof et))
+    if (has_et == 0)
         et[0] = '\0';
     if (!msg_header(h, MSG_H_PROVIDER, provider, sizeof provider))
         provider[0] = '\0';
     const char *received_at = msg_header(h, MSG_H_RECEIVED_AT, received, sizeof received);
-    if (received_at && received[strspn(received, "0123456789")] != '\0')
+    if (received_at && (received[0] == '\0' || received[strspn(received, "0123456789")] != '\0' ||
+                        strlen(received) > 15))
         received_at = NULL;
 
     struct memo *m = syncs_for(b, env, integration);
     if (!m)
-        return -1;
+        goto db_failed;
     bool matched = false;
     for (size_t i = 0; i < m->n; i++) {
         const struct sync_def *d = &m->defs[i];
@@ -112,7 +143,7 @@ static int intake_message(struct batch_state *b, const rd_kafka_message_t *rkm)
         id_derive(r.id, parts, 3);
         int rc = runs_insert(db, &r);
         if (rc < 0)
-            return -1;
+            goto db_failed;
         b->created += rc;
         if (rc == 1)
             log_info(wid, "run %s: sync %s for connection %s (%s matched %s)", r.id, d->name, conn,
@@ -120,23 +151,83 @@ static int intake_message(struct batch_state *b, const rd_kafka_message_t *rkm)
     }
     if (!matched)
         metric_inc(g_sm.skipped_unmatched);
-    return 0;
+    return TAKEN;
+db_failed:
+    if (!runs_db_refused(db))
+        return TRANSIENT;
+    snprintf(why, whylen, "the database refused a value of this message");
+    return POISON_DB;
 }
 
-/* Every message of the batch in one transaction. 0 committed, -1 not. */
-static int intake_all(rd_kafka_message_t **batch, size_t n, long *created)
+/* The messages of a batch that can never start a run, with why (owned). */
+struct poison {
+    char **why; /* [n]: NULL for a message that was taken */
+    size_t n;
+};
+
+static void poison_clear(struct poison *p)
+{
+    for (size_t i = 0; p->why && i < p->n; i++)
+        free(p->why[i]);
+    memset(p->why, 0, p->n * sizeof *p->why);
+}
+
+/* Every message of the batch in one transaction. 0 committed (poison: what was left
+ * out), -1 not (transient), 1 redo with savepoints (careful was false and the database
+ * refused a message, which aborts the transaction). With careful, each message runs
+ * after a savepoint and one the database refuses is undone alone. */
+static int intake_all(rd_kafka_message_t **batch, size_t n, bool careful, struct poison *poison, long *created)
 {
     struct batch_state b = {0};
+    poison_clear(poison);
     int rc = runs_begin(db);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = intake_message(&b, batch[i]);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char why[QUARANTINE_REASON_MAX + 1] = "";
+        if (careful && runs_savepoint(db) < 0) {
+            rc = -1;
+            break;
+        }
+        enum verdict v = intake_message(&b, batch[i], why, sizeof why);
+        if (v == POISON_DB && !careful)
+            rc = 1;
+        else if (v == POISON_DB && runs_rollback_to_savepoint(db) < 0)
+            rc = -1;
+        else if (v == TRANSIENT)
+            rc = -1;
+        if (rc == 0 && v != TAKEN && !(poison->why[i] = strdup(why)))
+            rc = -1;
+    }
     if (rc == 0)
         rc = runs_commit(db);
-    if (rc < 0)
+    if (rc != 0)
         runs_rollback(db);
     *created = b.created;
     memos_free(&b);
     return rc;
+}
+
+/* Puts the batch's poison messages on the rejected topic and waits for Kafka's
+ * acknowledgement. 0 all there, -1 not (the batch is retried; its runs exist already,
+ * and the unique key absorbs them). */
+static int quarantine_poison(rd_kafka_message_t **batch, const struct poison *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        if (!p->why[i])
+            continue;
+        const rd_kafka_message_t *rkm = batch[i];
+        rd_kafka_headers_t *h = quarantine_headers(rkm, "syncer", p->why[i]);
+        char err[256];
+        if (!h || runner_produce_wait(g_common.topic_rejected, "syncer", rkm->payload, rkm->len, h,
+                                      g_syncer.http_timeout_ms, err, sizeof err) < 0) {
+            log_warn(NULL, "cannot quarantine %s [%d] offset %lld: %s", rd_kafka_topic_name(rkm->rkt), rkm->partition,
+                     (long long)rkm->offset, h ? err : "out of memory");
+            return -1;
+        }
+        log_warn(NULL, "quarantined %s [%d] offset %lld: %s", rd_kafka_topic_name(rkm->rkt), rkm->partition,
+                 (long long)rkm->offset, p->why[i]);
+        metric_inc(g_sm.quarantined);
+    }
+    return 0;
 }
 
 int intake_init(void)
@@ -167,15 +258,31 @@ int intake_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch)
     int rc = 0;
     long created = 0;
     double delay = 0.2;
-    while (n > 0 && intake_all(batch, n, &created) < 0) {
+    bool careful = false, held = false;
+    struct poison poison = {calloc(n ? n : 1, sizeof(char *)), n};
+    if (!poison.why)
+        rc = -1;
+    /* Transient failures wait (holding the consumer, so a long database outage does not
+     * cost the group membership); permanent ones were set aside by intake_all. */
+    while (rc == 0 && n > 0) {
+        int all = intake_all(batch, n, careful, &poison, &created);
+        if (all == 1) {
+            careful = true;
+            continue;
+        }
+        if (all == 0 && quarantine_poison(batch, &poison) == 0)
+            break;
         if (signals_stopping()) {
             rc = -1;
             break;
         }
-        log_warn(NULL, "database unavailable; retrying a batch of %zu messages in %.1f s", n, delay);
-        usleep((useconds_t)(delay * 1e6));
+        log_warn(NULL, "database or Kafka unavailable; retrying a batch of %zu messages in %.1f s", n, delay);
+        kafka_consumer_hold(consumer, (int)(delay * 1000));
+        held = true;
         delay = delay * 2 > 5 ? 5 : delay * 2;
     }
+    if (held)
+        kafka_consumer_release(consumer);
     if (rc == 0)
         metric_add(g_sm.created, created);
     for (size_t i = 0; i < n; i++) {
@@ -183,5 +290,7 @@ int intake_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch)
             log_warn(NULL, "kafka: cannot store offset (partition revoked?)");
         rd_kafka_message_destroy(batch[i]);
     }
+    poison_clear(&poison);
+    free(poison.why);
     return rc;
 }

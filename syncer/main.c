@@ -57,6 +57,8 @@ static void metrics_init(void)
     g_sm.expired = metrics_counter(runs, "event=\"expired\"", "sync run events");
     g_sm.retried = metrics_counter(runs, "event=\"retried\"", "sync run events");
     g_sm.released = metrics_counter(runs, "event=\"released\"", "sync run events");
+    g_sm.quarantined = metrics_counter("hookline_syncer_quarantined_total", NULL,
+                                       "routed messages that can never start a run, put on the rejected topic");
     g_sm.notified = metrics_counter("hookline_syncer_notifications_total", NULL,
                                     "sync notifications acknowledged by Kafka");
     g_sm.skipped_unattributed = metrics_counter("hookline_syncer_webhooks_skipped_total",

@@ -17,6 +17,7 @@ struct runs_db {
     char *conninfo;
     PGconn *conn;
     bool ok;
+    bool refused; /* the last statement failed for good (pg_classify) */
 };
 
 /* Any key will do as long as every syncer uses the same one: claims are serialised. */
@@ -46,6 +47,11 @@ bool runs_db_ok(const struct runs_db *db)
     return db->ok;
 }
 
+bool runs_db_refused(const struct runs_db *db)
+{
+    return db->refused;
+}
+
 static PGconn *conn_of(struct runs_db *db)
 {
     if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
@@ -66,6 +72,7 @@ static PGconn *conn_of(struct runs_db *db)
 static PGresult *run_sql(struct runs_db *db, const char *sql, int n, const char *const *params, const int *lengths,
                          const int *formats)
 {
+    db->refused = false;
     PGconn *c = conn_of(db);
     if (!c)
         return NULL;
@@ -75,7 +82,8 @@ static PGresult *run_sql(struct runs_db *db, const char *sql, int n, const char 
         db->ok = true;
         return res;
     }
-    log_warn(NULL, "database: %s", PQerrorMessage(c));
+    db->refused = pg_classify(res, c) == PG_PERMANENT;
+    log_warn(NULL, "database: %s%s", db->refused ? "refused: " : "", PQerrorMessage(c));
     db->ok = PQstatus(c) == CONNECTION_OK;
     PQclear(res);
     return NULL;
@@ -105,6 +113,16 @@ int runs_begin(struct runs_db *db)
 int runs_commit(struct runs_db *db)
 {
     return run_count(db, "COMMIT", 0, NULL) < 0 ? -1 : 0;
+}
+
+int runs_savepoint(struct runs_db *db)
+{
+    return run_count(db, "SAVEPOINT intake_message", 0, NULL) < 0 ? -1 : 0;
+}
+
+int runs_rollback_to_savepoint(struct runs_db *db)
+{
+    return run_count(db, "ROLLBACK TO SAVEPOINT intake_message", 0, NULL) < 0 ? -1 : 0;
 }
 
 void runs_rollback(struct runs_db *db)

@@ -48,7 +48,7 @@ extern struct syncer_config g_syncer;
 
 struct syncer_metrics {
     struct metric *created, *started, *succeeded, *failed, *expired, *retried, *released, *notified,
-        *skipped_unattributed, *skipped_unmatched, *dispatch_seconds;
+        *skipped_unattributed, *skipped_unmatched, *dispatch_seconds, *quarantined;
 };
 extern struct syncer_metrics g_sm;
 
@@ -108,6 +108,10 @@ struct runs_db;
 struct runs_db *runs_db_new(const char *conninfo);
 void runs_db_free(struct runs_db *db);
 bool runs_db_ok(const struct runs_db *db); /* did the last statement reach the database */
+/* Did the last statement fail because the database refused its values for good
+ * (pg_classify: PG_PERMANENT, e.g. bytes that are not UTF-8)? Then retrying the same
+ * message can never succeed: the intake quarantines it. */
+bool runs_db_refused(const struct runs_db *db);
 void runs_ping(struct runs_db *db);         /* a trivial statement, for runs_db_ok */
 
 /* Intake. All return -1 on a database error (logged): the caller rolls back and
@@ -115,6 +119,10 @@ void runs_ping(struct runs_db *db);         /* a trivial statement, for runs_db_
 int runs_begin(struct runs_db *db) __attribute__((warn_unused_result));
 int runs_commit(struct runs_db *db) __attribute__((warn_unused_result));
 void runs_rollback(struct runs_db *db);
+/* Inside a transaction: marks the state before one message, so a message the database
+ * refuses can be undone alone. 0 or -1. */
+int runs_savepoint(struct runs_db *db) __attribute__((warn_unused_result));
+int runs_rollback_to_savepoint(struct runs_db *db) __attribute__((warn_unused_result));
 /* The enabled syncs of (env_id, integration), by id: *defs a new array (free with
  * runs_syncs_free). 0 or -1. */
 int runs_syncs_of(struct runs_db *db, const char *env_id, const char *integration, struct sync_def **defs,
