@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
 
 enum cli_exit { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
@@ -54,6 +55,8 @@ int cmd_dlq_list(int argc, char **argv);
 int cmd_destinations_list(int argc, char **argv);
 int cmd_destinations_clear(int argc, char **argv);
 int cmd_dlq_redrive(int argc, char **argv);
+int cmd_rejected_list(int argc, char **argv);
+int cmd_rejected_replay(int argc, char **argv);
 int cmd_deliveries(int argc, char **argv);
 int cmd_deliveries_prune(int argc, char **argv);
 int cmd_sync_create(int argc, char **argv);
@@ -116,6 +119,21 @@ int cli_parse_options(int argc, char **argv, const char *usage, const struct cli
 int cli_parse_options_args(int argc, char **argv, const char *usage, const struct cli_opt *opts, size_t n,
                            const char **args, size_t *nargs) __attribute__((warn_unused_result));
 #define CLI_OPTS_N(opts) (sizeof(opts) / sizeof((opts)[0]))
+
+/* ---- reading topics (cli_topic.c) ---------------------------------------------- */
+
+/* A consumer in group (nothing is ever committed) that reports partition ends. NULL
+ * after printing why. Free with cli_topic_reader_free (accepts NULL). */
+rd_kafka_t *cli_topic_reader_new(const char *group);
+void cli_topic_reader_free(rd_kafka_t *rk);
+/* The number of partitions of topic (parts, when not NULL: a new list of them, each
+ * from the beginning), or -1 after printing why. Never creates the topic. */
+int cli_topic_partitions(rd_kafka_t *rk, const char *topic, rd_kafka_topic_partition_list_t **parts);
+/* Calls visit(rkm, ctx) for every message of topic (rkm borrowed for the call), from
+ * the beginning of each partition to its end as it is now. 0, or -1 after printing
+ * why (also when visit returns -1, which stops the reading). */
+int cli_topic_read_all(rd_kafka_t *rk, const char *topic, int (*visit)(const rd_kafka_message_t *rkm, void *ctx),
+                       void *ctx);
 
 /* ---- argument checks (cli_util.c) ---------------------------------------------- */
 

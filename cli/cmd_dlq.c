@@ -50,7 +50,6 @@ static const char redrive_usage[] =
     "  --json              print {\"topic\", \"dry_run\", \"redriven\", \"dead_letters\": [...]}\n"
     "  --help              show this help\n";
 
-#define READ_TIMEOUT_MS 15000
 #define ACK_TIMEOUT_MS 60000
 
 static void set_header(json_t *row, const char *key, rd_kafka_headers_t *h, const char *name)
@@ -81,101 +80,10 @@ static json_t *dead_letter_row(const rd_kafka_message_t *rkm)
     return row;
 }
 
-/* The number of partitions of topic, or -1 after printing why (it does not exist,
- * Kafka does not answer). rk's metadata requests never create topics. */
-static int topic_partitions(rd_kafka_t *rk, const char *topic, rd_kafka_topic_partition_list_t **parts)
-{
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, READ_TIMEOUT_MS);
-    rd_kafka_topic_destroy(rkt);
-    if (err || md->topic_cnt != 1 || md->topics[0].err) {
-        cli_error("cannot read topic %s: %s", topic,
-                  rd_kafka_err2str(err ? err : md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN));
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        return -1;
-    }
-    int n = md->topics[0].partition_cnt;
-    if (parts) {
-        *parts = rd_kafka_topic_partition_list_new(n);
-        for (int i = 0; i < n; i++)
-            rd_kafka_topic_partition_list_add(*parts, topic, md->topics[0].partitions[i].id)->offset =
-                RD_KAFKA_OFFSET_BEGINNING;
-    }
-    rd_kafka_metadata_destroy(md);
-    return n;
-}
-
-/* Assigns every partition of topic from its beginning; returns how many, or -1. */
-static int assign_all(rd_kafka_t *rk, const char *topic)
-{
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    int n = topic_partitions(rk, topic, &parts);
-    if (n < 0)
-        return -1;
-    rd_kafka_resp_err_t err = rd_kafka_assign(rk, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    if (err) {
-        cli_error("cannot assign %s: %s", topic, rd_kafka_err2str(err));
-        return -1;
-    }
-    return n;
-}
-
-/* A consumer that reads without committing anything. NULL after printing why. */
-static rd_kafka_t *reader_new(void)
-{
-    char errstr[512];
-    rd_kafka_conf_t *conf = kafka_conf_new("hookline-cli", errstr, sizeof errstr);
-    if (!conf || kafka_conf_set(conf, "group.id", "hookline-cli-dlq", errstr, sizeof errstr) < 0 ||
-        kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr) < 0 ||
-        kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof errstr) < 0) {
-        cli_error("Kafka configuration: %s", errstr);
-        if (conf)
-            rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (!rk) {
-        rd_kafka_conf_destroy(conf); /* rd_kafka_new frees it only on success */
-        cli_error("cannot create a Kafka client: %s", errstr);
-    }
-    return rk;
-}
-
-static void reader_free(rd_kafka_t *rk)
-{
-    if (!rk)
-        return;
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-}
-
-/* Calls visit(rkm, ctx) for every dead letter (rkm borrowed for the call), from the
- * beginning of each partition to its end as it is now. 0, or -1 after printing why
- * (also when visit returns -1, which stops the reading). */
+/* Calls visit for every dead letter (see cli_topic_read_all). */
 static int read_dead_letters(rd_kafka_t *rk, int (*visit)(const rd_kafka_message_t *rkm, void *ctx), void *ctx)
 {
-    int pending = assign_all(rk, g_common.topic_dead_letters);
-    while (pending > 0) { /* until every partition reported its end */
-        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, READ_TIMEOUT_MS);
-        if (!rkm) {
-            cli_error("no answer from Kafka in %d s", READ_TIMEOUT_MS / 1000);
-            return -1;
-        }
-        int rc = 0;
-        if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            pending--;
-        else if (rkm->err)
-            cli_warn("%s", rd_kafka_message_errstr(rkm));
-        else
-            rc = visit(rkm, ctx);
-        rd_kafka_message_destroy(rkm);
-        if (rc < 0)
-            return -1;
-    }
-    return pending < 0 ? -1 : 0;
+    return cli_topic_read_all(rk, g_common.topic_dead_letters, visit, ctx);
 }
 
 static int append_row(const rd_kafka_message_t *rkm, void *ctx)
@@ -198,11 +106,11 @@ int cmd_dlq_list(int argc, char **argv)
 
     int status = CLI_FAIL;
     json_t *rows = json_array();
-    rd_kafka_t *rk = rows ? reader_new() : NULL;
+    rd_kafka_t *rk = rows ? cli_topic_reader_new("hookline-cli-dlq") : NULL;
     if (rk && read_dead_letters(rk, append_row, rows) == 0 && cli_print(rows, json, "no dead letters") == 0)
         status = CLI_OK;
     json_decref(rows);
-    reader_free(rk);
+    cli_topic_reader_free(rk);
     return status;
 }
 
@@ -373,11 +281,11 @@ int cmd_dlq_redrive(int argc, char **argv)
     char errstr[512];
     rd.rows = json_array();
     rd.seen = json_object();
-    rd_kafka_t *rk = rd.rows && rd.seen ? reader_new() : NULL;
+    rd_kafka_t *rk = rd.rows && rd.seen ? cli_topic_reader_new("hookline-cli-dlq") : NULL;
     if (!rk)
         goto out;
     /* The forwarder creates its retry topics: a missing one is a wrong group or prefix. */
-    if (!rd.dry_run && topic_partitions(rk, rd.topic, NULL) < 0) {
+    if (!rd.dry_run && cli_topic_partitions(rk, rd.topic, NULL) < 0) {
         cli_error("is a forwarder of group '%s' running? It creates %s (see --group, HOOKLINE_TOPIC_FORWARD_RETRY)",
                   group, rd.topic);
         goto out;
@@ -404,7 +312,7 @@ int cmd_dlq_redrive(int argc, char **argv)
 out:
     if (rd.producer)
         rd_kafka_destroy(rd.producer);
-    reader_free(rk);
+    cli_topic_reader_free(rk);
     json_decref(rd.seen);
     json_decref(rd.rows);
     return status;

@@ -66,6 +66,8 @@ static const struct command commands[] = {
     {"destinations", "list", cmd_destinations_list, "list destination URLs flagged gone (they answered 410)"},
     {"destinations", "clear", cmd_destinations_clear, "deliver to a destination flagged gone again"},
     {"dlq", "redrive", cmd_dlq_redrive, "deliver dead letters again, each to the destination that failed"},
+    {"rejected", "list", cmd_rejected_list, "list the messages a stage quarantined, with why and where from"},
+    {"rejected", "replay", cmd_rejected_replay, "put quarantined messages back on the topic they came from"},
     /* Before the one-word row of its group: find_command takes the first row that
      * matches, so "deliveries prune" is this one and "deliveries <id>" the next. */
     {"deliveries", "prune", cmd_deliveries_prune, "delete recorded delivery attempts older than a duration"},

@@ -24,7 +24,7 @@ def topic_tool(*args, stdin=b""):
 
 
 def headers_of(msg):
-    return {k: v for k, v in msg["headers"]}
+    return {h[0]: h[1] for h in msg["headers"]}  # [name, value] or, not UTF-8, [name, base64, "b64"]
 
 
 def psql(sql):

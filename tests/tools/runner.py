@@ -53,15 +53,17 @@ class Runner:
         try:
             if self.delay:
                 time.sleep(self.delay)
-            out = json.dumps(counts if counts is not None and status < 300 else {"ok": status < 300}).encode()
-            handler.send_response(status)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", str(len(out)))
-            handler.end_headers()
-            handler.wfile.write(out)
         finally:
+            # Done before answering: once the answer is written the syncer may start the
+            # next run at once, which must not count as overlapping with this one.
             with self._lock:
                 self._in_flight -= 1
+        out = json.dumps(counts if counts is not None and status < 300 else {"ok": status < 300}).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(out)))
+        handler.end_headers()
+        handler.wfile.write(out)
 
     def start(self):
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

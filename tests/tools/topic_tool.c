@@ -8,7 +8,9 @@
  *                                                    value_b64, headers [[name, value]]
  *   hookline-topic-tool produce TOPIC                the JSON lines on stdin (key,
  *                                                    value_b64, headers) as messages,
- *                                                    acknowledged before it exits
+ *                                                    acknowledged before it exits; a
+ *                                                    header [name, base64, "b64"] holds
+ *                                                    any bytes (e.g. not UTF-8)
  *
  * Configured like every hookline program (HOOKLINE_KAFKA_BROKERS, HOOKLINE_KAFKA_*).
  * Exit status 0, or 1 with the reason on stderr. A test tool: not installed. */
@@ -37,7 +39,15 @@ static json_t *message_json(const rd_kafka_message_t *rkm)
         crypto_base64(rkm->payload, rkm->len, b64);
     json_object_set_new(o, "partition", json_integer(rkm->partition));
     json_object_set_new(o, "offset", json_integer(rkm->offset));
-    json_object_set_new(o, "key", rkm->key ? json_stringn_nocheck(rkm->key, rkm->key_len) : json_null());
+    json_t *key = rkm->key ? json_stringn(rkm->key, rkm->key_len) : json_null();
+    if (!key) { /* not UTF-8 */
+        char *enc = malloc(4 * ((rkm->key_len + 2) / 3) + 1);
+        if (enc)
+            crypto_base64(rkm->key, rkm->key_len, enc);
+        json_object_set_new(o, "key_b64", json_string(enc ? enc : ""));
+        free(enc);
+    }
+    json_object_set_new(o, "key", key ? key : json_null());
     json_object_set_new(o, "value_b64", json_string(b64 ? b64 : ""));
     free(b64);
     rd_kafka_headers_t *h = NULL;
@@ -45,8 +55,17 @@ static json_t *message_json(const rd_kafka_message_t *rkm)
     const void *value;
     size_t len;
     if (rd_kafka_message_headers(rkm, &h) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        for (size_t i = 0; rd_kafka_header_get_all(h, i, &name, &value, &len) == RD_KAFKA_RESP_ERR_NO_ERROR; i++)
-            json_array_append_new(hs, json_pack("[s, s%]", name, value ? (const char *)value : "", len));
+        for (size_t i = 0; rd_kafka_header_get_all(h, i, &name, &value, &len) == RD_KAFKA_RESP_ERR_NO_ERROR; i++) {
+            json_t *pair = json_pack("[s, s%]", name, value ? (const char *)value : "", len);
+            if (!pair) { /* not UTF-8: as produce takes it back, [name, base64, "b64"] */
+                char *enc = malloc(4 * ((len + 2) / 3) + 1);
+                if (enc)
+                    crypto_base64(value, len, enc);
+                pair = json_pack("[s, s, s]", name, enc ? enc : "", "b64");
+                free(enc);
+            }
+            json_array_append_new(hs, pair);
+        }
     json_object_set_new(o, "headers", hs);
     return o;
 }
@@ -117,9 +136,17 @@ static int produce(const char *topic)
         unsigned char *value = malloc(cap + 1);
         long len = value && b64 ? crypto_unbase64(b64, cap, value, cap + 1) : -1;
         rd_kafka_headers_t *kh = rd_kafka_headers_new(16);
-        json_array_foreach(hs, i, h)
-            rd_kafka_header_add(kh, json_string_value(json_array_get(h, 0)), -1,
-                                json_string_value(json_array_get(h, 1)), -1);
+        json_array_foreach(hs, i, h) {
+            const char *hv = json_string_value(json_array_get(h, 1));
+            if (hv && json_array_size(h) == 3) { /* [name, base64 of the bytes, "b64"]: any bytes */
+                unsigned char raw[8192];
+                long rawlen = crypto_unbase64(hv, strlen(hv), raw, sizeof raw);
+                if (rawlen >= 0)
+                    rd_kafka_header_add(kh, json_string_value(json_array_get(h, 0)), -1, raw, rawlen);
+                continue;
+            }
+            rd_kafka_header_add(kh, json_string_value(json_array_get(h, 0)), -1, hv, -1);
+        }
         if (len < 0 || rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                          RD_KAFKA_V_VALUE(value, (size_t)len),
                                          RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_HEADERS(kh),

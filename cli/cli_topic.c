@@ -1,0 +1,104 @@
+/* cli_topic: reading a whole topic from the command line (dead letters, quarantined
+ * messages): every partition from its beginning to its end as it is now, with a
+ * consumer that commits nothing, so reading changes nothing. */
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "common/kafka.h"
+
+#define READ_TIMEOUT_MS 15000
+
+/* The number of partitions of topic, or -1 after printing why (it does not exist,
+ * Kafka does not answer). rk's metadata requests never create topics. */
+int cli_topic_partitions(rd_kafka_t *rk, const char *topic, rd_kafka_topic_partition_list_t **parts)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, READ_TIMEOUT_MS);
+    rd_kafka_topic_destroy(rkt);
+    if (err || md->topic_cnt != 1 || md->topics[0].err) {
+        cli_error("cannot read topic %s: %s", topic,
+                  rd_kafka_err2str(err ? err : md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN));
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        return -1;
+    }
+    int n = md->topics[0].partition_cnt;
+    if (parts) {
+        *parts = rd_kafka_topic_partition_list_new(n);
+        for (int i = 0; i < n; i++)
+            rd_kafka_topic_partition_list_add(*parts, topic, md->topics[0].partitions[i].id)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_metadata_destroy(md);
+    return n;
+}
+
+/* Assigns every partition of topic from its beginning; returns how many, or -1. */
+static int assign_all(rd_kafka_t *rk, const char *topic)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    int n = cli_topic_partitions(rk, topic, &parts);
+    if (n < 0)
+        return -1;
+    rd_kafka_resp_err_t err = rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (err) {
+        cli_error("cannot assign %s: %s", topic, rd_kafka_err2str(err));
+        return -1;
+    }
+    return n;
+}
+
+rd_kafka_t *cli_topic_reader_new(const char *group)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = kafka_conf_new("hookline-cli", errstr, sizeof errstr);
+    if (!conf || kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr) < 0 ||
+        kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr) < 0 ||
+        kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof errstr) < 0) {
+        cli_error("Kafka configuration: %s", errstr);
+        if (conf)
+            rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf); /* rd_kafka_new frees it only on success */
+        cli_error("cannot create a Kafka client: %s", errstr);
+    }
+    return rk;
+}
+
+void cli_topic_reader_free(rd_kafka_t *rk)
+{
+    if (!rk)
+        return;
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+}
+
+int cli_topic_read_all(rd_kafka_t *rk, const char *topic, int (*visit)(const rd_kafka_message_t *rkm, void *ctx),
+                       void *ctx)
+{
+    int pending = assign_all(rk, topic);
+    while (pending > 0) { /* until every partition reported its end */
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, READ_TIMEOUT_MS);
+        if (!rkm) {
+            cli_error("no answer from Kafka in %d s", READ_TIMEOUT_MS / 1000);
+            return -1;
+        }
+        int rc = 0;
+        if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            pending--;
+        else if (rkm->err)
+            cli_warn("%s", rd_kafka_message_errstr(rkm));
+        else
+            rc = visit(rkm, ctx);
+        rd_kafka_message_destroy(rkm);
+        if (rc < 0)
+            return -1;
+    }
+    return pending < 0 ? -1 : 0;
+}
+
