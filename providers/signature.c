@@ -361,7 +361,9 @@ static bool timestamp_ok(const struct sig_spec *s, struct text t, time_t now, ch
     }
     memcpy(digits, t.p, t.len);
     digits[t.len] = '\0';
-    if (strspn(digits, "0123456789") != t.len) {
+    /* Canonical digits only: with a leading zero allowed, HubSpot's body + timestamp
+     * (no separator) would sign "...0" + "17..." and "..." + "017..." alike. */
+    if (strspn(digits, "0123456789") != t.len || (digits[0] == '0' && t.len > 1)) {
         provider_say(why, whylen, "the timestamp is not a unix timestamp");
         return false;
     }
