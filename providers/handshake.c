@@ -159,8 +159,8 @@ HANDSHAKE_FN(handshake_graph)
     if (!token)
         return 0;
     size_t len = strlen(token), i = 0;
-    while (i < len && token[i] >= 0x20 && token[i] < 0x7f)
-        i++;
+    while (i < len && (unsigned char)token[i] >= 0x20 && (unsigned char)token[i] < 0x7f)
+        i++; /* printable ASCII only */
     int rc;
     if (len > GRAPH_TOKEN_MAX)
         rc = refuse_bare(out, 400, "validationToken is longer than %d bytes", GRAPH_TOKEN_MAX);
