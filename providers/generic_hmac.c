@@ -252,6 +252,15 @@ static int generic_load(const struct provider_secrets *secrets, struct generic *
     return 0;
 }
 
+int generic_hmac_check(const char *verify_config, char *why, size_t whylen)
+{
+    struct provider_secrets s = {.verify_config = verify_config};
+    struct generic g;
+    int rc = generic_load(&s, &g, why, whylen);
+    generic_free(&g);
+    return rc < 0 ? -1 : 0;
+}
+
 enum verify_result generic_hmac_verify(const struct provider *p, const struct webhook_request *req,
                                        const struct provider_secrets *secrets, char *why, size_t whylen)
 {
@@ -259,7 +268,7 @@ enum verify_result generic_hmac_verify(const struct provider *p, const struct we
     int rc = generic_load(secrets, &g, why, whylen);
     enum verify_result v = rc == -1 ? VERIFY_NO_SECRET : VERIFY_INVALID;
     if (rc == 0)
-        v = signature_verify_specs(&g.spec, 1, p->name, req, secrets, NULL, why, whylen);
+        v = signature_verify_specs(&g.spec, 1, p->name, req, secrets, false, NULL, why, whylen);
     generic_free(&g);
     return v;
 }

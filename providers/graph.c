@@ -22,6 +22,9 @@ enum verify_result graph_verify(const struct provider *p, const struct webhook_r
                                 const struct provider_secrets *secrets, char *why, size_t whylen)
 {
     const char *keys[2];
+    struct verify_options o; /* Graph has no legacy scheme: only a bad config matters */
+    if (verify_options_load(p, secrets, &o, why, whylen) < 0)
+        return VERIFY_INVALID;
     size_t nk = signature_secrets(p->sigs[0].secret, secrets, keys);
     if (nk == 0) {
         provider_say(why, whylen, "the integration has no webhook secret");

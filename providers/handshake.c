@@ -5,25 +5,29 @@
  *   slack   POST {"type":"url_verification","challenge":C}, signed -> 200 {"challenge":C}
  *   zoom    POST {"event":"endpoint.url_validation","payload":{"plainToken":T}}, signed
  *           -> 200 {"plainToken":T,"encryptedToken":hex HMAC-SHA256(secret, T)}
- *   graph   POST or GET ?validationToken=V -> 200 text/plain V
+ *   graph   POST or GET ?validationToken=V -> 200 text/plain V (1..1024 printable ASCII
+ *           characters, else 400)
  *   xero    POST intent to receive ({"events":[]...}) -> 200 empty when signed, else 401
  *   notion  POST {"verification_token":V} (unsigned) -> 200, and stored for the app
  *
  * A handshake that the provider signs is verified here and refused with 401 when it
  * is not valid: Zoom's answer is an HMAC of a string the request chooses, so an
  * unsigned validation would let anyone have any message signed with the secret.
- * Echoed tokens are bounded and checked for their charset. Answers own their body
- * (the caller frees it).
+ * Echoed tokens are bounded and checked for their charset, and every answer with a
+ * body says X-Content-Type-Options: nosniff, so an echoed token is never read as
+ * anything but its content type. A refusal (status >= 400) says why in out->why.
+ * Answers own their body (the caller frees it).
  */
 #include "providers/provider_impl.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #define TOKEN_MAX 512        /* Slack challenges, Zoom plainTokens, Notion tokens */
-#define GRAPH_TOKEN_MAX 2048 /* Graph's validationToken is a sentence */
+#define GRAPH_TOKEN_MAX 1024 /* Graph's validationToken is a sentence of about 150 */
 #define UNAUTHORIZED "{\"error\":\"invalid or missing signature\"}"
 
 /* Fills out and returns 1; body (may be NULL) is copied. -1 when out of memory. */
@@ -33,12 +37,23 @@ static int answer(struct handshake_answer *out, unsigned status, const char *cty
     char *copy = body ? provider_strndup(body, len) : NULL;
     if (body && !copy)
         return -1;
-    out->status = status;
+    *out = (struct handshake_answer){.status = status, .body = copy, .body_len = body ? len : 0, .store = store};
     snprintf(out->content_type, sizeof out->content_type, "%s", ctype);
-    out->body = copy;
-    out->body_len = body ? len : 0;
-    out->store = store;
+    if (body)
+        out->headers[0] = (struct http_header){"X-Content-Type-Options", "nosniff"};
     return 1;
+}
+
+/* A refusal without a body, and why (for the log). */
+static int __attribute__((format(printf, 3, 4))) refuse_bare(struct handshake_answer *out, unsigned status,
+                                                               const char *fmt, ...)
+{
+    va_list ap;
+    int rc = answer(out, status, "", NULL, 0, false);
+    va_start(ap, fmt);
+    vsnprintf(out->why, sizeof out->why, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static int answer_json(struct handshake_answer *out, json_t *body)
@@ -50,9 +65,13 @@ static int answer_json(struct handshake_answer *out, json_t *body)
     return rc;
 }
 
-static int refuse(struct handshake_answer *out)
+/* 401 for a handshake whose signature did not verify; the verification's reason. */
+static int refuse(struct handshake_answer *out, const char *why)
 {
-    return answer(out, 401, "application/json", UNAUTHORIZED, strlen(UNAUTHORIZED), false);
+    int rc = answer(out, 401, "application/json", UNAUTHORIZED, strlen(UNAUTHORIZED), false);
+    if (rc > 0)
+        snprintf(out->why, sizeof out->why, "%s", why);
+    return rc;
 }
 
 /* The body of a POST whose body is a JSON object containing the bytes of needle (a
@@ -87,11 +106,12 @@ HANDSHAKE_FN(handshake_slack)
 {
     json_t *root = post_object(req, "url_verification"), *challenge = json_object_get(root, "challenge");
     int rc = 0;
+    char why[sizeof out->why];
     if (root && is_text(json_object_get(root, "type"), "url_verification") && json_is_string(challenge)) {
-        if (provider_verify(p, req, secrets, NULL, 0) != VERIFY_VALID)
-            rc = refuse(out);
+        if (provider_verify(p, req, secrets, why, sizeof why) != VERIFY_VALID)
+            rc = refuse(out, why);
         else if (!token_ok(challenge))
-            rc = answer(out, 400, "", NULL, 0, false);
+            rc = refuse_bare(out, 400, "the challenge is not a short token");
         else
             rc = answer_json(out, json_pack("{s:O}", "challenge", challenge));
     }
@@ -117,13 +137,13 @@ HANDSHAKE_FN(handshake_zoom)
     json_t *root = post_object(req, "endpoint.url_validation");
     json_t *token = provider_json_path(root, "payload.plainToken");
     int rc = 0;
+    char why[sizeof out->why];
     if (root && is_text(json_object_get(root, "event"), "endpoint.url_validation") && json_is_string(token)) {
         const char *used = NULL;
-        if (signature_verify_specs(p->sigs, PROVIDER_MAX_SCHEMES, p->name, req, secrets, &used, NULL, 0) !=
-            VERIFY_VALID)
-            rc = refuse(out);
+        if (signature_verify(p, req, secrets, &used, why, sizeof why) != VERIFY_VALID)
+            rc = refuse(out, why);
         else if (!token_ok(token))
-            rc = answer(out, 400, "", NULL, 0, false);
+            rc = refuse_bare(out, 400, "payload.plainToken is not a short token");
         else
             rc = zoom_answer(out, token, used);
     }
@@ -138,11 +158,16 @@ HANDSHAKE_FN(handshake_graph)
     char *token = provider_query_param(req->query, "validationToken");
     if (!token)
         return 0;
-    size_t len = strlen(token);
-    bool printable = len <= GRAPH_TOKEN_MAX;
-    for (size_t i = 0; printable && i < len; i++)
-        printable = (unsigned char)token[i] >= 0x20 && token[i] != 0x7f;
-    int rc = printable ? answer(out, 200, "text/plain", token, len, false) : answer(out, 400, "", NULL, 0, false);
+    size_t len = strlen(token), i = 0;
+    while (i < len && (unsigned char)token[i] >= 0x20 && (unsigned char)token[i] < 0x7f)
+        i++; /* printable ASCII only */
+    int rc;
+    if (len > GRAPH_TOKEN_MAX)
+        rc = refuse_bare(out, 400, "validationToken is longer than %d bytes", GRAPH_TOKEN_MAX);
+    else if (i < len)
+        rc = refuse_bare(out, 400, "validationToken has a control or non-ASCII character");
+    else
+        rc = answer(out, 200, "text/plain", token, len, false);
     free(token);
     return rc;
 }
@@ -151,9 +176,12 @@ HANDSHAKE_FN(handshake_xero)
 {
     json_t *root = post_object(req, "events"), *events = json_object_get(root, "events");
     int rc = 0;
+    char why[sizeof out->why];
     if (root && json_is_array(events) && json_array_size(events) == 0) {
-        bool ok = provider_verify(p, req, secrets, NULL, 0) == VERIFY_VALID;
-        rc = answer(out, ok ? 200 : 401, "", NULL, 0, false);
+        if (provider_verify(p, req, secrets, why, sizeof why) == VERIFY_VALID)
+            rc = answer(out, 200, "", NULL, 0, false);
+        else
+            rc = refuse_bare(out, 401, "%s", why);
     }
     json_decref(root);
     return rc;

@@ -46,7 +46,7 @@ enum verify_result provider_verify(const struct provider *p, const struct webhoo
         why[0] = '\0';
     if (p->verify)
         return p->verify(p, req, secrets, why, whylen);
-    return signature_verify(p, req, secrets, why, whylen);
+    return signature_verify(p, req, secrets, NULL, why, whylen);
 }
 
 size_t provider_ordering_key(const struct provider *p, const struct webhook_request *req, char *out,

@@ -42,9 +42,12 @@ struct provider_secrets {
     const char *client_secret;
     const char *previous_webhook_secret;
     const char *previous_client_secret;
-    /* Per-integration settings for configurable providers (generic-hmac): a JSON object
-     * such as {"header":"X-Signature","algorithm":"sha256","encoding":"hex",
-     * "prefix":"sha256=","template":"{body}"}; NULL for the others. */
+    /* Per-integration verification settings (the integration's verify_config), a JSON
+     * object, or NULL. For generic-hmac its scheme, e.g. {"header":"X-Signature",
+     * "algorithm":"sha256","encoding":"hex","prefix":"sha256=","template":"{body}"};
+     * for the other providers at most {"allow_legacy_signature": true}, which accepts a
+     * provider's weaker scheme sent alone (HubSpot v1/v2 without v3, GitHub's SHA-1
+     * without SHA-256, ...; see docs/providers.md). */
     const char *verify_config;
 };
 
@@ -94,6 +97,12 @@ const char *provider_attribution_key(const struct provider *p);
 /* Which secret the scheme uses: "webhook_secret", "client_secret" or NULL. */
 const char *provider_secret_field(const struct provider *p);
 
+/* Whether verify_config (may be NULL) is one provider p can use: 0, or -1 with a reason
+ * in why (for the CLI, before it stores an integration's settings). NULL is fine for
+ * every provider but generic-hmac, which needs one. */
+int provider_check_verify_config(const struct provider *p, const char *verify_config, char *why, size_t whylen)
+    __attribute__((warn_unused_result));
+
 /* Verifies req with the secrets. why (may be NULL) gets a short reason for logs and
  * the HTTP answer; it never contains a secret or a computed signature. */
 enum verify_result provider_verify(const struct provider *p, const struct webhook_request *req,
@@ -118,12 +127,18 @@ void attribution_free(struct attribution *a);
 /* A synchronous answer the provider expects instead of (or besides) the usual 200:
  * Slack url_verification, Zoom endpoint.url_validation, Microsoft Graph validationToken,
  * Xero intent-to-receive, Meta/X/Dropbox GET challenges, ... */
+#define HANDSHAKE_MAX_HEADERS 2
 struct handshake_answer {
     unsigned status;             /* HTTP status to answer */
     char content_type[64];       /* e.g. "text/plain", "application/json" */
     char *body;                  /* owned by the caller after the call (free), may be NULL */
     size_t body_len;
     bool store;                  /* also store and forward the request as a webhook */
+    /* More response headers to send (static strings; unused slots have name NULL):
+     * an answer that echoes request bytes says X-Content-Type-Options: nosniff. */
+    struct http_header headers[HANDSHAKE_MAX_HEADERS];
+    char why[128];               /* a refusal's (status >= 400) reason, for the log; never a
+                                    secret nor the echoed bytes; "" otherwise */
 };
 
 /* Returns 1 when req is a handshake of this provider (out filled: the ingress sends that

@@ -89,6 +89,12 @@ struct sig_spec {
     const char *key_prefix;    /* stripped from the secret ("whsec_"); see key_prefix_required */
     bool key_prefix_required;  /* a secret without key_prefix does not suit this scheme */
     enum sig_key_form key_form;/* SIG_KEY_BASE64: the key is the base64-decoded secret */
+    /* A weaker alternative (untimed, or a weaker hash) kept for senders that lack the
+     * preferred one. Verification uses it only when no other scheme of the row suits
+     * the integration's secrets, or when verify_config says allow_legacy_signature:
+     * otherwise a sender could pick it by dropping the preferred header. Legacy
+     * schemes come after the preferred ones in a row. */
+    bool legacy;
 };
 
 /* ---- attribution ------------------------------------------------------------ */
@@ -149,8 +155,9 @@ struct provider {
     const char *scheme;        /* one line for `hookline providers` */
     const char *handshakes;    /* what provider_handshake answers, for humans; NULL: none */
     /* Alternatives in order of preference: verification uses the first that applies
-     * (header present, when_* satisfied, the secret suits it); signing the first whose
-     * secret suits it. Unused slots have header == NULL. */
+     * (header present, when_* satisfied, the secret suits it; a legacy one only as its
+     * flag says); signing the first whose secret suits it. Unused slots have
+     * header == NULL. */
     struct sig_spec sigs[PROVIDER_MAX_SCHEMES];
     struct attr_spec attr;
 
@@ -188,6 +195,7 @@ enum verify_result graph_verify(const struct provider *p, const struct webhook_r
                                 const struct provider_secrets *secrets, char *why, size_t whylen);
 
 /* generic-hmac (generic_hmac.c): the scheme comes from secrets->verify_config. */
+int generic_hmac_check(const char *verify_config, char *why, size_t whylen); /* 0, or -1 with a reason */
 enum verify_result generic_hmac_verify(const struct provider *p, const struct webhook_request *req,
                                        const struct provider_secrets *secrets, char *why, size_t whylen);
 int generic_hmac_sign(const struct provider *p, const struct webhook_request *req,
@@ -199,19 +207,31 @@ int provider_cannot_sign(const struct provider *p, const struct webhook_request 
 
 /* ---- engines ------------------------------------------------------------------ */
 
-/* Generic signature engine (signature.c) driven by p->sigs. Contracts as
- * provider_verify and provider_sign in provider.h. */
+/* What a row provider's verify_config says (options.c). */
+struct verify_options {
+    bool allow_legacy; /* "allow_legacy_signature": a legacy scheme alone is accepted */
+};
+/* Reads secrets->verify_config for row p (defaults when there is none, and always for
+ * generic-hmac, whose verify_config is its scheme; unknown keys are ignored). 0, or -1
+ * with a reason when the config is not an object or a setting has the wrong type. */
+int verify_options_load(const struct provider *p, const struct provider_secrets *secrets,
+                        struct verify_options *out, char *why, size_t whylen);
+
+/* Generic signature engine (signature.c) driven by p->sigs and the integration's
+ * options. Contracts as provider_verify and provider_sign in provider.h; *used (may be
+ * NULL) as in signature_verify_specs. */
 enum verify_result signature_verify(const struct provider *p, const struct webhook_request *req,
-                                    const struct provider_secrets *secrets, char *why, size_t whylen);
+                                    const struct provider_secrets *secrets, const char **used, char *why,
+                                    size_t whylen);
 int signature_sign(const struct provider *p, const struct webhook_request *req,
                    const struct provider_secrets *secrets, struct http_header *out, size_t max);
 
 /* The same over an explicit list of n schemes (generic-hmac builds its one from the
- * integration's verify_config). *used (may be NULL) gets the secret that verified:
- * borrowed from secrets, NULL unless VERIFY_VALID. */
+ * integration's verify_config); allow_legacy as struct verify_options. *used (may be
+ * NULL) gets the secret that verified: borrowed from secrets, NULL unless VERIFY_VALID. */
 enum verify_result signature_verify_specs(const struct sig_spec *specs, size_t n, const char *provider,
                                           const struct webhook_request *req, const struct provider_secrets *secrets,
-                                          const char **used, char *why, size_t whylen);
+                                          bool allow_legacy, const char **used, char *why, size_t whylen);
 int signature_sign_specs(const struct sig_spec *specs, size_t n, const struct webhook_request *req,
                          const struct provider_secrets *secrets, struct http_header *out, size_t max);
 /* The active secrets of a kind (borrowed, non-empty): the current one, then the

@@ -22,8 +22,9 @@
 
 /* ---- whole schemes ---- */
 /* The MAC of the raw body in one header, optionally after a prefix. */
-#define SIG_BODY_MAC(hdr, algorithm, enc, pfx, which)                                                              \
-    {.header = hdr, .alg = algorithm, .encoding = enc, .prefix = pfx, .parts = PARTS_BODY, .secret = which}
+#define BODY_MAC(hdr, algorithm, enc, pfx, which)                                                                  \
+    .header = hdr, .alg = algorithm, .encoding = enc, .prefix = pfx, .parts = PARTS_BODY, .secret = which
+#define SIG_BODY_MAC(hdr, algorithm, enc, pfx, which) {BODY_MAC(hdr, algorithm, enc, pfx, which)}
 
 /* "v0=" + hex HMAC-SHA256 of "v0:<ts>:<body>", timestamp header in seconds, 5 minutes. */
 #define SIG_V0(hdr, ts_hdr)                                                                                        \
@@ -52,7 +53,12 @@
      .key_form = SIG_KEY_BASE64}
 
 /* The header carries the webhook secret itself. */
-#define SIG_TOKEN_IN(hdr) {.kind = SIG_TOKEN, .header = hdr, .secret = SIG_SECRET_WEBHOOK}
+#define TOKEN_IN(hdr) .kind = SIG_TOKEN, .header = hdr, .secret = SIG_SECRET_WEBHOOK
+#define SIG_TOKEN_IN(hdr) {TOKEN_IN(hdr)}
+
+/* A weaker alternative of a row (see sig_spec.legacy), from a scheme's fields:
+ * SIG_LEGACY(BODY_MAC(...)), SIG_LEGACY(TOKEN_IN(...)). */
+#define SIG_LEGACY(...) {__VA_ARGS__, .legacy = true}
 
 /* ---- identifiers ---- */
 /* connection_config.<key> = the body's <path> */

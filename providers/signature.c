@@ -321,12 +321,24 @@ static long decode(const struct sig_spec *s, struct text t, unsigned char *out, 
     return s->encoding == SIG_ENC_HEX ? crypto_unhex(t.p, t.len, out, cap) : crypto_unbase64(t.p, t.len, out, cap);
 }
 
-/* Whether at least one received signature is well-formed (token schemes: any). */
+/* How many bytes a signature of s has: its digest's or Ed25519's; 0 (any) for tokens. */
+static size_t sig_length(const struct sig_spec *s)
+{
+    if (s->kind == SIG_TOKEN)
+        return 0;
+    if (s->kind == SIG_ED25519)
+        return MAC_MAX;
+    return s->alg == HMAC_SHA1 ? 20 : s->alg == HMAC_SHA512 ? 64 : 32;
+}
+
+/* Whether at least one received signature decodes to the scheme's length (token
+ * schemes: any), so that a signature in the wrong encoding or cut short is told apart
+ * from one made with another key. */
 static bool well_formed(const struct sig_spec *s, const struct received *r)
 {
     unsigned char buf[MAC_MAX];
     for (size_t i = 0; i < r->n; i++)
-        if (s->kind == SIG_TOKEN || decode(s, r->sigs[i], buf, sizeof buf) > 0)
+        if (s->kind == SIG_TOKEN || decode(s, r->sigs[i], buf, sizeof buf) == (long)sig_length(s))
             return true;
     return false;
 }
@@ -349,7 +361,9 @@ static bool timestamp_ok(const struct sig_spec *s, struct text t, time_t now, ch
     }
     memcpy(digits, t.p, t.len);
     digits[t.len] = '\0';
-    if (strspn(digits, "0123456789") != t.len) {
+    /* Canonical digits only: with a leading zero allowed, HubSpot's body + timestamp
+     * (no separator) would sign "...0" + "17..." and "..." + "017..." alike. */
+    if (strspn(digits, "0123456789") != t.len || (digits[0] == '0' && t.len > 1)) {
         provider_say(why, whylen, "the timestamp is not a unix timestamp");
         return false;
     }
@@ -467,8 +481,8 @@ static enum verify_result check_spec(const struct sig_spec *s, const struct webh
     if (v != VERIFY_VALID)
         return v;
     if (!well_formed(s, &r)) {
-        provider_say(why, whylen, "%s is not a well-formed %s signature", s->header,
-                     s->encoding == SIG_ENC_HEX ? "hex" : "base64");
+        provider_say(why, whylen, "%s is not a well-formed %s signature of %zu bytes", s->header,
+                     s->encoding == SIG_ENC_HEX ? "hex" : "base64", sig_length(s));
         return VERIFY_INVALID;
     }
     for (size_t i = 0; i < nsecrets; i++) {
@@ -497,9 +511,23 @@ static bool applies(const struct sig_spec *s, const struct webhook_request *req)
     return !s->when_header || (v && strcasecmp(v, s->when_value) == 0);
 }
 
+/* The first scheme of the list that is not legacy and that the integration's secrets
+ * can check (whether or not the request carries it), or NULL. */
+static const struct sig_spec *preferred(const struct sig_spec *specs, size_t n,
+                                        const struct provider_secrets *secrets)
+{
+    const char *keys[2];
+    for (size_t i = 0; i < n && specs[i].header; i++) {
+        size_t nk = specs[i].legacy ? 0 : signature_secrets(specs[i].secret, secrets, keys);
+        if (nk && suits(&specs[i], keys, nk))
+            return &specs[i];
+    }
+    return NULL;
+}
+
 enum verify_result signature_verify_specs(const struct sig_spec *specs, size_t n, const char *provider,
                                           const struct webhook_request *req, const struct provider_secrets *secrets,
-                                          const char **used, char *why, size_t whylen)
+                                          bool allow_legacy, const char **used, char *why, size_t whylen)
 {
     if (used)
         *used = NULL;
@@ -507,15 +535,22 @@ enum verify_result signature_verify_specs(const struct sig_spec *specs, size_t n
         provider_say(why, whylen, "%s does not sign requests", provider);
         return VERIFY_UNSUPPORTED;
     }
-    const struct sig_spec *first = NULL; /* the first scheme the request uses */
+    const struct sig_spec *first = NULL, *strong; /* the first scheme the request uses */
     const char *keys[2];
     for (size_t i = 0; i < n && specs[i].header; i++) {
         if (!applies(&specs[i], req))
             continue;
         first = first ? first : &specs[i];
         size_t nk = signature_secrets(specs[i].secret, secrets, keys);
-        if (nk && suits(&specs[i], keys, nk))
-            return check_spec(&specs[i], req, keys, nk, used, why, whylen);
+        if (!nk || !suits(&specs[i], keys, nk))
+            continue;
+        /* Refused before it is checked: no answer about a downgraded request. */
+        if (specs[i].legacy && !allow_legacy && (strong = preferred(specs, n, secrets)) != NULL) {
+            provider_say(why, whylen, "%s header absent; the legacy %s alone is refused (allow_legacy_signature)",
+                         strong->header, specs[i].header);
+            return VERIFY_MISSING;
+        }
+        return check_spec(&specs[i], req, keys, nk, used, why, whylen);
     }
     const struct sig_spec *ref = first ? first : &specs[0];
     if (signature_secrets(ref->secret, secrets, keys) == 0) {
@@ -531,9 +566,16 @@ enum verify_result signature_verify_specs(const struct sig_spec *specs, size_t n
 }
 
 enum verify_result signature_verify(const struct provider *p, const struct webhook_request *req,
-                                    const struct provider_secrets *secrets, char *why, size_t whylen)
+                                    const struct provider_secrets *secrets, const char **used, char *why,
+                                    size_t whylen)
 {
-    return signature_verify_specs(p->sigs, PROVIDER_MAX_SCHEMES, p->name, req, secrets, NULL, why, whylen);
+    struct verify_options o;
+    if (used)
+        *used = NULL;
+    if (verify_options_load(p, secrets, &o, why, whylen) < 0)
+        return VERIFY_INVALID;
+    return signature_verify_specs(p->sigs, PROVIDER_MAX_SCHEMES, p->name, req, secrets, o.allow_legacy, used, why,
+                                  whylen);
 }
 
 /* ---- signing ---------------------------------------------------------------------- */

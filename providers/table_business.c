@@ -5,11 +5,12 @@
 #include "providers/rows.h"
 
 /* HubSpot v1/v2: hex SHA-256 (not an HMAC) of the client secret + the request, told
- * apart by X-HubSpot-Signature-Version; no timestamp, so only used without v3. */
+ * apart by X-HubSpot-Signature-Version; no timestamp, so legacy: HubSpot sends them
+ * next to v3, which is required unless the integration allows them alone. */
 #define HUBSPOT_HASH(version, ...)                                                                                 \
     {.kind = SIG_HASH, .header = "X-HubSpot-Signature", .when_header = "X-HubSpot-Signature-Version",            \
      .when_value = version, .alg = HMAC_SHA256, .encoding = SIG_ENC_HEX, .parts = {__VA_ARGS__},                  \
-     .secret = SIG_SECRET_CLIENT}
+     .secret = SIG_SECRET_CLIENT, .legacy = true}
 
 /* Shopify signs with the app's client secret (OAuth apps) or with the key shown next
  * to webhooks created in the shop admin; the shop names the connection. */
@@ -27,8 +28,8 @@ const struct provider provider_rows_business[] = {
     {
         .name = "hubspot",
         .scheme = "v3: HMAC-SHA256 of method + URL + body + X-HubSpot-Request-Timestamp (unix ms, within 300 s) "
-                  "with the client secret, base64, in X-HubSpot-Signature-v3; else v2/v1: hex SHA-256 of "
-                  "client secret (+ method + URL) + body in X-HubSpot-Signature",
+                  "with the client secret, base64, in X-HubSpot-Signature-v3; v2/v1 alone (hex SHA-256 of "
+                  "client secret (+ method + URL) + body in X-HubSpot-Signature) only with allow_legacy_signature",
         .sigs = {{.header = "X-HubSpot-Signature-v3", .alg = HMAC_SHA256, .encoding = SIG_ENC_BASE64,
                   .parts = {{SIG_PART_METHOD, NULL}, {SIG_PART_URL_RESERVED, NULL}, {SIG_PART_BODY, NULL},
                             {SIG_PART_TIMESTAMP, NULL}},

@@ -23,18 +23,19 @@ const struct provider provider_rows_code[] = {
         /* Repository and organisation webhooks name no installation: the webhook URL
          * names the connection, or the webhook is unattributed. */
         .name = "github",
-        .scheme = GITHUB_SCHEME " (or HMAC-SHA1, \"sha1=\", in X-Hub-Signature)",
+        .scheme = GITHUB_SCHEME "; HMAC-SHA1 (\"sha1=\", X-Hub-Signature) alone only with allow_legacy_signature",
         .sigs = {GITHUB_SHA256,
-                 SIG_BODY_MAC("X-Hub-Signature", HMAC_SHA1, SIG_ENC_HEX, "sha1=", SIG_SECRET_WEBHOOK)},
+                 SIG_LEGACY(BODY_MAC("X-Hub-Signature", HMAC_SHA1, SIG_ENC_HEX, "sha1=", SIG_SECRET_WEBHOOK))},
         .attr = {.ids = {ID_URL_CONNECTION}, .event_header = "X-GitHub-Event"},
     },
     {
         /* A signing token (whsec_...) signs Standard Webhooks headers; a secret token is
-         * sent as is. The signature is preferred when both are present. */
+         * sent as is and covers neither body nor time: with a signing token configured
+         * it is legacy (a request must be signed). */
         .name = "gitlab",
-        .scheme = "Standard Webhooks (webhook-signature, signing token whsec_...) when present, "
-                  "else X-Gitlab-Token equal to the webhook secret",
-        .sigs = {SIG_STD_V1("webhook", true), SIG_TOKEN_IN("X-Gitlab-Token")},
+        .scheme = "Standard Webhooks (webhook-signature) with a signing token (whsec_...), else X-Gitlab-Token "
+                  "equal to the secret token (with a signing token only with allow_legacy_signature)",
+        .sigs = {SIG_STD_V1("webhook", true), SIG_LEGACY(TOKEN_IN("X-Gitlab-Token"))},
         .attr = {.ids = {ID_URL_CONNECTION}, .event_header = "X-Gitlab-Event"},
     },
     {

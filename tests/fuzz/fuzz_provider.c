@@ -4,7 +4,8 @@
  * (+ attribution_free), and a provider_sign -> provider_verify round trip. abort() on
  * any broken invariant:
  *   - handshake returns 0 or 1 (never -1 here: no allocation fails); an answer has a
- *     status 200..599, a NUL-terminated content type, body_len 0 without a body;
+ *     status 200..599, a NUL-terminated content type, body_len 0 without a body,
+ *     X-Content-Type-Options: nosniff with one, and a reason exactly when refused;
  *   - verify returns a verify_result value; `why` is NUL-terminated and names no
  *     secret; a request signed by provider_sign verifies VERIFY_VALID (unless its body
  *     carries a stale timestamp of its own, Linear's);
@@ -191,6 +192,14 @@ static void check_handshake(const struct provider *p, const struct webhook_reque
     CHECK(memchr(ans.content_type, '\0', sizeof ans.content_type));
     CHECK(ans.body || ans.body_len == 0);
     CHECK(!ans.store || ans.status == 200);
+    /* An echo is never sniffed; a refusal says why, naming no secret. */
+    bool nosniff = false;
+    for (size_t i = 0; i < HANDSHAKE_MAX_HEADERS && ans.headers[i].name; i++)
+        nosniff |= strcasecmp(ans.headers[i].name, "X-Content-Type-Options") == 0 &&
+                   strcmp(ans.headers[i].value, "nosniff") == 0;
+    CHECK(!ans.body || nosniff);
+    check_why(ans.why, sizeof ans.why);
+    CHECK(ans.status < 400 ? ans.why[0] == '\0' : ans.why[0] != '\0');
     free(ans.body);
 }
 

@@ -26,9 +26,10 @@ CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,
 # Sources each target needs besides its harness.
 declare -A SOURCES=(
     [fuzz_provider]="$(echo providers/*.c) common/crypto.c"
+    [fuzz_signed_mutation]="$(echo providers/*.c) common/crypto.c"
     [fuzz_envelope]="forwarder/envelope.c common/crypto.c"
 )
-TARGETS="fuzz_provider fuzz_envelope"
+TARGETS="fuzz_provider fuzz_signed_mutation fuzz_envelope"
 
 if ! PKG_CFLAGS=$(pkg-config --cflags "${PKGS[@]}") || ! PKG_LIBS=$(pkg-config --libs "${PKGS[@]}"); then
     echo "fuzz: pkg-config cannot find the libraries (${PKGS[*]}); run make deps" >&2

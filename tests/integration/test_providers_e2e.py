@@ -6,11 +6,12 @@ import hashlib
 import hmac
 import json
 import random
+import subprocess
 import time
 import urllib.parse
 import uuid
 
-from hlsupport import App, assert_bytes, get, post, uid, wait_until
+from hlsupport import App, assert_bytes, get, hubspot_event, hubspot_headers, post, uid, wait_until
 
 
 class ProviderApp(App):
@@ -104,6 +105,13 @@ def test_microsoft_graph_validation_and_batch(cli, stack, receiver):
     assert r.headers["Content-Type"].startswith("text/plain")
     r = post(app.url + "?validationToken=" + urllib.parse.quote(token), b"", {})
     assert r.status_code == 200 and r.text == token, f"POST validation answered {r.status_code} {r.text!r}"
+    # The echo is capped at 1,024 bytes of printable ASCII.
+    at_cap = "Validation: " + "v" * (1024 - len("Validation: "))
+    r = get(app.url + "?validationToken=" + urllib.parse.quote(at_cap))
+    assert r.status_code == 200 and r.text == at_cap, f"a 1,024-byte token answered {r.status_code}"
+    for bad in (at_cap + "v", "Validation: a\r\nX-Injected: 1", "Validation: caf\u00e9"):
+        r = get(app.url + "?validationToken=" + urllib.parse.quote(bad))
+        assert r.status_code == 400 and bad not in r.text, f"{bad[:40]!r} answered {r.status_code} {r.text[:80]!r}"
 
     def note(tenant, n):
         return (f'{{"subscriptionId":"sub-{n}","clientState":"{app.secret}","changeType":"created",'
@@ -168,3 +176,36 @@ def test_generic_hmac_configured_per_integration(cli, stack, receiver):
     assert post(app.url, body, headers).status_code == 200
     assert_bytes(app.wait_payload(body)[0].body, app.expected(None, body))
     assert post(app.url, body + b" ", headers).status_code == 401
+
+
+def test_hubspot_legacy_signature_alone_only_when_allowed(cli, stack, receiver):
+    """A sender cannot pick HubSpot's untimed v1 signature by dropping v3: refused until
+    the integration allows it, and a wrong v3 next to a right v1 is refused even then."""
+    secret = f"hs-{uid()}"
+    app = ProviderApp(cli, stack, receiver, "hubspot", secret, "--client-secret", secret)
+    portal = random.randint(10**6, 10**9)
+    conn = app.connect({"portalId": str(portal)})
+    body = b"[" + hubspot_event(portal, random.randint(1, 10**6)) + b"]"
+    v1 = {"Content-Type": "application/json", "X-HubSpot-Signature-Version": "v1",
+          "X-HubSpot-Signature": hashlib.sha256(secret.encode() + body).hexdigest()}
+    assert post(app.url, body, v1).status_code == 401, "a v1 signature alone was accepted by default"
+
+    cli.run("integration", "update", "--env", app.env["id"], "--key", app.key,
+            "--verify-config", json.dumps({"allow_legacy_signature": True}))
+    wait_until(lambda: post(app.url, body, v1).status_code == 200, 10,
+               "the integration that allows legacy signatures to accept v1 alone")
+    assert_bytes(app.wait_payload(body)[0].body, app.expected(conn, body))
+
+    wrong_v3 = {**hubspot_headers("not-the-secret", app.url, body), **v1}
+    assert post(app.url, body, wrong_v3).status_code == 401, "a wrong v3 next to a right v1 was accepted"
+    assert post(app.url, body, {**hubspot_headers(secret, app.url, body), **v1}).status_code == 200
+
+
+def test_cli_verify_refuses_a_legacy_signature_alone(cli):
+    secret, body = f"gh-{uid()}", b'{"zen":"Keep it logically awesome."}'
+    sha1 = "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+    args = ("verify", "--provider", "github", "--secret", secret, "--header", f"X-Hub-Signature: {sha1}")
+    r = subprocess.run([str(cli.path), *args], input=body, capture_output=True, timeout=30)
+    out = r.stdout.decode() + r.stderr.decode()
+    assert r.returncode != 0 and "alone is refused" in out, out
+    assert cli.run(*args, "--config", '{"allow_legacy_signature": true}', stdin=body).strip() == "valid"

@@ -13,8 +13,13 @@
  *    "groups": [{"key", "value", "source": "connection_config|metadata|connection_id",
  *                "event_type", "payload_file"}]   payload defaults to the body
  *    | "attribution_error": "substring",
- *    "handshake": {"status", "content_type", "body" | "body_contains", "store"}}
+ *    "handshake": {"status", "content_type", "body" | "body_contains", "store",
+ *                  "headers": {name: value}, "why": "substring"}}
  *    without "handshake" the request must not be one.
+ * A rejection must say why it was rejected, so that a request refused for another
+ * reason than the case means fails: a verdict other than valid (or unsupported) needs
+ * "why", a handshake answered 400 or more needs "handshake.why" (the case fails
+ * without them).
  * Every provider needs cases: "valid" (or "any-body" when it cannot sign), and when it
  * verifies "tampered-body", "wrong-secret", "missing-header"; "expired-timestamp" when
  * its scheme has a timestamp; a handshake case when it has handshakes; a case with
@@ -33,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "providers/provider.h"
 #include "providers/provider_impl.h"
@@ -196,6 +202,9 @@ static void check_verify(const struct tcase *tc, const struct provider *p, const
         fail_msg("%s: verdict %d, want %d (why: %s)", tc->dir, (int)got, (int)want, why);
     assert_int_equal(provider_verify(p, &l->req, &l->secrets, NULL, 0), want);
     const char *why_want = opt_string(expect, "why");
+    if (!why_want && want != VERIFY_VALID && want != VERIFY_UNSUPPORTED)
+        fail_msg("%s: a rejected request needs the reason it is rejected for (\"why\" in expect.json); "
+                 "it got \"%s\"", tc->dir, why);
     if (why_want && !strstr(why, why_want))
         fail_msg("%s: why \"%s\" lacks \"%s\"", tc->dir, why, why_want);
     check_why_is_clean(l, why);
@@ -264,6 +273,22 @@ static void check_attribution(const struct tcase *tc, const struct provider *p, 
     assert_null(a.groups);
 }
 
+/* Each expected header is among the answer's, with that value. */
+static void check_handshake_headers(const struct tcase *tc, const struct handshake_answer *a, const json_t *want)
+{
+    const char *name;
+    json_t *value;
+    json_object_foreach((json_t *)(uintptr_t)want, name, value) {
+        const char *got = NULL;
+        for (size_t i = 0; i < HANDSHAKE_MAX_HEADERS && a->headers[i].name; i++)
+            if (strcasecmp(a->headers[i].name, name) == 0)
+                got = a->headers[i].value;
+        if (!got || strcmp(got, json_string_value(value)) != 0)
+            fail_msg("%s: handshake header %s: got \"%s\", want \"%s\"", tc->dir, name, got ? got : "(none)",
+                     json_string_value(value));
+    }
+}
+
 static void check_handshake(const struct tcase *tc, const struct provider *p, const struct loaded *l,
                             const json_t *expect)
 {
@@ -290,6 +315,13 @@ static void check_handshake(const struct tcase *tc, const struct provider *p, co
         fail_msg("%s: handshake body lacks %s", tc->dir, contains);
     if (json_is_null(json_object_get(want, "body")) && a.body_len != 0)
         fail_msg("%s: handshake body should be empty", tc->dir);
+    check_handshake_headers(tc, &a, json_object_get(want, "headers"));
+    const char *why = opt_string(want, "why");
+    if (a.status >= 400 && !why)
+        fail_msg("%s: a refused handshake needs the reason it is refused for (\"handshake.why\"); it got "
+                 "\"%s\"", tc->dir, a.why);
+    if (why ? !strstr(a.why, why) : a.why[0] != '\0')
+        fail_msg("%s: handshake why \"%s\", want \"%s\"", tc->dir, a.why, why ? why : "");
     free(a.body);
 }
 
@@ -603,6 +635,115 @@ static void test_sign_known_values(void **state)
     free_header(&h[1]);
 }
 
+/* A row's schemes come in order of preference: the preferred ones, then the legacy
+ * ones (signature.c checks the first the request carries), and a legacy scheme always
+ * has a preferred one to be measured against. */
+static void test_legacy_rows(void **state)
+{
+    (void)state;
+    size_t rows_with_legacy = 0;
+    for (size_t i = 0; provider_at(i); i++) {
+        const struct provider *p = provider_at(i);
+        size_t preferred = 0, legacy = 0;
+        for (size_t k = 0; k < PROVIDER_MAX_SCHEMES && p->sigs[k].header; k++) {
+            if (!p->sigs[k].legacy && legacy)
+                fail_msg("%s: a preferred scheme (%s) after a legacy one", provider_name(p), p->sigs[k].header);
+            preferred += !p->sigs[k].legacy;
+            legacy += p->sigs[k].legacy;
+        }
+        if (legacy && !preferred)
+            fail_msg("%s: legacy schemes only", provider_name(p));
+        rows_with_legacy += legacy > 0;
+    }
+    assert_int_equal(rows_with_legacy, 3); /* hubspot, github, gitlab: docs/providers.md */
+}
+
+static void free_headers(struct http_header *h, int n)
+{
+    for (int i = 0; i < n; i++)
+        free_header(&h[i]);
+}
+
+/* Signs req with scheme spec alone into h + *n. */
+static void sign_with(const struct sig_spec *spec, const struct webhook_request *req,
+                      const struct provider_secrets *s, struct http_header *h, int *n)
+{
+    int got = signature_sign_specs(spec, 1, req, s, h + *n, (size_t)(MAX_HEADERS - *n));
+    assert_true(got > 0);
+    *n += got;
+}
+
+/* A request that carries only a row's legacy scheme is refused unless the integration
+ * allows it; next to a wrong preferred signature it is refused even then. */
+static void test_no_downgrade(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *provider, *secret;
+    } rows[] = {{"hubspot", "hs-client-secret-1a2b3c"}, {"github", "gh-webhook-secret-9f8e7d"},
+                {"gitlab", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const struct provider *p = provider_find(rows[i].provider);
+        struct provider_secrets s = {.webhook_secret = rows[i].secret, .client_secret = rows[i].secret};
+        struct provider_secrets allowed = s, other = {.webhook_secret = "whsec_b3RoZXI=", .client_secret = "other"};
+        allowed.verify_config = "{\"allow_legacy_signature\": true}";
+        const struct sig_spec *legacy = &p->sigs[1], *preferred = &p->sigs[0];
+        assert_true(legacy->legacy && !preferred->legacy);
+        struct http_header h[MAX_HEADERS];
+        int n = 0;
+        char why[256];
+        struct webhook_request req = {.method = "POST", .url = "https://h.example/w", .query = "", .headers = h,
+                                      .body = (const unsigned char *)"[{\"a\":1}]", .body_len = 9, .now = NOW};
+        sign_with(legacy, &req, &s, h, &n);
+        req.nheaders = (size_t)n;
+        assert_int_equal(provider_verify(p, &req, &s, why, sizeof why), VERIFY_MISSING);
+        if (!strstr(why, preferred->header) || !strstr(why, "alone is refused"))
+            fail_msg("%s: legacy alone refused for \"%s\"", provider_name(p), why);
+        assert_int_equal(provider_verify(p, &req, &allowed, why, sizeof why), VERIFY_VALID);
+
+        int legacy_n = n;
+        sign_with(preferred, &req, &other, h, &n); /* a preferred signature with another key */
+        req.nheaders = (size_t)n;
+        assert_int_equal(provider_verify(p, &req, &allowed, why, sizeof why), VERIFY_INVALID);
+        if (!strstr(why, preferred->header) || !strstr(why, "does not match"))
+            fail_msg("%s: a wrong preferred signature refused for \"%s\"", provider_name(p), why);
+
+        free_headers(h + legacy_n, n - legacy_n);
+        req.nheaders = (size_t)(n = legacy_n);
+        sign_with(preferred, &req, &s, h, &n); /* both right: the preferred one is checked */
+        req.nheaders = (size_t)n;
+        assert_int_equal(provider_verify(p, &req, &s, why, sizeof why), VERIFY_VALID);
+        assert_non_null(strstr(why, preferred->header));
+        free_headers(h, n);
+    }
+}
+
+/* What the CLI checks before it stores an integration's verify_config. */
+static void test_check_verify_config(void **state)
+{
+    (void)state;
+    const struct provider *gh = provider_find("github"), *generic = provider_find("generic-hmac");
+    char why[256];
+    assert_int_equal(provider_check_verify_config(gh, NULL, why, sizeof why), 0);
+    assert_int_equal(provider_check_verify_config(gh, "{\"allow_legacy_signature\":false}", why, sizeof why), 0);
+    assert_int_equal(provider_check_verify_config(gh, "{\"allow_legacy_signatures\":true}", why, sizeof why), -1);
+    assert_non_null(strstr(why, "unknown key"));
+    assert_int_equal(provider_check_verify_config(gh, "{\"allow_legacy_signature\":1}", why, sizeof why), -1);
+    assert_non_null(strstr(why, "must be true or false"));
+    assert_int_equal(provider_check_verify_config(gh, "[]", why, sizeof why), -1);
+    assert_int_equal(provider_check_verify_config(generic, "{\"header\":\"X-Sig\"}", why, sizeof why), 0);
+    assert_int_equal(provider_check_verify_config(generic, "{\"allow_legacy_signature\":true}", why, sizeof why), -1);
+    assert_int_equal(provider_check_verify_config(generic, NULL, why, sizeof why), -1);
+    assert_non_null(strstr(why, "no verify_config"));
+    /* While verifying, a key hookline does not know is ignored (it cannot loosen anything). */
+    struct provider_secrets s = {.webhook_secret = "w", .verify_config = "{\"unknown\":1}"};
+    struct http_header h[] = {{"X-Hub-Signature", "sha1=0000000000000000000000000000000000000000"}};
+    struct webhook_request req = {.method = "POST", .headers = h, .nheaders = 1, .body = (const unsigned char *)"{}",
+                                  .body_len = 2};
+    assert_int_equal(provider_verify(gh, &req, &s, why, sizeof why), VERIFY_MISSING);
+    assert_non_null(strstr(why, "alone is refused"));
+}
+
 static void test_sign_refusals(void **state)
 {
     (void)state;
@@ -748,6 +889,9 @@ int main(void)
         cmocka_unit_test(test_ed25519_round_trip),
         cmocka_unit_test(test_sign_known_values),
         cmocka_unit_test(test_sign_refusals),
+        cmocka_unit_test(test_legacy_rows),
+        cmocka_unit_test(test_no_downgrade),
+        cmocka_unit_test(test_check_verify_config),
         cmocka_unit_test(test_verify_edges),
         cmocka_unit_test(test_ordering_key_buffer),
         cmocka_unit_test(test_attribute_empty_body),
