@@ -61,8 +61,9 @@ static const char create_usage[] =
     "  --client-secret S     the OAuth app's client secret (client_secret)\n"
     "  --allow-unverified    accept webhooks while the needed secret is not set (they are\n"
     "                        forwarded marked unverified); otherwise they are rejected\n"
-    "  --verify-config JSON  verification settings (a JSON object) for configurable\n"
-    "                        providers such as generic-hmac\n"
+    "  --verify-config JSON  verification settings (a JSON object): generic-hmac's scheme,\n"
+    "                        or {\"allow_legacy_signature\": true} for the other providers\n"
+    "                        (docs/providers.md)\n"
     "  --forward true|false  forward its webhooks to the environment's app (default true;\n"
     "                        false: sync-only)\n"
     "  --json                print a JSON object\n"
@@ -202,6 +203,18 @@ static int no_integration(const char *env, const char *key)
     return CLI_FAIL;
 }
 
+/* Refuses a verification config the provider would not understand (the daemons would
+ * refuse every webhook with it), before it is stored. 0 or -1 (printed). */
+static int check_verify_config(const char *provider, const char *verify_config)
+{
+    char why[256] = "";
+    if (provider_check_verify_config(provider_find(provider), verify_config, why, sizeof why) < 0) {
+        cli_error("--verify-config: %s", why);
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_integration_create(int argc, char **argv)
 {
     int status = CLI_FAIL;
@@ -242,7 +255,8 @@ int cmd_integration_create(int argc, char **argv)
         client_secret = NULL;
     if (check_secret("--secret", secret) < 0 || check_secret("--client-secret", client_secret) < 0)
         return CLI_FAIL;
-    if (verify_config && cli_check_json_object("--verify-config", verify_config, VERIFY_CONFIG_MAX_LEN) < 0)
+    if (verify_config && (cli_check_json_object("--verify-config", verify_config, VERIFY_CONFIG_MAX_LEN) < 0 ||
+                          check_verify_config(provider, verify_config) < 0))
         return CLI_FAIL;
     public_base(base, sizeof base);
     store_secret_row_integration(row, env, key);
@@ -380,7 +394,7 @@ static int apply_update(PGconn *db, const char *env, const char *key, const stru
 
     const char *find[] = {env, key};
     cur = cli_db_query(db,
-                       "SELECT webhook_secret, client_secret FROM integrations"
+                       "SELECT webhook_secret, client_secret, provider FROM integrations"
                        " WHERE environment_id = $1::uuid AND key = $2 FOR UPDATE",
                        2, find, &err);
     if (!cur) {
@@ -391,6 +405,9 @@ static int apply_update(PGconn *db, const char *env, const char *key, const stru
         no_integration(env, key);
         goto out;
     }
+    if (req->verify_config && strcmp(req->verify_config, "null") &&
+        check_verify_config(PQgetvalue(cur, 0, 2), req->verify_config) < 0)
+        goto out;
     store_secret_row_integration(row, env, key);
     if ((req->secret && seal_current(req->secret, STORE_COL_WEBHOOK_SECRET, row, &ws) < 0) ||
         (req->client_secret && seal_current(req->client_secret, STORE_COL_CLIENT_SECRET, row, &cs) < 0))

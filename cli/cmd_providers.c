@@ -48,7 +48,8 @@ static const char providers_usage[] =
     "  --secret S          the secret the provider signs with (its webhook secret, or its\n"                       \
     "                      client secret when that is what the provider uses)\n"                                   \
     "  --client-secret S   the client secret, when both secrets are needed\n"                                       \
-    "  --config JSON       the integration's verify_config (generic-hmac)\n"
+    "  --config JSON       the integration's verify_config: generic-hmac's scheme, or\n"                         \
+    "                      {\"allow_legacy_signature\": true} (docs/providers.md)\n"                               \
 
 static const char sign_usage[] =
     "Usage: hookline sign --provider P --secret S [--client-secret S] [--config JSON]\n"
