@@ -22,8 +22,9 @@ def assert_not_injected(d):
 
 def test_stored_header_values_with_line_breaks_are_not_passed_on(github):
     """The ingress stores request headers as Kafka headers; whatever is on the raw topic
-    (HTTP cannot carry these bytes in a value, so the message is written there directly,
-    a copy of one the ingress wrote) must not split the forwarder's header lines."""
+    must not split the forwarder's header lines. HTTP cannot carry a LF inside a value
+    (it ends the line), so the message is written there directly: a copy of one the
+    ingress wrote, with such values added."""
     inst = random.randint(10**6, 10**9)
     conn = github.connect({"installation_id": str(inst)})
     template = github_body(inst, n="template")
@@ -67,9 +68,9 @@ def raw_post(url, head_lines, body):
 
 
 def test_request_header_values_with_line_breaks_do_not_become_header_lines(github):
-    """Over HTTP: a bare CR inside a value and an obsolete folded line. The ingress may
-    refuse the request or accept it; if it accepts it, the app gets no header line that
-    the sender hid inside a value."""
+    """Over HTTP: a bare CR inside a value (libmicrohttpd 0.9.75 accepts it and keeps it
+    in the value) and an obsolete folded line. The ingress may refuse the request or
+    accept it; if it accepts it, the app gets no header line the sender hid in a value."""
     inst = random.randint(10**6, 10**9)
     github.connect({"installation_id": str(inst)})
     cases = {
