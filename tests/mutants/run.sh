@@ -55,9 +55,13 @@ note() { summary+=("$(printf '%-20s %-11s %s' "$1" "$2" "$3")"); printf '== %s: 
 scratch_copy() {
     local dir=$1
     rm -rf "$dir" && mkdir -p "$dir/build" || return 1
-    git ls-files -z -co --exclude-standard |
-        while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
-        tar --null -T - -cf - | tar -xf - -C "$dir" || return 1
+    if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        git ls-files -z -co --exclude-standard |
+            while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+            tar --null -T - -cf - | tar -xf - -C "$dir" || return 1
+    else # a tree without git (an archive): everything but build output and stacks
+        tar --exclude=./build --exclude='./.stack*' --exclude=./.cache -cf - . | tar -xf - -C "$dir" || return 1
+    fi
     cp -a build/asan "$dir/build/" || return 1
     rm -rf "$dir/build/asan/tests"   # test binaries are linked afresh against the mutant
 }
