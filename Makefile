@@ -3,7 +3,7 @@
 #   make                 release build into build/release/bin
 #   make SANITIZE=1      ASan+UBSan build into build/asan/bin (what the tests use)
 #   make WERROR=1        warnings are errors (CI)
-#   make run | up | down | test | unit | integration | fuzz | bench | clean
+#   make run | up | down | test | unit | integration | fuzz | mutants | bench | clean
 .DELETE_ON_ERROR:
 
 CC       ?= cc
@@ -56,7 +56,7 @@ PROGRAMS := $(DAEMONS:%=$(BIN)/hookline-%) $(BIN)/hookline
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean test unit integration up down run deps format fuzz bench check-config
+.PHONY: all clean test unit integration up down run deps format fuzz mutants bench check-config
 all: $(PROGRAMS) $(TOOLS)
 
 $(BUILD)/obj/%.o: %.c
@@ -118,8 +118,15 @@ fuzz:
 
 test: deps
 	$(MAKE) SANITIZE=1 all unit
+	bash tests/mutants/run.sh --level unit
 	bash tests/fuzz/run.sh 10
 	sh tests/run-integration.sh
+
+# Mutation check: each planted bug of tests/mutants/mutants.txt, applied to a scratch copy
+# of the tree, must fail its test (`make test` runs the unit-level ones, in seconds).
+mutants:
+	$(MAKE) SANITIZE=1 all unit
+	bash tests/mutants/run.sh
 
 integration:
 	$(MAKE) SANITIZE=1 all

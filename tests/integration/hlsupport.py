@@ -90,6 +90,28 @@ class Stack:
             self.start(daemon)
 
 
+# ---- Kafka ------------------------------------------------------------------------------
+
+def topic_tool(*args, stdin=b""):
+    """build/<variant>/tools/hookline-topic-tool ARGS: the messages it printed (dump), as dicts
+    {partition, offset, key, value_b64, headers: [[name, value]]}."""
+    tool = Path(os.environ["HOOKLINE_BIN_DIR"]).parent / "tools" / "hookline-topic-tool"
+    r = subprocess.run([str(tool), *args], input=stdin, capture_output=True, timeout=60)
+    assert r.returncode == 0, f"topic tool {args}: {r.stderr.decode(errors='replace')}"
+    return [json.loads(line) for line in r.stdout.decode().splitlines() if line.strip()]
+
+
+def headers_of(msg):
+    """A dumped message's headers as {name: last value}; a value that is not UTF-8 is
+    dumped as [name, base64, "b64"] and given here as that base64."""
+    return {h[0]: h[1] for h in msg["headers"]}
+
+
+def topic(name):
+    """A topic's name in this stack (HOOKLINE_TOPIC_<NAME>, else webhooks.<name>)."""
+    return os.environ.get(f"HOOKLINE_TOPIC_{name.upper().replace('-', '_')}", f"webhooks.{name}")
+
+
 # ---- the CLI ---------------------------------------------------------------------------
 
 class CLI:

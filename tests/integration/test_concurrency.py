@@ -32,7 +32,8 @@ def test_a_stalled_app_does_not_hold_up_the_others(cli, stack):
         bodies_a = [github_body(inst_a, n=n) for n in range(PER_DESTINATION + 2)]
         for body in bodies_a:
             a.send(body)
-        slow.wait_for(lambda rs: len(rs) >= PER_DESTINATION, 30, "the stalled app holding its slots")
+        slow.wait_for(lambda rs: len(rs) >= PER_DESTINATION, 30, "the stalled app holding its slots",
+                      attempts=True)
 
         bodies_b = [github_body(inst_b, n=n) for n in range(20)]
         for body in bodies_b:
@@ -118,7 +119,8 @@ def test_a_reset_connection_is_tried_again(github, receiver):
     receiver.behaviour = "reset"
     body = github_body(inst)
     github.send(body)
-    receiver.wait_for(lambda rs: github.mine(rs, body)[1:], 30, "both attempts of the first pass, reset")
+    receiver.wait_for(lambda rs: github.mine(rs, body)[1:], 30, "both attempts of the first pass, reset",
+                      attempts=True)
     receiver.behaviour = None
     switched = time.time()
     receiver.wait_for(lambda rs: [d for d in github.mine(rs, body) if d.ts > switched], 30,
@@ -132,7 +134,7 @@ def test_410_stops_deliveries_to_that_url_until_cleared(cli, stack, github, rece
     receiver.status = 410
     first = github_body(inst, n=1)
     github.send(first)
-    receiver.wait_for(lambda rs: github.mine(rs, first), 30, "the request answered 410")
+    receiver.wait_for(lambda rs: github.mine(rs, first), 30, "the request answered 410", attempts=True)
     url = receiver.url + github.path
     wait_until(lambda: any(g["url"] == url for g in cli.json("destinations", "list")), 30,
                f"{url} flagged gone")

@@ -67,17 +67,23 @@ def ranges(nums):
     return text + (" ..." if len(out) > 40 else "")
 
 
-def wait_all_delivered(app, bodies, connection_of, timeout):
-    """Poll the receiver until every seq of {seq: body} has been delivered at least once.
-    Every delivery must be the exact envelope for its seq, and copies of one webhook
-    must carry the same webhook-id (so that the app can drop duplicates)."""
+def wait_all_delivered(app, bodies, connection_of, timeout, killed_at=None):
+    """Poll the receiver until every seq of {seq: body} has been delivered at least once
+    (answered 2xx). With killed_at (time.time() of a SIGKILL of the forwarder), a request
+    that arrived before it but was answered after it does not count: the forwarder never
+    read that answer, so it must send the webhook again. Every delivery must be the exact
+    envelope for its seq, and copies of one webhook must carry the same webhook-id (so
+    that the app can drop duplicates)."""
     seen, ids, errors, done = set(), {}, [], 0
+
+    def counts(d):
+        return killed_at is None or d.ts > killed_at or d.answered_at < killed_at
 
     def check():
         nonlocal done
-        new = app.receiver.snapshot()[done:]
+        new = app.receiver.deliveries()[done:]
         done += len(new)
-        for d in app.mine(new):
+        for d in app.mine([d for d in new if counts(d)]):
             try:
                 seq = json.loads(d.body)["payload"]["seq"]
             except (ValueError, KeyError, TypeError) as e:
@@ -130,9 +136,36 @@ def test_forwarder_sigkill_during_deliveries_loses_nothing(daemons, github):
     github.receiver.delay = 0.002   # deliveries take a moment, so some are in flight at the kill
 
     sender = Sender(github, bodies)
-    wait_until(lambda: len(github.mine(github.receiver.snapshot())) >= 200, 120,
+    wait_until(lambda: len(github.mine(github.receiver.deliveries())) >= 200, 120,
                "200 deliveries before the kill", sender.progress)
+    killed_at = time.time()
     daemons.kill("forwarder")
     sender.join()
     daemons.start("forwarder")
-    wait_all_delivered(github, bodies, lambda seq: conns[seq % 4], timeout=180)
+    wait_all_delivered(github, bodies, lambda seq: conns[seq % 4], timeout=180, killed_at=killed_at)
+
+
+def test_forwarder_sigkill_with_deliveries_in_flight_past_the_commit_interval_loses_nothing(daemons, github):
+    """The app answers each request 2.5 s late, so deliveries stay in flight across the
+    consumer's offset commits (every second) while a queue waits behind them and earlier
+    ones finish: an offset may be stored only once every message before it is final.
+    SIGKILLed then, the forwarder must send again what was in flight or waiting, and every
+    webhook reaches the app answered 2xx."""
+    base = random.randint(10**6, 10**9)
+    conns = [github.connect({"installation_id": str(base + k)}) for k in range(4)]
+    bodies = {seq: github_body(base + seq % 4, seq=seq) for seq in range(60)}
+    receiver = github.receiver
+    receiver.delay = 2.5
+
+    Sender(github, bodies).join()
+    # Two rounds answered (each a commit interval and more after the first) and the next
+    # round held by the app: that is the moment to kill.
+    wait_until(lambda: len(github.mine(receiver.deliveries())) >= 8 and receiver.in_flight > 0, 60,
+               "8 deliveries answered and more in flight", lambda: receiver.summary())
+    killed_at = time.time()
+    daemons.kill("forwarder")
+    held = [d for d in github.mine(receiver.snapshot()) if d.status is None]
+    assert held, "no delivery was in flight at the kill: the test proves nothing"
+    receiver.delay = 0
+    daemons.start("forwarder")
+    wait_all_delivered(github, bodies, lambda seq: conns[seq % 4], timeout=120, killed_at=killed_at)

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 from hlsupport import TIMEOUT, App, envelope, github_body, post, uid, wait_until
 from test_outage import postgres_pids
-from test_syncer import Syncs, headers_of, runner, topic_tool  # noqa: F401  (runner is a fixture)
+from hlsupport import headers_of, topic_tool
+from test_syncer import Syncs, runner  # noqa: F401  (runner is a fixture)
 
 RAW = os.environ.get("HOOKLINE_TOPIC_RAW", "webhooks.raw")
 ROUTED = os.environ.get("HOOKLINE_TOPIC_ROUTED", "webhooks.routed")

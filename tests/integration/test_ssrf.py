@@ -10,7 +10,7 @@ import socket
 import subprocess
 import uuid
 
-from hlsupport import App, Receiver, get, github_body, github_headers, post, wait_until
+from hlsupport import TIMEOUT, App, Receiver, get, github_body, github_headers, post, wait_until
 
 
 def free_port():
@@ -76,12 +76,19 @@ def test_forwarder_refuses_loopback_in_every_spelling(cli, stack, tmp_path):
                        for wid, (_, why) in sent.items())
         wait_until(refused_all, 60, "the allow-list-less forwarder to refuse every loopback spelling",
                    lambda: fw.text()[-2000:])
-        metrics = fw.metrics()
-        assert counter(metrics, "refused") >= len(sent), metrics
+        # A refusal is final: each delivery is dead-lettered after its one attempt and counted
+        # as refused. That is its last step (nothing can follow it): then count what happened.
+        def final():
+            text = fw.text()
+            return all(re.search(r"\[%s\] dead-lettered the delivery " % wid, text) for wid in sent) and \
+                counter(fw.metrics(), "refused") >= len(sent)
+        wait_until(final, 60, "every refused delivery dead-lettered and counted as refused",
+                   lambda: fw.text()[-2000:] + fw.metrics())
+        metrics, text = fw.metrics(), fw.text()
         assert counter(metrics, "delivered") == 0, "a forwarder without an allow-list delivered to loopback"
-        for wid in sent:   # a refusal is final: no second attempt, no retry pass
-            assert len(re.findall(r"\[%s\] delivery .* refused" % wid, fw.text())) == 1, \
-                "a refused destination was tried again"
+        for wid in sent:
+            assert re.search(r"\[%s\] dead-lettered the delivery .* after 1 attempts" % wid, text) and \
+                len(re.findall(r"\[%s\] delivery .* refused" % wid, text)) == 1, "a refused destination was tried again"
     finally:
         fw.stop()
 
@@ -95,7 +102,7 @@ def test_redirects_are_not_followed(cli, stack, receiver):
         receiver.extra_headers = {"Location": other.url + "/stolen"}
         first = github_body(99, seq=1)
         app.send(first)
-        app.wait_payload(first)
+        receiver.wait_for(lambda rs: app.mine(rs, first), TIMEOUT, "the request answered 302", attempts=True)
         # A second webhook on the same key is delivered after the first's outcome is final.
         receiver.status, receiver.extra_headers = 200, {}
         second = github_body(99, seq=2)

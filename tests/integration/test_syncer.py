@@ -5,26 +5,16 @@ import base64
 import json
 import os
 import random
+import re
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-from hlsupport import TIMEOUT, github_body, nango_signature, uid, verify_standard, wait_until
+from hlsupport import (TIMEOUT, get, github_body, headers_of, nango_signature, topic, topic_tool, uid,
+                       verify_standard, wait_until)
 from runner import Runner  # tests/tools, on the path through hlsupport
 from test_crash import Sender
-
-
-def topic_tool(*args, stdin=b""):
-    tool = Path(os.environ["HOOKLINE_BIN_DIR"]).parent / "tools" / "hookline-topic-tool"
-    r = subprocess.run([str(tool), *args], input=stdin, capture_output=True, timeout=60)
-    assert r.returncode == 0, f"topic tool {args}: {r.stderr.decode(errors='replace')}"
-    return [json.loads(line) for line in r.stdout.decode().splitlines() if line.strip()]
-
-
-def headers_of(msg):
-    return {h[0]: h[1] for h in msg["headers"]}  # [name, value] or, not UTF-8, [name, base64, "b64"]
 
 
 def psql(sql):
@@ -87,20 +77,33 @@ def assert_job_signed(job, env):
                            job.header("webhook-signature"), job.body)
 
 
-def test_matching_exact_star_first_wins_no_match_disabled(syncs, runner):
+def syncer_skipped(stack, reason):
+    """hookline_syncer_webhooks_skipped_total{reason=...}: routed webhooks the syncer read
+    and started no run for."""
+    text = get(stack.admin_url("syncer", "/metrics")).text
+    m = re.search(r'^hookline_syncer_webhooks_skipped_total\{reason="%s"\} (\d+)$' % reason, text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def test_matching_exact_star_first_wins_no_match_disabled(syncs, runner, stack):
     first = syncs.create("issues.added,*")
     star = syncs.create("push.added,*")
     syncs.create("push.added,pull_request.opened")          # no match
     syncs.create("*", None, "--disabled")                   # disabled
     inst, conn = syncs.connect()
     wid, body = syncs.send(inst)
-    runs = syncs.wait_runs(2, "--connection", conn, status="succeeded")
-    time.sleep(1.5)                                         # nothing else comes
-    runs = syncs.runs("--connection", conn)
-    assert {(r["sync"], r["subscription"]) for r in runs} == {(first, "issues.added"), (star, "*")}
-    assert all(r["event_type"] == "issues.added" and r["webhook_id"] == wid for r in runs)
+    syncs.wait_runs(2, "--connection", conn, status="succeeded")
+    # A second webhook for the same connection (same routed key, so read after the first):
+    # once its runs exist, every run the first one would start exists too.
+    marker, _ = syncs.send(inst, marker=True)
+    runs = syncs.wait_runs(4, "--connection", conn, status="succeeded")
+    for w in (wid, marker):
+        mine = [r for r in runs if r["webhook_id"] == w]
+        assert sorted((r["sync"], r["subscription"]) for r in mine) == \
+            sorted([(first, "issues.added"), (star, "*")]), f"runs of webhook {w}: {mine}"
+    assert len(runs) == 4 and all(r["event_type"] == "issues.added" for r in runs), runs
 
-    jobs = [j for j in runner.jobs() if j.json()["connectionId"] == conn]
+    jobs = [j for j in runner.jobs() if j.json()["connectionId"] == conn and j.json()["webhookId"] == wid]
     assert len(jobs) == 2
     for job in jobs:
         assert_job_signed(job, syncs.app.env)
@@ -111,26 +114,38 @@ def test_matching_exact_star_first_wins_no_match_disabled(syncs, runner):
         assert job.header("webhook-id") == j["runId"]
         assert job.body.startswith(b'{"type":"sync.webhook","runId":')
 
-    # Unattributed webhooks start nothing, whatever the subscriptions.
-    syncs.send(inst + 1)
-    time.sleep(3)
-    assert len(runner.jobs()) == 2
+    # Unattributed webhooks start nothing, whatever the subscriptions: once the syncer has
+    # counted it as skipped (it has read it), no run exists for it.
+    skipped = syncer_skipped(stack, "unattributed")
+    unattributed, _ = syncs.send(inst + 1)
+    wait_until(lambda: syncer_skipped(stack, "unattributed") > skipped, TIMEOUT,
+               "the syncer to skip the unattributed webhook", lambda: syncs.runs())
+    assert not [r for r in syncs.runs() if r["webhook_id"] == unattributed], "an unattributed webhook started a run"
+    assert len(syncs.runs()) == 4 and len(runner.jobs()) == 4, (syncs.runs(), runner.jobs())
 
 
 def test_replayed_message_creates_no_second_run(syncs, runner):
+    """The routed message of a webhook, produced again three times, creates no second run
+    and no second job; and the syncer goes on working: a fresh webhook for the same
+    connection, read after the copies (same key, same partition), gets its run."""
     syncs.create("*")
     inst, conn = syncs.connect()
     wid, _ = syncs.send(inst)
     run = syncs.wait_runs(1, "--connection", conn, status="succeeded")[0]
-    routed = [m for m in topic_tool("dump", os.environ.get("HOOKLINE_TOPIC_ROUTED", "webhooks.routed"))
-              if headers_of(m).get("hl.webhook-id") == wid]
+    routed = [m for m in topic_tool("dump", topic("routed")) if headers_of(m).get("hl.webhook-id") == wid]
     assert len(routed) == 1
     line = json.dumps({k: routed[0][k] for k in ("key", "value_b64", "headers")}).encode() + b"\n"
-    topic_tool("produce", os.environ.get("HOOKLINE_TOPIC_ROUTED", "webhooks.routed"), stdin=line * 3)
-    time.sleep(4)
-    runs = syncs.runs("--connection", conn)
-    assert [r["id"] for r in runs] == [run["id"]]
-    assert len([j for j in runner.jobs() if j.json()["connectionId"] == conn]) == 1
+    topic_tool("produce", topic("routed"), stdin=line * 3)
+    fresh, _ = syncs.send(inst, after="replay")
+    runs = syncs.wait_runs(2, "--connection", conn, status="succeeded")
+    assert [r["webhook_id"] for r in runs if r["id"] != run["id"]] == [fresh], f"runs after the replay: {runs}"
+    assert [r["id"] for r in runs if r["webhook_id"] == wid] == [run["id"]]
+    jobs = [j.json()["webhookId"] for j in runner.jobs() if j.json()["connectionId"] == conn]
+    assert sorted(jobs) == sorted([wid, fresh]), f"jobs for the connection: {jobs}"
+    # The copies were absorbed as the same runs, not set aside as messages that cannot be
+    # processed (a unique-key violation would be quarantined, and would also leave one run).
+    quarantined = [r for r in syncs.cli.json("rejected", "list", "--stage", "syncer") if r["webhook_id"] == wid]
+    assert quarantined == [], f"the replayed copies were quarantined: {quarantined}"
 
 
 def test_retry_then_success(syncs, runner):
@@ -295,13 +310,19 @@ def test_sigkill_during_1000_webhooks_creates_each_run_exactly_once(syncs, daemo
     time.sleep(1)
     daemons.start("syncer")
     sender.join(timeout=240)
-    wait_until(lambda: created() >= 1000, 180, "1000 runs", created, interval=1)
-    time.sleep(2)
+    # One marker webhook per connection after the 1,000: each is read after every webhook of
+    # its connection (same key, same partition), so once the 10 marker runs exist, any run
+    # the replayed messages could create exists too.
+    markers = [syncs.send(inst, marker=True)[0] for inst, _ in targets]
+    listed = ",".join(f"'{m}'" for m in markers)
+    wait_until(lambda: int(psql(f"SELECT count(*) FROM sync_runs WHERE sync_id = {sync_id}"
+                                f" AND webhook_id IN ({listed})")) == 10, 180, "the 10 marker runs", created,
+               interval=1)
     row = psql(f"SELECT count(*), count(DISTINCT webhook_id), count(DISTINCT routed_id)"
-               f" FROM sync_runs WHERE sync_id = {sync_id}")
+               f" FROM sync_runs WHERE sync_id = {sync_id} AND webhook_id NOT IN ({listed})")
     assert row == "1000|1000|1000", f"runs, distinct webhooks, distinct routed ids: {row}"
     done = wait_until(lambda: int(psql(f"SELECT count(*) FROM sync_runs WHERE sync_id = {sync_id}"
-                                       f" AND status = 'succeeded'")) == 1000 or None, 180,
+                                       f" AND status = 'succeeded'")) == 1010 or None, 180,
                       "every run to succeed", lambda: psql(f"SELECT status, count(*) FROM sync_runs"
                                                            f" WHERE sync_id = {sync_id} GROUP BY 1"), interval=1)
     assert done

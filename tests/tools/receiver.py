@@ -14,6 +14,12 @@ In-process (the integration tests):
 
     r = Receiver().start(); ... r.url ... r.wait_for(pred, timeout, "what"); r.stop()
 
+A request is *delivered* only once the receiver has answered it with a 2xx status and the
+answer has been written to the connection: that is when a sender may count it as done.
+Until then (or if it was answered otherwise, stalled or reset) it is only an *attempt*.
+r.deliveries() and r.wait_for(pred, ...) see deliveries; r.snapshot() and
+r.wait_for(pred, ..., attempts=True) see every request as it arrived.
+
 Standard library only.
 """
 import argparse
@@ -83,6 +89,8 @@ class Delivery:
         self.method, self.path, self.body = method, path, body
         self.header_items = list(header_items)
         self.headers = {k.lower(): v for k, v in self.header_items}
+        self.status = None        # the status answered, once the answer is written
+        self.answered_at = None   # time.time() then
 
     def header(self, name, default=None):
         return self.headers.get(name.lower(), default)
@@ -125,7 +133,8 @@ class Receiver:
         self.behaviour, self.stall_seconds = None, 30.0
         self.in_flight = self.max_in_flight = 0   # requests being handled at once
         self.signing_key, self.record, self.quiet = signing_key, record, quiet
-        self.requests = []
+        self.requests = []     # every request, as it arrived (attempts)
+        self.delivered = []    # those answered 2xx, once the answer was written
         self._cond = threading.Condition()
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
@@ -146,16 +155,23 @@ class Receiver:
         self._server.server_close()
 
     def snapshot(self):
+        """Every request so far, in arrival order, whatever it was answered (attempts)."""
         with self._cond:
             return list(self.requests)
 
-    def wait_for(self, predicate, timeout, what="the expected requests"):
+    def deliveries(self):
+        """The requests answered 2xx so far, in the order their answers were written."""
+        with self._cond:
+            return list(self.delivered)
+
+    def wait_for(self, predicate, timeout, what="the expected requests", attempts=False):
         """Wait until predicate(list of deliveries) is truthy and return its value; on
-        timeout raise AssertionError saying what was expected and what was seen."""
+        timeout raise AssertionError saying what was expected and what was seen. With
+        attempts=True the predicate sees every request as it arrived instead."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                value = predicate(list(self.requests))
+                value = predicate(list(self.requests if attempts else self.delivered))
                 if value:
                     return value
                 left = deadline - time.monotonic()
@@ -166,8 +182,10 @@ class Receiver:
 
     def summary(self, last=5):
         reqs = self.requests
-        shown = "".join(f"\n  {d.method} {d.path} {d.body[:300]!r}" for d in reqs[-last:])
-        return f"{len(reqs)} request(s)" + (f", the last {min(last, len(reqs))}:" + shown if reqs else "")
+        shown = "".join(f"\n  {d.method} {d.path} -> {d.status or 'no answer'} {d.body[:300]!r}"
+                        for d in reqs[-last:])
+        return (f"{len(reqs)} request(s), {len(self.delivered)} answered 2xx"
+                + (f", the last {min(last, len(reqs))}:" + shown if reqs else ""))
 
     def _got(self, delivery):
         if self.record:
@@ -184,12 +202,19 @@ class Receiver:
                 print(delivery.describe(self.signing_key), flush=True)
             self._cond.notify_all()
 
+    def _answered(self, delivery, status):
+        with self._cond:
+            delivery.status, delivery.answered_at = status, time.time()
+            if 200 <= status < 300:
+                self.delivered.append(delivery)
+            self._cond.notify_all()
+
     def _handler_class(self):
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"   # keep-alive, as a real app server would
-            wbufsize = 1 << 16   # one write per response (flushed by the base class), no Nagle stall
+            wbufsize = 1 << 16   # one write per response (flushed in _answer), no Nagle stall
 
             def _read_body(self):
                 if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -217,7 +242,8 @@ class Receiver:
 
             def _answer(self, body):
                 behaviour = receiver.behaviour
-                receiver._got(Delivery(self.command, self.path, self.headers.items(), body))
+                delivery = Delivery(self.command, self.path, self.headers.items(), body)
+                receiver._got(delivery)
                 if behaviour == "stall":
                     time.sleep(receiver.stall_seconds)   # past the forwarder's timeout
                     self.close_connection = True
@@ -230,14 +256,16 @@ class Receiver:
                     return
                 if receiver.delay:
                     time.sleep(receiver.delay)   # simulate a slow app, not a measurement
-                out = b'{"ok":true}'
-                self.send_response(receiver.status)
+                out, status = b'{"ok":true}', receiver.status
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
                 for k, v in receiver.extra_headers.items():
                     self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(out)
+                self.wfile.flush()   # raises if the sender is gone: then it was not delivered
+                receiver._answered(delivery, status)
 
             do_POST = do_PUT = do_GET = _handle
 
