@@ -24,7 +24,10 @@ int config_cache_init(struct config_cache *cc, const char *what, const char *tab
 
 void config_cache_put(struct config_cache *cc, const char *key, const void *value, bool found)
 {
-    ttl_cache_put(cc->cache, key, value, found ? cc->ttl_ms : CONFIG_CACHE_NEGATIVE_TTL_MS);
+    if (found)
+        ttl_cache_put(cc->cache, key, value, cc->ttl_ms);
+    else
+        ttl_cache_put_weak(cc->cache, key, value, CONFIG_CACHE_NEGATIVE_TTL_MS);
 }
 
 void config_cache_db_result(struct config_cache *cc, bool ok)
@@ -41,11 +44,16 @@ void config_cache_watch(struct config_cache *cc)
     }
     pthread_mutex_lock(&cc->watch_lock);
     int n = store_changes(cc->watch, cc->tables);
-    if (n != 0)
+    if (n > 0)
         ttl_cache_clear(cc->cache);
-    /* n < 0: the LISTEN connection is gone; without it the cache could go stale. */
-    if (n < 0 && store_listen(cc->watch) == 0)
-        log_info(NULL, "%s: listening for configuration changes again", cc->what);
+    if (n < 0 && !atomic_exchange(&cc->listen_lost, true))
+        log_warn(NULL, "%s: lost the LISTEN connection: cached answers are kept until their TTL", cc->what);
+    /* Back: whatever changed meanwhile was not notified, so start over from the database. */
+    if (n < 0 && store_listen(cc->watch) == 0) {
+        ttl_cache_clear(cc->cache);
+        atomic_store(&cc->listen_lost, false);
+        log_info(NULL, "%s: listening for configuration changes again; cache dropped", cc->what);
+    }
     pthread_mutex_unlock(&cc->watch_lock);
 }
 
@@ -53,7 +61,7 @@ void config_cache_refresh(struct config_cache *cc)
 {
     if (pthread_mutex_trylock(&cc->watch_lock) != 0)
         return;
-    if (store_changes(cc->watch, cc->tables) != 0) /* a change, or a lost LISTEN (the watcher re-listens) */
+    if (store_changes(cc->watch, cc->tables) > 0) /* a lost LISTEN is left to the watcher */
         ttl_cache_clear(cc->cache);
     pthread_mutex_unlock(&cc->watch_lock);
 }
