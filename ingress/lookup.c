@@ -1,19 +1,50 @@
-/* lookup: integration lookups for ingress, through the shared configuration cache so
- * that PostgreSQL is not on the per-webhook path. */
+/* lookup: integration lookups for the ingress, through the shared configuration cache
+ * so that PostgreSQL is never on an HTTP worker thread. A request whose integration is
+ * cached (found, or recently not found) is answered at once; any other is suspended and
+ * queued for one resolver thread, which asks PostgreSQL, caches the answer and resumes
+ * it. The queue is bounded: a flood of made-up (environment, key) pairs fills it and
+ * is answered 503 (retry later, never a wrong 404 for a tenant created a moment ago),
+ * while cached tenants never wait behind it. A tenant created just now is seen at once:
+ * its creation notifies (LISTEN) and drops the cache, negative answers included, and
+ * negative answers live CONFIG_CACHE_NEGATIVE_TTL_MS anyway. The resolver also runs the
+ * configuration watch, so no other thread ever waits for the database. */
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/clock.h"
 #include "common/config_cache.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "ingress/ingress.h"
 
-static struct config_cache cc;
+/* After a failed query, how long other misses are answered 503 without asking again
+ * (the watch pings the database meanwhile): a database that is down must not make
+ * every queued request wait for its own timeout. */
+#define UNAVAILABLE_HOLD_S 1.0
 
-int lookup_init(const char *conninfo, long ttl_ms)
-{
-    return config_cache_init(&cc, "integrations", "environments,integrations", conninfo,
-                             sizeof(struct integration_entry), 10000, ttl_ms);
-}
+struct job {
+    char env[ID_LEN + 1];
+    char key[IDENT_INTEGRATION_KEY_MAX_LEN + 1];
+    struct lookup_answer *answer;
+    void (*done)(void *ctx);
+    void *ctx;
+};
+
+static struct config_cache cc;
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    struct job *ring;
+    size_t cap, head, count;
+    bool stop;
+    bool started;
+    pthread_t thread;
+} q = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+static double failed_at = -1e9; /* resolver thread only */
+static struct metric *m_queued, *m_full, *m_queries;
 
 /* Copies text into a fixed field; false when it does not fit (never truncate a secret:
  * a shortened secret would turn every webhook into a silent 401). */
@@ -42,33 +73,152 @@ static void entry_from_row(struct integration_entry *e, const struct integration
     e->secrets_unreadable = row->secrets_unreadable || !fits;
 }
 
-int lookup_integration(const char *env_id, const char *key, struct integration_entry *out)
+static void cache_key(char out[ID_LEN + IDENT_INTEGRATION_KEY_MAX_LEN + 2], const char *env_id, const char *key)
 {
-    char ckey[200];
-    snprintf(ckey, sizeof ckey, "%s/%s", env_id, key);
-    config_cache_refresh(&cc);
-    if (ttl_cache_get(cc.cache, ckey, out))
-        return 0;
+    snprintf(out, ID_LEN + IDENT_INTEGRATION_KEY_MAX_LEN + 2, "%s/%s", env_id, key);
+}
 
+enum lookup_status lookup_cached(const char *env_id, const char *key, struct integration_entry *entry)
+{
+    char ckey[ID_LEN + IDENT_INTEGRATION_KEY_MAX_LEN + 2];
+    cache_key(ckey, env_id, key);
+    config_cache_refresh(&cc); /* a change committed before this webhook is seen */
+    if (!ttl_cache_get(cc.cache, ckey, entry))
+        return LOOKUP_MISS;
+    return entry->found ? LOOKUP_FOUND : LOOKUP_UNKNOWN;
+}
+
+/* Resolver thread: the answer for one queued pair. */
+static void resolve(const struct job *j)
+{
+    struct lookup_answer *a = j->answer;
+    memset(a, 0, sizeof *a);
+    a->status = lookup_cached(j->env, j->key, &a->entry); /* asked just before, by another request? */
+    if (a->status != LOOKUP_MISS)
+        return;
+    if (!atomic_load(&cc.db_ok) && clock_mono_s() - failed_at < UNAVAILABLE_HOLD_S) {
+        a->status = LOOKUP_UNAVAILABLE;
+        return;
+    }
     struct integration_row row;
     pthread_mutex_lock(&cc.lock);
-    int rc = store_integration(cc.query, env_id, key, &row);
+    int rc = store_integration(cc.query, j->env, j->key, &row);
     pthread_mutex_unlock(&cc.lock);
-    config_cache_db_result(&cc, rc >= 0);
-    if (rc < 0)
-        return -1;
-    memset(out, 0, sizeof *out);
-    out->found = rc == 0;
-    if (out->found)
-        entry_from_row(out, &row, env_id, key);
+    metric_inc(m_queries);
+    /* Values the database refuses for good name nothing: not found, and not a sign
+     * that the database is down. */
+    config_cache_db_result(&cc, rc >= 0 || rc == STORE_REFUSED);
+    if (rc < 0 && rc != STORE_REFUSED) {
+        failed_at = clock_mono_s();
+        a->status = LOOKUP_UNAVAILABLE;
+        return;
+    }
+    struct integration_entry *e = &a->entry;
+    e->found = rc == 0;
+    if (e->found)
+        entry_from_row(e, &row, j->env, j->key);
     integration_row_clear(&row);
-    config_cache_put(&cc, ckey, out, out->found);
+    char ckey[ID_LEN + IDENT_INTEGRATION_KEY_MAX_LEN + 2];
+    cache_key(ckey, j->env, j->key);
+    config_cache_put(&cc, ckey, e, e->found);
+    a->status = e->found ? LOOKUP_FOUND : LOOKUP_UNKNOWN;
+}
+
+/* Takes the oldest job into j; waits up to 100 ms for one. False if none (or stopping
+ * with none left). */
+static bool next_job(struct job *j)
+{
+    pthread_mutex_lock(&q.lock);
+    if (q.count == 0 && !q.stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&q.wake, &q.lock, &ts);
+    }
+    bool got = q.count > 0;
+    if (got) {
+        *j = q.ring[q.head];
+        q.head = (q.head + 1) % q.cap;
+        q.count--;
+        metric_add(m_queued, -1);
+    }
+    pthread_mutex_unlock(&q.lock);
+    return got;
+}
+
+static void *resolver_loop(void *arg)
+{
+    (void)arg;
+    double next_watch = 0;
+    for (;;) {
+        struct job j;
+        bool got = next_job(&j);
+        pthread_mutex_lock(&q.lock);
+        bool stop = q.stop;
+        pthread_mutex_unlock(&q.lock);
+        if (got) {
+            if (stop) {
+                memset(j.answer, 0, sizeof *j.answer);
+                j.answer->status = LOOKUP_UNAVAILABLE;
+            } else {
+                resolve(&j);
+            }
+            j.done(j.ctx);
+        } else if (stop) {
+            return NULL;
+        }
+        if (!stop && clock_mono_s() >= next_watch) {
+            config_cache_watch(&cc);
+            next_watch = clock_mono_s() + 0.1;
+        }
+    }
+}
+
+int lookup_init(const char *conninfo, long ttl_ms)
+{
+    if (config_cache_init(&cc, "integrations", "environments,integrations", conninfo,
+                          sizeof(struct integration_entry), 10000, ttl_ms) < 0)
+        return -1;
+    ttl_cache_set_weak_cap(cc.cache, (size_t)g_ingress.negative_cache_entries);
+    m_queued = metrics_gauge("hookline_ingress_lookups_queued", NULL, "uncached lookups waiting for the resolver");
+    m_full = metrics_counter("hookline_ingress_lookups_refused_total", NULL,
+                             "uncached lookups answered 503 because the resolver queue was full");
+    m_queries = metrics_counter("hookline_ingress_lookup_queries_total", NULL,
+                                "integration lookups that asked PostgreSQL");
+    q.cap = (size_t)g_ingress.lookup_queue;
+    q.ring = calloc(q.cap, sizeof *q.ring);
+    if (!q.ring || pthread_create(&q.thread, NULL, resolver_loop, NULL) != 0) {
+        log_error(NULL, "cannot start the lookup resolver");
+        return -1;
+    }
+    q.started = true;
     return 0;
 }
 
-void lookup_watch(void)
+int lookup_resolve(const char *env_id, const char *key, struct lookup_answer *answer, void (*done)(void *ctx),
+                   void *ctx)
 {
-    config_cache_watch(&cc);
+    pthread_mutex_lock(&q.lock);
+    bool ok = !q.stop && q.count < q.cap;
+    if (ok) {
+        struct job *j = &q.ring[(q.head + q.count) % q.cap];
+        snprintf(j->env, sizeof j->env, "%s", env_id);
+        snprintf(j->key, sizeof j->key, "%s", key);
+        j->answer = answer;
+        j->done = done;
+        j->ctx = ctx;
+        q.count++;
+        metric_add(m_queued, 1);
+        pthread_cond_signal(&q.wake);
+    }
+    pthread_mutex_unlock(&q.lock);
+    if (!ok)
+        metric_inc(m_full);
+    return ok ? 0 : -1;
 }
 
 bool lookup_ready(void)
@@ -78,5 +228,15 @@ bool lookup_ready(void)
 
 void lookup_shutdown(void)
 {
+    if (q.started) {
+        pthread_mutex_lock(&q.lock);
+        q.stop = true;
+        pthread_cond_signal(&q.wake);
+        pthread_mutex_unlock(&q.lock);
+        pthread_join(q.thread, NULL);
+        q.started = false;
+    }
+    free(q.ring);
+    q.ring = NULL;
     config_cache_shutdown(&cc);
 }

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from hlsupport import (assert_bytes, github_body, github_headers, hubspot_event, hubspot_headers, post,
+from hlsupport import (assert_bytes, get, github_body, github_headers, hubspot_event, hubspot_headers, post,
                        post_raw, uid)
 
 LIMIT = 1048576   # default body limit, 1 MiB
@@ -126,3 +126,23 @@ def test_ingress_keeps_the_connection_alive(github):
         conn.close()
     for body in bodies:
         github.wait_payload(body)
+
+
+def test_identifiers_that_cannot_exist_are_404_and_leave_readyz_alone(github, stack):
+    """A key PostgreSQL would refuse (%ff is not UTF-8), an environment that is not a UUID
+    and a key with a space name nothing: 404 without asking the database, and a burst of
+    them never makes the ingress report the database down (it used to answer 503 and go
+    NotReady, so a trickle of such requests kept every replica out of service)."""
+    paths = [f"{github.env['id']}/%ff", f"not-a-uuid-{uid()}/{github.key}", f"{github.env['id']}/a%20b"]
+    body = github_body(1)
+    readyz = stack.admin_url("ingress", "/readyz")
+    for round_ in range(30):
+        for path in paths:
+            r = post(f"{stack.public_url}/webhook/{path}", body, github.sign(body))
+            assert r.status_code == 404, f"round {round_}: POST /webhook/{path} answered {r.status_code} {r.text[:200]!r}"
+        ready = get(readyz)
+        assert ready.status_code == 200, f"round {round_}: /readyz answered {ready.status_code} {ready.text[:200]!r}"
+    # The real integration is still served.
+    inst = random.randint(10**6, 10**9)
+    github.connect({"installation_id": str(inst)})
+    github.send(github_body(inst, n="after-the-burst"))
