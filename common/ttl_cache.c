@@ -105,20 +105,35 @@ void ttl_cache_free(struct ttl_cache *c)
     free(c);
 }
 
-bool ttl_cache_get(struct ttl_cache *c, const char *key, void *out)
+static struct entry *find_locked(struct ttl_cache *c, const char *key)
 {
-    bool hit = false;
+    for (struct entry *e = c->buckets[hash_key(key, c->nbuckets)]; e; e = e->next)
+        if (strcmp(e->key, key) == 0)
+            return e;
+    return NULL;
+}
+
+bool ttl_cache_peek(struct ttl_cache *c, const char *key, void *out, long long *late_ms)
+{
     long long now = now_ms();
     pthread_mutex_lock(&c->lock);
-    for (struct entry *e = c->buckets[hash_key(key, c->nbuckets)]; e; e = e->next) {
-        if (strcmp(e->key, key) == 0) {
-            if (e->expires_ms > now) {
-                memcpy(out, e->value, c->value_size);
-                hit = true;
-            }
-            break;
-        }
+    struct entry *e = find_locked(c, key);
+    if (e) {
+        memcpy(out, e->value, c->value_size);
+        *late_ms = now - e->expires_ms;
     }
+    pthread_mutex_unlock(&c->lock);
+    return e != NULL;
+}
+
+bool ttl_cache_get(struct ttl_cache *c, const char *key, void *out)
+{
+    long long now = now_ms();
+    pthread_mutex_lock(&c->lock);
+    struct entry *e = find_locked(c, key);
+    bool hit = e && e->expires_ms > now;
+    if (hit)
+        memcpy(out, e->value, c->value_size);
     pthread_mutex_unlock(&c->lock);
     return hit;
 }
@@ -127,22 +142,20 @@ static void put(struct ttl_cache *c, const char *key, const void *value, long tt
 {
     long long now = now_ms(), expires = now + ttl_ms;
     pthread_mutex_lock(&c->lock);
-    struct entry **slot = &c->buckets[hash_key(key, c->nbuckets)];
-    for (struct entry *e = *slot; e; e = e->next) {
-        if (strcmp(e->key, key) == 0) {
-            memcpy(e->value, value, c->value_size);
-            e->expires_ms = expires;
-            if (e->weak != weak) {
-                *(e->weak ? &c->nweak : &c->count) -= 1;
-                *(weak ? &c->nweak : &c->count) += 1;
-                e->weak = weak;
-            }
-            goto out;
+    struct entry *e = find_locked(c, key);
+    if (e) {
+        memcpy(e->value, value, c->value_size);
+        e->expires_ms = expires;
+        if (e->weak != weak) {
+            *(e->weak ? &c->nweak : &c->count) -= 1;
+            *(weak ? &c->nweak : &c->count) += 1;
+            e->weak = weak;
         }
+        goto out;
     }
     make_room_locked(c, weak, now);
-    slot = &c->buckets[hash_key(key, c->nbuckets)];
-    struct entry *e = malloc(sizeof *e + c->value_size);
+    struct entry **slot = &c->buckets[hash_key(key, c->nbuckets)];
+    e = malloc(sizeof *e + c->value_size);
     if (!e)
         goto out;
     e->key = strdup(key);

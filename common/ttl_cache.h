@@ -24,6 +24,10 @@ void ttl_cache_free(struct ttl_cache *c);
 /* Copies the value for key into out and returns true if present and fresh. */
 bool ttl_cache_get(struct ttl_cache *c, const char *key, void *out);
 
+/* Like ttl_cache_get, but an entry past its time to live (not yet dropped) is copied
+ * too: *late_ms is how long ago it expired (<= 0 while fresh). False if absent. */
+bool ttl_cache_peek(struct ttl_cache *c, const char *key, void *out, long long *late_ms);
+
 /* Stores a copy of value for ttl_ms milliseconds (replacing any older one, weak or
  * strong), as a strong entry. */
 void ttl_cache_put(struct ttl_cache *c, const char *key, const void *value, long ttl_ms);

@@ -28,6 +28,7 @@ struct guard_slot {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct guard_slot *slots;
+static atomic_long open_count;
 
 void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
                   enum MHD_ConnectionNotificationCode code)
@@ -48,6 +49,7 @@ void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
             slots->prev = s;
         slots = s;
         pthread_mutex_unlock(&lock);
+        atomic_fetch_add(&open_count, 1);
         *socket_context = s;
         return;
     }
@@ -62,8 +64,14 @@ void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
     if (s->next)
         s->next->prev = s->prev;
     pthread_mutex_unlock(&lock);
+    atomic_fetch_sub(&open_count, 1);
     free(s);
     *socket_context = NULL;
+}
+
+long guard_open(void)
+{
+    return atomic_load(&open_count);
 }
 
 struct guard_slot *guard_slot_of(struct MHD_Connection *conn)

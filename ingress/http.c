@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/config.h"
@@ -364,15 +365,22 @@ struct MHD_Daemon *http_start(void)
     return d;
 }
 
+static MHD_socket quiesced = MHD_INVALID_SOCKET;
+
 void http_drain(struct MHD_Daemon *d)
 {
     atomic_store(&draining, true);
     if (d)
-        MHD_quiesce_daemon(d);
+        quiesced = MHD_quiesce_daemon(d);
 }
 
 void http_stop(struct MHD_Daemon *d)
 {
     if (d)
         MHD_stop_daemon(d);
+    /* Ours to close once MHD's threads are gone; connections waiting in its backlog are
+     * refused then. */
+    if (quiesced != MHD_INVALID_SOCKET)
+        close(quiesced);
+    quiesced = MHD_INVALID_SOCKET;
 }

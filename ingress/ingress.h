@@ -147,7 +147,8 @@ void produce_shutdown(void);
 /* http.c */
 struct MHD_Daemon *http_start(void);
 /* Drain: from now on no request is suspended again and every new one is answered 503
- * with Connection: close; no new connections are accepted. */
+ * with Connection: close; no new connections are accepted (the listening socket is
+ * closed by http_stop). */
 void http_drain(struct MHD_Daemon *d);
 /* Stops MHD; call once http_suspended() is 0 (0.9.75 aborts on a suspended connection). */
 void http_stop(struct MHD_Daemon *d);
@@ -170,6 +171,8 @@ struct guard_slot *guard_slot_of(struct MHD_Connection *conn);
 void guard_restart(struct guard_slot *s);
 /* While waiting (suspended on our side) the deadline does not run; it restarts after. */
 void guard_waiting(struct guard_slot *s, bool waiting);
+/* Connections open right now. */
+long guard_open(void);
 /* Cuts off (shutdown) every connection past the deadline; returns how many. */
 int guard_sweep(long deadline_ms);
 

@@ -24,7 +24,11 @@
  * (the watch pings the database meanwhile): a database that is down must not make
  * every queued request wait for its own timeout. */
 #define UNAVAILABLE_HOLD_S 1.0
+/* See cached(). */
+#define REFRESH_GRACE_MS 1000
 
+/* A pair to look up: for a suspended request (answer, done, ctx), or a background
+ * refresh of a known integration (all three NULL). */
 struct job {
     char env[ID_LEN + 1];
     char key[IDENT_INTEGRATION_KEY_MAX_LEN + 1];
@@ -78,14 +82,36 @@ static void cache_key(char out[ID_LEN + IDENT_INTEGRATION_KEY_MAX_LEN + 2], cons
     snprintf(out, ID_LEN + IDENT_INTEGRATION_KEY_MAX_LEN + 2, "%s/%s", env_id, key);
 }
 
-enum lookup_status lookup_cached(const char *env_id, const char *key, struct integration_entry *entry)
+static int enqueue(const char *env_id, const char *key, struct lookup_answer *answer, void (*done)(void *ctx),
+                   void *ctx);
+
+/* From the cache. stale_ok: a known integration whose entry is past its TTL is still
+ * served, while LISTEN is up (a change would have dropped it, so it is still what the
+ * database says), and the resolver reads it again in the background: a tenant the
+ * ingress knows never waits in the queue that floods of unknown pairs fill. A second
+ * of grace keeps its next requests from queueing the same refresh. */
+static enum lookup_status cached(const char *env_id, const char *key, struct integration_entry *entry,
+                                 bool stale_ok)
 {
     char ckey[ID_LEN + IDENT_INTEGRATION_KEY_MAX_LEN + 2];
     cache_key(ckey, env_id, key);
     config_cache_refresh(&cc); /* a change committed before this webhook is seen */
-    if (!ttl_cache_get(cc.cache, ckey, entry))
+    long long late;
+    if (!ttl_cache_peek(cc.cache, ckey, entry, &late))
         return LOOKUP_MISS;
-    return entry->found ? LOOKUP_FOUND : LOOKUP_UNKNOWN;
+    if (late < 0)
+        return entry->found ? LOOKUP_FOUND : LOOKUP_UNKNOWN;
+    if (!stale_ok || !entry->found || atomic_load(&cc.listen_lost))
+        return LOOKUP_MISS;
+    ttl_cache_put(cc.cache, ckey, entry, REFRESH_GRACE_MS);
+    if (enqueue(env_id, key, NULL, NULL, NULL) < 0)
+        log_debug(NULL, "refresh of %s/%s postponed: lookup queue full", env_id, key);
+    return LOOKUP_FOUND;
+}
+
+enum lookup_status lookup_cached(const char *env_id, const char *key, struct integration_entry *entry)
+{
+    return cached(env_id, key, entry, true);
 }
 
 /* Resolver thread: the answer for one queued pair. */
@@ -93,7 +119,7 @@ static void resolve(const struct job *j)
 {
     struct lookup_answer *a = j->answer;
     memset(a, 0, sizeof *a);
-    a->status = lookup_cached(j->env, j->key, &a->entry); /* asked just before, by another request? */
+    a->status = cached(j->env, j->key, &a->entry, false); /* asked just before, by another request? */
     if (a->status != LOOKUP_MISS)
         return;
     if (!atomic_load(&cc.db_ok) && clock_mono_s() - failed_at < UNAVAILABLE_HOLD_S) {
@@ -150,6 +176,8 @@ static bool next_job(struct job *j)
     return got;
 }
 
+static struct lookup_answer refresh; /* resolver thread only */
+
 static void *resolver_loop(void *arg)
 {
     (void)arg;
@@ -160,7 +188,13 @@ static void *resolver_loop(void *arg)
         pthread_mutex_lock(&q.lock);
         bool stop = q.stop;
         pthread_mutex_unlock(&q.lock);
-        if (got) {
+        if (got && !j.answer) { /* a background refresh */
+            if (!stop) {
+                j.answer = &refresh;
+                resolve(&j);
+                explicit_bzero(&refresh, sizeof refresh);
+            }
+        } else if (got) {
             if (stop) {
                 memset(j.answer, 0, sizeof *j.answer);
                 j.answer->status = LOOKUP_UNAVAILABLE;
@@ -199,7 +233,7 @@ int lookup_init(const char *conninfo, long ttl_ms)
     return 0;
 }
 
-int lookup_resolve(const char *env_id, const char *key, struct lookup_answer *answer, void (*done)(void *ctx),
+static int enqueue(const char *env_id, const char *key, struct lookup_answer *answer, void (*done)(void *ctx),
                    void *ctx)
 {
     pthread_mutex_lock(&q.lock);
@@ -219,6 +253,12 @@ int lookup_resolve(const char *env_id, const char *key, struct lookup_answer *an
     if (!ok)
         metric_inc(m_full);
     return ok ? 0 : -1;
+}
+
+int lookup_resolve(const char *env_id, const char *key, struct lookup_answer *answer, void (*done)(void *ctx),
+                   void *ctx)
+{
+    return enqueue(env_id, key, answer, done, ctx);
 }
 
 bool lookup_ready(void)

@@ -15,6 +15,8 @@
 #include "common/store.h"
 #include "ingress/ingress.h"
 
+#define DRAIN_GRACE_S 1.0
+
 struct ingress_config g_ingress;
 
 static const struct config_item ingress_items[] = {
@@ -98,12 +100,15 @@ int main(int argc, char **argv)
     /* Drain: no new connections; requests on open ones are answered 503 with
      * Connection: close; every suspended request gets its answer (the resolver's, then
      * Kafka's, which are abandoned if they do not come in time), and only then does HTTP
-     * stop (0.9.75 aborts when stopped with a suspended connection). */
+     * stop (0.9.75 aborts when stopped with a suspended connection). Clients that keep
+     * sending on open connections get DRAIN_GRACE_S to hear that 503 and close, rather
+     * than a reset in the middle of a request. */
     log_info(NULL, "draining: %ld requests waiting", http_suspended());
     http_drain(http);
     double deadline = clock_mono_s() + (double)g_ingress.kafka_timeout_ms / 1000 + 2;
     bool abandoned = false;
-    while (http_suspended() > 0) {
+    double grace_end = clock_mono_s() + DRAIN_GRACE_S;
+    while (http_suspended() > 0 || (guard_open() > 0 && clock_mono_s() < grace_end)) {
         usleep(20 * 1000);
         guard_sweep(g_ingress.request_timeout_ms);
         if (!abandoned && clock_mono_s() >= deadline) {
