@@ -288,3 +288,32 @@ def test_a_good_client_keeps_its_pace_under_slow_loris_random_targets_and_forged
             f"slow-loris connections not cut off within the {deadline_ms} ms deadline (+4 s): closed after {cut} s"
     finally:
         ingress.stop()
+
+
+def test_connections_per_address_are_capped(github, stack, tmp_path):
+    """HOOKLINE_INGRESS_MAX_CONNECTIONS_PER_IP: one address holding its quota of idle
+    connections gets no more, while another address is served."""
+    ingress = Ingress(stack, tmp_path / "ingress.log", slot=2, HOOKLINE_INGRESS_MAX_CONNECTIONS_PER_IP=4)
+    held = []
+    try:
+        for _ in range(4):
+            s = socket.create_connection(("127.0.0.1", ingress.port), timeout=5, source_address=("127.0.0.5", 0))
+            s.sendall(b"POST /webhook/")  # a request begun, never finished
+            held.append(s)
+        time.sleep(0.3)
+        extra = socket.create_connection(("127.0.0.1", ingress.port), timeout=5, source_address=("127.0.0.5", 0))
+        held.append(extra)
+        extra.settimeout(5)
+        try:
+            extra.sendall(f"GET /webhook/{uuid.uuid4()}/x HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            got = extra.recv(4096)
+        except OSError:
+            got = b""
+        assert got == b"", f"a fifth connection from one address was served: {got[:100]!r}"
+        body = github_body(4242, other_address=1)
+        r = post(f"{ingress.url}{webhook_path(github)}", body, github.sign(body))
+        assert r.status_code == 200, f"another address was refused too: {r.status_code} {r.text[:200]!r}"
+    finally:
+        for s in held:
+            s.close()
+        ingress.stop()

@@ -146,3 +146,19 @@ def test_identifiers_that_cannot_exist_are_404_and_leave_readyz_alone(github, st
     inst = random.randint(10**6, 10**9)
     github.connect({"installation_id": str(inst)})
     github.send(github_body(inst, n="after-the-burst"))
+
+
+def test_content_length_over_the_limit_is_413_before_the_body(github):
+    """The body is not waited for (nor read) when Content-Length already says it is too large."""
+    u = urlsplit(github.url)
+    s = socket.create_connection((u.hostname, u.port), timeout=5)
+    try:
+        s.sendall(f"POST {u.path} HTTP/1.1\r\nHost: {u.hostname}\r\nContent-Type: application/json\r\n"
+                  f"Content-Length: {LIMIT + 1}\r\n\r\n".encode())
+        try:
+            head = s.recv(4096)
+        except TimeoutError:
+            head = b"(nothing within 5 s)"
+        assert head.startswith(b"HTTP/1.1 413 "), f"headers announcing {LIMIT + 1} bytes answered {head[:200]!r}"
+    finally:
+        s.close()
