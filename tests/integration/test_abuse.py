@@ -66,6 +66,7 @@ class Ingress:
         self.proc.send_signal(signal.SIGTERM)
 
     def stop(self):
+        """SIGTERM (SIGKILL after 30 s); the exit status."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -73,7 +74,17 @@ class Ingress:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-        self.log.close()
+        if not self.log.closed:
+            self.log.close()
+        return self.proc.returncode
+
+    def assert_clean_exit(self):
+        """Stops it: it must drain and exit 0 with no sanitizer report in its log."""
+        rc = self.stop()
+        text = open(self.log_path, "rb").read().decode(errors="replace")
+        reports = [line for line in text.splitlines()
+                   if "ERROR: AddressSanitizer" in line or "LeakSanitizer" in line or "runtime error:" in line]
+        assert rc == 0 and not reports, f"the test ingress exited {rc}; sanitizer reports: {reports[:5]}"
 
 
 # ---- attackers and the good client ---------------------------------------------------------
@@ -286,6 +297,7 @@ def test_a_good_client_keeps_its_pace_under_slow_loris_random_targets_and_forged
         cut = [round(t.closed_after or -1, 1) for t in loris]
         assert all(t.closed_after is not None and t.closed_after < deadline_ms / 1000 + 4 for t in loris), \
             f"slow-loris connections not cut off within the {deadline_ms} ms deadline (+4 s): closed after {cut} s"
+        ingress.assert_clean_exit()
     finally:
         ingress.stop()
 
@@ -313,6 +325,9 @@ def test_connections_per_address_are_capped(github, stack, tmp_path):
         body = github_body(4242, other_address=1)
         r = post(f"{ingress.url}{webhook_path(github)}", body, github.sign(body))
         assert r.status_code == 200, f"another address was refused too: {r.status_code} {r.text[:200]!r}"
+        for s in held:
+            s.close()
+        ingress.assert_clean_exit()
     finally:
         for s in held:
             s.close()

@@ -95,6 +95,7 @@ def test_sigterm_under_keep_alive_load_answers_everything_and_exits_0(github, st
             c.thread.join(30)
         log = ingress.tail(4000)
         assert rc == 0, f"the ingress exited {rc} after SIGTERM under load; its log ends:\n{log}"
+        ingress.assert_clean_exit()
         statuses = {s for c in clients for s in c.statuses}
         assert statuses <= {200, 503}, f"answers other than 200 and 503: {statuses}"
         assert sum(c.closed_503 for c in clients) >= 1, \
