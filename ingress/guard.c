@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "ingress/ingress.h"
 
 struct guard_slot {
@@ -27,8 +28,15 @@ struct guard_slot {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct metric *m_cut;
 static struct guard_slot *slots;
 static atomic_long open_count;
+
+void guard_init(void)
+{
+    m_cut = metrics_counter("hookline_ingress_connections_cut_total", NULL,
+                            "connections cut off at HOOKLINE_INGRESS_REQUEST_TIMEOUT_MS");
+}
 
 void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
                   enum MHD_ConnectionNotificationCode code)
@@ -108,7 +116,10 @@ int guard_sweep(long deadline_ms)
         cut++;
     }
     pthread_mutex_unlock(&lock);
-    if (cut)
-        log_warn(NULL, "cut off %d connection(s) whose request took longer than %ld ms", cut, deadline_ms);
+    if (cut) {
+        metric_add(m_cut, cut);
+        log_warn(NULL, "cut off %d connection(s) without a whole request within %ld ms (slow or idle clients)", cut,
+                 deadline_ms);
+    }
     return cut;
 }

@@ -350,6 +350,7 @@ struct MHD_Daemon *http_start(void)
     m_latency = metrics_histogram("hookline_ingress_request_seconds", NULL, "time from request to answer");
     m_bytes = metrics_counter("hookline_ingress_body_bytes_total", NULL, "webhook body bytes accepted");
     m_buffered = metrics_gauge("hookline_ingress_buffered_bytes", NULL, "request body memory held right now");
+    guard_init();
 
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_ingress.port)};
     if (inet_pton(AF_INET, g_ingress.bind, &sa.sin_addr) != 1) {

@@ -162,6 +162,8 @@ long http_suspended(void);
 /* guard.c: every open connection, so that one whose request takes longer than the
  * deadline (headers and body, however slowly they trickle in) can be cut off. */
 struct guard_slot;
+/* Registers its metric; before MHD starts. */
+void guard_init(void);
 /* MHD_OPTION_NOTIFY_CONNECTION callback. */
 void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
                   enum MHD_ConnectionNotificationCode code);

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from hlsupport import (assert_bytes, get, github_body, github_headers, hubspot_event, hubspot_headers, post,
-                       post_raw, uid)
+                       post_raw, uid, wait_until)
 
 LIMIT = 1048576   # default body limit, 1 MiB
 
@@ -162,3 +162,25 @@ def test_content_length_over_the_limit_is_413_before_the_body(github):
         assert head.startswith(b"HTTP/1.1 413 "), f"headers announcing {LIMIT + 1} bytes answered {head[:200]!r}"
     finally:
         s.close()
+
+
+def test_an_integration_created_after_a_404_is_accepted_within_a_second(cli, github, stack):
+    """A 404 is remembered (so that floods of unknown targets stay off the database), but
+    briefly, and a configuration change drops it: the provider of a tenant created a
+    moment after its first, refused webhook is accepted within about a second."""
+    key, secret = f"late-{uid()}", f"s3cret-{uid()}"
+    url = f"{stack.public_url}/webhook/{github.env['id']}/{key}"
+    body = github_body(1, late=key)
+    r = post(url, body, github_headers(secret, body))
+    assert r.status_code == 404, f"before it exists: {r.status_code} {r.text[:200]!r}"
+    cli.integration(github.env["id"], key, "github-app", secret=secret)
+    created = time.monotonic()
+    answers = []
+
+    def accepted():
+        answers.append(post(url, body, github_headers(secret, body)).status_code)
+        return answers[-1] == 200
+    wait_until(accepted, 5, "the new integration's webhook to be accepted", lambda: answers, interval=0.05)
+    took = time.monotonic() - created
+    assert took < 1.5, f"accepted {took:.2f} s after the integration was created (answers: {answers})"
+    assert set(answers) <= {200, 404}, f"answers meanwhile: {answers}"
