@@ -17,8 +17,10 @@ int config_cache_init(struct config_cache *cc, const char *what, const char *tab
     if (!cc->query || !cc->watch || !cc->cache)
         return -1;
     atomic_store(&cc->db_ok, store_ping(cc->query) == 0);
-    if (store_listen(cc->watch) < 0)
+    if (store_listen(cc->watch) < 0) {
+        atomic_store(&cc->listen_lost, true);
         log_warn(NULL, "%s: cannot LISTEN for configuration changes yet; will retry", what);
+    }
     return 0;
 }
 
@@ -35,6 +37,13 @@ void config_cache_db_result(struct config_cache *cc, bool ok)
     atomic_store(&cc->db_ok, ok);
 }
 
+/* A change: every answer may be stale. */
+static void drop(struct config_cache *cc)
+{
+    ttl_cache_clear(cc->cache);
+    atomic_fetch_add(&cc->generation, 1);
+}
+
 void config_cache_watch(struct config_cache *cc)
 {
     if (!atomic_load(&cc->db_ok)) {
@@ -45,12 +54,12 @@ void config_cache_watch(struct config_cache *cc)
     pthread_mutex_lock(&cc->watch_lock);
     int n = store_changes(cc->watch, cc->tables);
     if (n > 0)
-        ttl_cache_clear(cc->cache);
+        drop(cc);
     if (n < 0 && !atomic_exchange(&cc->listen_lost, true))
         log_warn(NULL, "%s: lost the LISTEN connection: cached answers are kept until their TTL", cc->what);
     /* Back: whatever changed meanwhile was not notified, so start over from the database. */
     if (n < 0 && store_listen(cc->watch) == 0) {
-        ttl_cache_clear(cc->cache);
+        drop(cc);
         atomic_store(&cc->listen_lost, false);
         log_info(NULL, "%s: listening for configuration changes again; cache dropped", cc->what);
     }
@@ -62,7 +71,7 @@ void config_cache_refresh(struct config_cache *cc)
     if (pthread_mutex_trylock(&cc->watch_lock) != 0)
         return;
     if (store_changes(cc->watch, cc->tables) > 0) /* a lost LISTEN is left to the watcher */
-        ttl_cache_clear(cc->cache);
+        drop(cc);
     pthread_mutex_unlock(&cc->watch_lock);
 }
 

@@ -32,7 +32,8 @@ struct config_cache {
     struct ttl_cache *cache;
     long ttl_ms;
     atomic_bool db_ok;
-    atomic_bool listen_lost;   /* LISTEN is down: changes may be missed until it is back */
+    atomic_bool listen_lost;   /* LISTEN is down (or not up yet): changes may be missed */
+    atomic_ulong generation;   /* +1 each time the cache is dropped for a change */
     const char *what;          /* for log lines, e.g. "integrations" */
     const char *tables;        /* what its answers are read from: changes elsewhere keep it */
 };

@@ -5,6 +5,7 @@
  *   request.c  what to answer, decided without MHD or Kafka (the fuzzer drives it):
  *              path and identifiers, limits, lookup, handshakes, verification
  *   lookup.c   which integration: cached; misses resolved by one background thread
+ *   directory.c  which (environment, key) pairs exist: made-up ones are 404 at once
  *   (providers/) verification on the raw bytes, ordering key
  *   produce.c  durable write to webhooks.raw; the answer comes from the delivery report
  */
@@ -40,6 +41,7 @@ struct ingress_config {
     long max_connections_per_ip;
     long negative_cache_entries;
     long lookup_queue;
+    long directory_max;
 };
 extern struct ingress_config g_ingress;
 
@@ -64,10 +66,14 @@ enum lookup_status {
     LOOKUP_BUSY,                 /* the resolver's queue was full: 503 */
 };
 
-/* An answer of the resolver, owned by the request that asked. */
+/* An answer of the resolver, owned by the request that asked; while queued it is also
+ * the request's place in the resolver's list of waiters (lookup.c's fields). */
 struct lookup_answer {
     enum lookup_status status;   /* never LOOKUP_MISS */
     struct integration_entry entry;
+    void (*done)(void *ctx);
+    void *ctx;
+    struct lookup_answer *next;
 };
 
 int lookup_init(const char *conninfo, long ttl_ms) __attribute__((warn_unused_result));
@@ -83,6 +89,18 @@ bool lookup_ready(void);
 /* Stops the resolver after answering every queued lookup (LOOKUP_UNAVAILABLE for those
  * it did not reach), then closes the database connections. */
 void lookup_shutdown(void);
+
+/* directory.c (resolver thread, except directory_has). max: pairs held at most (0: the
+ * directory is not used). */
+int directory_init(const char *conninfo, size_t max) __attribute__((warn_unused_result));
+/* Reloads the directory if it is older than generation (the configuration cache's);
+ * while !listening it is dropped (changes could be missed). */
+void directory_refresh(unsigned long generation, bool listening);
+/* 1 the pair exists, 0 it does not, -1 the directory cannot tell (not loaded, or older
+ * than generation; DIRECTORY_ANY: the last one loaded, even if stale). Thread-safe. */
+#define DIRECTORY_ANY (~0UL)
+int directory_has(const char *env_id, const char *key, unsigned long generation);
+void directory_shutdown(void);
 
 /* request.c: the decision, from the whole request. */
 struct request_view {

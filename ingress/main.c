@@ -50,6 +50,10 @@ static const struct config_item ingress_items[] = {
      &g_ingress.negative_cache_entries},
     {"HOOKLINE_INGRESS_LOOKUP_QUEUE", CONFIG_INT, "256", 1, 100000, 0,
      "requests waiting for an uncached integration lookup; beyond it 503", &g_ingress.lookup_queue},
+    {"HOOKLINE_INGRESS_DIRECTORY_MAX", CONFIG_INT, "1000000", 0, 100000000, 0,
+     "(environment, integration) pairs kept in memory so that made-up ones are 404 without a lookup (0: off; "
+     "more integrations than this: off)",
+     &g_ingress.directory_max},
 };
 
 static bool ingress_ready(void *ctx, char *why, size_t whylen)
