@@ -7,8 +7,9 @@
  * notification (LISTEN) bumps the cache's generation and the resolver thread reloads
  * the directory for it; meanwhile, and while LISTEN is down or the table is larger than
  * HOOKLINE_INGRESS_DIRECTORY_MAX, lookups fall back to the cache and the resolver. A
- * pair created just now is thus never answered 404 from here: its notification makes
- * the old directory stale before the pair can be missing from it.
+ * pair created just now is thus not answered 404 from here: its notification, read by
+ * the config_cache_refresh that precedes every lookup (the cache's own guarantee, with
+ * the same caveat), makes the old directory stale before the pair can be missing.
  *
  * The set is an open-addressing hash table of "<environment uuid lower-case>/<key>"
  * strings, built by the resolver thread on its own connection and swapped in under a
@@ -26,7 +27,7 @@
 #include "common/pg.h"
 #include "ingress/ingress.h"
 
-#define LOAD_TIMEOUT_MS 10000
+#define LOAD_TIMEOUT_MS 5000 /* as long as any lookup may take */
 #define RETRY_S 1.0 /* after a failed load */
 
 struct set {
@@ -136,12 +137,9 @@ void directory_refresh(unsigned long generation, bool listening)
     pthread_rwlock_rdlock(&lock);
     bool fresh = current && current->generation == generation;
     pthread_rwlock_unlock(&lock);
-    if (!listening) { /* changes could be missed: not authoritative until LISTEN is back */
-        if (current)
-            install(NULL);
-        return;
-    }
-    if (fresh || clock_mono_s() < retry_at)
+    /* Without LISTEN a load could miss later changes: wait until it is back (which
+     * drops the cache, so the generation moves on and the old set is stale). */
+    if (!listening || fresh || clock_mono_s() < retry_at)
         return;
     if (!conn || PQstatus(conn) != CONNECTION_OK) {
         PQfinish(conn);
@@ -155,21 +153,25 @@ void directory_refresh(unsigned long generation, bool listening)
                                   "SELECT lower(environment_id::text) || '/' || key FROM integrations LIMIT $1::bigint",
                                   1, params, NULL, NULL, LOAD_TIMEOUT_MS)
                         : NULL;
-    struct set *st = NULL;
+    /* On failure the stale set stays: not authoritative, still a hint (DIRECTORY_ANY). */
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         log_warn(NULL, "directory: cannot load the integrations: %s", PQerrorMessage(conn));
         retry_at = clock_mono_s() + RETRY_S;
     } else if ((size_t)PQntuples(res) > max_entries) {
         log_warn(NULL, "directory: more than HOOKLINE_INGRESS_DIRECTORY_MAX=%zu integrations: not used", max_entries);
         retry_at = clock_mono_s() + 60;
-    } else if (!(st = build(res, generation))) {
-        log_error(NULL, "directory: out of memory");
-        retry_at = clock_mono_s() + RETRY_S;
+        install(NULL);
     } else {
-        metric_set(m_entries, PQntuples(res));
+        struct set *st = build(res, generation);
+        if (st) {
+            metric_set(m_entries, PQntuples(res));
+            install(st);
+        } else {
+            log_error(NULL, "directory: out of memory");
+            retry_at = clock_mono_s() + RETRY_S;
+        }
     }
     PQclear(res);
-    install(st); /* NULL (not authoritative) unless it loaded */
 }
 
 int directory_init(const char *db, size_t max)

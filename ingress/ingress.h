@@ -93,8 +93,8 @@ void lookup_shutdown(void);
 /* directory.c (resolver thread, except directory_has). max: pairs held at most (0: the
  * directory is not used). */
 int directory_init(const char *conninfo, size_t max) __attribute__((warn_unused_result));
-/* Reloads the directory if it is older than generation (the configuration cache's);
- * while !listening it is dropped (changes could be missed). */
+/* Reloads the directory if it is older than generation (the configuration cache's),
+ * not while !listening (callers do not trust it then either). */
 void directory_refresh(unsigned long generation, bool listening);
 /* 1 the pair exists, 0 it does not, -1 the directory cannot tell (not loaded, or older
  * than generation; DIRECTORY_ANY: the last one loaded, even if stale). Thread-safe. */
