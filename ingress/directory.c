@@ -156,7 +156,8 @@ void directory_refresh(unsigned long generation, bool listening)
     /* On failure the stale set stays: not authoritative, still a hint (DIRECTORY_ANY). */
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         log_warn(NULL, "directory: cannot load the integrations: %s", PQerrorMessage(conn));
-        retry_at = clock_mono_s() + RETRY_S;
+        /* A connection that died with a restarted server: a new one at the next turn. */
+        retry_at = clock_mono_s() + (PQstatus(conn) == CONNECTION_OK ? RETRY_S : 0.1);
     } else if ((size_t)PQntuples(res) > max_entries) {
         log_warn(NULL, "directory: more than HOOKLINE_INGRESS_DIRECTORY_MAX=%zu integrations: not used", max_entries);
         retry_at = clock_mono_s() + 60;
