@@ -17,19 +17,31 @@ int config_cache_init(struct config_cache *cc, const char *what, const char *tab
     if (!cc->query || !cc->watch || !cc->cache)
         return -1;
     atomic_store(&cc->db_ok, store_ping(cc->query) == 0);
-    if (store_listen(cc->watch) < 0)
+    if (store_listen(cc->watch) < 0) {
+        atomic_store(&cc->listen_lost, true);
         log_warn(NULL, "%s: cannot LISTEN for configuration changes yet; will retry", what);
+    }
     return 0;
 }
 
 void config_cache_put(struct config_cache *cc, const char *key, const void *value, bool found)
 {
-    ttl_cache_put(cc->cache, key, value, found ? cc->ttl_ms : CONFIG_CACHE_NEGATIVE_TTL_MS);
+    if (found)
+        ttl_cache_put(cc->cache, key, value, cc->ttl_ms);
+    else
+        ttl_cache_put_weak(cc->cache, key, value, CONFIG_CACHE_NEGATIVE_TTL_MS);
 }
 
 void config_cache_db_result(struct config_cache *cc, bool ok)
 {
     atomic_store(&cc->db_ok, ok);
+}
+
+/* A change: every answer may be stale. */
+static void drop(struct config_cache *cc)
+{
+    ttl_cache_clear(cc->cache);
+    atomic_fetch_add(&cc->generation, 1);
 }
 
 void config_cache_watch(struct config_cache *cc)
@@ -41,11 +53,16 @@ void config_cache_watch(struct config_cache *cc)
     }
     pthread_mutex_lock(&cc->watch_lock);
     int n = store_changes(cc->watch, cc->tables);
-    if (n != 0)
-        ttl_cache_clear(cc->cache);
-    /* n < 0: the LISTEN connection is gone; without it the cache could go stale. */
-    if (n < 0 && store_listen(cc->watch) == 0)
-        log_info(NULL, "%s: listening for configuration changes again", cc->what);
+    if (n > 0)
+        drop(cc);
+    if (n < 0 && !atomic_exchange(&cc->listen_lost, true))
+        log_warn(NULL, "%s: lost the LISTEN connection: cached answers are kept until their TTL", cc->what);
+    /* Back: whatever changed meanwhile was not notified, so start over from the database. */
+    if (n < 0 && store_listen(cc->watch) == 0) {
+        drop(cc);
+        atomic_store(&cc->listen_lost, false);
+        log_info(NULL, "%s: listening for configuration changes again; cache dropped", cc->what);
+    }
     pthread_mutex_unlock(&cc->watch_lock);
 }
 
@@ -53,8 +70,8 @@ void config_cache_refresh(struct config_cache *cc)
 {
     if (pthread_mutex_trylock(&cc->watch_lock) != 0)
         return;
-    if (store_changes(cc->watch, cc->tables) != 0) /* a change, or a lost LISTEN (the watcher re-listens) */
-        ttl_cache_clear(cc->cache);
+    if (store_changes(cc->watch, cc->tables) > 0) /* a lost LISTEN is left to the watcher */
+        drop(cc);
     pthread_mutex_unlock(&cc->watch_lock);
 }
 

@@ -3,7 +3,13 @@
  * hot path: a query connection (behind a lock), a TTL cache of answers, and a second
  * connection that LISTENs for configuration changes and drops the cache. Answers that
  * say "not found" are cached only briefly, so something created just before its first
- * webhook is seen at once.
+ * webhook is seen at once, and as weak entries (ttl_cache.h): however many a stranger
+ * makes up, they never evict a known answer.
+ *
+ * When the LISTEN connection is lost (PostgreSQL restarting, a network cut), the cache
+ * is kept: cached answers are served until their TTL, so known tenants keep flowing
+ * through a database restart. The watcher re-LISTENs and drops the cache once LISTEN is
+ * back, so changes made while nobody listened are seen then.
  */
 #ifndef HOOKLINE_CONFIG_CACHE_H
 #define HOOKLINE_CONFIG_CACHE_H
@@ -26,6 +32,8 @@ struct config_cache {
     struct ttl_cache *cache;
     long ttl_ms;
     atomic_bool db_ok;
+    atomic_bool listen_lost;   /* LISTEN is down (or not up yet): changes may be missed */
+    atomic_ulong generation;   /* +1 each time the cache is dropped for a change */
     const char *what;          /* for log lines, e.g. "integrations" */
     const char *tables;        /* what its answers are read from: changes elsewhere keep it */
 };
@@ -41,11 +49,13 @@ void config_cache_put(struct config_cache *cc, const char *key, const void *valu
 /* Records whether the last query reached the database (for readiness). */
 void config_cache_db_result(struct config_cache *cc, bool ok);
 
-/* Call periodically (one thread): drops the cache on change notifications or when the
- * LISTEN connection was lost, and re-checks an unreachable database. */
+/* Call periodically (one thread): drops the cache on change notifications and once a
+ * lost LISTEN connection is back (not when it is lost), and re-checks an unreachable
+ * database. */
 void config_cache_watch(struct config_cache *cc);
 
-/* Cheap and non-blocking: drops the cache if a change notification has arrived. Call it
+/* Cheap and non-blocking: drops the cache if a change notification has arrived (a lost
+ * LISTEN connection is the watcher's business: see above). Call it
  * right before using the cache for a webhook, so that a change committed before the
  * webhook arrived is always seen (the notification is sent at commit). Thread-safe; a
  * caller that finds another thread checking skips the check. */

@@ -1,28 +1,58 @@
-/* http: the ingress HTTP server (libmicrohttpd). Keep-alive matters for throughput,
- * so every answer is given only after the whole body has been read; a request that
- * waits for Kafka is suspended and resumed from the delivery report. */
+/* http: the ingress HTTP server (libmicrohttpd 0.9.75). Keep-alive matters for
+ * throughput, so every answer is given only after the whole body has been read (except
+ * a 413 known from Content-Length, which closes the connection). A request waits
+ * suspended, never blocking a worker thread, for two things: its integration when it
+ * is not cached (lookup.c's resolver) and its Kafka delivery report.
+ *
+ * Drain: http_drain stops accepting connections and answers every later request 503
+ * with Connection: close, and nothing is suspended any more; main waits until every
+ * suspended request has been resumed before MHD_stop_daemon, which 0.9.75 aborts on
+ * while a connection is suspended. The counter of suspended requests is raised before
+ * the drain flag is read and lowered only after MHD_resume_connection, so that main
+ * never sees 0 while a connection is still suspended. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/config.h"
-#include "common/ids.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "ingress/ingress.h"
 
 #define MAX_HEADERS 128
-#define WEBHOOK_PREFIX "/webhook/"
 
-static atomic_long inflight;
+/* One in-flight HTTP request. Owned by the MHD connection; freed when MHD reports the
+ * request completed. While suspended it waits for the resolver or for its Kafka
+ * delivery report, which fill in what they found and resume it. */
+struct ingress_request {
+    struct MHD_Connection *conn;
+    struct guard_slot *slot;
+    char *uri;                  /* raw request URI with query, as sent */
+    unsigned char *body;
+    size_t body_len, body_cap;
+    bool too_large;
+    bool over_budget;           /* the global body memory cap was reached */
+    bool discard;               /* the path names nothing: the body is not kept */
+    bool answered;              /* a 413 from Content-Length was queued with the headers */
+    bool suspended;
+    struct lookup_answer *resolved; /* the resolver's answer (owned), once asked */
+    unsigned status;            /* the Kafka answer, 0 until known */
+    double started;             /* monotonic seconds, for the latency histogram */
+    char webhook_id[ID_LEN + 1];
+};
+
+static atomic_long suspended;
+static atomic_bool draining;
 static struct metric *m_status[6]; /* 200 401 404 413 503 other */
 static struct metric *m_latency, *m_bytes, *m_buffered;
 
 static const char ANSWER_OK[] = "{\"status\":\"success\"}";
+static const char ANSWER_NOT_STORED[] = "{\"error\":\"temporarily unable to store the webhook\"}";
 
 static void count_status(unsigned status)
 {
@@ -34,15 +64,16 @@ static void count_status(unsigned status)
 }
 
 static enum MHD_Result send_response(struct ingress_request *req, unsigned status, const char *content_type,
-                                    const void *body, size_t len, enum MHD_ResponseMemoryMode mode,
-                                    const char *retry)
+                                    const void *body, size_t len, enum MHD_ResponseMemoryMode mode)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, mode);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, "Content-Type", content_type);
-    if (retry)
-        MHD_add_response_header(r, "Retry-After", retry);
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+        MHD_add_response_header(r, "Retry-After", "5");
+    if (atomic_load(&draining))
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     if (req->webhook_id[0])
         MHD_add_response_header(r, "X-Hookline-Webhook-Id", req->webhook_id);
     enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
@@ -52,50 +83,52 @@ static enum MHD_Result send_response(struct ingress_request *req, unsigned statu
     return ret;
 }
 
-static enum MHD_Result send_answer(struct ingress_request *req, unsigned status, const char *json, const char *retry)
+static enum MHD_Result send_answer(struct ingress_request *req, unsigned status, const char *json)
 {
-    return send_response(req, status, "application/json", json, strlen(json), MHD_RESPMEM_PERSISTENT, retry);
+    return send_response(req, status, "application/json", json, strlen(json), MHD_RESPMEM_PERSISTENT);
 }
 
-static enum MHD_Result fail(struct ingress_request *req, unsigned status, const char *json)
+/* Suspends req (before anything that may resume it is started); false while draining. */
+static bool suspend(struct ingress_request *req)
 {
-    return send_answer(req, status, json, status == MHD_HTTP_SERVICE_UNAVAILABLE ? "5" : NULL);
+    atomic_fetch_add(&suspended, 1);
+    if (atomic_load(&draining)) {
+        atomic_fetch_sub(&suspended, 1);
+        return false;
+    }
+    req->suspended = true;
+    guard_waiting(req->slot, true);
+    MHD_suspend_connection(req->conn);
+    return true;
+}
+
+/* From another thread: the last touch of req, which MHD may finish once resumed. */
+static void resume(struct ingress_request *req)
+{
+    struct MHD_Connection *conn = req->conn;
+    MHD_resume_connection(conn);
+    atomic_fetch_sub(&suspended, 1);
 }
 
 void http_answer_later(struct ingress_request *req, unsigned status)
 {
     req->status = status;
-    req->answer = status == MHD_HTTP_OK ? ANSWER_OK : "{\"error\":\"temporarily unable to store the webhook\"}";
-    atomic_fetch_sub(&inflight, 1);
-    /* The last touch of the request on this thread: after resume MHD may finish it. */
-    MHD_resume_connection(req->conn);
+    resume(req);
 }
 
-long http_inflight(void)
+static void resolved(void *ctx)
 {
-    return atomic_load(&inflight);
+    resume(ctx);
 }
 
-/* Splits "/webhook/<env>/<key>" (path without query). Returns 0 on success. */
-static int parse_path(const char *url, char *env, size_t envcap, char *key, size_t keycap)
+const char *http_request_id(const struct ingress_request *req)
 {
-    if (strncmp(url, WEBHOOK_PREFIX, strlen(WEBHOOK_PREFIX)) != 0)
-        return -1;
-    const char *e = url + strlen(WEBHOOK_PREFIX);
-    const char *slash = strchr(e, '/');
-    if (!slash || (size_t)(slash - e) >= envcap)
-        return -1;
-    memcpy(env, e, (size_t)(slash - e));
-    env[slash - e] = '\0';
-    const char *k = slash + 1;
-    size_t klen = strlen(k);
-    if (klen && k[klen - 1] == '/') /* tolerate a trailing slash */
-        klen--;
-    if (klen == 0 || klen >= keycap || memchr(k, '/', klen))
-        return -1;
-    memcpy(key, k, klen);
-    key[klen] = '\0';
-    return id_is_uuid(env) ? 0 : -1;
+    return req->webhook_id;
+}
+
+long http_suspended(void)
+{
+    return atomic_load(&suspended);
 }
 
 struct header_list {
@@ -112,120 +145,79 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
-/* Sends the provider's handshake answer (takes ans->body). */
-static enum MHD_Result send_handshake(struct ingress_request *req, struct handshake_answer *ans)
-{
-    const char *type = ans->content_type[0] ? ans->content_type : "text/plain";
-    enum MHD_Result ret = ans->body ? send_response(req, ans->status, type, ans->body, ans->body_len,
-                                                    MHD_RESPMEM_MUST_FREE, NULL)
-                                    : send_response(req, ans->status, type, "", 0, MHD_RESPMEM_PERSISTENT, NULL);
-    ans->body = NULL;
-    return ret;
-}
-
 /* Hands the webhook to Kafka; the answer comes from the delivery report. */
-static enum MHD_Result store_webhook(struct ingress_request *req, const struct webhook_request *wr, const char *env,
-                                     const char *key, const struct provider *p, bool verified)
+static enum MHD_Result store_webhook(struct ingress_request *req, const struct request_verdict *v)
 {
+    if (!suspend(req)) /* suspend before producing: the delivery report may resume us at once */
+        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"shutting down, retry later\"}");
     metric_add(m_bytes, (long)req->body_len);
-    /* Suspend before producing: the delivery report may resume us at once. */
-    req->suspended = true;
-    MHD_suspend_connection(req->conn);
-    atomic_fetch_add(&inflight, 1);
-    if (produce_webhook(req, wr, env, key, p, verified) < 0)
+    if (produce_webhook(req, &v->wr, v->webhook_id, v->env, v->key, v->provider, v->verified) < 0)
         http_answer_later(req, MHD_HTTP_SERVICE_UNAVAILABLE);
     return MHD_YES;
 }
 
-/* The whole request is here and its integration known: answer a handshake, verify,
- * then store. */
-static enum MHD_Result handle_known(struct ingress_request *req, const struct integration_entry *integ,
-                                    const struct webhook_request *wr, const char *env, const char *key)
+/* Asks the resolver for the integration; the request is decided again once it answers. */
+static enum MHD_Result resolve_later(struct ingress_request *req, const struct request_verdict *v)
 {
-    const struct provider *p = provider_find(integ->provider);
-    if (!p) {
-        log_error(req->webhook_id, "integration %s/%s names unknown provider '%s'", env, key, integ->provider);
-        return fail(req, MHD_HTTP_NOT_FOUND, "{\"error\":\"integration has an unknown provider\"}");
+    if (!req->resolved && !(req->resolved = malloc(sizeof *req->resolved)))
+        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"out of memory\"}");
+    if (!suspend(req))
+        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"shutting down, retry later\"}");
+    if (lookup_resolve(v->env, v->key, req->resolved, resolved, req) < 0) {
+        /* A flood refused here must not flood the log too: one line a second at most. */
+        static atomic_long refused, logged_at;
+        long n = atomic_fetch_add(&refused, 1) + 1, now = (long)clock_mono_s(), last = atomic_load(&logged_at);
+        if (now != last && atomic_compare_exchange_strong(&logged_at, &last, now))
+            log_warn(NULL, "503: lookup queue full (HOOKLINE_INGRESS_LOOKUP_QUEUE), %ld refused so far; last %s/%s", n,
+                     v->env, v->key);
+        req->resolved->status = LOOKUP_BUSY;
+        resume(req); /* answered when MHD calls us back, like any resolved request */
     }
-    struct provider_secrets secrets = {
-        .webhook_secret = integ->webhook_secret,
-        .client_secret = integ->client_secret,
-        .previous_webhook_secret = integ->previous_webhook_secret,
-        .previous_client_secret = integ->previous_client_secret,
-        .verify_config = integ->verify_config[0] ? integ->verify_config : NULL,
-    };
-    struct handshake_answer ans = {0};
-    int hs = provider_handshake(p, wr, &secrets, &ans);
-    if (hs < 0)
-        return fail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"out of memory\"}");
-    if (hs > 0 && !ans.store) {
-        log_info(req->webhook_id, "handshake of %s/%s (%s) answered %u", env, key, integ->provider, ans.status);
-        return send_handshake(req, &ans);
-    }
-    free(ans.body);
-    if (hs > 0) { /* a handshake that the app must also see (e.g. a verification token) */
-        log_info(req->webhook_id, "handshake of %s/%s (%s) stored for the app", env, key, integ->provider);
-        return store_webhook(req, wr, env, key, p, false);
-    }
-    if (strcmp(wr->method, "POST") != 0)
-        return fail(req, MHD_HTTP_METHOD_NOT_ALLOWED, "{\"error\":\"method not allowed\"}");
-    if (integ->secrets_unreadable) {
-        log_error(req->webhook_id, "503: the secrets of %s/%s cannot be decrypted (HOOKLINE_ENCRYPTION_KEY?)", env,
-                  key);
-        return fail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"integration misconfigured\"}");
-    }
-    char why[200] = "";
-    enum verify_result v = provider_verify(p, wr, &secrets, why, sizeof why);
-    bool verified = v == VERIFY_VALID;
-    /* Unverified webhooks pass only where nobody can sign (the unauthenticated
-     * provider) or the integration opted in while it has no secret. */
-    bool unverified_ok = v == VERIFY_UNSUPPORTED || (v == VERIFY_NO_SECRET && integ->allow_unverified);
-    if (!verified && !unverified_ok) {
-        log_warn(req->webhook_id, "401: %s/%s (%s): %s", env, key, integ->provider,
-                 why[0] ? why : "invalid signature");
-        return fail(req, MHD_HTTP_UNAUTHORIZED, "{\"error\":\"invalid or missing signature\"}");
-    }
-    return store_webhook(req, wr, env, key, p, verified);
+    return MHD_YES;
 }
 
-/* The whole body is here: find the integration and build the request view. */
-static enum MHD_Result handle_webhook(struct ingress_request *req, const char *url, const char *method)
+/* The whole body is here (or the resolver answered): decide and act. */
+static enum MHD_Result handle_request(struct ingress_request *req, const char *url, const char *method)
 {
-    char env[64], key[160];
-    if (parse_path(url, env, sizeof env, key, sizeof key) < 0)
-        return fail(req, MHD_HTTP_NOT_FOUND, "{\"error\":\"not found\"}");
-    if (strcmp(method, "POST") != 0 && strcmp(method, "GET") != 0)
-        return fail(req, MHD_HTTP_METHOD_NOT_ALLOWED, "{\"error\":\"method not allowed\"}");
-    if (req->too_large) {
-        log_warn(NULL, "413: body over %ld bytes for %s/%s", g_ingress.max_body, env, key);
-        return fail(req, MHD_HTTP_CONTENT_TOO_LARGE, "{\"error\":\"body too large\"}");
-    }
-    if (req->over_budget) {
-        log_warn(NULL, "503: request bodies in memory reached HOOKLINE_INGRESS_MAX_BUFFERED_BYTES (%s/%s)", env, key);
-        return fail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"busy, retry later\"}");
-    }
-    struct integration_entry integ;
-    if (lookup_integration(env, key, &integ) < 0)
-        return fail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"configuration store unavailable\"}");
-    if (!integ.found) {
-        log_info(NULL, "404: unknown integration %s/%s", env, key);
-        return fail(req, MHD_HTTP_NOT_FOUND, "{\"error\":\"unknown environment or integration\"}");
-    }
-    if (id_new(req->webhook_id) < 0)
-        return fail(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"no randomness\"}");
-
+    if (req->discard) /* the path was judged when the headers arrived */
+        return send_answer(req, MHD_HTTP_NOT_FOUND, "{\"error\":\"not found\"}");
+    if (atomic_load(&draining))
+        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"shutting down, retry later\"}");
     struct header_list hl = {.n = 0};
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_header, &hl);
-    const char *q = strchr(req->uri, '?');
-    char full_url[4096];
-    snprintf(full_url, sizeof full_url, "%s%s", g_common.public_url, req->uri);
-    struct webhook_request wr = {
-        .method = method, .url = full_url, .path = url, .query = q ? q + 1 : "",
-        .headers = hl.items, .nheaders = hl.n,
-        .body = req->body ? req->body : (const unsigned char *)"", .body_len = req->body_len,
-        .now = time(NULL),
+    struct request_view view = {
+        .method = method, .path = url, .uri = req->uri, .headers = hl.items, .nheaders = hl.n,
+        .body = req->body, .body_len = req->body_len, .too_large = req->too_large,
+        .over_budget = req->over_budget, .resolved = req->suspended ? req->resolved : NULL,
     };
-    return handle_known(req, &integ, &wr, env, key);
+    req->suspended = false;
+    struct request_verdict *v = malloc(sizeof *v); /* 5 KB: off the worker's stack */
+    if (!v)
+        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"out of memory\"}");
+    request_decide(&view, v);
+    memcpy(req->webhook_id, v->webhook_id, sizeof req->webhook_id);
+    enum MHD_Result ret;
+    switch (v->action) {
+    case REQUEST_RESOLVE:
+        ret = resolve_later(req, v);
+        break;
+    case REQUEST_STORE:
+        ret = store_webhook(req, v);
+        break;
+    case REQUEST_HANDSHAKE: {
+        const char *type = v->hs.content_type[0] ? v->hs.content_type : "text/plain";
+        ret = send_response(req, v->hs.status, type, v->hs.body ? v->hs.body : "", v->hs.body_len,
+                            MHD_RESPMEM_MUST_COPY);
+        break;
+    }
+    case REQUEST_ANSWER:
+    default:
+        ret = send_answer(req, v->status, v->json);
+        break;
+    }
+    request_verdict_clear(v);
+    free(v);
+    return ret;
 }
 
 /* Bytes of request bodies held by all connections, capped so that many concurrent
@@ -258,6 +250,28 @@ static int append_body(struct ingress_request *req, const char *data, size_t n)
     return 0;
 }
 
+/* The headers are here: judge what can be judged before the body is read. MHD_NO only
+ * for a 413 from Content-Length answered at once (MHD then closes the connection). */
+static enum MHD_Result on_headers(struct ingress_request *req, struct MHD_Connection *conn, const char *url)
+{
+    req->conn = conn;
+    req->slot = guard_slot_of(conn);
+    req->started = clock_mono_s();
+    char env[ID_LEN + 1], key[IDENT_INTEGRATION_KEY_MAX_LEN + 1];
+    req->discard = request_target(url, env, key) < 0;
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!req->discard && cl) {
+        char *end;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (end != cl && n > (unsigned long long)g_ingress.max_body) {
+            log_warn(NULL, "413: Content-Length %s over %ld bytes for %s/%s", cl, g_ingress.max_body, env, key);
+            req->answered = true;
+            return send_answer(req, MHD_HTTP_CONTENT_TOO_LARGE, "{\"error\":\"body too large\"}");
+        }
+    }
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **state)
 {
@@ -266,15 +280,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct ingress_request *req = *state;
     if (!req)
         return MHD_NO; /* allocation in on_uri failed */
-    if (!req->conn) { /* first call: headers only */
-        req->conn = conn;
-        req->started = clock_mono_s();
+    if (!req->conn) /* first call: headers only */
+        return on_headers(req, conn, url);
+    if (req->answered) {
+        *upload_size = 0;
         return MHD_YES;
     }
     if (*upload_size) { /* a piece of the body */
         size_t n = *upload_size;
         *upload_size = 0;
-        if (req->too_large || req->over_budget)
+        if (req->discard || req->too_large || req->over_budget)
             return MHD_YES; /* keep reading (and dropping) so keep-alive survives */
         if (req->body_len + n > (size_t)g_ingress.max_body) {
             req->too_large = true;
@@ -282,11 +297,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return append_body(req, upload, n) < 0 ? MHD_NO : MHD_YES;
     }
-    if (req->suspended) { /* resumed by the delivery report */
+    if (req->suspended)
+        guard_waiting(req->slot, false);
+    if (req->suspended && req->status) { /* resumed by the delivery report */
         req->suspended = false;
-        return send_answer(req, req->status, req->answer, req->status == MHD_HTTP_OK ? NULL : "5");
+        unsigned status = req->status;
+        req->status = 0;
+        return send_answer(req, status, status == MHD_HTTP_OK ? ANSWER_OK : ANSWER_NOT_STORED);
     }
-    return handle_webhook(req, url, method);
+    return handle_request(req, url, method); /* first time, or resumed by the resolver */
 }
 
 /* MHD calls this first with the raw URI (query included), which the signature of some
@@ -306,13 +325,16 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode why)
 {
     (void)cls;
-    (void)conn;
     (void)why;
     struct ingress_request *req = *state;
+    guard_restart(guard_slot_of(conn)); /* the next request on this connection starts now */
     if (!req)
         return;
     atomic_fetch_sub(&buffered_bytes, (long)req->body_cap);
     metric_add(m_buffered, -(long)req->body_cap);
+    if (req->resolved)
+        explicit_bzero(req->resolved, sizeof *req->resolved); /* it held the integration's secrets */
+    free(req->resolved);
     free(req->body);
     free(req->uri);
     free(req);
@@ -321,35 +343,50 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state, e
 
 struct MHD_Daemon *http_start(void)
 {
-    m_status[0] = metrics_counter("hookline_ingress_requests_total", "status=\"200\"", "webhook requests by answer");
-    m_status[1] = metrics_counter("hookline_ingress_requests_total", "status=\"401\"", "webhook requests by answer");
-    m_status[2] = metrics_counter("hookline_ingress_requests_total", "status=\"404\"", "webhook requests by answer");
-    m_status[3] = metrics_counter("hookline_ingress_requests_total", "status=\"413\"", "webhook requests by answer");
-    m_status[4] = metrics_counter("hookline_ingress_requests_total", "status=\"503\"", "webhook requests by answer");
-    m_status[5] = metrics_counter("hookline_ingress_requests_total", "status=\"other\"", "webhook requests by answer");
+    static const char *const labels[] = {"status=\"200\"", "status=\"401\"", "status=\"404\"",
+                                         "status=\"413\"", "status=\"503\"", "status=\"other\""};
+    for (size_t i = 0; i < 6; i++) /* labels are borrowed by metrics */
+        m_status[i] = metrics_counter("hookline_ingress_requests_total", labels[i], "webhook requests by answer");
     m_latency = metrics_histogram("hookline_ingress_request_seconds", NULL, "time from request to answer");
     m_bytes = metrics_counter("hookline_ingress_body_bytes_total", NULL, "webhook body bytes accepted");
     m_buffered = metrics_gauge("hookline_ingress_buffered_bytes", NULL, "request body memory held right now");
+    guard_init();
 
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_ingress.port)};
     if (inet_pton(AF_INET, g_ingress.bind, &sa.sin_addr) != 1) {
         log_error(NULL, "bad HOOKLINE_INGRESS_BIND '%s'", g_ingress.bind);
         return NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, (uint16_t)g_ingress.port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
         (const struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)g_ingress.threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)g_ingress.connection_timeout_s, MHD_OPTION_URI_LOG_CALLBACK,
-        on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)10000, MHD_OPTION_END);
+        on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, guard_notify,
+        NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)g_ingress.max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)g_ingress.max_connections_per_ip, MHD_OPTION_END);
     if (!d)
         log_error(NULL, "cannot listen on %s:%ld", g_ingress.bind, g_ingress.port);
     return d;
+}
+
+static MHD_socket quiesced = MHD_INVALID_SOCKET;
+
+void http_drain(struct MHD_Daemon *d)
+{
+    atomic_store(&draining, true);
+    if (d)
+        quiesced = MHD_quiesce_daemon(d);
 }
 
 void http_stop(struct MHD_Daemon *d)
 {
     if (d)
         MHD_stop_daemon(d);
+    /* Ours to close once MHD's threads are gone; connections waiting in its backlog are
+     * refused then. */
+    if (quiesced != MHD_INVALID_SOCKET)
+        close(quiesced);
+    quiesced = MHD_INVALID_SOCKET;
 }

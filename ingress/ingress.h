@@ -1,7 +1,11 @@
 /*
  * ingress: the HTTP front door. A request goes through, in order:
- *   http.c     receive: path, body limit, keep-alive, suspend/resume
- *   lookup.c   which integration (cached PostgreSQL lookup)
+ *   http.c     receive (libmicrohttpd): body limits, keep-alive, suspend/resume, drain
+ *   guard.c    abuse limits MHD does not have: a deadline for the whole request
+ *   request.c  what to answer, decided without MHD or Kafka (the fuzzer drives it):
+ *              path and identifiers, limits, lookup, handshakes, verification
+ *   lookup.c   which integration: cached; misses resolved by one background thread
+ *   directory.c  which (environment, key) pairs exist: made-up ones are 404 at once
  *   (providers/) verification on the raw bytes, ordering key
  *   produce.c  durable write to webhooks.raw; the answer comes from the delivery report
  */
@@ -15,6 +19,8 @@
 #include <librdkafka/rdkafka.h>
 #include <microhttpd.h>
 
+#include "common/ident.h"
+#include "common/ids.h"
 #include "common/store.h"
 #include "common/ttl_cache.h"
 #include "providers/provider.h"
@@ -30,25 +36,14 @@ struct ingress_config {
     long kafka_timeout_ms;
     long cache_ttl_ms;
     long connection_timeout_s;
+    long request_timeout_ms;
+    long max_connections;
+    long max_connections_per_ip;
+    long negative_cache_entries;
+    long lookup_queue;
+    long directory_max;
 };
 extern struct ingress_config g_ingress;
-
-/* One in-flight HTTP request. Owned by the MHD connection; freed when MHD reports the
- * request completed. While suspended it waits for its Kafka delivery report, which
- * fills status and resumes it. */
-struct ingress_request {
-    struct MHD_Connection *conn;
-    char *uri;                  /* raw request URI with query, as sent */
-    unsigned char *body;
-    size_t body_len, body_cap;
-    bool too_large;
-    bool over_budget;           /* the global body memory cap was reached */
-    bool suspended;
-    unsigned status;            /* 0 until the answer is known */
-    const char *answer;         /* static JSON body for status */
-    double started;             /* monotonic seconds, for the latency histogram */
-    char webhook_id[37];
-};
 
 /* lookup.c: the integration of (env, key) as the cache holds it. */
 struct integration_entry {
@@ -62,33 +57,143 @@ struct integration_entry {
     char previous_client_secret[512];
     char verify_config[2048];    /* generic-hmac settings (JSON), "" if none */
 };
+
+enum lookup_status {
+    LOOKUP_FOUND = 0,            /* entry filled, entry.found */
+    LOOKUP_UNKNOWN,              /* no such integration (or values the database refuses) */
+    LOOKUP_MISS,                 /* not cached: ask the resolver (lookup_resolve) */
+    LOOKUP_UNAVAILABLE,          /* the database cannot tell now: 503 */
+    LOOKUP_BUSY,                 /* the resolver's queue was full: 503 */
+};
+
+/* An answer of the resolver, owned by the request that asked; while queued it is also
+ * the request's place in the resolver's list of waiters (lookup.c's fields). */
+struct lookup_answer {
+    enum lookup_status status;   /* never LOOKUP_MISS */
+    struct integration_entry entry;
+    void (*done)(void *ctx);
+    void *ctx;
+    struct lookup_answer *next;
+};
+
 int lookup_init(const char *conninfo, long ttl_ms) __attribute__((warn_unused_result));
-/* 0 found/not-found into out (out->found), -1 database unavailable. Thread-safe. */
-int lookup_integration(const char *env_id, const char *key, struct integration_entry *out)
-    __attribute__((warn_unused_result));
-/* Drops the cache if configuration changed; called periodically from main. */
-void lookup_watch(void);
+/* From the caches only: never waits for the database. Thread-safe. entry is filled for
+ * LOOKUP_FOUND. */
+enum lookup_status lookup_cached(const char *env_id, const char *key, struct integration_entry *entry);
+/* Queues (env_id, key) for the resolver thread, which fills *answer (borrowed until
+ * done is called) and then calls done(ctx) from its own thread. 0 queued; -1 when the
+ * queue is full or the resolver stopped (answer 503 now; done is not called). */
+int lookup_resolve(const char *env_id, const char *key, struct lookup_answer *answer, void (*done)(void *ctx),
+                   void *ctx) __attribute__((warn_unused_result));
 bool lookup_ready(void);
+/* Stops the resolver after answering every queued lookup (LOOKUP_UNAVAILABLE for those
+ * it did not reach), then closes the database connections. */
 void lookup_shutdown(void);
 
+/* directory.c (resolver thread, except directory_has). max: pairs held at most (0: the
+ * directory is not used). */
+int directory_init(const char *conninfo, size_t max) __attribute__((warn_unused_result));
+/* Reloads the directory if it is older than generation (the configuration cache's),
+ * not while !listening (callers do not trust it then either). */
+void directory_refresh(unsigned long generation, bool listening);
+/* 1 the pair exists, 0 it does not, -1 the directory cannot tell (not loaded, or older
+ * than generation; DIRECTORY_ANY: the last one loaded, even if stale). Thread-safe. */
+#define DIRECTORY_ANY (~0UL)
+int directory_has(const char *env_id, const char *key, unsigned long generation);
+void directory_shutdown(void);
+
+/* request.c: the decision, from the whole request. */
+struct request_view {
+    const char *method;
+    const char *path;            /* the decoded path (MHD's url), without the query */
+    const char *uri;             /* the raw request target, query included */
+    const struct http_header *headers;
+    size_t nheaders;
+    const unsigned char *body;
+    size_t body_len;
+    bool too_large;              /* the body was over max_body (not kept) */
+    bool over_budget;            /* the global body memory cap was reached */
+    const struct lookup_answer *resolved; /* NULL, or the resolver's answer for this request */
+};
+
+enum request_action {
+    REQUEST_ANSWER,              /* answer status with json */
+    REQUEST_HANDSHAKE,           /* answer the provider's handshake (hs) */
+    REQUEST_STORE,               /* write to Kafka (wr, provider, verified); answer from the report */
+    REQUEST_RESOLVE,             /* the integration is not cached: lookup_resolve, then decide again */
+};
+
+struct request_verdict {
+    enum request_action action;
+    unsigned status;             /* REQUEST_ANSWER */
+    const char *json;            /* REQUEST_ANSWER: static */
+    struct handshake_answer hs;  /* REQUEST_HANDSHAKE: hs.body owned by the verdict */
+    const struct provider *provider;  /* REQUEST_STORE */
+    bool verified;
+    char env[ID_LEN + 1];        /* from the path, once it is valid */
+    char key[IDENT_INTEGRATION_KEY_MAX_LEN + 1];
+    char webhook_id[ID_LEN + 1]; /* "" until the integration is known */
+    char url[4096];              /* the public URL the provider called (wr.url) */
+    struct webhook_request wr;   /* REQUEST_STORE: borrows from the view and this verdict */
+};
+
+/* The path names a webhook target that can exist (a UUID and an integration key):
+ * 0 and env/key filled, or -1 (a 404 without any lookup). */
+int request_target(const char *path, char env[ID_LEN + 1], char key[IDENT_INTEGRATION_KEY_MAX_LEN + 1]);
+/* Decides what to answer. Pure apart from lookup_cached and logging. v must outlive the
+ * verdict (wr borrows from it); free hs.body with request_verdict_clear. */
+void request_decide(const struct request_view *v, struct request_verdict *out);
+void request_verdict_clear(struct request_verdict *out);
+
 /* produce.c */
+struct ingress_request;
 int produce_init(void) __attribute__((warn_unused_result));
 /* Queues the webhook on the raw topic. On 0 the request is answered later from the
- * delivery report (the caller suspends it); on -1 the caller answers 503 now. */
-int produce_webhook(struct ingress_request *req, const struct webhook_request *wr, const char *env_id,
-                    const char *key, const struct provider *p, bool verified) __attribute__((warn_unused_result));
+ * delivery report (the caller suspended it first); on -1 the caller answers 503. */
+int produce_webhook(struct ingress_request *req, const struct webhook_request *wr, const char *webhook_id,
+                    const char *env_id, const char *key, const struct provider *p, bool verified)
+    __attribute__((warn_unused_result));
 /* Checks the cluster (blocking, up to 1 s); called periodically from main. */
 void produce_watch(void);
 bool produce_ready(void);
+/* Fails every queued webhook now (their reports say so, and answer 503). */
+void produce_abandon(void);
 /* Waits until every queued webhook has its delivery report (up to timeout_ms). */
 void produce_drain(int timeout_ms);
 void produce_shutdown(void);
 
 /* http.c */
 struct MHD_Daemon *http_start(void);
+/* Drain: from now on no request is suspended again and every new one is answered 503
+ * with Connection: close; no new connections are accepted (the listening socket is
+ * closed by http_stop). */
+void http_drain(struct MHD_Daemon *d);
+/* Stops MHD; call once http_suspended() is 0 (0.9.75 aborts on a suspended connection). */
 void http_stop(struct MHD_Daemon *d);
 /* Called from the delivery-report thread: records the answer and resumes. */
 void http_answer_later(struct ingress_request *req, unsigned status);
-long http_inflight(void);
+/* The webhook id of a request (for log lines; "" before it has one). */
+const char *http_request_id(const struct ingress_request *req);
+/* Requests suspended right now (waiting for Kafka or for the resolver). */
+long http_suspended(void);
+
+/* guard.c: every open connection, so that one whose request takes longer than the
+ * deadline (headers and body, however slowly they trickle in) can be cut off. */
+struct guard_slot;
+/* Registers its metric; before MHD starts. */
+void guard_init(void);
+/* MHD_OPTION_NOTIFY_CONNECTION callback. */
+void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                  enum MHD_ConnectionNotificationCode code);
+/* The connection's slot (NULL if unknown). */
+struct guard_slot *guard_slot_of(struct MHD_Connection *conn);
+/* The clock of the next request starts now (a request was answered). NULL is fine. */
+void guard_restart(struct guard_slot *s);
+/* While waiting (suspended on our side) the deadline does not run; it restarts after. */
+void guard_waiting(struct guard_slot *s, bool waiting);
+/* Connections open right now. */
+long guard_open(void);
+/* Cuts off (shutdown) every connection past the deadline; returns how many. */
+int guard_sweep(long deadline_ms);
 
 #endif

@@ -15,6 +15,8 @@
 #include "common/store.h"
 #include "ingress/ingress.h"
 
+#define DRAIN_GRACE_S 1.0
+
 struct ingress_config g_ingress;
 
 static const struct config_item ingress_items[] = {
@@ -34,6 +36,24 @@ static const struct config_item ingress_items[] = {
      "how long an integration lookup is cached (changes also drop the cache)", &g_ingress.cache_ttl_ms},
     {"HOOKLINE_INGRESS_CONNECTION_TIMEOUT_S", CONFIG_INT, "30", 1, 3600, 0, "idle HTTP connection timeout",
      &g_ingress.connection_timeout_s},
+    {"HOOKLINE_INGRESS_REQUEST_TIMEOUT_MS", CONFIG_INT, "30000", 1000, 3600000, 0,
+     "a request's headers and body must arrive within this (from the connection's start or the previous "
+     "answer); a slower client is cut off",
+     &g_ingress.request_timeout_ms},
+    {"HOOKLINE_INGRESS_MAX_CONNECTIONS", CONFIG_INT, "10000", 16, 1000000, 0, "open HTTP connections at most",
+     &g_ingress.max_connections},
+    {"HOOKLINE_INGRESS_MAX_CONNECTIONS_PER_IP", CONFIG_INT, "128", 0, 1000000, 0,
+     "open HTTP connections per client address (0: no limit; behind a proxy every client has its address)",
+     &g_ingress.max_connections_per_ip},
+    {"HOOKLINE_INGRESS_NEGATIVE_CACHE_ENTRIES", CONFIG_INT, "10000", 16, 10000000, 0,
+     "unknown (environment, integration) pairs remembered for a second (never evicts a known one)",
+     &g_ingress.negative_cache_entries},
+    {"HOOKLINE_INGRESS_LOOKUP_QUEUE", CONFIG_INT, "256", 1, 100000, 0,
+     "requests waiting for an uncached integration lookup; beyond it 503", &g_ingress.lookup_queue},
+    {"HOOKLINE_INGRESS_DIRECTORY_MAX", CONFIG_INT, "1000000", 0, 100000000, 0,
+     "(environment, integration) pairs kept in memory so that made-up ones are 404 without a lookup (0: off; "
+     "more integrations than this: off)",
+     &g_ingress.directory_max},
 };
 
 static bool ingress_ready(void *ctx, char *why, size_t whylen)
@@ -74,20 +94,33 @@ int main(int argc, char **argv)
     double next_check = 0;
     while (!signals_stopping()) {
         usleep(100 * 1000);
-        lookup_watch();
+        guard_sweep(g_ingress.request_timeout_ms);
         if (clock_mono_s() >= next_check) {
             produce_watch();
             next_check = clock_mono_s() + 1;
         }
     }
 
-    /* Drain: no new connections, every suspended request gets its Kafka answer, then
-     * the producer is flushed and HTTP stops (all connections are resumed by then). */
-    log_info(NULL, "draining: %ld requests waiting for Kafka", http_inflight());
-    MHD_quiesce_daemon(http);
-    double deadline = clock_mono_s() + (double)g_ingress.kafka_timeout_ms / 1000 + 5;
-    while (http_inflight() > 0 && clock_mono_s() < deadline)
+    /* Drain: no new connections; requests on open ones are answered 503 with
+     * Connection: close; every suspended request gets its answer (the resolver's, then
+     * Kafka's, which are abandoned if they do not come in time), and only then does HTTP
+     * stop (0.9.75 aborts when stopped with a suspended connection). Clients that keep
+     * sending on open connections get DRAIN_GRACE_S to hear that 503 and close, rather
+     * than a reset in the middle of a request. */
+    log_info(NULL, "draining: %ld requests waiting", http_suspended());
+    http_drain(http);
+    double deadline = clock_mono_s() + (double)g_ingress.kafka_timeout_ms / 1000 + 2;
+    bool abandoned = false;
+    double grace_end = clock_mono_s() + DRAIN_GRACE_S;
+    while (http_suspended() > 0 || (guard_open() > 0 && clock_mono_s() < grace_end)) {
         usleep(20 * 1000);
+        guard_sweep(g_ingress.request_timeout_ms);
+        if (!abandoned && clock_mono_s() >= deadline) {
+            log_warn(NULL, "drain: %ld requests still wait for Kafka: answering them 503", http_suspended());
+            produce_abandon();
+            abandoned = true;
+        }
+    }
     produce_drain(5000);
     http_stop(http);
     produce_shutdown();

@@ -28,13 +28,14 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
     (void)rk;
     (void)opaque;
     struct ingress_request *req = rkm->_private;
+    const char *wid = http_request_id(req);
     if (rkm->err) {
-        log_error(req->webhook_id, "kafka: not stored: %s", rd_kafka_err2str(rkm->err));
+        log_error(wid, "kafka: not stored: %s", rd_kafka_err2str(rkm->err));
         http_answer_later(req, MHD_HTTP_SERVICE_UNAVAILABLE);
         return;
     }
     atomic_store(&brokers_down, false);
-    log_info(req->webhook_id, "stored in %s [%d] at offset %lld", g_common.topic_raw, rkm->partition,
+    log_info(wid, "stored in %s [%d] at offset %lld", g_common.topic_raw, rkm->partition,
              (long long)rkm->offset);
     http_answer_later(req, MHD_HTTP_OK);
 }
@@ -92,13 +93,13 @@ fail:
 }
 
 /* Headers: the hookline contract (msg.h) plus every request header as "http.<name>". */
-static rd_kafka_headers_t *build_headers(const struct ingress_request *req, const struct webhook_request *wr,
+static rd_kafka_headers_t *build_headers(const char *webhook_id, const struct webhook_request *wr,
                                          const char *env_id, const char *key, const char *provider, bool verified)
 {
     rd_kafka_headers_t *h = rd_kafka_headers_new(16 + wr->nheaders);
     char received[32];
     snprintf(received, sizeof received, "%lld", clock_unix_ms());
-    rd_kafka_header_add(h, MSG_H_WEBHOOK_ID, -1, req->webhook_id, -1);
+    rd_kafka_header_add(h, MSG_H_WEBHOOK_ID, -1, webhook_id, -1);
     rd_kafka_header_add(h, MSG_H_RECEIVED_AT, -1, received, -1);
     rd_kafka_header_add(h, MSG_H_ENVIRONMENT, -1, env_id, -1);
     rd_kafka_header_add(h, MSG_H_INTEGRATION, -1, key, -1);
@@ -121,16 +122,16 @@ static rd_kafka_headers_t *build_headers(const struct ingress_request *req, cons
     return h;
 }
 
-int produce_webhook(struct ingress_request *req, const struct webhook_request *wr, const char *env_id,
-                    const char *key, const struct provider *p, bool verified)
+int produce_webhook(struct ingress_request *req, const struct webhook_request *wr, const char *webhook_id,
+                    const char *env_id, const char *key, const struct provider *p, bool verified)
 {
     if (atomic_load(&brokers_down)) {
-        log_warn(req->webhook_id, "kafka: all brokers down, refusing with 503");
+        log_warn(webhook_id, "kafka: all brokers down, refusing with 503");
         return -1;
     }
     char okey[256];
     size_t okey_len = provider_ordering_key(p, wr, okey, sizeof okey);
-    rd_kafka_headers_t *h = build_headers(req, wr, env_id, key, provider_name(p), verified);
+    rd_kafka_headers_t *h = build_headers(webhook_id, wr, env_id, key, provider_name(p), verified);
     /* The body is copied: the request buffer belongs to MHD's connection. */
     rd_kafka_resp_err_t err = rd_kafka_producev(
         producer, RD_KAFKA_V_RKT(raw_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -138,7 +139,7 @@ int produce_webhook(struct ingress_request *req, const struct webhook_request *w
         RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(req), RD_KAFKA_V_END);
     if (err) {
         rd_kafka_headers_destroy(h); /* not taken on failure */
-        log_warn(req->webhook_id, "kafka: cannot queue: %s", rd_kafka_err2str(err));
+        log_warn(webhook_id, "kafka: cannot queue: %s", rd_kafka_err2str(err));
         return -1;
     }
     return 0;
@@ -156,6 +157,13 @@ void produce_watch(void)
 bool produce_ready(void)
 {
     return atomic_load(&kafka_ok);
+}
+
+void produce_abandon(void)
+{
+    /* Their delivery reports (error "purged") answer each waiting request 503. */
+    if (producer)
+        rd_kafka_purge(producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 }
 
 void produce_drain(int timeout_ms)

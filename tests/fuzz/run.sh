@@ -28,8 +28,9 @@ declare -A SOURCES=(
     [fuzz_provider]="$(echo providers/*.c) common/crypto.c"
     [fuzz_signed_mutation]="$(echo providers/*.c) common/crypto.c"
     [fuzz_envelope]="forwarder/envelope.c common/crypto.c"
+    [fuzz_ingress]="ingress/request.c $(echo providers/*.c) common/crypto.c common/ids.c common/ident.c common/log.c common/config.c"
 )
-TARGETS="fuzz_provider fuzz_signed_mutation fuzz_envelope"
+TARGETS="fuzz_provider fuzz_signed_mutation fuzz_envelope fuzz_ingress"
 
 if ! PKG_CFLAGS=$(pkg-config --cflags "${PKGS[@]}") || ! PKG_LIBS=$(pkg-config --libs "${PKGS[@]}"); then
     echo "fuzz: pkg-config cannot find the libraries (${PKGS[*]}); run make deps" >&2

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from hlsupport import (assert_bytes, github_body, github_headers, hubspot_event, hubspot_headers, post,
-                       post_raw, uid)
+from hlsupport import (assert_bytes, get, github_body, github_headers, hubspot_event, hubspot_headers, post,
+                       post_raw, uid, wait_until)
 
 LIMIT = 1048576   # default body limit, 1 MiB
 
@@ -126,3 +126,61 @@ def test_ingress_keeps_the_connection_alive(github):
         conn.close()
     for body in bodies:
         github.wait_payload(body)
+
+
+def test_identifiers_that_cannot_exist_are_404_and_leave_readyz_alone(github, stack):
+    """A key PostgreSQL would refuse (%ff is not UTF-8), an environment that is not a UUID
+    and a key with a space name nothing: 404 without asking the database, and a burst of
+    them never makes the ingress report the database down (it used to answer 503 and go
+    NotReady, so a trickle of such requests kept every replica out of service)."""
+    paths = [f"{github.env['id']}/%ff", f"not-a-uuid-{uid()}/{github.key}", f"{github.env['id']}/a%20b"]
+    body = github_body(1)
+    readyz = stack.admin_url("ingress", "/readyz")
+    for round_ in range(30):
+        for path in paths:
+            r = post(f"{stack.public_url}/webhook/{path}", body, github.sign(body))
+            assert r.status_code == 404, f"round {round_}: POST /webhook/{path} answered {r.status_code} {r.text[:200]!r}"
+        ready = get(readyz)
+        assert ready.status_code == 200, f"round {round_}: /readyz answered {ready.status_code} {ready.text[:200]!r}"
+    # The real integration is still served.
+    inst = random.randint(10**6, 10**9)
+    github.connect({"installation_id": str(inst)})
+    github.send(github_body(inst, n="after-the-burst"))
+
+
+def test_content_length_over_the_limit_is_413_before_the_body(github):
+    """The body is not waited for (nor read) when Content-Length already says it is too large."""
+    u = urlsplit(github.url)
+    s = socket.create_connection((u.hostname, u.port), timeout=5)
+    try:
+        s.sendall(f"POST {u.path} HTTP/1.1\r\nHost: {u.hostname}\r\nContent-Type: application/json\r\n"
+                  f"Content-Length: {LIMIT + 1}\r\n\r\n".encode())
+        try:
+            head = s.recv(4096)
+        except TimeoutError:
+            head = b"(nothing within 5 s)"
+        assert head.startswith(b"HTTP/1.1 413 "), f"headers announcing {LIMIT + 1} bytes answered {head[:200]!r}"
+    finally:
+        s.close()
+
+
+def test_an_integration_created_after_a_404_is_accepted_within_a_second(cli, github, stack):
+    """A 404 is remembered (so that floods of unknown targets stay off the database), but
+    briefly, and a configuration change drops it: the provider of a tenant created a
+    moment after its first, refused webhook is accepted within about a second."""
+    key, secret = f"late-{uid()}", f"s3cret-{uid()}"
+    url = f"{stack.public_url}/webhook/{github.env['id']}/{key}"
+    body = github_body(1, late=key)
+    r = post(url, body, github_headers(secret, body))
+    assert r.status_code == 404, f"before it exists: {r.status_code} {r.text[:200]!r}"
+    cli.integration(github.env["id"], key, "github-app", secret=secret)
+    created = time.monotonic()
+    answers = []
+
+    def accepted():
+        answers.append(post(url, body, github_headers(secret, body)).status_code)
+        return answers[-1] == 200
+    wait_until(accepted, 5, "the new integration's webhook to be accepted", lambda: answers, interval=0.05)
+    took = time.monotonic() - created
+    assert took < 1.5, f"accepted {took:.2f} s after the integration was created (answers: {answers})"
+    assert set(answers) <= {200, 404}, f"answers meanwhile: {answers}"

@@ -2,14 +2,20 @@
 data that is not stored; once the broker is back the provider's retry is accepted and
 delivered. The broker is frozen with SIGSTOP (its sockets stay open, so nothing fails
 fast: the ingress must still give up within its Kafka timeout) and thawed with SIGCONT.
-The same for PostgreSQL: frozen, it must hang nothing."""
+The same for PostgreSQL: frozen, it must hang nothing; restarted, cached tenants keep
+flowing."""
 import os
 import random
 import signal
+import subprocess
+import threading
 import time
 from pathlib import Path
 
-from hlsupport import TIMEOUT, DAEMONS, App, assert_bytes, get, github_body, post, wait_until
+import requests
+
+from hlsupport import (REPO, TIMEOUT, DAEMONS, App, assert_bytes, get, github_body, github_headers, post, uid,
+                       wait_until)
 
 
 def kafka_pid():
@@ -108,3 +114,77 @@ def test_a_frozen_database_hangs_nothing(cli, stack, github):
             os.kill(pid, signal.SIGCONT)
 
     retry_until_delivered(other, conn2, body2)
+
+
+def postmaster_gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    return not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+class Steady(threading.Thread):
+    """A provider sending the app's webhooks one after another, recording every answer."""
+
+    def __init__(self, app, inst):
+        super().__init__(daemon=True)
+        self.app, self.inst = app, inst
+        self.answers = []
+        self.halt = threading.Event()
+
+    def run(self):
+        n = 0
+        while not self.halt.is_set() and n < 5000:
+            n += 1
+            body = github_body(self.inst, steady=n)
+            try:
+                r = post(self.app.url, body, self.app.sign(body), timeout=30)
+                self.answers.append((n, r.status_code, r.text[:120]))
+            except requests.RequestException as e:
+                self.answers.append((n, None, repr(e)))
+            time.sleep(0.05)
+
+    def stop(self):
+        self.halt.set()
+        self.join(60)
+
+
+def test_a_database_restart_keeps_cached_tenants_flowing(cli, stack, github):
+    """PostgreSQL stopped and started again (the ingress's LISTEN connection dies with it):
+    a tenant the ingress has cached keeps being accepted throughout, with no 503 (the
+    cache is no longer dropped when LISTEN is lost, only once it is back); and once it is
+    back, changes are seen again (a replaced secret stops being accepted)."""
+    inst = random.randint(10**6, 10**9)
+    github.connect({"installation_id": str(inst)})
+    warm = github_body(inst, n="warm")
+    github.send(warm)
+    sender = Steady(github, inst)
+    sender.start()
+    try:
+        time.sleep(0.5)
+        postmaster = postgres_pids()[0]
+        os.kill(postmaster, signal.SIGINT)  # fast shutdown, as `stack.sh down` does
+        wait_until(lambda: postmaster_gone(postmaster), 30, "PostgreSQL to stop")
+        down_at = len(sender.answers)
+        time.sleep(3)
+        during = sender.answers[down_at:]
+        subprocess.run(["sh", "deploy/local/stack.sh", "infra"], cwd=REPO, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=180, check=True)
+        time.sleep(3)
+    finally:
+        sender.stop()
+    assert len(during) >= 5, f"the provider sent only {len(during)} webhooks while PostgreSQL was down"
+    refused = [a for a in sender.answers if a[1] != 200]
+    assert not refused, (f"{len(refused)} of {len(sender.answers)} webhooks of a cached tenant were not "
+                         f"accepted across the database restart: {refused[:5]}")
+
+    # LISTEN is back: a change is seen again (well within the cache's TTL).
+    old_secret = github.secret
+    cli.json("integration", "update", "--env", github.env["id"], "--key", github.key, "--secret", f"new-{uid()}")
+    body = github_body(inst, n="old-secret")
+
+    def refused_now():
+        return post(github.url, body, github_headers(old_secret, body)).status_code == 401
+    wait_until(refused_now, 10, "the replaced secret to be refused (configuration changes seen after the restart)")
