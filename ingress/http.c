@@ -63,13 +63,19 @@ static void count_status(unsigned status)
     metric_inc(m_status[i]);
 }
 
+/* extra: nextra more headers (entries with a NULL name are skipped), e.g. a handshake's
+ * X-Content-Type-Options; may be NULL. */
 static enum MHD_Result send_response(struct ingress_request *req, unsigned status, const char *content_type,
-                                    const void *body, size_t len, enum MHD_ResponseMemoryMode mode)
+                                    const void *body, size_t len, enum MHD_ResponseMemoryMode mode,
+                                    const struct http_header *extra, size_t nextra)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, mode);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, "Content-Type", content_type);
+    for (size_t i = 0; extra && i < nextra; i++)
+        if (extra[i].name)
+            MHD_add_response_header(r, extra[i].name, extra[i].value);
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
         MHD_add_response_header(r, "Retry-After", "5");
     if (atomic_load(&draining))
@@ -85,7 +91,7 @@ static enum MHD_Result send_response(struct ingress_request *req, unsigned statu
 
 static enum MHD_Result send_answer(struct ingress_request *req, unsigned status, const char *json)
 {
-    return send_response(req, status, "application/json", json, strlen(json), MHD_RESPMEM_PERSISTENT);
+    return send_response(req, status, "application/json", json, strlen(json), MHD_RESPMEM_PERSISTENT, NULL, 0);
 }
 
 /* Suspends req (before anything that may resume it is started); false while draining. */
@@ -207,7 +213,7 @@ static enum MHD_Result handle_request(struct ingress_request *req, const char *u
     case REQUEST_HANDSHAKE: {
         const char *type = v->hs.content_type[0] ? v->hs.content_type : "text/plain";
         ret = send_response(req, v->hs.status, type, v->hs.body ? v->hs.body : "", v->hs.body_len,
-                            MHD_RESPMEM_MUST_COPY);
+                            MHD_RESPMEM_MUST_COPY, v->hs.headers, HANDSHAKE_MAX_HEADERS);
         break;
     }
     case REQUEST_ANSWER:

@@ -67,7 +67,8 @@ static void decide_known(const struct integration_entry *integ, struct request_v
     if (hs < 0)
         return answer(out, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"out of memory\"}");
     if (hs > 0 && !out->hs.store) {
-        log_info(wid, "handshake of %s/%s (%s) answered %u", env, key, integ->provider, out->hs.status);
+        log_info(wid, "handshake of %s/%s (%s) answered %u%s%s", env, key, integ->provider, out->hs.status,
+                 out->hs.why[0] ? ": " : "", out->hs.why);
         out->action = REQUEST_HANDSHAKE;
         return;
     }

@@ -75,7 +75,7 @@ int connections_find(enum store_match match, const char *env_id, const char *int
     pthread_mutex_lock(&cc.lock);
     int rc = store_connections_by(cc.query, match, env_id, integration_key, key, value, ids, n);
     pthread_mutex_unlock(&cc.lock);
-    config_cache_db_result(&cc, rc >= 0);
+    config_cache_db_result(&cc, rc >= 0 || rc == STORE_REFUSED); /* a refused value is no outage */
     if (rc >= 0 && cacheable)
         cache_result(ckey, rc, *ids, *n);
     return rc;

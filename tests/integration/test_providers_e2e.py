@@ -103,6 +103,7 @@ def test_microsoft_graph_validation_and_batch(cli, stack, receiver):
     r = get(app.url + "?validationToken=" + urllib.parse.quote(token))
     assert r.status_code == 200 and r.text == token, f"GET validation answered {r.status_code} {r.text!r}"
     assert r.headers["Content-Type"].startswith("text/plain")
+    assert r.headers.get("X-Content-Type-Options") == "nosniff", "an echoed token must not be sniffed as HTML"
     r = post(app.url + "?validationToken=" + urllib.parse.quote(token), b"", {})
     assert r.status_code == 200 and r.text == token, f"POST validation answered {r.status_code} {r.text!r}"
     # The echo is capped at 1,024 bytes of printable ASCII.
