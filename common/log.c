@@ -2,6 +2,7 @@
  * JSON: {"ts":...,"level":...,"daemon":...,"webhook_id":...,"msg":...}. */
 #include "common/log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +44,13 @@ static size_t json_escape(char *buf, size_t len, size_t cap, const char *s)
     return len;
 }
 
+int log_enabled(enum log_level lvl)
+{
+    return lvl >= log_min;
+}
+
+static void log_write(enum log_level lvl, const char *wid, char *msg);
+
 void log_msg(enum log_level lvl, const char *wid, const char *fmt, ...)
 {
     if (lvl < log_min)
@@ -52,6 +60,28 @@ void log_msg(enum log_level lvl, const char *wid, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    log_write(lvl, wid, msg);
+}
+
+void log_msg_errno(enum log_level lvl, const char *wid, const char *fmt, ...)
+{
+    int saved = errno;
+    if (lvl < log_min)
+        return;
+    char msg[2048], reason[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *why = strerror_r(saved, reason, sizeof reason); /* GNU: may return a static string */
+    if (n >= 0 && (size_t)n < sizeof msg)
+        snprintf(msg + n, sizeof msg - (size_t)n, ": %s", why);
+    log_write(lvl, wid, msg);
+}
+
+/* Writes one event; msg (NUL-terminated) is folded onto one line in place. */
+static void log_write(enum log_level lvl, const char *wid, char *msg)
+{
     /* One event, one line: fold any newline an argument carried. */
     for (char *p = msg; *p; p++)
         if (*p == '\n' || *p == '\r')
