@@ -74,7 +74,9 @@ int destinations_get(const char *env_id, const char *integration, const char *co
     if (rc == 0)
         fs_rc = store_forward_settings(cc.query, env_id, integration, connection, &fs);
     pthread_mutex_unlock(&cc.lock);
-    config_cache_db_result(&cc, rc >= 0 && fs_rc >= 0);
+    /* A refusal is an answer of a database that works: the message is at fault. */
+    bool refused = rc == STORE_REFUSED || fs_rc == STORE_REFUSED;
+    config_cache_db_result(&cc, refused || (rc >= 0 && fs_rc >= 0));
     memset(out, 0, sizeof *out);
     out->found = rc == 0;
     if (rc == 0 && fs_rc >= 0)
@@ -82,6 +84,8 @@ int destinations_get(const char *env_id, const char *integration, const char *co
     if (fs_rc == 0)
         forward_settings_row_clear(&fs);
     environment_row_clear(&env);
+    if (refused)
+        return STORE_REFUSED;
     if (rc < 0 || fs_rc < 0)
         return -1;
     config_cache_put(&cc, key, out, out->found);
@@ -106,6 +110,18 @@ int destinations_gone(const char *url, char *since, size_t sincelen)
     if (a.gone && since)
         snprintf(since, sincelen, "%s", a.since);
     return a.gone ? 0 : 1;
+}
+
+bool destinations_gone_cached(const char *url, int *gone, char *since, size_t sincelen)
+{
+    struct gone_answer a;
+    config_cache_refresh(&gone_cc);
+    if (!ttl_cache_get(gone_cc.cache, url, &a))
+        return false;
+    *gone = a.gone ? 0 : 1;
+    if (since)
+        snprintf(since, sincelen, "%s", a.gone ? a.since : "");
+    return true;
 }
 
 int destinations_flag_gone(const char *url, long status, const char *wid)
