@@ -27,8 +27,9 @@ CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,
 declare -A SOURCES=(
     [fuzz_provider]="$(echo providers/*.c) common/crypto.c"
     [fuzz_envelope]="forwarder/envelope.c common/crypto.c"
+    [fuzz_routed]="forwarder/request.c forwarder/envelope.c common/msg.c common/ident.c common/ids.c common/quarantine.c common/crypto.c common/log.c common/clock.c"
 )
-TARGETS="fuzz_provider fuzz_envelope"
+TARGETS="fuzz_provider fuzz_envelope fuzz_routed"
 
 if ! PKG_CFLAGS=$(pkg-config --cflags "${PKGS[@]}") || ! PKG_LIBS=$(pkg-config --libs "${PKGS[@]}"); then
     echo "fuzz: pkg-config cannot find the libraries (${PKGS[*]}); run make deps" >&2
