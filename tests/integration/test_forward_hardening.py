@@ -232,3 +232,40 @@ def test_cr_lf_planted_on_the_routed_topic_cannot_add_a_header(github, receiver)
     assert d.header("X-Hookline-Event-Type") == "pushX-Injected: 1GET /admin HTTP/1.1"
     assert json.loads(d.body)["payload"] == json.loads(value), "the body was cut or reframed"
     assert d.header("Content-Length") == str(len(d.body))
+
+
+def test_a_sync_runner_topic_cannot_be_one_of_hooklines_own(github, cli):
+    base = [str(cli.path), "sync", "create", "--env", github.env["id"], "--integration", github.key,
+            "--subscriptions", "*"]
+    for topic in ("webhooks.routed", "webhooks.raw", "WEBHOOKS.Rejected", "webhooks.anything",
+                  "webhooks.forward-retry.hookline-forwarder.1"):
+        r = subprocess.run(base + ["--name", f"s-{uid()}", "--runner-topic", topic], capture_output=True, timeout=60)
+        assert r.returncode != 0, f"--runner-topic {topic} was accepted"
+        assert b"hookline's own topics" in r.stderr, r.stderr
+    created = cli.json("sync", "create", "--env", github.env["id"], "--integration", github.key,
+                       "--subscriptions", "*", "--name", f"s-{uid()}", "--runner-topic", f"runner-jobs-{uid()}")
+    assert created["runner_topic"].startswith("runner-jobs-")
+
+
+def test_after_reencrypt_the_database_refuses_plain_text_secrets(github, receiver, cli):
+    """`hookline secrets reencrypt` leaves every secret encrypted and from then on the
+    database refuses a plain-text one (a known key planted by SQL), while forwarding
+    goes on. The constraints are dropped afterwards: other tests plant plain text."""
+    done = cli.json("secrets", "reencrypt")
+    try:
+        assert done["plaintext_refused"] is True
+        for sql in (f"UPDATE environments SET signing_key = 'planted' WHERE id = '{github.env['id']}'",
+                    f"UPDATE integrations SET webhook_secret = 'planted' WHERE environment_id = '{github.env['id']}'"):
+            r = subprocess.run(["psql", os.environ["HOOKLINE_DATABASE_URL"], "-XAtqc", sql], capture_output=True,
+                               timeout=30)
+            assert r.returncode != 0 and b"secrets_encrypted" in r.stderr, (sql, r.stderr)
+        inst = random.randint(10**6, 10**9)
+        github.connect({"installation_id": str(inst)})
+        body = github_body(inst, after_reencrypt=uid())
+        github.send(body)
+        github.wait_payload(body)
+    finally:
+        for table in ("environments", "integrations"):
+            subprocess.run(["psql", os.environ["HOOKLINE_DATABASE_URL"], "-XAtqc",
+                            f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {table}_secrets_encrypted"],
+                           capture_output=True, timeout=30)
