@@ -73,10 +73,13 @@ int destinations_get(const char *env_id, const char *integration, const char *co
     int rc = store_environment(cc.query, env_id, &env);
     if (rc == 0)
         fs_rc = store_forward_settings(cc.query, env_id, integration, connection, &fs);
+    /* -1 from a database that answers at once: the row itself cannot be used (a signing
+     * key that cannot be decrypted, logged by the store), not the database. */
+    bool unusable = rc == -1 && store_ping(cc.query) == 0;
     pthread_mutex_unlock(&cc.lock);
     /* A refusal is an answer of a database that works: the message is at fault. */
     bool refused = rc == STORE_REFUSED || fs_rc == STORE_REFUSED;
-    config_cache_db_result(&cc, refused || (rc >= 0 && fs_rc >= 0));
+    config_cache_db_result(&cc, unusable || refused || (rc >= 0 && fs_rc >= 0));
     memset(out, 0, sizeof *out);
     out->found = rc == 0;
     if (rc == 0 && fs_rc >= 0)
@@ -86,6 +89,11 @@ int destinations_get(const char *env_id, const char *integration, const char *co
     environment_row_clear(&env);
     if (refused)
         return STORE_REFUSED;
+    if (unusable) { /* remembered briefly: its messages ask again, the database once a second */
+        out->found = out->unusable = true;
+        config_cache_put(&cc, key, out, false);
+        return 0;
+    }
     if (rc < 0 || fs_rc < 0)
         return -1;
     config_cache_put(&cc, key, out, out->found);

@@ -9,13 +9,15 @@
  *   endpoints.c     per destination (scheme, host, port): concurrency limit and queue,
  *                   metrics; circuit.c its circuit breaker
  *   deliver.c       HTTP POSTs in parallel with the libcurl multi interface
- *   handoff.c       asynchronous copies to the retry and dead-letter topics;
- *                   retries.c the retry schedule and its topics
+ *   handoff.c       asynchronous copies to the retry, dead-letter and quarantine
+ *                   topics; retries.c the retry schedule and its topics
  *   destinations.c  where and how a message goes (cached PostgreSQL lookups), and
  *                   destinations flagged gone (410); resolver.c answers the lookups
- *                   that miss the cache on a thread of its own
+ *                   that miss the cache and flags 410s on a thread of its own, so
+ *                   the event loop never waits on the database
  *   attempt_log.c   every attempt, written to PostgreSQL in the background
- *   request.c       one routed message as an HTTP request: body and headers
+ *   request.c       one routed message as an HTTP request: body and headers, and
+ *                   which messages can never be delivered (quarantined)
  *   envelope.c      the Nango-compatible body and its signatures (pure)
  */
 #ifndef HOOKLINE_FORWARDER_H
@@ -60,6 +62,8 @@ struct destination {
     bool raw;                /* forward_mode raw: the provider's body and headers unchanged */
     bool legacy_signature;   /* also send X-Nango-Signature */
     bool overridden;         /* primary_url is the connection's override */
+    bool unusable;           /* the environment exists but cannot be used now (its signing key
+                                cannot be decrypted): its messages wait, the others flow */
     char primary_url[DESTINATION_URL_MAX + 1]; /* the connection's override, else the environment's URL; "" none */
     char secondary_url[DESTINATION_URL_MAX + 1];
     char signing_key[256];
@@ -69,7 +73,8 @@ struct destination {
 int destinations_init(const char *conninfo, long ttl_ms) __attribute__((warn_unused_result));
 /* For a message of environment env_id, integration, and connection (NULL when
  * unattributed). 0 (out->found says whether the environment exists; an integration
- * that no longer exists forwards with the defaults: on, no override), -1 database
+ * that no longer exists forwards with the defaults: on, no override; out->unusable
+ * says it exists but cannot be used now, an answer kept about a second), -1 database
  * unavailable, STORE_REFUSED the database refused these values (never to be asked
  * again: the message is quarantined). Answers are cached per (environment,
  * integration, connection) until the TTL or any configuration change. */
@@ -309,7 +314,8 @@ void pipeline_submit(rd_kafka_message_t *rkm, const struct retry_state *st);
 int pipeline_tick(int max_ms);
 /* Jobs not final yet. */
 size_t pipeline_active(void);
-/* True while a job waits for the database (take no new messages meanwhile). */
+/* True while a job waits for a database that cannot be reached (take no new messages
+ * meanwhile); one waiting for an unusable environment does not block the others. */
 bool pipeline_blocked(void);
 /* Stopping: abandons what has not started (its offset is not stored, so it is
  * delivered again after the restart); what is in flight or being handed off ends. */

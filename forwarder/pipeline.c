@@ -76,6 +76,8 @@ struct job {
     struct job *prev, *next;       /* every job */
     struct resolve_req lookup;     /* with the resolver, when the cache had no answer */
     struct job *lookup_next;       /* its lookup failed: asked again a second later */
+    bool lookup_blocks;            /* ... because the database is unreachable (take no new messages) */
+    bool waited;                   /* its environment was unusable once (logged) */
 };
 
 static rd_kafka_t *consumer;
@@ -83,6 +85,7 @@ static struct job *jobs;
 static size_t njobs;
 static struct delivery *timers;
 static struct job *lookups;
+static size_t blocking_lookups;    /* jobs on lookups whose database was unreachable */
 static double next_lookup;
 static bool draining;
 
@@ -455,10 +458,32 @@ static void job_urls(const struct job *job, const char *urls[2])
     urls[1] = job->st.retry ? "" : job->dest.secondary_url;
 }
 
+/* The job's lookup is asked again a second later; blocks: the database could not be
+ * reached (no new message is taken meanwhile), else only this environment is unusable
+ * (the others keep flowing). */
+static void job_retry_lookup(struct job *job, bool blocks)
+{
+    job->lookup_blocks = blocks;
+    blocking_lookups += blocks;
+    job->lookup_next = lookups;
+    lookups = job;
+    next_lookup = clock_mono_s() + 1;
+}
+
 static void job_start(struct job *job)
 {
     const struct routed *r = &job->r;
     const struct destination *dest = &job->dest;
+    if (dest->unusable) {
+        if (!job->waited)
+            log_warn(r->webhook_id, "environment %s cannot be used now (its signing key cannot be decrypted: "
+                                    "check HOOKLINE_ENCRYPTION_KEY and _OLD_KEYS); %s waits",
+                     r->env, r->routed_id);
+        job->waited = true;
+        job->pending++; /* held while it waits, released by the next resolve */
+        job_retry_lookup(job, false);
+        return;
+    }
     if (!dest->found) {
         job_quarantine(job, "unknown environment (hl.environment names none)");
         return;
@@ -548,9 +573,7 @@ static void take_answers(void)
             job_quarantine(job, "the database refused the message's identifiers");
             job_release(job);
         } else if (a->rc < 0) {
-            job->lookup_next = lookups;
-            lookups = job;
-            next_lookup = clock_mono_s() + 1;
+            job_retry_lookup(job, true);
         } else {
             job_start(job);
             job_release(job);
@@ -598,6 +621,7 @@ int pipeline_tick(int max_ms)
     if (lookups && (now >= next_lookup || draining)) {
         struct job *list = lookups;
         lookups = NULL;
+        blocking_lookups = 0;
         while (list) {
             struct job *job = list;
             list = job->lookup_next;
@@ -648,7 +672,7 @@ size_t pipeline_active(void)
 
 bool pipeline_blocked(void)
 {
-    return lookups != NULL;
+    return blocking_lookups > 0;
 }
 
 void pipeline_drain(void)
@@ -667,4 +691,5 @@ void pipeline_abort_all(void)
     }
     timers = NULL;
     lookups = NULL;
+    blocking_lookups = 0;
 }
