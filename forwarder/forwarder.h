@@ -171,8 +171,9 @@ struct routed {
 const char *routed_read(struct routed *r, rd_kafka_headers_t *h) __attribute__((warn_unused_result));
 void routed_free(struct routed *r);
 /* May the provider's request header name (trimmed, a token) be passed on to the app?
- * Never hop-by-hop or framing headers, credentials, Forwarded / X-Forwarded-* /
- * X-Real-IP, nor the names hookline sets; case-insensitive. */
+ * Never hop-by-hop or framing headers, method or URL overrides, credentials, Forwarded /
+ * X-Forwarded-* / X-Real-IP and other client-address claims, nor the names hookline
+ * sets; case-insensitive. */
 bool header_passes(const char *name);
 
 /* handoff.c: copies rkm to topic with the extra headers (replacing same-named ones; an

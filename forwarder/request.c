@@ -21,15 +21,20 @@
 
 /* Request headers of the provider that are not passed on: hop-by-hop and framing
  * headers (they describe the provider's connection to the ingress, not ours to the app,
- * and would let a stranger bend how the app reads the request), credentials, headers
- * that claim where the request came from, and the names hookline sets itself
- * (Content-Type travels separately). name is trimmed and a token (msg_http_headers). */
+ * and would let a stranger bend how the app reads the request), the headers frameworks
+ * read as another method or URL (X-HTTP-Method-Override, X-Original-URL, ...),
+ * credentials, headers that claim where the request came from, and the names hookline
+ * sets itself (Content-Type travels separately). name is trimmed and a token
+ * (msg_http_headers). */
 bool header_passes(const char *name)
 {
     static const char *const dropped[] = {
         "host", "content-length", "content-type", "content-encoding", "connection", "keep-alive", "te", "trailer",
-        "transfer-encoding", "upgrade", "expect", "http2-settings", "authorization", "cookie", "user-agent",
-        "accept-encoding", "forwarded", "x-real-ip", "webhook-id", "webhook-timestamp", "webhook-signature",
+        "transfer-encoding", "upgrade", "expect", "http2-settings", "via", "authorization", "cookie", "user-agent",
+        "accept-encoding", "x-http-method-override", "x-http-method", "x-method-override", "x-original-url",
+        "x-rewrite-url", "x-original-method", "forwarded", "x-forwarded", "x-real-ip", "x-client-ip",
+        "true-client-ip", "x-cluster-client-ip", "cf-connecting-ip", "fastly-client-ip", "webhook-id",
+        "webhook-timestamp", "webhook-signature",
     };
     static const char *const dropped_prefixes[] = {"proxy-", "x-forwarded-", "x-nango-", "x-hookline-"};
     for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++)

@@ -245,7 +245,8 @@ static void header_filter_refuses_framing_hop_by_hop_and_origin_claims(void **st
         "trailer", "keep-alive", "proxy-authorization", "proxy-connection", "proxy-anything", "host",
         "content-encoding", "content-type", "forwarded", "x-forwarded-for", "X-Forwarded-Host", "x-real-ip",
         "webhook-signature", "Webhook-Id", "webhook-timestamp", "x-nango-hmac-sha256", "x-hookline-verified",
-        "authorization", "cookie", "expect",
+        "authorization", "cookie", "expect", "via", "X-HTTP-Method-Override", "x-original-url", "x-rewrite-url",
+        "true-client-ip", "x-forwarded",
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
         if (header_passes(refused[i]))
