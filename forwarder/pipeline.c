@@ -76,7 +76,6 @@ struct job {
     struct job *prev, *next;       /* every job */
     struct resolve_req lookup;     /* with the resolver, when the cache had no answer */
     struct job *lookup_next;       /* its lookup failed: asked again a second later */
-    bool lookup_blocks;            /* ... because the database is unreachable (take no new messages) */
     bool waited;                   /* its environment was unusable once (logged) */
 };
 
@@ -463,7 +462,6 @@ static void job_urls(const struct job *job, const char *urls[2])
  * (the others keep flowing). */
 static void job_retry_lookup(struct job *job, bool blocks)
 {
-    job->lookup_blocks = blocks;
     blocking_lookups += blocks;
     job->lookup_next = lookups;
     lookups = job;
