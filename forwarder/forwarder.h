@@ -63,7 +63,9 @@ struct destination {
     bool legacy_signature;   /* also send X-Nango-Signature */
     bool overridden;         /* primary_url is the connection's override */
     bool unusable;           /* the environment exists but cannot be used now (its signing key
-                                cannot be decrypted): its messages wait, the others flow */
+                                cannot be decrypted, a URL or key too long to hold): its
+                                messages wait, the others flow */
+    char unusable_why[128];
     char primary_url[DESTINATION_URL_MAX + 1]; /* the connection's override, else the environment's URL; "" none */
     char secondary_url[DESTINATION_URL_MAX + 1];
     char signing_key[256];

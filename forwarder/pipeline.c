@@ -474,9 +474,8 @@ static void job_start(struct job *job)
     const struct destination *dest = &job->dest;
     if (dest->unusable) {
         if (!job->waited)
-            log_warn(r->webhook_id, "environment %s cannot be used now (its signing key cannot be decrypted: "
-                                    "check HOOKLINE_ENCRYPTION_KEY and _OLD_KEYS); %s waits",
-                     r->env, r->routed_id);
+            log_warn(r->webhook_id, "environment %s cannot be used now (%s); %s waits", r->env,
+                     dest->unusable_why, r->routed_id);
         job->waited = true;
         job->pending++; /* held while it waits, released by the next resolve */
         job_retry_lookup(job, false);
