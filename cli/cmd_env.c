@@ -18,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "common/crypto.h"
+#include "common/outbound.h"
 #include "common/secretbox.h"
 #include "common/store.h"
 
@@ -197,6 +198,29 @@ static int new_env_id(PGconn *db, char id[STORE_SECRET_ROW_MAX])
     return 0;
 }
 
+/* The URL options' length, checked before anything else, so that a URL past the one
+ * limit every stage holds (OUTBOUND_URL_MAX: the forwarder's buffers, its retry and
+ * dead-letter headers, the attempt log) is refused for what it is. -1 when fine. */
+static int check_url_lengths(int argc, char **argv)
+{
+    static const char *const names[] = {"--webhook-url", "--secondary-url"};
+    for (int i = 1; i < argc; i++) {
+        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+            size_t n = strlen(names[k]);
+            const char *v = NULL;
+            if (!strcmp(argv[i], names[k]) && i + 1 < argc)
+                v = argv[i + 1];
+            else if (!strncmp(argv[i], names[k], n) && argv[i][n] == '=')
+                v = argv[i] + n + 1;
+            if (v && strlen(v) > OUTBOUND_URL_MAX) {
+                cli_error("%s is %zu bytes long: a URL may have at most %d", names[k], strlen(v), OUTBOUND_URL_MAX);
+                return CLI_FAIL;
+            }
+        }
+    }
+    return -1;
+}
+
 int cmd_env_create(int argc, char **argv)
 {
     int status = CLI_FAIL;
@@ -216,7 +240,9 @@ int cmd_env_create(int argc, char **argv)
         {"legacy-signature", CLI_OPT_BOOL, &legacy, false},
         {"json", CLI_OPT_FLAG, &json, false},
     };
-    int parsed = cli_parse_options(argc, argv, create_usage, opts, CLI_OPTS_N(opts));
+    int parsed = check_url_lengths(argc, argv);
+    if (parsed < 0)
+        parsed = cli_parse_options(argc, argv, create_usage, opts, CLI_OPTS_N(opts));
     if (parsed < 0)
         parsed = check_forward_mode(argv[0], mode);
     if (parsed >= 0)
@@ -381,7 +407,9 @@ int cmd_env_update(int argc, char **argv)
         {"legacy-signature", CLI_OPT_BOOL, &legacy, false},
         {"json", CLI_OPT_FLAG, &json, false},
     };
-    int parsed = cli_parse_options(argc, argv, update_usage, opts, CLI_OPTS_N(opts));
+    int parsed = check_url_lengths(argc, argv);
+    if (parsed < 0)
+        parsed = cli_parse_options(argc, argv, update_usage, opts, CLI_OPTS_N(opts));
     if (parsed < 0)
         parsed = check_forward_mode(argv[0], mode);
     if (parsed >= 0)

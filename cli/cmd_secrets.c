@@ -10,6 +10,13 @@
  * is unusable either way: setting it again is the fix), and the command then exits 1,
  * so that one bad row does not hold up a key rotation. Only counts are printed, never
  * a value.
+ *
+ * Once every value is encrypted, `reencrypt` also turns plain text away for good: in
+ * the same transaction it adds a CHECK constraint per table (<table>_secrets_encrypted:
+ * every secret column NULL or "hl1:..."), so from then on the database refuses a plain
+ * text secret however it is written (by hand, by an old tool, by someone with SQL
+ * access planting a key they know), and a daemon can never find one to use. Running
+ * `reencrypt` again re-creates them.
  */
 #include <stdio.h>
 #include <string.h>
@@ -42,7 +49,8 @@ static const char reencrypt_usage[] =
     "(HOOKLINE_ENCRYPTION_OLD_KEYS), in one transaction, and checks that the others\n"
     "decrypt. Values that cannot be decrypted are left as they are and listed on stderr\n"
     "(exit status 1): set them again with 'hookline integration update'. Prints counts\n"
-    "only.\n"
+    "only. From then on the database refuses secrets in plain text (CHECK constraints\n"
+    "integrations_secrets_encrypted and environments_secrets_encrypted).\n"
     "\n"
     "  --dry-run   count what would change, change nothing\n"
     "  --json      print a JSON object\n"
@@ -170,6 +178,29 @@ static int reencrypt_value(PGconn *db, const struct secret_table *t, const PGres
     return rc < 0 ? -1 : 0;
 }
 
+/* After every plain-text value of table t was encrypted: a constraint that refuses new
+ * ones (replacing the one an earlier run added). */
+static int refuse_plaintext(PGconn *db, const struct secret_table *t)
+{
+    const char *dot = strchr(t->columns[0], '.');
+    int tlen = (int)(dot - t->columns[0]);
+    char sql[1024];
+    /* Names come from the constant table above, never from input. */
+    int len = snprintf(sql, sizeof sql,
+                       "ALTER TABLE %.*s DROP CONSTRAINT IF EXISTS %.*s_secrets_encrypted,"
+                       " ADD CONSTRAINT %.*s_secrets_encrypted CHECK (",
+                       tlen, t->columns[0], tlen, t->columns[0], tlen, t->columns[0]);
+    for (size_t i = 0; i < t->ncolumns && len > 0 && (size_t)len < sizeof sql; i++) {
+        const char *col = strchr(t->columns[i], '.') + 1;
+        len += snprintf(sql + len, sizeof sql - (size_t)len, "%s(%s IS NULL OR left(%s, %zu) = '%s')",
+                        i ? " AND " : "", col, col, strlen(SECRETBOX_PREFIX), SECRETBOX_PREFIX);
+    }
+    if (len < 0 || (size_t)len + 2 > sizeof sql)
+        return -1;
+    snprintf(sql + len, sizeof sql - (size_t)len, ")");
+    return cli_db_exec(db, "refusing plain-text secrets from now on", sql);
+}
+
 static int reencrypt_all(PGconn *db, struct reencrypt_counts *n)
 {
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
@@ -184,7 +215,7 @@ static int reencrypt_all(PGconn *db, struct reencrypt_counts *n)
             for (size_t i = 0; rc == 0 && i < tables[t].ncolumns; i++)
                 rc = reencrypt_value(db, &tables[t], res, r, i, n);
         PQclear(res);
-        if (rc < 0)
+        if (rc < 0 || refuse_plaintext(db, &tables[t]) < 0)
             return -1;
     }
     return 0;
@@ -220,8 +251,8 @@ int cmd_secrets_reencrypt(int argc, char **argv)
         goto out;
     if (cli_db_exec(db, dry_run ? "rolling back" : "committing", dry_run ? "ROLLBACK" : "COMMIT") < 0)
         goto out;
-    out = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "key_id", secretbox_current_id(kr), "dry_run",
-                    dry_run, "checked", (json_int_t)n.checked, "already_current", (json_int_t)n.current,
+    out = json_pack("{s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "key_id", secretbox_current_id(kr),
+                    "dry_run", dry_run, "plaintext_refused", !dry_run, "checked", (json_int_t)n.checked, "already_current", (json_int_t)n.current,
                     "encrypted_from_plaintext", (json_int_t)n.plaintext, "reencrypted_from_old_key",
                     (json_int_t)n.old_key, "empty_cleared", (json_int_t)n.emptied, "unreadable",
                     (json_int_t)n.unreadable);

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/cli.h"
+#include "common/config.h"
 #include "common/ident.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -136,6 +138,26 @@ static bool valid_topic(const char *s)
            strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len;
 }
 
+/* Is topic one of hookline's own (webhooks.*, the configured stage topics, the
+ * forwarder's retry topics)? A runner writing jobs there would feed them to a stage as
+ * webhooks, or a tenant could read another's. Compared case-insensitively: Kafka
+ * topic names are case-sensitive, but one differing only in case is a lookalike. */
+static bool hookline_topic(const char *topic)
+{
+    const char *const own[] = {g_common.topic_raw, g_common.topic_routed, g_common.topic_rejected,
+                               g_common.topic_dead_letters, g_common.topic_notifications};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (own[i] && !strcasecmp(topic, own[i]))
+            return true;
+    const char *const prefixes[] = {"webhooks.", g_cli.retry_topic_prefix};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        size_t len = prefixes[i] ? strlen(prefixes[i]) : 0;
+        if (len && !strncasecmp(topic, prefixes[i], len))
+            return true;
+    }
+    return false;
+}
+
 int cmd_sync_create(int argc, char **argv)
 {
     int status = CLI_FAIL;
@@ -172,6 +194,12 @@ int cmd_sync_create(int argc, char **argv)
     }
     if (topic && !valid_topic(topic)) {
         cli_error("--runner-topic must be 1 to %d of [A-Za-z0-9._-]", TOPIC_MAX_LEN);
+        return CLI_FAIL;
+    }
+    if (topic && hookline_topic(topic)) {
+        cli_error("--runner-topic %s is one of hookline's own topics (webhooks.*, %s.*): give the runner a "
+                  "topic of its own",
+                  topic, g_cli.retry_topic_prefix);
         return CLI_FAIL;
     }
     if (!(subs_json = parse_subscriptions(subs)))

@@ -20,6 +20,20 @@ const char *msg_header(rd_kafka_headers_t *hdrs, const char *name, char *buf, si
     return buf;
 }
 
+bool msg_token(const char *s, size_t n)
+{
+    static const char specials[] = "!#$%&'*+-.^_`|~";
+    if (!s || n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && (!c || !strchr(specials, c)))
+            return false;
+    }
+    return true;
+}
+
 size_t msg_http_headers(rd_kafka_headers_t *hdrs, struct msg_http_header *out, size_t cap,
                         bool (*keep)(const char *name))
 {
@@ -27,14 +41,20 @@ size_t msg_http_headers(rd_kafka_headers_t *hdrs, struct msg_http_header *out, s
     const void *val;
     size_t size, n = 0, plen = strlen(MSG_H_HTTP_PREFIX);
     for (size_t i = 0; hdrs && n < cap && !rd_kafka_header_get_all(hdrs, i, &name, &val, &size); i++) {
-        if (strncmp(name, MSG_H_HTTP_PREFIX, plen) != 0 || (keep && !keep(name + plen)))
+        if (strncmp(name, MSG_H_HTTP_PREFIX, plen) != 0)
             continue;
+        const char *nm0 = name + plen + strspn(name + plen, " \t");
+        size_t nlen = strlen(nm0);
+        while (nlen && (nm0[nlen - 1] == ' ' || nm0[nlen - 1] == '\t'))
+            nlen--;
+        if (!msg_token(nm0, nlen))
+            continue; /* never a name that could bend the request line or framing */
         if (!val)
             size = 0;
         if (memchr(val ? val : "", '\r', size) || memchr(val ? val : "", '\n', size) || memchr(val ? val : "", 0, size))
             continue; /* never let a stored value split a header line */
-        char *nm = strdup(name + plen), *v = strndup(val ? val : "", size);
-        if (!nm || !v) {
+        char *nm = strndup(nm0, nlen), *v = strndup(val ? val : "", size);
+        if (!nm || !v || (keep && !keep(nm))) {
             free(nm);
             free(v);
             continue;

@@ -97,9 +97,16 @@ struct msg_http_header {
     char *value;
 };
 
-/* Copies the request headers ("http.*") of hdrs into out (at most cap), skipping those
- * for which keep (may be NULL) returns false and values with CR or LF. Returns how
- * many were copied; free them with msg_http_headers_free. */
+/* True if the n bytes at s are an RFC 9110 token (a valid header name): 1 or more of
+ * ALPHA, DIGIT and !#$%&'*+-.^_`|~ . */
+bool msg_token(const char *s, size_t n);
+
+/* Copies the request headers ("http.*") of hdrs into out (at most cap), in order.
+ * A stored name is trimmed of spaces and tabs at both ends (libmicrohttpd keeps
+ * "Transfer-Encoding " and "webhook-signature\t" as sent) and skipped unless what is
+ * left is a token (msg_token); keep (may be NULL) sees the trimmed name and returns
+ * false for those to skip. Values holding CR, LF or NUL are skipped (they would split
+ * a header line). Returns how many were copied; free them with msg_http_headers_free. */
 size_t msg_http_headers(rd_kafka_headers_t *hdrs, struct msg_http_header *out, size_t cap,
                         bool (*keep)(const char *name));
 void msg_http_headers_free(struct msg_http_header *hs, size_t n);

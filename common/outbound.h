@@ -13,6 +13,12 @@
 
 #include "common/ssrf.h"
 
+/* The one length limit of a URL a tenant chooses (an environment's or a connection's
+ * webhook URL, a sync's runner URL), in bytes without the NUL: the CLI refuses longer
+ * ones, and everything that carries one (the forwarder's retry and dead-letter
+ * headers, its buffers, the attempt log) holds this many. */
+#define OUTBOUND_URL_MAX 2048
+
 /* Lives as long as the transfer; refused says why a connection was not allowed
  * ("loopback address"), "" when none was refused. */
 struct outbound_guard {

@@ -122,10 +122,17 @@ void deliver_start(const char *url, const struct delivery_header *headers, size_
     t->done = done;
     t->ctx = ctx;
     for (size_t i = 0; i < nheaders; i++) {
-        char line[8192];
-        int n = snprintf(line, sizeof line, "%s: %s", headers[i].name, headers[i].value);
-        if (n > 0 && (size_t)n < sizeof line)
-            t->headers = curl_slist_append(t->headers, line);
+        /* "Name: value" of any length: a value is never cut, nor a header dropped for its
+         * size. (An empty value removes the header, which raw mode's Content-Type uses.) */
+        char *line = NULL;
+        int n = asprintf(&line, "%s: %s", headers[i].name, headers[i].value);
+        struct curl_slist *more = n >= 0 ? curl_slist_append(t->headers, line) : NULL;
+        free(n >= 0 ? line : NULL);
+        if (!more) {
+            log_error(NULL, "out of memory adding header %s to a delivery to %s", headers[i].name, url);
+            continue;
+        }
+        t->headers = more;
     }
     t->headers = curl_slist_append(t->headers, "Expect:"); /* no 100-continue round trip */
     CURL *c = t->easy;

@@ -26,17 +26,36 @@ int destinations_init(const char *conninfo, long ttl_ms)
                              sizeof(struct gone_answer), 10000, ttl_ms);
 }
 
-#define COPY(dst, s) snprintf((dst), sizeof(dst), "%s", (s) ? (s) : "")
+/* Copies s ("" for NULL) into dst; false when it does not fit (nothing is cut: a URL or
+ * a key cut short would send elsewhere or sign wrong). */
+static bool copy(char *dst, size_t cap, const char *s)
+{
+    size_t len = s ? strlen(s) : 0;
+    dst[0] = '\0';
+    if (len >= cap)
+        return false;
+    memcpy(dst, s ? s : "", len + 1);
+    return true;
+}
+#define COPY(dst, s) copy((dst), sizeof(dst), (s))
 
-/* Fills out from the two rows (fs is NULL when the integration no longer exists). */
+/* Fills out from the two rows (fs is NULL when the integration no longer exists). A
+ * URL or key longer than its buffer (written past the CLI's limits) makes it unusable. */
 static void resolve(struct destination *out, const struct environment_row *env, const struct forward_settings_row *fs)
 {
     out->forward = fs ? fs->forward_enabled : true;
     out->overridden = fs && fs->webhook_url_override && *fs->webhook_url_override;
-    COPY(out->primary_url, out->overridden ? fs->webhook_url_override : env->webhook_url);
-    COPY(out->secondary_url, env->secondary_webhook_url);
-    COPY(out->signing_key, env->signing_key);
-    COPY(out->previous_signing_key, env->previous_signing_key);
+    bool fits = COPY(out->primary_url, out->overridden ? fs->webhook_url_override : env->webhook_url) &&
+                COPY(out->secondary_url, env->secondary_webhook_url);
+    if (!fits)
+        snprintf(out->unusable_why, sizeof out->unusable_why, "a webhook URL is longer than %d bytes: set it again",
+                 DESTINATION_URL_MAX);
+    if (!COPY(out->signing_key, env->signing_key) || !COPY(out->previous_signing_key, env->previous_signing_key)) {
+        fits = false;
+        snprintf(out->unusable_why, sizeof out->unusable_why, "its signing key is longer than %zu bytes",
+                 sizeof out->signing_key - 1);
+    }
+    out->unusable = !fits;
     out->previous_until = env->previous_until;
     out->raw = env->forward_mode == STORE_FORWARD_RAW;
     out->legacy_signature = env->legacy_signature;
@@ -73,8 +92,13 @@ int destinations_get(const char *env_id, const char *integration, const char *co
     int rc = store_environment(cc.query, env_id, &env);
     if (rc == 0)
         fs_rc = store_forward_settings(cc.query, env_id, integration, connection, &fs);
+    /* -1 from a database that answers at once: the row itself cannot be used (a signing
+     * key that cannot be decrypted, logged by the store), not the database. */
+    bool unusable = rc == -1 && store_ping(cc.query) == 0;
     pthread_mutex_unlock(&cc.lock);
-    config_cache_db_result(&cc, rc >= 0 && fs_rc >= 0);
+    /* A refusal is an answer of a database that works: the message is at fault. */
+    bool refused = rc == STORE_REFUSED || fs_rc == STORE_REFUSED;
+    config_cache_db_result(&cc, unusable || refused || (rc >= 0 && fs_rc >= 0));
     memset(out, 0, sizeof *out);
     out->found = rc == 0;
     if (rc == 0 && fs_rc >= 0)
@@ -82,6 +106,16 @@ int destinations_get(const char *env_id, const char *integration, const char *co
     if (fs_rc == 0)
         forward_settings_row_clear(&fs);
     environment_row_clear(&env);
+    if (refused)
+        return STORE_REFUSED;
+    if (unusable)
+        snprintf(out->unusable_why, sizeof out->unusable_why,
+                 "its signing key cannot be decrypted: check HOOKLINE_ENCRYPTION_KEY and _OLD_KEYS");
+    if (unusable || out->unusable) { /* remembered briefly: its messages ask again, the database once a second */
+        out->found = out->unusable = true;
+        config_cache_put(&cc, key, out, false);
+        return 0;
+    }
     if (rc < 0 || fs_rc < 0)
         return -1;
     config_cache_put(&cc, key, out, out->found);
@@ -106,6 +140,18 @@ int destinations_gone(const char *url, char *since, size_t sincelen)
     if (a.gone && since)
         snprintf(since, sincelen, "%s", a.since);
     return a.gone ? 0 : 1;
+}
+
+bool destinations_gone_cached(const char *url, int *gone, char *since, size_t sincelen)
+{
+    struct gone_answer a;
+    config_cache_refresh(&gone_cc);
+    if (!ttl_cache_get(gone_cc.cache, url, &a))
+        return false;
+    *gone = a.gone ? 0 : 1;
+    if (since)
+        snprintf(since, sincelen, "%s", a.gone ? a.since : "");
+    return true;
 }
 
 int destinations_flag_gone(const char *url, long status, const char *wid)

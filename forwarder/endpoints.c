@@ -1,8 +1,9 @@
 /* endpoints: one record per destination (scheme, host and port), made on first use and
  * kept in a hash table. A record holds the destination's circuit, its requests in flight
  * and the deliveries queued behind its concurrency limit, and its metric series; an
- * idle one (closed circuit, nothing in flight or queued) is forgotten when the table
- * grows past its bound. Used from the forwarder's one event-loop thread. */
+ * idle one (closed circuit, nothing in flight or queued, and no delivery holding a
+ * reference: one in backoff or being handed off still points at it) is forgotten when
+ * the table grows past its bound. Used from the forwarder's one event-loop thread. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,7 @@ static void sweep_idle(void)
         struct endpoint **pp = &buckets[b];
         while (*pp) {
             struct endpoint *ep = *pp;
-            if (ep->circuit == CIRCUIT_CLOSED && !ep->in_flight && !ep->queued) {
+            if (ep->circuit == CIRCUIT_CLOSED && !ep->in_flight && !ep->queued && !ep->refs) {
                 *pp = ep->hash_next;
                 free(ep);
                 nendpoints--;
@@ -80,8 +81,10 @@ struct endpoint *endpoint_of(const char *url)
     endpoint_key(url, key, sizeof key);
     unsigned long b = hash(key) % NBUCKETS;
     for (struct endpoint *ep = buckets[b]; ep; ep = ep->hash_next)
-        if (!strcmp(ep->key, key))
+        if (!strcmp(ep->key, key)) {
+            ep->refs++;
             return ep;
+        }
     if (nendpoints >= MAX_ENDPOINTS)
         sweep_idle();
     struct endpoint *ep = calloc(1, sizeof *ep);
@@ -101,7 +104,19 @@ struct endpoint *endpoint_of(const char *url)
     ep->hash_next = buckets[b];
     buckets[b] = ep;
     nendpoints++;
+    ep->refs = 1;
     return ep;
+}
+
+void endpoint_release(struct endpoint *ep)
+{
+    if (ep && ep->refs > 0)
+        ep->refs--;
+}
+
+size_t endpoints_count(void)
+{
+    return nendpoints;
 }
 
 void endpoints_shutdown(void)

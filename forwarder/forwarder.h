@@ -9,13 +9,15 @@
  *   endpoints.c     per destination (scheme, host, port): concurrency limit and queue,
  *                   metrics; circuit.c its circuit breaker
  *   deliver.c       HTTP POSTs in parallel with the libcurl multi interface
- *   handoff.c       asynchronous copies to the retry and dead-letter topics;
- *                   retries.c the retry schedule and its topics
+ *   handoff.c       asynchronous copies to the retry, dead-letter and quarantine
+ *                   topics; retries.c the retry schedule and its topics
  *   destinations.c  where and how a message goes (cached PostgreSQL lookups), and
  *                   destinations flagged gone (410); resolver.c answers the lookups
- *                   that miss the cache on a thread of its own
+ *                   that miss the cache and flags 410s on a thread of its own, so
+ *                   the event loop never waits on the database
  *   attempt_log.c   every attempt, written to PostgreSQL in the background
- *   request.c       one routed message as an HTTP request: body and headers
+ *   request.c       one routed message as an HTTP request: body and headers, and
+ *                   which messages can never be delivered (quarantined)
  *   envelope.c      the Nango-compatible body and its signatures (pure)
  */
 #ifndef HOOKLINE_FORWARDER_H
@@ -24,8 +26,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/ident.h"
 #include "common/metrics.h"
 #include "common/msg.h"
+#include "common/outbound.h"
 #include "forwarder/envelope.h"
 
 struct forwarder_config {
@@ -51,13 +55,17 @@ struct forwarder_config {
 extern struct forwarder_config g_forwarder;
 
 /* destinations.c: everything the forwarder needs to deliver one message, resolved. */
-#define DESTINATION_URL_MAX 2048 /* the CLI stores URLs of at most this many bytes */
+#define DESTINATION_URL_MAX OUTBOUND_URL_MAX /* the CLI stores URLs of at most this many bytes */
 struct destination {
     bool found;              /* the environment exists */
     bool forward;            /* the integration forwards (false: sync-only, skip) */
     bool raw;                /* forward_mode raw: the provider's body and headers unchanged */
     bool legacy_signature;   /* also send X-Nango-Signature */
     bool overridden;         /* primary_url is the connection's override */
+    bool unusable;           /* the environment exists but cannot be used now (its signing key
+                                cannot be decrypted, a URL or key too long to hold): its
+                                messages wait, the others flow */
+    char unusable_why[128];
     char primary_url[DESTINATION_URL_MAX + 1]; /* the connection's override, else the environment's URL; "" none */
     char secondary_url[DESTINATION_URL_MAX + 1];
     char signing_key[256];
@@ -67,9 +75,11 @@ struct destination {
 int destinations_init(const char *conninfo, long ttl_ms) __attribute__((warn_unused_result));
 /* For a message of environment env_id, integration, and connection (NULL when
  * unattributed). 0 (out->found says whether the environment exists; an integration
- * that no longer exists forwards with the defaults: on, no override), -1 database
- * unavailable. Answers are cached per (environment, integration, connection) until
- * the TTL or any configuration change. */
+ * that no longer exists forwards with the defaults: on, no override; out->unusable
+ * says it exists but cannot be used now, an answer kept about a second), -1 database
+ * unavailable, STORE_REFUSED the database refused these values (never to be asked
+ * again: the message is quarantined). Answers are cached per (environment,
+ * integration, connection) until the TTL or any configuration change. */
 int destinations_get(const char *env_id, const char *integration, const char *connection, struct destination *out)
     __attribute__((warn_unused_result));
 void destinations_watch(void);
@@ -77,7 +87,11 @@ bool destinations_ready(void);
 /* Has url answered 410 Gone (gone_destinations)? 0 yes (since: when, UTC), 1 no, -1
  * database error. Cached like the lookups above. */
 int destinations_gone(const char *url, char *since, size_t sincelen) __attribute__((warn_unused_result));
-/* Flags url as gone after a 410 for webhook wid. 0, or -1 (logged). */
+/* Without waiting: true and *gone (0 gone, 1 not) and since filled when the answer is
+ * cached. */
+bool destinations_gone_cached(const char *url, int *gone, char *since, size_t sincelen);
+/* Flags url as gone after a 410 for webhook wid. 0, or -1 (logged). Waits on the
+ * database: the resolver thread's (resolver_flag_gone). */
 int destinations_flag_gone(const char *url, long status, const char *wid) __attribute__((warn_unused_result));
 void destinations_shutdown(void);
 
@@ -92,7 +106,11 @@ struct resolve_req {
     const char *env, *integration, *connection; /* connection NULL: unattributed */
     const char *retry_url;                      /* a retry's one destination, or NULL */
     struct destination *out;
-    int rc;                                     /* destinations_get's */
+    int rc;                                     /* destinations_get's, or -1 when a gone flag could not be read */
+    /* The gone flags (destinations_gone: 0 gone, 1 not) of the retry URL, else of the
+     * primary [0] and secondary [1] URL, and since when. */
+    int gone[2];
+    char since[2][32];
     void *ctx;
     struct resolve_req *next;
 };
@@ -101,6 +119,9 @@ int resolver_init(int wake_fd) __attribute__((warn_unused_result));
 void resolver_submit(struct resolve_req *r);
 /* The answered requests (a list through next), taken. */
 struct resolve_req *resolver_done(void);
+/* Flags url gone (destinations_flag_gone) on the resolver thread, logged there; the
+ * strings are copied. Out of memory: logged, not flagged (the next 410 flags it). */
+void resolver_flag_gone(const char *url, long status, const char *wid);
 /* Answers what was submitted, then stops the thread. */
 void resolver_shutdown(void);
 
@@ -135,16 +156,27 @@ void deliver_shutdown(void);
 
 /* What one routed message carries, as NUL-terminated copies. */
 struct routed {
-    char webhook_id[64], routed_id[64], env[64], integration[160], provider[64], connection[1040], verified[16],
-        event_type[128], content_type[256];
+    char webhook_id[64], routed_id[64], env[64], integration[IDENT_INTEGRATION_KEY_MAX_LEN + 1], provider[64],
+        connection[IDENT_MAX_LEN + 1], verified[16], event_type[IDENT_MAX_LEN + 1], content_type[256];
     bool attributed;
     bool notification;   /* hl.kind "sync": hookline's own webhook, its body ready to send */
     struct msg_http_header passthrough[ROUTED_MAX_HEADERS]; /* the provider's headers that may be passed on */
     size_t npass;
 };
-/* Fills r from the message headers h (may be NULL). Free with routed_free. */
-void routed_read(struct routed *r, rd_kafka_headers_t *h);
+/* Fills r from the message headers h (may be NULL). Returns NULL when the message can
+ * be delivered, else why it never can (a static string for the quarantine: a contract
+ * header missing or unreadable, the environment not a UUID, the connection id failing
+ * ident_valid, ...); r->webhook_id is then still set, made printable, for the log line.
+ * Values that are only passed on are cleaned instead: the event type and content type
+ * lose control characters (one too long is left out), and the provider's headers are
+ * filtered by header_passes (see msg_http_headers). Free with routed_free either way. */
+const char *routed_read(struct routed *r, rd_kafka_headers_t *h) __attribute__((warn_unused_result));
 void routed_free(struct routed *r);
+/* May the provider's request header name (trimmed, a token) be passed on to the app?
+ * Never hop-by-hop or framing headers, method or URL overrides, credentials, Forwarded /
+ * X-Forwarded-* / X-Real-IP and other client-address claims, nor the names hookline
+ * sets; case-insensitive. */
+bool header_passes(const char *name);
 
 /* handoff.c: copies rkm to topic with the extra headers (replacing same-named ones; an
  * extra header whose value is NULL is removed).
@@ -155,6 +187,9 @@ typedef void (*handoff_done_fn)(void *ctx, bool stored);
 int handoff_init(const char *const *topics, size_t ntopics) __attribute__((warn_unused_result));
 void handoff_start(const char *topic, const rd_kafka_message_t *rkm, const struct delivery_header *extra,
                    size_t nextra, handoff_done_fn done, void *ctx);
+/* The quarantine hand-off (g_common.topic_rejected, common/quarantine.h): rkm can never
+ * be processed, for reason; done as for handoff_start. */
+void quarantine_start(const rd_kafka_message_t *rkm, const char *reason, handoff_done_fn done, void *ctx);
 /* The dead-letter hand-off, with where and why the delivery to url failed. */
 void dead_letter_start(const rd_kafka_message_t *rkm, const char *url, long status, const char *error,
                        long attempts, handoff_done_fn done, void *ctx);
@@ -167,7 +202,7 @@ void handoff_shutdown(void);
 /* The outcome of one delivery (one message to one destination). */
 enum outcome {
     OUT_DELIVERED, OUT_REFUSED, OUT_GONE, OUT_RETRY_LATER, OUT_DEAD_LETTERED, OUT_NO_DESTINATION,
-    OUT_ABORTED, OUT_DISABLED, OUT_PARKED, OUT_DEFERRED, OUT_COUNT
+    OUT_ABORTED, OUT_DISABLED, OUT_PARKED, OUT_DEFERRED, OUT_QUARANTINED, OUT_COUNT
 };
 
 /* endpoints.c: what the forwarder keeps per destination, keyed by scheme, host and
@@ -176,6 +211,7 @@ struct delivery;
 enum circuit_state { CIRCUIT_CLOSED = 0, CIRCUIT_OPEN, CIRCUIT_HALF_OPEN };
 struct endpoint {
     char key[256];                  /* "https://app.example.com:443" */
+    long refs;                      /* deliveries holding it (endpoint_of, endpoint_release) */
     enum circuit_state circuit;     /* circuit.c */
     long failures;
     double opened_at;
@@ -188,8 +224,14 @@ struct endpoint {
     struct endpoint *hash_next;
 };
 void endpoints_init(void);
-/* The endpoint of url, made on first use. NULL only when out of memory. */
+/* The endpoint of url, made on first use, with a reference the caller gives back with
+ * endpoint_release: an endpoint is freed (swept when the table grows past its bound)
+ * only while no one holds it and it is idle. NULL only when out of memory. */
 struct endpoint *endpoint_of(const char *url);
+/* Gives back a reference of endpoint_of (NULL is fine). */
+void endpoint_release(struct endpoint *ep);
+/* How many endpoints are kept (for tests). */
+size_t endpoints_count(void);
 /* "https://user@app.example.com:8443/hooks?x" -> "https://app.example.com:8443". */
 void endpoint_key(const char *url, char *key, size_t keylen);
 void endpoints_shutdown(void);
@@ -222,7 +264,8 @@ struct retry_state {
     long deferrals;      /* times deferred because the destination was saturated */
     long long due_ms;    /* unix ms the pass may start at */
     long attempts;       /* HTTP attempts made before this pass */
-    char url[2048];      /* the destination this copy is for */
+    char url[DESTINATION_URL_MAX + 1]; /* the destination this copy is for ("": none or too long) */
+    bool url_bad;        /* MSG_H_RETRY_URL is missing or longer than DESTINATION_URL_MAX */
 };
 int retries_init(const char *schedule, const char *prefix, const char *group) __attribute__((warn_unused_result));
 const char *const *retries_topics(size_t *n);
@@ -274,7 +317,8 @@ void pipeline_submit(rd_kafka_message_t *rkm, const struct retry_state *st);
 int pipeline_tick(int max_ms);
 /* Jobs not final yet. */
 size_t pipeline_active(void);
-/* True while a job waits for the database (take no new messages meanwhile). */
+/* True while a job waits for a database that cannot be reached (take no new messages
+ * meanwhile); one waiting for an unusable environment does not block the others. */
 bool pipeline_blocked(void);
 /* Stopping: abandons what has not started (its offset is not stored, so it is
  * delivered again after the restart); what is in flight or being handed off ends. */

@@ -14,6 +14,7 @@
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/msg.h"
+#include "common/quarantine.h"
 #include "forwarder/forwarder.h"
 
 struct pending {
@@ -82,6 +83,29 @@ void handoff_start(const char *topic, const rd_kafka_message_t *rkm, const struc
     if (err) {
         log_warn(NULL, "hand-off to %s refused: %s", topic, rd_kafka_err2str(err));
         rd_kafka_headers_destroy(out);
+        p->next = refused_now;
+        refused_now = p;
+    }
+}
+
+void quarantine_start(const rd_kafka_message_t *rkm, const char *reason, handoff_done_fn done, void *ctx)
+{
+    struct pending *p = malloc(sizeof *p);
+    rd_kafka_headers_t *h = p ? quarantine_headers(rkm, "forwarder", reason) : NULL;
+    if (!h) {
+        free(p);
+        log_error(NULL, "out of memory quarantining a message");
+        done(ctx, false); /* the caller tries again later */
+        return;
+    }
+    *p = (struct pending){done, ctx, NULL};
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        producer, RD_KAFKA_V_TOPIC(g_common.topic_rejected), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE(rkm->payload, rkm->len), RD_KAFKA_V_KEY(rkm->key, rkm->key_len), RD_KAFKA_V_HEADERS(h),
+        RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
+    if (err) {
+        log_warn(NULL, "quarantine to %s refused: %s", g_common.topic_rejected, rd_kafka_err2str(err));
+        rd_kafka_headers_destroy(h);
         p->next = refused_now;
         refused_now = p;
     }

@@ -175,18 +175,19 @@ int main(int argc, char **argv)
     if (g_attempt_log.enabled && attempt_log_init(g_common.database_url, (size_t)g_attempt_log.max_queued) < 0)
         return 1;
     /* Consumed: the routed topic, hookline's notifications and every retry topic;
-     * produced: retries, dead letters. */
+     * produced: retries, dead letters, quarantined messages. */
     size_t nretry;
     const char *const *retry_topics = retries_topics(&nretry);
     const char *topics[2 + 16];
     topics[0] = g_common.topic_routed;
     topics[1] = g_common.topic_notifications;
     memcpy(topics + 2, retry_topics, nretry * sizeof *topics);
-    const char *handoff_topics[2 + 16];
+    const char *handoff_topics[3 + 16];
     memcpy(handoff_topics, retry_topics, nretry * sizeof *topics);
     handoff_topics[nretry] = g_common.topic_dead_letters;
     handoff_topics[nretry + 1] = g_common.topic_notifications; /* consumed: must exist */
-    if (handoff_init(handoff_topics, nretry + 2) < 0)
+    handoff_topics[nretry + 2] = g_common.topic_rejected;      /* the quarantine */
+    if (handoff_init(handoff_topics, nretry + 3) < 0)
         return 1;
     rd_kafka_t *consumer = kafka_consumer_new_topics("hookline-forwarder", g_forwarder.group_id, topics, 2 + nretry,
                                                      errstr, sizeof errstr);

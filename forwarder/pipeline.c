@@ -9,31 +9,46 @@
  *                or, after the pass's attempts, the next pass (retry topic) or a dead letter
  *   hand-off -> stored: final | refused by Kafka: again a second later
  *
+ * A message that can never be delivered (unreadable contract headers, an environment
+ * that is not a UUID or does not exist, a connection id failing ident_valid, values
+ * the database refuses) is quarantined instead: copied to webhooks.rejected with the
+ * reason and its origin (common/quarantine.h), its one pseudo-delivery final once Kafka
+ * acknowledged the copy. A failure to reach Kafka or PostgreSQL is never a reason to
+ * quarantine: the message waits and is tried again.
+ *
  * A job is final when all its deliveries are; offsets.c then stores its offset once
- * everything before it in the partition is final too. Stopping abandons what has not
- * started (not final, so not stored: delivered again after the restart). */
+ * everything before it in the partition is final too. So an offset is stored only for
+ * a message that was delivered, handed to a retry topic, dead-lettered, quarantined,
+ * or that its configuration says not to forward (forwarding off, no URL). Stopping
+ * abandons what has not started (not final, so not stored: delivered again after the
+ * restart). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/clock.h"
+#include "common/config.h"
 #include "common/crypto.h"
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/quarantine.h"
 #include "common/signals.h"
+#include "common/store.h"
 #include "forwarder/attempt_log.h"
 #include "forwarder/forwarder.h"
 
 enum dstate { D_NEW, D_QUEUED, D_IN_FLIGHT, D_BACKOFF, D_HANDOFF, D_HANDOFF_WAIT, D_FINAL };
-enum handoff_kind { H_RETRY, H_DEAD, H_DEFER };
+enum handoff_kind { H_RETRY, H_DEAD, H_DEFER, H_QUARANTINE };
 
 struct job;
 struct delivery {
     struct job *job;
     const char *url;
-    struct endpoint *ep;
+    struct endpoint *ep;           /* a reference (endpoint_release), NULL for a quarantine */
+    int gone;                      /* its URL's gone flag as resolved: 0 gone, 1 not */
+    char gone_since[32];
     enum dstate state;
     long attempt;                  /* HTTP attempts made in this pass */
     long delay_ms;                 /* the next backoff within the pass */
@@ -41,7 +56,7 @@ struct delivery {
     struct delivery_result last;
     enum outcome outcome;          /* what the hand-off stands for */
     enum handoff_kind handoff;
-    char error[300];               /* why, for the dead letter */
+    char error[QUARANTINE_REASON_MAX + 1]; /* why, for the dead letter or the quarantine */
     struct delivery *next;         /* the endpoint's queue */
     struct delivery *timer_next;
 };
@@ -61,6 +76,7 @@ struct job {
     struct job *prev, *next;       /* every job */
     struct resolve_req lookup;     /* with the resolver, when the cache had no answer */
     struct job *lookup_next;       /* its lookup failed: asked again a second later */
+    bool waited;                   /* its environment was unusable once (logged) */
 };
 
 static rd_kafka_t *consumer;
@@ -68,6 +84,7 @@ static struct job *jobs;
 static size_t njobs;
 static struct delivery *timers;
 static struct job *lookups;
+static size_t blocking_lookups;    /* jobs on lookups whose database was unreachable */
 static double next_lookup;
 static bool draining;
 
@@ -88,6 +105,9 @@ void pipeline_init(rd_kafka_t *c)
         m_outcome[i] = labels[i] ? metrics_counter("hookline_forwarder_deliveries_total", labels[i],
                                                    "deliveries by final outcome")
                                  : NULL;
+    m_outcome[OUT_QUARANTINED] = metrics_counter("hookline_forwarder_quarantined_total", NULL,
+                                                 "messages that can never be delivered, copied to the quarantine "
+                                                 "topic (webhooks.rejected) with the reason");
     m_attempts = metrics_counter("hookline_forwarder_attempts_total", NULL, "HTTP attempts made");
     m_circuit_open = metrics_counter("hookline_forwarder_circuit_open_total", NULL,
                                      "passes parked without an attempt because the destination's circuit was open");
@@ -137,6 +157,10 @@ static void job_finish(struct job *job)
     if (next >= 0 && kafka_store_next_offset(consumer, topic, partition, next) < 0)
         log_debug(NULL, "kafka: cannot store offset %lld of %s [%d] (partition revoked?)", (long long)next, topic,
                   (int)partition);
+    for (int i = 0; i < job->nd; i++) {
+        endpoint_release(job->d[i].ep);
+        job->d[i].ep = NULL;
+    }
     if (job->prev)
         job->prev->next = job->next;
     else
@@ -187,7 +211,12 @@ static void on_handoff_done(void *ctx, bool stored)
 {
     struct delivery *d = ctx;
     struct job *job = d->job;
-    if (stored) {
+    if (stored && d->handoff == H_QUARANTINE) {
+        log_error(job->r.webhook_id[0] ? job->r.webhook_id : NULL,
+                  "quarantined %s [%d] offset %lld to %s: %s", rd_kafka_topic_name(job->rkm->rkt),
+                  (int)job->rkm->partition, (long long)job->rkm->offset, g_common.topic_rejected, d->error);
+        delivery_final(d, OUT_QUARANTINED);
+    } else if (stored) {
         if (d->handoff == H_DEAD)
             log_error(job->r.webhook_id, "dead-lettered the delivery of %s to %s after %ld attempts (%s)",
                       job->r.routed_id, d->ep ? d->ep->key : "?", total_attempts(d), d->error);
@@ -217,6 +246,8 @@ static void hand_off(struct delivery *d, enum handoff_kind kind)
     else if (kind == H_DEFER)
         retry_defer_start(job->rkm, job->r.webhook_id, d->url, job->st.pass, total_attempts(d), job->st.deferrals,
                           on_handoff_done, d);
+    else if (kind == H_QUARANTINE)
+        quarantine_start(job->rkm, d->error, on_handoff_done, d);
     else
         dead_letter_start(job->rkm, d->url, d->last.status, d->error, total_attempts(d), on_handoff_done, d);
 }
@@ -324,9 +355,7 @@ static void on_attempt_done(void *ctx, const struct delivery_result *res)
              d->attempt, g_forwarder.attempts);
     if (res->status == 410) { /* gone for good: stop sending there */
         circuit_record(ep, true);
-        if (destinations_flag_gone(d->url, res->status, wid) == 0)
-            log_error(wid, "%s answered 410 Gone: flagged, nothing more is sent there until "
-                           "'hookline destinations clear'", ep->key);
+        resolver_flag_gone(d->url, res->status, wid); /* on the resolver thread: it writes to the database */
         snprintf(d->error, sizeof d->error, "HTTP 410: the destination is gone (flagged)");
         dead_letter_now(d, OUT_GONE);
         return;
@@ -378,8 +407,9 @@ static double saturation_wait(const struct endpoint *ep)
 
 static void delivery_begin(struct delivery *d)
 {
-    char since[32];
-    if (destinations_gone(d->url, since, sizeof since) == 0) {
+    if (d->gone == 0) { /* resolved with the destination, off the loop */
+        char since[sizeof d->gone_since];
+        memcpy(since, d->gone_since, sizeof since);
         snprintf(d->error, sizeof d->error, "not sent: the destination answered 410 Gone and is flagged since %s",
                  since);
         d->last.status = 0;
@@ -406,17 +436,62 @@ static void delivery_begin(struct delivery *d)
     delivery_try(d);
 }
 
+/* The job can never be delivered, for reason: its one pseudo-delivery copies the
+ * message to the quarantine topic (final once Kafka has the copy). */
+static void job_quarantine(struct job *job, const char *reason)
+{
+    struct delivery *d = &job->d[job->nd++];
+    d->job = job;
+    d->url = "";
+    d->outcome = OUT_QUARANTINED;
+    snprintf(d->error, sizeof d->error, "%s", reason);
+    job->pending++;
+    hand_off(d, H_QUARANTINE);
+}
+
+/* The message's destinations: a retry pass goes to the one that failed, a first pass
+ * to the primary and the secondary URL ("" none). */
+static void job_urls(const struct job *job, const char *urls[2])
+{
+    urls[0] = job->st.retry ? job->st.url : job->dest.primary_url;
+    urls[1] = job->st.retry ? "" : job->dest.secondary_url;
+}
+
+/* The job's lookup is asked again a second later; blocks: the database could not be
+ * reached (no new message is taken meanwhile), else only this environment is unusable
+ * (the others keep flowing). */
+static void job_retry_lookup(struct job *job, bool blocks)
+{
+    blocking_lookups += blocks;
+    job->lookup_next = lookups;
+    lookups = job;
+    next_lookup = clock_mono_s() + 1;
+}
+
 static void job_start(struct job *job)
 {
     const struct routed *r = &job->r;
     const struct destination *dest = &job->dest;
-    if (dest->found && !dest->forward && !r->notification) {
+    if (dest->unusable) {
+        if (!job->waited)
+            log_warn(r->webhook_id, "environment %s cannot be used now (%s); %s waits", r->env,
+                     dest->unusable_why, r->routed_id);
+        job->waited = true;
+        job->pending++; /* held while it waits, released by the next resolve */
+        job_retry_lookup(job, false);
+        return;
+    }
+    if (!dest->found) {
+        job_quarantine(job, "unknown environment (hl.environment names none)");
+        return;
+    }
+    if (!dest->forward && !r->notification) {
         log_info(r->webhook_id, "forwarding is off for integration %s of environment %s; %s not forwarded",
                  r->integration, r->env, r->routed_id);
         metric_inc(m_outcome[OUT_DISABLED]);
         return;
     }
-    if (!dest->found || !dest->primary_url[0]) {
+    if (!dest->primary_url[0] && !job->st.retry) {
         log_warn(r->webhook_id, "no webhook URL for environment %s; not forwarded", r->env);
         metric_inc(m_outcome[OUT_NO_DESTINATION]);
         return;
@@ -426,14 +501,17 @@ static void job_start(struct job *job)
         return;
     }
     job->have_req = true;
-    /* A retry pass goes to the one destination that failed; a first pass to all. */
-    const char *urls[2] = {job->st.retry ? job->st.url : dest->primary_url, job->st.retry ? "" : dest->secondary_url};
+    const char *urls[2];
+    job_urls(job, urls);
     for (int i = 0; i < 2; i++) {
         if (!urls[i][0])
             continue;
         struct delivery *d = &job->d[job->nd++];
         d->job = job;
         d->url = urls[i];
+        d->gone = job->lookup.gone[i];
+        memcpy(d->gone_since, job->lookup.since[i], sizeof d->gone_since);
+        d->gone_since[sizeof d->gone_since - 1] = '\0';
         d->last.retry_after_s = -1;
         job->pending++;
     }
@@ -447,24 +525,39 @@ static void job_start(struct job *job)
     }
 }
 
-/* Starts the job with its destinations from the cache, or asks the resolver thread
- * (the answer comes back through pipeline_tick). */
+/* Starts the job with its destinations and their gone flags from the cache, or asks
+ * the resolver thread (the answer comes back through pipeline_tick): the loop never
+ * waits on the database. */
 static void job_resolve(struct job *job)
 {
     const struct routed *r = &job->r;
     const char *connection = r->attributed ? r->connection : NULL;
+    memset(&job->lookup, 0, sizeof job->lookup);
+    job->lookup.gone[0] = job->lookup.gone[1] = 1;
     if (destinations_cached(r->env, r->integration, connection, &job->dest)) {
-        job_start(job);
-        job_release(job); /* the hold taken while starting */
-        return;
+        const char *urls[2];
+        job_urls(job, urls);
+        bool all = true;
+        for (int i = 0; i < 2 && all; i++)
+            all = !urls[i][0] || destinations_gone_cached(urls[i], &job->lookup.gone[i], job->lookup.since[i],
+                                                          sizeof job->lookup.since[i]);
+        if (all) {
+            job_start(job);
+            job_release(job); /* the hold taken while starting */
+            return;
+        }
     }
-    job->lookup = (struct resolve_req){.env = r->env, .integration = r->integration, .connection = connection,
-                                       .retry_url = job->st.retry ? job->st.url : NULL, .out = &job->dest,
-                                       .ctx = job};
+    job->lookup.env = r->env;
+    job->lookup.integration = r->integration;
+    job->lookup.connection = connection;
+    job->lookup.retry_url = job->st.retry ? job->st.url : NULL;
+    job->lookup.out = &job->dest;
+    job->lookup.ctx = job;
     resolver_submit(&job->lookup);
 }
 
-/* The resolver's answers: start the job, or (database unavailable) ask again later. */
+/* The resolver's answers: start the job, quarantine it (the database refused its
+ * values), or (database unavailable) ask again later. */
 static void take_answers(void)
 {
     for (struct resolve_req *a = resolver_done(), *next; a; a = next) {
@@ -473,10 +566,11 @@ static void take_answers(void)
         if (draining) {
             job->aborted = true;
             job_release(job);
+        } else if (a->rc == STORE_REFUSED) {
+            job_quarantine(job, "the database refused the message's identifiers");
+            job_release(job);
         } else if (a->rc < 0) {
-            job->lookup_next = lookups;
-            lookups = job;
-            next_lookup = clock_mono_s() + 1;
+            job_retry_lookup(job, true);
         } else {
             job_start(job);
             job_release(job);
@@ -499,14 +593,21 @@ void pipeline_submit(rd_kafka_message_t *rkm, const struct retry_state *st)
     rd_kafka_headers_t *h = NULL;
     if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
         h = NULL;
-    routed_read(&job->r, h);
+    const char *poison = routed_read(&job->r, h);
     job->st = *st;
+    if (!poison && st->retry && st->url_bad)
+        poison = "retry without a destination (hl.retry.url missing, or longer than DESTINATION_URL_MAX)";
     job->next = jobs;
     if (jobs)
         jobs->prev = job;
     jobs = job;
     njobs++;
     metric_set(m_jobs, (long)njobs);
+    if (poison) {
+        job_quarantine(job, poison);
+        job_release(job);
+        return;
+    }
     job_resolve(job);
 }
 
@@ -517,6 +618,7 @@ int pipeline_tick(int max_ms)
     if (lookups && (now >= next_lookup || draining)) {
         struct job *list = lookups;
         lookups = NULL;
+        blocking_lookups = 0;
         while (list) {
             struct job *job = list;
             list = job->lookup_next;
@@ -567,7 +669,7 @@ size_t pipeline_active(void)
 
 bool pipeline_blocked(void)
 {
-    return lookups != NULL;
+    return blocking_lookups > 0;
 }
 
 void pipeline_drain(void)
@@ -586,4 +688,5 @@ void pipeline_abort_all(void)
     }
     timers = NULL;
     lookups = NULL;
+    blocking_lookups = 0;
 }

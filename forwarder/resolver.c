@@ -1,11 +1,14 @@
 /* resolver: the forwarder's one thread that waits on PostgreSQL, so the delivery loop
  * never does. It resolves the destinations of messages whose lookup missed the cache
- * (and warms the cache of their URLs' gone flags), and it runs the configuration watch
- * (re-LISTEN, re-check an unreachable database). The loop hands requests over and takes
- * the answered ones back; a byte on the wake pipe tells it there are some. */
+ * and their URLs' gone flags, flags the URLs that answered 410, and runs the
+ * configuration watch (re-LISTEN, re-check an unreachable database). The loop hands
+ * requests over and takes the answered ones back; a byte on the wake pipe tells it
+ * there are some. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,27 +20,65 @@ static pthread_t thread;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static struct resolve_req *queue_head, *queue_tail, *done;
+
+/* A URL to flag gone (owned copies). */
+struct flag_req {
+    char *url;
+    long status;
+    char wid[64];
+    struct flag_req *next;
+};
+static struct flag_req *flags_head, *flags_tail;
 static bool stopping, started;
 static int wake;
 
 static void answer(struct resolve_req *r)
 {
+    r->gone[0] = r->gone[1] = 1;
+    r->since[0][0] = r->since[1][0] = '\0';
     r->rc = destinations_get(r->env, r->integration, r->connection, r->out);
     if (r->rc < 0)
         return;
-    /* The gone flags the loop will ask for next: cached now, answered from memory there. */
     const char *urls[2] = {r->retry_url ? r->retry_url : r->out->primary_url,
                            r->retry_url ? "" : r->out->secondary_url};
-    for (int i = 0; i < 2; i++)
-        if (urls[i][0] && destinations_gone(urls[i], NULL, 0) < 0)
-            break; /* the database went away: the loop asks again when it needs to */
+    for (int i = 0; i < 2; i++) {
+        if (!urls[i][0])
+            continue;
+        r->gone[i] = destinations_gone(urls[i], r->since[i], sizeof r->since[i]);
+        if (r->gone[i] < 0) {
+            r->rc = -1; /* the database went away: the loop asks again a second later */
+            return;
+        }
+    }
+}
+
+static void flag(struct flag_req *f)
+{
+    char key[256];
+    endpoint_key(f->url, key, sizeof key);
+    if (destinations_flag_gone(f->url, f->status, f->wid) == 0)
+        log_error(f->wid[0] ? f->wid : NULL,
+                  "%s answered %ld Gone: flagged, nothing more is sent there until 'hookline destinations clear'",
+                  key, f->status);
+    free(f->url);
+    free(f);
 }
 
 static void *run(void *arg)
 {
     (void)arg;
     pthread_mutex_lock(&lock);
-    while (!stopping || queue_head) {
+    while (!stopping || queue_head || flags_head) {
+        if (flags_head) {
+            struct flag_req *f = flags_head;
+            flags_head = f->next;
+            if (!flags_head)
+                flags_tail = NULL;
+            pthread_mutex_unlock(&lock);
+            flag(f);
+            pthread_mutex_lock(&lock);
+            continue;
+        }
         if (!queue_head) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
@@ -88,6 +129,26 @@ void resolver_submit(struct resolve_req *r)
     else
         queue_head = r;
     queue_tail = r;
+    pthread_cond_signal(&cond);
+    pthread_mutex_unlock(&lock);
+}
+
+void resolver_flag_gone(const char *url, long status, const char *wid)
+{
+    struct flag_req *f = calloc(1, sizeof *f);
+    if (!f || !(f->url = strdup(url))) {
+        free(f);
+        log_error(wid, "out of memory: a destination that answered 410 is not flagged");
+        return;
+    }
+    f->status = status;
+    snprintf(f->wid, sizeof f->wid, "%s", wid ? wid : "");
+    pthread_mutex_lock(&lock);
+    if (flags_tail)
+        flags_tail->next = f;
+    else
+        flags_head = f;
+    flags_tail = f;
     pthread_cond_signal(&cond);
     pthread_mutex_unlock(&lock);
 }

@@ -104,8 +104,10 @@ bool retries_read(const rd_kafka_message_t *rkm, struct retry_state *st)
     char num[32];
     st->due_ms = msg_header(h, MSG_H_RETRY_DUE, num, sizeof num) ? strtoll(num, NULL, 10) : 0;
     st->attempts = msg_header(h, MSG_H_RETRY_ATTEMPTS, num, sizeof num) ? strtol(num, NULL, 10) : 0;
-    if (!msg_header(h, MSG_H_RETRY_URL, st->url, sizeof st->url))
-        st->url[0] = '\0';
+    if (!msg_header(h, MSG_H_RETRY_URL, st->url, sizeof st->url) || !st->url[0]) {
+        st->url[0] = '\0'; /* it can go nowhere: the pipeline quarantines it */
+        st->url_bad = true;
+    }
     if (msg_header(h, MSG_H_RETRY_PASS, num, sizeof num)) { /* deferred: its own pass, not the topic's */
         long pass = strtol(num, NULL, 10);
         st->pass = pass >= 0 && (size_t)pass <= npasses ? (int)pass : st->pass;

@@ -18,6 +18,10 @@ def test_failed_delivery_is_retried_from_kafka_without_blocking_others(cli, stac
     try:
         inst = random.randint(10**6, 10**9)
         conn = github.connect({"installation_id": str(inst)})
+        # Another app on the same key, set up first: the retry is due a second after the
+        # hand-off (the test schedule), sooner than the CLI makes an app.
+        app_b = App(cli, stack, other, "github-app")
+        app_b.connect({"installation_id": str(inst)})
         receiver.status = 503
         retried_before = metric(stack, "retry_later")
         body = github_body(inst)
@@ -26,9 +30,7 @@ def test_failed_delivery_is_retried_from_kafka_without_blocking_others(cli, stac
         wait_until(lambda: metric(stack, "retry_later") > retried_before, 30, "a hand-off to the retry topic")
         first_pass = len(github.mine(receiver.snapshot(), body))
 
-        # While it waits, another app's webhook on the same key is delivered at once.
-        app_b = App(cli, stack, other, "github-app")
-        app_b.connect({"installation_id": str(inst)})
+        # While it waits, the other app's webhook on the same key is delivered at once.
         body_b = github_body(inst, other=True)
         app_b.send(body_b)
         d_b = app_b.wait_payload(body_b)[0]
