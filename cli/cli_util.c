@@ -6,6 +6,7 @@
  * UTF-8 code points and never let a value's control characters reach the terminal.
  */
 #include "cli/cli.h"
+#include "common/outbound.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -161,8 +162,6 @@ int cli_parse_options_args(int argc, char **argv, const char *usage, const struc
 
 /* ---- argument checks -------------------------------------------------------------- */
 
-#define URL_MAX 2048
-
 bool cli_is_http_url(const char *s)
 {
     size_t skip;
@@ -173,7 +172,7 @@ bool cli_is_http_url(const char *s)
     else
         return false;
     size_t len = strlen(s);
-    if (len > URL_MAX)
+    if (len > OUTBOUND_URL_MAX) /* the one limit every stage holds */
         return false;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];

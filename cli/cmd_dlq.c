@@ -19,6 +19,7 @@
 #include "common/ids.h"
 #include "common/kafka.h"
 #include "common/msg.h"
+#include "common/outbound.h"
 
 static const char list_usage[] =
     "Usage: hookline dlq list [--json]\n"
@@ -54,7 +55,7 @@ static const char redrive_usage[] =
 
 static void set_header(json_t *row, const char *key, rd_kafka_headers_t *h, const char *name)
 {
-    char buf[2048];
+    char buf[OUTBOUND_URL_MAX + 1]; /* a destination, the longest header shown */
     const char *v = msg_header(h, name, buf, sizeof buf);
     json_object_set_new(row, key, v ? json_string(v) : json_null());
 }
@@ -197,7 +198,7 @@ static int redrive_visit(const rd_kafka_message_t *rkm, void *ctx)
     rd_kafka_headers_t *h = NULL;
     if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
         h = NULL;
-    char wid[64], routed[64], dest[2049];
+    char wid[64], routed[64], dest[OUTBOUND_URL_MAX + 1];
     if (!msg_header(h, MSG_H_DL_DESTINATION, dest, sizeof dest) || !*dest) {
         cli_warn("dead letter at %d/%" PRId64 " names no destination: skipped", rkm->partition, rkm->offset);
         return 0;

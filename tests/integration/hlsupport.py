@@ -98,7 +98,8 @@ def topic_tool(*args, stdin=b""):
     tool = Path(os.environ["HOOKLINE_BIN_DIR"]).parent / "tools" / "hookline-topic-tool"
     r = subprocess.run([str(tool), *args], input=stdin, capture_output=True, timeout=60)
     assert r.returncode == 0, f"topic tool {args}: {r.stderr.decode(errors='replace')}"
-    return [json.loads(line) for line in r.stdout.decode().splitlines() if line.strip()]
+    # split("\n"), not splitlines(): a header value may hold U+0085 or U+2028
+    return [json.loads(line) for line in r.stdout.decode().split("\n") if line.strip()]
 
 
 def headers_of(msg):
