@@ -138,10 +138,17 @@ def test_show_hides_secrets_unless_asked(gh, cli):
 def test_settings_allow_unverified_and_verify_config(github, cli):
     env_id = github.env["id"]
     key = f"generic-{uid()}"
+    # A config the provider would not understand is refused before it is stored.
+    _, err = run(cli, "integration", "create", "--env", env_id, "--key", key, "--provider", "github-app",
+                 "--verify-config", '{"header": "X-Sig", "algorithm": "sha256"}', expect=1)
+    assert "unknown key" in err and "allow_legacy_signature" in err
     created = cli.json("integration", "create", "--env", env_id, "--key", key, "--provider", "github-app",
-                       "--allow-unverified", "--verify-config", '{"header": "X-Sig", "algorithm": "sha256"}')
+                       "--allow-unverified", "--verify-config", '{"allow_legacy_signature": true}')
     assert created["allow_unverified"] is True and created["has_webhook_secret"] is False
-    assert created["verify_config"] == {"header": "X-Sig", "algorithm": "sha256"}
+    assert created["verify_config"] == {"allow_legacy_signature": True}
+    _, err = run(cli, "integration", "update", "--env", env_id, "--key", key, "--verify-config",
+                 '{"allow_legacy_signature": "yes"}', expect=1)
+    assert "--verify-config" in err
 
     updated = cli.json("integration", "update", "--env", env_id, "--key", key, "--allow-unverified", "false",
                        "--verify-config", "null")
