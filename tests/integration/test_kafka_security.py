@@ -1,0 +1,73 @@
+"""Against a cluster set up like production: Kafka reachable only on SASL_SSL (a CA the
+stack makes, SCRAM-SHA-512 users, PLAIN for librdkafka < 2.6.1, see stack.sh) and
+PostgreSQL only over TLS. Every client is configured by the HOOKLINE_KAFKA_* pass-through
+alone: the ingress producer, the router, forwarder and syncer consumers and producers, and
+the CLI's admin client and topic readers. A webhook goes through all four daemons."""
+import json
+import os
+import random
+
+import pytest
+
+import substack
+from hlsupport import TIMEOUT, App, Receiver, github_body, wait_until
+from runner import Runner  # tests/tools, on the path through hlsupport
+
+SECURE = {"HOOKLINE_STACK_SECURE": "1"}
+
+
+@pytest.fixture(scope="session")
+def secure(request):
+    return substack.shared(request, "secure", 20, SECURE)
+
+
+@pytest.fixture
+def app(secure):
+    r = Receiver().start()
+    yield App(secure.cli, secure, r, "github-app")
+    r.stop()
+
+
+def test_the_stack_is_secure(secure):
+    env = secure.env
+    assert env["HOOKLINE_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert env["HOOKLINE_KAFKA_SASL_MECHANISMS"] in ("SCRAM-SHA-512", "PLAIN")
+    assert "sslmode=verify-full" in env["HOOKLINE_DATABASE_URL"]
+    for d in ("ingress", "router", "forwarder", "syncer"):
+        assert secure.admin_ports[d]
+
+
+def test_the_cli_admin_client_uses_the_pass_through(secure):
+    out = secure.cli.run("topics", "describe")
+    assert secure.env.get("HOOKLINE_TOPIC_RAW", "webhooks.raw") in out
+    # Without the pass-through's settings the same command cannot reach the cluster: the
+    # settings it succeeded with are the ones it was given, not a plaintext fallback.
+    short = {"HOOKLINE_KAFKA_SOCKET_TIMEOUT_MS": "5000", "HOOKLINE_KAFKA_REQUEST_TIMEOUT_MS": "5000"}
+    for wrong in ({"HOOKLINE_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"},
+                  {"HOOKLINE_KAFKA_SASL_PASSWORD": "not-the-password"},
+                  {"HOOKLINE_KAFKA_SSL_CA_LOCATION": os.environ["HOOKLINE_TEST_TLS_DIR"] + "/ca.pem"}):
+        r = secure.cli.run("topics", "describe", "--timeout-ms", "6000", env={**short, **wrong}, check=False)
+        assert r.returncode != 0, f"topics describe succeeded with {wrong}: {r.stdout!r}"
+
+
+def test_a_webhook_goes_through_all_four_daemons(secure, app):
+    runner = Runner().start()
+    try:
+        inst = random.randint(10**6, 10**9)
+        conn = app.connect({"installation_id": str(inst)})
+        secure.cli.json("sync", "create", "--env", app.env["id"], "--integration", app.key, "--name", "s1",
+                        "--subscriptions", "*", "--runner-url", runner.url)
+        body = github_body(inst, n=1)
+        app.send(body, app.sign(body, event="issues"))           # ingress -> Kafka (SASL_SSL)
+        got = app.wait_payload(body)                              # router -> forwarder -> app
+        assert got[0].json()["connectionId"] == conn
+        wait_until(lambda: [j for j in runner.jobs() if j.json()["connectionId"] == conn], TIMEOUT,
+                   "the sync job (syncer)", lambda: len(runner.jobs()))
+    finally:
+        runner.stop()
+
+
+def test_the_cli_topic_reader_uses_the_pass_through(secure):
+    # dlq list reads a whole topic with the shared reader (cli_topic.c).
+    out = secure.cli.run("dlq", "list", "--json")
+    assert isinstance(json.loads(out), list)
