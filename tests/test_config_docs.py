@@ -5,7 +5,8 @@ choose (addresses, credentials, bind addresses, log format, ...).
 
 The variables are read from the config tables themselves (common/config.c, each
 daemon's main.c, cli/main.c) and common/secretbox.h. The chart is checked on a render:
-HOOKLINE_K8S_RENDERED (make k8s-check sets it) or build/k8s/sasl-scram-values.yaml."""
+HOOKLINE_K8S_RENDERED (make k8s-check sets it) or build/k8s/sasl-scram-values.yaml.
+Also: the Grafana dashboard uses only metrics the daemons register."""
 import os
 import re
 from pathlib import Path
@@ -134,3 +135,26 @@ def test_compose_and_the_chart_agree_on_the_stages_admin_ports():
             d = c["command"][0][len("hookline-"):]
             env = {e["name"]: e.get("value") for e in c["env"]}
             assert env["HOOKLINE_ADMIN_PORT"] == OWN[d]["HOOKLINE_ADMIN_PORT"], d
+
+
+def exposed_metrics():
+    """hookline_* metric names registered by the daemons (metrics_counter & co.)."""
+    names = set()
+    for d in DAEMONS:
+        for f in (ROOT / d).glob("*.c"):
+            text = f.read_text()
+            names.update(re.findall(r'"(hookline_[a-z0-9_]+)"', text))
+    return names
+
+
+def test_the_dashboard_uses_only_metrics_the_daemons_expose():
+    import json
+    dash = json.loads((ROOT / "deploy/grafana/hookline.json").read_text())
+    exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+    used = {re.sub(r"_(bucket|sum|count)$", "", m) for e in exprs for m in re.findall(r"\b(hookline_[a-z0-9_]+)", e)}
+    exposed = exposed_metrics()
+    assert used, "no hookline_* metric on the dashboard"
+    assert not used - exposed, f"on the dashboard but exposed by no daemon: {sorted(used - exposed)}"
+    # Every stage has a panel.
+    for d in DAEMONS:
+        assert any(m.startswith(f"hookline_{d}_") for m in used), f"no panel for the {d}"
