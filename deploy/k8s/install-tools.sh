@@ -37,6 +37,14 @@ if [ ! -x "$TOOLS/bin/helm" ] || [ "$(cat "$TOOLS/bin/.helm-version" 2>/dev/null
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang ca-certificates
         GO=$(command -v go)
     fi
+    # helm 3.16 needs Go 1.22 or later (Debian 12's golang is 1.19; this machine kind has a
+    # newer Go in /usr/local/go).
+    case $("$GO" env GOVERSION) in
+    go1.1[0-9]* | go1.2[01] | go1.2[01].*)
+        say "$("$GO" env GOVERSION) is too old to build helm $HELM_VERSION (needs go1.22+): put a newer go on PATH"
+        exit 1
+        ;;
+    esac
     say "building helm $HELM_VERSION with $($GO version) (a minute or two the first time)"
     GOBIN="$TOOLS/bin" GOFLAGS=-mod=mod CGO_ENABLED=0 "$GO" install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
     echo "$HELM_VERSION" >"$TOOLS/bin/.helm-version"
