@@ -349,6 +349,36 @@ static json_t *state_row(const char *role, const char *name, const struct topic_
     return row;
 }
 
+/* ---- options both create and describe take ------------------------------------------ */
+
+struct view_opts {
+    long retry_passes, timeout_ms;
+    bool json;
+};
+
+/* Handles getopt's c when it is one of the shared options ('R', 'j', 'T'): returns -1 when
+ * handled (or not one of them: *handled says which), or the exit status of a bad value. */
+static int view_option(int c, const char *cmd, struct view_opts *v, bool *handled)
+{
+    *handled = true;
+    switch (c) {
+    case 'R':
+        if (cli_parse_long(optarg, 0, RETRY_PASSES_MAX, &v->retry_passes) < 0)
+            return cli_usage_error(cmd, "--retry-passes must be a number from 0 to %d", RETRY_PASSES_MAX);
+        return -1;
+    case 'j':
+        v->json = true;
+        return -1;
+    case 'T':
+        if (cli_parse_long(optarg, 100, 600000, &v->timeout_ms) < 0)
+            return cli_usage_error(cmd, "--timeout-ms must be a number from 100 to 600000");
+        return -1;
+    default:
+        *handled = false;
+        return -1;
+    }
+}
+
 /* ---- create ------------------------------------------------------------------------ */
 
 static const char create_usage[] =
@@ -392,13 +422,19 @@ int cmd_topics_create(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},               {"timeout-ms", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},               {NULL, 0, NULL, 0},
     };
-    long partitions = g_cli.topic_partitions, replication = -1, min_isr = 0, retry_passes = 7, timeout_ms = 30000;
-    bool dry_run = false, json = false;
+    long partitions = g_cli.topic_partitions, replication = -1, min_isr = 0;
+    struct view_opts v = {.retry_passes = 7, .timeout_ms = 30000, .json = false};
+    bool dry_run = false, handled;
     const char *topic_opts[TOPICS_MAX * 2];
     size_t ntopic_opts = 0;
 
     cli_getopt_reset();
     for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
+        int st = view_option(c, argv[0], &v, &handled);
+        if (st >= 0)
+            return st;
+        if (handled)
+            continue;
         switch (c) {
         case 'p':
             if (cli_parse_long(optarg, 1, PARTITIONS_MAX, &partitions) < 0)
@@ -414,10 +450,6 @@ int cmd_topics_create(int argc, char **argv)
                 return cli_usage_error(argv[0], "--min-insync-replicas must be a number from 1 to %d",
                                        REPLICATION_MAX);
             break;
-        case 'R':
-            if (cli_parse_long(optarg, 0, RETRY_PASSES_MAX, &retry_passes) < 0)
-                return cli_usage_error(argv[0], "--retry-passes must be a number from 0 to %d", RETRY_PASSES_MAX);
-            break;
         case 't':
             if (ntopic_opts == sizeof topic_opts / sizeof topic_opts[0])
                 return cli_usage_error(argv[0], "too many --topic options");
@@ -425,13 +457,6 @@ int cmd_topics_create(int argc, char **argv)
             break;
         case 'n':
             dry_run = true;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'T':
-            if (cli_parse_long(optarg, 100, 600000, &timeout_ms) < 0)
-                return cli_usage_error(argv[0], "--timeout-ms must be a number from 100 to 600000");
             break;
         case 'h':
             return cli_help(create_usage);
@@ -446,7 +471,7 @@ int cmd_topics_create(int argc, char **argv)
                                "no write could ever succeed", min_isr, replication);
 
     struct topic_spec spec[TOPICS_MAX];
-    size_t n = pipeline_topics(spec, partitions, replication, retry_passes);
+    size_t n = pipeline_topics(spec, partitions, replication, v.retry_passes);
     for (size_t i = 0; i < ntopic_opts; i++) {
         int st = apply_topic_option(argv[0], topic_opts[i], spec, n);
         if (st >= 0)
@@ -467,7 +492,7 @@ int cmd_topics_create(int argc, char **argv)
     json_t *rows = NULL;
     for (size_t i = 0; i < n; i++)
         names[i] = spec[i].name;
-    if (cluster_state(rk, names, n, st, (int)timeout_ms) < 0)
+    if (cluster_state(rk, names, n, st, (int)v.timeout_ms) < 0)
         goto out;
 
     char minisr_text[24], ret_text[32];
@@ -518,11 +543,11 @@ int cmd_topics_create(int argc, char **argv)
     if (nnew) {
         q = rd_kafka_queue_new(rk);
         rd_kafka_AdminOptions_t *aopts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-        rd_kafka_AdminOptions_set_operation_timeout(aopts, (int)timeout_ms, errstr, sizeof errstr);
-        rd_kafka_AdminOptions_set_request_timeout(aopts, (int)timeout_ms, errstr, sizeof errstr);
+        rd_kafka_AdminOptions_set_operation_timeout(aopts, (int)v.timeout_ms, errstr, sizeof errstr);
+        rd_kafka_AdminOptions_set_request_timeout(aopts, (int)v.timeout_ms, errstr, sizeof errstr);
         rd_kafka_CreateTopics(rk, nt, nnew, aopts, q);
         rd_kafka_AdminOptions_destroy(aopts);
-        ev = rd_kafka_queue_poll(q, (int)timeout_ms + 5000);
+        ev = rd_kafka_queue_poll(q, (int)v.timeout_ms + 5000);
         if (!ev || rd_kafka_event_error(ev)) {
             cli_error("cannot create topics on %s: %s", g_common.kafka_brokers,
                       ev ? rd_kafka_event_error_string(ev) : "timed out");
@@ -538,17 +563,17 @@ int cmd_topics_create(int argc, char **argv)
                           rd_kafka_topic_result_error_string(tr[i]));
                 goto out;
             }
-            if (!json)
+            if (!v.json)
                 printf("created %s\n", rd_kafka_topic_result_name(tr[i]));
         }
         /* What was made, as the cluster reports it (metadata may lag a moment). */
-        if (cluster_state(rk, names, n, st, (int)timeout_ms) < 0)
+        if (cluster_state(rk, names, n, st, (int)v.timeout_ms) < 0)
             goto out;
     }
     rows = json_array();
     for (size_t i = 0; rows && i < n; i++)
         json_array_append_new(rows, state_row(spec[i].role, spec[i].name, &st[i]));
-    if (!rows || cli_print(rows, json, "no topics") < 0)
+    if (!rows || cli_print(rows, v.json, "no topics") < 0)
         goto out;
     status = CLI_OK;
 out:
@@ -587,33 +612,24 @@ int cmd_topics_describe(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    long retry_passes = 7, timeout_ms = 30000;
-    bool json = false;
+    struct view_opts v = {.retry_passes = 7, .timeout_ms = 30000, .json = false};
+    bool handled;
     cli_getopt_reset();
     for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
-        switch (c) {
-        case 'R':
-            if (cli_parse_long(optarg, 0, RETRY_PASSES_MAX, &retry_passes) < 0)
-                return cli_usage_error(argv[0], "--retry-passes must be a number from 0 to %d", RETRY_PASSES_MAX);
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'T':
-            if (cli_parse_long(optarg, 100, 600000, &timeout_ms) < 0)
-                return cli_usage_error(argv[0], "--timeout-ms must be a number from 100 to 600000");
-            break;
-        case 'h':
+        int st = view_option(c, argv[0], &v, &handled);
+        if (st >= 0)
+            return st;
+        if (handled)
+            continue;
+        if (c == 'h')
             return cli_help(describe_usage);
-        default:
-            return cli_usage_hint(argv[0]);
-        }
+        return cli_usage_hint(argv[0]);
     }
     if (optind < argc)
         return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
 
     struct topic_spec spec[TOPICS_MAX];
-    size_t n = pipeline_topics(spec, 0, 0, retry_passes);
+    size_t n = pipeline_topics(spec, 0, 0, v.retry_passes);
     const char *names[TOPICS_MAX] = {0};
     struct topic_state st[TOPICS_MAX];
     for (size_t i = 0; i < n; i++)
@@ -623,7 +639,7 @@ int cmd_topics_describe(int argc, char **argv)
     rd_kafka_t *rk = topics_client();
     if (!rk)
         return CLI_FAIL;
-    if (cluster_state(rk, names, n, st, (int)timeout_ms) < 0)
+    if (cluster_state(rk, names, n, st, (int)v.timeout_ms) < 0)
         goto out;
     rows = json_array();
     bool missing = false;
@@ -631,7 +647,7 @@ int cmd_topics_describe(int argc, char **argv)
         json_array_append_new(rows, state_row(spec[i].role, spec[i].name, &st[i]));
         missing |= i < 5 && !st[i].exists;
     }
-    if (!rows || cli_print(rows, json, "no topics") < 0)
+    if (!rows || cli_print(rows, v.json, "no topics") < 0)
         goto out;
     if (missing)
         cli_error("some of the pipeline's topics are missing: run 'hookline topics create'");
