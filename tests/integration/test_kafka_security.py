@@ -88,3 +88,29 @@ def test_scram_sha_512(secure):
     r = secure.cli.run("topics", "describe", "--timeout-ms", "8000", check=False,
                        env={"HOOKLINE_KAFKA_SASL_MECHANISMS": "SCRAM-SHA-512"})
     assert r.returncode == 0, r.stderr.decode(errors="replace")[-2000:]
+
+
+def test_topics_create_is_idempotent_and_per_topic(secure):
+    p = f"t{random.randint(10**6, 10**9)}"
+    names = {"HOOKLINE_TOPIC_RAW": f"{p}.raw", "HOOKLINE_TOPIC_ROUTED": f"{p}.routed",
+             "HOOKLINE_TOPIC_REJECTED": f"{p}.rejected", "HOOKLINE_TOPIC_DEAD_LETTERS": f"{p}.dl",
+             "HOOKLINE_TOPIC_NOTIFICATIONS": f"{p}.notifications", "HOOKLINE_TOPIC_FORWARD_RETRY": f"{p}.retry"}
+    args = ["topics", "create", "--replication-factor", "1", "--retry-passes", "1",
+            "--topic", "raw:partitions=3,retention=2d", "--topic", "dead-letters:retention=forever"]
+    r = secure.cli.run(*args, "--json", env=names, check=False)
+    assert r.returncode == 0, r.stderr
+    rows = {row["role"]: row for row in json.loads(r.stdout)}
+    assert rows["raw"]["partitions"] == 3 and rows["raw"]["retention"] == "2d", rows["raw"]
+    assert rows["routed"]["partitions"] == 4 and rows["routed"]["retention"] == "7d", rows["routed"]
+    assert rows["dead-letters"]["retention"] == "forever" and rows["rejected"]["retention"] == "30d"
+    assert rows["retry.1"]["exists"] and rows["retry.1"]["retention"] == "3d", rows["retry.1"]
+    # Again: nothing created, nothing to warn about.
+    r = secure.cli.run(*args, env=names, check=False)
+    assert r.returncode == 0 and b"created" not in r.stdout and b"warning" not in r.stderr, (r.stdout, r.stderr)
+    # Asked for something else: a warning, and the topic is left as it is.
+    r = secure.cli.run("topics", "create", "--retry-passes", "1", "--topic", "raw:partitions=6", env=names,
+                       check=False)
+    assert r.returncode == 0 and b"exists with 3 partitions (asked 6): not changed" in r.stderr, r.stderr
+    described = {row["role"]: row for row in json.loads(secure.cli.run("topics", "describe", "--retry-passes", "1",
+                                                                      "--json", env=names))}
+    assert described["raw"]["partitions"] == 3
