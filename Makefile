@@ -4,6 +4,8 @@
 #   make SANITIZE=1      ASan+UBSan build into build/asan/bin (what the tests use)
 #   make WERROR=1        warnings are errors (CI)
 #   make run | up | down | test | unit | integration | fuzz | mutants | bench | clean
+#   make k8s-check       the Helm chart rendered, linted and validated (no cluster needed)
+#   make cluster-test    the three-broker Kafka test (slow; not part of make test)
 .DELETE_ON_ERROR:
 
 CC       ?= cc
@@ -56,7 +58,7 @@ PROGRAMS := $(DAEMONS:%=$(BIN)/hookline-%) $(BIN)/hookline
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean test unit integration up down run deps format fuzz mutants bench check-config
+.PHONY: all clean test unit integration up down run deps format fuzz mutants bench check-config k8s-check cluster-test
 all: $(PROGRAMS) $(TOOLS)
 
 $(BUILD)/obj/%.o: %.c
@@ -119,6 +121,7 @@ fuzz:
 test: deps
 	$(MAKE) SANITIZE=1 all unit
 	bash tests/mutants/run.sh --level unit
+	sh deploy/k8s/check.sh
 	bash tests/fuzz/run.sh 10
 	sh tests/run-integration.sh
 
@@ -127,6 +130,19 @@ test: deps
 mutants:
 	$(MAKE) SANITIZE=1 all unit
 	bash tests/mutants/run.sh
+
+# Kubernetes, checked here without a cluster: the chart rendered with representative
+# values into build/k8s/, helm lint, every object validated against the API schemas, KEDA's
+# objects checked structurally, the configuration documented and consistent. Builds helm
+# from its Go module and installs kubernetes-validate from PyPI once (deploy/k8s/).
+k8s-check:
+	sh deploy/k8s/check.sh
+
+# A three-node KRaft cluster, one broker SIGKILLed under load (tests/integration/
+# test_kafka_cluster.py; about 3 minutes, so only on demand).
+cluster-test:
+	$(MAKE) SANITIZE=1 all
+	HOOKLINE_TEST_CLUSTER=1 sh tests/run-integration.sh -k kafka_cluster
 
 integration:
 	$(MAKE) SANITIZE=1 all

@@ -25,7 +25,7 @@ enum cli_exit { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 /* Settings only the CLI reads, loaded at startup by main.c from cli_config_items. */
 struct cli_config {
-    long topic_partitions; /* HOOKLINE_TOPIC_PARTITIONS: default for `topics ensure` */
+    long topic_partitions; /* HOOKLINE_TOPIC_PARTITIONS: default for `topics create|ensure` */
     const char *retry_topic_prefix; /* HOOKLINE_TOPIC_FORWARD_RETRY: where `dlq redrive` produces */
     const char *forwarder_group;    /* HOOKLINE_FORWARDER_GROUP: default of `dlq redrive --group` */
 };
@@ -51,6 +51,8 @@ int cmd_connection_create(int argc, char **argv);
 int cmd_connection_list(int argc, char **argv);
 int cmd_connection_update(int argc, char **argv);
 int cmd_topics_ensure(int argc, char **argv);
+int cmd_topics_create(int argc, char **argv);
+int cmd_topics_describe(int argc, char **argv);
 int cmd_dlq_list(int argc, char **argv);
 int cmd_destinations_list(int argc, char **argv);
 int cmd_destinations_clear(int argc, char **argv);

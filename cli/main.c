@@ -20,7 +20,7 @@ struct cli_config g_cli;
 /* Settings only the CLI reads; the shared ones are common_config_items. */
 static const struct config_item cli_config_items[] = {
     {"HOOKLINE_TOPIC_PARTITIONS", CONFIG_INT, "4", 1, 100000, 0,
-     "partitions of the topics 'hookline topics ensure' creates", &g_cli.topic_partitions},
+     "partitions of the topics 'hookline topics create|ensure' make", &g_cli.topic_partitions},
     {"HOOKLINE_TOPIC_FORWARD_RETRY", CONFIG_STR, "webhooks.forward-retry", 0, 0, 0,
      "prefix of the forwarder's retry topics ('dlq redrive' writes to <prefix>.<group>.1)",
      &g_cli.retry_topic_prefix},
@@ -61,6 +61,9 @@ static const struct command commands[] = {
     {"sync", "runs", cmd_sync_runs, "list sync runs (by connection, sync, status)"},
     {"sync", "run", cmd_sync_run, "show one sync run"},
     {"sync", "retry", cmd_sync_retry, "queue a failed or expired sync run again"},
+    {"topics", "create", cmd_topics_create,
+     "create the missing topics with partitions, replication and retention per topic"},
+    {"topics", "describe", cmd_topics_describe, "show the topics as the cluster has them (replicas, ISR, retention)"},
     {"topics", "ensure", cmd_topics_ensure, "create the pipeline's Kafka topics that are missing"},
     {"dlq", "list", cmd_dlq_list, "list the deliveries the forwarder gave up on (dead letters)"},
     {"destinations", "list", cmd_destinations_list, "list destination URLs flagged gone (they answered 410)"},

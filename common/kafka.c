@@ -64,14 +64,18 @@ rd_kafka_conf_t *kafka_conf_new(const char *client_id, char *errstr, size_t errl
     if (kafka_conf_set(conf, "bootstrap.servers", g_common.kafka_brokers, errstr, errlen) < 0 ||
         kafka_conf_set(conf, "client.id", client_id, errstr, errlen) < 0 ||
         kafka_conf_set(conf, "log.connection.close", "false", errstr, errlen) < 0 ||
-        kafka_conf_set(conf, "message.max.bytes", "16777216", errstr, errlen) < 0) {
+        kafka_conf_set(conf, "message.max.bytes", "16777216", errstr, errlen) < 0 ||
+        /* Every client (the ingress producer, the CLI's admin and topic readers too) gets the
+         * operator's settings (SASL, TLS, ...), not only those made by the functions below. */
+        apply_env_overrides(conf, errstr, errlen) < 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
     return conf;
 }
 
-/* Defaults first, then the operator's overrides, so overrides always win. */
+/* Defaults first, then the operator's overrides (again, after the producer's or
+ * consumer's own defaults), so overrides always win. */
 static int finish_conf(rd_kafka_conf_t *conf, char *errstr, size_t errlen)
 {
     return apply_env_overrides(conf, errstr, errlen);

@@ -15,9 +15,10 @@
 
 #include <librdkafka/rdkafka.h>
 
-/* A new conf with bootstrap.servers, client.id and the HOOKLINE_KAFKA_* overrides.
- * Returns NULL after writing the problem into errstr. Caller owns the conf (until a
- * successful rd_kafka_new takes it). */
+/* A new conf with bootstrap.servers, client.id and the HOOKLINE_KAFKA_* overrides
+ * (applied here, so every client has them; a setting the caller makes afterwards wins
+ * over the operator's). Returns NULL after writing the problem into errstr. Caller owns
+ * the conf (until a successful rd_kafka_new takes it). */
 rd_kafka_conf_t *kafka_conf_new(const char *client_id, char *errstr, size_t errlen);
 
 /* Sets key=value on conf; returns 0 or -1 with errstr. */
