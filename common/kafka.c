@@ -23,7 +23,7 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, ch
 }
 
 /* Applies HOOKLINE_KAFKA_FOO_BAR=v as foo.bar=v. BROKERS is hookline's own name. */
-static int apply_env_overrides(rd_kafka_conf_t *conf, char *errstr, size_t errlen)
+int kafka_conf_apply_env(rd_kafka_conf_t *conf, char *errstr, size_t errlen)
 {
     size_t plen = strlen(KAFKA_ENV_PREFIX);
     for (char **e = environ; *e; e++) {
@@ -67,7 +67,7 @@ rd_kafka_conf_t *kafka_conf_new(const char *client_id, char *errstr, size_t errl
         kafka_conf_set(conf, "message.max.bytes", "16777216", errstr, errlen) < 0 ||
         /* Every client (the ingress producer, the CLI's admin and topic readers too) gets the
          * operator's settings (SASL, TLS, ...), not only those made by the functions below. */
-        apply_env_overrides(conf, errstr, errlen) < 0) {
+        kafka_conf_apply_env(conf, errstr, errlen) < 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -78,7 +78,7 @@ rd_kafka_conf_t *kafka_conf_new(const char *client_id, char *errstr, size_t errl
  * consumer's own defaults), so overrides always win. */
 static int finish_conf(rd_kafka_conf_t *conf, char *errstr, size_t errlen)
 {
-    return apply_env_overrides(conf, errstr, errlen);
+    return kafka_conf_apply_env(conf, errstr, errlen);
 }
 
 rd_kafka_t *kafka_producer_new(const char *client_id, void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),

@@ -21,6 +21,11 @@
  * the conf (until a successful rd_kafka_new takes it). */
 rd_kafka_conf_t *kafka_conf_new(const char *client_id, char *errstr, size_t errlen);
 
+/* Applies every HOOKLINE_KAFKA_* override to conf (again): a client that sets its own
+ * defaults after kafka_conf_new calls it last, so the operator's settings win. 0 or -1
+ * with errstr. */
+int kafka_conf_apply_env(rd_kafka_conf_t *conf, char *errstr, size_t errlen);
+
 /* Sets key=value on conf; returns 0 or -1 with errstr. */
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr, size_t errlen);
 

@@ -65,10 +65,13 @@ int produce_init(void)
         goto fail;
     char timeout[32];
     snprintf(timeout, sizeof timeout, "%ld", g_ingress.kafka_timeout_ms);
-    /* Idempotence implies acks=all; the provider is answered within message.timeout.ms. */
+    /* Idempotence implies acks=all; the provider is answered within message.timeout.ms,
+     * which HOOKLINE_INGRESS_KAFKA_TIMEOUT_MS sets (so it comes after the operator's
+     * HOOKLINE_KAFKA_* overrides, which win over the other defaults). */
     if (kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof errstr) < 0 ||
         kafka_conf_set(conf, "linger.ms", "1", errstr, sizeof errstr) < 0 ||
         kafka_conf_set(conf, "compression.type", "lz4", errstr, sizeof errstr) < 0 ||
+        kafka_conf_apply_env(conf, errstr, sizeof errstr) < 0 ||
         kafka_conf_set(conf, "message.timeout.ms", timeout, errstr, sizeof errstr) < 0) {
         rd_kafka_conf_destroy(conf);
         goto fail;
