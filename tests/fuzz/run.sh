@@ -66,11 +66,16 @@ for t in $TARGETS; do
     if [ -d "tests/fuzz/corpus/$t" ]; then
         cp -r "tests/fuzz/corpus/$t/." "$corpus/"
     fi
-    echo "== $t: run ${SECONDS_PER_TARGET}s on $corpus ($(find "$corpus" -type f | wc -l) inputs)"
+    before=$(find "$corpus" -type f | wc -l)
+    echo "== $t: run ${SECONDS_PER_TARGET}s on $corpus ($before inputs)"
     log="$OUT/$t.log"
     if "$OUT/$t" -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -timeout=10 -print_final_stats=1 \
         -artifact_prefix="$artifacts" "$corpus" >"$log" 2>&1; then
         grep -E '^(Done|#[0-9]+.*(DONE|INITED))' "$log" | tail -n 2
+        after=$(find "$corpus" -type f | wc -l)
+        # Coverage the run found: new inputs kept in build/fuzz/corpus/<target>/ (a nightly
+        # run's growth is what to merge back into the seeds; see tests/README.md).
+        echo "== $t: corpus $before -> $after inputs, $(grep -oE 'cov: [0-9]+' "$log" | tail -n 1)"
         echo "== $t: passed"
         passed=$((passed + 1))
     else
