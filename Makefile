@@ -3,7 +3,7 @@
 #   make                 release build into build/release/bin
 #   make SANITIZE=1      ASan+UBSan build into build/asan/bin (what the tests use)
 #   make WERROR=1        warnings are errors (CI)
-#   make run | up | down | test | unit | integration | fuzz | bench | clean
+#   make run | up | down | test | unit | integration | fuzz | bench | chaos | clean
 .DELETE_ON_ERROR:
 
 CC       ?= cc
@@ -56,7 +56,7 @@ PROGRAMS := $(DAEMONS:%=$(BIN)/hookline-%) $(BIN)/hookline
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean test unit integration up down run deps format fuzz bench check-config
+.PHONY: all clean test unit integration up down run deps format fuzz bench chaos check-config
 all: $(PROGRAMS) $(TOOLS)
 
 $(BUILD)/obj/%.o: %.c
@@ -124,6 +124,14 @@ test: deps
 integration:
 	$(MAKE) SANITIZE=1 all
 	sh tests/run-integration.sh
+
+# Chaos: webhooks at a steady rate through a stack of its own while each daemon, the
+# broker and PostgreSQL are killed and restarted and the app fails; prints what was
+# lost (must be 0) and duplicated (build/chaos/summary.json). `make SANITIZE=1 chaos`
+# runs the sanitizer build; CHAOS_ARGS passes options (--duration, --rate, --faults).
+chaos: deps
+	$(MAKE) all
+	HOOKLINE_BIN_DIR=$(CURDIR)/$(BIN) sh tests/chaos/run.sh $(CHAOS_ARGS)
 
 # ---- local stack -----------------------------------------------------------
 up: deps

@@ -83,6 +83,7 @@ class Delivery:
         self.method, self.path, self.body = method, path, body
         self.header_items = list(header_items)
         self.headers = {k.lower(): v for k, v in self.header_items}
+        self.status = None   # what the receiver answered (set before it is recorded)
 
     def header(self, name, default=None):
         return self.headers.get(name.lower(), default)
@@ -216,8 +217,10 @@ class Receiver:
                         receiver.in_flight -= 1
 
             def _answer(self, body):
-                behaviour = receiver.behaviour
-                receiver._got(Delivery(self.command, self.path, self.headers.items(), body))
+                behaviour, status = receiver.behaviour, receiver.status
+                delivery = Delivery(self.command, self.path, self.headers.items(), body)
+                delivery.status = None if behaviour else status
+                receiver._got(delivery)
                 if behaviour == "stall":
                     time.sleep(receiver.stall_seconds)   # past the forwarder's timeout
                     self.close_connection = True
@@ -231,7 +234,7 @@ class Receiver:
                 if receiver.delay:
                     time.sleep(receiver.delay)   # simulate a slow app, not a measurement
                 out = b'{"ok":true}'
-                self.send_response(receiver.status)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
                 for k, v in receiver.extra_headers.items():
