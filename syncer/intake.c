@@ -3,8 +3,9 @@
  * A batch of messages becomes runs in one transaction: for each attributed message,
  * every enabled sync of its (environment, integration) whose first matching
  * subscription is its event type or "*" gets one run, inserted with ON CONFLICT DO
- * NOTHING on (routed id, sync, connection). Only after COMMIT are the offsets stored,
- * so a crash re-reads at most the uncommitted batch and the unique key absorbs it.
+ * NOTHING on (routed id, sync, connection). Only after COMMIT are the offsets stored
+ * (and committed to Kafka), so a crash re-reads at most the batch in progress and the
+ * unique key absorbs it.
  * While the database is down the batch is retried, never skipped. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,5 +184,8 @@ int intake_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch)
             log_warn(NULL, "kafka: cannot store offset (partition revoked?)");
         rd_kafka_message_destroy(batch[i]);
     }
+    /* Committed at once: a crash re-reads only the batch in progress. */
+    if (rc == 0 && n > 0 && kafka_commit_stored(consumer) < 0)
+        log_warn(NULL, "kafka: cannot ask for a commit (the auto commit will do it)");
     return rc;
 }
