@@ -10,8 +10,9 @@ HOOKLINE_STACK_DIR, HOOKLINE_BIN_DIR and HOOKLINE_PORT_OFFSET), as tests/chaos/r
 
 It creates an environment whose webhook URL is a receiver on 127.0.0.1 (it records each
 request, then answers), a github-app integration and four connections, then sends
-webhooks numbered 0..N-1 (N = duration x rate), each once, correctly signed, at a steady
-rate, recording each answer. Meanwhile it runs the faults one after another, spread over
+webhooks numbered 0, 1, 2, ..., each once, correctly signed, at a steady rate, recording
+each answer, for --duration seconds or until the last fault is over, whichever is later
+(at most --duration + 300 s). Meanwhile it runs the faults one after another, spread over
 the load; each restores what it broke before the next starts:
 
     ingress router forwarder syncer   SIGKILL the daemon, start it again (stack.sh)
@@ -21,7 +22,7 @@ the load; each restores what it broke before the next starts:
     app                               the receiver answers 500 for a while
 
 After the load it waits (bounded) until every acknowledged webhook has been delivered,
-then until deliveries stop, and counts: acknowledged (200), answered 503, other (another
+then until deliveries stop (late duplicates), and counts: acknowledged (200), answered 503, other (another
 status, a connection error, a timeout), delivered (unique, answered 2xx by the app),
 lost (acknowledged but never delivered), duplicates (2xx deliveries beyond the first,
 by webhook-id and by ledger number) and their ratio to the acknowledged. Exit status 1
@@ -49,7 +50,7 @@ sys.path.insert(0, str(REPO / "tests" / "tools"))
 from receiver import Receiver  # noqa: E402
 
 DAEMONS = ("ingress", "router", "forwarder", "syncer")
-FAULTS = DAEMONS + ("kafka-kill", "kafka-term", "postgres", "app")
+FAULTS = DAEMONS + ("app", "postgres", "kafka-kill", "kafka-term")
 CONNECTIONS = 4
 
 
@@ -155,13 +156,14 @@ class Faults:
         self.stack, self.receiver = stack, receiver
         self.outage_s, self.app_fail_s = outage_s, app_fail_s
         self.events = []
-        self.t0 = time.monotonic()
+        self.t0, self.t0_wall = time.monotonic(), time.time()
 
-    def note(self, what):
-        self.events.append({"t": round(time.monotonic() - self.t0, 1), "event": what})
+    def note(self, what, fault=None):
+        self.events.append({"t": round(time.monotonic() - self.t0, 1), "event": what, "fault": fault})
         log(what)
 
     def run(self, fault):
+        self.note(f"fault {fault}", fault)
         if fault in DAEMONS:
             self.note(f"SIGKILL {fault}")
             self.stack.sh("kill", fault)
@@ -238,7 +240,10 @@ class Ledger:
         self.stack, self.path, self.secret = stack, url_path, secret
         self.inst_base, self.run_id = inst_base, run_id
         self.n, self.rate, self.time_limit, self.max_in_flight = n, rate, time_limit, max_in_flight
+        self.stopping = False
         self.answers = {}
+        self.sent_at = {}   # seq -> time.monotonic() when sent
+        self.latency = {}   # seq -> seconds until answered (or failed)
         self.sent = 0
         self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
@@ -256,9 +261,17 @@ class Ledger:
         if self.thread.is_alive():
             raise RuntimeError("the sender did not finish in time")
         self.elapsed = time.monotonic() - self.started
+        # The sending rate: from the first request to the last (not to the last answer,
+        # which may have waited for the broker).
+        times = sorted(self.sent_at.values())
+        self.rate_achieved = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
 
     def done(self):
         return not self.thread.is_alive()
+
+    def stop(self):
+        """Send nothing more (the answers still awaited are recorded)."""
+        self.stopping = True
 
     async def _one(self, seq, sem):
         body = self.body(seq)
@@ -268,6 +281,7 @@ class Ledger:
         except (OSError, asyncio.TimeoutError, ConnectionError) as e:
             self.answers[seq] = f"{type(e).__name__}: {e}"[:200]
         finally:
+            self.latency[seq] = time.monotonic() - self.sent_at[seq]
             sem.release()
 
     async def _run(self):
@@ -280,9 +294,10 @@ class Ledger:
             delay = t0 + seq / self.rate - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            if loop.time() > deadline:
+            if self.stopping or loop.time() > deadline:
                 break
             await sem.acquire()
+            self.sent_at[seq] = time.monotonic()
             tasks.append(asyncio.create_task(self._one(seq, sem)))
             self.sent += 1
         await asyncio.gather(*tasks)
@@ -290,30 +305,58 @@ class Ledger:
 
 # ---- the account -----------------------------------------------------------------------
 
+def blame(first_delivered, dups, t0_wall, events):
+    """{fault: duplicates}: each duplicated webhook is put down to the fault that began
+    nearest to its first delivery (a crash re-delivers what was delivered, or about to
+    be, when it struck; the send time would mislead: a backlog is delivered late)."""
+    starts = [(e["t"], e["fault"]) for e in events if e.get("fault")]
+    out = {}
+    for seq, extra in dups.items():
+        t = first_delivered[seq] - t0_wall
+        name = min(starts, key=lambda e: abs(e[0] - t))[1] if starts else "none"
+        out[name] = out.get(name, 0) + extra
+    return out
+
+
+def answered_2xx(delivery):
+    return isinstance(delivery.status, int) and 200 <= delivery.status < 300
+
+
+def ledger_number(delivery):
+    """The seq a delivered envelope carries, or None when it is not one of the ledger's."""
+    try:
+        return json.loads(delivery.body)["payload"]["chaos"]["seq"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def account(ledger, receiver, path):
     """The figures, from the ledger's answers and the receiver's 2xx deliveries."""
     acked = {s for s, a in ledger.answers.items() if a == 200}
     n503 = sum(1 for a in ledger.answers.values() if a == 503)
-    ok, failed_attempts, seq_of_id = [], 0, {}
+    ok, failed_attempts, seq_of_id, first = [], 0, {}, {}
     bad = []
     for d in receiver.snapshot():
         if d.path != path:
             continue
-        if not (isinstance(d.status, int) and 200 <= d.status < 300):
+        if not answered_2xx(d):
             failed_attempts += 1
             continue
-        try:
-            seq = json.loads(d.body)["payload"]["chaos"]["seq"]
-        except (ValueError, KeyError, TypeError):
+        seq = ledger_number(d)
+        if seq is None:
             bad.append(d.body[:200])
             continue
         wid = d.header("webhook-id")
         if seq_of_id.setdefault(wid, seq) != seq:
             bad.append(f"webhook-id {wid} carried seq {seq_of_id[wid]} and {seq}")
         ok.append((seq, wid))
+        first.setdefault(seq, d.ts)
     seqs = {s for s, _ in ok}
     ids = {w for _, w in ok}
     lost = sorted(acked - seqs)
+    per_seq = {}
+    for seq, _ in ok:
+        per_seq[seq] = per_seq.get(seq, 0) + 1
     dup_seq, dup_id = len(ok) - len(seqs), len(ok) - len(ids)
     return {
         "sent": len(ledger.answers),
@@ -331,6 +374,8 @@ def account(ledger, receiver, path):
         "duplicates_by_ledger": dup_seq,
         "duplicate_ratio": round(dup_seq / len(acked), 4) if acked else 0.0,
         "malformed": bad[:5],
+        "duplicated": {seq: k - 1 for seq, k in sorted(per_seq.items()) if k > 1},
+        "first_delivered": first,
     }
 
 
@@ -344,12 +389,7 @@ def wait_drained(ledger, receiver, path, timeout, quiet_s=5.0):
     while time.monotonic() < deadline:
         new = receiver.snapshot()[seen:]
         seen += len(new)
-        for d in new:
-            if d.path == path and isinstance(d.status, int) and 200 <= d.status < 300:
-                try:
-                    got.add(json.loads(d.body)["payload"]["chaos"]["seq"])
-                except (ValueError, KeyError, TypeError):
-                    pass
+        got.update(ledger_number(d) for d in new if d.path == path and answered_2xx(d))
         if acked <= got:
             break
         time.sleep(0.5)
@@ -367,7 +407,8 @@ def wait_drained(ledger, receiver, path, timeout, quiet_s=5.0):
 
 def print_summary(s, out=sys.stdout):
     rows = [
-        ("webhooks sent", s["sent"], f"{s['rate_achieved']:.0f}/s over {s['load_seconds']:.0f} s"),
+        ("webhooks sent", s["sent"], f"{s['rate_achieved']:.0f}/s; answers took up to "
+                                     f"{s['answer_seconds_max']:.1f} s (p99 {s['answer_seconds_p99']:.2f} s)"),
         ("acknowledged (200)", s["acknowledged"], ""),
         ("answered 503", s["answered_503"], ""),
         ("other", s["other"], "; ".join(s["other_examples"])[:120]),
@@ -379,6 +420,7 @@ def print_summary(s, out=sys.stdout):
         ("duplicate ratio", f"{100 * s['duplicate_ratio']:.2f}%", "of acknowledged"),
         ("app answered 500", s["app_failed_attempts"], "attempts, retried"),
     ]
+    rows += [(f"  near fault {f}", n, "duplicates first delivered closest to it") for f, n in s["duplicates_by_fault"].items()]
     print(f"chaos run {s['run']}: faults {', '.join(s['faults']) or 'none'}", file=out)
     for name, value, note in rows:
         print(f"  {name:<28} {value!s:>8}  {note}", file=out)
@@ -388,10 +430,15 @@ def print_summary(s, out=sys.stdout):
 # ---- a run -----------------------------------------------------------------------------
 
 def run(stack, duration=60.0, rate=120.0, faults=FAULTS, drain_timeout=240.0, outage_s=3.0, app_fail_s=6.0,
-        json_path=None):
+        gap_s=12.0, tail_s=10.0, json_path=None):
     """One chaos run against `stack` (running, every daemon ready). Returns the summary
     dict (also written to json_path when given). Leaves the stack whole: every fault
-    restores what it broke."""
+    restores what it broke.
+
+    Fault i is planned at (i+1)/(k+1) of `duration`, and starts no sooner than gap_s after
+    the previous one was restored (12 s: past the consumer session timeout, so that the
+    group has settled). The load lasts `duration`, and longer if the faults do (a slow
+    broker restart), until tail_s after the last one; never more than duration + 300 s."""
     for f in faults:
         if f not in FAULTS:
             raise ValueError(f"unknown fault {f!r} (one of {', '.join(FAULTS)})")
@@ -408,26 +455,35 @@ def run(stack, duration=60.0, rate=120.0, faults=FAULTS, drain_timeout=240.0, ou
         for k in range(CONNECTIONS):
             stack.cli("connection", "create", "--env", env["id"], "--integration", key, "--id",
                       f"chaos-{run_id}-{k}", "--config", json.dumps({"installation_id": str(inst_base + k)}))
-        n = int(duration * rate)
-        ledger = Ledger(stack, f"/webhook/{env['id']}/{key}", secret, inst_base, run_id, n, rate,
-                        time_limit=duration * 2 + 60)
+        limit = duration + 300
+        ledger = Ledger(stack, f"/webhook/{env['id']}/{key}", secret, inst_base, run_id, int(limit * rate), rate,
+                        time_limit=limit)
         fx = Faults(stack, receiver, outage_s, app_fail_s)
-        log(f"run {run_id}: {n} webhooks at {rate:g}/s to {stack.public_url}; faults: {', '.join(faults)}")
+        log(f"run {run_id}: webhooks at {rate:g}/s for {duration:g} s or more to {stack.public_url}; "
+            f"faults: {', '.join(faults)}")
         ledger.start()
-        # The faults are spread over the load: fault i starts at (i+1)/(k+1) of it, or as
-        # soon as the previous one has restored the stack.
+        restored = fx.t0 - gap_s
         for i, fault in enumerate(faults):
-            at = fx.t0 + duration * (i + 1) / (len(faults) + 1)
+            at = max(fx.t0 + duration * (i + 1) / (len(faults) + 1), restored + gap_s)
             while time.monotonic() < at and not ledger.done():
                 time.sleep(0.1)
             fx.run(fault)
-        ledger.join(timeout=duration * 2 + 120)
+            restored = time.monotonic()
+        end = max(fx.t0 + duration, restored + tail_s if faults else 0)
+        while time.monotonic() < end and not ledger.done():
+            time.sleep(0.1)
+        ledger.stop()
+        ledger.join(timeout=60)
         log(f"load done: {ledger.sent} sent in {ledger.elapsed:.0f} s; waiting for the pipeline to drain")
         drained = wait_drained(ledger, receiver, path, drain_timeout)
         s = account(ledger, receiver, path)
         s.update({"run": run_id, "faults": list(faults), "rate": rate, "duration": duration,
-                  "load_seconds": round(ledger.elapsed, 1), "rate_achieved": ledger.sent / max(ledger.elapsed, 1e-9),
+                  "load_seconds": round(ledger.elapsed, 1), "rate_achieved": round(ledger.rate_achieved, 1),
+                  "answer_seconds_max": round(max(ledger.latency.values(), default=0), 2),
+                  "answer_seconds_p99": round(sorted(ledger.latency.values())[int(0.99 * len(ledger.latency))]
+                                              if ledger.latency else 0, 3),
                   "drained": drained, "events": fx.events, "environment": env["id"],
+                  "duplicates_by_fault": blame(s.pop("first_delivered"), s["duplicated"], fx.t0_wall, fx.events),
                   "json": str(json_path) if json_path else "-"})
         if json_path:
             Path(json_path).parent.mkdir(parents=True, exist_ok=True)
@@ -441,20 +497,21 @@ def main(argv=None):
     p = argparse.ArgumentParser(description="Webhooks through a stack under faults; counts what was lost "
                                             "and duplicated.")
     p.add_argument("--duration", type=float, default=float(os.environ.get("CHAOS_DURATION", 90)),
-                   help="seconds of load (default 90)")
+                   help="seconds of load at least (default 90; longer while faults last)")
     p.add_argument("--rate", type=float, default=float(os.environ.get("CHAOS_RATE", 120)),
                    help="webhooks per second (default 120)")
     p.add_argument("--faults", default=os.environ.get("CHAOS_FAULTS", ",".join(FAULTS)),
                    help=f"comma-separated, in order (default all: {','.join(FAULTS)}); '' for none")
     p.add_argument("--outage", type=float, default=3.0, help="seconds the broker / PostgreSQL stay down")
     p.add_argument("--app-fail", type=float, default=6.0, help="seconds the app answers 500")
+    p.add_argument("--gap", type=float, default=12.0, help="seconds between a fault's end and the next")
     p.add_argument("--drain-timeout", type=float, default=240.0)
     p.add_argument("--json", default=str(REPO / "build" / "chaos" / "summary.json"))
     a = p.parse_args(argv)
     if not (0 < a.duration <= 3600 and 0 < a.rate <= 2000):
         p.error("--duration must be in (0, 3600] and --rate in (0, 2000]")
     faults = [f for f in a.faults.split(",") if f]
-    s = run(Stack(), a.duration, a.rate, faults, a.drain_timeout, a.outage, a.app_fail, a.json)
+    s = run(Stack(), a.duration, a.rate, faults, a.drain_timeout, a.outage, a.app_fail, a.gap, json_path=a.json)
     print_summary(s)
     return 1 if s["lost"] else 0
 

@@ -114,6 +114,15 @@ class Delivery:
         return "\n".join(lines)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """A client that went away (a forwarder killed mid-request) is not worth a traceback."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class Receiver:
     """An HTTP server in a background thread that records every request it gets."""
 
@@ -128,8 +137,7 @@ class Receiver:
         self.signing_key, self.record, self.quiet = signing_key, record, quiet
         self.requests = []
         self._cond = threading.Condition()
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), self._handler_class())
         self._thread = None
 
     @property
