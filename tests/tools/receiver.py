@@ -83,7 +83,7 @@ class Delivery:
         self.method, self.path, self.body = method, path, body
         self.header_items = list(header_items)
         self.headers = {k.lower(): v for k, v in self.header_items}
-        self.status = None   # what the receiver answered (set before it is recorded)
+        self.status = None   # the status it is answered (set as it is recorded; None: no answer)
 
     def header(self, name, default=None):
         return self.headers.get(name.lower(), default)
@@ -179,6 +179,9 @@ class Receiver:
         return f"{len(reqs)} request(s)" + (f", the last {min(last, len(reqs))}:" + shown if reqs else "")
 
     def _got(self, delivery):
+        # The status is fixed here, before the request is recorded, and answered as
+        # recorded: a status changed meanwhile never makes the record disagree.
+        delivery.status = None if self.behaviour else self.status
         if self.record:
             line = json.dumps({"ts": delivery.ts, "path": delivery.path,
                                "headers": dict(delivery.header_items),
@@ -225,10 +228,9 @@ class Receiver:
                         receiver.in_flight -= 1
 
             def _answer(self, body):
-                behaviour, status = receiver.behaviour, receiver.status
+                behaviour = receiver.behaviour
                 delivery = Delivery(self.command, self.path, self.headers.items(), body)
-                delivery.status = None if behaviour else status
-                receiver._got(delivery)
+                receiver._got(delivery)   # decides delivery.status (a subclass may set receiver.status first)
                 if behaviour == "stall":
                     time.sleep(receiver.stall_seconds)   # past the forwarder's timeout
                     self.close_connection = True
@@ -242,7 +244,7 @@ class Receiver:
                 if receiver.delay:
                     time.sleep(receiver.delay)   # simulate a slow app, not a measurement
                 out = b'{"ok":true}'
-                self.send_response(status)
+                self.send_response(delivery.status or receiver.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
                 for k, v in receiver.extra_headers.items():
