@@ -3,7 +3,7 @@
 #   make                 release build into build/release/bin
 #   make SANITIZE=1      ASan+UBSan build into build/asan/bin (what the tests use)
 #   make WERROR=1        warnings are errors (CI)
-#   make run | up | down | test | unit | integration | fuzz | mutants | bench | clean
+#   make run | up | down | test | unit | integration | fuzz | mutants | bench | chaos | clean
 #   make k8s-check       the Helm chart rendered, linted and validated (no cluster needed)
 #   make cluster-test    the three-broker Kafka test (slow; not part of make test)
 .DELETE_ON_ERROR:
@@ -58,7 +58,7 @@ PROGRAMS := $(DAEMONS:%=$(BIN)/hookline-%) $(BIN)/hookline
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean test unit integration up down run deps format fuzz mutants bench check-config k8s-check cluster-test
+.PHONY: all clean test unit integration up down run deps format fuzz mutants bench chaos check-config k8s-check cluster-test
 all: $(PROGRAMS) $(TOOLS)
 
 $(BUILD)/obj/%.o: %.c
@@ -147,6 +147,14 @@ cluster-test:
 integration:
 	$(MAKE) SANITIZE=1 all
 	sh tests/run-integration.sh
+
+# Chaos: webhooks at a steady rate through a stack of its own while each daemon, the
+# broker and PostgreSQL are killed and restarted and the app fails; prints what was
+# lost (must be 0) and duplicated (build/chaos/summary.json). `make SANITIZE=1 chaos`
+# runs the sanitizer build; CHAOS_ARGS passes options (--duration, --rate, --faults).
+chaos: deps
+	$(MAKE) all
+	HOOKLINE_BIN_DIR=$(CURDIR)/$(BIN) sh tests/chaos/run.sh $(CHAOS_ARGS)
 
 # ---- local stack -----------------------------------------------------------
 up: deps

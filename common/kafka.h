@@ -38,7 +38,9 @@ rd_kafka_t *kafka_producer_new(const char *client_id,
 
 /* A consumer in group_id subscribed to topic: range assignment (see kafka.c), auto offset store
  * off (the caller stores offset+1 only when a message's outcome is final), auto commit
- * of stored offsets on, auto.offset.reset=earliest. NULL on error with errstr. */
+ * of stored offsets every 200 ms (what a SIGKILL makes the next owner read again is what
+ * was in flight plus at most that much), auto.offset.reset=earliest. NULL on error with
+ * errstr. */
 rd_kafka_t *kafka_consumer_new(const char *client_id, const char *group_id, const char *topic, char *errstr,
                                size_t errlen);
 /* The same, subscribed to n topics. */
@@ -50,6 +52,13 @@ int kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *rkm);
 /* Stores next (the offset to read next) for topic/partition. Returns 0 or -1 (for
  * instance when the partition is no longer assigned). */
 int kafka_store_next_offset(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t next);
+
+/* Asks for the offsets stored so far to be committed now, without waiting for the
+ * answer (a failed commit is retried by the next one or by the auto commit). A batch
+ * consumer calls it once a batch's offsets are stored, so that a crash re-reads only the
+ * batch in progress. Returns 0, or -1 when the request could not be queued (nothing
+ * stored is not an error). */
+int kafka_commit_stored(rd_kafka_t *rk);
 
 /* Consumes up to max messages, or what arrives within window_ms (less when a stop is
  * requested), into batch; consumer errors are logged and skipped. Returns how many. */

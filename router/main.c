@@ -68,7 +68,8 @@ static int route_with_retry(rd_kafka_t *consumer, const rd_kafka_message_t *rkm)
 }
 
 /* One batch: consume up to batch_size messages (or what came within 100 ms), route
- * them, wait for every output's acknowledgement, then store the inputs' offsets. */
+ * them, wait for every output's acknowledgement, then store and commit the inputs'
+ * offsets. */
 static int run_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch)
 {
     size_t n = kafka_poll_batch(consumer, batch, (size_t)g_router.batch_size, 100);
@@ -81,6 +82,10 @@ static int run_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch)
             log_warn(NULL, "kafka: cannot store offset (partition revoked?)");
         rd_kafka_message_destroy(batch[i]);
     }
+    /* Committed now, not at the next auto commit: a crash re-routes only the batch in
+     * progress, not every batch acknowledged since the last commit. */
+    if (rc == 0 && done > 0 && kafka_commit_stored(consumer) < 0)
+        log_warn(NULL, "kafka: cannot ask for a commit (the auto commit will do it)");
     return rc == 0 && done == n ? 0 : -1;
 }
 

@@ -3,12 +3,13 @@
  * A batch of messages becomes runs in one transaction: for each attributed message,
  * every enabled sync of its (environment, integration) whose first matching
  * subscription is its event type or "*" gets one run, inserted with ON CONFLICT DO
- * NOTHING on (routed id, sync, connection). Only after COMMIT are the offsets stored,
- * so a crash re-reads at most the uncommitted batch and the unique key absorbs it.
- * While the database is down the batch is retried, never skipped. A message that can
- * never start a run (unreadable contract headers, a value the database refuses) is
- * quarantined on the rejected topic instead, so it cannot stop the intake: the batch
- * is then redone with a savepoint per message, and the refused one undone alone. */
+ * NOTHING on (routed id, sync, connection). Only after COMMIT are the offsets stored
+ * (and committed to Kafka), so a crash re-reads at most the batch in progress and the
+ * unique key absorbs it. While the database is down the batch is retried, never
+ * skipped. A message that can never start a run (unreadable contract headers, a value
+ * the database refuses) is quarantined on the rejected topic instead, so it cannot stop
+ * the intake: the batch is then redone with a savepoint per message, and the refused
+ * one undone alone. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,6 +291,9 @@ int intake_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch)
             log_warn(NULL, "kafka: cannot store offset (partition revoked?)");
         rd_kafka_message_destroy(batch[i]);
     }
+    /* Committed at once: a crash re-reads only the batch in progress. */
+    if (rc == 0 && n > 0 && kafka_commit_stored(consumer) < 0)
+        log_warn(NULL, "kafka: cannot ask for a commit (the auto commit will do it)");
     poison_clear(&poison);
     free(poison.why);
     return rc;

@@ -121,6 +121,15 @@ class Delivery:
         return "\n".join(lines)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """A client that went away (a forwarder killed mid-request) is not worth a traceback."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class Receiver:
     """An HTTP server in a background thread that records every request it gets."""
 
@@ -136,8 +145,7 @@ class Receiver:
         self.requests = []     # every request, as it arrived (attempts)
         self.delivered = []    # those answered 2xx, once the answer was written
         self._cond = threading.Condition()
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), self._handler_class())
         self._thread = None
 
     @property
@@ -188,6 +196,9 @@ class Receiver:
                 + (f", the last {min(last, len(reqs))}:" + shown if reqs else ""))
 
     def _got(self, delivery):
+        # The status is fixed here, before the request is recorded, and answered as
+        # recorded: a status changed meanwhile never makes the record disagree.
+        delivery.status = None if self.behaviour else self.status
         if self.record:
             line = json.dumps({"ts": delivery.ts, "path": delivery.path,
                                "headers": dict(delivery.header_items),
@@ -244,6 +255,9 @@ class Receiver:
                 behaviour = receiver.behaviour
                 delivery = Delivery(self.command, self.path, self.headers.items(), body)
                 receiver._got(delivery)
+                # Fixed as the request is recorded: a status changed meanwhile (an outage
+                # switched on or off) does not change what this request is answered.
+                status = receiver.status
                 if behaviour == "stall":
                     time.sleep(receiver.stall_seconds)   # past the forwarder's timeout
                     self.close_connection = True
@@ -256,7 +270,7 @@ class Receiver:
                     return
                 if receiver.delay:
                     time.sleep(receiver.delay)   # simulate a slow app, not a measurement
-                out, status = b'{"ok":true}', receiver.status
+                out = b'{"ok":true}'
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))

@@ -1,0 +1,96 @@
+/* Unit tests of common/kafka against librdkafka's mock cluster (in process, no broker):
+ * kafka_commit_stored commits what was stored, not what was consumed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/kafka.h"
+
+#include <librdkafka/rdkafka_mock.h> /* after rdkafka.h, which common/kafka.h includes */
+
+#define TOPIC "unit.commit"
+
+/* The committed offset of TOPIC [0] for consumer's group, or -1001 (none) on error. */
+static int64_t committed(rd_kafka_t *consumer)
+{
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, TOPIC, 0);
+    int64_t off = RD_KAFKA_OFFSET_INVALID;
+    if (!rd_kafka_committed(consumer, parts, 5000))
+        off = parts->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(parts);
+    return off;
+}
+
+static void commit_stored_commits_the_stored_offset_not_the_position(void **state)
+{
+    (void)state;
+    char errstr[512];
+    rd_kafka_t *host = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), errstr, sizeof errstr);
+    assert_non_null(host);
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(host, 1);
+    assert_non_null(mc);
+    assert_int_equal(rd_kafka_mock_topic_create(mc, TOPIC, 1, 1), 0);
+    g_common.kafka_brokers = rd_kafka_mock_cluster_bootstraps(mc);
+    rd_kafka_t *producer = kafka_producer_new("unit", NULL, NULL, errstr, sizeof errstr);
+    assert_non_null(producer);
+    char value[1] = {'x'};
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_PARTITION(0),
+                                           RD_KAFKA_V_VALUE(value, 1), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                           RD_KAFKA_V_END),
+                         0);
+    assert_int_equal(rd_kafka_flush(producer, 10000), 0);
+
+    /* Only our commit may move the committed offset in this test. */
+    setenv("HOOKLINE_KAFKA_ENABLE_AUTO_COMMIT", "false", 1);
+
+    rd_kafka_t *consumer = kafka_consumer_new("unit", "unit-group", TOPIC, errstr, sizeof errstr);
+    assert_non_null(consumer);
+    assert_int_equal(kafka_commit_stored(consumer), 0); /* nothing stored yet: not an error */
+    int got = 0;
+    double deadline = clock_mono_s() + 30;
+    while (got < 10 && clock_mono_s() < deadline) {
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(consumer, 200);
+        if (!rkm)
+            continue;
+        if (!rkm->err) {
+            if (rkm->offset == 5)
+                assert_int_equal(kafka_store_offset(consumer, rkm), 0);
+            got++;
+        }
+        rd_kafka_message_destroy(rkm);
+    }
+    assert_int_equal(got, 10);
+
+    assert_int_equal(kafka_commit_stored(consumer), 0);
+    int64_t off = RD_KAFKA_OFFSET_INVALID;
+    deadline = clock_mono_s() + 10;
+    while (off != 6 && clock_mono_s() < deadline) {
+        rd_kafka_poll(consumer, 100); /* serves the commit's answer */
+        off = committed(consumer);
+    }
+    assert_int_equal(off, 6); /* offset 5 was stored (as 6), offsets up to 9 were consumed */
+
+    unsetenv("HOOKLINE_KAFKA_ENABLE_AUTO_COMMIT");
+    rd_kafka_consumer_close(consumer);
+    rd_kafka_destroy(consumer);
+    rd_kafka_destroy(producer);
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(host);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(commit_stored_commits_the_stored_offset_not_the_position),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
