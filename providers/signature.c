@@ -511,15 +511,17 @@ static bool applies(const struct sig_spec *s, const struct webhook_request *req)
     return !s->when_header || (v && strcasecmp(v, s->when_value) == 0);
 }
 
-/* The first scheme of the list that is not legacy and that the integration's secrets
- * can check (whether or not the request carries it), or NULL. */
+/* The first scheme of the list that is not legacy and that the integration's current
+ * secret can check (whether or not the request carries it), or NULL. The current secret
+ * alone says what the sender is expected to use: a previous one kept during a rotation
+ * (say a signing token replaced by a plain token) must not refuse what the current one
+ * signs. */
 static const struct sig_spec *preferred(const struct sig_spec *specs, size_t n,
                                         const struct provider_secrets *secrets)
 {
-    const char *keys[2];
     for (size_t i = 0; i < n && specs[i].header; i++) {
-        size_t nk = specs[i].legacy ? 0 : signature_secrets(specs[i].secret, secrets, keys);
-        if (nk && suits(&specs[i], keys, nk))
+        const char *cur = specs[i].legacy ? NULL : current_secret(specs[i].secret, secrets);
+        if (cur && suits(&specs[i], &cur, 1))
             return &specs[i];
     }
     return NULL;

@@ -98,8 +98,22 @@ static void check_batch(const struct provider *p, const struct webhook_request *
 {
     json_t *body = json_loadb((const char *)req->body, req->body_len, 0, NULL);
     json_t *all = events_of(p, body);
-    if (!json_is_array(all) || a->n == 1) { /* a request-level identifier, or one group */
+    if (!json_is_array(all)) { /* a request-level identifier */
         CHECK(a->n == 1 && a->groups[0].payload_len == req->body_len);
+        json_decref(body);
+        return;
+    }
+    if (a->n == 1) { /* one group: every event names its connection, or none does (unless
+                        * the connection is named by the URL or a header, for all at once) */
+        const struct attribution_group *g = &a->groups[0];
+        bool from_body = !g->config_key;
+        for (int i = 0; g->config_key && i < ATTR_MAX_IDS && p->attr.ids[i].name; i++)
+            from_body |= p->attr.ids[i].from == ATTR_FROM_BODY && !strcmp(p->attr.ids[i].key, g->config_key);
+        for (size_t k = 0; from_body && k < json_array_size(all); k++) {
+            char *id = event_id(p, json_array_get(all, k));
+            CHECK(g->value ? id && strcmp(id, g->value) == 0 : !id);
+            free(id);
+        }
         json_decref(body);
         return;
     }
