@@ -3,10 +3,10 @@
 # daemons, all on 127.0.0.1, all state (data, logs, pids) in one stack directory.
 # The one entry point for `make up/down/run`, the demo and the integration tests.
 #
-#   stack.sh up               infra, then ingress router forwarder; returns when all are ready
+#   stack.sh up               infra, then ingress router forwarder syncer api; returns when all are ready
 #   stack.sh infra            Kafka + PostgreSQL (reused if running), migrate, topics ensure
 #   stack.sh down [--purge]   stop everything this stack dir started (--purge: and its data)
-#   stack.sh start|stop|kill NAME   one daemon: ingress|router|forwarder|syncer
+#   stack.sh start|stop|kill NAME   one daemon: ingress|router|forwarder|syncer|api
 #   stack.sh status | env | logs [NAME]
 #
 # Settings (environment):
@@ -30,13 +30,14 @@ OFFSET=${HOOKLINE_PORT_OFFSET:-0}
 KAFKA_CACHE=${HOOKLINE_CACHE_DIR:-$ROOT/.cache}/kafka-4.1.1
 PG_BIN=/usr/lib/postgresql/15/bin
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
-DAEMONS="ingress router forwarder syncer"
+DAEMONS="ingress router forwarder syncer api"
 
 case $OFFSET in '' | *[!0-9]*) echo "stack: HOOKLINE_PORT_OFFSET must be a number" >&2; exit 2 ;; esac
 KAFKA_PORT=$((19092 + OFFSET))
 KAFKA_CONTROLLER_PORT=$((19093 + OFFSET))
 PG_PORT=$((15432 + OFFSET))
 INGRESS_PORT=$((8480 + OFFSET))
+API_PORT=$((8485 + OFFSET))
 
 say() { printf 'stack: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -47,7 +48,8 @@ admin_port() {
     router) echo $((9481 + OFFSET)) ;;
     forwarder) echo $((9482 + OFFSET)) ;;
     syncer) echo $((9483 + OFFSET)) ;;
-    *) die "unknown daemon '$1' (ingress|router|forwarder|syncer)" ;;
+    api) echo $((9484 + OFFSET)) ;;
+    *) die "unknown daemon '$1' (ingress|router|forwarder|syncer|api)" ;;
     esac
 }
 
@@ -127,6 +129,9 @@ render_env() {
         "HOOKLINE_STACK_ROUTER_ADMIN_PORT=$(admin_port router)" \
         "HOOKLINE_STACK_FORWARDER_ADMIN_PORT=$(admin_port forwarder)" \
         "HOOKLINE_STACK_SYNCER_ADMIN_PORT=$(admin_port syncer)" \
+        "HOOKLINE_STACK_API_ADMIN_PORT=$(admin_port api)" \
+        "HOOKLINE_API_PORT=$API_PORT" \
+        "HOOKLINE_API_URL=http://127.0.0.1:$API_PORT" \
         "HOOKLINE_PORT_OFFSET=$OFFSET" \
         "HOOKLINE_BIN_DIR=$BIN_DIR" \
         "HOOKLINE_STACK_DIR=$STACK_DIR"; do
@@ -337,6 +342,7 @@ daemon_spawn() {
     [ -x "$bin" ] || die "$bin not found (run make, or set HOOKLINE_BIN_DIR)"
     port_free "$port" "$name admin"
     [ "$name" != ingress ] || port_free "$INGRESS_PORT" "ingress"
+    [ "$name" != api ] || port_free "$API_PORT" "api"
     # Logs are appended across restarts so crash tests keep every run's output.
     printf '==== stack: %s started %s ====\n' "$name" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$STACK_DIR/$name.log"
     (cd "$STACK_DIR" && export HOOKLINE_ADMIN_PORT="$port" && exec setsid "$bin") \
@@ -431,6 +437,7 @@ status() {
     for name in $DAEMONS; do
         ports="admin $(admin_port "$name")"
         [ "$name" != ingress ] || ports="$INGRESS_PORT, $ports"
+        [ "$name" != api ] || ports="$API_PORT, $ports"
         if pid=$(daemon_pid "$name"); then show "$name" running "$pid" "$ports"
         else show "$name" stopped - "$ports"; fi
     done
@@ -451,7 +458,7 @@ logs() {
     exec tail -n 20 -F $files
 }
 
-need_name() { [ $# -ge 1 ] || die "usage: stack.sh $CMD ingress|router|forwarder|syncer"; }
+need_name() { [ $# -ge 1 ] || die "usage: stack.sh $CMD ingress|router|forwarder|syncer|api"; }
 
 CMD=${1:-}
 [ $# -eq 0 ] || shift
@@ -460,7 +467,7 @@ up)
     infra
     for name in $DAEMONS; do daemon_spawn "$name"; done
     for name in $DAEMONS; do daemon_wait "$name"; done
-    say "up: ingress on $HOOKLINE_PUBLIC_URL (env: . $STACK_DIR/env.sh)"
+    say "up: ingress on $HOOKLINE_PUBLIC_URL, API and console on http://127.0.0.1:$API_PORT/ (env: . $STACK_DIR/env.sh)"
     ;;
 infra) infra ;;
 down) down "$@" ;;
