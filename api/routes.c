@@ -655,8 +655,8 @@ static unsigned sync_patch(PGconn *db, struct api_request *rq, struct api_respon
                            attempts[0] ? attempts : NULL};
         PGresult *res = db_query(db, rs,
                                  "UPDATE syncs s SET enabled = coalesce($5::boolean, s.enabled),"
-                                 " subscriptions = coalesce(ARRAY(SELECT json_array_elements_text($6::json)),"
-                                 " s.subscriptions), max_attempts = coalesce($7::int, s.max_attempts),"
+                                 " subscriptions = CASE WHEN $6::json IS NULL THEN s.subscriptions"
+                                 " ELSE ARRAY(SELECT json_array_elements_text($6::json)) END, max_attempts = coalesce($7::int, s.max_attempts),"
                                  " updated_at = now() FROM integrations i WHERE i.id = s.integration_id"
                                  " AND i.environment_id = $2::uuid AND i.key = $3 AND s.name = $4 AND "
                                  ENV_OK("i.environment_id"),
@@ -741,7 +741,9 @@ static unsigned run_retry(PGconn *db, struct api_request *rq, struct api_respons
     unsigned st = run_get(db, rq, rs);
     if (st == 200 && !done)
         return api_problem(rs, 409, "Conflict", "only a failed or expired run can be retried");
-    return st == 200 ? 202 : st;
+    if (st == 200)
+        rs->status = 202;
+    return rs->status;
 }
 
 /* ---- providers -------------------------------------------------------------------------- */
