@@ -170,29 +170,38 @@ int redrive_dead_letter(int partition, long long offset, char *wid, size_t widle
     rd_kafka_header_add(out, MSG_H_RETRY_DUE, -1, now, -1);
     rd_kafka_header_add(out, MSG_H_RETRY_ATTEMPTS, -1, "0", -1);
     rd_kafka_header_add(out, MSG_H_REDRIVEN_AT, -1, now, -1);
-    struct ack a = {0};
+    /* On the heap: if Kafka never reports within the wait, the report may still come
+     * later, so the record is then left to it (never freed) rather than freed under it. */
+    struct ack *a = calloc(1, sizeof *a);
+    if (!a) {
+        rd_kafka_headers_destroy(out);
+        snprintf(errstr, errlen, "out of memory");
+        rc = -1;
+        goto out;
+    }
     rd_kafka_resp_err_t err = rd_kafka_producev(
         producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_VALUE(rkm->payload, rkm->len), RD_KAFKA_V_KEY(rkm->key, rkm->key_len), RD_KAFKA_V_HEADERS(out),
-        RD_KAFKA_V_OPAQUE(&a), RD_KAFKA_V_END);
+        RD_KAFKA_V_OPAQUE(a), RD_KAFKA_V_END);
     if (err) {
+        free(a);
         rd_kafka_headers_destroy(out);
         snprintf(errstr, errlen, "cannot produce to %s: %s", topic, rd_kafka_err2str(err));
         rc = -1;
         goto out;
     }
     double deadline = clock_mono_s() + ACK_TIMEOUT_MS / 1000.0;
-    while (!a.done && clock_mono_s() < deadline)
+    while (!a->done && clock_mono_s() < deadline)
         rd_kafka_poll(producer, 50);
-    if (a.done != 1) {
-        /* Not acknowledged in time: wait for the report anyway (a points into this frame). */
-        if (!a.done)
-            rd_kafka_flush(producer, ACK_TIMEOUT_MS);
+    if (a->done != 1) {
         snprintf(errstr, errlen, "Kafka did not store the copy on %s: %s", topic,
-                 a.done ? rd_kafka_err2str(a.err) : "timed out");
+                 a->done ? rd_kafka_err2str(a->err) : "timed out");
+        if (a->done)
+            free(a);
         rc = -1;
         goto out;
     }
+    free(a);
     log_info(wid, "dead letter %d-%lld redriven to %s for %s", partition, offset, topic, dest);
     rc = 0;
 out:

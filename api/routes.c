@@ -930,8 +930,14 @@ static unsigned webhook_get(PGconn *db, struct api_request *rq, struct api_respo
                    "SELECT json_build_object('webhook_id', l.webhook_id, 'environment_id', l.environment_id,"
                    " 'integration', l.integration, 'provider', l.provider, 'verified', l.verified, 'event_type',"
                    " l.event_type, 'connections', l.connections, 'received_at', " TS("l.received_at") ","
-                   " 'status', " WEBHOOK_STATUS ", 'timeline', coalesce((SELECT json_agg(t ORDER BY t.ts, t.seq) FROM ("
-                   "  SELECT e.at AS ts, 0 AS seq, e.kind, " TS("e.at") " AS at, e.connection_id, e.event_type,"
+                   " 'status', " WEBHOOK_STATUS ", 'timeline', coalesce((SELECT json_agg(to_jsonb(t) - 'ts' - 'seq' ORDER BY t.ts, t.seq) FROM ("
+                   /* A dead letter sorts after the forwarder's own record of giving up (same
+                    * millisecond, or a few later: two clocks' readings of one moment). */
+                   "  SELECT CASE WHEN e.kind = 'dead-lettered' THEN greatest(e.at, (SELECT max(d.attempted_at)"
+                   "  FROM delivery_attempts d WHERE d.webhook_id = e.webhook_id AND d.result = 'dead-lettered'"
+                   "  AND d.destination = e.detail->>'destination' AND d.attempted_at BETWEEN e.at - interval '5 s'"
+                   "  AND e.at + interval '5 s')) ELSE e.at END AS ts,"
+                   "  CASE WHEN e.kind IN ('received', 'routed') THEN 0 ELSE 2 END AS seq, e.kind, " TS("e.at") " AS at, e.connection_id, e.event_type,"
                    "  e.detail, NULL::text AS destination, NULL::int AS pass, NULL::int AS attempt, NULL::int AS http_status,"
                    "  NULL::float8 AS latency_ms, NULL::text AS error, NULL::text AS result, NULL::uuid AS sync_run_id"
                    "  FROM webhook_events e WHERE e.webhook_id = l.webhook_id"
