@@ -116,6 +116,8 @@ unsigned db_json(PGconn *db, struct api_response *rs, unsigned status, const cha
  * sortable) into {"data": [...], "next_cursor": "..."|null}. Its parameters are
  * params[0..n-1]; the wrapper adds the cursor and limit from the query (?cursor,
  * ?limit, default 50, at most 500). desc: newest first (descending _cursor). */
+/* ?limit of a list: 50 when absent, -1 when not a number from 1 to 500. */
+long db_page_limit(const struct api_request *rq);
 unsigned db_page(PGconn *db, const struct api_request *rq, struct api_response *rs, const char *inner, int n,
                  const char *const *params, bool desc);
 

@@ -110,17 +110,22 @@ unsigned db_json(PGconn *db, struct api_response *rs, unsigned status, const cha
 
 #define PAGE_MAX_PARAMS 16
 
+long db_page_limit(const struct api_request *rq)
+{
+    const char *l = api_query(rq, "limit");
+    if (!l)
+        return 50;
+    char *end;
+    long limit = strtol(l, &end, 10);
+    return *end || limit < 1 || limit > 500 ? -1 : limit;
+}
+
 unsigned db_page(PGconn *db, const struct api_request *rq, struct api_response *rs, const char *inner, int n,
                  const char *const *params, bool desc)
 {
-    long limit = 50;
-    const char *l = api_query(rq, "limit");
-    if (l) {
-        char *end;
-        limit = strtol(l, &end, 10);
-        if (*end || limit < 1 || limit > 500)
-            return api_problem(rs, 400, "Bad Request", "limit must be a number from 1 to 500");
-    }
+    long limit = db_page_limit(rq);
+    if (limit < 0)
+        return api_problem(rs, 400, "Bad Request", "limit must be a number from 1 to 500");
     if (n > PAGE_MAX_PARAMS - 2)
         return api_problem(rs, 500, "Internal Server Error", "too many parameters");
     const char *all[PAGE_MAX_PARAMS];

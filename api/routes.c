@@ -908,17 +908,36 @@ static unsigned webhook_list(PGconn *db, struct api_request *rq, struct api_resp
                        api_query(rq, "since"),
                        api_query(rq, "until"),
                        api_query(rq, "webhook_id")};
-    return db_page(db, rq, rs,
-                   "SELECT * FROM (SELECT " TS("l.received_at") " || l.webhook_id AS _cursor, l.webhook_id,"
-                   " l.environment_id, l.integration, l.provider, l.verified, l.event_type, to_json(l.connections)"
-                   " AS connections, " TS("l.received_at") " AS received_at, " WEBHOOK_STATUS " AS status"
+    long limit = db_page_limit(rq);
+    if (limit < 0)
+        return bad_request(rs, "limit must be a number from 1 to 500");
+    char lim[24];
+    snprintf(lim, sizeof lim, "%ld", limit);
+    const char *all[] = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], api_query(rq, "cursor"), lim};
+    /* Keyset pagination on (received_at, webhook_id), newest first, so a page reads only
+     * its rows through webhook_log's indexes however long the log is; the cursor is the
+     * last row's "<received_at to the microsecond>|<webhook id>". */
+    return db_json(db, rs, 200, "nothing",
+                   "WITH page AS (SELECT l.webhook_id, l.environment_id, l.integration, l.provider, l.verified,"
+                   " l.event_type, to_json(l.connections) AS connections, " TS("l.received_at") " AS received_at, "
+                   WEBHOOK_STATUS " AS status, l.received_at AS _t, to_char(l.received_at AT TIME ZONE 'UTC',"
+                   " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || l.webhook_id AS _cursor"
                    " FROM webhook_log l WHERE " ENV_OK("l.environment_id")
                    " AND ($2::uuid IS NULL OR l.environment_id = $2::uuid) AND ($3::text IS NULL OR l.integration = $3)"
                    " AND ($4::text IS NULL OR l.connections @> ARRAY[$4::text]) AND ($5::text IS NULL OR l.event_type = $5)"
                    " AND ($7::timestamptz IS NULL OR l.received_at >= $7::timestamptz)"
                    " AND ($8::timestamptz IS NULL OR l.received_at < $8::timestamptz)"
-                   " AND ($9::text IS NULL OR l.webhook_id = $9)) w WHERE ($6::text IS NULL OR w.status = $6)",
-                   9, p, true);
+                   " AND ($9::text IS NULL OR l.webhook_id = $9)"
+                   " AND ($10::text IS NULL OR (l.received_at, l.webhook_id) <"
+                   " (split_part($10, '|', 1)::timestamptz, split_part($10, '|', 2)))"
+                   " AND ($6::text IS NULL OR " WEBHOOK_STATUS " = $6)"
+                   " ORDER BY l.received_at DESC, l.webhook_id DESC LIMIT $11::int + 1)"
+                   " SELECT json_build_object('data', coalesce((SELECT json_agg(to_jsonb(p) - '_t' - '_cursor'"
+                   " ORDER BY p._t DESC, p.webhook_id DESC) FROM (SELECT * FROM page ORDER BY _t DESC, webhook_id DESC"
+                   " LIMIT $11::int) p), '[]'::json), 'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $11::int"
+                   " THEN (SELECT _cursor FROM page ORDER BY _t DESC, webhook_id DESC OFFSET $11::int - 1 LIMIT 1)"
+                   " END)::text",
+                   11, all);
 }
 
 static unsigned webhook_get(PGconn *db, struct api_request *rq, struct api_response *rs)

@@ -10,6 +10,7 @@ import subprocess
 import time
 import urllib.parse
 
+import jsonschema
 import pytest
 import requests
 
@@ -35,6 +36,25 @@ def _doc_paths():
     return _DOC.get("paths", {})
 
 
+def _check_against_document(method, tpl, r):
+    """The answer is one the OpenAPI document describes: its status is listed for the
+    operation and its JSON body matches the schema given for that status."""
+    if not _DOC or tpl not in _doc_paths():
+        return
+    op = _doc_paths()[tpl].get(method.lower())
+    assert op, f"{method} {tpl} is not in the OpenAPI document"
+    resp = op["responses"].get(str(r.status_code))
+    assert resp, f"{method} {tpl} answered {r.status_code}, which the document does not list"
+    content = resp.get("content")
+    if not content:
+        assert r.content == b"", f"{method} {tpl} {r.status_code}: the document says no body"
+        return
+    ctype = r.headers.get("Content-Type", "").split(";")[0]
+    assert ctype in content, f"{method} {tpl} {r.status_code}: Content-Type {ctype}, documented {list(content)}"
+    schema = dict(content[ctype]["schema"], components=_DOC["components"])
+    jsonschema.Draft202012Validator(schema).validate(r.json())
+
+
 class Api:
     def __init__(self, base, key=None):
         self.base, self.key = base.rstrip("/"), key
@@ -46,10 +66,12 @@ class Api:
             headers["Authorization"] = f"Bearer {k}"
         r = requests.request(method, self.base + path, json=body, params=params or None, headers=headers,
                              timeout=30)
-        CALLED.add((method, _template(path)))
+        tpl = _template(path)
+        CALLED.add((method, tpl))
         if expect is not None:
             assert r.status_code == expect, f"{method} {path} answered {r.status_code} {r.text[:500]}, " \
                                             f"expected {expect}"
+        _check_against_document(method, tpl, r)
         return r
 
     def get(self, path, **kw):
@@ -284,6 +306,12 @@ def test_webhook_timeline_failure_retry_dead_letter_redrive(api, app, receiver):
     assert kinds2.index("redriven") > kinds2.index("dead-lettered")
     assert api.get("/v1/dead-letters", env=env, webhook_id=wid2).json()["data"][0]["redriven_at"]
 
+    # Newest first, a page at a time.
+    p1 = api.get("/v1/webhooks", env=env, limit=1, expect=200).json()
+    p2 = api.get("/v1/webhooks", env=env, limit=1, cursor=p1["next_cursor"], expect=200).json()
+    assert [p1["data"][0]["webhook_id"], p2["data"][0]["webhook_id"]] == [wid2, wid] and p2["next_cursor"] is None
+    api.get("/v1/webhooks", cursor="garbage", expect=400)
+
     # Destinations' health: the receiver's URL, with its attempts and success rate.
     dests = api.get("/v1/destinations", env=env, expect=200).json()["data"]
     mine = [d for d in dests if d["url"].startswith(receiver.url)]
@@ -360,6 +388,34 @@ def test_rate_limit_answers_429_with_retry_after(api_url, cli, app):
     # Another key is not limited by this one's use.
     other = make_key(cli, "--env", app.env["id"], "--scope", "read")["key"]
     assert requests.get(api_url + "/v1/me", headers={"Authorization": f"Bearer {other}"}, timeout=5).status_code == 200
+
+
+def test_log_is_off_the_hot_path_and_survives_kill(api, app, daemons):
+    """Webhooks are accepted and delivered while hookline-api is down; once it is back
+    its consumer catches up, and a SIGKILL (offsets stored only after COMMIT, so a batch
+    may be read twice) leaves each message in the log once. SIGTERM drains in time."""
+    conn = app.connect({"installation_id": "6006"})
+    before = github_body(6006, n=uid())
+    wid0 = app.send(before).headers["X-Hookline-Webhook-Id"]
+    wait_until(lambda: api.get(f"/v1/webhooks/{wid0}").status_code == 200, TIMEOUT, "the first webhook logged")
+    daemons.kill("api")
+    body = github_body(6006, n=uid())
+    wid = app.send(body).headers["X-Hookline-Webhook-Id"]
+    app.wait_payload(body)                      # delivered without the API
+    daemons.start("api")
+    w = wait_until(lambda: (lambda r: r.status_code == 200 and r.json())(api.get(f"/v1/webhooks/{wid}")),
+                   TIMEOUT, "the webhook sent while the API was down, in the log")
+    wait_until(lambda: api.get(f"/v1/webhooks/{wid}").json()["status"] == "delivered", TIMEOUT, "its delivery")
+    for x in (wid0, wid):
+        # Each topic's partitions are read independently: wait for both, then none twice.
+        wait_until(lambda: {"received", "routed"} <= {e["kind"] for e in _timeline(api, x)}, TIMEOUT,
+                   f"webhook {x} received and routed in the log", lambda: _timeline(api, x))
+        kinds = [e["kind"] for e in _timeline(api, x)]
+        assert kinds.count("received") == 1 and kinds.count("routed") == 1, (x, kinds)
+    assert w["connections"] == [conn]
+    daemons.stop("api")                          # fails if it had to be SIGKILLed
+    daemons.start("api")
+    assert api.get(f"/v1/webhooks/{wid}", expect=200).json()["webhook_id"] == wid
 
 
 def test_zz_every_documented_path_was_called(api):
