@@ -40,7 +40,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIBHL     := $(BUILD)/libhookline.a
 # The stages' modules without their main(), so unit tests can link pure parts
 # (envelope building, routing helpers) from an archive that pulls only what is used.
-STAGE_SRC := $(filter-out %/main.c,$(wildcard ingress/*.c router/*.c forwarder/*.c syncer/*.c))
+STAGE_SRC := $(filter-out %/main.c,$(wildcard ingress/*.c router/*.c forwarder/*.c syncer/*.c api/*.c))
 STAGES_LIB := $(BUILD)/libstages.a
 MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
 MIGRATIONS_C := $(BUILD)/gen/migrations.c

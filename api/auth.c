@@ -93,18 +93,17 @@ int auth_rate_take(const char *key_id)
     struct bucket *b = NULL;
     for (unsigned i = 0; i < BUCKETS && !b; i++) {
         struct bucket *c = &buckets[(h + i) % BUCKETS];
-        if (!c->id[0] || !strcmp(c->id, key_id))
+        if (!c->id[0] || !strcmp(c->id, key_id) || now - c->at > 3600) { /* free, ours, or idle an hour */
             b = c;
-        else if (now - c->at > 3600) /* idle for an hour: the slot is free again */
-            b = c, c->id[0] = '\0';
+            if (strcmp(c->id, key_id)) {
+                snprintf(c->id, sizeof c->id, "%s", key_id);
+                c->tokens = (double)g_api.rate_burst;
+                c->at = now;
+            }
+        }
     }
-    if (!b)
-        b = &buckets[h % BUCKETS]; /* full: share a bucket (stricter, never looser) */
-    if (strcmp(b->id, key_id)) {
-        snprintf(b->id, sizeof b->id, "%s", key_id);
-        b->tokens = (double)g_api.rate_burst;
-        b->at = now;
-    }
+    if (!b) /* every slot in use: share one as it is (stricter, never a fresh burst) */
+        b = &buckets[h % BUCKETS];
     b->tokens = fmin((double)g_api.rate_burst, b->tokens + (now - b->at) * (double)g_api.rate_per_s);
     b->at = now;
     if (b->tokens >= 1)

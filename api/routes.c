@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "common/config.h"
+#include "common/crypto.h"
 #include "common/ident.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -89,6 +90,44 @@ static bool is_http_url(const char *s)
 static unsigned bad_request(struct api_response *rs, const char *what)
 {
     return api_problem(rs, 400, "Bad Request", "%s", what);
+}
+
+/* Runs a write that must touch one row: 0 when it did, else rs holds the answer (the
+ * database's problem, or 404 not_found when no row matched: absent, or another
+ * environment's). */
+static int write_one(PGconn *db, struct api_response *rs, const char *not_found, const char *sql, int n,
+                     const char *const *params)
+{
+    PGresult *res = db_query(db, rs, sql, n, params);
+    if (!res)
+        return -1;
+    bool one = !strcmp(PQcmdTuples(res), "1");
+    PQclear(res);
+    if (!one) {
+        api_problem(rs, 404, "Not Found", "%s", not_found);
+        return -1;
+    }
+    return 0;
+}
+
+/* max_attempts (1..100) as text into out, left as it is when absent; *bad otherwise. */
+static void attempts_member(json_t *o, char out[24], bool *bad)
+{
+    json_t *ma = json_object_get(o, "max_attempts");
+    if (!ma || json_is_null(ma))
+        return;
+    if (!json_is_integer(ma) || json_integer_value(ma) < 1 || json_integer_value(ma) > 100)
+        *bad = true;
+    else
+        snprintf(out, 24, "%lld", (long long)json_integer_value(ma));
+}
+
+/* The environment id as secretbox rows name it (lower case). */
+static void env_lower(char out[40], const char *env)
+{
+    snprintf(out, 40, "%s", env);
+    for (char *c = out; *c; c++)
+        *c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
 }
 
 /* ---- environments -------------------------------------------------------------------- */
@@ -225,6 +264,80 @@ static bool secret_ok(const char *s)
     return !s || (*s && strlen(s) <= 4096 && ident_utf8_valid(s, strlen(s)));
 }
 
+/* POST /v1/environments: only for a write key of all environments (a key bound to
+ * some environments could not see the new one). Like `hookline env create`, the new
+ * signing key is returned once, here, in plain and whsec_ form; never again. */
+static unsigned env_create(PGconn *db, struct api_request *rq, struct api_response *rs)
+{
+    if (!rq->key->all_envs)
+        return api_problem(rs, 403, "Forbidden", "only a key of all environments (api-key create --all) may create one");
+    json_t *o = body_object(rq, rs);
+    if (!o)
+        return rs->status;
+    bool bad = false;
+    const char *name = str_member(o, "name", &bad), *url = str_member(o, "webhook_url", &bad);
+    const char *url2 = str_member(o, "secondary_webhook_url", &bad), *mode = str_member(o, "forward_mode", &bad);
+    const char *legacy = bool_member(o, "legacy_signature", &bad);
+    snprintf(rq->target, sizeof rq->target, "environment %s", name ? name : "");
+    unsigned st;
+    char *sealed = NULL;
+    unsigned char raw[32];
+    char key[65], id[40], row[STORE_SECRET_ROW_MAX];
+    if (bad || !name || !*name || strlen(name) > 200 || !ident_valid_str(name) || !url || !*url || !is_http_url(url) ||
+        !is_http_url(url2) || (mode && strcmp(mode, "envelope") && strcmp(mode, "raw"))) {
+        st = bad_request(rs, "name (1 to 200 characters) and webhook_url (http/https) are required; "
+                             "secondary_webhook_url an http(s) URL, forward_mode envelope or raw");
+        goto out;
+    }
+    if (crypto_random(raw, sizeof raw) < 0) {
+        st = api_problem(rs, 503, "Service Unavailable", "no randomness");
+        goto out;
+    }
+    crypto_hex(raw, sizeof raw, key);
+    explicit_bzero(raw, sizeof raw);
+    /* The id is made first (gen_random_uuid, like the column's default) so that the key
+     * can be sealed for its row before the row exists. */
+    PGresult *res = db_query(db, rs, "SELECT gen_random_uuid()::text", 0, NULL);
+    if (!res) {
+        st = rs->status;
+        goto out;
+    }
+    snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    store_secret_row_environment(row, id);
+    if (!(sealed = seal(rs, key, STORE_COL_SIGNING_KEY, row))) {
+        st = rs->status;
+        goto out;
+    }
+    const char *p[] = {id, name, url, url2, sealed, mode, legacy};
+    res = db_query(db, rs,
+                   "INSERT INTO environments AS e (id, name, webhook_url, secondary_webhook_url, signing_key, forward_mode,"
+                   " legacy_signature) VALUES ($1::uuid, $2, $3, nullif($4, ''), $5, coalesce($6, 'envelope'),"
+                   " coalesce($7::boolean, false)) RETURNING " ENV_JSON "::text",
+                   7, p);
+    if (!res) {
+        st = rs->status;
+        goto out;
+    }
+    json_t *env = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    PQclear(res);
+    char whsec[8 + 4 * sizeof key / 3 + 8];
+    memcpy(whsec, "whsec_", 6);
+    crypto_base64((const unsigned char *)key, strlen(key), whsec + 6);
+    if (env) {
+        json_object_set_new(env, "signing_key", json_string(key));
+        json_object_set_new(env, "signing_key_whsec", json_string(whsec));
+    }
+    explicit_bzero(key, sizeof key);
+    explicit_bzero(whsec, sizeof whsec);
+    snprintf(rs->location, sizeof rs->location, "/v1/environments/%s", id);
+    st = api_json(rs, 201, env);
+out:
+    secretbox_free_str(sealed);
+    json_decref(o);
+    return st;
+}
+
 static unsigned integration_create(PGconn *db, struct api_request *rq, struct api_response *rs)
 {
     if (!env_param_ok(rs, rq->params[0]))
@@ -253,36 +366,26 @@ static unsigned integration_create(PGconn *db, struct api_request *rq, struct ap
         st = bad_request(rs, "allow_unverified is only for an integration without secrets");
         goto out;
     }
-    char row[STORE_SECRET_ROW_MAX];
-    char env_lower[40];
-    snprintf(env_lower, sizeof env_lower, "%s", rq->params[0]);
-    for (char *c = env_lower; *c; c++)
-        *c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
-    store_secret_row_integration(row, env_lower, key);
+    char row[STORE_SECRET_ROW_MAX], env[40];
+    env_lower(env, rq->params[0]);
+    store_secret_row_integration(row, env, key);
     if ((ws && !(sws = seal(rs, ws, STORE_COL_WEBHOOK_SECRET, row))) ||
         (cs && !(scs = seal(rs, cs, STORE_COL_CLIENT_SECRET, row)))) {
         st = rs->status;
         goto out;
     }
-    const char *p[] = {SCOPE(rq), env_lower, key, provider_name(provider_find(provider)), sws, scs,
+    const char *p[] = {SCOPE(rq), env, key, provider_name(provider_find(provider)), sws, scs,
                        unverified ? unverified : "false", forward ? forward : "true"};
-    PGresult *res = db_query(db, rs,
-                             "INSERT INTO integrations (environment_id, key, provider, webhook_secret, client_secret,"
-                             " allow_unverified, forward_enabled) SELECT e.id, $3, $4, $5, $6, $7::boolean,"
-                             " $8::boolean FROM environments e WHERE e.id = $2::uuid AND " ENV_OK("e.id"),
-                             8, p);
-    if (!res) {
+    if (write_one(db, rs, "no such environment",
+                  "INSERT INTO integrations (environment_id, key, provider, webhook_secret, client_secret,"
+                  " allow_unverified, forward_enabled) SELECT e.id, $3, $4, $5, $6, $7::boolean,"
+                  " $8::boolean FROM environments e WHERE e.id = $2::uuid AND " ENV_OK("e.id"),
+                  8, p) < 0) {
         st = rs->status;
         goto out;
     }
-    bool inserted = !strcmp(PQcmdTuples(res), "1");
-    PQclear(res);
-    if (!inserted) {
-        st = api_problem(rs, 404, "Not Found", "no such environment");
-        goto out;
-    }
     rq->params[1] = key;
-    snprintf(rs->location, sizeof rs->location, "/v1/environments/%s/integrations/%s", env_lower, key);
+    snprintf(rs->location, sizeof rs->location, "/v1/environments/%s/integrations/%s", env, key);
     st = integration_one(db, rq, rs, 201);
 out:
     secretbox_free_str(sws);
@@ -347,18 +450,16 @@ static unsigned integration_secrets(PGconn *db, struct api_request *rq, struct a
         st = bad_request(rs, "give webhook_secret and/or client_secret (non-empty strings)");
         goto out;
     }
-    char env_lower[40], row[STORE_SECRET_ROW_MAX];
-    snprintf(env_lower, sizeof env_lower, "%s", rq->params[0]);
-    for (char *c = env_lower; *c; c++)
-        *c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
-    store_secret_row_integration(row, env_lower, rq->params[1]);
+    char env[40], row[STORE_SECRET_ROW_MAX];
+    env_lower(env, rq->params[0]);
+    store_secret_row_integration(row, env, rq->params[1]);
     if ((ws && !(sws = seal(rs, ws, STORE_COL_WEBHOOK_SECRET, row))) ||
         (cs && !(scs = seal(rs, cs, STORE_COL_CLIENT_SECRET, row)))) {
         st = rs->status;
         goto out;
     }
     /* Setting a secret ends allow_unverified (it is only for integrations without one). */
-    const char *p[] = {SCOPE(rq), env_lower, rq->params[1], sws, scs};
+    const char *p[] = {SCOPE(rq), env, rq->params[1], sws, scs};
     st = db_json(db, rs, 204, "no such integration",
                  "UPDATE integrations i SET webhook_secret = coalesce($4, i.webhook_secret),"
                  " client_secret = coalesce($5, i.client_secret), allow_unverified = false, updated_at = now()"
@@ -442,20 +543,13 @@ static unsigned connection_create(PGconn *db, struct api_request *rq, struct api
         goto out;
     }
     const char *p[] = {SCOPE(rq), rq->params[0], integ, cid, config ? config : "{}", meta ? meta : "{}", override};
-    PGresult *res = db_query(db, rs,
-                             "INSERT INTO connections (integration_id, connection_id, connection_config, metadata,"
-                             " webhook_url_override) SELECT i.id, $4, $5::jsonb, $6::jsonb, nullif($7, '')"
-                             " FROM integrations i WHERE i.environment_id = $2::uuid AND i.key = $3 AND "
-                             ENV_OK("i.environment_id"),
-                             7, p);
-    if (!res) {
+    if (write_one(db, rs, "no such integration",
+                  "INSERT INTO connections (integration_id, connection_id, connection_config, metadata,"
+                  " webhook_url_override) SELECT i.id, $4, $5::jsonb, $6::jsonb, nullif($7, '')"
+                  " FROM integrations i WHERE i.environment_id = $2::uuid AND i.key = $3 AND "
+                  ENV_OK("i.environment_id"),
+                  7, p) < 0) {
         st = rs->status;
-        goto out;
-    }
-    bool inserted = !strcmp(PQcmdTuples(res), "1");
-    PQclear(res);
-    if (!inserted) {
-        st = api_problem(rs, 404, "Not Found", "no such integration");
         goto out;
     }
     rq->params[1] = integ;
@@ -586,14 +680,8 @@ static unsigned sync_create(PGconn *db, struct api_request *rq, struct api_respo
     const char *url = str_member(o, "runner_url", &bad), *topic = str_member(o, "runner_topic", &bad);
     const char *enabled = bool_member(o, "enabled", &bad);
     char *subs = subscriptions_member(o, &bad);
-    json_t *ma = json_object_get(o, "max_attempts");
     char attempts[24] = "5";
-    if (ma && !json_is_null(ma)) {
-        if (!json_is_integer(ma) || json_integer_value(ma) < 1 || json_integer_value(ma) > 100)
-            bad = true;
-        else
-            snprintf(attempts, sizeof attempts, "%lld", (long long)json_integer_value(ma));
-    }
+    attempts_member(o, attempts, &bad);
     snprintf(rq->target, sizeof rq->target, "%s/%s/%s", rq->params[0], integ ? integ : "", name ? name : "");
     unsigned st;
     if (bad || !integ || !ident_is_integration_key(name) || !subs || (!url == !topic) || (url && !*url) ||
@@ -603,20 +691,13 @@ static unsigned sync_create(PGconn *db, struct api_request *rq, struct api_respo
         goto out;
     }
     const char *p[] = {SCOPE(rq), rq->params[0], integ, name, subs, url, topic, attempts, enabled ? enabled : "true"};
-    PGresult *res = db_query(db, rs,
-                             "INSERT INTO syncs (integration_id, name, subscriptions, runner_url, runner_topic,"
-                             " max_attempts, enabled) SELECT i.id, $4, ARRAY(SELECT json_array_elements_text($5::json)),"
-                             " $6, $7, $8::int, $9::boolean FROM integrations i WHERE i.environment_id = $2::uuid"
-                             " AND i.key = $3 AND " ENV_OK("i.environment_id"),
-                             9, p);
-    if (!res) {
+    if (write_one(db, rs, "no such integration",
+                  "INSERT INTO syncs (integration_id, name, subscriptions, runner_url, runner_topic,"
+                  " max_attempts, enabled) SELECT i.id, $4, ARRAY(SELECT json_array_elements_text($5::json)),"
+                  " $6, $7, $8::int, $9::boolean FROM integrations i WHERE i.environment_id = $2::uuid"
+                  " AND i.key = $3 AND " ENV_OK("i.environment_id"),
+                  9, p) < 0) {
         st = rs->status;
-        goto out;
-    }
-    bool inserted = !strcmp(PQcmdTuples(res), "1");
-    PQclear(res);
-    if (!inserted) {
-        st = api_problem(rs, 404, "Not Found", "no such integration");
         goto out;
     }
     rq->params[1] = integ;
@@ -639,14 +720,8 @@ static unsigned sync_patch(PGconn *db, struct api_request *rq, struct api_respon
     bool bad = false;
     const char *enabled = bool_member(o, "enabled", &bad);
     char *subs = subscriptions_member(o, &bad);
-    json_t *ma = json_object_get(o, "max_attempts");
     char attempts[24] = "";
-    if (ma && !json_is_null(ma)) {
-        if (!json_is_integer(ma) || json_integer_value(ma) < 1 || json_integer_value(ma) > 100)
-            bad = true;
-        else
-            snprintf(attempts, sizeof attempts, "%lld", (long long)json_integer_value(ma));
-    }
+    attempts_member(o, attempts, &bad);
     unsigned st;
     if (bad) {
         st = bad_request(rs, "enabled is a boolean, subscriptions 1 to 64 event types, max_attempts 1..100");
@@ -1027,6 +1102,7 @@ const struct api_route api_routes[] = {
     {"GET", "/v1/openapi.json", openapi, false},
     {"GET", "/v1/me", whoami, false},
     {"GET", "/v1/environments", env_list, false},
+    {"POST", "/v1/environments", env_create, true},
     {"GET", "/v1/environments/{}", env_get, false},
     {"PATCH", "/v1/environments/{}", env_patch, true},
     {"GET", "/v1/environments/{}/integrations", integration_list, false},

@@ -97,8 +97,13 @@ def _ok(url):
         return False
 
 
+KEYS = []           # every API key these tests made, to be looked for in the logs
+
+
 def make_key(cli, *args):
-    return cli.json("api-key", "create", *args)
+    k = cli.json("api-key", "create", *args)
+    KEYS.append(k["key"])
+    return k
 
 
 @pytest.fixture
@@ -201,6 +206,23 @@ def test_environments_integrations_and_write_only_secrets(api, app):
     actions = {(a["action"], a["status"]) for a in audit}
     assert ("PUT /v1/environments/{}/integrations/{}/secrets", 204) in actions
     assert all("second-secret" not in json.dumps(a) for a in audit)
+
+
+def test_create_environment_with_a_key_of_all_environments(api, api_url, cli):
+    name = f"api-{uid()}"
+    body = {"name": name, "webhook_url": "https://app.example/hooks", "forward_mode": "raw"}
+    api.call("POST", "/v1/environments", body=body, expect=403)   # a key of some environments
+    admin = Api(api_url, make_key(cli, "--all", "--scope", "write")["key"])
+    created = admin.call("POST", "/v1/environments", body=body, expect=201).json()
+    assert created["name"] == name and created["forward_mode"] == "raw"
+    assert created["signing_key_whsec"].startswith("whsec_")
+    # The key was stored encrypted for its row: the CLI reads back the same one.
+    shown = cli.json("env", "show", "--env", created["id"], "--show-secrets")
+    assert shown["signing_key"] == created["signing_key"]
+    again = admin.get(f"/v1/environments/{created['id']}", expect=200).json()
+    assert "signing_key" not in again and created["signing_key"] not in json.dumps(again)
+    admin.call("POST", "/v1/environments", body=body, expect=409)
+    admin.call("POST", "/v1/environments", body={"name": "x"}, expect=400)
 
 
 def test_connections_and_syncs(api, app):
@@ -416,6 +438,22 @@ def test_log_is_off_the_hot_path_and_survives_kill(api, app, daemons):
     daemons.stop("api")                          # fails if it had to be SIGKILLed
     daemons.start("api")
     assert api.get(f"/v1/webhooks/{wid}", expect=200).json()["webhook_id"] == wid
+
+
+def test_zy_no_key_or_secret_in_any_log(api):
+    """API keys and the secrets written through the API never reach a daemon's log (the
+    key id may: it is not a secret)."""
+    stack_dir = os.environ["HOOKLINE_STACK_DIR"]
+    secrets = [k.split("_", 2)[2] for k in KEYS] + ["first-secret", "second-secret"]
+    assert len(KEYS) >= 5
+    for name in ("api", "ingress", "router", "forwarder", "syncer"):
+        path = os.path.join(stack_dir, f"{name}.log")
+        if not os.path.exists(path):
+            continue
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        leaked = [x for x in secrets if x in text]
+        assert not leaked, f"{path} holds {len(leaked)} secret(s)"
 
 
 def test_zz_every_documented_path_was_called(api):
