@@ -3,18 +3,20 @@
 (another environment's resources answer 404), read keys cannot write, writes are
 audited, the rate limit answers 429 with Retry-After, and the webhook log shows a
 webhook's whole timeline: attempts, a retry, a dead letter and its redrive."""
+import base64
 import json
 import os
 import re
 import subprocess
 import time
 import urllib.parse
+import uuid
 
 import jsonschema
 import pytest
 import requests
 
-from hlsupport import TIMEOUT, App, github_body, uid, wait_until
+from hlsupport import TIMEOUT, App, github_body, topic, topic_tool, uid, wait_until
 
 CALLED = set()      # (METHOD, documented path) of every API call made by these tests
 
@@ -438,6 +440,58 @@ def test_log_is_off_the_hot_path_and_survives_kill(api, app, daemons):
     daemons.stop("api")                          # fails if it had to be SIGKILLed
     daemons.start("api")
     assert api.get(f"/v1/webhooks/{wid}", expect=200).json()["webhook_id"] == wid
+
+
+def _raw_line(headers, body=b"{}", key="k"):
+    hs = [[k, base64.b64encode(v).decode(), "b64"] if isinstance(v, bytes) else [k, v] for k, v in headers]
+    return (json.dumps({"key": key, "value_b64": base64.b64encode(body).decode(), "headers": hs}) + "\n").encode()
+
+
+def test_log_shows_quarantine_and_survives_poison(api, api_url, app, cli):
+    """A raw message the router cannot read is quarantined: the log shows it received,
+    then quarantined by the router with the reason. Messages the log itself cannot store
+    (a webhook id that is not UTF-8) are skipped and counted; the log goes on."""
+    admin = Api(api_url, make_key(cli, "--all", "--scope", "read")["key"])
+    wid = str(uuid.uuid4())
+    lines = [_raw_line([("hl.webhook-id", b"\xff\xfe"), ("hl.environment", app.env["id"])]),
+             _raw_line([("hl.webhook-id", wid), ("hl.environment", "not-a-uuid"), ("hl.integration", "github"),
+                        ("hl.provider", "github-app"), ("hl.received-at", str(int(time.time() * 1000)))])]
+    topic_tool("produce", topic("raw"), stdin=b"".join(lines))
+    w = wait_until(lambda: (lambda r: r.status_code == 200 and r.json()["status"] == "quarantined" and r.json())(
+        admin.get(f"/v1/webhooks/{wid}")), TIMEOUT, "the quarantined webhook in the log")
+    q = [e for e in w["timeline"] if e["kind"] == "quarantined"]
+    assert q and q[0]["detail"]["stage"] == "router" and q[0]["detail"]["reason"], w["timeline"]
+    assert w["timeline"][0]["kind"] == "received"
+    # Scoped keys do not see a webhook of no environment.
+    api.get(f"/v1/webhooks/{wid}", expect=404)
+    # The log kept going: a normal webhook after the poison is logged.
+    conn = app.connect({"installation_id": "4040"})
+    after = app.send(github_body(4040, n=uid())).headers["X-Hookline-Webhook-Id"]
+    wait_until(lambda: api.get(f"/v1/webhooks/{after}").status_code == 200, TIMEOUT, "the next webhook logged")
+    port = os.environ["HOOKLINE_STACK_API_ADMIN_PORT"]
+    metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    refused = re.search(r"^hookline_api_log_refused_total (\d+)", metrics, re.M)
+    assert refused and int(refused.group(1)) >= 1, "the unstorable row was not counted"
+    assert conn
+
+
+def test_log_retention_prunes_old_rows(api, app, daemons):
+    """Rows older than HOOKLINE_API_LOG_RETENTION_DAYS go at the next pruning (one at
+    startup, then hourly); recent ones stay."""
+    old_wid = f"old-{uid()}"
+    sql = (f"INSERT INTO webhook_log (webhook_id, received_at, environment_id) VALUES "
+           f"('{old_wid}', now() - interval '40 days', '{app.env['id']}');"
+           f"INSERT INTO webhook_events (webhook_id, kind, at, environment_id) VALUES "
+           f"('{old_wid}', 'received', now() - interval '40 days', '{app.env['id']}');")
+    subprocess.run(["/usr/lib/postgresql/15/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                    os.environ["HOOKLINE_DATABASE_URL"], "-c", sql], check=True, capture_output=True, timeout=30)
+    api.get(f"/v1/webhooks/{old_wid}", expect=200)
+    recent = app.send(github_body(4141, n=uid())).headers["X-Hookline-Webhook-Id"]
+    wait_until(lambda: api.get(f"/v1/webhooks/{recent}").status_code == 200, TIMEOUT, "a recent webhook logged")
+    daemons.stop("api")
+    daemons.start("api")
+    wait_until(lambda: api.get(f"/v1/webhooks/{old_wid}").status_code == 404, TIMEOUT, "the old webhook pruned")
+    api.get(f"/v1/webhooks/{recent}", expect=200)
 
 
 def test_zy_no_key_or_secret_in_any_log(api):
