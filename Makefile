@@ -42,15 +42,18 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIBHL     := $(BUILD)/libhookline.a
 # The stages' modules without their main(), so unit tests can link pure parts
 # (envelope building, routing helpers) from an archive that pulls only what is used.
-STAGE_SRC := $(filter-out %/main.c,$(wildcard ingress/*.c router/*.c forwarder/*.c syncer/*.c))
+STAGE_SRC := $(filter-out %/main.c,$(wildcard ingress/*.c router/*.c forwarder/*.c syncer/*.c api/*.c))
 STAGES_LIB := $(BUILD)/libstages.a
 MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
 MIGRATIONS_C := $(BUILD)/gen/migrations.c
 
-DAEMONS := ingress router forwarder syncer
+DAEMONS := ingress router forwarder syncer api
 # Objects a daemon links from another stage: the syncer signs and encodes jobs with the
 # forwarder's envelope code (one definition of the signatures the apps verify).
 syncer_EXTRA_OBJ := $(BUILD)/obj/forwarder/envelope.o
+# The API serves its console and OpenAPI document from the binary (api/embed-assets.sh).
+API_ASSETS := api/openapi.json $(sort $(wildcard api/console/*))
+api_EXTRA_OBJ := $(BUILD)/obj/gen/api_assets.o
 # Test tools (not installed): reading and writing topics with headers, for the suite.
 TOOLS := $(BUILD)/tools/hookline-topic-tool
 PROGRAMS := $(DAEMONS:%=$(BIN)/hookline-%) $(BIN)/hookline
@@ -88,6 +91,14 @@ $(BUILD)/tools/hookline-topic-tool: $(BUILD)/obj/tests/tools/topic_tool.o $(LIBH
 $(MIGRATIONS_C): $(MIGRATIONS) deploy/embed-migrations.sh
 	@mkdir -p $(dir $@)
 	sh deploy/embed-migrations.sh $(MIGRATIONS) > $@
+
+$(BUILD)/gen/api_assets.c: $(API_ASSETS) api/embed-assets.sh
+	@mkdir -p $(dir $@)
+	sh api/embed-assets.sh $(API_ASSETS) > $@
+
+$(BUILD)/obj/gen/api_assets.o: $(BUILD)/gen/api_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/gen/migrations.o: $(MIGRATIONS_C)
 	@mkdir -p $(dir $@)

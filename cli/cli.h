@@ -72,6 +72,9 @@ int cmd_sync_retry(int argc, char **argv);
 int cmd_providers(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_api_key_create(int argc, char **argv);
+int cmd_api_key_list(int argc, char **argv);
+int cmd_api_key_revoke(int argc, char **argv);
 
 /* ---- messages (cli_util.c) ---------------------------------------------------- */
 

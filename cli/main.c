@@ -78,6 +78,9 @@ static const struct command commands[] = {
     {"providers", NULL, cmd_providers, "list supported providers and how each is verified"},
     {"sign", NULL, cmd_sign, "sign a body read from stdin as a provider would (headers or curl)"},
     {"verify", NULL, cmd_verify, "check a captured request (body on stdin) against a secret"},
+    {"api-key", "create", cmd_api_key_create, "create a key for the admin API (printed once, stored hashed)"},
+    {"api-key", "list", cmd_api_key_list, "list the admin API's keys (never their secrets)"},
+    {"api-key", "revoke", cmd_api_key_revoke, "revoke an admin API key"},
 };
 static const size_t ncommands = sizeof commands / sizeof commands[0];
 

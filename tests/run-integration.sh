@@ -76,7 +76,7 @@ sh "$STACK" down || rc=1
 
 SAN='ERROR: AddressSanitizer|ERROR: LeakSanitizer|LeakSanitizer has encountered|runtime error:'
 found=0
-for name in ingress router forwarder syncer; do
+for name in ingress router forwarder syncer api; do
     log=$HOOKLINE_STACK_DIR/$name.log
     grep -q -E "$SAN" "$log" 2>/dev/null || continue
     found=1

@@ -124,6 +124,8 @@ cat <<EOF
    router       admin :$HOOKLINE_STACK_ROUTER_ADMIN_PORT      forwarder  admin :$HOOKLINE_STACK_FORWARDER_ADMIN_PORT
    Kafka        $HOOKLINE_KAFKA_BROKERS    PostgreSQL  $HOOKLINE_DATABASE_URL
    receiver     $RECEIVER_URL  (the demo app; records to $DEMO/received.jsonl)
+   API+console  $HOOKLINE_API_URL/   (sign in with a key from:
+                $HL api-key create --env $ENV_ID --scope write)
 
  GitHub webhook URL of integration github-demo (connection demo-customer = installation 4242):
    $WEBHOOK_URL

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what hookline needs to build, test and run its local stack on Debian 12:
-# the C libraries, PostgreSQL, a JDK >= 17, Maven, pytest + requests, and the Apache Kafka broker
+# the C libraries, PostgreSQL, a JDK >= 17, Maven, pytest + requests, the API tests' modules
+# (openapi-spec-validator, Playwright driving Debian's chromium), and the Apache Kafka broker
 # jars (fetched from Maven Central into the cache dir, never committed).
 #
 # Idempotent and cheap when everything is present (`make test` runs it every time):
@@ -16,7 +17,7 @@ POM=$ROOT/deploy/kafka/pom.xml
 
 PACKAGES="build-essential pkg-config librdkafka-dev libmicrohttpd-dev libjansson-dev
 libpq-dev libssl-dev libcurl4-openssl-dev libcmocka-dev postgresql maven curl python3
-clang libclang-rt-14-dev openssl nghttp2-server"
+clang libclang-rt-14-dev openssl nghttp2-server chromium"
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 
@@ -62,12 +63,16 @@ fi
 # pytest runs the integration suite, which talks HTTP with requests. pip first (the
 # python3 on PATH may not be Debian's); Debian's own python3 refuses plain pip installs
 # (PEP 668), so fall back to its packages.
-for mod in pytest requests; do
+# The API tests validate the OpenAPI document with openapi-spec-validator and drive the
+# console in Debian's chromium with Playwright (its own browser download is never used).
+for spec in pytest:pytest requests:requests openapi_spec_validator:openapi-spec-validator \
+    playwright:playwright; do
+    mod=${spec%%:*} pkg=${spec#*:}
     python3 -c "import $mod" >/dev/null 2>&1 && continue
-    say "installing python module $mod"
-    python3 -m pip install -q "$mod" 2>/dev/null ||
-        python3 -m pip install -q --break-system-packages "$mod" 2>/dev/null ||
-        apt_install "python3-$mod"
+    say "installing python module $pkg"
+    python3 -m pip install -q "$pkg" 2>/dev/null ||
+        python3 -m pip install -q --break-system-packages "$pkg" 2>/dev/null ||
+        apt_install "python3-$pkg"
     python3 -c "import $mod" >/dev/null 2>&1 || { say "$mod still missing for $(command -v python3)"; exit 1; }
 done
 

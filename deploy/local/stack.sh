@@ -3,10 +3,10 @@
 # daemons, all on 127.0.0.1, all state (data, logs, pids) in one stack directory.
 # The one entry point for `make up/down/run`, the demo and the integration tests.
 #
-#   stack.sh up               infra, then ingress router forwarder; returns when all are ready
+#   stack.sh up               infra, then ingress router forwarder syncer api; returns when all are ready
 #   stack.sh infra            Kafka + PostgreSQL (reused if running), migrate, topics ensure
 #   stack.sh down [--purge]   stop everything this stack dir started (--purge: and its data)
-#   stack.sh start|stop|kill NAME   one daemon: ingress|router|forwarder|syncer
+#   stack.sh start|stop|kill NAME   one daemon: ingress|router|forwarder|syncer|api
 #   stack.sh broker start|stop|kill N   one Kafka node (1..HOOKLINE_STACK_KAFKA_NODES)
 #   stack.sh status | env | logs [NAME]
 #
@@ -44,7 +44,7 @@ OFFSET=${HOOKLINE_PORT_OFFSET:-0}
 KAFKA_CACHE=${HOOKLINE_CACHE_DIR:-$ROOT/.cache}/kafka-4.1.1
 PG_BIN=/usr/lib/postgresql/15/bin
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
-DAEMONS="ingress router forwarder syncer"
+DAEMONS="ingress router forwarder syncer api"
 
 NODES=${HOOKLINE_STACK_KAFKA_NODES:-1}
 SECURE=${HOOKLINE_STACK_SECURE:-0}
@@ -73,6 +73,7 @@ fi
 KAFKA_PORT=$((19092 + OFFSET))
 PG_PORT=$((15432 + OFFSET))
 INGRESS_PORT=$((8480 + OFFSET))
+API_PORT=$((8485 + OFFSET))
 
 say() { printf 'stack: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -83,7 +84,8 @@ admin_port() {
     router) echo $((9481 + OFFSET)) ;;
     forwarder) echo $((9482 + OFFSET)) ;;
     syncer) echo $((9483 + OFFSET)) ;;
-    *) die "unknown daemon '$1' (ingress|router|forwarder|syncer)" ;;
+    api) echo $((9484 + OFFSET)) ;;
+    *) die "unknown daemon '$1' (ingress|router|forwarder|syncer|api)" ;;
     esac
 }
 
@@ -181,6 +183,9 @@ render_env() {
         "HOOKLINE_STACK_ROUTER_ADMIN_PORT=$(admin_port router)" \
         "HOOKLINE_STACK_FORWARDER_ADMIN_PORT=$(admin_port forwarder)" \
         "HOOKLINE_STACK_SYNCER_ADMIN_PORT=$(admin_port syncer)" \
+        "HOOKLINE_STACK_API_ADMIN_PORT=$(admin_port api)" \
+        "HOOKLINE_API_PORT=$API_PORT" \
+        "HOOKLINE_API_URL=http://127.0.0.1:$API_PORT" \
         "HOOKLINE_PORT_OFFSET=$OFFSET" \
         "HOOKLINE_BIN_DIR=$BIN_DIR" \
         "HOOKLINE_STACK_DIR=$STACK_DIR" \
@@ -537,6 +542,7 @@ daemon_spawn() {
     [ -x "$bin" ] || die "$bin not found (run make, or set HOOKLINE_BIN_DIR)"
     port_free "$port" "$name admin"
     [ "$name" != ingress ] || port_free "$INGRESS_PORT" "ingress"
+    [ "$name" != api ] || port_free "$API_PORT" "api"
     # Logs are appended across restarts so crash tests keep every run's output.
     printf '==== stack: %s started %s ====\n' "$name" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$STACK_DIR/$name.log"
     (cd "$STACK_DIR" && export HOOKLINE_ADMIN_PORT="$port" && exec setsid "$bin") \
@@ -636,6 +642,7 @@ status() {
     for name in $DAEMONS; do
         ports="admin $(admin_port "$name")"
         [ "$name" != ingress ] || ports="$INGRESS_PORT, $ports"
+        [ "$name" != api ] || ports="$API_PORT, $ports"
         if pid=$(daemon_pid "$name"); then show "$name" running "$pid" "$ports"
         else show "$name" stopped - "$ports"; fi
     done
@@ -656,7 +663,7 @@ logs() {
     exec tail -n 20 -F $files
 }
 
-need_name() { [ $# -ge 1 ] || die "usage: stack.sh $CMD ingress|router|forwarder|syncer"; }
+need_name() { [ $# -ge 1 ] || die "usage: stack.sh $CMD ingress|router|forwarder|syncer|api"; }
 
 # stack.sh broker start|stop|kill N: one Kafka node of a running stack.
 broker() {
@@ -678,7 +685,7 @@ up)
     infra
     for name in $DAEMONS; do daemon_spawn "$name"; done
     for name in $DAEMONS; do daemon_wait "$name"; done
-    say "up: ingress on $HOOKLINE_PUBLIC_URL (env: . $STACK_DIR/env.sh)"
+    say "up: ingress on $HOOKLINE_PUBLIC_URL, API and console on http://127.0.0.1:$API_PORT/ (env: . $STACK_DIR/env.sh)"
     ;;
 infra) infra ;;
 down) down "$@" ;;

@@ -1,0 +1,520 @@
+"""hookline-api against the real stack: every route of the OpenAPI document is called
+(test_zz_every_documented_path_was_called checks it), keys see only their environments
+(another environment's resources answer 404), read keys cannot write, writes are
+audited, the rate limit answers 429 with Retry-After, and the webhook log shows a
+webhook's whole timeline: attempts, a retry, a dead letter and its redrive."""
+import base64
+import json
+import os
+import re
+import subprocess
+import time
+import urllib.parse
+import uuid
+
+import jsonschema
+import pytest
+import requests
+
+from hlsupport import TIMEOUT, App, github_body, topic, topic_tool, uid, wait_until
+
+CALLED = set()      # (METHOD, documented path) of every API call made by these tests
+
+
+def _template(path):
+    """The documented path a concrete /v1 path was made from (see DOC_PATHS)."""
+    segs = path.split("?")[0].strip("/").split("/")
+    for tpl in _doc_paths():
+        t = tpl.strip("/").split("/")
+        if len(t) == len(segs) and all(a.startswith("{") or a == b for a, b in zip(t, segs)):
+            return tpl
+    return path
+
+
+_DOC = {}
+
+
+def _doc_paths():
+    return _DOC.get("paths", {})
+
+
+def _check_against_document(method, tpl, r):
+    """The answer is one the OpenAPI document describes: its status is listed for the
+    operation and its JSON body matches the schema given for that status."""
+    if not _DOC or tpl not in _doc_paths():
+        return
+    op = _doc_paths()[tpl].get(method.lower())
+    assert op, f"{method} {tpl} is not in the OpenAPI document"
+    resp = op["responses"].get(str(r.status_code))
+    assert resp, f"{method} {tpl} answered {r.status_code}, which the document does not list"
+    content = resp.get("content")
+    if not content:
+        assert r.content == b"", f"{method} {tpl} {r.status_code}: the document says no body"
+        return
+    ctype = r.headers.get("Content-Type", "").split(";")[0]
+    assert ctype in content, f"{method} {tpl} {r.status_code}: Content-Type {ctype}, documented {list(content)}"
+    schema = dict(content[ctype]["schema"], components=_DOC["components"])
+    jsonschema.Draft202012Validator(schema).validate(r.json())
+
+
+class Api:
+    def __init__(self, base, key=None):
+        self.base, self.key = base.rstrip("/"), key
+
+    def call(self, method, path, body=None, key=None, expect=None, **params):
+        headers = {}
+        k = self.key if key is None else key
+        if k:
+            headers["Authorization"] = f"Bearer {k}"
+        r = requests.request(method, self.base + path, json=body, params=params or None, headers=headers,
+                             timeout=30)
+        tpl = _template(path)
+        CALLED.add((method, tpl))
+        if expect is not None:
+            assert r.status_code == expect, f"{method} {path} answered {r.status_code} {r.text[:500]}, " \
+                                            f"expected {expect}"
+        _check_against_document(method, tpl, r)
+        return r
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+
+def q(s):
+    return urllib.parse.quote(s, safe="")
+
+
+@pytest.fixture(scope="module")
+def api_url(stack):
+    url = os.environ.get("HOOKLINE_API_URL")
+    assert url, "HOOKLINE_API_URL is not set (stack.sh env)"
+    wait_until(lambda: _ok(url + "/healthz"), 60, "hookline-api /healthz")
+    return url
+
+
+def _ok(url):
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+KEYS = []           # every API key these tests made, to be looked for in the logs
+
+
+def make_key(cli, *args):
+    k = cli.json("api-key", "create", *args)
+    KEYS.append(k["key"])
+    return k
+
+
+@pytest.fixture
+def app(cli, stack, receiver):
+    return App(cli, stack, receiver, "github-app")
+
+
+@pytest.fixture
+def api(api_url, cli, app):
+    k = make_key(cli, "--env", app.env["id"], "--scope", "write")
+    a = Api(api_url, k["key"])
+    if not _DOC:
+        _DOC.update(a.get("/v1/openapi.json", expect=200).json())
+    return a
+
+
+def test_openapi_document_validates(api):
+    from openapi_spec_validator import validate
+    doc = api.get("/v1/openapi.json", expect=200).json()
+    validate(doc)
+    assert doc["openapi"].startswith("3.1")
+    with open(os.path.join(os.path.dirname(__file__), "../../api/openapi.json")) as f:
+        assert json.load(f) == doc, "the served document is not api/openapi.json"
+
+
+def test_health_needs_no_key_and_everything_else_does(api, api_url, stack):
+    assert requests.get(api_url + "/healthz", timeout=5).status_code == 200
+    port = os.environ["HOOKLINE_STACK_API_ADMIN_PORT"]
+    for p in ("/healthz", "/readyz", "/metrics"):
+        assert requests.get(f"http://127.0.0.1:{port}{p}", timeout=5).status_code == 200
+    for path in ("/v1/environments", "/v1/openapi.json", "/v1/webhooks"):
+        r = requests.get(api_url + path, timeout=5)
+        assert r.status_code == 401 and r.headers["Content-Type"] == "application/problem+json", r.text
+        assert r.json()["status"] == 401
+    bad = "hlk_" + api.key[4:20] + "_" + "A" * 43
+    assert api.get("/v1/environments", key=bad).status_code == 401
+    assert api.get("/v1/environments", key="nonsense").status_code == 401
+
+
+def test_no_cookies_and_cors_closed(api, api_url):
+    r = requests.get(api_url + "/v1/environments", headers={"Authorization": f"Bearer {api.key}",
+                                                            "Origin": "https://evil.example"}, timeout=5)
+    assert r.status_code == 200
+    assert "Access-Control-Allow-Origin" not in r.headers
+    assert "Set-Cookie" not in r.headers
+    pre = requests.options(api_url + "/v1/environments", headers={"Origin": "https://evil.example",
+                                                                   "Access-Control-Request-Method": "GET"}, timeout=5)
+    assert pre.status_code == 403 and "Access-Control-Allow-Origin" not in pre.headers
+
+
+def test_revoked_key_and_read_only_key(api, api_url, cli, app):
+    ro = make_key(cli, "--env", app.env["id"], "--scope", "read")
+    a = Api(api_url, ro["key"])
+    assert a.get("/v1/me", expect=200).json()["scope"] == "read"
+    r = a.call("PATCH", f"/v1/environments/{app.env['id']}", body={"sync_notifications": True}, expect=403)
+    assert r.headers["Content-Type"] == "application/problem+json"
+    cli.run("api-key", "revoke", ro["id"])
+    a.get("/v1/me", expect=401)
+
+
+def test_environments_integrations_and_write_only_secrets(api, app):
+    env = app.env["id"]
+    envs = api.get("/v1/environments", expect=200).json()
+    assert [e["id"] for e in envs["data"]] == [env] and envs["next_cursor"] is None
+    e = api.get(f"/v1/environments/{env}", expect=200).json()
+    assert "signing_key" not in e and e["name"] == app.env["name"]
+    e = api.call("PATCH", f"/v1/environments/{env}", body={"legacy_signature": True}, expect=200).json()
+    assert e["legacy_signature"] is True
+    api.call("PATCH", f"/v1/environments/{env}", body={"webhook_url": "ftp://x"}, expect=400)
+
+    integ = api.get(f"/v1/environments/{env}/integrations/{app.key}", expect=200).json()
+    assert integ["webhook_url"] == app.url and integ["has_webhook_secret"] is True
+    key2 = f"gh2-{uid()}"
+    r = api.call("POST", f"/v1/environments/{env}/integrations",
+                 body={"key": key2, "provider": "github-app", "webhook_secret": "first-secret"}, expect=201)
+    created = r.json()
+    assert created["webhook_url"].endswith(f"/webhook/{env}/{key2}")
+    assert "first-secret" not in r.text and "webhook_secret" not in created
+    api.call("POST", f"/v1/environments/{env}/integrations", body={"key": key2, "provider": "github-app"},
+             expect=409)
+    api.call("POST", f"/v1/environments/{env}/integrations", body={"key": "x", "provider": "nope"}, expect=400)
+    page = api.get(f"/v1/environments/{env}/integrations", limit=1, expect=200).json()
+    assert len(page["data"]) == 1 and page["next_cursor"]
+    page2 = api.get(f"/v1/environments/{env}/integrations", limit=1, cursor=page["next_cursor"], expect=200).json()
+    assert {page["data"][0]["key"], page2["data"][0]["key"]} == {app.key, key2}
+    assert page2["next_cursor"] is None
+    p = api.call("PATCH", f"/v1/environments/{env}/integrations/{key2}", body={"forward_enabled": False},
+                 expect=200).json()
+    assert p["forward_enabled"] is False
+    r = api.call("PUT", f"/v1/environments/{env}/integrations/{key2}/secrets",
+                 body={"webhook_secret": "second-secret"}, expect=204)
+    assert r.text == ""
+    # The new secret is the one the ingress now accepts.
+    body = github_body(77)
+    from hlsupport import github_headers, post
+    url = f"{app.url.rsplit('/', 1)[0]}/{key2}"
+    wait_until(lambda: post(url, body, github_headers("second-secret", body)).status_code == 200, 20,
+               "the ingress to accept the secret set through the API")
+    audit = api.get("/v1/audit", expect=200).json()["data"]
+    actions = {(a["action"], a["status"]) for a in audit}
+    assert ("PUT /v1/environments/{}/integrations/{}/secrets", 204) in actions
+    assert all("second-secret" not in json.dumps(a) for a in audit)
+
+
+def test_create_environment_with_a_key_of_all_environments(api, api_url, cli):
+    name = f"api-{uid()}"
+    body = {"name": name, "webhook_url": "https://app.example/hooks", "forward_mode": "raw"}
+    api.call("POST", "/v1/environments", body=body, expect=403)   # a key of some environments
+    admin = Api(api_url, make_key(cli, "--all", "--scope", "write")["key"])
+    created = admin.call("POST", "/v1/environments", body=body, expect=201).json()
+    assert created["name"] == name and created["forward_mode"] == "raw"
+    assert created["signing_key_whsec"].startswith("whsec_")
+    # The key was stored encrypted for its row: the CLI reads back the same one.
+    shown = cli.json("env", "show", "--env", created["id"], "--show-secrets")
+    assert shown["signing_key"] == created["signing_key"]
+    again = admin.get(f"/v1/environments/{created['id']}", expect=200).json()
+    assert "signing_key" not in again and created["signing_key"] not in json.dumps(again)
+    admin.call("POST", "/v1/environments", body=body, expect=409)
+    admin.call("POST", "/v1/environments", body={"name": "x"}, expect=400)
+
+
+def test_connections_and_syncs(api, app):
+    env = app.env["id"]
+    cid = f"acme/{uid()}"          # a '/' in an id travels URL-encoded
+    c = api.call("POST", f"/v1/environments/{env}/connections",
+                 body={"integration": app.key, "connection_id": cid, "config": {"installation_id": "99"}},
+                 expect=201).json()
+    assert c["config"] == {"installation_id": "99"}
+    path = f"/v1/environments/{env}/connections/{app.key}/{q(cid)}"
+    assert api.get(path, expect=200).json()["connection_id"] == cid
+    c = api.call("PATCH", path, body={"metadata": {"tier": "gold"}, "webhook_url_override": "https://a.example/h"},
+                 expect=200).json()
+    assert c["metadata"] == {"tier": "gold"} and c["webhook_url_override"] == "https://a.example/h"
+    lst = api.get(f"/v1/environments/{env}/connections", integration=app.key, expect=200).json()
+    assert cid in [x["connection_id"] for x in lst["data"]]
+    api.call("DELETE", path, expect=204)
+    api.get(path, expect=404)
+
+    s = api.call("POST", f"/v1/environments/{env}/syncs",
+                 body={"integration": app.key, "name": "contacts", "subscriptions": ["*"],
+                       "runner_url": "http://127.0.0.1:9/run"}, expect=201).json()
+    assert s["subscriptions"] == ["*"] and s["enabled"] is True
+    sp = f"/v1/environments/{env}/syncs/{app.key}/contacts"
+    assert api.call("PATCH", sp, body={"enabled": False, "max_attempts": 2}, expect=200).json()["enabled"] is False
+    assert api.get(sp, expect=200).json()["max_attempts"] == 2
+    assert [x["name"] for x in api.get(f"/v1/environments/{env}/syncs", expect=200).json()["data"]] == ["contacts"]
+    api.call("POST", f"/v1/environments/{env}/syncs", body={"integration": app.key, "name": "bad"}, expect=400)
+    api.call("DELETE", sp, expect=204)
+    api.get(sp, expect=404)
+
+
+def test_sync_runs_list_get_and_retry(api, app, cli):
+    env = app.env["id"]
+    api.call("POST", f"/v1/environments/{env}/syncs",
+             body={"integration": app.key, "name": "fails", "subscriptions": ["*"], "max_attempts": 1,
+                   "runner_url": "http://127.0.0.1:9/nothing-listens"}, expect=201)
+    conn = app.connect({"installation_id": "5150"})
+    body = github_body(5150, run=uid())
+    wid = app.send(body).headers["X-Hookline-Webhook-Id"]
+    runs = wait_until(lambda: [r for r in api.get("/v1/sync-runs", env=env, webhook_id=wid).json()["data"]
+                               if r["status"] == "failed"], TIMEOUT, "the sync run to fail")
+    run = api.get(f"/v1/sync-runs/{runs[0]['id']}", expect=200).json()
+    assert run["connection_id"] == conn and run["sync"] == "fails"
+    r = api.call("POST", f"/v1/sync-runs/{run['id']}/retry", expect=202).json()
+    assert r["status"] in ("queued", "running", "failed")
+    timeline = wait_until(lambda: _timeline(api, wid, "sync-run"), TIMEOUT, "the sync run in the timeline")
+    assert timeline[0]["sync_run_id"] == run["id"]
+
+
+def _timeline(api, wid, kind=None):
+    r = api.get(f"/v1/webhooks/{wid}")
+    if r.status_code != 200:
+        return None
+    events = r.json()["timeline"]
+    return [e for e in events if kind is None or e["kind"] == kind]
+
+
+def test_webhook_timeline_failure_retry_dead_letter_redrive(api, app, receiver):
+    env = app.env["id"]
+    conn = app.connect({"installation_id": "31337"})
+    # 1. A failure, then a retry that succeeds.
+    receiver.status = 503
+    body = github_body(31337, n=uid())
+    wid = app.send(body).headers["X-Hookline-Webhook-Id"]
+    wait_until(lambda: _timeline(api, wid, "attempt"), TIMEOUT, "a failed first attempt")
+    receiver.status = 200
+    app.wait_payload(body)
+    # The retry is a later attempt: in the same pass (kind "attempt") or a later pass ("retry").
+    tl = wait_until(lambda: [e for e in (_timeline(api, wid) or []) if e["kind"] in ("attempt", "retry")
+                             and e["result"] == "delivered"], TIMEOUT, "a delivered retry in the timeline")
+    assert tl[0]["http_status"] == 200 and tl[0]["latency_ms"] >= 0 and tl[0]["attempt"] > 1
+    w = api.get(f"/v1/webhooks/{wid}", expect=200).json()
+    kinds = [e["kind"] for e in w["timeline"]]
+    assert kinds[0] == "received" and "routed" in kinds and "attempt" in kinds
+    first = [e for e in w["timeline"] if e["kind"] == "attempt"][0]
+    assert first["http_status"] == 503 and first["error"] and first["destination"].startswith(receiver.url)
+    assert w["status"] == "delivered" and w["connections"] == [conn] and w["verified"] == "verified"
+
+    # The log's search: by connection, integration, status, time window.
+    found = api.get("/v1/webhooks", env=env, connection=conn, expect=200).json()["data"]
+    assert [x["webhook_id"] for x in found] == [wid]
+    assert api.get("/v1/webhooks", env=env, integration=app.key, status="delivered").json()["data"][0][
+        "webhook_id"] == wid
+    assert api.get("/v1/webhooks", env=env, until="2000-01-01T00:00:00Z").json()["data"] == []
+    api.get("/v1/webhooks", since="not a time", expect=400)
+
+    # 2. Refused by the app: dead-lettered at once; redriven through the API, delivered.
+    receiver.status = 400
+    body2 = github_body(31337, n=uid())
+    wid2 = app.send(body2).headers["X-Hookline-Webhook-Id"]
+    dls = wait_until(lambda: api.get("/v1/dead-letters", env=env, webhook_id=wid2).json()["data"], TIMEOUT,
+                     "the dead letter in the API")
+    assert dls[0]["destination"].startswith(receiver.url) and dls[0]["status"] == 400
+    receiver.status = 200
+    r = api.call("POST", f"/v1/dead-letters/{dls[0]['id']}/redrive", expect=202).json()
+    assert r["webhook_id"] == wid2
+    app.wait_payload(body2)
+    wait_until(lambda: api.get(f"/v1/webhooks/{wid2}").json()["status"] == "delivered", TIMEOUT,
+               "the redriven webhook to be delivered")
+    kinds2 = [e["kind"] for e in _timeline(api, wid2)]
+    assert "dead-lettered" in kinds2 and "redriven" in kinds2
+    assert kinds2.index("redriven") > kinds2.index("dead-lettered")
+    assert api.get("/v1/dead-letters", env=env, webhook_id=wid2).json()["data"][0]["redriven_at"]
+
+    # Newest first, a page at a time.
+    p1 = api.get("/v1/webhooks", env=env, limit=1, expect=200).json()
+    p2 = api.get("/v1/webhooks", env=env, limit=1, cursor=p1["next_cursor"], expect=200).json()
+    assert [p1["data"][0]["webhook_id"], p2["data"][0]["webhook_id"]] == [wid2, wid] and p2["next_cursor"] is None
+    api.get("/v1/webhooks", cursor="garbage", expect=400)
+
+    # Destinations' health: the receiver's URL, with its attempts and success rate.
+    dests = api.get("/v1/destinations", env=env, expect=200).json()["data"]
+    mine = [d for d in dests if d["url"].startswith(receiver.url)]
+    assert mine and mine[0]["attempts"] >= 3 and 0 < mine[0]["success_rate"] < 1 and mine[0]["gone"] is False
+
+
+def test_a_key_sees_only_its_environments(api, api_url, app, cli, stack, receiver):
+    other = App(cli, stack, receiver, "github-app")
+    oenv = other.env["id"]
+    conn = other.connect({"installation_id": "8080"})
+    cli.run("sync", "create", "--env", oenv, "--integration", other.key, "--name", "theirs",
+            "--subscriptions", "*", "--runner-url", "http://127.0.0.1:9/x", "--max-attempts", "1")
+    receiver.status = 400
+    wid = other.send(github_body(8080, n=uid())).headers["X-Hookline-Webhook-Id"]
+    all_key = make_key(cli, "--all", "--scope", "write")
+    admin = Api(api_url, all_key["key"])
+    dl = wait_until(lambda: admin.get("/v1/dead-letters", env=oenv, webhook_id=wid).json()["data"], TIMEOUT,
+                    "the other environment's dead letter")
+    run = wait_until(lambda: admin.get("/v1/sync-runs", env=oenv, webhook_id=wid).json()["data"], TIMEOUT,
+                     "the other environment's sync run")
+    receiver.status = 200
+    assert oenv in [e["id"] for e in admin.get("/v1/environments", limit=500).json()["data"]]
+
+    # The key of `app`'s environment: every one of those answers 404, never 403.
+    for method, path, body in [
+        ("GET", f"/v1/environments/{oenv}", None),
+        ("PATCH", f"/v1/environments/{oenv}", {"legacy_signature": True}),
+        ("GET", f"/v1/environments/{oenv}/integrations", None),
+        ("GET", f"/v1/environments/{oenv}/integrations/{other.key}", None),
+        ("PATCH", f"/v1/environments/{oenv}/integrations/{other.key}", {"forward_enabled": False}),
+        ("PUT", f"/v1/environments/{oenv}/integrations/{other.key}/secrets", {"webhook_secret": "x"}),
+        ("POST", f"/v1/environments/{oenv}/integrations", {"key": "k", "provider": "github-app"}),
+        ("GET", f"/v1/environments/{oenv}/connections/{other.key}/{conn}", None),
+        ("DELETE", f"/v1/environments/{oenv}/connections/{other.key}/{conn}", None),
+        ("POST", f"/v1/environments/{oenv}/connections", {"integration": other.key, "connection_id": "x"}),
+        ("GET", f"/v1/environments/{oenv}/syncs/{other.key}/theirs", None),
+        ("DELETE", f"/v1/environments/{oenv}/syncs/{other.key}/theirs", None),
+        ("GET", f"/v1/sync-runs/{run[0]['id']}", None),
+        ("POST", f"/v1/sync-runs/{run[0]['id']}/retry", None),
+        ("GET", f"/v1/webhooks/{wid}", None),
+        ("POST", f"/v1/dead-letters/{dl[0]['id']}/redrive", None),
+    ]:
+        r = api.call(method, path, body=body)
+        assert r.status_code == 404, f"{method} {path}: {r.status_code} {r.text[:300]}"
+    # Lists simply leave them out.
+    assert oenv not in [e["id"] for e in api.get("/v1/environments").json()["data"]]
+    assert api.get("/v1/webhooks", webhook_id=wid).json()["data"] == []
+    assert api.get("/v1/dead-letters", webhook_id=wid).json()["data"] == []
+    assert api.get("/v1/sync-runs", webhook_id=wid).json()["data"] == []
+    assert all(oenv not in d["environment_ids"] for d in api.get("/v1/destinations").json()["data"])
+    # Nothing changed in the other environment.
+    assert admin.get(f"/v1/environments/{oenv}/connections/{other.key}/{conn}").status_code == 200
+    assert admin.get(f"/v1/environments/{oenv}").json()["legacy_signature"] is False
+
+
+def test_providers_listed(api):
+    names = [p["name"] for p in api.get("/v1/providers", expect=200).json()["data"]]
+    assert "github-app" in names and "hubspot" in names
+
+
+def test_rate_limit_answers_429_with_retry_after(api_url, cli, app):
+    key = make_key(cli, "--env", app.env["id"], "--scope", "read")["key"]
+    s = requests.Session()
+    s.headers["Authorization"] = f"Bearer {key}"
+    statuses = []
+    for _ in range(400):
+        r = s.get(api_url + "/v1/me", timeout=10)
+        statuses.append(r.status_code)
+        if r.status_code == 429:
+            assert int(r.headers["Retry-After"]) >= 1
+            assert r.headers["Content-Type"] == "application/problem+json"
+            break
+    assert statuses[-1] == 429, f"no 429 after {len(statuses)} requests"
+    # Another key is not limited by this one's use.
+    other = make_key(cli, "--env", app.env["id"], "--scope", "read")["key"]
+    assert requests.get(api_url + "/v1/me", headers={"Authorization": f"Bearer {other}"}, timeout=5).status_code == 200
+
+
+def test_log_is_off_the_hot_path_and_survives_kill(api, app, daemons):
+    """Webhooks are accepted and delivered while hookline-api is down; once it is back
+    its consumer catches up, and a SIGKILL (offsets stored only after COMMIT, so a batch
+    may be read twice) leaves each message in the log once. SIGTERM drains in time."""
+    conn = app.connect({"installation_id": "6006"})
+    before = github_body(6006, n=uid())
+    wid0 = app.send(before).headers["X-Hookline-Webhook-Id"]
+    wait_until(lambda: api.get(f"/v1/webhooks/{wid0}").status_code == 200, TIMEOUT, "the first webhook logged")
+    daemons.kill("api")
+    body = github_body(6006, n=uid())
+    wid = app.send(body).headers["X-Hookline-Webhook-Id"]
+    app.wait_payload(body)                      # delivered without the API
+    daemons.start("api")
+    w = wait_until(lambda: (lambda r: r.status_code == 200 and r.json())(api.get(f"/v1/webhooks/{wid}")),
+                   TIMEOUT, "the webhook sent while the API was down, in the log")
+    wait_until(lambda: api.get(f"/v1/webhooks/{wid}").json()["status"] == "delivered", TIMEOUT, "its delivery")
+    for x in (wid0, wid):
+        # Each topic's partitions are read independently: wait for both, then none twice.
+        wait_until(lambda: {"received", "routed"} <= {e["kind"] for e in _timeline(api, x)}, TIMEOUT,
+                   f"webhook {x} received and routed in the log", lambda: _timeline(api, x))
+        kinds = [e["kind"] for e in _timeline(api, x)]
+        assert kinds.count("received") == 1 and kinds.count("routed") == 1, (x, kinds)
+    assert w["connections"] == [conn]
+    daemons.stop("api")                          # fails if it had to be SIGKILLed
+    daemons.start("api")
+    assert api.get(f"/v1/webhooks/{wid}", expect=200).json()["webhook_id"] == wid
+
+
+def _raw_line(headers, body=b"{}", key="k"):
+    hs = [[k, base64.b64encode(v).decode(), "b64"] if isinstance(v, bytes) else [k, v] for k, v in headers]
+    return (json.dumps({"key": key, "value_b64": base64.b64encode(body).decode(), "headers": hs}) + "\n").encode()
+
+
+def test_log_shows_quarantine_and_survives_poison(api, api_url, app, cli):
+    """A raw message the router cannot read is quarantined: the log shows it received,
+    then quarantined by the router with the reason. Messages the log itself cannot store
+    (a webhook id that is not UTF-8) are skipped and counted; the log goes on."""
+    admin = Api(api_url, make_key(cli, "--all", "--scope", "read")["key"])
+    wid = str(uuid.uuid4())
+    lines = [_raw_line([("hl.webhook-id", b"\xff\xfe"), ("hl.environment", app.env["id"])]),
+             _raw_line([("hl.webhook-id", wid), ("hl.environment", "not-a-uuid"), ("hl.integration", "github"),
+                        ("hl.provider", "github-app"), ("hl.received-at", str(int(time.time() * 1000)))])]
+    topic_tool("produce", topic("raw"), stdin=b"".join(lines))
+    w = wait_until(lambda: (lambda r: r.status_code == 200 and r.json()["status"] == "quarantined" and r.json())(
+        admin.get(f"/v1/webhooks/{wid}")), TIMEOUT, "the quarantined webhook in the log")
+    q = [e for e in w["timeline"] if e["kind"] == "quarantined"]
+    assert q and q[0]["detail"]["stage"] == "router" and q[0]["detail"]["reason"], w["timeline"]
+    assert w["timeline"][0]["kind"] == "received"
+    # Scoped keys do not see a webhook of no environment.
+    api.get(f"/v1/webhooks/{wid}", expect=404)
+    # The log kept going: a normal webhook after the poison is logged.
+    conn = app.connect({"installation_id": "4040"})
+    after = app.send(github_body(4040, n=uid())).headers["X-Hookline-Webhook-Id"]
+    wait_until(lambda: api.get(f"/v1/webhooks/{after}").status_code == 200, TIMEOUT, "the next webhook logged")
+    port = os.environ["HOOKLINE_STACK_API_ADMIN_PORT"]
+    metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    refused = re.search(r"^hookline_api_log_refused_total (\d+)", metrics, re.M)
+    assert refused and int(refused.group(1)) >= 1, "the unstorable row was not counted"
+    assert conn
+
+
+def test_log_retention_prunes_old_rows(api, app, daemons):
+    """Rows older than HOOKLINE_API_LOG_RETENTION_DAYS go at the next pruning (one at
+    startup, then hourly); recent ones stay."""
+    old_wid = f"old-{uid()}"
+    sql = (f"INSERT INTO webhook_log (webhook_id, received_at, environment_id) VALUES "
+           f"('{old_wid}', now() - interval '40 days', '{app.env['id']}');"
+           f"INSERT INTO webhook_events (webhook_id, kind, at, environment_id) VALUES "
+           f"('{old_wid}', 'received', now() - interval '40 days', '{app.env['id']}');")
+    subprocess.run(["/usr/lib/postgresql/15/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                    os.environ["HOOKLINE_DATABASE_URL"], "-c", sql], check=True, capture_output=True, timeout=30)
+    api.get(f"/v1/webhooks/{old_wid}", expect=200)
+    recent = app.send(github_body(4141, n=uid())).headers["X-Hookline-Webhook-Id"]
+    wait_until(lambda: api.get(f"/v1/webhooks/{recent}").status_code == 200, TIMEOUT, "a recent webhook logged")
+    daemons.stop("api")
+    daemons.start("api")
+    wait_until(lambda: api.get(f"/v1/webhooks/{old_wid}").status_code == 404, TIMEOUT, "the old webhook pruned")
+    api.get(f"/v1/webhooks/{recent}", expect=200)
+
+
+def test_zy_no_key_or_secret_in_any_log(api):
+    """API keys and the secrets written through the API never reach a daemon's log (the
+    key id may: it is not a secret)."""
+    stack_dir = os.environ["HOOKLINE_STACK_DIR"]
+    secrets = [k.split("_", 2)[2] for k in KEYS] + ["first-secret", "second-secret"]
+    assert len(KEYS) >= 5
+    for name in ("api", "ingress", "router", "forwarder", "syncer"):
+        path = os.path.join(stack_dir, f"{name}.log")
+        if not os.path.exists(path):
+            continue
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        leaked = [x for x in secrets if x in text]
+        assert not leaked, f"{path} holds {len(leaked)} secret(s)"
+
+
+def test_zz_every_documented_path_was_called(api):
+    """Runs last (file order): every (method, path) of the OpenAPI document was exercised."""
+    missing = []
+    for path, item in _doc_paths().items():
+        for method in item:
+            if method in ("get", "post", "put", "patch", "delete") and (method.upper(), path) not in CALLED:
+                missing.append(f"{method.upper()} {path}")
+    assert not missing, f"documented but never called by the API tests: {missing}"
