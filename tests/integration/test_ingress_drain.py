@@ -22,9 +22,9 @@ def raw_webhook_ids():
     r = subprocess.run([str(tool), "dump", topic], capture_output=True, timeout=120)
     assert r.returncode == 0, f"topic tool dump {topic}: {r.stderr.decode(errors='replace')}"
     ids = set()
-    for line in r.stdout.decode().splitlines():
-        if line.strip():
-            ids.update(v for k, v in json.loads(line)["headers"] if k == "hl.webhook-id")
+    for line in r.stdout.decode().split("\n"):   # not splitlines(): values may hold U+2028
+        if line.strip():   # a header is [name, value], or [name, base64, "b64"] when not UTF-8
+            ids.update(h[1] for h in json.loads(line)["headers"] if h[0] == "hl.webhook-id")
     return ids
 
 
