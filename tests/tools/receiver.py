@@ -196,9 +196,6 @@ class Receiver:
                 + (f", the last {min(last, len(reqs))}:" + shown if reqs else ""))
 
     def _got(self, delivery):
-        # The status is fixed here, before the request is recorded, and answered as
-        # recorded: a status changed meanwhile never makes the record disagree.
-        delivery.status = None if self.behaviour else self.status
         if self.record:
             line = json.dumps({"ts": delivery.ts, "path": delivery.path,
                                "headers": dict(delivery.header_items),
