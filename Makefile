@@ -46,9 +46,6 @@ MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
 MIGRATIONS_C := $(BUILD)/gen/migrations.c
 
 DAEMONS := ingress router forwarder syncer
-# Objects a daemon links from another stage: the syncer signs and encodes jobs with the
-# forwarder's envelope code (one definition of the signatures the apps verify).
-syncer_EXTRA_OBJ := $(BUILD)/obj/forwarder/envelope.o
 # Test tools (not installed): reading and writing topics with headers, for the suite.
 TOOLS := $(BUILD)/tools/hookline-topic-tool
 PROGRAMS := $(DAEMONS:%=$(BIN)/hookline-%) $(BIN)/hookline
@@ -56,8 +53,20 @@ PROGRAMS := $(DAEMONS:%=$(BIN)/hookline-%) $(BIN)/hookline
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean test unit integration up down run deps format fuzz mutants bench check-config
-all: $(PROGRAMS) $(TOOLS)
+.PHONY: all clean test unit integration up down run deps format fuzz mutants bench check-config check-includes
+all: check-includes $(PROGRAMS) $(TOOLS)
+
+# The dependency rule (docs/architecture.md): a stage includes common/ and providers/
+# headers and its own, never another stage's; common/ and providers/ include no stage.
+STAGES := ingress router forwarder syncer cli
+STAGE_RE := ($(subst $(eval) ,|,$(strip $(STAGES))))
+check-includes:
+	@bad=$$(for d in $(STAGES) common providers; do \
+	    grep -HnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"$(STAGE_RE)/' $$d/*.c $$d/*.h 2>/dev/null \
+	        | grep -vE "#[[:space:]]*include[[:space:]]*\"$$d/"; \
+	done); \
+	if [ -n "$$bad" ]; then echo "a stage includes another stage's header (or common/ a stage's):"; \
+	    echo "$$bad"; exit 1; fi
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -72,7 +81,7 @@ $(STAGES_LIB): $(STAGE_SRC:%.c=$(BUILD)/obj/%.o)
 	$(AR) rcs $@ $^
 
 define daemon_rule
-$(BIN)/hookline-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $($(1)_EXTRA_OBJ) $(LIBHL)
+$(BIN)/hookline-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $(LIBHL)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LIBS)
 endef

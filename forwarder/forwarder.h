@@ -18,7 +18,8 @@
  *   attempt_log.c   every attempt, written to PostgreSQL in the background
  *   request.c       one routed message as an HTTP request: body and headers, and
  *                   which messages can never be delivered (quarantined)
- *   envelope.c      the Nango-compatible body and its signatures (pure)
+ * The Nango-compatible body and its signatures are common/envelope.h (the syncer signs
+ * its jobs with them too); the headers it reads and writes are common/msg.h.
  */
 #ifndef HOOKLINE_FORWARDER_H
 #define HOOKLINE_FORWARDER_H
@@ -30,7 +31,7 @@
 #include "common/metrics.h"
 #include "common/msg.h"
 #include "common/outbound.h"
-#include "forwarder/envelope.h"
+#include "common/envelope.h"
 
 struct forwarder_config {
     long admin_port;

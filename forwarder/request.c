@@ -16,7 +16,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/quarantine.h"
-#include "forwarder/envelope.h"
+#include "common/envelope.h"
 #include "forwarder/forwarder.h"
 
 /* Request headers of the provider that are not passed on: hop-by-hop and framing

@@ -17,7 +17,7 @@
 #include "common/msg.h"
 #include "common/signals.h"
 #include "common/store.h"
-#include "forwarder/envelope.h"
+#include "common/envelope.h"
 #include "syncer/syncer.h"
 
 #define NOTIFY_TIMEOUT_MS 10000

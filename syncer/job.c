@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forwarder/envelope.h"
+#include "common/envelope.h"
 #include "syncer/syncer.h"
 
 char *job_build(const struct job_fields *f, size_t *len)

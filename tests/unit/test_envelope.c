@@ -10,7 +10,7 @@
 #include <strings.h>
 
 #include "common/crypto.h"
-#include "forwarder/envelope.h"
+#include "common/envelope.h"
 #include "forwarder/forwarder.h"
 
 static void splices_json_payload_byte_for_byte(void **state)
