@@ -211,7 +211,7 @@ void attempt_log_record(const struct attempt_record *rec)
 }
 
 /* Fills the fields every record of r to url shares. */
-static void record_of(struct attempt_record *rec, const struct routed *r, const char *url, int pass, long attempt)
+static void record_of(struct attempt_record *rec, const struct msg_routed *r, const char *url, int pass, long attempt)
 {
     snprintf(rec->webhook_id, sizeof rec->webhook_id, "%s", r->webhook_id);
     snprintf(rec->routed_id, sizeof rec->routed_id, "%s", r->routed_id);
@@ -223,7 +223,7 @@ static void record_of(struct attempt_record *rec, const struct routed *r, const 
     rec->attempt = attempt;
 }
 
-void attempt_log_http(const struct routed *r, const char *url, int pass, long attempt,
+void attempt_log_http(const struct msg_routed *r, const char *url, int pass, long attempt,
                       const struct delivery_result *res, bool refused)
 {
     struct attempt_record rec;
@@ -245,7 +245,7 @@ void attempt_log_http(const struct routed *r, const char *url, int pass, long at
     attempt_log_record(&rec);
 }
 
-void attempt_log_step(const struct routed *r, const char *url, int pass, long attempts, enum attempt_result result,
+void attempt_log_step(const struct msg_routed *r, const char *url, int pass, long attempts, enum attempt_result result,
                       long status, const char *error)
 {
     struct attempt_record rec;

@@ -64,7 +64,7 @@ struct delivery {
 struct job {
     rd_kafka_message_t *rkm;
     struct offset_ticket ticket;
-    struct routed r;
+    struct msg_routed r;
     struct destination dest;
     struct forward_request req;
     bool have_req;
@@ -171,7 +171,7 @@ static void job_finish(struct job *job)
     metric_set(m_jobs, (long)njobs);
     if (job->have_req)
         request_free(&job->req);
-    routed_free(&job->r);
+    msg_routed_free(&job->r);
     rd_kafka_message_destroy(job->rkm);
     free(job);
 }
@@ -470,7 +470,7 @@ static void job_retry_lookup(struct job *job, bool blocks)
 
 static void job_start(struct job *job)
 {
-    const struct routed *r = &job->r;
+    const struct msg_routed *r = &job->r;
     const struct destination *dest = &job->dest;
     if (dest->unusable) {
         if (!job->waited)
@@ -530,7 +530,7 @@ static void job_start(struct job *job)
  * waits on the database. */
 static void job_resolve(struct job *job)
 {
-    const struct routed *r = &job->r;
+    const struct msg_routed *r = &job->r;
     const char *connection = r->attributed ? r->connection : NULL;
     memset(&job->lookup, 0, sizeof job->lookup);
     job->lookup.gone[0] = job->lookup.gone[1] = 1;
