@@ -27,9 +27,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/config.h"
-#include "common/crypto.h"
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -120,16 +120,6 @@ void pipeline_init(rd_kafka_t *c)
 static bool retryable(long status)
 {
     return status == 0 || status == 408 || status == 409 || status == 425 || status == 429 || status >= 500;
-}
-
-/* ms ±20%. */
-static long jittered(long ms)
-{
-    unsigned char rnd[2] = {0, 0};
-    if (crypto_random(rnd, sizeof rnd) < 0)
-        return ms; /* no jitter this time */
-    long permille = (long)((rnd[0] << 8 | rnd[1]) % 401) - 200;
-    return ms + ms * permille / 1000;
 }
 
 /* "HTTP 503" or the transport error, for logs and dead letters. */
@@ -371,7 +361,7 @@ static void on_attempt_done(void *ctx, const struct delivery_result *res)
             return;
         }
         d->state = D_BACKOFF;
-        timer_add(d, clock_mono_s() + (double)jittered(d->delay_ms) / 1000);
+        timer_add(d, clock_mono_s() + (double)backoff_jitter_ms(d->delay_ms, backoff_random()) / 1000);
         d->delay_ms *= 2;
         return;
     }

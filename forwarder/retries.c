@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "common/clock.h"
-#include "common/crypto.h"
+#include "common/backoff.h"
 #include "common/log.h"
 #include "common/msg.h"
 #include "forwarder/forwarder.h"
@@ -115,15 +115,6 @@ bool retries_read(const rd_kafka_message_t *rkm, struct retry_state *st)
     return true;
 }
 
-/* -200..200 (±20% in permille), 0 if no random bytes could be had. */
-static long jitter_permille(void)
-{
-    unsigned char rnd[2] = {0, 0};
-    if (crypto_random(rnd, sizeof rnd) < 0)
-        return 0;
-    return (long)((rnd[0] << 8 | rnd[1]) % 401) - 200;
-}
-
 /* delay ±20%, from the schedule or the app's Retry-After (clamped to 1 s .. 24 h). */
 static long next_delay_ms(size_t pass, long retry_after_s)
 {
@@ -131,8 +122,7 @@ static long next_delay_ms(size_t pass, long retry_after_s)
         long ms = retry_after_s > MAX_RETRY_AFTER_MS / 1000 ? MAX_RETRY_AFTER_MS : retry_after_s * 1000;
         return ms < 1000 ? 1000 : ms;
     }
-    long d = delays_ms[pass - 1];
-    return d + d / 1000 * jitter_permille();
+    return backoff_jitter_ms(delays_ms[pass - 1], backoff_random());
 }
 
 /* Sets the retry headers of a copy (common/msg.h). */
@@ -161,11 +151,7 @@ void retry_later_start(const rd_kafka_message_t *rkm, const char *wid, const cha
 void retry_defer_start(const rd_kafka_message_t *rkm, const char *wid, const char *url, int pass, long attempts,
                        long deferrals, handoff_done_fn done, void *ctx)
 {
-    long delay = 1000;
-    for (long i = 0; i < deferrals && delay < 60000; i++)
-        delay *= 2;
-    delay = delay > 60000 ? 60000 : delay;
-    delay = delay + delay / 1000 * jitter_permille();
+    long delay = backoff_ms(1000, 60000, deferrals + 1);
     rd_kafka_headers_t *h = handoff_headers(rkm);
     retry_encode(h, clock_unix_ms() + delay, url, attempts, pass, deferrals + 1);
     char key[256];

@@ -10,9 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/config.h"
-#include "common/crypto.h"
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/signals.h"
@@ -24,14 +24,6 @@
 
 static pthread_t *threads;
 static size_t nthreads;
-
-static double jitter(void)
-{
-    unsigned int r = 0;
-    if (crypto_random(&r, sizeof r) < 0)
-        return 0.5;
-    return (double)r / 4294967296.0;
-}
 
 int dispatch_notify(struct runs_db *db, const struct run *r, const char *result_json)
 {
@@ -132,7 +124,7 @@ static void record(struct runs_db *db, const struct run *r, const struct runner_
                 (void)dispatch_notify(db, r, res->body);
         }
     } else {
-        long backoff = job_backoff_ms(g_syncer.backoff_ms, g_syncer.backoff_max_ms, r->attempt, jitter());
+        long backoff = backoff_ms(g_syncer.backoff_ms, g_syncer.backoff_max_ms, r->attempt);
         rc = runs_fail(db, r, res->error, backoff, &flag);
         if (rc == 1 && flag) {
             metric_inc(g_sm.failed);

@@ -97,9 +97,6 @@ char *job_build(const struct job_fields *f, size_t *len);
 char *job_notification(const char *sync_name, const char *connection_id, const char *integration,
                        const char *started_iso, const char *result_json, size_t *len);
 
-/* Delay before attempt `attempt` + 1 after attempt `attempt` (>= 1) failed: base doubled
- * per attempt, at most max, then +-20% by jitter (a number in [0, 1)). */
-long job_backoff_ms(long base, long max, long attempt, double jitter);
 
 /* ---- runs.c ------------------------------------------------------------------------ */
 
