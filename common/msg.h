@@ -237,6 +237,10 @@ void msg_retry_decode(struct msg_retry *r, rd_kafka_headers_t *h);
 /* Sets r's headers on h (a copy of the routed message's), replacing earlier ones; pass
  * < 0 and deferrals 0 remove theirs (a new pass starts afresh). */
 void msg_retry_encode(rd_kafka_headers_t *h, const struct msg_retry *r);
+/* The defaults of HOOKLINE_TOPIC_FORWARD_RETRY and HOOKLINE_FORWARDER_GROUP: the
+ * forwarder makes its retry topics of them, and `hookline dlq redrive` writes there. */
+#define MSG_RETRY_PREFIX_DEFAULT "webhooks.forward-retry"
+#define MSG_FORWARDER_GROUP_DEFAULT "hookline-forwarder"
 /* True if group may name retry topics: letters, digits, '.', '_', '-'. */
 bool msg_retry_group_valid(const char *group);
 /* The retry topic of pass (1-based) for group: "<prefix>.<group>.<pass>" in buf. 0, or

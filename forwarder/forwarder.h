@@ -34,8 +34,6 @@
 #include "common/envelope.h"
 
 struct forwarder_config {
-    long admin_port;
-    const char *admin_bind;
     long timeout_ms;
     long connect_timeout_ms;
     long attempts;

@@ -383,7 +383,7 @@ static void park(struct delivery *d, const char *why, long wait_ms)
 
 /* A slow destination with much work queued must not take every slot, or the others
  * would wait behind it: past its share of the slots (an eighth) and past
- * HOOKLINE_FORWARD_MAX_QUEUE_WAIT_MS of expected work, a new delivery is deferred to the
+ * HOOKLINE_FORWARDER_MAX_QUEUE_WAIT_MS of expected work, a new delivery is deferred to the
  * retry path (without using up a pass) and the consumer moves on. A fast destination
  * with the same queue drains it in milliseconds and is never deferred. Returns the
  * expected wait in seconds when saturated, else 0. */

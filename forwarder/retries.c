@@ -1,4 +1,4 @@
-/* retries: the durable retry schedule (HOOKLINE_FORWARD_RETRY_SCHEDULE, e.g.
+/* retries: the durable retry schedule (HOOKLINE_FORWARDER_RETRY_SCHEDULE, e.g.
  * "5s,5m,30m,2h,5h,10h,10h"). Pass n of a failing delivery waits on its own topic
  * <prefix>.<consumer group>.<n> (retries belong to the group that failed them: another
  * group forwarding the same routed topic must not pick them up), so a message waiting there never blocks the routed partitions, and
@@ -61,7 +61,7 @@ int retries_init(const char *schedule, const char *prefix, const char *group)
         if (len) {
             long ms = parse_delay(p, len);
             if (ms < 0 || npasses == MAX_PASSES) {
-                log_error(NULL, "HOOKLINE_FORWARD_RETRY_SCHEDULE: '%.*s' is not a delay like 5s, 5m or 2h (at most %d)",
+                log_error(NULL, "HOOKLINE_FORWARDER_RETRY_SCHEDULE: '%.*s' is not a delay like 5s, 5m or 2h (at most %d)",
                           (int)len, p, MAX_PASSES);
                 return -1;
             }

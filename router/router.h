@@ -16,8 +16,6 @@
 #include "common/store.h"
 
 struct router_config {
-    long admin_port;
-    const char *admin_bind;
     long batch_size;
     long cache_ttl_ms;
     const char *group_id;

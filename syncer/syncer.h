@@ -29,8 +29,6 @@
 #include "common/metrics.h"
 
 struct syncer_config {
-    long admin_port;
-    const char *admin_bind;
     const char *group_id;
     long batch_size;
     long workers;

@@ -99,6 +99,31 @@ static void config_parses_defaults_values_and_rejects_bad_input(void **state)
     assert_int_equal(config_load(items, 3), -1);
 }
 
+/* A deprecated name is read when the new one is not set, and ignored when it is. */
+static void config_reads_deprecated_aliases(void **state)
+{
+    (void)state;
+    long timeout = 0;
+    const struct config_item table[] = {
+        {"HL_TEST_NEW_TIMEOUT", CONFIG_INT, "5", 1, 100, 0, "timeout", &timeout},
+        {"HL_TEST_OLD_TIMEOUT", CONFIG_ALIAS, "HL_TEST_NEW_TIMEOUT", 0, 0, 0, NULL, NULL},
+    };
+    unsetenv("HL_TEST_NEW_TIMEOUT");
+    unsetenv("HL_TEST_OLD_TIMEOUT");
+    assert_int_equal(config_load(table, 2), 0);
+    assert_int_equal(timeout, 5);
+    setenv("HL_TEST_OLD_TIMEOUT", "7", 1);
+    assert_int_equal(config_load(table, 2), 0);
+    assert_int_equal(timeout, 7);
+    setenv("HL_TEST_NEW_TIMEOUT", "9", 1);
+    assert_int_equal(config_load(table, 2), 0);
+    assert_int_equal(timeout, 9); /* the new name wins */
+    unsetenv("HL_TEST_NEW_TIMEOUT");
+    setenv("HL_TEST_OLD_TIMEOUT", "700", 1);
+    assert_int_equal(config_load(table, 2), -1); /* the new name's bounds */
+    unsetenv("HL_TEST_OLD_TIMEOUT");
+}
+
 /* Series made at run time (one per destination): the same labels give the same series,
  * values are escaped, and past the bound everything new shares one "other" series. */
 static void metric_family_series_by_label_bounded_and_escaped(void **state)
@@ -159,6 +184,7 @@ int main(void)
         cmocka_unit_test(derived_ids_are_deterministic_and_unambiguous),
         cmocka_unit_test(cache_expires_clears_and_stays_bounded),
         cmocka_unit_test(config_parses_defaults_values_and_rejects_bad_input),
+        cmocka_unit_test(config_reads_deprecated_aliases),
         cmocka_unit_test(metrics_render_prometheus_text),
         cmocka_unit_test(metric_family_series_by_label_bounded_and_escaped),
     };
