@@ -4,6 +4,7 @@
 #   make SANITIZE=1      ASan+UBSan build into build/asan/bin (what the tests use)
 #   make WERROR=1        warnings are errors (CI)
 #   make run | up | down | test | unit | integration | fuzz | mutants | bench | clean
+#   make format | format-check | check-config | check-includes | check-providers
 .DELETE_ON_ERROR:
 
 CC       ?= cc
@@ -53,7 +54,8 @@ PROGRAMS := $(DAEMONS:%=$(BIN)/hookline-%) $(BIN)/hookline
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean test unit integration up down run deps format fuzz mutants bench check-config check-includes
+.PHONY: all clean test unit integration up down run deps format format-check fuzz mutants bench check-config \
+        check-includes check-providers
 all: check-includes $(PROGRAMS) $(TOOLS)
 
 # The dependency rule (docs/architecture.md): a stage includes common/ and providers/
@@ -126,10 +128,30 @@ fuzz:
 	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 test: deps
-	$(MAKE) SANITIZE=1 all unit
+	$(MAKE) format-check
+	$(MAKE) SANITIZE=1 all unit check-config check-providers
 	bash tests/mutants/run.sh --level unit
 	bash tests/fuzz/run.sh 10
 	sh tests/run-integration.sh
+
+# Each daemon's configuration table parses (with the environment it is run in).
+check-config: $(DAEMONS:%=$(BIN)/hookline-%)
+	@for d in $(DAEMONS); do $(BIN)/hookline-$$d --check-config >/dev/null || { echo "hookline-$$d --check-config failed"; exit 1; }; done
+	@echo "check-config: $(DAEMONS) parse their configuration"
+
+# The providers in the code, in docs/providers.md and in tests/providers/ agree.
+check-providers: $(BIN)/hookline
+	python3 tests/check-providers.py $(BIN)/hookline
+
+# Formatting: .clang-format, for Debian 12's clang-format 14 (deploy/local/install-deps.sh).
+CLANG_FORMAT ?= clang-format
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	$(CLANG_FORMAT) -i $(FORMAT_SRC)
+
+format-check:
+	@$(CLANG_FORMAT) --version | grep -q 'version 14\.' || echo "format-check: not clang-format 14: results may differ"
+	$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRC)
 
 # Mutation check: each planted bug of tests/mutants/mutants.txt, applied to a scratch copy
 # of the tree, must fail its test (`make test` runs the unit-level ones, in seconds).
