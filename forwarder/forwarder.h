@@ -16,6 +16,7 @@
  *                   that miss the cache and flags 410s on a thread of its own, so
  *                   the event loop never waits on the database
  *   attempt_log.c   every attempt, written to PostgreSQL in the background
+ *   queries.c       the SQL only the forwarder runs (forward settings, gone flags)
  *   request.c       one routed message as an HTTP request: body and headers, and
  *                   which messages can never be delivered (quarantined)
  * The Nango-compatible body and its signatures are common/envelope.h (the syncer signs
@@ -97,6 +98,31 @@ void destinations_shutdown(void);
 /* destinations.c, without waiting: true and out filled when the answer is cached. */
 bool destinations_cached(const char *env_id, const char *integration, const char *connection,
                          struct destination *out);
+
+/* queries.c: the SQL only the forwarder runs, on a store's connection. */
+struct store;
+/* What the forwarder needs per (integration, connection) besides the environment. */
+struct forward_settings_row {
+    bool forward_enabled;        /* integrations.forward_enabled */
+    char *webhook_url_override;  /* owned; the connection's override of the primary URL, or NULL */
+};
+void forward_settings_row_clear(struct forward_settings_row *row);
+
+/* Looks up the integration (env_id, integration_key) and, when connection_id is not
+ * NULL, that connection of it, in one query. 0 found (the override is NULL when the
+ * connection is unknown or has none), 1 no such integration, -1 database error. */
+int queries_forward_settings(struct store *st, const char *env_id, const char *integration_key,
+                           const char *connection_id, struct forward_settings_row *out)
+    __attribute__((warn_unused_result));
+
+/* Destinations that answered 410 Gone (table gone_destinations). queries_destination_gone:
+ * 0 flagged (since gets the UTC time it was, when not NULL), 1 not flagged, -1 error.
+ * queries_flag_destination_gone: records url (an existing flag is kept); 0 or -1. */
+int queries_destination_gone(struct store *st, const char *url, char *since, size_t sincelen)
+    __attribute__((warn_unused_result));
+int queries_flag_destination_gone(struct store *st, const char *url, long status, const char *webhook_id)
+    __attribute__((warn_unused_result));
+
 
 /* resolver.c: destination lookups that missed the cache, answered on a thread of their
  * own (with the configuration watch) so that the delivery loop never waits on the

@@ -113,10 +113,10 @@ static int group_lookup(const struct msg_raw *m, const struct attribution_group 
     *n = 0;
     if (!g->config_key || !g->value)
         return 0;
-    static const enum store_match match_of[] = {
-        [ATTR_CONNECTION_CONFIG] = STORE_MATCH_CONFIG,
-        [ATTR_METADATA] = STORE_MATCH_METADATA,
-        [ATTR_CONNECTION_ID] = STORE_MATCH_ID,
+    static const enum connections_match match_of[] = {
+        [ATTR_CONNECTION_CONFIG] = CONNECTIONS_MATCH_CONFIG,
+        [ATTR_METADATA] = CONNECTIONS_MATCH_METADATA,
+        [ATTR_CONNECTION_ID] = CONNECTIONS_MATCH_ID,
     };
     int rc = connections_find(match_of[g->source], m->env, m->integration, g->config_key, g->value, ids, n);
     return rc == 1 ? 0 : rc;
@@ -152,7 +152,7 @@ static int route_groups(const rd_kafka_message_t *rkm, const struct msg_raw *m, 
         }
     }
     for (size_t i = 0; i < looked; i++)
-        store_ids_free(found[i].ids, found[i].n);
+        connections_ids_free(found[i].ids, found[i].n);
     free(found);
     return rc;
 }
