@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/ids.h"
 #include "common/metrics.h"
+#include "common/pg.h"
 #include "common/ttl_cache.h"
 
 static void new_ids_are_v7_uuids_in_time_order(void **state)
@@ -124,6 +125,26 @@ static void config_reads_deprecated_aliases(void **state)
     unsetenv("HL_TEST_OLD_TIMEOUT");
 }
 
+/* A session whose server cannot be reached: no result, a transient failure with its
+ * reason, no connection made, and the next statement tries again. */
+static void pg_session_reports_an_unreachable_server(void **state)
+{
+    (void)state;
+    struct pg_session *s = pg_session_new("postgresql://hookline@127.0.0.1:1/hookline", "test", 1000, PG_SESSION_QUIET);
+    assert_non_null(s);
+    assert_null(pg_session_peek(s));
+    for (int i = 0; i < 2; i++) {
+        assert_null(pg_session_exec(s, "SELECT 1", 0, NULL, NULL, NULL));
+        assert_false(pg_session_ok(s));
+        assert_false(pg_session_refused(s)); /* the connection's failure, never the data's */
+        assert_true(pg_session_error(s)[0] != '\0');
+        assert_string_equal(pg_session_sqlstate(s), "");
+        assert_int_equal(pg_session_generation(s), 0);
+    }
+    pg_session_free(s);
+    pg_session_free(NULL);
+}
+
 /* Series made at run time (one per destination): the same labels give the same series,
  * values are escaped, and past the bound everything new shares one "other" series. */
 static void metric_family_series_by_label_bounded_and_escaped(void **state)
@@ -185,6 +206,7 @@ int main(void)
         cmocka_unit_test(cache_expires_clears_and_stays_bounded),
         cmocka_unit_test(config_parses_defaults_values_and_rejects_bad_input),
         cmocka_unit_test(config_reads_deprecated_aliases),
+        cmocka_unit_test(pg_session_reports_an_unreachable_server),
         cmocka_unit_test(metrics_render_prometheus_text),
         cmocka_unit_test(metric_family_series_by_label_bounded_and_escaped),
     };
