@@ -6,6 +6,7 @@
 #   make run | up | down | test | unit | integration | fuzz | mutants | bench | chaos | clean
 #   make k8s-check       the Helm chart rendered, linted and validated (no cluster needed)
 #   make cluster-test    the three-broker Kafka test (slow; not part of make test)
+#   make format | format-check | check-config | check-includes | check-providers
 .DELETE_ON_ERROR:
 
 CC       ?= cc
@@ -48,9 +49,6 @@ MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
 MIGRATIONS_C := $(BUILD)/gen/migrations.c
 
 DAEMONS := ingress router forwarder syncer api
-# Objects a daemon links from another stage: the syncer signs and encodes jobs with the
-# forwarder's envelope code (one definition of the signatures the apps verify).
-syncer_EXTRA_OBJ := $(BUILD)/obj/forwarder/envelope.o
 # The API serves its console and OpenAPI document from the binary (api/embed-assets.sh).
 API_ASSETS := api/openapi.json $(sort $(wildcard api/console/*))
 api_EXTRA_OBJ := $(BUILD)/obj/gen/api_assets.o
@@ -61,8 +59,21 @@ PROGRAMS := $(DAEMONS:%=$(BIN)/hookline-%) $(BIN)/hookline
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean test unit integration up down run deps format fuzz mutants bench chaos check-config k8s-check cluster-test
-all: $(PROGRAMS) $(TOOLS)
+.PHONY: all clean test unit integration up down run deps format format-check fuzz mutants bench chaos check-config \
+        check-includes check-providers k8s-check cluster-test
+all: check-includes $(PROGRAMS) $(TOOLS)
+
+# The dependency rule (docs/architecture.md): a stage includes common/ and providers/
+# headers and its own, never another stage's; common/ and providers/ include no stage.
+STAGES := ingress router forwarder syncer api cli
+STAGE_RE := ($(subst $(eval) ,|,$(strip $(STAGES))))
+check-includes:
+	@bad=$$(for d in $(STAGES) common providers; do \
+	    grep -HnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"$(STAGE_RE)/' $$d/*.c $$d/*.h 2>/dev/null \
+	        | grep -vE "#[[:space:]]*include[[:space:]]*\"$$d/"; \
+	done); \
+	if [ -n "$$bad" ]; then echo "a stage includes another stage's header (or common/ a stage's):"; \
+	    echo "$$bad"; exit 1; fi
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -77,7 +88,7 @@ $(STAGES_LIB): $(STAGE_SRC:%.c=$(BUILD)/obj/%.o)
 	$(AR) rcs $@ $^
 
 define daemon_rule
-$(BIN)/hookline-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $($(1)_EXTRA_OBJ) $(LIBHL)
+$(BIN)/hookline-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $(LIBHL)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LIBS)
 endef
@@ -130,11 +141,31 @@ fuzz:
 	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 test: deps
-	$(MAKE) SANITIZE=1 all unit
+	$(MAKE) format-check
+	$(MAKE) SANITIZE=1 all unit check-config check-providers
 	bash tests/mutants/run.sh --level unit
 	sh deploy/k8s/check.sh
 	bash tests/fuzz/run.sh 10
 	sh tests/run-integration.sh
+
+# Each daemon's configuration table parses (with the environment it is run in).
+check-config: $(DAEMONS:%=$(BIN)/hookline-%)
+	@for d in $(DAEMONS); do $(BIN)/hookline-$$d --check-config >/dev/null || { echo "hookline-$$d --check-config failed"; exit 1; }; done
+	@echo "check-config: $(DAEMONS) parse their configuration"
+
+# The providers in the code, in docs/providers.md and in tests/providers/ agree.
+check-providers: $(BIN)/hookline
+	python3 tests/check-providers.py $(BIN)/hookline
+
+# Formatting: .clang-format, for Debian 12's clang-format 14 (deploy/local/install-deps.sh).
+CLANG_FORMAT ?= clang-format
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	$(CLANG_FORMAT) -i $(FORMAT_SRC)
+
+format-check:
+	@$(CLANG_FORMAT) --version | grep -q 'version 14\.' || echo "format-check: not clang-format 14: results may differ"
+	$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRC)
 
 # Mutation check: each planted bug of tests/mutants/mutants.txt, applied to a scratch copy
 # of the tree, must fail its test (`make test` runs the unit-level ones, in seconds).

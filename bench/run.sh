@@ -11,7 +11,7 @@
 #      them all, vs the receiver's own capacity (wrk straight at it) and the sender's
 #   3b. the forwarder alone: N webhooks wait in Kafka, then the forwarder starts; its
 #      delivery rate vs the receiver's capacity to wrk with as many connections as the
-#      forwarder may use per destination (HOOKLINE_FORWARD_MAX_PER_DESTINATION, 16)
+#      forwarder may use per destination (HOOKLINE_FORWARDER_MAX_PER_DESTINATION, 16)
 #   3c. the same against an app that answers BENCH_SLOW_MS (200) late: the forwarder's
 #      rate vs what that app serves to wrk with the same number of connections
 #   4. peak RSS (VmHWM) and CPU time of each process
@@ -36,8 +36,8 @@ HL=$HOOKLINE_BIN_DIR/hookline
 T=${BENCH_THREADS:-2} C=${BENCH_CONNS:-32} D=${BENCH_DURATION:-10s} N=${BENCH_N:-5000}
 ROUNDS=${BENCH_ROUNDS:-3} SLOW_MS=${BENCH_SLOW_MS:-200} SLOW_N=${BENCH_SLOW_N:-800}
 # The forwarder's requests in flight per destination: the fair baseline's connection count.
-PER_DEST=${HOOKLINE_FORWARD_MAX_PER_DESTINATION:-16}
-export HOOKLINE_FORWARD_MAX_PER_DESTINATION=$PER_DEST
+PER_DEST=${HOOKLINE_FORWARDER_MAX_PER_DESTINATION:-16}
+export HOOKLINE_FORWARDER_MAX_PER_DESTINATION=$PER_DEST
 RECEIVER_PORT=$((8490 + HOOKLINE_PORT_OFFSET)) SLOW_PORT=$((8491 + HOOKLINE_PORT_OFFSET))
 RECEIVER=http://127.0.0.1:$RECEIVER_PORT SLOW=http://127.0.0.1:$SLOW_PORT
 

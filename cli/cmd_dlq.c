@@ -19,7 +19,6 @@
 #include "common/ids.h"
 #include "common/kafka.h"
 #include "common/msg.h"
-#include "common/outbound.h"
 
 static const char list_usage[] =
     "Usage: hookline dlq list [--json]\n"
@@ -35,7 +34,7 @@ static const char redrive_usage[] =
     "                            [--group GROUP] [--json]\n"
     "\n"
     "Delivers dead letters again: each chosen dead letter is copied, with its value, key\n"
-    "and headers (minus the hl.dl.* ones), to the forwarder's first retry topic\n"
+    "and headers (minus the dead-letter ones), to the forwarder's first retry topic\n"
     "(HOOKLINE_TOPIC_FORWARD_RETRY.<group>.1), due now and for the one destination that\n"
     "failed; the forwarder then tries it as a retry pass, with the same webhook-id, and\n"
     "dead-letters it again if it keeps failing. Waits until Kafka has stored each copy.\n"
@@ -53,10 +52,8 @@ static const char redrive_usage[] =
 
 #define ACK_TIMEOUT_MS 60000
 
-static void set_header(json_t *row, const char *key, rd_kafka_headers_t *h, const char *name)
+static void set_text(json_t *row, const char *key, const char *v)
 {
-    char buf[OUTBOUND_URL_MAX + 1]; /* a destination, the longest header shown */
-    const char *v = msg_header(h, name, buf, sizeof buf);
     json_object_set_new(row, key, v ? json_string(v) : json_null());
 }
 
@@ -66,18 +63,25 @@ static json_t *dead_letter_row(const rd_kafka_message_t *rkm)
     rd_kafka_headers_t *h = NULL;
     if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
         h = NULL;
-    json_t *row = json_object();
-    set_header(row, "webhook_id", h, MSG_H_WEBHOOK_ID);
-    set_header(row, "delivery_id", h, MSG_H_ROUTED_ID);
-    set_header(row, "integration", h, MSG_H_INTEGRATION);
-    set_header(row, "connection_id", h, MSG_H_CONNECTION);
-    set_header(row, "destination", h, MSG_H_DL_DESTINATION);
-    set_header(row, "status", h, MSG_H_DL_STATUS);
-    set_header(row, "error", h, MSG_H_DL_ERROR);
-    set_header(row, "attempts", h, MSG_H_DL_ATTEMPTS);
-    set_header(row, "dead_lettered_at_ms", h, MSG_H_DL_AT);
+    struct msg_dead_letter_view *v = malloc(sizeof *v);
+    json_t *row = v ? json_object() : NULL;
+    if (!row) {
+        free(v);
+        return NULL;
+    }
+    msg_dead_letter_decode(v, h);
+    set_text(row, "webhook_id", v->webhook_id);
+    set_text(row, "delivery_id", v->routed_id);
+    set_text(row, "integration", v->integration);
+    set_text(row, "connection_id", v->connection);
+    set_text(row, "destination", v->destination);
+    set_text(row, "status", v->status);
+    set_text(row, "error", v->error);
+    set_text(row, "attempts", v->attempts);
+    set_text(row, "dead_lettered_at_ms", v->at);
     json_object_set_new(row, "partition", json_integer(rkm->partition));
     json_object_set_new(row, "offset", json_integer(rkm->offset));
+    free(v);
     return row;
 }
 
@@ -122,7 +126,7 @@ struct redrive {
     const char *destination;  /* NULL: any */
     bool dry_run;
     char topic[512];
-    char now[24];             /* unix ms, for hl.retry.due and hl.redriven-at */
+    long long now_ms;         /* when the copies are due, and the time of the redrive */
     rd_kafka_t *producer;
     json_t *rows;             /* the chosen dead letters */
     json_t *seen;             /* "<delivery id> <destination>" already chosen in this run */
@@ -142,38 +146,12 @@ static void on_redriven(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
     }
 }
 
-/* hookline's own headers that the copy sets afresh (dropped from the dead letter). */
-static bool replaced_header(const char *name)
-{
-    return !strncmp(name, MSG_H_DL_PREFIX, strlen(MSG_H_DL_PREFIX)) || !strcmp(name, MSG_H_RETRY_DUE) ||
-           !strcmp(name, MSG_H_RETRY_URL) || !strcmp(name, MSG_H_RETRY_ATTEMPTS) ||
-           !strcmp(name, MSG_H_REDRIVEN_AT);
-}
-
-/* The headers of the copy (new; the producer takes them on success): the dead letter's
- * minus the replaced ones, then the retry headers for destination. */
-static rd_kafka_headers_t *redrive_headers(rd_kafka_headers_t *h, const char *destination, const char *now)
-{
-    rd_kafka_headers_t *out = rd_kafka_headers_new(h ? rd_kafka_header_cnt(h) + 4 : 4);
-    const char *name;
-    const void *value;
-    size_t size;
-    for (size_t i = 0; h && rd_kafka_header_get_all(h, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; i++)
-        if (!replaced_header(name))
-            rd_kafka_header_add(out, name, -1, value, (ssize_t)size);
-    rd_kafka_header_add(out, MSG_H_RETRY_URL, -1, destination, -1);
-    rd_kafka_header_add(out, MSG_H_RETRY_DUE, -1, now, -1);
-    rd_kafka_header_add(out, MSG_H_RETRY_ATTEMPTS, -1, "0", -1);
-    rd_kafka_header_add(out, MSG_H_REDRIVEN_AT, -1, now, -1);
-    return out;
-}
-
 /* Copies rkm to the retry topic (queued; acknowledged later by on_redriven). 0 or -1. */
 static int redrive_one(struct redrive *rd, const rd_kafka_message_t *rkm, rd_kafka_headers_t *h,
                        const char *destination)
 {
     for (;;) {
-        rd_kafka_headers_t *out = redrive_headers(h, destination, rd->now);
+        rd_kafka_headers_t *out = msg_redrive_headers(h, destination, rd->now_ms);
         rd_kafka_resp_err_t err = rd_kafka_producev(
             rd->producer, RD_KAFKA_V_TOPIC(rd->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_VALUE(rkm->payload, rkm->len), RD_KAFKA_V_KEY(rkm->key, rkm->key_len),
@@ -198,30 +176,40 @@ static int redrive_visit(const rd_kafka_message_t *rkm, void *ctx)
     rd_kafka_headers_t *h = NULL;
     if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
         h = NULL;
-    char wid[64], routed[64], dest[OUTBOUND_URL_MAX + 1];
-    if (!msg_header(h, MSG_H_DL_DESTINATION, dest, sizeof dest) || !*dest) {
-        cli_warn("dead letter at %d/%" PRId64 " names no destination: skipped", rkm->partition, rkm->offset);
-        return 0;
-    }
-    if (rd->webhook_id && (!msg_header(h, MSG_H_WEBHOOK_ID, wid, sizeof wid) || strcasecmp(wid, rd->webhook_id)))
-        return 0;
-    if (rd->destination && strcmp(dest, rd->destination))
-        return 0;
-    if (!msg_header(h, MSG_H_ROUTED_ID, routed, sizeof routed))
-        routed[0] = '\0';
-    char *once = NULL; /* the same delivery dead-lettered again after a redrive: send it once */
-    if (asprintf(&once, "%s %s", routed, dest) < 0) {
+    struct msg_dead_letter_view *v = malloc(sizeof *v);
+    if (!v) {
         cli_error("out of memory");
         return -1;
+    }
+    msg_dead_letter_decode(v, h);
+    const char *dest = v->destination, *wid = v->webhook_id;
+    char *once = NULL; /* the same delivery dead-lettered again after a redrive: send it once */
+    bool skip = !dest || !*dest || (rd->webhook_id && (!wid || strcasecmp(wid, rd->webhook_id))) ||
+                (rd->destination && strcmp(dest, rd->destination));
+    if (!dest || !*dest)
+        cli_warn("dead letter at %d/%" PRId64 " names no destination: skipped", rkm->partition, rkm->offset);
+    if (!skip && asprintf(&once, "%s %s", v->routed_id ? v->routed_id : "", dest) < 0) {
+        free(v);
+        cli_error("out of memory");
+        return -1;
+    }
+    if (skip) {
+        free(v);
+        return 0;
     }
     bool again = json_object_get(rd->seen, once) != NULL;
     int rc = again ? 0 : json_object_set_new(rd->seen, once, json_true());
     free(once);
-    if (again)
+    if (again) {
+        free(v);
         return 0;
+    }
     if (rc < 0 || append_row(rkm, rd->rows) < 0)
-        return -1;
-    return rd->dry_run ? 0 : redrive_one(rd, rkm, h, dest);
+        rc = -1;
+    else if (!rd->dry_run)
+        rc = redrive_one(rd, rkm, h, dest);
+    free(v);
+    return rc;
 }
 
 /* Waits for every copy's acknowledgement. 0 when all were stored. */
@@ -273,10 +261,10 @@ int cmd_dlq_redrive(int argc, char **argv)
                                             : "choose the dead letters: --webhook-id, --destination or --all");
     if (rd.webhook_id && !id_is_uuid(rd.webhook_id))
         return cli_usage_error(argv[0], "--webhook-id '%s' is not a webhook id (a UUID)", rd.webhook_id);
-    if (!*group)
-        return cli_usage_error(argv[0], "--group cannot be empty");
-    snprintf(rd.topic, sizeof rd.topic, "%s.%s.1", g_cli.retry_topic_prefix, group);
-    snprintf(rd.now, sizeof rd.now, "%lld", clock_unix_ms());
+    if (!msg_retry_group_valid(group) || msg_retry_topic(rd.topic, sizeof rd.topic, g_cli.retry_topic_prefix, group, 1) < 0)
+        return cli_usage_error(argv[0], "--group '%s' cannot name a retry topic: use letters, digits, '.', '_', '-'",
+                               group);
+    rd.now_ms = clock_unix_ms();
 
     int status = CLI_FAIL;
     char errstr[512];

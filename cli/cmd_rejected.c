@@ -17,7 +17,6 @@
 #include "cli/cli.h"
 #include "common/config.h"
 #include "common/kafka.h"
-#include "common/msg.h"
 #include "common/quarantine.h"
 
 static const char list_usage[] =
@@ -36,8 +35,8 @@ static const char replay_usage[] =
     "Usage: hookline rejected replay (--at PARTITION:OFFSET | --webhook-id ID | --stage STAGE |\n"
     "                                 --all) [--dry-run] [--json]\n"
     "\n"
-    "Puts quarantined messages back on the topic each was read from (hl.reject-topic),\n"
-    "with its key, value and headers minus the hl.reject-* ones, and waits until Kafka\n"
+    "Puts quarantined messages back on the topic each was read from (as recorded),\n"
+    "with its key, value and headers minus the quarantine ones, and waits until Kafka\n"
     "has stored each copy. Do it once the cause is fixed: the stage processes the copy\n"
     "with the same webhook id, or quarantines it again. The rejected topic is not changed\n"
     "(Kafka is append-only), so replaying a message twice processes it twice; the stages\n"
@@ -53,10 +52,8 @@ static const char replay_usage[] =
 
 #define ACK_TIMEOUT_MS 60000
 
-static void set_header(json_t *row, const char *key, rd_kafka_headers_t *h, const char *name)
+static void set_text(json_t *row, const char *key, const char *v)
 {
-    char buf[QUARANTINE_REASON_MAX + 1];
-    const char *v = msg_header(h, name, buf, sizeof buf);
     if (v) {
         char clean[QUARANTINE_REASON_MAX + 1]; /* a header may hold anything: print it safely */
         quarantine_reason_clean(clean, sizeof clean, v);
@@ -73,21 +70,24 @@ static json_t *rejected_row(const rd_kafka_message_t *rkm)
     rd_kafka_headers_t *h = NULL;
     if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
         h = NULL;
-    json_t *row = json_object();
-    if (!row)
+    struct msg_rejected_view *v = malloc(sizeof *v);
+    json_t *row = v ? json_object() : NULL;
+    if (!row) {
+        free(v);
         return NULL;
-    set_header(row, "webhook_id", h, MSG_H_WEBHOOK_ID);
-    set_header(row, "stage", h, MSG_H_REJECT_STAGE);
-    set_header(row, "reason", h, MSG_H_REJECT_REASON);
-    set_header(row, "integration", h, MSG_H_INTEGRATION);
-    set_header(row, "origin_topic", h, MSG_H_REJECT_TOPIC);
-    set_header(row, "origin_partition", h, MSG_H_REJECT_PARTITION);
-    set_header(row, "origin_offset", h, MSG_H_REJECT_OFFSET);
-    set_header(row, "rejected_at_ms", h, MSG_H_REJECT_AT);
-    if (json_is_null(json_object_get(row, "stage")))
-        json_object_set_new(row, "stage", json_string("router"));
+    }
+    msg_rejected_decode(v, h);
+    set_text(row, "webhook_id", v->webhook_id);
+    set_text(row, "stage", v->stage ? v->stage : "router");
+    set_text(row, "reason", v->reason);
+    set_text(row, "integration", v->integration);
+    set_text(row, "origin_topic", v->topic);
+    set_text(row, "origin_partition", v->partition);
+    set_text(row, "origin_offset", v->offset);
+    set_text(row, "rejected_at_ms", v->at);
     json_object_set_new(row, "partition", json_integer(rkm->partition));
     json_object_set_new(row, "offset", json_integer(rkm->offset));
+    free(v);
     return row;
 }
 

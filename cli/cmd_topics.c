@@ -405,7 +405,7 @@ static const char create_usage[] =
     "  --min-insync-replicas N   min.insync.replicas of new topics (default: the broker's); with\n"
     "                            acks=all a write needs that many replicas (2 of 3)\n"
     "  --retry-passes N          retry topics to create (default 7, the passes of the default\n"
-    "                            HOOKLINE_FORWARD_RETRY_SCHEDULE; 0: let the forwarder make them)\n"
+    "                            HOOKLINE_FORWARDER_RETRY_SCHEDULE; 0: let the forwarder make them)\n"
     "  --topic ROLE:k=v,...      one topic's own partitions=N, replication=N, retention=D\n"
     "                            (D: 30s, 90m, 12h, 7d or forever); may be repeated\n"
     "  --dry-run                 print what would be created, create nothing\n"

@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/msg.h"
 
 struct cli_config g_cli;
 
@@ -21,10 +22,10 @@ struct cli_config g_cli;
 static const struct config_item cli_config_items[] = {
     {"HOOKLINE_TOPIC_PARTITIONS", CONFIG_INT, "4", 1, 100000, 0,
      "partitions of the topics 'hookline topics create|ensure' make", &g_cli.topic_partitions},
-    {"HOOKLINE_TOPIC_FORWARD_RETRY", CONFIG_STR, "webhooks.forward-retry", 0, 0, 0,
+    {"HOOKLINE_TOPIC_FORWARD_RETRY", CONFIG_STR, MSG_RETRY_PREFIX_DEFAULT, 0, 0, 0,
      "prefix of the forwarder's retry topics ('dlq redrive' writes to <prefix>.<group>.1)",
      &g_cli.retry_topic_prefix},
-    {"HOOKLINE_FORWARDER_GROUP", CONFIG_STR, "hookline-forwarder", 0, 0, 0,
+    {"HOOKLINE_FORWARDER_GROUP", CONFIG_STR, MSG_FORWARDER_GROUP_DEFAULT, 0, 0, 0,
      "the forwarder's consumer group ('dlq redrive --group' default)", &g_cli.forwarder_group},
 };
 static const size_t cli_config_count = sizeof cli_config_items / sizeof cli_config_items[0];

@@ -33,6 +33,19 @@ const struct config_item common_config_items[] = {
 };
 const size_t common_config_count = sizeof common_config_items / sizeof common_config_items[0];
 
+struct daemon_config g_daemon;
+
+/* Not const: the admin port's default is the daemon's (config_from_args). */
+static struct config_item daemon_items[] = {
+    {"HOOKLINE_ADMIN_PORT", CONFIG_INT, NULL, 1, 65535, 0, "admin port (/healthz /readyz /metrics)",
+     &g_daemon.admin_port},
+    {"HOOKLINE_ADMIN_BIND", CONFIG_STR, "127.0.0.1", 0, 0, 0, "admin bind address", &g_daemon.admin_bind},
+};
+#define DAEMON_ITEMS (sizeof daemon_items / sizeof daemon_items[0])
+
+/* Deprecated names found in use, reported once by config_report_aliases. */
+static char aliases_used[1024];
+
 static int parse_bool(const char *s, bool *out)
 {
     if (!strcasecmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on"))
@@ -45,39 +58,68 @@ static int parse_bool(const char *s, bool *out)
     return 0;
 }
 
+/* Parses v into it's target. 0, or -1 after printing why. */
+static int load_one(const struct config_item *it, const char *name, const char *v)
+{
+    switch (it->type) {
+    case CONFIG_STR:
+        *(const char **)it->target = v; /* environment strings live as long as the process */
+        break;
+    case CONFIG_INT: {
+        char *end;
+        errno = 0;
+        long x = strtol(v, &end, 10);
+        if (errno || end == v || *end) {
+            fprintf(stderr, "%s: not a whole number: '%s'\n", name, v);
+            return -1;
+        }
+        if (it->min != it->max && (x < it->min || x > it->max)) {
+            fprintf(stderr, "%s: %ld is outside %ld..%ld\n", name, x, it->min, it->max);
+            return -1;
+        }
+        *(long *)it->target = x;
+        break;
+    }
+    case CONFIG_BOOL:
+        if (parse_bool(v, (bool *)it->target) < 0) {
+            fprintf(stderr, "%s: not a boolean (true/false): '%s'\n", name, v);
+            return -1;
+        }
+        break;
+    case CONFIG_ALIAS:
+        break;
+    }
+    return 0;
+}
+
+/* A deprecated name in use: its value goes to the item it names, unless that is set. */
+static int load_alias(const struct config_item *items, size_t n, const struct config_item *alias)
+{
+    const char *v = getenv(alias->name);
+    if (!v)
+        return 0;
+    const char *set = getenv(alias->def);
+    size_t used = strlen(aliases_used);
+    snprintf(aliases_used + used, sizeof aliases_used - used, "%s%s -> %s%s", used ? ", " : "", alias->name,
+             alias->def, set ? " (ignored: the new name is set)" : "");
+    for (size_t i = 0; !set && i < n; i++)
+        if (items[i].type != CONFIG_ALIAS && !strcmp(items[i].name, alias->def))
+            return load_one(&items[i], alias->name, v);
+    return 0;
+}
+
 int config_load(const struct config_item *items, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const struct config_item *it = &items[i];
         const char *v = getenv(it->name);
-        if (!v)
-            v = it->def ? it->def : "";
-        switch (it->type) {
-        case CONFIG_STR:
-            *(const char **)it->target = v; /* environment strings live as long as the process */
-            break;
-        case CONFIG_INT: {
-            char *end;
-            errno = 0;
-            long x = strtol(v, &end, 10);
-            if (errno || end == v || *end) {
-                fprintf(stderr, "%s: not a whole number: '%s'\n", it->name, v);
+        if (it->type == CONFIG_ALIAS) {
+            if (load_alias(items, n, it) < 0)
                 return -1;
-            }
-            if (it->min != it->max && (x < it->min || x > it->max)) {
-                fprintf(stderr, "%s: %ld is outside %ld..%ld\n", it->name, x, it->min, it->max);
-                return -1;
-            }
-            *(long *)it->target = x;
-            break;
+            continue;
         }
-        case CONFIG_BOOL:
-            if (parse_bool(v, (bool *)it->target) < 0) {
-                fprintf(stderr, "%s: not a boolean (true/false): '%s'\n", it->name, v);
-                return -1;
-            }
-            break;
-        }
+        if (load_one(it, it->name, v ? v : it->def ? it->def : "") < 0)
+            return -1;
     }
     return 0;
 }
@@ -87,7 +129,10 @@ static void print_items(FILE *f, const struct config_item *items, size_t n, bool
     for (size_t i = 0; i < n; i++) {
         const struct config_item *it = &items[i];
         if (!values) {
-            fprintf(f, "  %-32s %s (default: %s)\n", it->name, it->help, it->def && *it->def ? it->def : "none");
+            if (it->type == CONFIG_ALIAS)
+                fprintf(f, "  %-32s deprecated name of %s\n", it->name, it->def);
+            else
+                fprintf(f, "  %-32s %s (default: %s)\n", it->name, it->help, it->def && *it->def ? it->def : "none");
             continue;
         }
         switch (it->type) {
@@ -102,18 +147,29 @@ static void print_items(FILE *f, const struct config_item *items, size_t n, bool
         case CONFIG_BOOL:
             fprintf(f, "%s=%s\n", it->name, *(bool *)it->target ? "true" : "false");
             break;
+        case CONFIG_ALIAS:
+            break;
         }
     }
 }
 
-int config_from_args(int argc, char **argv, const char *prog, const char *about, const struct config_item *items,
-                     size_t n)
+/* One warning for every deprecated name in use (stderr: logging is not set up yet). */
+static void report_aliases(const char *prog)
 {
+    if (aliases_used[0])
+        fprintf(stderr, "%s: warning: deprecated configuration names, rename them: %s\n", prog, aliases_used);
+}
+
+int config_from_args(int argc, char **argv, const char *prog, const char *about, const char *admin_port,
+                     const struct config_item *items, size_t n)
+{
+    daemon_items[0].def = admin_port;
     bool check = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("%s: %s\n\nConfigured by environment variables:\n", prog, about);
             print_items(stdout, common_config_items, common_config_count, false);
+            print_items(stdout, daemon_items, DAEMON_ITEMS, false);
             print_items(stdout, items, n, false);
             printf("  %-32s any librdkafka property, e.g. HOOKLINE_KAFKA_SECURITY_PROTOCOL\n",
                    "HOOKLINE_KAFKA_*");
@@ -126,10 +182,14 @@ int config_from_args(int argc, char **argv, const char *prog, const char *about,
             return -1;
         }
     }
-    if (config_load(common_config_items, common_config_count) < 0 || config_load(items, n) < 0)
+    aliases_used[0] = '\0';
+    if (config_load(common_config_items, common_config_count) < 0 ||
+        config_load(daemon_items, DAEMON_ITEMS) < 0 || config_load(items, n) < 0)
         return -1;
+    report_aliases(prog);
     if (check) {
         print_items(stdout, common_config_items, common_config_count, true);
+        print_items(stdout, daemon_items, DAEMON_ITEMS, true);
         print_items(stdout, items, n, true);
         return 1;
     }

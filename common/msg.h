@@ -1,5 +1,10 @@
 /*
- * msg: the contract between the stages, as Kafka message headers.
+ * msg: the wire contract between the stages: every message that crosses a topic, as
+ * a typed struct with an encoder and a decoder, one set of limits, and the topic names
+ * made from the configuration. This module (and its tests) is the only place that
+ * spells a header name: a stage, the CLI or the quarantine encodes and decodes with
+ * the functions below. Decoders never fail for a transient reason: a message they
+ * refuse can never be processed (its stage quarantines it with the reason given).
  *
  * webhooks.raw (written by ingress)
  *   key    provider ordering key (e.g. HubSpot portalId, GitHub installation id) or none
@@ -41,8 +46,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <librdkafka/rdkafka.h>
+
+#include "common/ident.h"
+#include "common/outbound.h"
 
 #define MSG_H_WEBHOOK_ID "hl.webhook-id"     /* UUIDv7 given by ingress */
 #define MSG_H_RECEIVED_AT "hl.received-at"   /* unix milliseconds, decimal */
@@ -87,6 +96,24 @@
 
 #define MSG_H_REDRIVEN_AT "hl.redriven-at"       /* unix milliseconds, set by `hookline dlq redrive` */
 
+/* ---- limits ---------------------------------------------------------------------- */
+/* One cap per kind of value, the same in every stage, so a value one stage accepts
+ * never fails in the next: identifiers (webhook id, routed id, environment, provider,
+ * connection id, event type) IDENT_MAX_LEN bytes, integration keys
+ * IDENT_INTEGRATION_KEY_MAX_LEN, URLs (a retry's or a dead letter's destination)
+ * OUTBOUND_URL_MAX. The request line of a raw message has the ingress's caps. */
+#define MSG_ID_BUF (IDENT_MAX_LEN + 1)
+#define MSG_KEY_BUF (IDENT_INTEGRATION_KEY_MAX_LEN + 1)
+#define MSG_URL_BUF (OUTBOUND_URL_MAX + 1)
+#define MSG_RAW_METHOD_BUF 16
+#define MSG_RAW_PATH_BUF 512
+#define MSG_RAW_QUERY_BUF 2048
+#define MSG_RAW_URL_BUF 4096
+#define MSG_RAW_MAX_HEADERS 128     /* request headers a raw message is read with */
+#define MSG_ROUTED_MAX_HEADERS 64   /* request headers a routed message passes on */
+#define MSG_REJECT_REASON_MAX 300   /* bytes of a quarantine reason, without the NUL */
+
+/* ---- generic ----------------------------------------------------------------------- */
 /* Returns the value of the last header called name as a NUL-terminated copy in buf,
  * or NULL if absent or longer than buflen-1. hdrs is borrowed (may be NULL). */
 const char *msg_header(rd_kafka_headers_t *hdrs, const char *name, char *buf, size_t buflen);
@@ -110,5 +137,159 @@ bool msg_token(const char *s, size_t n);
 size_t msg_http_headers(rd_kafka_headers_t *hdrs, struct msg_http_header *out, size_t cap,
                         bool (*keep)(const char *name));
 void msg_http_headers_free(struct msg_http_header *hs, size_t n);
+
+/* "<environment>/<integration>/<connection id>" ("" for a NULL connection: unattributed),
+ * the key of a routed message and of a notification: a new string (free it), or NULL
+ * when out of memory. */
+char *msg_routed_key(const char *env, const char *integration, const char *connection);
+
+/* ---- webhooks.raw (ingress -> router) ------------------------------------------------ */
+/* What the ingress knows of a request; the strings are borrowed. */
+struct msg_raw_meta {
+    const char *webhook_id, *env, *integration, *provider;
+    bool verified;
+    const char *method, *path, *query, *url;
+    long long received_at_ms;
+};
+/* New headers for m, with room for nhttp request headers (msg_raw_add_http). */
+rd_kafka_headers_t *msg_raw_encode(const struct msg_raw_meta *m, size_t nhttp);
+/* Adds request header name (lower-cased here) with value; a name too long to store is
+ * left out. */
+void msg_raw_add_http(rd_kafka_headers_t *h, const char *name, const char *value);
+
+/* A raw message as the router reads it: NUL-terminated copies ("" when absent or over
+ * their cap) and every request header (owned: msg_raw_free). */
+struct msg_raw {
+    char webhook_id[MSG_ID_BUF], env[MSG_ID_BUF], integration[MSG_KEY_BUF], provider[MSG_ID_BUF];
+    char method[MSG_RAW_METHOD_BUF], path[MSG_RAW_PATH_BUF], query[MSG_RAW_QUERY_BUF], url[MSG_RAW_URL_BUF];
+    struct msg_http_header headers[MSG_RAW_MAX_HEADERS];
+    size_t nheaders;
+};
+/* Fills m from h (may be NULL). NULL when its contract headers are usable, else why
+ * not (a static string). Free with msg_raw_free either way. */
+const char *msg_raw_decode(struct msg_raw *m, rd_kafka_headers_t *h) __attribute__((warn_unused_result));
+void msg_raw_free(struct msg_raw *m);
+
+/* ---- webhooks.routed (router -> forwarder, syncer) and webhooks.notifications
+ *      (syncer -> forwarder): one shape, read by one decoder ----------------------- */
+/* Adds the routed headers to h (a copy of the raw message's headers): the routed id,
+ * the connection (NULL: unattributed) and the event type (NULL: none). */
+void msg_routed_encode(rd_kafka_headers_t *h, const char *routed_id, const char *connection, const char *event_type);
+
+/* A notification: hookline's own webhook (kind "sync"), its body ready to send. */
+struct msg_notification {
+    const char *kind, *id, *env, *integration, *connection, *provider; /* borrowed */
+    long long produced_at_ms;
+};
+/* New headers for n (content type application/json; id is both webhook and routed id). */
+rd_kafka_headers_t *msg_notification_encode(const struct msg_notification *n);
+
+/* The fields of a routed message, as bits: which were required and not usable. */
+enum {
+    MSG_F_WEBHOOK_ID = 1 << 0,
+    MSG_F_ROUTED_ID = 1 << 1,
+    MSG_F_ENVIRONMENT = 1 << 2,
+    MSG_F_INTEGRATION = 1 << 3,
+    MSG_F_PROVIDER = 1 << 4,    /* optional; present it must be an identifier */
+    MSG_F_CONNECTION = 1 << 5,  /* optional (unattributed); present it must be an identifier */
+    MSG_F_EVENT_TYPE = 1 << 6,  /* optional; present it must be an identifier */
+};
+/* What delivering a routed message needs (msg_routed_decode's verdict). */
+#define MSG_ROUTED_REQUIRED                                                                                        \
+    (MSG_F_WEBHOOK_ID | MSG_F_ROUTED_ID | MSG_F_ENVIRONMENT | MSG_F_INTEGRATION | MSG_F_PROVIDER | MSG_F_CONNECTION)
+
+/* A routed message (or a notification) as read: NUL-terminated copies, "" when absent
+ * or over their cap (a value holding a NUL is over its cap). A value that is present
+ * but unusable is kept as read when it fits (bad says which): webhook_id is then made
+ * printable, for log lines. */
+struct msg_routed {
+    char webhook_id[MSG_ID_BUF], routed_id[MSG_ID_BUF], env[MSG_ID_BUF], integration[MSG_KEY_BUF],
+        provider[MSG_ID_BUF], connection[MSG_ID_BUF], event_type[MSG_ID_BUF], verified[16], content_type[256];
+    char received_at[16];  /* unix ms as digits, "" when absent or not digits */
+    bool attributed;       /* the connection id is present (usable or not) */
+    bool notification;     /* a notification (kind present): its body is ready to send */
+    unsigned bad;          /* MSG_F_* present but unusable, or required and absent */
+    unsigned absent;       /* MSG_F_* absent */
+    struct msg_http_header passthrough[MSG_ROUTED_MAX_HEADERS]; /* request headers kept */
+    size_t npass;
+};
+/* Fills m from h (may be NULL); the request headers are read only when keep is not
+ * NULL, filtered by it (msg_http_headers). Returns msg_routed_problem(m,
+ * MSG_ROUTED_REQUIRED). Free with msg_routed_free either way. */
+const char *msg_routed_decode(struct msg_routed *m, rd_kafka_headers_t *h, bool (*keep)(const char *name));
+/* Why the fields of m in the mask (MSG_F_*) are not usable (a static string naming the
+ * first, in the order of the enum), or NULL when they are. A stage that needs other
+ * fields than delivery does asks with its own mask. */
+const char *msg_routed_problem(const struct msg_routed *m, unsigned fields);
+void msg_routed_free(struct msg_routed *m);
+
+/* ---- webhooks.forward-retry.<group>.<pass> (forwarder -> forwarder; the CLI redrives) */
+/* A routed message waiting for its next pass to one destination. */
+struct msg_retry {
+    long long due_ms;           /* unix ms it may be tried at; 0 when absent */
+    long attempts;              /* HTTP attempts made so far */
+    char url[MSG_URL_BUF];      /* the one destination; "" when absent or over OUTBOUND_URL_MAX */
+    int pass;                   /* a deferred delivery's own pass (0: the first); -1: the topic's */
+    long deferrals;             /* times deferred because the destination was saturated */
+};
+/* Fills r from h (may be NULL). */
+void msg_retry_decode(struct msg_retry *r, rd_kafka_headers_t *h);
+/* Sets r's headers on h (a copy of the routed message's), replacing earlier ones; pass
+ * < 0 and deferrals 0 remove theirs (a new pass starts afresh). */
+void msg_retry_encode(rd_kafka_headers_t *h, const struct msg_retry *r);
+/* The defaults of HOOKLINE_TOPIC_FORWARD_RETRY and HOOKLINE_FORWARDER_GROUP: the
+ * forwarder makes its retry topics of them, and `hookline dlq redrive` writes there. */
+#define MSG_RETRY_PREFIX_DEFAULT "webhooks.forward-retry"
+#define MSG_FORWARDER_GROUP_DEFAULT "hookline-forwarder"
+/* True if group may name retry topics: letters, digits, '.', '_', '-'. */
+bool msg_retry_group_valid(const char *group);
+/* The retry topic of pass (1-based) for group: "<prefix>.<group>.<pass>" in buf. 0, or
+ * -1 when it does not fit. */
+int msg_retry_topic(char *buf, size_t len, const char *prefix, const char *group, int pass);
+
+/* ---- webhooks.dead-letters (forwarder -> CLI) ---------------------------------------- */
+struct msg_dead_letter {
+    const char *destination;    /* the URL that kept failing */
+    long status;                /* last HTTP status, 0 if none */
+    const char *error;          /* last transport error or "HTTP <status>" */
+    long attempts;
+    long long at_ms;
+};
+/* Sets d's headers on h (a copy of the routed message's), replacing earlier ones, and
+ * removes the retry pass and deferrals (a redrive starts afresh). */
+void msg_dead_letter_encode(rd_kafka_headers_t *h, const struct msg_dead_letter *d);
+/* A dead letter as the CLI shows it: each field NULL when absent or over
+ * OUTBOUND_URL_MAX, else pointing into buf. */
+struct msg_dead_letter_view {
+    const char *webhook_id, *routed_id, *integration, *connection, *destination, *status, *error, *attempts, *at;
+    char buf[9][MSG_URL_BUF];
+};
+void msg_dead_letter_decode(struct msg_dead_letter_view *v, rd_kafka_headers_t *h);
+/* The headers of a redrive (new; the producer takes them): the dead letter's h without
+ * its dead-letter and retry headers, then a retry (msg_retry) to destination due at
+ * now_ms with no attempts, and the time of the redrive. */
+rd_kafka_headers_t *msg_redrive_headers(rd_kafka_headers_t *h, const char *destination, long long now_ms);
+
+/* ---- webhooks.rejected (every stage -> CLI; common/quarantine.h) --------------------- */
+struct msg_rejected {
+    const char *reason;         /* printable ASCII, at most MSG_REJECT_REASON_MAX bytes */
+    const char *stage;          /* router, forwarder, syncer, ... */
+    long long at_ms;
+    const char *topic;          /* where the message was read from */
+    int32_t partition;
+    int64_t offset;
+};
+/* Sets r's headers on h (a copy of the message's own, msg_rejected_strip'ped). */
+void msg_rejected_encode(rd_kafka_headers_t *h, const struct msg_rejected *r);
+/* Removes every quarantine header from h (may be NULL): a replay, or a message
+ * quarantined again, carries none of an earlier story. */
+void msg_rejected_strip(rd_kafka_headers_t *h);
+/* A quarantined message as the CLI shows it: each field NULL when absent or over
+ * MSG_REJECT_REASON_MAX, else pointing into buf (as stored: not made printable). */
+struct msg_rejected_view {
+    const char *webhook_id, *stage, *reason, *integration, *topic, *partition, *offset, *at;
+    char buf[8][MSG_REJECT_REASON_MAX + 1];
+};
+void msg_rejected_decode(struct msg_rejected_view *v, rd_kafka_headers_t *h);
 
 #endif

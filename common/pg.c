@@ -3,6 +3,8 @@
 
 #include <poll.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -59,4 +61,134 @@ enum pg_failure pg_classify(const PGresult *res, const PGconn *c)
         return PG_TRANSIENT; /* an error libpq made up itself: the connection's, not the data's */
     return !strncmp(state, "22", 2) || !strncmp(state, "23", 2) || !strncmp(state, "54", 2) ? PG_PERMANENT
                                                                                           : PG_TRANSIENT;
+}
+
+char *pg_value_dup(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? NULL : strdup(PQgetvalue(res, row, col));
+}
+
+/* ---- sessions --------------------------------------------------------------------------- */
+
+struct pg_session {
+    char *conninfo, *application_name;
+    int timeout_ms, flags;
+    PGconn *conn;
+    unsigned long generation;
+    bool ok, refused;
+    char error[512], sqlstate[6];
+};
+
+struct pg_session *pg_session_new(const char *conninfo, const char *application_name, int timeout_ms, int flags)
+{
+    struct pg_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->conninfo = strdup(conninfo);
+    s->application_name = strdup(application_name);
+    s->timeout_ms = timeout_ms;
+    s->flags = flags;
+    if (!s->conninfo || !s->application_name) {
+        pg_session_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void pg_session_free(struct pg_session *s)
+{
+    if (!s)
+        return;
+    PQfinish(s->conn);
+    free(s->conninfo);
+    free(s->application_name);
+    free(s);
+}
+
+/* Keeps what c says went wrong (its message, without the trailing newline). */
+static void keep_error(struct pg_session *s, const PGresult *res, const PGconn *c)
+{
+    snprintf(s->error, sizeof s->error, "%s", c ? PQerrorMessage(c) : "out of memory");
+    s->error[strcspn(s->error, "\n")] = '\0';
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(s->sqlstate, sizeof s->sqlstate, "%s", state ? state : "");
+}
+
+PGconn *pg_session_conn(struct pg_session *s)
+{
+    if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
+        return s->conn;
+    PQfinish(s->conn);
+    s->conn = pg_connect(s->conninfo, s->application_name);
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        keep_error(s, NULL, s->conn);
+        PQfinish(s->conn);
+        s->conn = NULL;
+        s->ok = false;
+        return NULL;
+    }
+    s->generation++;
+    return s->conn;
+}
+
+PGconn *pg_session_peek(const struct pg_session *s)
+{
+    return s->conn && PQstatus(s->conn) == CONNECTION_OK ? s->conn : NULL;
+}
+
+unsigned long pg_session_generation(const struct pg_session *s)
+{
+    return s->generation;
+}
+
+PGresult *pg_session_exec(struct pg_session *s, const char *sql, int nparams, const char *const *params,
+                          const int *lengths, const int *formats)
+{
+    s->refused = false;
+    s->error[0] = s->sqlstate[0] = '\0';
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PGconn *c = pg_session_conn(s);
+        if (!c) {
+            if (!(s->flags & PG_SESSION_QUIET))
+                log_warn(NULL, "database: cannot connect: %s", s->error);
+            return NULL;
+        }
+        double started = clock_mono_s();
+        PGresult *res = pg_exec(c, sql, nparams, params, lengths, formats, s->timeout_ms);
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            s->ok = true;
+            return res;
+        }
+        s->refused = pg_classify(res, c) == PG_PERMANENT;
+        s->ok = PQstatus(c) == CONNECTION_OK;
+        keep_error(s, res, c);
+        if (!(s->flags & PG_SESSION_QUIET))
+            log_warn(NULL, "database: statement %s: %s", s->refused ? "refused its parameters" : "failed", s->error);
+        PQclear(res);
+        /* Refused, or timed out (a second wait would only double it): no second try. */
+        if (s->ok || !(s->flags & PG_SESSION_RETRY_ONCE) || clock_mono_s() - started >= s->timeout_ms / 1000.0 * 0.9)
+            return NULL;
+    }
+    return NULL;
+}
+
+bool pg_session_refused(const struct pg_session *s)
+{
+    return s->refused;
+}
+
+bool pg_session_ok(const struct pg_session *s)
+{
+    return s->ok;
+}
+
+const char *pg_session_error(const struct pg_session *s)
+{
+    return s->error;
+}
+
+const char *pg_session_sqlstate(const struct pg_session *s)
+{
+    return s->sqlstate;
 }

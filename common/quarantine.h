@@ -17,12 +17,14 @@
 
 #include <librdkafka/rdkafka.h>
 
-#define QUARANTINE_REASON_MAX 300 /* bytes of a reason, without the NUL */
+#include "common/msg.h"
+
+#define QUARANTINE_REASON_MAX MSG_REJECT_REASON_MAX /* bytes of a reason, without the NUL */
 
 /* The headers of rkm's copy on the quarantine topic: rkm's own headers without any
- * earlier MSG_H_REJECT_* (a replayed message quarantined again tells its last story),
- * plus MSG_H_REJECT_REASON (reason made printable and capped: it may quote input),
- * _STAGE, _AT, _TOPIC, _PARTITION and _OFFSET. rkm and the strings are borrowed;
+ * earlier quarantine headers (a replayed message quarantined again tells its last
+ * story), plus struct msg_rejected (reason made printable and capped: it may quote
+ * input; stage, when, and the topic, partition and offset rkm was read from). rkm and the strings are borrowed;
  * returns new headers (the caller gives them to the producer or destroys them), or
  * NULL when out of memory. */
 rd_kafka_headers_t *quarantine_headers(const rd_kafka_message_t *rkm, const char *stage, const char *reason);
@@ -31,7 +33,7 @@ rd_kafka_headers_t *quarantine_headers(const rd_kafka_message_t *rkm, const char
  * '?', and it is cut at outlen-1 bytes. Safe for a header value and a log line. */
 void quarantine_reason_clean(char *out, size_t outlen, const char *reason);
 
-/* Removes every MSG_H_REJECT_* header from h (may be NULL). */
+/* Removes every quarantine header from h (may be NULL): msg_rejected_strip. */
 void quarantine_headers_strip(rd_kafka_headers_t *h);
 
 #endif

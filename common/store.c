@@ -20,10 +20,8 @@
 #define STORE_QUERY_TIMEOUT_MS 5000
 
 struct store {
-    char *conninfo;
-    PGconn *conn;
-    bool listening;
-    bool refused; /* the last query failed for good (pg_classify): see STORE_REFUSED */
+    struct pg_session *db;
+    unsigned long listening; /* the session's generation LISTEN was sent on, 0: none */
 };
 
 /* The process's keyring: loaded once, never freed (it lives as long as the process). */
@@ -62,8 +60,8 @@ struct store *store_new(const char *conninfo)
     struct store *st = calloc(1, sizeof *st);
     if (!st)
         return NULL;
-    st->conninfo = strdup(conninfo);
-    if (!st->conninfo) {
+    st->db = pg_session_new(conninfo, "hookline", STORE_QUERY_TIMEOUT_MS, PG_SESSION_RETRY_ONCE);
+    if (!st->db) {
         free(st);
         return NULL;
     }
@@ -74,60 +72,19 @@ void store_free(struct store *st)
 {
     if (!st)
         return;
-    if (st->conn)
-        PQfinish(st->conn);
-    free(st->conninfo);
+    pg_session_free(st->db);
     free(st);
 }
 
-/* Returns a live connection or NULL (logged). Re-opens a broken one. */
-static PGconn *store_conn(struct store *st)
+PGresult *store_query(struct store *st, const char *sql, int nparams, const char *const *params)
 {
-    if (st->conn && PQstatus(st->conn) == CONNECTION_OK)
-        return st->conn;
-    if (st->conn) {
-        PQfinish(st->conn);
-        st->conn = NULL;
-        st->listening = false;
-    }
-    PGconn *c = pg_connect(st->conninfo, "hookline");
-    if (PQstatus(c) != CONNECTION_OK) {
-        log_warn(NULL, "database: cannot connect: %s", PQerrorMessage(c));
-        PQfinish(c);
-        return NULL;
-    }
-    st->conn = c;
-    return c;
-}
-
-/* Runs a parameterised query that returns rows. NULL on error (logged). The caller
- * PQclear()s the result. */
-static PGresult *store_query(struct store *st, const char *sql, int nparams, const char *const *params)
-{
-    st->refused = false;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        PGconn *c = store_conn(st);
-        if (!c)
-            return NULL;
-        double started = clock_mono_s();
-        PGresult *res = pg_exec(c, sql, nparams, params, NULL, NULL, STORE_QUERY_TIMEOUT_MS);
-        if (PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK)
-            return res;
-        bool broken = PQstatus(c) != CONNECTION_OK;
-        st->refused = pg_classify(res, c) == PG_PERMANENT;
-        log_warn(NULL, "database: query %s: %s", st->refused ? "refused its parameters" : "failed", PQerrorMessage(c));
-        PQclear(res);
-        if (!broken || clock_mono_s() - started >= STORE_QUERY_TIMEOUT_MS / 1000.0 * 0.9)
-            return NULL; /* refused, or timed out: a second wait would only double it */
-        /* The connection died under us (server restart): try once on a new one. */
-    }
-    return NULL;
+    return pg_session_exec(st->db, sql, nparams, params, NULL, NULL);
 }
 
 /* What a lookup whose query failed returns: STORE_REFUSED or -1. */
-static int store_failure(const struct store *st)
+int store_failure(const struct store *st)
 {
-    return st->refused ? STORE_REFUSED : -1;
+    return pg_session_refused(st->db) ? STORE_REFUSED : -1;
 }
 
 int store_ping(struct store *st)
@@ -145,7 +102,7 @@ int store_listen(struct store *st)
     if (!res)
         return store_failure(st);
     PQclear(res);
-    st->listening = true;
+    st->listening = pg_session_generation(st->db);
     return 0;
 }
 
@@ -164,13 +121,14 @@ static bool in_list(const char *list, const char *name)
 
 int store_changes(struct store *st, const char *tables)
 {
-    if (!st->conn || PQstatus(st->conn) != CONNECTION_OK || !st->listening)
+    PGconn *c = pg_session_peek(st->db);
+    if (!c || st->listening != pg_session_generation(st->db)) /* a new connection listens to nothing */
         return -1;
-    if (!PQconsumeInput(st->conn))
+    if (!PQconsumeInput(c))
         return -1;
     int n = 0;
     PGnotify *note;
-    while ((note = PQnotifies(st->conn)) != NULL) {
+    while ((note = PQnotifies(c)) != NULL) {
         n += !tables || in_list(tables, note->extra);
         PQfreemem(note);
     }
@@ -179,7 +137,7 @@ int store_changes(struct store *st, const char *tables)
 
 static char *dup_or_null(const PGresult *res, int row, int col)
 {
-    return PQgetisnull(res, row, col) ? NULL : strdup(PQgetvalue(res, row, col));
+    return pg_value_dup(res, row, col);
 }
 
 static void copy_field(char *dst, size_t cap, const PGresult *res, int row, int col)
@@ -321,125 +279,4 @@ int store_environment(struct store *st, const char *env_id, struct environment_r
     }
     PQclear(res);
     return rc;
-}
-
-void forward_settings_row_clear(struct forward_settings_row *row)
-{
-    if (!row)
-        return;
-    free(row->webhook_url_override);
-    memset(row, 0, sizeof *row);
-}
-
-int store_forward_settings(struct store *st, const char *env_id, const char *integration_key,
-                           const char *connection_id, struct forward_settings_row *out)
-{
-    memset(out, 0, sizeof *out);
-    const char *params[3] = {env_id, integration_key, connection_id};
-    PGresult *res = store_query(st,
-                                "SELECT i.forward_enabled, c.webhook_url_override FROM integrations i"
-                                " LEFT JOIN connections c ON c.integration_id = i.id AND c.connection_id = $3"
-                                " WHERE i.environment_id = $1::uuid AND i.key = $2",
-                                3, params);
-    if (!res)
-        return store_failure(st);
-    int rc = 1;
-    if (PQntuples(res) == 1) {
-        out->forward_enabled = PQgetvalue(res, 0, 0)[0] == 't';
-        out->webhook_url_override = dup_or_null(res, 0, 1);
-        /* Out of memory must not send a connection's webhooks to the shared URL. */
-        rc = out->webhook_url_override || PQgetisnull(res, 0, 1) ? 0 : -1;
-    }
-    PQclear(res);
-    return rc;
-}
-
-void store_ids_free(char **ids, size_t n)
-{
-    for (size_t i = 0; ids && i < n; i++)
-        free(ids[i]);
-    free(ids);
-}
-
-/* Containment (@>) uses the GIN indexes; the value may be stored as a string or, when
- * it is all digits, as a number, so both forms are asked for. */
-#define MATCH_JSON(col)                                                                                             \
-    "  c." col " @> jsonb_build_object($3::text, $4::text) OR "                                                     \
-    "  ($4 ~ '^-?[0-9]{1,18}$' AND c." col " @> jsonb_build_object($3::text, "                                     \
-    "    CASE WHEN $4 ~ '^-?[0-9]{1,18}$' THEN $4::bigint END))"
-
-int store_connections_by(struct store *st, enum store_match match, const char *env_id, const char *integration_key,
-                         const char *key, const char *value, char ***ids, size_t *n)
-{
-    *ids = NULL;
-    *n = 0;
-    static const char *const sql[] = {
-        [STORE_MATCH_CONFIG] = "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "
-                               "WHERE i.environment_id = $1::uuid AND i.key = $2 AND (" MATCH_JSON(
-                                   "connection_config") ") ORDER BY c.id",
-        [STORE_MATCH_METADATA] = "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "
-                                 "WHERE i.environment_id = $1::uuid AND i.key = $2 AND (" MATCH_JSON(
-                                     "metadata") ") ORDER BY c.id",
-        [STORE_MATCH_ID] = "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "
-                           "WHERE i.environment_id = $1::uuid AND i.key = $2 AND $3::text IS NOT NULL "
-                           "AND c.connection_id = $4 ORDER BY c.id",
-    };
-    const char *params[4] = {env_id, integration_key, key ? key : "", value};
-    PGresult *res = store_query(st, sql[match], 4, params);
-    if (!res)
-        return store_failure(st);
-    int rows = PQntuples(res);
-    int rc = 1;
-    if (rows > 0) {
-        char **out = calloc((size_t)rows, sizeof *out);
-        if (!out) {
-            rc = -1;
-            goto done;
-        }
-        for (int r = 0; r < rows; r++) {
-            out[r] = strdup(PQgetvalue(res, r, 0));
-            if (!out[r]) {
-                store_ids_free(out, (size_t)r);
-                rc = -1;
-                goto done;
-            }
-        }
-        *ids = out;
-        *n = (size_t)rows;
-        rc = 0;
-    }
-done:
-    PQclear(res);
-    return rc;
-}
-
-int store_destination_gone(struct store *st, const char *url, char *since, size_t sincelen)
-{
-    const char *params[1] = {url};
-    PGresult *res = store_query(st,
-                                "SELECT to_char(flagged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-                                " FROM gone_destinations WHERE url = $1",
-                                1, params);
-    if (!res)
-        return store_failure(st);
-    int rc = PQntuples(res) == 1 ? 0 : 1;
-    if (rc == 0 && since)
-        snprintf(since, sincelen, "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return rc;
-}
-
-int store_flag_destination_gone(struct store *st, const char *url, long status, const char *webhook_id)
-{
-    char st_text[24];
-    snprintf(st_text, sizeof st_text, "%ld", status);
-    const char *params[3] = {url, st_text, webhook_id};
-    PGresult *res = store_query(st,
-                                "INSERT INTO gone_destinations (url, status, webhook_id) VALUES ($1, $2::int, $3)"
-                                " ON CONFLICT (url) DO NOTHING",
-                                3, params);
-    if (!res)
-        return store_failure(st);
-    PQclear(res);
-    return 0;
 }

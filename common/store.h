@@ -1,5 +1,7 @@
 /*
- * store: the daemons' read access to configuration in PostgreSQL.
+ * store: the daemons' read access to configuration in PostgreSQL: the lookups more than
+ * one stage makes (an integration, an environment), the LISTEN for changes, and the
+ * connection a stage runs its own queries on (store_query).
  *
  * A store owns one libpq connection and is used by one thread at a time (callers that
  * share one across threads hold their own lock). A lost connection is re-opened on the
@@ -21,6 +23,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include <libpq-fe.h>
 
 struct store;
 
@@ -115,42 +119,12 @@ void environment_row_clear(struct environment_row *row);
 int store_environment(struct store *st, const char *env_id, struct environment_row *out)
     __attribute__((warn_unused_result));
 
-/* What the forwarder needs per (integration, connection) besides the environment. */
-struct forward_settings_row {
-    bool forward_enabled;        /* integrations.forward_enabled */
-    char *webhook_url_override;  /* owned; the connection's override of the primary URL, or NULL */
-};
-void forward_settings_row_clear(struct forward_settings_row *row);
-
-/* Looks up the integration (env_id, integration_key) and, when connection_id is not
- * NULL, that connection of it, in one query. 0 found (the override is NULL when the
- * connection is unknown or has none), 1 no such integration, -1 database error. */
-int store_forward_settings(struct store *st, const char *env_id, const char *integration_key,
-                           const char *connection_id, struct forward_settings_row *out)
+/* For a stage's own queries on the store's connection (each stage keeps the SQL only it
+ * uses): runs a statement (common/pg.h, pg_session_exec; a read that dies with its
+ * connection is tried once more), the result or NULL (logged); after NULL,
+ * store_failure says what a lookup returns: STORE_REFUSED or -1. */
+PGresult *store_query(struct store *st, const char *sql, int nparams, const char *const *params)
     __attribute__((warn_unused_result));
-
-/* Destinations that answered 410 Gone (table gone_destinations). store_destination_gone:
- * 0 flagged (since gets the UTC time it was, when not NULL), 1 not flagged, -1 error.
- * store_flag_destination_gone: records url (an existing flag is kept); 0 or -1. */
-int store_destination_gone(struct store *st, const char *url, char *since, size_t sincelen)
-    __attribute__((warn_unused_result));
-int store_flag_destination_gone(struct store *st, const char *url, long status, const char *webhook_id)
-    __attribute__((warn_unused_result));
-
-/* Which field of a connection an identifier is matched against. */
-enum store_match {
-    STORE_MATCH_CONFIG = 0,   /* connection_config->key */
-    STORE_MATCH_METADATA,     /* metadata->key */
-    STORE_MATCH_ID,           /* the connection id itself (key ignored) */
-};
-
-/* Connection ids of the integration whose field (see enum store_match) has key == value
- * (a string, or the same digits as a number). ids: newly allocated array of newly
- * allocated strings (free with store_ids_free); 0 found (n >= 1), 1 none, -1 error,
- * STORE_REFUSED when the database refused the values (e.g. not UTF-8). */
-int store_connections_by(struct store *st, enum store_match match, const char *env_id,
-                         const char *integration_key, const char *key, const char *value, char ***ids, size_t *n)
-    __attribute__((warn_unused_result));
-void store_ids_free(char **ids, size_t n);
+int store_failure(const struct store *st);
 
 #endif

@@ -211,7 +211,7 @@ void attempt_log_record(const struct attempt_record *rec)
 }
 
 /* Fills the fields every record of r to url shares. */
-static void record_of(struct attempt_record *rec, const struct routed *r, const char *url, int pass, long attempt)
+static void record_of(struct attempt_record *rec, const struct msg_routed *r, const char *url, int pass, long attempt)
 {
     snprintf(rec->webhook_id, sizeof rec->webhook_id, "%s", r->webhook_id);
     snprintf(rec->routed_id, sizeof rec->routed_id, "%s", r->routed_id);
@@ -223,7 +223,7 @@ static void record_of(struct attempt_record *rec, const struct routed *r, const 
     rec->attempt = attempt;
 }
 
-void attempt_log_http(const struct routed *r, const char *url, int pass, long attempt,
+void attempt_log_http(const struct msg_routed *r, const char *url, int pass, long attempt,
                       const struct delivery_result *res, bool refused)
 {
     struct attempt_record rec;
@@ -245,7 +245,7 @@ void attempt_log_http(const struct routed *r, const char *url, int pass, long at
     attempt_log_record(&rec);
 }
 
-void attempt_log_step(const struct routed *r, const char *url, int pass, long attempts, enum attempt_result result,
+void attempt_log_step(const struct msg_routed *r, const char *url, int pass, long attempts, enum attempt_result result,
                       long status, const char *error)
 {
     struct attempt_record rec;
@@ -259,17 +259,6 @@ void attempt_log_step(const struct routed *r, const char *url, int pass, long at
 }
 
 /* ---- the writer ------------------------------------------------------------------- */
-
-/* A new connection, or NULL (logged once per outage by the caller's backoff). The
- * URL's own settings win over these defaults (they come first). */
-static PGconn *db_connect(void)
-{
-    PGconn *db = pg_connect(q.conninfo, "hookline-forwarder-attempt-log");
-    if (db && PQstatus(db) == CONNECTION_OK)
-        return db;
-    PQfinish(db);
-    return NULL;
-}
 
 /* "INSERT ... VALUES (...), (...)" for n rows of placeholders only (values travel as
  * parameters). New string (caller frees) or NULL. */
@@ -300,7 +289,7 @@ struct row_numbers {
 
 /* Inserts the batch. 0 written; 1 the connection broke (keep the batch); -1 the
  * database refused it (logged: a bug, the batch is dropped). */
-static int insert_batch(PGconn *db, struct node **batch, size_t n)
+static int insert_batch(struct pg_session *db, struct node **batch, size_t n)
 {
     char *sql = insert_sql(n);
     const char **params = calloc(n * NPARAMS, sizeof *params);
@@ -321,17 +310,16 @@ static int insert_batch(PGconn *db, struct node **batch, size_t n)
                                     attempt_result_name(r->result), x->at};
         memcpy(params + i * NPARAMS, row, sizeof row);
     }
-    PGresult *res = pg_exec(db, sql, (int)(n * NPARAMS), params, NULL, NULL, 10000);
-    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+    PGresult *res = pg_session_exec(db, sql, (int)(n * NPARAMS), params, NULL, NULL);
+    if (res) {
         rc = 0;
-    } else if (PQstatus(db) != CONNECTION_OK) {
-        rc = 1;
+    } else if (!pg_session_ok(db)) {
+        rc = 1; /* the connection broke: keep the batch */
     } else {
-        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        const char *state = pg_session_sqlstate(db);
         log_error(NULL, "attempt log: the database refused %zu record(s) (%s: %s)%s; they are dropped", n,
-                  state ? state : "?", msg ? msg : PQerrorMessage(db),
-                  state && !strcmp(state, "42P01") ? " (run 'hookline migrate')" : "");
+                  state[0] ? state : "?", pg_session_error(db),
+                  !strcmp(state, "42P01") ? " (run 'hookline migrate')" : "");
         rc = -1;
     }
     PQclear(res);
@@ -364,7 +352,9 @@ static bool give_up_locked(void)
 static void *writer_main(void *arg)
 {
     (void)arg;
-    PGconn *db = NULL;
+    /* The statement's deadline: a database that stops answering drops the connection. */
+    struct pg_session *db = pg_session_new(q.conninfo, "hookline-forwarder-attempt-log", 10000, PG_SESSION_QUIET);
+    bool connected = false;
     long backoff = BACKOFF_MIN_MS;
     bool outage_logged = false;
     struct node *batch[ATTEMPT_LOG_BATCH];
@@ -377,17 +367,17 @@ static void *writer_main(void *arg)
             break;
         if (q.count == 0)
             continue;
-        if (!db) {
+        if (!connected) {
             pthread_mutex_unlock(&q.lock);
-            db = db_connect();
-            if (db && outage_logged)
+            connected = db && pg_session_conn(db);
+            if (connected && outage_logged)
                 log_info(NULL, "attempt log: connected to the database again");
-            else if (!db && !outage_logged)
+            else if (!connected && !outage_logged)
                 log_warn(NULL, "attempt log: cannot connect to the database; keeping up to %zu records and "
                                "retrying", q.max);
-            outage_logged = !db;
+            outage_logged = !connected;
             pthread_mutex_lock(&q.lock);
-            if (!db) {
+            if (!connected) {
                 if (!give_up_locked())
                     wait_ms_locked(backoff);
                 backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
@@ -401,10 +391,8 @@ static void *writer_main(void *arg)
         if (rc != 1)
             for (size_t i = 0; i < n; i++)
                 free(batch[i]);
-        if (rc > 0 && PQstatus(db) != CONNECTION_OK) {
-            PQfinish(db);
-            db = NULL;
-        }
+        if (rc > 0 && !pg_session_peek(db))
+            connected = false; /* reconnect (logged as an outage) before the next batch */
         pthread_mutex_lock(&q.lock);
         if (rc == 0) {
             atomic_fetch_add(&n_written, (long)n);
@@ -423,7 +411,7 @@ static void *writer_main(void *arg)
     pthread_mutex_unlock(&q.lock);
     if (left)
         log_warn(NULL, "attempt log: %zu record(s) not written at shutdown (database unavailable)", left);
-    PQfinish(db);
+    pg_session_free(db);
     return NULL;
 }
 

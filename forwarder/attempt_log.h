@@ -54,7 +54,7 @@ const char *attempt_result_name(enum attempt_result result);
  * connection (unattributed) and error (none). env must be a UUID or it is stored as
  * NULL. */
 struct attempt_record {
-    char webhook_id[64], routed_id[64], env[64], integration[160], connection[1040];
+    char webhook_id[MSG_ID_BUF], routed_id[MSG_ID_BUF], env[MSG_ID_BUF], integration[MSG_KEY_BUF], connection[MSG_ID_BUF];
     char destination[DESTINATION_URL_MAX + 1];
     int pass;          /* 0: first pass; n: the pass of retry topic n */
     long attempt;      /* the attempt's number across the whole delivery to destination */
@@ -77,13 +77,13 @@ void attempt_log_record(const struct attempt_record *rec);
 /* The record of one HTTP attempt of r to url, made at pass, numbered attempt: the
  * result is delivered for a 2xx, else gone (410) or refused when refused says the
  * attempt is final, else failed. */
-void attempt_log_http(const struct routed *r, const char *url, int pass, long attempt,
+void attempt_log_http(const struct msg_routed *r, const char *url, int pass, long attempt,
                       const struct delivery_result *res, bool refused);
 /* A step of the delivery of r to url that made no request: parked by an open circuit,
  * held back because the destination is gone, handed to the next pass or to the
  * dead-letter topic. attempts: made so far; status and error: the last ones (0, NULL
  * when none). */
-void attempt_log_step(const struct routed *r, const char *url, int pass, long attempts, enum attempt_result result,
+void attempt_log_step(const struct msg_routed *r, const char *url, int pass, long attempts, enum attempt_result result,
                       long status, const char *error);
 
 /* Stops accepting records, lets the writer insert what it can within flush_timeout_ms

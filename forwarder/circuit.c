@@ -1,6 +1,6 @@
 /* circuit: a circuit breaker per destination (see endpoints.c). After
- * HOOKLINE_FORWARD_CIRCUIT_FAILURES failed passes in a row the circuit opens: for
- * HOOKLINE_FORWARD_CIRCUIT_COOLDOWN_MS deliveries to that destination are not attempted
+ * HOOKLINE_FORWARDER_CIRCUIT_FAILURES failed passes in a row the circuit opens: for
+ * HOOKLINE_FORWARDER_CIRCUIT_COOLDOWN_MS deliveries to that destination are not attempted
  * but handed to their next retry pass, due when the cooldown ends (so parking does not
  * burn through the schedule), and a struggling app is not hammered.
  * Then one delivery is let through as a probe (the others stay parked while it is out):

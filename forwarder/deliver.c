@@ -37,7 +37,7 @@ int deliver_init(const char *allow_cidrs, long max_per_host)
 {
     char err[160];
     if (ssrf_policy_parse(allow_cidrs, &policy, err, sizeof err) < 0) {
-        log_error(NULL, "HOOKLINE_FORWARD_ALLOW_CIDRS: %s", err);
+        log_error(NULL, "HOOKLINE_FORWARDER_ALLOW_CIDRS: %s", err);
         return -1;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(multi = curl_multi_init()))
@@ -177,7 +177,7 @@ static void transfer_result(struct transfer *t, CURLcode rc)
     out->seconds = clock_mono_s() - t->started;
     snprintf(out->refused, sizeof out->refused, "%s", t->guard.refused);
     if (out->refused[0])
-        snprintf(out->error, sizeof out->error, "refused: the destination is a %s (HOOKLINE_FORWARD_ALLOW_CIDRS)",
+        snprintf(out->error, sizeof out->error, "refused: the destination is a %s (HOOKLINE_FORWARDER_ALLOW_CIDRS)",
                  out->refused);
     else if (rc != CURLE_OK)
         snprintf(out->error, sizeof out->error, "%s", curl_easy_strerror(rc));

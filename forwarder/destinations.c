@@ -91,7 +91,7 @@ int destinations_get(const char *env_id, const char *integration, const char *co
     pthread_mutex_lock(&cc.lock);
     int rc = store_environment(cc.query, env_id, &env);
     if (rc == 0)
-        fs_rc = store_forward_settings(cc.query, env_id, integration, connection, &fs);
+        fs_rc = queries_forward_settings(cc.query, env_id, integration, connection, &fs);
     /* -1 from a database that answers at once: the row itself cannot be used (a signing
      * key that cannot be decrypted, logged by the store), not the database. */
     bool unusable = rc == -1 && store_ping(cc.query) == 0;
@@ -129,7 +129,7 @@ int destinations_gone(const char *url, char *since, size_t sincelen)
     if (!ttl_cache_get(gone_cc.cache, url, &a)) {
         memset(&a, 0, sizeof a);
         pthread_mutex_lock(&gone_cc.lock);
-        int rc = store_destination_gone(gone_cc.query, url, a.since, sizeof a.since);
+        int rc = queries_destination_gone(gone_cc.query, url, a.since, sizeof a.since);
         pthread_mutex_unlock(&gone_cc.lock);
         config_cache_db_result(&gone_cc, rc >= 0);
         if (rc < 0)
@@ -157,7 +157,7 @@ bool destinations_gone_cached(const char *url, int *gone, char *since, size_t si
 int destinations_flag_gone(const char *url, long status, const char *wid)
 {
     pthread_mutex_lock(&gone_cc.lock);
-    int rc = store_flag_destination_gone(gone_cc.query, url, status, wid);
+    int rc = queries_flag_destination_gone(gone_cc.query, url, status, wid);
     pthread_mutex_unlock(&gone_cc.lock);
     config_cache_db_result(&gone_cc, rc >= 0);
     return rc;

@@ -16,9 +16,11 @@
  *                   that miss the cache and flags 410s on a thread of its own, so
  *                   the event loop never waits on the database
  *   attempt_log.c   every attempt, written to PostgreSQL in the background
+ *   queries.c       the SQL only the forwarder runs (forward settings, gone flags)
  *   request.c       one routed message as an HTTP request: body and headers, and
  *                   which messages can never be delivered (quarantined)
- *   envelope.c      the Nango-compatible body and its signatures (pure)
+ * The Nango-compatible body and its signatures are common/envelope.h (the syncer signs
+ * its jobs with them too); the headers it reads and writes are common/msg.h.
  */
 #ifndef HOOKLINE_FORWARDER_H
 #define HOOKLINE_FORWARDER_H
@@ -30,11 +32,9 @@
 #include "common/metrics.h"
 #include "common/msg.h"
 #include "common/outbound.h"
-#include "forwarder/envelope.h"
+#include "common/envelope.h"
 
 struct forwarder_config {
-    long admin_port;
-    const char *admin_bind;
     long timeout_ms;
     long connect_timeout_ms;
     long attempts;
@@ -99,6 +99,31 @@ void destinations_shutdown(void);
 bool destinations_cached(const char *env_id, const char *integration, const char *connection,
                          struct destination *out);
 
+/* queries.c: the SQL only the forwarder runs, on a store's connection. */
+struct store;
+/* What the forwarder needs per (integration, connection) besides the environment. */
+struct forward_settings_row {
+    bool forward_enabled;        /* integrations.forward_enabled */
+    char *webhook_url_override;  /* owned; the connection's override of the primary URL, or NULL */
+};
+void forward_settings_row_clear(struct forward_settings_row *row);
+
+/* Looks up the integration (env_id, integration_key) and, when connection_id is not
+ * NULL, that connection of it, in one query. 0 found (the override is NULL when the
+ * connection is unknown or has none), 1 no such integration, -1 database error. */
+int queries_forward_settings(struct store *st, const char *env_id, const char *integration_key,
+                           const char *connection_id, struct forward_settings_row *out)
+    __attribute__((warn_unused_result));
+
+/* Destinations that answered 410 Gone (table gone_destinations). queries_destination_gone:
+ * 0 flagged (since gets the UTC time it was, when not NULL), 1 not flagged, -1 error.
+ * queries_flag_destination_gone: records url (an existing flag is kept); 0 or -1. */
+int queries_destination_gone(struct store *st, const char *url, char *since, size_t sincelen)
+    __attribute__((warn_unused_result));
+int queries_flag_destination_gone(struct store *st, const char *url, long status, const char *webhook_id)
+    __attribute__((warn_unused_result));
+
+
 /* resolver.c: destination lookups that missed the cache, answered on a thread of their
  * own (with the configuration watch) so that the delivery loop never waits on the
  * database. */
@@ -151,42 +176,33 @@ void deliver_run(int timeout_ms, int wake_fd);
 /* Abandons the transfers still running (their done is not called). */
 void deliver_shutdown(void);
 
-/* request.c: a routed message as read from Kafka, and the HTTP request made of it. */
-#define ROUTED_MAX_HEADERS 64
-
-/* What one routed message carries, as NUL-terminated copies. */
-struct routed {
-    char webhook_id[64], routed_id[64], env[64], integration[IDENT_INTEGRATION_KEY_MAX_LEN + 1], provider[64],
-        connection[IDENT_MAX_LEN + 1], verified[16], event_type[IDENT_MAX_LEN + 1], content_type[256];
-    bool attributed;
-    bool notification;   /* hl.kind "sync": hookline's own webhook, its body ready to send */
-    struct msg_http_header passthrough[ROUTED_MAX_HEADERS]; /* the provider's headers that may be passed on */
-    size_t npass;
-};
-/* Fills r from the message headers h (may be NULL). Returns NULL when the message can
- * be delivered, else why it never can (a static string for the quarantine: a contract
- * header missing or unreadable, the environment not a UUID, the connection id failing
- * ident_valid, ...); r->webhook_id is then still set, made printable, for the log line.
- * Values that are only passed on are cleaned instead: the event type and content type
- * lose control characters (one too long is left out), and the provider's headers are
- * filtered by header_passes (see msg_http_headers). Free with routed_free either way. */
-const char *routed_read(struct routed *r, rd_kafka_headers_t *h) __attribute__((warn_unused_result));
-void routed_free(struct routed *r);
+/* request.c: a routed message as read from Kafka (common/msg.h), and the HTTP request
+ * made of it. */
+/* Fills r from the message headers h (may be NULL) with msg_routed_decode, keeping the
+ * provider's headers that header_passes. Returns NULL when the message can be
+ * delivered, else why it never can (a static string for the quarantine); r->webhook_id
+ * is then still set, made printable, for the log line. Values that are only passed on
+ * are cleaned instead: the event type and content type lose control characters (one
+ * too long is left out). Free with msg_routed_free either way. */
+const char *routed_read(struct msg_routed *r, rd_kafka_headers_t *h) __attribute__((warn_unused_result));
 /* May the provider's request header name (trimmed, a token) be passed on to the app?
  * Never hop-by-hop or framing headers, method or URL overrides, credentials, Forwarded /
  * X-Forwarded-* / X-Real-IP and other client-address claims, nor the names hookline
  * sets; case-insensitive. */
 bool header_passes(const char *name);
 
-/* handoff.c: copies rkm to topic with the extra headers (replacing same-named ones; an
- * extra header whose value is NULL is removed).
- * done(ctx, stored) is called from a later handoff_poll once Kafka acknowledged the
- * copy (stored) or refused it (not stored: the caller tries again or gives up without
- * storing the input offset). handoff_init makes sure the given topics exist. */
+/* handoff.c: copies rkm (value and key) to topic with the headers h (taken, even when
+ * NULL: out of memory; make them with handoff_headers and the encoders of
+ * common/msg.h). done(ctx, stored) is called from a later handoff_poll once Kafka
+ * acknowledged the copy (stored) or refused it (not stored: the caller tries again or
+ * gives up without storing the input offset). handoff_init makes sure the given topics
+ * exist. */
 typedef void (*handoff_done_fn)(void *ctx, bool stored);
 int handoff_init(const char *const *topics, size_t ntopics) __attribute__((warn_unused_result));
-void handoff_start(const char *topic, const rd_kafka_message_t *rkm, const struct delivery_header *extra,
-                   size_t nextra, handoff_done_fn done, void *ctx);
+/* A copy of rkm's headers (new), to add the hand-off's own to. */
+rd_kafka_headers_t *handoff_headers(const rd_kafka_message_t *rkm);
+void handoff_start(const char *topic, const rd_kafka_message_t *rkm, rd_kafka_headers_t *h, handoff_done_fn done,
+                   void *ctx);
 /* The quarantine hand-off (g_common.topic_rejected, common/quarantine.h): rkm can never
  * be processed, for reason; done as for handoff_start. */
 void quarantine_start(const rd_kafka_message_t *rkm, const char *reason, handoff_done_fn done, void *ctx);
@@ -265,7 +281,7 @@ struct retry_state {
     long long due_ms;    /* unix ms the pass may start at */
     long attempts;       /* HTTP attempts made before this pass */
     char url[DESTINATION_URL_MAX + 1]; /* the destination this copy is for ("": none or too long) */
-    bool url_bad;        /* MSG_H_RETRY_URL is missing or longer than DESTINATION_URL_MAX */
+    bool url_bad;        /* the retry names no destination, or one over DESTINATION_URL_MAX */
 };
 int retries_init(const char *schedule, const char *prefix, const char *group) __attribute__((warn_unused_result));
 const char *const *retries_topics(size_t *n);
@@ -289,18 +305,18 @@ void retries_resume_due(rd_kafka_t *consumer);
  * body point into the request, into r, dest and the Kafka payload: all must outlive
  * it, and it must not be copied (it points into itself). */
 struct forward_request {
-    const struct routed *r;
+    const struct msg_routed *r;
     const struct destination *dest;
     const char *body;          /* the envelope (owned) or the Kafka payload (borrowed) */
     size_t len;
     char *owned_body;
     char nango_sig[65], legacy_sig[65], sw_sig[ENVELOPE_STANDARD_SIG_MAX], ts[32];
-    struct delivery_header headers[ROUTED_MAX_HEADERS + 16];
+    struct delivery_header headers[MSG_ROUTED_MAX_HEADERS + 16];
     size_t nheaders;
 };
 /* Builds the request for message r with payload (the Kafka value) to dest. 0, or -1
  * out of memory (logged; nothing to free). */
-int request_build(struct forward_request *req, const struct routed *r, const struct destination *dest,
+int request_build(struct forward_request *req, const struct msg_routed *r, const struct destination *dest,
                   const void *payload, size_t len) __attribute__((warn_unused_result));
 /* Sets webhook-timestamp to now (unix seconds) and webhook-signature for it, with the
  * previous signing key too while its grace period lasts at now. */

@@ -5,7 +5,6 @@
  * is copied unchanged with a few hookline headers added, asynchronously: the caller
  * hears from handoff_poll whether Kafka stored the copy, and stores the input offset
  * only once it did, so nothing is dropped. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,32 +56,33 @@ rd_kafka_t *handoff_producer(void)
     return producer;
 }
 
-void handoff_start(const char *topic, const rd_kafka_message_t *rkm, const struct delivery_header *extra,
-                   size_t nextra, handoff_done_fn done, void *ctx)
+rd_kafka_headers_t *handoff_headers(const rd_kafka_message_t *rkm)
 {
-    struct pending *p = malloc(sizeof *p);
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        h = NULL;
+    return h ? rd_kafka_headers_copy(h) : rd_kafka_headers_new(8);
+}
+
+void handoff_start(const char *topic, const rd_kafka_message_t *rkm, rd_kafka_headers_t *h, handoff_done_fn done,
+                   void *ctx)
+{
+    struct pending *p = h ? malloc(sizeof *p) : NULL;
     if (!p) {
-        log_error(NULL, "out of memory handing a delivery off to %s", topic);
+        if (h)
+            rd_kafka_headers_destroy(h);
+        log_error(NULL, "out of memory handing a message off to %s", topic);
         done(ctx, false); /* the caller tries again later */
         return;
     }
     *p = (struct pending){done, ctx, NULL};
-    rd_kafka_headers_t *h = NULL;
-    if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        h = NULL;
-    rd_kafka_headers_t *out = h ? rd_kafka_headers_copy(h) : rd_kafka_headers_new(nextra);
-    for (size_t i = 0; i < nextra; i++) {
-        rd_kafka_header_remove(out, extra[i].name); /* a later pass replaces, not adds */
-        if (extra[i].value)                         /* NULL: only removed */
-            rd_kafka_header_add(out, extra[i].name, -1, extra[i].value, -1);
-    }
     rd_kafka_resp_err_t err = rd_kafka_producev(
         producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE(rkm->payload, rkm->len), RD_KAFKA_V_KEY(rkm->key, rkm->key_len), RD_KAFKA_V_HEADERS(out),
+        RD_KAFKA_V_VALUE(rkm->payload, rkm->len), RD_KAFKA_V_KEY(rkm->key, rkm->key_len), RD_KAFKA_V_HEADERS(h),
         RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
     if (err) {
         log_warn(NULL, "hand-off to %s refused: %s", topic, rd_kafka_err2str(err));
-        rd_kafka_headers_destroy(out);
+        rd_kafka_headers_destroy(h);
         p->next = refused_now;
         refused_now = p;
     }
@@ -90,40 +90,16 @@ void handoff_start(const char *topic, const rd_kafka_message_t *rkm, const struc
 
 void quarantine_start(const rd_kafka_message_t *rkm, const char *reason, handoff_done_fn done, void *ctx)
 {
-    struct pending *p = malloc(sizeof *p);
-    rd_kafka_headers_t *h = p ? quarantine_headers(rkm, "forwarder", reason) : NULL;
-    if (!h) {
-        free(p);
-        log_error(NULL, "out of memory quarantining a message");
-        done(ctx, false); /* the caller tries again later */
-        return;
-    }
-    *p = (struct pending){done, ctx, NULL};
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        producer, RD_KAFKA_V_TOPIC(g_common.topic_rejected), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE(rkm->payload, rkm->len), RD_KAFKA_V_KEY(rkm->key, rkm->key_len), RD_KAFKA_V_HEADERS(h),
-        RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
-    if (err) {
-        log_warn(NULL, "quarantine to %s refused: %s", g_common.topic_rejected, rd_kafka_err2str(err));
-        rd_kafka_headers_destroy(h);
-        p->next = refused_now;
-        refused_now = p;
-    }
+    handoff_start(g_common.topic_rejected, rkm, quarantine_headers(rkm, "forwarder", reason), done, ctx);
 }
 
 void dead_letter_start(const rd_kafka_message_t *rkm, const char *url, long status, const char *error,
                        long attempts, handoff_done_fn done, void *ctx)
 {
-    char st[24], at[32], att[24];
-    snprintf(st, sizeof st, "%ld", status);
-    snprintf(at, sizeof at, "%lld", clock_unix_ms());
-    snprintf(att, sizeof att, "%ld", attempts);
-    const struct delivery_header extra[] = {
-        {MSG_H_DL_DESTINATION, url}, {MSG_H_DL_STATUS, st}, {MSG_H_DL_ERROR, error},
-        {MSG_H_DL_ATTEMPTS, att},    {MSG_H_DL_AT, at},
-        {MSG_H_RETRY_PASS, NULL},    {MSG_H_RETRY_DEFERRALS, NULL}, /* a redrive starts afresh */
-    };
-    handoff_start(g_common.topic_dead_letters, rkm, extra, sizeof extra / sizeof extra[0], done, ctx);
+    rd_kafka_headers_t *h = handoff_headers(rkm);
+    const struct msg_dead_letter dl = {url, status, error, attempts, clock_unix_ms()};
+    msg_dead_letter_encode(h, &dl);
+    handoff_start(g_common.topic_dead_letters, rkm, h, done, ctx);
 }
 
 void handoff_poll(void)

@@ -33,22 +33,19 @@
 struct forwarder_config g_forwarder;
 
 static const struct config_item forwarder_items[] = {
-    {"HOOKLINE_ADMIN_PORT", CONFIG_INT, "9482", 1, 65535, 0, "admin port (/healthz /readyz /metrics)",
-     &g_forwarder.admin_port},
-    {"HOOKLINE_ADMIN_BIND", CONFIG_STR, "127.0.0.1", 0, 0, 0, "admin bind address", &g_forwarder.admin_bind},
-    {"HOOKLINE_FORWARD_TIMEOUT_MS", CONFIG_INT, "10000", 100, 600000, 0, "total time allowed for one delivery",
+    {"HOOKLINE_FORWARDER_TIMEOUT_MS", CONFIG_INT, "10000", 100, 600000, 0, "total time allowed for one delivery",
      &g_forwarder.timeout_ms},
-    {"HOOKLINE_FORWARD_CONNECT_TIMEOUT_MS", CONFIG_INT, "3000", 100, 60000, 0, "time allowed to connect",
+    {"HOOKLINE_FORWARDER_CONNECT_TIMEOUT_MS", CONFIG_INT, "3000", 100, 60000, 0, "time allowed to connect",
      &g_forwarder.connect_timeout_ms},
-    {"HOOKLINE_FORWARD_MAX_IN_FLIGHT", CONFIG_INT, "1000", 1, 100000, 0,
+    {"HOOKLINE_FORWARDER_MAX_IN_FLIGHT", CONFIG_INT, "1000", 1, 100000, 0,
      "consumed messages being delivered at once (no more are read meanwhile)", &g_forwarder.max_in_flight},
-    {"HOOKLINE_FORWARD_MAX_PER_DESTINATION", CONFIG_INT, "16", 1, 1000, 0,
+    {"HOOKLINE_FORWARDER_MAX_PER_DESTINATION", CONFIG_INT, "16", 1, 1000, 0,
      "requests in flight to one destination (scheme, host, port) at once", &g_forwarder.max_per_destination},
-    {"HOOKLINE_FORWARD_MAX_QUEUE_WAIT_MS", CONFIG_INT, "5000", 100, 3600000, 0,
+    {"HOOKLINE_FORWARDER_MAX_QUEUE_WAIT_MS", CONFIG_INT, "5000", 100, 3600000, 0,
      "a destination with more work queued than this (and past an eighth of the slots) gets new deliveries "
      "deferred to the retry path, so a slow app cannot take every slot",
      &g_forwarder.max_queue_wait_ms},
-    {"HOOKLINE_FORWARD_DRAIN_MS", CONFIG_INT, "10000", 0, 600000, 0,
+    {"HOOKLINE_FORWARDER_DRAIN_MS", CONFIG_INT, "10000", 0, 600000, 0,
      "on SIGTERM, how long requests in flight may finish (the rest is delivered again after the restart)",
      &g_forwarder.drain_ms},
     {"HOOKLINE_FORWARDER_ATTEMPT_LOG", CONFIG_BOOL, "true", 0, 0, 0,
@@ -57,30 +54,44 @@ static const struct config_item forwarder_items[] = {
     {"HOOKLINE_FORWARDER_ATTEMPT_LOG_MAX_QUEUED", CONFIG_INT, "100000", 1, 10000000, 0,
      "attempt records kept in memory while the database is unavailable; past it the oldest are dropped",
      &g_attempt_log.max_queued},
-    {"HOOKLINE_FORWARD_ATTEMPTS", CONFIG_INT, "2", 1, 50, 0,
+    {"HOOKLINE_FORWARDER_ATTEMPTS", CONFIG_INT, "2", 1, 50, 0,
      "HTTP attempts per pass, in process, before the delivery waits on a retry topic", &g_forwarder.attempts},
-    {"HOOKLINE_FORWARD_BACKOFF_MS", CONFIG_INT, "500", 1, 600000, 0,
+    {"HOOKLINE_FORWARDER_BACKOFF_MS", CONFIG_INT, "500", 1, 600000, 0,
      "delay between the attempts of one pass; doubles per attempt, with jitter", &g_forwarder.backoff_ms},
-    {"HOOKLINE_FORWARD_RETRY_SCHEDULE", CONFIG_STR, "5s,5m,30m,2h,5h,10h,10h", 0, 0, 0,
+    {"HOOKLINE_FORWARDER_RETRY_SCHEDULE", CONFIG_STR, "5s,5m,30m,2h,5h,10h,10h", 0, 0, 0,
      "delays of the passes after the first (±20% jitter; an app's Retry-After wins, clamped to 1 s..24 h)",
      &g_forwarder.retry_schedule},
-    {"HOOKLINE_FORWARD_CIRCUIT_FAILURES", CONFIG_INT, "5", 1, 1000, 0,
+    {"HOOKLINE_FORWARDER_CIRCUIT_FAILURES", CONFIG_INT, "5", 1, 1000, 0,
      "failed passes in a row that open a destination's circuit", &g_forwarder.circuit_failures},
-    {"HOOKLINE_FORWARD_CIRCUIT_COOLDOWN_MS", CONFIG_INT, "30000", 100, 86400000, 0,
+    {"HOOKLINE_FORWARDER_CIRCUIT_COOLDOWN_MS", CONFIG_INT, "30000", 100, 86400000, 0,
      "how long an open circuit parks deliveries before one probe", &g_forwarder.circuit_cooldown_ms},
-    {"HOOKLINE_TOPIC_FORWARD_RETRY", CONFIG_STR, "webhooks.forward-retry", 0, 0, 0,
+    {"HOOKLINE_TOPIC_FORWARD_RETRY", CONFIG_STR, MSG_RETRY_PREFIX_DEFAULT, 0, 0, 0,
      "prefix of the retry topics (<prefix>.<group>.1 .. .N, one per pass)", &g_forwarder.retry_topic_prefix},
     {"HOOKLINE_FORWARDER_CACHE_TTL_MS", CONFIG_INT, "30000", 0, 3600000, 0,
      "how long a destination lookup is cached (changes also drop the cache)", &g_forwarder.cache_ttl_ms},
-    {"HOOKLINE_FORWARDER_GROUP", CONFIG_STR, "hookline-forwarder", 0, 0, 0, "Kafka consumer group",
+    {"HOOKLINE_FORWARDER_GROUP", CONFIG_STR, MSG_FORWARDER_GROUP_DEFAULT, 0, 0, 0, "Kafka consumer group",
      &g_forwarder.group_id},
-    {"HOOKLINE_FORWARD_CA_FILE", CONFIG_STR, "", 0, 0, 0,
+    {"HOOKLINE_FORWARDER_CA_FILE", CONFIG_STR, "", 0, 0, 0,
      "PEM bundle of the CAs that https destinations are verified against instead of the system's "
      "(e.g. an internal CA); certificates are always verified",
      &g_forwarder.ca_file},
-    {"HOOKLINE_FORWARD_ALLOW_CIDRS", CONFIG_STR, "", 0, 0, 0,
+    {"HOOKLINE_FORWARDER_ALLOW_CIDRS", CONFIG_STR, "", 0, 0, 0,
      "non-public destinations allowed anyway (e.g. 127.0.0.0/8,::1/128); default: public addresses only",
      &g_forwarder.allow_cidrs},
+    /* The names before the forwarder's settings were named after it (deprecated). */
+    {"HOOKLINE_FORWARD_TIMEOUT_MS", CONFIG_ALIAS, "HOOKLINE_FORWARDER_TIMEOUT_MS", 0, 0, 0, NULL, NULL},
+    {"HOOKLINE_FORWARD_CONNECT_TIMEOUT_MS", CONFIG_ALIAS, "HOOKLINE_FORWARDER_CONNECT_TIMEOUT_MS", 0, 0, 0, NULL, NULL},
+    {"HOOKLINE_FORWARD_MAX_IN_FLIGHT", CONFIG_ALIAS, "HOOKLINE_FORWARDER_MAX_IN_FLIGHT", 0, 0, 0, NULL, NULL},
+    {"HOOKLINE_FORWARD_MAX_PER_DESTINATION", CONFIG_ALIAS, "HOOKLINE_FORWARDER_MAX_PER_DESTINATION", 0, 0, 0, NULL, NULL},
+    {"HOOKLINE_FORWARD_MAX_QUEUE_WAIT_MS", CONFIG_ALIAS, "HOOKLINE_FORWARDER_MAX_QUEUE_WAIT_MS", 0, 0, 0, NULL, NULL},
+    {"HOOKLINE_FORWARD_DRAIN_MS", CONFIG_ALIAS, "HOOKLINE_FORWARDER_DRAIN_MS", 0, 0, 0, NULL, NULL},
+    {"HOOKLINE_FORWARD_ATTEMPTS", CONFIG_ALIAS, "HOOKLINE_FORWARDER_ATTEMPTS", 0, 0, 0, NULL, NULL},
+    {"HOOKLINE_FORWARD_BACKOFF_MS", CONFIG_ALIAS, "HOOKLINE_FORWARDER_BACKOFF_MS", 0, 0, 0, NULL, NULL},
+    {"HOOKLINE_FORWARD_RETRY_SCHEDULE", CONFIG_ALIAS, "HOOKLINE_FORWARDER_RETRY_SCHEDULE", 0, 0, 0, NULL, NULL},
+    {"HOOKLINE_FORWARD_CIRCUIT_FAILURES", CONFIG_ALIAS, "HOOKLINE_FORWARDER_CIRCUIT_FAILURES", 0, 0, 0, NULL, NULL},
+    {"HOOKLINE_FORWARD_CIRCUIT_COOLDOWN_MS", CONFIG_ALIAS, "HOOKLINE_FORWARDER_CIRCUIT_COOLDOWN_MS", 0, 0, 0, NULL, NULL},
+    {"HOOKLINE_FORWARD_CA_FILE", CONFIG_ALIAS, "HOOKLINE_FORWARDER_CA_FILE", 0, 0, 0, NULL, NULL},
+    {"HOOKLINE_FORWARD_ALLOW_CIDRS", CONFIG_ALIAS, "HOOKLINE_FORWARDER_ALLOW_CIDRS", 0, 0, 0, NULL, NULL},
 };
 
 /* Whether the cluster answers is asked from the admin thread when /readyz is, at most
@@ -156,7 +167,7 @@ static bool consume(rd_kafka_t *consumer)
 
 int main(int argc, char **argv)
 {
-    int rc = config_from_args(argc, argv, "hookline-forwarder", "delivers routed webhooks to the environment's app",
+    int rc = config_from_args(argc, argv, "hookline-forwarder", "delivers routed webhooks to the environment's app", "9482",
                               forwarder_items, sizeof forwarder_items / sizeof forwarder_items[0]);
     if (rc != 0)
         return rc < 0 ? 1 : 0;
@@ -201,7 +212,7 @@ int main(int argc, char **argv)
     atomic_store(&kafka_ok, kafka_reachable(consumer, 2000));
     kafka_checked = clock_mono_s();
     struct admin *admin =
-        admin_start(g_forwarder.admin_bind, (int)g_forwarder.admin_port, forwarder_ready, consumer);
+        admin_start(g_daemon.admin_bind, (int)g_daemon.admin_port, forwarder_ready, consumer);
     if (!admin)
         return 1;
     log_info(NULL, "forwarding %s and %s as group %s (%ld messages, %ld requests per destination at once)",

@@ -27,9 +27,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/config.h"
-#include "common/crypto.h"
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -64,7 +64,7 @@ struct delivery {
 struct job {
     rd_kafka_message_t *rkm;
     struct offset_ticket ticket;
-    struct routed r;
+    struct msg_routed r;
     struct destination dest;
     struct forward_request req;
     bool have_req;
@@ -122,16 +122,6 @@ static bool retryable(long status)
     return status == 0 || status == 408 || status == 409 || status == 425 || status == 429 || status >= 500;
 }
 
-/* ms ±20%. */
-static long jittered(long ms)
-{
-    unsigned char rnd[2] = {0, 0};
-    if (crypto_random(rnd, sizeof rnd) < 0)
-        return ms; /* no jitter this time */
-    long permille = (long)((rnd[0] << 8 | rnd[1]) % 401) - 200;
-    return ms + ms * permille / 1000;
-}
-
 /* "HTTP 503" or the transport error, for logs and dead letters. */
 static void describe_failure(const struct delivery_result *res, char *out, size_t outlen)
 {
@@ -171,7 +161,7 @@ static void job_finish(struct job *job)
     metric_set(m_jobs, (long)njobs);
     if (job->have_req)
         request_free(&job->req);
-    routed_free(&job->r);
+    msg_routed_free(&job->r);
     rd_kafka_message_destroy(job->rkm);
     free(job);
 }
@@ -371,7 +361,7 @@ static void on_attempt_done(void *ctx, const struct delivery_result *res)
             return;
         }
         d->state = D_BACKOFF;
-        timer_add(d, clock_mono_s() + (double)jittered(d->delay_ms) / 1000);
+        timer_add(d, clock_mono_s() + (double)backoff_jitter_ms(d->delay_ms, backoff_random()) / 1000);
         d->delay_ms *= 2;
         return;
     }
@@ -393,7 +383,7 @@ static void park(struct delivery *d, const char *why, long wait_ms)
 
 /* A slow destination with much work queued must not take every slot, or the others
  * would wait behind it: past its share of the slots (an eighth) and past
- * HOOKLINE_FORWARD_MAX_QUEUE_WAIT_MS of expected work, a new delivery is deferred to the
+ * HOOKLINE_FORWARDER_MAX_QUEUE_WAIT_MS of expected work, a new delivery is deferred to the
  * retry path (without using up a pass) and the consumer moves on. A fast destination
  * with the same queue drains it in milliseconds and is never deferred. Returns the
  * expected wait in seconds when saturated, else 0. */
@@ -470,7 +460,7 @@ static void job_retry_lookup(struct job *job, bool blocks)
 
 static void job_start(struct job *job)
 {
-    const struct routed *r = &job->r;
+    const struct msg_routed *r = &job->r;
     const struct destination *dest = &job->dest;
     if (dest->unusable) {
         if (!job->waited)
@@ -530,7 +520,7 @@ static void job_start(struct job *job)
  * waits on the database. */
 static void job_resolve(struct job *job)
 {
-    const struct routed *r = &job->r;
+    const struct msg_routed *r = &job->r;
     const char *connection = r->attributed ? r->connection : NULL;
     memset(&job->lookup, 0, sizeof job->lookup);
     job->lookup.gone[0] = job->lookup.gone[1] = 1;

@@ -12,11 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/ident.h"
-#include "common/ids.h"
 #include "common/log.h"
-#include "common/quarantine.h"
-#include "forwarder/envelope.h"
+#include "common/envelope.h"
 #include "forwarder/forwarder.h"
 
 /* Request headers of the provider that are not passed on: hop-by-hop and framing
@@ -46,30 +43,7 @@ bool header_passes(const char *name)
     return true;
 }
 
-/* What reading one header found. */
-enum field { F_ABSENT, F_OK, F_TOO_LONG };
-
-/* The last value of name as a NUL-terminated copy in buf; a value holding a NUL counts
- * as too long (it cannot be copied faithfully). */
-static enum field field(rd_kafka_headers_t *h, const char *name, char *buf, size_t buflen)
-{
-    const void *val;
-    size_t len;
-    buf[0] = '\0';
-    if (!h || rd_kafka_header_get_last(h, name, &val, &len) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return F_ABSENT;
-    if (!val)
-        len = 0;
-    if (len >= buflen || (len && memchr(val, 0, len)))
-        return F_TOO_LONG;
-    if (len)
-        memcpy(buf, val, len);
-    buf[len] = '\0';
-    return F_OK;
-}
-
-/* Removes CR, LF and every other C0 control but tab from s, in place (a value with a
- * NUL never gets here: field() refuses it). */
+/* Removes CR, LF and every other C0 control but tab from s, in place. */
 static void strip_controls(char *s)
 {
     char *w = s;
@@ -79,53 +53,14 @@ static void strip_controls(char *s)
     *w = '\0';
 }
 
-const char *routed_read(struct routed *r, rd_kafka_headers_t *h)
+const char *routed_read(struct msg_routed *r, rd_kafka_headers_t *h)
 {
-    memset(r, 0, sizeof *r);
-    /* The webhook id names the message in every log line: read it first, even from a
-     * message that is refused below (made printable for that). */
-    enum field wid = field(h, MSG_H_WEBHOOK_ID, r->webhook_id, sizeof r->webhook_id);
-    bool wid_ok = wid == F_OK && ident_valid_str(r->webhook_id);
-    if (!wid_ok)
-        quarantine_reason_clean(r->webhook_id, sizeof r->webhook_id, r->webhook_id);
-    r->npass = msg_http_headers(h, r->passthrough, ROUTED_MAX_HEADERS, header_passes);
-    char kind[16];
-    r->notification = field(h, MSG_H_KIND, kind, sizeof kind) != F_ABSENT;
-    if (field(h, MSG_H_VERIFIED, r->verified, sizeof r->verified) != F_OK)
-        r->verified[0] = '\0';
-    if (field(h, MSG_H_EVENT_TYPE, r->event_type, sizeof r->event_type) != F_OK)
-        r->event_type[0] = '\0'; /* not needed to deliver: a bad one is left out */
+    const char *why = msg_routed_decode(r, h, header_passes);
+    /* Values that are only passed on are cleaned instead of refused: a bad event type
+     * is sent without its control characters (one too long is left out). */
     strip_controls(r->event_type);
-    if (field(h, MSG_H_HTTP_PREFIX "content-type", r->content_type, sizeof r->content_type) != F_OK)
-        r->content_type[0] = '\0';
     strip_controls(r->content_type);
-
-    if (!wid_ok)
-        return wid == F_ABSENT ? "no webhook id (hl.webhook-id)" : "unreadable webhook id (hl.webhook-id)";
-    enum field f = field(h, MSG_H_ROUTED_ID, r->routed_id, sizeof r->routed_id);
-    if (f != F_OK || !ident_valid_str(r->routed_id))
-        return f == F_ABSENT ? "no routed id (hl.routed-id)" : "unreadable routed id (hl.routed-id)";
-    f = field(h, MSG_H_ENVIRONMENT, r->env, sizeof r->env);
-    if (f != F_OK || !id_is_uuid(r->env))
-        return f == F_ABSENT ? "no environment (hl.environment)" : "environment is not a UUID (hl.environment)";
-    f = field(h, MSG_H_INTEGRATION, r->integration, sizeof r->integration);
-    if (f != F_OK || !ident_is_integration_key(r->integration))
-        return f == F_ABSENT ? "no integration (hl.integration)" : "unreadable integration key (hl.integration)";
-    f = field(h, MSG_H_PROVIDER, r->provider, sizeof r->provider);
-    if (f == F_TOO_LONG || (f == F_OK && r->provider[0] && !ident_valid_str(r->provider)))
-        return "unreadable provider (hl.provider)";
-    f = field(h, MSG_H_CONNECTION, r->connection, sizeof r->connection);
-    r->attributed = f != F_ABSENT;
-    if (f == F_TOO_LONG || (f == F_OK && !ident_valid_str(r->connection)))
-        return "unreadable connection id (hl.connection-id: not UTF-8, a control character, or over "
-               "IDENT_MAX_LEN bytes)";
-    return NULL;
-}
-
-void routed_free(struct routed *r)
-{
-    msg_http_headers_free(r->passthrough, r->npass);
-    r->npass = 0;
+    return why;
 }
 
 /* Adds a header; the array has room for every header this file adds. The last gate
@@ -140,7 +75,7 @@ static void add(struct forward_request *req, const char *name, const char *value
         req->headers[req->nheaders++] = (struct delivery_header){name, value};
 }
 
-int request_build(struct forward_request *req, const struct routed *r, const struct destination *dest,
+int request_build(struct forward_request *req, const struct msg_routed *r, const struct destination *dest,
                   const void *payload, size_t len)
 {
     memset(req, 0, sizeof *req);

@@ -1,4 +1,4 @@
-/* retries: the durable retry schedule (HOOKLINE_FORWARD_RETRY_SCHEDULE, e.g.
+/* retries: the durable retry schedule (HOOKLINE_FORWARDER_RETRY_SCHEDULE, e.g.
  * "5s,5m,30m,2h,5h,10h,10h"). Pass n of a failing delivery waits on its own topic
  * <prefix>.<consumer group>.<n> (retries belong to the group that failed them: another
  * group forwarding the same routed topic must not pick them up), so a message waiting there never blocks the routed partitions, and
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "common/clock.h"
-#include "common/crypto.h"
+#include "common/backoff.h"
 #include "common/log.h"
 #include "common/msg.h"
 #include "forwarder/forwarder.h"
@@ -20,7 +20,7 @@
 #define MAX_RETRY_AFTER_MS (24L * 3600 * 1000)
 
 static long delays_ms[MAX_PASSES];
-static char topics[MAX_PASSES][200];
+static char topics[MAX_PASSES][256];
 static const char *topic_ptrs[MAX_PASSES];
 static size_t npasses;
 
@@ -51,8 +51,7 @@ static long parse_delay(const char *s, size_t len)
 int retries_init(const char *schedule, const char *prefix, const char *group)
 {
     npasses = 0;
-    if (!group[0] || strspn(group, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
-                         strlen(group)) {
+    if (!msg_retry_group_valid(group)) {
         log_error(NULL, "HOOKLINE_FORWARDER_GROUP '%s' cannot name a topic: use letters, digits, '.', '_', '-'",
                   group);
         return -1;
@@ -62,12 +61,15 @@ int retries_init(const char *schedule, const char *prefix, const char *group)
         if (len) {
             long ms = parse_delay(p, len);
             if (ms < 0 || npasses == MAX_PASSES) {
-                log_error(NULL, "HOOKLINE_FORWARD_RETRY_SCHEDULE: '%.*s' is not a delay like 5s, 5m or 2h (at most %d)",
+                log_error(NULL, "HOOKLINE_FORWARDER_RETRY_SCHEDULE: '%.*s' is not a delay like 5s, 5m or 2h (at most %d)",
                           (int)len, p, MAX_PASSES);
                 return -1;
             }
+            if (msg_retry_topic(topics[npasses], sizeof topics[npasses], prefix, group, (int)npasses + 1) < 0) {
+                log_error(NULL, "the retry topics of group '%s' with prefix '%s' are too long a name", group, prefix);
+                return -1;
+            }
             delays_ms[npasses] = ms;
-            snprintf(topics[npasses], sizeof topics[npasses], "%s.%s.%zu", prefix, group, npasses + 1);
             topic_ptrs[npasses] = topics[npasses];
             npasses++;
         }
@@ -101,28 +103,16 @@ bool retries_read(const rd_kafka_message_t *rkm, struct retry_state *st)
     rd_kafka_headers_t *h = NULL;
     if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
         h = NULL;
-    char num[32];
-    st->due_ms = msg_header(h, MSG_H_RETRY_DUE, num, sizeof num) ? strtoll(num, NULL, 10) : 0;
-    st->attempts = msg_header(h, MSG_H_RETRY_ATTEMPTS, num, sizeof num) ? strtol(num, NULL, 10) : 0;
-    if (!msg_header(h, MSG_H_RETRY_URL, st->url, sizeof st->url) || !st->url[0]) {
-        st->url[0] = '\0'; /* it can go nowhere: the pipeline quarantines it */
-        st->url_bad = true;
-    }
-    if (msg_header(h, MSG_H_RETRY_PASS, num, sizeof num)) { /* deferred: its own pass, not the topic's */
-        long pass = strtol(num, NULL, 10);
-        st->pass = pass >= 0 && (size_t)pass <= npasses ? (int)pass : st->pass;
-    }
-    st->deferrals = msg_header(h, MSG_H_RETRY_DEFERRALS, num, sizeof num) ? strtol(num, NULL, 10) : 0;
+    struct msg_retry r;
+    msg_retry_decode(&r, h);
+    st->due_ms = r.due_ms;
+    st->attempts = r.attempts;
+    snprintf(st->url, sizeof st->url, "%s", r.url);
+    st->url_bad = !st->url[0]; /* it can go nowhere: the pipeline quarantines it */
+    if (r.pass >= 0 && (size_t)r.pass <= npasses) /* deferred: its own pass, not the topic's */
+        st->pass = r.pass;
+    st->deferrals = r.deferrals;
     return true;
-}
-
-/* -200..200 (±20% in permille), 0 if no random bytes could be had. */
-static long jitter_permille(void)
-{
-    unsigned char rnd[2] = {0, 0};
-    if (crypto_random(rnd, sizeof rnd) < 0)
-        return 0;
-    return (long)((rnd[0] << 8 | rnd[1]) % 401) - 200;
 }
 
 /* delay ±20%, from the schedule or the app's Retry-After (clamped to 1 s .. 24 h). */
@@ -132,49 +122,43 @@ static long next_delay_ms(size_t pass, long retry_after_s)
         long ms = retry_after_s > MAX_RETRY_AFTER_MS / 1000 ? MAX_RETRY_AFTER_MS : retry_after_s * 1000;
         return ms < 1000 ? 1000 : ms;
     }
-    long d = delays_ms[pass - 1];
-    return d + d / 1000 * jitter_permille();
+    return backoff_jitter_ms(delays_ms[pass - 1], backoff_random());
+}
+
+/* Sets the retry headers of a copy (common/msg.h). */
+static void retry_encode(rd_kafka_headers_t *h, long long due_ms, const char *url, long attempts, int pass,
+                         long deferrals)
+{
+    struct msg_retry r = {.due_ms = due_ms, .attempts = attempts, .pass = pass, .deferrals = deferrals};
+    snprintf(r.url, sizeof r.url, "%s", url);
+    msg_retry_encode(h, &r);
 }
 
 void retry_later_start(const rd_kafka_message_t *rkm, const char *wid, const char *url, int next_pass,
                        long retry_after_s, long attempts, handoff_done_fn done, void *ctx)
 {
     long delay = next_delay_ms((size_t)next_pass, retry_after_s);
-    char due[32], att[24];
-    snprintf(due, sizeof due, "%lld", clock_unix_ms() + delay);
-    snprintf(att, sizeof att, "%ld", attempts);
     /* The pass is the topic's again, and a new pass starts the deferral count afresh. */
-    const struct delivery_header extra[] = {{MSG_H_RETRY_DUE, due},   {MSG_H_RETRY_URL, url},
-                                            {MSG_H_RETRY_ATTEMPTS, att}, {MSG_H_RETRY_PASS, NULL},
-                                            {MSG_H_RETRY_DEFERRALS, NULL}};
+    rd_kafka_headers_t *h = handoff_headers(rkm);
+    retry_encode(h, clock_unix_ms() + delay, url, attempts, -1, 0);
     char key[256];
     endpoint_key(url, key, sizeof key);
     log_warn(wid, "delivery to %s will be retried in %.1f s (pass %d of %zu)", key, (double)delay / 1000, next_pass,
              npasses);
-    handoff_start(topics[next_pass - 1], rkm, extra, sizeof extra / sizeof extra[0], done, ctx);
+    handoff_start(topics[next_pass - 1], rkm, h, done, ctx);
 }
 
 void retry_defer_start(const rd_kafka_message_t *rkm, const char *wid, const char *url, int pass, long attempts,
                        long deferrals, handoff_done_fn done, void *ctx)
 {
-    long delay = 1000;
-    for (long i = 0; i < deferrals && delay < 60000; i++)
-        delay *= 2;
-    delay = delay > 60000 ? 60000 : delay;
-    delay = delay + delay / 1000 * jitter_permille();
-    char due[32], att[24], ps[16], defs[24];
-    snprintf(due, sizeof due, "%lld", clock_unix_ms() + delay);
-    snprintf(att, sizeof att, "%ld", attempts);
-    snprintf(ps, sizeof ps, "%d", pass);
-    snprintf(defs, sizeof defs, "%ld", deferrals + 1);
-    const struct delivery_header extra[] = {{MSG_H_RETRY_DUE, due},   {MSG_H_RETRY_URL, url},
-                                            {MSG_H_RETRY_ATTEMPTS, att}, {MSG_H_RETRY_PASS, ps},
-                                            {MSG_H_RETRY_DEFERRALS, defs}};
+    long delay = backoff_ms(1000, 60000, deferrals + 1);
+    rd_kafka_headers_t *h = handoff_headers(rkm);
+    retry_encode(h, clock_unix_ms() + delay, url, attempts, pass, deferrals + 1);
     char key[256];
     endpoint_key(url, key, sizeof key);
     log_info(wid, "delivery to %s deferred %.1f s: the destination is saturated (deferral %ld)", key,
              (double)delay / 1000, deferrals + 1);
-    handoff_start(topics[0], rkm, extra, sizeof extra / sizeof extra[0], done, ctx);
+    handoff_start(topics[0], rkm, h, done, ctx);
 }
 
 void retries_pause(rd_kafka_t *consumer, const rd_kafka_message_t *rkm, long long due_ms)

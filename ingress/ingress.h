@@ -28,8 +28,6 @@
 struct ingress_config {
     long port;
     const char *bind;
-    long admin_port;
-    const char *admin_bind;
     long max_body;
     long max_buffered;
     long threads;

@@ -22,9 +22,6 @@ struct ingress_config g_ingress;
 static const struct config_item ingress_items[] = {
     {"HOOKLINE_INGRESS_PORT", CONFIG_INT, "8480", 1, 65535, 0, "webhook HTTP port", &g_ingress.port},
     {"HOOKLINE_INGRESS_BIND", CONFIG_STR, "0.0.0.0", 0, 0, 0, "webhook HTTP bind address", &g_ingress.bind},
-    {"HOOKLINE_ADMIN_PORT", CONFIG_INT, "9480", 1, 65535, 0, "admin port (/healthz /readyz /metrics)",
-     &g_ingress.admin_port},
-    {"HOOKLINE_ADMIN_BIND", CONFIG_STR, "127.0.0.1", 0, 0, 0, "admin bind address", &g_ingress.admin_bind},
     {"HOOKLINE_INGRESS_MAX_BODY_BYTES", CONFIG_INT, "1048576", 1024, 16000000, 0,
      "largest accepted body; larger gets 413", &g_ingress.max_body},
     {"HOOKLINE_INGRESS_MAX_BUFFERED_BYTES", CONFIG_INT, "268435456", 1048576, 68719476736, 0,
@@ -72,7 +69,7 @@ static bool ingress_ready(void *ctx, char *why, size_t whylen)
 
 int main(int argc, char **argv)
 {
-    int rc = config_from_args(argc, argv, "hookline-ingress", "receives webhooks and stores them in Kafka",
+    int rc = config_from_args(argc, argv, "hookline-ingress", "receives webhooks and stores them in Kafka", "9480",
                               ingress_items, sizeof ingress_items / sizeof ingress_items[0]);
     if (rc != 0)
         return rc < 0 ? 1 : 0;
@@ -85,7 +82,7 @@ int main(int argc, char **argv)
     if (lookup_init(g_common.database_url, g_ingress.cache_ttl_ms) < 0 || produce_init() < 0)
         return 1;
     produce_watch();
-    struct admin *admin = admin_start(g_ingress.admin_bind, (int)g_ingress.admin_port, ingress_ready, NULL);
+    struct admin *admin = admin_start(g_daemon.admin_bind, (int)g_daemon.admin_port, ingress_ready, NULL);
     struct MHD_Daemon *http = http_start();
     if (!admin || !http)
         return 1;

@@ -95,33 +95,15 @@ fail:
     return -1;
 }
 
-/* Headers: the hookline contract (msg.h) plus every request header as "http.<name>". */
+/* Headers: the raw message of the contract (common/msg.h), request headers included. */
 static rd_kafka_headers_t *build_headers(const char *webhook_id, const struct webhook_request *wr,
                                          const char *env_id, const char *key, const char *provider, bool verified)
 {
-    rd_kafka_headers_t *h = rd_kafka_headers_new(16 + wr->nheaders);
-    char received[32];
-    snprintf(received, sizeof received, "%lld", clock_unix_ms());
-    rd_kafka_header_add(h, MSG_H_WEBHOOK_ID, -1, webhook_id, -1);
-    rd_kafka_header_add(h, MSG_H_RECEIVED_AT, -1, received, -1);
-    rd_kafka_header_add(h, MSG_H_ENVIRONMENT, -1, env_id, -1);
-    rd_kafka_header_add(h, MSG_H_INTEGRATION, -1, key, -1);
-    rd_kafka_header_add(h, MSG_H_PROVIDER, -1, provider, -1);
-    rd_kafka_header_add(h, MSG_H_VERIFIED, -1, verified ? "verified" : "unverified", -1);
-    rd_kafka_header_add(h, MSG_H_METHOD, -1, wr->method, -1);
-    rd_kafka_header_add(h, MSG_H_PATH, -1, wr->path, -1);
-    rd_kafka_header_add(h, MSG_H_QUERY, -1, wr->query, -1);
-    rd_kafka_header_add(h, MSG_H_URL, -1, wr->url, -1);
-    for (size_t i = 0; i < wr->nheaders; i++) {
-        char name[256];
-        int n = snprintf(name, sizeof name, "%s%s", MSG_H_HTTP_PREFIX, wr->headers[i].name);
-        if (n < 0 || (size_t)n >= sizeof name)
-            continue;
-        for (char *p = name; *p; p++)
-            if (*p >= 'A' && *p <= 'Z')
-                *p = (char)(*p - 'A' + 'a');
-        rd_kafka_header_add(h, name, -1, wr->headers[i].value, -1);
-    }
+    const struct msg_raw_meta m = {webhook_id, env_id,   key,       provider,       verified,
+                                   wr->method, wr->path, wr->query, wr->url, clock_unix_ms()};
+    rd_kafka_headers_t *h = msg_raw_encode(&m, wr->nheaders);
+    for (size_t i = 0; i < wr->nheaders; i++)
+        msg_raw_add_http(h, wr->headers[i].name, wr->headers[i].value);
     return h;
 }
 

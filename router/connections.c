@@ -9,6 +9,68 @@
 #include "common/config_cache.h"
 #include "router/router.h"
 
+void connections_ids_free(char **ids, size_t n)
+{
+    for (size_t i = 0; ids && i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+/* Containment (@>) uses the GIN indexes; the value may be stored as a string or, when
+ * it is all digits, as a number, so both forms are asked for. */
+#define MATCH_JSON(col)                                                                                             \
+    "  c." col " @> jsonb_build_object($3::text, $4::text) OR "                                                     \
+    "  ($4 ~ '^-?[0-9]{1,18}$' AND c." col " @> jsonb_build_object($3::text, "                                     \
+    "    CASE WHEN $4 ~ '^-?[0-9]{1,18}$' THEN $4::bigint END))"
+
+/* Connection ids of the integration whose field (enum connections_match) has key ==
+ * value (a string, or the same digits as a number): 0 found (ids/n set), 1 none, -1
+ * error, STORE_REFUSED when the database refused the values (e.g. not UTF-8). */
+static int connections_by(struct store *st, enum connections_match match, const char *env_id, const char *integration_key,
+                         const char *key, const char *value, char ***ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    static const char *const sql[] = {
+        [CONNECTIONS_MATCH_CONFIG] = "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "
+                               "WHERE i.environment_id = $1::uuid AND i.key = $2 AND (" MATCH_JSON(
+                                   "connection_config") ") ORDER BY c.id",
+        [CONNECTIONS_MATCH_METADATA] = "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "
+                                 "WHERE i.environment_id = $1::uuid AND i.key = $2 AND (" MATCH_JSON(
+                                     "metadata") ") ORDER BY c.id",
+        [CONNECTIONS_MATCH_ID] = "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "
+                           "WHERE i.environment_id = $1::uuid AND i.key = $2 AND $3::text IS NOT NULL "
+                           "AND c.connection_id = $4 ORDER BY c.id",
+    };
+    const char *params[4] = {env_id, integration_key, key ? key : "", value};
+    PGresult *res = store_query(st, sql[match], 4, params);
+    if (!res)
+        return store_failure(st);
+    int rows = PQntuples(res);
+    int rc = 1;
+    if (rows > 0) {
+        char **out = calloc((size_t)rows, sizeof *out);
+        if (!out) {
+            rc = -1;
+            goto done;
+        }
+        for (int r = 0; r < rows; r++) {
+            out[r] = strdup(PQgetvalue(res, r, 0));
+            if (!out[r]) {
+                connections_ids_free(out, (size_t)r);
+                rc = -1;
+                goto done;
+            }
+        }
+        *ids = out;
+        *n = (size_t)rows;
+        rc = 0;
+    }
+done:
+    PQclear(res);
+    return rc;
+}
+
 #define CACHED_IDS 4        /* more matches than this are not cached */
 
 struct cached_ids {
@@ -34,7 +96,7 @@ static int ids_from_cache(const struct cached_ids *c, char ***ids, size_t *n)
     for (int i = 0; i < c->n; i++) {
         out[i] = strdup(c->ids[i]);
         if (!out[i]) {
-            store_ids_free(out, (size_t)i);
+            connections_ids_free(out, (size_t)i);
             return -1;
         }
     }
@@ -59,7 +121,7 @@ static void cache_result(const char *ckey, int rc, char **ids, size_t n)
     config_cache_put(&cc, ckey, &c, rc == 0);
 }
 
-int connections_find(enum store_match match, const char *env_id, const char *integration_key, const char *key,
+int connections_find(enum connections_match match, const char *env_id, const char *integration_key, const char *key,
                      const char *value, char ***ids, size_t *n)
 {
     *ids = NULL;
@@ -73,7 +135,7 @@ int connections_find(enum store_match match, const char *env_id, const char *int
     if (cacheable && ttl_cache_get(cc.cache, ckey, &c))
         return ids_from_cache(&c, ids, n);
     pthread_mutex_lock(&cc.lock);
-    int rc = store_connections_by(cc.query, match, env_id, integration_key, key, value, ids, n);
+    int rc = connections_by(cc.query, match, env_id, integration_key, key, value, ids, n);
     pthread_mutex_unlock(&cc.lock);
     config_cache_db_result(&cc, rc >= 0 || rc == STORE_REFUSED); /* a refused value is no outage */
     if (rc >= 0 && cacheable)

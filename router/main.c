@@ -16,9 +16,6 @@
 struct router_config g_router;
 
 static const struct config_item router_items[] = {
-    {"HOOKLINE_ADMIN_PORT", CONFIG_INT, "9481", 1, 65535, 0, "admin port (/healthz /readyz /metrics)",
-     &g_router.admin_port},
-    {"HOOKLINE_ADMIN_BIND", CONFIG_STR, "127.0.0.1", 0, 0, 0, "admin bind address", &g_router.admin_bind},
     {"HOOKLINE_ROUTER_BATCH", CONFIG_INT, "500", 1, 100000, 0, "raw messages routed per acknowledged batch",
      &g_router.batch_size},
     {"HOOKLINE_ROUTER_CACHE_TTL_MS", CONFIG_INT, "30000", 0, 3600000, 0,
@@ -91,7 +88,7 @@ static int run_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch)
 
 int main(int argc, char **argv)
 {
-    int rc = config_from_args(argc, argv, "hookline-router", "attributes raw webhooks to connections",
+    int rc = config_from_args(argc, argv, "hookline-router", "attributes raw webhooks to connections", "9481",
                               router_items, sizeof router_items / sizeof router_items[0]);
     if (rc != 0)
         return rc < 0 ? 1 : 0;
@@ -109,7 +106,7 @@ int main(int argc, char **argv)
         return 1;
     }
     publish_watch();
-    struct admin *admin = admin_start(g_router.admin_bind, (int)g_router.admin_port, router_ready, NULL);
+    struct admin *admin = admin_start(g_daemon.admin_bind, (int)g_daemon.admin_port, router_ready, NULL);
     rd_kafka_message_t **batch = calloc((size_t)g_router.batch_size, sizeof *batch);
     if (!admin || !batch)
         return 1;

@@ -21,8 +21,6 @@
 #include "providers/provider.h"
 #include "router/router.h"
 
-#define MAX_HEADERS 128
-
 static struct metric *m_routed, *m_unattributed, *m_rejected;
 static struct metric *m_q_headers, *m_q_attribution, *m_q_database; /* why quarantined */
 static struct metric *m_bad_identifier, *m_bad_event_type;
@@ -44,37 +42,6 @@ void route_metrics_init(void)
     m_bad_event_type = metrics_counter("hookline_router_invalid_values_total", "field=\"event_type\"", bhelp);
 }
 
-/* The raw message's metadata, as NUL-terminated copies of its headers. */
-struct raw_meta {
-    char webhook_id[64], env[64], integration[160], provider[64];
-    char method[16], path[512], query[2048], url[4096];
-    struct msg_http_header stored[MAX_HEADERS];
-    struct http_header headers[MAX_HEADERS]; /* borrowed views of stored, for providers */
-    size_t nheaders;
-};
-
-static void meta_free(struct raw_meta *m)
-{
-    msg_http_headers_free(m->stored, m->nheaders);
-    m->nheaders = 0;
-}
-
-static void meta_read(struct raw_meta *m, rd_kafka_headers_t *h)
-{
-    memset(m, 0, sizeof *m);
-    msg_header(h, MSG_H_WEBHOOK_ID, m->webhook_id, sizeof m->webhook_id);
-    msg_header(h, MSG_H_ENVIRONMENT, m->env, sizeof m->env);
-    msg_header(h, MSG_H_INTEGRATION, m->integration, sizeof m->integration);
-    msg_header(h, MSG_H_PROVIDER, m->provider, sizeof m->provider);
-    msg_header(h, MSG_H_METHOD, m->method, sizeof m->method);
-    msg_header(h, MSG_H_PATH, m->path, sizeof m->path);
-    msg_header(h, MSG_H_QUERY, m->query, sizeof m->query);
-    msg_header(h, MSG_H_URL, m->url, sizeof m->url);
-    m->nheaders = msg_http_headers(h, m->stored, MAX_HEADERS, NULL);
-    for (size_t i = 0; i < m->nheaders; i++)
-        m->headers[i] = (struct http_header){m->stored[i].name, m->stored[i].value};
-}
-
 /* Quarantines the raw message (common/quarantine.h): a permanent failure, so the
  * router moves on. 0 once queued (acknowledged with the batch), -1 if it cannot be. */
 static int quarantine(const rd_kafka_message_t *rkm, const char *wid, struct metric *why_metric, const char *reason)
@@ -94,14 +61,13 @@ static int quarantine(const rd_kafka_message_t *rkm, const char *wid, struct met
 }
 
 /* Publishes one group's payload for one connection (or unattributed when conn is NULL). */
-static int publish_routed(const struct raw_meta *m, rd_kafka_headers_t *raw, const struct attribution_group *g,
+static int publish_routed(const struct msg_raw *m, rd_kafka_headers_t *raw, const struct attribution_group *g,
                           const char *conn)
 {
     char routed_id[ID_LEN + 1];
     const char *parts[3] = {m->webhook_id, conn ? conn : "", g->value ? g->value : ""};
     id_derive(routed_id, parts, 3);
-    size_t keylen = strlen(m->env) + strlen(m->integration) + (conn ? strlen(conn) : 0) + 3;
-    char *key = malloc(keylen);
+    char *key = msg_routed_key(m->env, m->integration, conn);
     rd_kafka_headers_t *h = rd_kafka_headers_copy(raw);
     if (!key || !h) {
         free(key);
@@ -109,12 +75,7 @@ static int publish_routed(const struct raw_meta *m, rd_kafka_headers_t *raw, con
             rd_kafka_headers_destroy(h);
         return -1;
     }
-    snprintf(key, keylen, "%s/%s/%s", m->env, m->integration, conn ? conn : "");
-    rd_kafka_header_add(h, MSG_H_ROUTED_ID, -1, routed_id, -1);
-    if (conn)
-        rd_kafka_header_add(h, MSG_H_CONNECTION, -1, conn, -1);
-    if (g->event_type)
-        rd_kafka_header_add(h, MSG_H_EVENT_TYPE, -1, g->event_type, -1);
+    msg_routed_encode(h, routed_id, conn, g->event_type);
     metric_inc(conn ? m_routed : m_unattributed);
     log_info(m->webhook_id, "routed %s to %s (%s=%s)", routed_id, conn ? conn : "(unattributed)",
              g->config_key ? g->config_key : "-", g->value ? g->value : "-");
@@ -146,16 +107,16 @@ static void group_sanitise(const char *wid, struct attribution_group *g)
 
 /* The connections a group names: 0 (ids/n set; n == 0: unattributed), -1 transient,
  * STORE_REFUSED when the database refused the identifier. */
-static int group_lookup(const struct raw_meta *m, const struct attribution_group *g, char ***ids, size_t *n)
+static int group_lookup(const struct msg_raw *m, const struct attribution_group *g, char ***ids, size_t *n)
 {
     *ids = NULL;
     *n = 0;
     if (!g->config_key || !g->value)
         return 0;
-    static const enum store_match match_of[] = {
-        [ATTR_CONNECTION_CONFIG] = STORE_MATCH_CONFIG,
-        [ATTR_METADATA] = STORE_MATCH_METADATA,
-        [ATTR_CONNECTION_ID] = STORE_MATCH_ID,
+    static const enum connections_match match_of[] = {
+        [ATTR_CONNECTION_CONFIG] = CONNECTIONS_MATCH_CONFIG,
+        [ATTR_METADATA] = CONNECTIONS_MATCH_METADATA,
+        [ATTR_CONNECTION_ID] = CONNECTIONS_MATCH_ID,
     };
     int rc = connections_find(match_of[g->source], m->env, m->integration, g->config_key, g->value, ids, n);
     return rc == 1 ? 0 : rc;
@@ -168,7 +129,7 @@ struct group_ids {
 
 /* Every group is looked up before anything is published, so a failure (transient or
  * permanent) leaves no half-routed webhook behind it. */
-static int route_groups(const rd_kafka_message_t *rkm, const struct raw_meta *m, rd_kafka_headers_t *raw,
+static int route_groups(const rd_kafka_message_t *rkm, const struct msg_raw *m, rd_kafka_headers_t *raw,
                         struct attribution *a)
 {
     struct group_ids *found = calloc(a->n ? a->n : 1, sizeof *found);
@@ -191,28 +152,9 @@ static int route_groups(const rd_kafka_message_t *rkm, const struct raw_meta *m,
         }
     }
     for (size_t i = 0; i < looked; i++)
-        store_ids_free(found[i].ids, found[i].n);
+        connections_ids_free(found[i].ids, found[i].n);
     free(found);
     return rc;
-}
-
-/* Why the contract headers of a raw message cannot be used, or NULL when they can.
- * Each is written by the ingress, so a bad one means a message from elsewhere (or a
- * corrupted one): it can never be routed. */
-static const char *meta_problem(const struct raw_meta *m, const struct provider **p)
-{
-    if (!m->webhook_id[0] || !m->env[0] || !m->integration[0] || !m->provider[0])
-        return "missing or over-long hookline headers (" MSG_H_WEBHOOK_ID ", " MSG_H_ENVIRONMENT ", " MSG_H_INTEGRATION
-               ", " MSG_H_PROVIDER ")";
-    if (!ident_valid_str(m->webhook_id))
-        return "unreadable " MSG_H_WEBHOOK_ID;
-    if (!id_is_uuid(m->env))
-        return MSG_H_ENVIRONMENT " is not a UUID";
-    if (!ident_is_integration_key(m->integration))
-        return MSG_H_INTEGRATION " is not an integration key";
-    if (!(*p = provider_find(m->provider)))
-        return "unknown provider";
-    return NULL;
 }
 
 int route_message(const rd_kafka_message_t *rkm)
@@ -220,19 +162,23 @@ int route_message(const rd_kafka_message_t *rkm)
     rd_kafka_headers_t *raw = NULL;
     if (rd_kafka_message_headers(rkm, &raw) != RD_KAFKA_RESP_ERR_NO_ERROR)
         raw = NULL;
-    struct raw_meta m;
-    meta_read(&m, raw);
+    struct msg_raw m;
+    const char *problem = msg_raw_decode(&m, raw);
+    const struct provider *p = problem ? NULL : provider_find(m.provider);
+    if (!problem && !p)
+        problem = "unknown provider";
     int rc = 0;
-    const struct provider *p = NULL;
-    const char *problem = meta_problem(&m, &p);
     const char *wid = ident_valid_str(m.webhook_id) ? m.webhook_id : "-";
     if (problem) {
         rc = quarantine(rkm, wid, m_q_headers, problem);
         goto out;
     }
+    struct http_header views[MSG_RAW_MAX_HEADERS]; /* borrowed views of m.headers, for providers */
+    for (size_t i = 0; i < m.nheaders; i++)
+        views[i] = (struct http_header){m.headers[i].name, m.headers[i].value};
     struct webhook_request wr = {
         .method = m.method, .url = m.url, .path = m.path, .query = m.query,
-        .headers = m.headers, .nheaders = m.nheaders,
+        .headers = views, .nheaders = m.nheaders,
         .body = rkm->payload ? rkm->payload : (const void *)"", .body_len = rkm->len,
     };
     struct attribution a = {0};
@@ -246,6 +192,6 @@ int route_message(const rd_kafka_message_t *rkm)
     rc = route_groups(rkm, &m, raw ? raw : NULL, &a);
     attribution_free(&a);
 out:
-    meta_free(&m);
+    msg_raw_free(&m);
     return rc;
 }

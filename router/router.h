@@ -16,18 +16,23 @@
 #include "common/store.h"
 
 struct router_config {
-    long admin_port;
-    const char *admin_bind;
     long batch_size;
     long cache_ttl_ms;
     const char *group_id;
 };
 extern struct router_config g_router;
 
-/* connections.c: 0 found (ids/n set, free with store_ids_free), 1 none, -1 database
+/* Which field of a connection an identifier is matched against. */
+enum connections_match {
+    CONNECTIONS_MATCH_CONFIG = 0,   /* connection_config->key */
+    CONNECTIONS_MATCH_METADATA,     /* metadata->key */
+    CONNECTIONS_MATCH_ID,           /* the connection id itself (key ignored) */
+};
+void connections_ids_free(char **ids, size_t n);
+/* connections.c: 0 found (ids/n set, free with connections_ids_free), 1 none, -1 database
  * unavailable (the caller retries: a webhook is never routed on a guess). */
 int connections_init(const char *conninfo, long ttl_ms) __attribute__((warn_unused_result));
-int connections_find(enum store_match match, const char *env_id, const char *integration_key, const char *key,
+int connections_find(enum connections_match match, const char *env_id, const char *integration_key, const char *key,
                      const char *value, char ***ids, size_t *n) __attribute__((warn_unused_result));
 void connections_watch(void);
 bool connections_ready(void);

@@ -10,28 +10,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/config.h"
-#include "common/crypto.h"
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/signals.h"
 #include "common/store.h"
-#include "forwarder/envelope.h"
+#include "common/envelope.h"
 #include "syncer/syncer.h"
 
 #define NOTIFY_TIMEOUT_MS 10000
 
 static pthread_t *threads;
 static size_t nthreads;
-
-static double jitter(void)
-{
-    unsigned int r = 0;
-    if (crypto_random(&r, sizeof r) < 0)
-        return 0.5;
-    return (double)r / 4294967296.0;
-}
 
 int dispatch_notify(struct runs_db *db, const struct run *r, const char *result_json)
 {
@@ -42,23 +34,21 @@ int dispatch_notify(struct runs_db *db, const struct run *r, const char *result_
         return -1;
     }
     /* A stable id per run: a re-sent notification is recognisably the same one. */
-    char nid[ID_LEN + 1], key[1400], now[24];
+    char nid[ID_LEN + 1];
     const char *parts[] = {"sync-notification", r->id};
     id_derive(nid, parts, 2);
-    snprintf(key, sizeof key, "%s/%s/%s", r->env_id, r->integration, r->connection_id);
-    snprintf(now, sizeof now, "%lld", clock_unix_ms());
-    rd_kafka_headers_t *h = rd_kafka_headers_new(9);
-    rd_kafka_header_add(h, MSG_H_KIND, -1, "sync", -1);
-    rd_kafka_header_add(h, MSG_H_WEBHOOK_ID, -1, nid, -1);
-    rd_kafka_header_add(h, MSG_H_ROUTED_ID, -1, nid, -1);
-    rd_kafka_header_add(h, MSG_H_ENVIRONMENT, -1, r->env_id, -1);
-    rd_kafka_header_add(h, MSG_H_INTEGRATION, -1, r->integration, -1);
-    rd_kafka_header_add(h, MSG_H_CONNECTION, -1, r->connection_id, -1);
-    rd_kafka_header_add(h, MSG_H_PROVIDER, -1, r->provider, -1);
-    rd_kafka_header_add(h, MSG_H_HTTP_PREFIX "content-type", -1, "application/json", -1);
-    rd_kafka_header_add(h, MSG_H_RECEIVED_AT, -1, now, -1);
+    char *key = msg_routed_key(r->env_id, r->integration, r->connection_id);
+    if (!key) {
+        free(body);
+        log_error(r->webhook_id, "run %s: out of memory building its notification", r->id);
+        return -1;
+    }
+    const struct msg_notification n = {"sync", nid, r->env_id, r->integration, r->connection_id, r->provider,
+                                       clock_unix_ms()};
+    rd_kafka_headers_t *h = msg_notification_encode(&n);
     char err[256];
     int rc = runner_produce_wait(g_common.topic_notifications, key, body, len, h, NOTIFY_TIMEOUT_MS, err, sizeof err);
+    free(key);
     free(body);
     if (rc < 0) {
         log_warn(r->webhook_id, "run %s: notification not sent (%s); the janitor re-sends it", r->id, err);
@@ -134,7 +124,7 @@ static void record(struct runs_db *db, const struct run *r, const struct runner_
                 (void)dispatch_notify(db, r, res->body);
         }
     } else {
-        long backoff = job_backoff_ms(g_syncer.backoff_ms, g_syncer.backoff_max_ms, r->attempt, jitter());
+        long backoff = backoff_ms(g_syncer.backoff_ms, g_syncer.backoff_max_ms, r->attempt);
         rc = runs_fail(db, r, res->error, backoff, &flag);
         if (rc == 1 && flag) {
             metric_inc(g_sm.failed);

@@ -29,7 +29,7 @@ static struct runs_db *db;
 
 /* The syncs of one (environment, integration), read once per batch. */
 struct memo {
-    char env[64], integration[160];
+    char env[MSG_ID_BUF], integration[MSG_KEY_BUF];
     struct sync_def *defs;
     size_t n;
 };
@@ -80,16 +80,12 @@ enum verdict {
                         * transaction is aborted, so the batch is redone with savepoints */
 };
 
-/* Reads header name into buf: 1 present and a usable identifier, 0 absent, -1 present
- * but not one (over-long, not UTF-8, control characters). */
-static int ident_header(rd_kafka_headers_t *h, const char *name, char *buf, size_t buflen)
-{
-    const void *v;
-    size_t len;
-    if (!h || rd_kafka_header_get_last(h, name, &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return 0;
-    return msg_header(h, name, buf, buflen) && ident_valid_str(buf) ? 1 : -1;
-}
+/* What a run needs of a routed message: a bad webhook id or provider is stored as it
+ * is (the database refuses what it cannot hold: POISON_DB). */
+#define RUN_FIELDS (MSG_F_ROUTED_ID | MSG_F_ENVIRONMENT | MSG_F_INTEGRATION | MSG_F_CONNECTION | MSG_F_EVENT_TYPE)
+
+static enum verdict intake_routed(struct batch_state *b, const rd_kafka_message_t *rkm, const struct msg_routed *msg,
+                                  char *why, size_t whylen);
 
 /* The runs of one message (see enum verdict; why gets a POISON's reason). */
 static enum verdict intake_message(struct batch_state *b, const rd_kafka_message_t *rkm, char *why, size_t whylen)
@@ -97,32 +93,30 @@ static enum verdict intake_message(struct batch_state *b, const rd_kafka_message
     rd_kafka_headers_t *h = NULL;
     if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
         h = NULL;
-    char wid[IDENT_MAX_LEN + 1], rid[64], env[64], integration[IDENT_INTEGRATION_KEY_MAX_LEN + 1], provider[64];
-    char conn[IDENT_MAX_LEN + 1], et[IDENT_MAX_LEN + 1], received[32];
-    if (ident_header(h, MSG_H_WEBHOOK_ID, wid, sizeof wid) != 1)
-        wid[0] = '\0';
-    int has_conn = ident_header(h, MSG_H_CONNECTION, conn, sizeof conn);
-    if (has_conn == 0) {
+    struct msg_routed msg;
+    msg_routed_decode(&msg, h, NULL); /* the syncer's verdict is its own: RUN_FIELDS */
+    if (!msg.attributed) {
         metric_inc(g_sm.skipped_unattributed);
         return TAKEN; /* unattributed: no connection, nothing to sync */
     }
-    int has_et = ident_header(h, MSG_H_EVENT_TYPE, et, sizeof et);
-    if (has_conn < 0 || has_et < 0 || !msg_header(h, MSG_H_ROUTED_ID, rid, sizeof rid) ||
-        !msg_header(h, MSG_H_ENVIRONMENT, env, sizeof env) || !id_is_uuid(env) ||
-        !msg_header(h, MSG_H_INTEGRATION, integration, sizeof integration) ||
-        !ident_is_integration_key(integration)) {
-        snprintf(why, whylen, "unreadable contract headers (routed id, environment, integration, connection or "
-                              "event type missing, malformed or over %d bytes)", IDENT_MAX_LEN);
+    enum verdict v = intake_routed(b, rkm, &msg, why, whylen);
+    msg_routed_free(&msg);
+    return v;
+}
+
+/* The runs of routed message msg (attributed). */
+static enum verdict intake_routed(struct batch_state *b, const rd_kafka_message_t *rkm, const struct msg_routed *msg,
+                                  char *why, size_t whylen)
+{
+    const char *problem = msg_routed_problem(msg, RUN_FIELDS);
+    if (problem) {
+        snprintf(why, whylen, "%s", problem);
         return POISON;
     }
-    if (has_et == 0)
-        et[0] = '\0';
-    if (!msg_header(h, MSG_H_PROVIDER, provider, sizeof provider))
-        provider[0] = '\0';
-    const char *received_at = msg_header(h, MSG_H_RECEIVED_AT, received, sizeof received);
-    if (received_at && (received[0] == '\0' || received[strspn(received, "0123456789")] != '\0' ||
-                        strlen(received) > 15))
-        received_at = NULL;
+    const char *wid = msg->bad & MSG_F_WEBHOOK_ID ? "" : msg->webhook_id;
+    const char *rid = msg->routed_id, *env = msg->env, *integration = msg->integration, *conn = msg->connection;
+    const char *et = msg->event_type, *provider = msg->provider;
+    const char *received_at = msg->received_at[0] ? msg->received_at : NULL;
 
     struct memo *m = syncs_for(b, env, integration);
     if (!m)

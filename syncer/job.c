@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forwarder/envelope.h"
+#include "common/envelope.h"
 #include "syncer/syncer.h"
 
 char *job_build(const struct job_fields *f, size_t *len)
@@ -45,15 +45,4 @@ char *job_notification(const char *sync_name, const char *connection_id, const c
     json_decref(body);
     json_decref(result);
     return out;
-}
-
-long job_backoff_ms(long base, long max, long attempt, double jitter)
-{
-    double d = (double)base;
-    for (long i = 1; i < attempt && d < (double)max; i++)
-        d *= 2;
-    if (d > (double)max)
-        d = (double)max;
-    d *= 0.8 + 0.4 * jitter;
-    return d < 1 ? 1 : (long)d;
 }

@@ -18,9 +18,6 @@ struct syncer_config g_syncer;
 struct syncer_metrics g_sm;
 
 static const struct config_item syncer_items[] = {
-    {"HOOKLINE_ADMIN_PORT", CONFIG_INT, "9483", 1, 65535, 0, "admin port (/healthz /readyz /metrics)",
-     &g_syncer.admin_port},
-    {"HOOKLINE_ADMIN_BIND", CONFIG_STR, "127.0.0.1", 0, 0, 0, "admin bind address", &g_syncer.admin_bind},
     {"HOOKLINE_SYNCER_GROUP", CONFIG_STR, "hookline-syncer", 0, 0, 0, "Kafka consumer group", &g_syncer.group_id},
     {"HOOKLINE_SYNCER_BATCH", CONFIG_INT, "500", 1, 100000, 0, "routed messages per database transaction",
      &g_syncer.batch_size},
@@ -85,7 +82,7 @@ static bool syncer_ready(void *ctx, char *why, size_t whylen)
 
 int main(int argc, char **argv)
 {
-    int rc = config_from_args(argc, argv, "hookline-syncer", "starts sync runs from webhooks", syncer_items,
+    int rc = config_from_args(argc, argv, "hookline-syncer", "starts sync runs from webhooks", "9483", syncer_items,
                               sizeof syncer_items / sizeof syncer_items[0]);
     if (rc != 0)
         return rc < 0 ? 1 : 0;
@@ -112,7 +109,7 @@ int main(int argc, char **argv)
     }
     runner_watch();
     intake_watch();
-    struct admin *admin = admin_start(g_syncer.admin_bind, (int)g_syncer.admin_port, syncer_ready, NULL);
+    struct admin *admin = admin_start(g_daemon.admin_bind, (int)g_daemon.admin_port, syncer_ready, NULL);
     rd_kafka_message_t **batch = calloc((size_t)g_syncer.batch_size, sizeof *batch);
     if (!admin || !batch || dispatch_start() < 0 || janitor_start() < 0)
         return 1;

@@ -14,10 +14,7 @@
 #define RUNS_QUERY_TIMEOUT_MS 10000
 
 struct runs_db {
-    char *conninfo;
-    PGconn *conn;
-    bool ok;
-    bool refused; /* the last statement failed for good (pg_classify) */
+    struct pg_session *db; /* common/pg.h: reconnects, bounded waits, the last verdict */
 };
 
 /* Any key will do as long as every syncer uses the same one: claims are serialised. */
@@ -26,7 +23,7 @@ struct runs_db {
 struct runs_db *runs_db_new(const char *conninfo)
 {
     struct runs_db *db = calloc(1, sizeof *db);
-    if (db && !(db->conninfo = strdup(conninfo))) {
+    if (db && !(db->db = pg_session_new(conninfo, "hookline-syncer", RUNS_QUERY_TIMEOUT_MS, 0))) {
         free(db);
         db = NULL;
     }
@@ -37,56 +34,26 @@ void runs_db_free(struct runs_db *db)
 {
     if (!db)
         return;
-    PQfinish(db->conn);
-    free(db->conninfo);
+    pg_session_free(db->db);
     free(db);
 }
 
 bool runs_db_ok(const struct runs_db *db)
 {
-    return db->ok;
+    return pg_session_ok(db->db);
 }
 
 bool runs_db_refused(const struct runs_db *db)
 {
-    return db->refused;
+    return pg_session_refused(db->db);
 }
 
-static PGconn *conn_of(struct runs_db *db)
-{
-    if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
-        return db->conn;
-    PQfinish(db->conn);
-    db->conn = pg_connect(db->conninfo, "hookline-syncer");
-    if (PQstatus(db->conn) != CONNECTION_OK) {
-        log_warn(NULL, "database: cannot connect: %s", PQerrorMessage(db->conn));
-        PQfinish(db->conn);
-        db->conn = NULL;
-        db->ok = false;
-    }
-    return db->conn;
-}
-
-/* Runs one statement; text parameters except where formats says binary. NULL on error
- * (logged). The caller PQclear()s. */
+/* Runs one statement (never twice: it may be inside a transaction); text parameters
+ * except where formats says binary. NULL on error (logged). The caller PQclear()s. */
 static PGresult *run_sql(struct runs_db *db, const char *sql, int n, const char *const *params, const int *lengths,
                          const int *formats)
 {
-    db->refused = false;
-    PGconn *c = conn_of(db);
-    if (!c)
-        return NULL;
-    PGresult *res = pg_exec(c, sql, n, params, lengths, formats, RUNS_QUERY_TIMEOUT_MS);
-    ExecStatusType st = PQresultStatus(res);
-    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-        db->ok = true;
-        return res;
-    }
-    db->refused = pg_classify(res, c) == PG_PERMANENT;
-    log_warn(NULL, "database: %s%s", db->refused ? "refused: " : "", PQerrorMessage(c));
-    db->ok = PQstatus(c) == CONNECTION_OK;
-    PQclear(res);
-    return NULL;
+    return pg_session_exec(db->db, sql, n, params, lengths, formats);
 }
 
 /* A statement whose result only matters as "how many rows": that count, or -1. */
@@ -127,8 +94,9 @@ int runs_rollback_to_savepoint(struct runs_db *db)
 
 void runs_rollback(struct runs_db *db)
 {
-    if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
-        PQclear(pg_exec(db->conn, "ROLLBACK", 0, NULL, NULL, NULL, RUNS_QUERY_TIMEOUT_MS));
+    PGconn *c = pg_session_peek(db->db); /* a new connection has no transaction to roll back */
+    if (c)
+        PQclear(pg_exec(c, "ROLLBACK", 0, NULL, NULL, NULL, RUNS_QUERY_TIMEOUT_MS));
 }
 
 int runs_syncs_of(struct runs_db *db, const char *env_id, const char *integration, struct sync_def **defs,

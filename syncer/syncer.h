@@ -29,8 +29,6 @@
 #include "common/metrics.h"
 
 struct syncer_config {
-    long admin_port;
-    const char *admin_bind;
     const char *group_id;
     long batch_size;
     long workers;
@@ -97,9 +95,6 @@ char *job_build(const struct job_fields *f, size_t *len);
 char *job_notification(const char *sync_name, const char *connection_id, const char *integration,
                        const char *started_iso, const char *result_json, size_t *len);
 
-/* Delay before attempt `attempt` + 1 after attempt `attempt` (>= 1) failed: base doubled
- * per attempt, at most max, then +-20% by jitter (a number in [0, 1)). */
-long job_backoff_ms(long base, long max, long attempt, double jitter);
 
 /* ---- runs.c ------------------------------------------------------------------------ */
 

@@ -17,13 +17,13 @@ export HOOKLINE_PORT_OFFSET="${HOOKLINE_PORT_OFFSET:-100}" # other worktrees pic
 export HOOKLINE_BIN_DIR="$ROOT/build/asan/bin"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 # Retry passes a second apart, so retries and dead letters happen within a test.
-export HOOKLINE_FORWARD_RETRY_SCHEDULE="${HOOKLINE_FORWARD_RETRY_SCHEDULE:-1s,1s}"
-export HOOKLINE_FORWARD_CIRCUIT_COOLDOWN_MS="${HOOKLINE_FORWARD_CIRCUIT_COOLDOWN_MS:-3000}"
+export HOOKLINE_FORWARDER_RETRY_SCHEDULE="${HOOKLINE_FORWARDER_RETRY_SCHEDULE:-1s,1s}"
+export HOOKLINE_FORWARDER_CIRCUIT_COOLDOWN_MS="${HOOKLINE_FORWARDER_CIRCUIT_COOLDOWN_MS:-3000}"
 # A small per-destination limit, so a test can see it hold (test_concurrency.py).
-export HOOKLINE_FORWARD_MAX_PER_DESTINATION="${HOOKLINE_FORWARD_MAX_PER_DESTINATION:-4}"
+export HOOKLINE_FORWARDER_MAX_PER_DESTINATION="${HOOKLINE_FORWARDER_MAX_PER_DESTINATION:-4}"
 # A small pool, so a slow app's backlog could fill it, and the deferral that stops it.
-export HOOKLINE_FORWARD_MAX_IN_FLIGHT="${HOOKLINE_FORWARD_MAX_IN_FLIGHT:-40}"
-export HOOKLINE_FORWARD_MAX_QUEUE_WAIT_MS="${HOOKLINE_FORWARD_MAX_QUEUE_WAIT_MS:-2000}"
+export HOOKLINE_FORWARDER_MAX_IN_FLIGHT="${HOOKLINE_FORWARDER_MAX_IN_FLIGHT:-40}"
+export HOOKLINE_FORWARDER_MAX_QUEUE_WAIT_MS="${HOOKLINE_FORWARDER_MAX_QUEUE_WAIT_MS:-2000}"
 # Sync runs retry within a test; a killed syncer's runs come back within seconds.
 export HOOKLINE_SYNCER_BACKOFF_MS="${HOOKLINE_SYNCER_BACKOFF_MS:-200}"
 export HOOKLINE_SYNCER_BACKOFF_MAX_MS="${HOOKLINE_SYNCER_BACKOFF_MAX_MS:-1000}"
@@ -51,7 +51,7 @@ if ! { openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TLS/ca.key" -out "$TL
     echo "integration: could not make the test certificates" >&2
     exit 1
 fi
-export HOOKLINE_FORWARD_CA_FILE="$TLS/ca.pem" HOOKLINE_TEST_TLS_DIR="$TLS"
+export HOOKLINE_FORWARDER_CA_FILE="$TLS/ca.pem" HOOKLINE_TEST_TLS_DIR="$TLS"
 trap 'sh "$STACK" down' EXIT
 trap 'exit 130' INT TERM # runs the EXIT trap
 

@@ -127,7 +127,7 @@ def check_deployment(stage, d, by_kind):
         problem(f"{stage}: liveness is not /healthz on the admin port")
     # SIGTERM drains: the pod must be given longer than the drain can take.
     grace = pod.get("terminationGracePeriodSeconds", 30)
-    drain = {"forwarder": int(env.get("HOOKLINE_FORWARD_DRAIN_MS", "10000")) / 1000,
+    drain = {"forwarder": int(env.get("HOOKLINE_FORWARDER_DRAIN_MS", "10000")) / 1000,
              "ingress": int(env.get("HOOKLINE_INGRESS_KAFKA_TIMEOUT_MS", "10000")) / 1000}.get(stage, 10)
     pre = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", ["", "0"])
     drain += float(pre[-1]) if pre[0] == "sleep" else 0

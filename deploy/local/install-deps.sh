@@ -17,7 +17,7 @@ POM=$ROOT/deploy/kafka/pom.xml
 
 PACKAGES="build-essential pkg-config librdkafka-dev libmicrohttpd-dev libjansson-dev
 libpq-dev libssl-dev libcurl4-openssl-dev libcmocka-dev postgresql maven curl python3
-clang libclang-rt-14-dev openssl nghttp2-server chromium"
+clang libclang-rt-14-dev clang-format openssl nghttp2-server chromium"
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 

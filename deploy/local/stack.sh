@@ -29,7 +29,7 @@
 #                          librdkafka issue 4895); the brokers accept both
 # (HOOKLINE_STACK_*, never HOOKLINE_KAFKA_*: the daemons pass that prefix to librdkafka.)
 # Both modes are chosen when the stack dir is made; change them after `down --purge`.
-# Daemons inherit the caller's environment (e.g. HOOKLINE_FORWARD_TIMEOUT_MS), with the
+# Daemons inherit the caller's environment (e.g. HOOKLINE_FORWARDER_TIMEOUT_MS), with the
 # stack's addresses from env.sh on top. Logs and pids: $HOOKLINE_STACK_DIR/NAME.{log,pid}.
 # Secrets at rest are encrypted with a random key made once per stack dir
 # ($HOOKLINE_STACK_DIR/encryption.key, mode 600), exported as HOOKLINE_ENCRYPTION_KEY
@@ -248,7 +248,7 @@ stack_init() {
 eval "$(render_env)"
 export HOOKLINE_INGRESS_BIND="${HOOKLINE_INGRESS_BIND:-127.0.0.1}"
 export HOOKLINE_ADMIN_BIND="${HOOKLINE_ADMIN_BIND:-127.0.0.1}"
-export HOOKLINE_FORWARD_ALLOW_CIDRS="${HOOKLINE_FORWARD_ALLOW_CIDRS-127.0.0.0/8,::1/128}"
+export HOOKLINE_FORWARDER_ALLOW_CIDRS="${HOOKLINE_FORWARDER_ALLOW_CIDRS-127.0.0.0/8,::1/128}"
 export HOOKLINE_SYNCER_ALLOW_CIDRS="${HOOKLINE_SYNCER_ALLOW_CIDRS-127.0.0.0/8,::1/128}"
 # Only ours: a caller's cluster settings must not reach a plain stack's daemons.
 [ "$SECURE" = 1 ] || unset HOOKLINE_KAFKA_SECURITY_PROTOCOL HOOKLINE_KAFKA_SASL_MECHANISMS \

@@ -23,8 +23,8 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 # Passes close together, long enough in all (about a minute) to outlast the app's 500s
 # and an open circuit: a webhook dead-lettered here would count as lost.
-export HOOKLINE_FORWARD_RETRY_SCHEDULE="${HOOKLINE_FORWARD_RETRY_SCHEDULE:-1s,2s,4s,8s,15s,30s}"
-export HOOKLINE_FORWARD_CIRCUIT_COOLDOWN_MS="${HOOKLINE_FORWARD_CIRCUIT_COOLDOWN_MS:-3000}"
+export HOOKLINE_FORWARDER_RETRY_SCHEDULE="${HOOKLINE_FORWARDER_RETRY_SCHEDULE:-1s,2s,4s,8s,15s,30s}"
+export HOOKLINE_FORWARDER_CIRCUIT_COOLDOWN_MS="${HOOKLINE_FORWARDER_CIRCUIT_COOLDOWN_MS:-3000}"
 unset HOOKLINE_ENCRYPTION_KEY HOOKLINE_ENCRYPTION_OLD_KEYS
 
 say() { printf 'chaos: %s\n' "$*" >&2; }

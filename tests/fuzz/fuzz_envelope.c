@@ -1,5 +1,5 @@
 /*
- * fuzz_envelope: envelope_build (forwarder/envelope.h) with fuzzed provider,
+ * fuzz_envelope: envelope_build (common/envelope.h) with fuzzed provider,
  * integration and connection strings and payload. abort() unless:
  *   - it returns a body (NULL is only for allocation failure), NUL-terminated with
  *     strlen == *len;
@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "common/crypto.h"
-#include "forwarder/envelope.h"
+#include "common/envelope.h"
 
 #define CHECK(c) do { if (!(c)) abort(); } while (0)
 

@@ -57,7 +57,7 @@ static void check_clean(const char *name, const char *value)
 }
 
 /* Builds, signs and checks the request of an accepted message. */
-static void check_request(const struct routed *r, uint8_t flags, const uint8_t *payload, size_t len)
+static void check_request(const struct msg_routed *r, uint8_t flags, const uint8_t *payload, size_t len)
 {
     struct destination dest = {.found = true, .forward = true, .raw = flags & 1, .legacy_signature = flags & 2};
     strcpy(dest.primary_url, "https://app.example.com/hook");
@@ -109,12 +109,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *payload = data + (off < size ? off : size);
     size_t len = off < size ? size - off : 0;
 
-    struct routed r;
+    struct msg_routed r;
     const char *why = routed_read(&r, h);
     CHECK(memchr(r.webhook_id, 0, sizeof r.webhook_id));
     CHECK(memchr(r.event_type, 0, sizeof r.event_type) && !strpbrk(r.event_type, "\r\n"));
     CHECK(memchr(r.content_type, 0, sizeof r.content_type) && !strpbrk(r.content_type, "\r\n"));
-    CHECK(r.npass <= ROUTED_MAX_HEADERS);
+    CHECK(r.npass <= MSG_ROUTED_MAX_HEADERS);
     for (size_t i = 0; i < r.npass; i++) {
         check_clean(r.passthrough[i].name, r.passthrough[i].value);
         CHECK(header_passes(r.passthrough[i].name));
@@ -129,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(!r.attributed || ident_valid_str(r.connection));
         check_request(&r, flags, payload, len);
     }
-    routed_free(&r);
+    msg_routed_free(&r);
     rd_kafka_headers_destroy(h);
     return 0;
 }

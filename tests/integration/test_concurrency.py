@@ -10,8 +10,8 @@ import time
 
 from hlsupport import App, Receiver, get, github_body, wait_until
 
-PER_DESTINATION = 4   # HOOKLINE_FORWARD_MAX_PER_DESTINATION in tests/run-integration.sh
-POOL = 40             # HOOKLINE_FORWARD_MAX_IN_FLIGHT there
+PER_DESTINATION = 4   # HOOKLINE_FORWARDER_MAX_PER_DESTINATION in tests/run-integration.sh
+POOL = 40             # HOOKLINE_FORWARDER_MAX_IN_FLIGHT there
 
 
 def destination_metric(stack, receiver, outcome):

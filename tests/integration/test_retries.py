@@ -26,7 +26,7 @@ def test_failed_delivery_is_retried_from_kafka_without_blocking_others(cli, stac
         retried_before = metric(stack, "retry_later")
         body = github_body(inst)
         github.send(body)
-        # The first pass fails (HOOKLINE_FORWARD_ATTEMPTS=2 attempts) and is handed to a retry topic.
+        # The first pass fails (HOOKLINE_FORWARDER_ATTEMPTS=2 attempts) and is handed to a retry topic.
         wait_until(lambda: metric(stack, "retry_later") > retried_before, 30, "a hand-off to the retry topic")
         first_pass = len(github.mine(receiver.snapshot(), body))
 

@@ -1,5 +1,5 @@
 """The forwarder never reaches a non-public address unless the operator allows it
-(HOOKLINE_FORWARD_ALLOW_CIDRS), and never follows a redirect. The local stack allows
+(HOOKLINE_FORWARDER_ALLOW_CIDRS), and never follows a redirect. The local stack allows
 loopback explicitly; here a second forwarder runs without that allow-list against the
 same routed topic, and must refuse every spelling of a loopback destination. Everything
 stays on 127.0.0.1: refusals happen before any connection is made."""
@@ -67,8 +67,8 @@ def test_forwarder_refuses_loopback_in_every_spelling(cli, stack, tmp_path):
         assert r.status_code == 200, r.text
         sent[r.headers["X-Hookline-Webhook-Id"]] = (host, why)
 
-    fw = Forwarder(stack, tmp_path / "forwarder.log", HOOKLINE_FORWARD_ALLOW_CIDRS="",
-                   HOOKLINE_FORWARD_ATTEMPTS="3", HOOKLINE_FORWARD_BACKOFF_MS="50")
+    fw = Forwarder(stack, tmp_path / "forwarder.log", HOOKLINE_FORWARDER_ALLOW_CIDRS="",
+                   HOOKLINE_FORWARDER_ATTEMPTS="3", HOOKLINE_FORWARDER_BACKOFF_MS="50")
     try:
         def refused_all():
             text = fw.text()

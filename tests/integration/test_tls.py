@@ -1,5 +1,5 @@
 """https destinations: the forwarder verifies the receiver's certificate (against
-HOOKLINE_FORWARD_CA_FILE, a throwaway CA that tests/run-integration.sh makes) and speaks
+HOOKLINE_FORWARDER_CA_FILE, a throwaway CA that tests/run-integration.sh makes) and speaks
 HTTP/2 when the receiver offers it. The receiver is nghttpd, which over TLS speaks only
 HTTP/2 (an HTTP/1.1 client gets no answer), so a delivery it acknowledges went over
 HTTP/2; --echo-upload answers each POST with 200."""

@@ -51,7 +51,8 @@ note() { summary+=("$(printf '%-20s %-11s %s' "$1" "$2" "$3")"); printf '== %s: 
 
 # Copies the working tree and the sanitizer build into $1, modification times kept.
 # (The patch is applied with `git apply` outside any repository: GIT_CEILING_DIRECTORIES
-# keeps git from finding this one above the scratch tree, so paths are the tree's.)
+# keeps git from finding this one above the scratch tree, so paths are the tree's;
+# --ignore-whitespace, so that re-running `make format` never breaks a patch.)
 scratch_copy() {
     local dir=$1
     rm -rf "$dir" && mkdir -p "$dir/build" || return 1
@@ -155,7 +156,7 @@ while read -r name lvl patch test; do
     elif ! scratch_copy "$dir" >>"$log" 2>&1; then
         note "$name" BROKEN "could not copy the tree into $dir (see $log)"
         rc=2
-    elif ! (cd "$dir" && GIT_CEILING_DIRECTORIES="$ROOT/$OUT" git apply -p1 -) <"tests/mutants/$patch" >>"$log" 2>&1; then
+    elif ! (cd "$dir" && GIT_CEILING_DIRECTORIES="$ROOT/$OUT" git apply --ignore-whitespace -p1 -) <"tests/mutants/$patch" >>"$log" 2>&1; then
         note "$name" BROKEN "the patch no longer applies (see $log): update tests/mutants/$patch"
         rc=2
     else

@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/ids.h"
 #include "common/metrics.h"
+#include "common/pg.h"
 #include "common/ttl_cache.h"
 
 static void new_ids_are_v7_uuids_in_time_order(void **state)
@@ -99,6 +100,51 @@ static void config_parses_defaults_values_and_rejects_bad_input(void **state)
     assert_int_equal(config_load(items, 3), -1);
 }
 
+/* A deprecated name is read when the new one is not set, and ignored when it is. */
+static void config_reads_deprecated_aliases(void **state)
+{
+    (void)state;
+    long timeout = 0;
+    const struct config_item table[] = {
+        {"HL_TEST_NEW_TIMEOUT", CONFIG_INT, "5", 1, 100, 0, "timeout", &timeout},
+        {"HL_TEST_OLD_TIMEOUT", CONFIG_ALIAS, "HL_TEST_NEW_TIMEOUT", 0, 0, 0, NULL, NULL},
+    };
+    unsetenv("HL_TEST_NEW_TIMEOUT");
+    unsetenv("HL_TEST_OLD_TIMEOUT");
+    assert_int_equal(config_load(table, 2), 0);
+    assert_int_equal(timeout, 5);
+    setenv("HL_TEST_OLD_TIMEOUT", "7", 1);
+    assert_int_equal(config_load(table, 2), 0);
+    assert_int_equal(timeout, 7);
+    setenv("HL_TEST_NEW_TIMEOUT", "9", 1);
+    assert_int_equal(config_load(table, 2), 0);
+    assert_int_equal(timeout, 9); /* the new name wins */
+    unsetenv("HL_TEST_NEW_TIMEOUT");
+    setenv("HL_TEST_OLD_TIMEOUT", "700", 1);
+    assert_int_equal(config_load(table, 2), -1); /* the new name's bounds */
+    unsetenv("HL_TEST_OLD_TIMEOUT");
+}
+
+/* A session whose server cannot be reached: no result, a transient failure with its
+ * reason, no connection made, and the next statement tries again. */
+static void pg_session_reports_an_unreachable_server(void **state)
+{
+    (void)state;
+    struct pg_session *s = pg_session_new("postgresql://hookline@127.0.0.1:1/hookline", "test", 1000, PG_SESSION_QUIET);
+    assert_non_null(s);
+    assert_null(pg_session_peek(s));
+    for (int i = 0; i < 2; i++) {
+        assert_null(pg_session_exec(s, "SELECT 1", 0, NULL, NULL, NULL));
+        assert_false(pg_session_ok(s));
+        assert_false(pg_session_refused(s)); /* the connection's failure, never the data's */
+        assert_true(pg_session_error(s)[0] != '\0');
+        assert_string_equal(pg_session_sqlstate(s), "");
+        assert_int_equal(pg_session_generation(s), 0);
+    }
+    pg_session_free(s);
+    pg_session_free(NULL);
+}
+
 /* Series made at run time (one per destination): the same labels give the same series,
  * values are escaped, and past the bound everything new shares one "other" series. */
 static void metric_family_series_by_label_bounded_and_escaped(void **state)
@@ -159,6 +205,8 @@ int main(void)
         cmocka_unit_test(derived_ids_are_deterministic_and_unambiguous),
         cmocka_unit_test(cache_expires_clears_and_stays_bounded),
         cmocka_unit_test(config_parses_defaults_values_and_rejects_bad_input),
+        cmocka_unit_test(config_reads_deprecated_aliases),
+        cmocka_unit_test(pg_session_reports_an_unreachable_server),
         cmocka_unit_test(metrics_render_prometheus_text),
         cmocka_unit_test(metric_family_series_by_label_bounded_and_escaped),
     };

@@ -10,7 +10,7 @@
 #include <strings.h>
 
 #include "common/crypto.h"
-#include "forwarder/envelope.h"
+#include "common/envelope.h"
 #include "forwarder/forwarder.h"
 
 static void splices_json_payload_byte_for_byte(void **state)
@@ -136,7 +136,7 @@ static const char *header_of(const struct forward_request *req, const char *name
     return found;
 }
 
-static void routed_fixture(struct routed *r)
+static void routed_fixture(struct msg_routed *r)
 {
     memset(r, 0, sizeof *r);
     strcpy(r->webhook_id, "wh-1");
@@ -162,7 +162,7 @@ static void dest_fixture(struct destination *d, bool raw)
 static void envelope_request_signs_the_envelope(void **state)
 {
     (void)state;
-    struct routed r;
+    struct msg_routed r;
     struct destination d;
     struct forward_request req;
     routed_fixture(&r);
@@ -186,7 +186,7 @@ static void envelope_request_signs_the_envelope(void **state)
 static void raw_request_signs_the_payload_and_rotation_ends_on_time(void **state)
 {
     (void)state;
-    struct routed r;
+    struct msg_routed r;
     struct destination d;
     struct forward_request req;
     routed_fixture(&r);

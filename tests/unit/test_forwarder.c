@@ -174,9 +174,9 @@ static const char *poison_with(const char *name, const char *value, size_t len)
     rd_kafka_header_remove(h, name);
     if (value)
         rd_kafka_header_add(h, name, -1, value, (ssize_t)len);
-    struct routed r;
+    struct msg_routed r;
     const char *why = routed_read(&r, h);
-    routed_free(&r);
+    msg_routed_free(&r);
     rd_kafka_headers_destroy(h);
     return why;
 }
@@ -185,16 +185,16 @@ static void good_routed_message_is_deliverable(void **state)
 {
     (void)state;
     rd_kafka_headers_t *h = good_headers();
-    struct routed r;
+    struct msg_routed r;
     assert_null(routed_read(&r, h));
     assert_string_equal(r.env, ENV_ID);
     assert_string_equal(r.connection, "conn-1");
     assert_true(r.attributed);
-    routed_free(&r);
+    msg_routed_free(&r);
     rd_kafka_header_remove(h, MSG_H_CONNECTION); /* unattributed is fine */
     assert_null(routed_read(&r, h));
     assert_false(r.attributed);
-    routed_free(&r);
+    msg_routed_free(&r);
     rd_kafka_headers_destroy(h);
     /* The connection id at the one cap every stage shares passes; one byte more does not. */
     char *id = malloc(IDENT_MAX_LEN + 2);
@@ -210,10 +210,10 @@ static void good_routed_message_is_deliverable(void **state)
 static void poison_messages_have_a_reason(void **state)
 {
     (void)state;
-    struct routed r;
+    struct msg_routed r;
     const char *why = routed_read(&r, NULL); /* no headers at all */
     assert_non_null(why);
-    routed_free(&r);
+    msg_routed_free(&r);
     assert_non_null(poison_with(MSG_H_ENVIRONMENT, "%ff", 3));
     assert_non_null(poison_with(MSG_H_ENVIRONMENT, "\xff", 1));
     assert_non_null(poison_with(MSG_H_ENVIRONMENT, NULL, 0));
@@ -271,12 +271,12 @@ static void stored_request_headers_are_trimmed_tokens(void **state)
         rd_kafka_header_add(h, names[i], -1, "chunked", -1);
     rd_kafka_header_add(h, "http.x-split", -1, "a\r\nTransfer-Encoding: chunked", -1);
     rd_kafka_header_add(h, "http.x-nul", -1, "a\0b", 3);
-    struct routed r;
+    struct msg_routed r;
     assert_null(routed_read(&r, h));
     assert_int_equal(r.npass, 2);
     assert_string_equal(r.passthrough[0].name, "x-ok");
     assert_string_equal(r.passthrough[1].name, "x-github-event");
-    routed_free(&r);
+    msg_routed_free(&r);
     rd_kafka_headers_destroy(h);
     assert_true(msg_token("x-Ok!#$%&'*+-.^_`|~9", 20));
     assert_false(msg_token("x y", 3));
@@ -296,7 +296,7 @@ static void request_headers_never_split_a_line(void **state)
     rd_kafka_header_add(h, "http.content-type", -1, "application/json\r\nX-Evil: 1", -1);
     rd_kafka_header_add(h, "http.transfer-encoding ", -1, "chunked", -1);
     rd_kafka_header_add(h, "http.x-custom", -1, "fine", -1);
-    struct routed r;
+    struct msg_routed r;
     assert_null(routed_read(&r, h));
     struct destination dest = {.found = true, .forward = true, .raw = true};
     snprintf(dest.primary_url, sizeof dest.primary_url, "https://app.example.com/hook");
@@ -323,7 +323,7 @@ static void request_headers_never_split_a_line(void **state)
     assert_true(custom);
     assert_true(event);
     request_free(&req);
-    routed_free(&r);
+    msg_routed_free(&r);
     rd_kafka_headers_destroy(h);
 }
 

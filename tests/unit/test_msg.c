@@ -1,4 +1,5 @@
-/* Unit tests of common/msg: the stored request headers a forward passes on. The
+/* Unit tests of common/msg, the wire contract: every message kind encoded and decoded
+ * again, the decoders' verdicts, and the stored request headers a forward passes on. The
  * forwarder writes each one as a "name: value" line, so a value holding CR, LF or NUL
  * must never come out of msg_http_headers (it would split the line and add a header of
  * the sender's choosing); everything else must come out unchanged and in order. */
@@ -8,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/msg.h"
@@ -153,6 +155,225 @@ static void msg_header_reads_the_last_value_within_the_buffer(void **state)
     rd_kafka_headers_destroy(h);
 }
 
+/* ---- the contract: each kind encoded, then decoded ------------------------------------ */
+
+#define ENV "0190e3c4-1111-7000-8000-000000000001"
+#define WID "0190e3c4-2222-7000-8000-000000000002"
+
+static void raw_round_trip(void **state)
+{
+    (void)state;
+    const struct msg_raw_meta meta = {WID, ENV, "github-prod", "github-app", true, "POST", "/webhook/x/y",
+                                      "a=1", "https://in.example.com/webhook/x/y?a=1", 1700000000000LL};
+    rd_kafka_headers_t *h = msg_raw_encode(&meta, 2);
+    msg_raw_add_http(h, "X-GitHub-Event", "push");
+    msg_raw_add_http(h, "Content-Type", "application/json");
+    struct msg_raw m;
+    assert_null(msg_raw_decode(&m, h));
+    assert_string_equal(m.webhook_id, WID);
+    assert_string_equal(m.env, ENV);
+    assert_string_equal(m.integration, "github-prod");
+    assert_string_equal(m.provider, "github-app");
+    assert_string_equal(m.method, "POST");
+    assert_string_equal(m.path, "/webhook/x/y");
+    assert_string_equal(m.query, "a=1");
+    assert_string_equal(m.url, "https://in.example.com/webhook/x/y?a=1");
+    assert_int_equal(m.nheaders, 2);
+    assert_string_equal(m.headers[0].name, "x-github-event"); /* lower-cased */
+    assert_string_equal(m.headers[1].value, "application/json");
+    msg_raw_free(&m);
+    rd_kafka_headers_destroy(h);
+}
+
+static void raw_decode_says_why(void **state)
+{
+    (void)state;
+    const struct msg_raw_meta meta = {WID, "not-a-uuid", "github", "github-app", false, "POST", "/", "", "", 0};
+    rd_kafka_headers_t *h = msg_raw_encode(&meta, 0);
+    struct msg_raw m;
+    const char *why = msg_raw_decode(&m, h);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "UUID"));
+    msg_raw_free(&m);
+    rd_kafka_headers_destroy(h);
+    why = msg_raw_decode(&m, NULL);
+    assert_non_null(strstr(why, "hookline headers"));
+    msg_raw_free(&m);
+}
+
+static rd_kafka_headers_t *routed_headers(const char *conn, const char *event_type)
+{
+    const struct msg_raw_meta meta = {WID, ENV, "github-prod", "github-app", true, "POST", "/", "", "", 42};
+    rd_kafka_headers_t *h = msg_raw_encode(&meta, 1);
+    msg_raw_add_http(h, "X-Test", "yes");
+    msg_routed_encode(h, "r-1", conn, event_type);
+    return h;
+}
+
+static void routed_round_trip(void **state)
+{
+    (void)state;
+    rd_kafka_headers_t *h = routed_headers("conn-1", "issues.opened");
+    struct msg_routed m;
+    assert_null(msg_routed_decode(&m, h, NULL));
+    assert_string_equal(m.webhook_id, WID);
+    assert_string_equal(m.routed_id, "r-1");
+    assert_string_equal(m.env, ENV);
+    assert_string_equal(m.connection, "conn-1");
+    assert_string_equal(m.event_type, "issues.opened");
+    assert_string_equal(m.verified, "verified");
+    assert_string_equal(m.received_at, "42");
+    assert_true(m.attributed);
+    assert_false(m.notification);
+    assert_int_equal(m.npass, 0); /* no keep: request headers not read */
+    msg_routed_free(&m);
+    rd_kafka_headers_destroy(h);
+
+    h = routed_headers(NULL, NULL); /* unattributed, no event type */
+    assert_null(msg_routed_decode(&m, h, NULL));
+    assert_false(m.attributed);
+    assert_string_equal(m.event_type, "");
+    msg_routed_free(&m);
+    rd_kafka_headers_destroy(h);
+}
+
+static void routed_problems_follow_the_mask(void **state)
+{
+    (void)state;
+    rd_kafka_headers_t *h = routed_headers("conn-1", "bad\r\nevent");
+    rd_kafka_header_remove(h, MSG_H_PROVIDER);
+    rd_kafka_header_add(h, MSG_H_PROVIDER, -1, "git\xffhub", -1);
+    struct msg_routed m;
+    const char *why = msg_routed_decode(&m, h, NULL);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "provider"));
+    assert_true(m.bad & MSG_F_PROVIDER);
+    assert_true(m.bad & MSG_F_EVENT_TYPE);
+    /* A stage that stores the provider as it is asks without it: the event type is next. */
+    why = msg_routed_problem(&m, MSG_F_ROUTED_ID | MSG_F_CONNECTION | MSG_F_EVENT_TYPE);
+    assert_non_null(strstr(why, "event type"));
+    assert_null(msg_routed_problem(&m, MSG_F_ROUTED_ID | MSG_F_CONNECTION));
+    msg_routed_free(&m);
+    rd_kafka_headers_destroy(h);
+
+    why = msg_routed_decode(&m, NULL, NULL);
+    assert_string_equal(why, "no webhook id (hl.webhook-id)");
+    assert_true(m.bad & MSG_F_ROUTED_ID);
+    assert_false(m.attributed);
+    msg_routed_free(&m);
+}
+
+static void notification_is_a_routed_message_with_a_kind(void **state)
+{
+    (void)state;
+    const struct msg_notification n = {"sync", "n-1", ENV, "github-prod", "conn-1", "github-app", 7};
+    rd_kafka_headers_t *h = msg_notification_encode(&n);
+    struct msg_routed m;
+    assert_null(msg_routed_decode(&m, h, NULL));
+    assert_true(m.notification);
+    assert_string_equal(m.webhook_id, "n-1");
+    assert_string_equal(m.routed_id, "n-1");
+    assert_string_equal(m.content_type, "application/json");
+    assert_string_equal(m.received_at, "7");
+    msg_routed_free(&m);
+    rd_kafka_headers_destroy(h);
+    char *key = msg_routed_key(ENV, "github-prod", NULL);
+    assert_string_equal(key, ENV "/github-prod/");
+    free(key);
+}
+
+static void retry_round_trip_and_topic(void **state)
+{
+    (void)state;
+    rd_kafka_headers_t *h = routed_headers("conn-1", NULL);
+    struct msg_retry r = {.due_ms = 1234, .attempts = 3, .pass = 0, .deferrals = 2};
+    strcpy(r.url, "https://app.example.com/hooks");
+    msg_retry_encode(h, &r);
+    r.deferrals = 0; /* encoded again: replaces, and a new pass drops the deferral count */
+    r.pass = -1;
+    r.attempts = 4;
+    msg_retry_encode(h, &r);
+    struct msg_retry back;
+    msg_retry_decode(&back, h);
+    assert_int_equal(back.due_ms, 1234);
+    assert_int_equal(back.attempts, 4);
+    assert_int_equal(back.pass, -1);
+    assert_int_equal(back.deferrals, 0);
+    assert_string_equal(back.url, "https://app.example.com/hooks");
+    char buf[64];
+    assert_int_equal(msg_retry_topic(buf, sizeof buf, "webhooks.forward-retry", "g", 2), 0);
+    assert_string_equal(buf, "webhooks.forward-retry.g.2");
+    assert_int_equal(msg_retry_topic(buf, 8, "webhooks.forward-retry", "g", 2), -1);
+    assert_true(msg_retry_group_valid("hookline-forwarder_1.a"));
+    assert_false(msg_retry_group_valid(""));
+    assert_false(msg_retry_group_valid("a/b"));
+    rd_kafka_headers_destroy(h);
+}
+
+static void dead_letter_round_trip_and_redrive(void **state)
+{
+    (void)state;
+    rd_kafka_headers_t *h = routed_headers("conn-1", NULL);
+    struct msg_retry r = {.due_ms = 1, .attempts = 9, .pass = 1, .deferrals = 1, .url = "https://a.example"};
+    msg_retry_encode(h, &r);
+    const struct msg_dead_letter dl = {"https://a.example", 503, "HTTP 503", 9, 99};
+    msg_dead_letter_encode(h, &dl);
+    struct msg_dead_letter_view *v = malloc(sizeof *v);
+    assert_non_null(v);
+    msg_dead_letter_decode(v, h);
+    assert_string_equal(v->destination, "https://a.example");
+    assert_string_equal(v->status, "503");
+    assert_string_equal(v->error, "HTTP 503");
+    assert_string_equal(v->attempts, "9");
+    assert_string_equal(v->at, "99");
+    assert_string_equal(v->webhook_id, WID);
+    assert_string_equal(v->routed_id, "r-1");
+    assert_string_equal(v->connection, "conn-1");
+
+    rd_kafka_headers_t *out = msg_redrive_headers(h, "https://a.example", 500);
+    msg_dead_letter_decode(v, out);
+    assert_null(v->destination); /* the dead-letter headers are gone */
+    assert_null(v->status);
+    assert_string_equal(v->webhook_id, WID);
+    struct msg_retry back;
+    msg_retry_decode(&back, out);
+    assert_int_equal(back.due_ms, 500);
+    assert_int_equal(back.attempts, 0);
+    assert_int_equal(back.pass, -1); /* dead-lettering removed the pass and the deferrals */
+    assert_int_equal(back.deferrals, 0);
+    assert_string_equal(back.url, "https://a.example");
+    free(v);
+    rd_kafka_headers_destroy(out);
+    rd_kafka_headers_destroy(h);
+}
+
+static void rejected_round_trip_and_strip(void **state)
+{
+    (void)state;
+    rd_kafka_headers_t *h = routed_headers(NULL, NULL);
+    const struct msg_rejected r = {"why not", "syncer", 5, "webhooks.routed", 3, 1234};
+    msg_rejected_encode(h, &r);
+    struct msg_rejected_view *v = malloc(sizeof *v);
+    assert_non_null(v);
+    msg_rejected_decode(v, h);
+    assert_string_equal(v->reason, "why not");
+    assert_string_equal(v->stage, "syncer");
+    assert_string_equal(v->at, "5");
+    assert_string_equal(v->topic, "webhooks.routed");
+    assert_string_equal(v->partition, "3");
+    assert_string_equal(v->offset, "1234");
+    assert_string_equal(v->webhook_id, WID);
+    assert_string_equal(v->integration, "github-prod");
+    msg_rejected_strip(h);
+    msg_rejected_decode(v, h);
+    assert_null(v->reason);
+    assert_null(v->stage);
+    assert_null(v->topic);
+    assert_string_equal(v->webhook_id, WID);
+    free(v);
+    rd_kafka_headers_destroy(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +381,14 @@ int main(void)
         cmocka_unit_test(values_with_cr_lf_or_nul_are_dropped),
         cmocka_unit_test(odd_names_keep_null_values_and_the_cap),
         cmocka_unit_test(msg_header_reads_the_last_value_within_the_buffer),
+        cmocka_unit_test(raw_round_trip),
+        cmocka_unit_test(raw_decode_says_why),
+        cmocka_unit_test(routed_round_trip),
+        cmocka_unit_test(routed_problems_follow_the_mask),
+        cmocka_unit_test(notification_is_a_routed_message_with_a_kind),
+        cmocka_unit_test(retry_round_trip_and_topic),
+        cmocka_unit_test(dead_letter_round_trip_and_redrive),
+        cmocka_unit_test(rejected_round_trip_and_strip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

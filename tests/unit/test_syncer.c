@@ -110,17 +110,6 @@ static void notification_body_with_and_without_counts(void **state)
     free(body);
 }
 
-static void backoff_doubles_is_capped_and_jittered(void **state)
-{
-    (void)state;
-    assert_int_equal(job_backoff_ms(100, 10000, 1, 0.5), 100);
-    assert_int_equal(job_backoff_ms(100, 10000, 3, 0.5), 400);
-    assert_int_equal(job_backoff_ms(100, 1000, 30, 0.5), 1000);
-    assert_int_equal(job_backoff_ms(100, 10000, 1, 0.0), 80);
-    assert_true(job_backoff_ms(100, 10000, 1, 0.999) <= 120);
-    assert_int_equal(job_backoff_ms(1, 1, 1000000, 0.0), 1);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -130,7 +119,6 @@ int main(void)
         cmocka_unit_test(job_splices_json_payload),
         cmocka_unit_test(job_encodes_text_and_binary_payloads),
         cmocka_unit_test(notification_body_with_and_without_counts),
-        cmocka_unit_test(backoff_doubles_is_capped_and_jittered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

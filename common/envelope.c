@@ -1,5 +1,5 @@
 /* envelope: see envelope.h. */
-#include "forwarder/envelope.h"
+#include "common/envelope.h"
 
 #include <jansson.h>
 #include <stdio.h>

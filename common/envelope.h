@@ -1,6 +1,7 @@
 /*
- * envelope: what the forwarder sends, as pure functions (no I/O), so it is unit-tested
- * byte for byte.
+ * envelope: what the forwarder sends (and the Standard Webhooks signatures the syncer
+ * puts on its jobs), as pure functions (no I/O), so it is unit-tested byte for byte.
+ * In common/ because two stages sign with it: one definition of what apps verify.
  *
  * Body (Nango-compatible, compact, this key order):
  *   {"from":P,"type":"forward","providerConfigKey":K,"connectionId":C|null,"payload":X}
