@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -28,6 +29,9 @@ struct cli_config {
     long topic_partitions; /* HOOKLINE_TOPIC_PARTITIONS: default for `topics create|ensure` */
     const char *retry_topic_prefix; /* HOOKLINE_TOPIC_FORWARD_RETRY: where `dlq redrive` produces */
     const char *forwarder_group;    /* HOOKLINE_FORWARDER_GROUP: default of `dlq redrive --group` */
+    const char *router_group, *syncer_group; /* HOOKLINE_ROUTER_GROUP, HOOKLINE_SYNCER_GROUP (rewind) */
+    /* HOOKLINE_TOPIC_REPLAY_ROUTER, _FORWARDER, _SYNCER: where `replay` sends each stage's copies */
+    const char *topic_replay[3];
 };
 extern struct cli_config g_cli;
 
@@ -75,6 +79,18 @@ int cmd_verify(int argc, char **argv);
 int cmd_api_key_create(int argc, char **argv);
 int cmd_api_key_list(int argc, char **argv);
 int cmd_api_key_revoke(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_rewind(int argc, char **argv);
+
+/* cli_dropped.c: when the router dropped webhook_id as a re-sent copy of a provider
+ * event (dropped_duplicates), prints so (a JSON array of one object with json) and
+ * returns CLI_OK (or CLI_FAIL when it cannot print); -1 when it did not drop it. */
+int cli_dropped_duplicate(PGconn *db, const char *webhook_id, bool json);
+
+/* cmd_replay.c: "now", RFC 3339 with an offset or Z (2026-12-03T14:00:00Z,
+ * 2026-12-03T16:00:00.5+02:00), or relative to now_ms (-2h, -30m, -90s, -1d, +1h),
+ * into unix milliseconds. 0 or -1. */
+int cli_parse_time_ms(const char *s, int64_t now_ms, int64_t *out) __attribute__((warn_unused_result));
 
 /* ---- messages (cli_util.c) ---------------------------------------------------- */
 
@@ -129,6 +145,9 @@ int cli_parse_options_args(int argc, char **argv, const char *usage, const struc
 
 /* A consumer in group (nothing is ever committed) that reports partition ends. NULL
  * after printing why. Free with cli_topic_reader_free (accepts NULL). */
+/* An admin-capable client (a producer that never produces): topics, consumer groups.
+ * NULL after printing why. Free with rd_kafka_destroy. */
+rd_kafka_t *cli_admin_client(void);
 rd_kafka_t *cli_topic_reader_new(const char *group);
 void cli_topic_reader_free(rd_kafka_t *rk);
 /* The number of partitions of topic (parts, when not NULL: a new list of them, each

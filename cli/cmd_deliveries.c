@@ -76,6 +76,9 @@ int cmd_deliveries(int argc, char **argv)
     if (!rows)
         goto out;
     size_t n = json_array_size(rows);
+    if (n == 0 && (status = cli_dropped_duplicate(db, id, json)) >= 0)
+        goto out;
+    status = CLI_FAIL;
     if (n == 0) {
         cli_error("no delivery attempt recorded for webhook %s", id);
         goto out;

@@ -87,6 +87,12 @@
 
 #define MSG_H_REDRIVEN_AT "hl.redriven-at"       /* unix milliseconds, set by `hookline dlq redrive` */
 
+/* `hookline replay` copies messages of webhooks.raw or webhooks.routed onto the replay
+ * topic of one stage (webhooks.replay.<router|forwarder|syncer>, which only that stage
+ * reads besides its input), unchanged but for these: */
+#define MSG_H_REPLAY_ID "hl.replay-id"           /* the replay's UUIDv7; apps see X-Hookline-Replay-Id */
+#define MSG_H_REPLAY_OF "hl.replay-of"           /* "<topic>/<partition>/<offset>" the copy was read from */
+
 /* Returns the value of the last header called name as a NUL-terminated copy in buf,
  * or NULL if absent or longer than buflen-1. hdrs is borrowed (may be NULL). */
 const char *msg_header(rd_kafka_headers_t *hdrs, const char *name, char *buf, size_t buflen);

@@ -124,6 +124,13 @@ int provider_attribute(const struct provider *p, const struct webhook_request *r
 
 void attribution_free(struct attribution *a);
 
+/* The provider's own id of the event req carries (X-GitHub-Delivery, Stripe's event id,
+ * ...; docs/providers.md lists them), with which the router drops a re-sent copy. For a
+ * batch, the ids of its events in order, joined by ","; longer than outlen-1, their
+ * SHA-256 ("sha256:<hex>"). Writes it NUL-terminated into out (outlen >= 80) and returns
+ * its length, or 0 when the provider has no such id or req carries none. */
+size_t provider_event_id(const struct provider *p, const struct webhook_request *req, char *out, size_t outlen);
+
 /* A synchronous answer the provider expects instead of (or besides) the usual 200:
  * Slack url_verification, Zoom endpoint.url_validation, Microsoft Graph validationToken,
  * Xero intent-to-receive, Meta/X/Dropbox GET challenges, ... */

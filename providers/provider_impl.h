@@ -146,6 +146,12 @@ struct attr_spec {
     const char *event_header;
     const char *event_paths[ATTR_MAX_EVENT_PATHS];
     const char *event_detail;
+    /* The provider's own id of the event (event_id.c, for the router's duplicate
+     * suppression): the first of event_id_headers present, else the body's
+     * event_id_paths (strings or integers) joined by ":", all of them required; with
+     * batch set, those paths are read in every event. None: the provider has none. */
+    const char *event_id_headers[2];
+    const char *event_id_paths[2];
 };
 
 /* ---- the row ---------------------------------------------------------------- */

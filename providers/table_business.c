@@ -21,7 +21,8 @@
         .sigs = {SIG_BODY_MAC("X-Shopify-Hmac-Sha256", HMAC_SHA256, SIG_ENC_BASE64, NULL, which)},               \
         .attr = {.ids = {{ATTR_FROM_HEADER, "X-Shopify-Shop-Domain", "subdomain", ATTR_CONNECTION_CONFIG,         \
                           ATTR_FIRST_LABEL}},                                                                      \
-                 .event_header = "X-Shopify-Topic"},                                                              \
+                 .event_header = "X-Shopify-Topic",                                                                \
+                 .event_id_headers = {"X-Shopify-Event-Id", "X-Shopify-Webhook-Id"}},                                                              \
     }
 
 const struct provider provider_rows_business[] = {
@@ -38,7 +39,8 @@ const struct provider provider_rows_business[] = {
                  HUBSPOT_HASH("v2", {SIG_PART_SECRET, NULL}, {SIG_PART_METHOD, NULL}, {SIG_PART_URL, NULL},
                               {SIG_PART_BODY, NULL}),
                  HUBSPOT_HASH("v1", {SIG_PART_SECRET, NULL}, {SIG_PART_BODY, NULL})},
-        .attr = {.batch = "", .ids = {ID_CONFIG("portalId", "portalId")}, .event_paths = {"subscriptionType"}},
+        .attr = {.batch = "", .ids = {ID_CONFIG("portalId", "portalId")}, .event_paths = {"subscriptionType"},
+                 .event_id_paths = {"eventId"}},
     },
     {
         .name = "attio",
@@ -62,14 +64,14 @@ const struct provider provider_rows_business[] = {
                   "in X-Notion-Signature",
         .handshakes = "POST {\"verification_token\"} (unsigned): 200, stored so the app sees the token",
         .sigs = {SIG_BODY_MAC("X-Notion-Signature", HMAC_SHA256, SIG_ENC_HEX, "sha256=", SIG_SECRET_WEBHOOK)},
-        .attr = {.ids = {ID_CONFIG("workspace_id", "workspace_id")}, .event_paths = {"type"}},
+        .attr = {.ids = {ID_CONFIG("workspace_id", "workspace_id")}, .event_paths = {"type"}, .event_id_paths = {"id"}},
         .handshake = handshake_notion,
     },
     {
         .name = "intercom",
         .scheme = "HMAC-SHA1 of the raw body with the app's client secret, hex, \"sha1=\" prefix, in X-Hub-Signature",
         .sigs = {SIG_BODY_MAC("X-Hub-Signature", HMAC_SHA1, SIG_ENC_HEX, "sha1=", SIG_SECRET_CLIENT)},
-        .attr = {.ids = {ID_CONFIG("app_id", "appId")}, .event_paths = {"topic"}},
+        .attr = {.ids = {ID_CONFIG("app_id", "appId")}, .event_paths = {"topic"}, .event_id_paths = {"id"}},
     },
     {
         .name = "calendly",
@@ -89,7 +91,7 @@ const struct provider provider_rows_business[] = {
         .scheme = "Stripe-Signature t=<unix s>,v1=<hex HMAC-SHA256 of \"<t>.<body>\"> with the endpoint's "
                   "signing secret (whsec_..., used as is), within 300 s",
         .sigs = {SIG_T_V1("Stripe-Signature", 300)},
-        .attr = {.ids = {ID_CONFIG("account", "accountId")}, .event_paths = {"type"}},
+        .attr = {.ids = {ID_CONFIG("account", "accountId")}, .event_paths = {"type"}, .event_id_paths = {"id"}},
     },
     SHOPIFY_ROW("shopify", SIG_SECRET_CLIENT, "app's client secret"),
     SHOPIFY_ROW("shopify-api-key", SIG_SECRET_WEBHOOK, "webhook signing key shown in the shop admin"),
@@ -99,7 +101,7 @@ const struct provider provider_rows_business[] = {
         .handshakes = "intent to receive (POST, no events): 200 with an empty body when signed, else 401",
         .sigs = {SIG_BODY_MAC("x-xero-signature", HMAC_SHA256, SIG_ENC_BASE64, NULL, SIG_SECRET_WEBHOOK)},
         .attr = {.batch = "events", .ids = {ID_CONFIG("tenantId", "tenant_id")}, .event_paths = {"eventCategory"},
-                 .event_detail = "eventType"},
+                 .event_detail = "eventType", .event_id_paths = {"resourceId", "eventDateUtc"}},
         .handshake = handshake_xero,
     },
     {
@@ -114,13 +116,14 @@ const struct provider provider_rows_business[] = {
         .name = "fathom",
         .scheme = "Standard Webhooks v1 (webhook-* or svix-* headers, whsec_ secret)",
         .sigs = {SIG_STD_V1("webhook", false), SIG_STD_V1("svix", false)},
-        .attr = {.ids = {ID_URL_CONNECTION, ID_METADATA("recorded_by.email", "emailAddress")}},
+        .attr = {.ids = {ID_URL_CONNECTION, ID_METADATA("recorded_by.email", "emailAddress")},
+                 .event_id_headers = {"webhook-id", "svix-id"}},
     },
     {
         .name = "folk",
         .scheme = "Standard Webhooks v1 (webhook-* headers, whsec_ secret)",
         .sigs = {SIG_STD_V1("webhook", false)},
-        .attr = {.ids = {ID_URL_CONNECTION}, .event_paths = {"type"}},
+        .attr = {.ids = {ID_URL_CONNECTION}, .event_paths = {"type"}, .event_id_headers = {"webhook-id"}},
     },
 };
 

@@ -13,7 +13,8 @@
     {                                                                                                              \
         .name = row_name, .scheme = GITHUB_SCHEME, .sigs = {GITHUB_SHA256},                                       \
         .attr = {.ids = {ID_CONFIG("installation.id", "installation_id")},                                        \
-                 .event_header = "X-GitHub-Event", .event_detail = "action"},                                     \
+                 .event_header = "X-GitHub-Event", .event_detail = "action",                  \
+                 .event_id_headers = {"X-GitHub-Delivery"}},                                     \
     }
 
 const struct provider provider_rows_code[] = {
@@ -26,7 +27,7 @@ const struct provider provider_rows_code[] = {
         .scheme = GITHUB_SCHEME "; HMAC-SHA1 (\"sha1=\", X-Hub-Signature) alone only with allow_legacy_signature",
         .sigs = {GITHUB_SHA256,
                  SIG_LEGACY(BODY_MAC("X-Hub-Signature", HMAC_SHA1, SIG_ENC_HEX, "sha1=", SIG_SECRET_WEBHOOK))},
-        .attr = {.ids = {ID_URL_CONNECTION}, .event_header = "X-GitHub-Event"},
+        .attr = {.ids = {ID_URL_CONNECTION}, .event_header = "X-GitHub-Event", .event_id_headers = {"X-GitHub-Delivery"}},
     },
     {
         /* A signing token (whsec_...) signs Standard Webhooks headers; a secret token is
@@ -36,7 +37,8 @@ const struct provider provider_rows_code[] = {
         .scheme = "Standard Webhooks (webhook-signature) with a signing token (whsec_...), else X-Gitlab-Token "
                   "equal to the secret token (with a signing token only with allow_legacy_signature)",
         .sigs = {SIG_STD_V1("webhook", true), SIG_LEGACY(TOKEN_IN("X-Gitlab-Token"))},
-        .attr = {.ids = {ID_URL_CONNECTION}, .event_header = "X-Gitlab-Event"},
+        .attr = {.ids = {ID_URL_CONNECTION}, .event_header = "X-Gitlab-Event",
+                 .event_id_headers = {"webhook-id", "X-Gitlab-Event-UUID"}},
     },
     {
         .name = "linear",
@@ -46,7 +48,7 @@ const struct provider provider_rows_code[] = {
                   .ts_path = "webhookTimestamp", .ts_unit = SIG_TS_MILLIS, .ts_tolerance = 60,
                   .secret = SIG_SECRET_WEBHOOK}},
         .attr = {.ids = {ID_CONFIG("organizationId", "organizationId")}, .event_paths = {"type"},
-                 .event_detail = "action"},
+                 .event_detail = "action", .event_id_headers = {"Linear-Delivery"}},
     },
     {
         /* Admin and dynamic webhooks registered with a secret (WebSub style). */
@@ -54,7 +56,7 @@ const struct provider provider_rows_code[] = {
         .scheme = "HMAC-SHA256 of the raw body with the webhook secret, hex, \"sha256=\" prefix, in X-Hub-Signature",
         .sigs = {SIG_BODY_MAC("X-Hub-Signature", HMAC_SHA256, SIG_ENC_HEX, "sha256=", SIG_SECRET_WEBHOOK)},
         .attr = {.ids = {ID_URL_CONNECTION, ID_METADATA("matchedWebhookIds.[0]", "jiraWebhookId")},
-                 .event_paths = {"webhookEvent"}},
+                 .event_paths = {"webhookEvent"}, .event_id_headers = {"X-Atlassian-Webhook-Identifier"}},
     },
 };
 

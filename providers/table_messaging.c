@@ -30,7 +30,7 @@ const struct provider provider_rows_messaging[] = {
         .handshakes = "url_verification (POST, signed): 200 {\"challenge\"}",
         .sigs = {SIG_V0("X-Slack-Signature", "X-Slack-Request-Timestamp")},
         .attr = {.body = ATTR_BODY_FORM, .ids = {ID_CONFIG("team_id", "team.id"), ID_CONFIG("team.id", "team.id")},
-                 .event_paths = {"event.type", "type", "command"}},
+                 .event_paths = {"event.type", "type", "command"}, .event_id_paths = {"event_id"}},
         .handshake = handshake_slack,
     },
     {
@@ -39,7 +39,8 @@ const struct provider provider_rows_messaging[] = {
                   "x-zm-request-timestamp within 300 s",
         .handshakes = "endpoint.url_validation (POST, signed): 200 {\"plainToken\", \"encryptedToken\"}",
         .sigs = {SIG_V0("x-zm-signature", "x-zm-request-timestamp")},
-        .attr = {.ids = {ID_CONFIG("payload.account_id", "accountId")}, .event_paths = {"event"}},
+        .attr = {.ids = {ID_CONFIG("payload.account_id", "accountId")}, .event_paths = {"event"},
+                 .event_id_paths = {"event_ts", "event"}},
         .handshake = handshake_zoom,
     },
     {

@@ -21,6 +21,8 @@ struct router_config {
     long batch_size;
     long cache_ttl_ms;
     const char *group_id;
+    long dedup_window_s;
+    const char *topic_replay;
 };
 extern struct router_config g_router;
 
@@ -50,5 +52,23 @@ void publish_shutdown(void);
  * (database unavailable): the message must be retried, its offset not stored. */
 int route_message(const rd_kafka_message_t *rkm) __attribute__((warn_unused_result));
 void route_metrics_init(void);
+
+/* dedup.c: drops a re-sent copy of a provider event (see dedup.c). window_s <= 0 turns
+ * it off. 0 or -1 (no memory). */
+int dedup_init(const char *conninfo, long window_s) __attribute__((warn_unused_result));
+/* Claims the event for webhook wid: 1 first copy (route it), 0 a copy of the earlier
+ * webhook written into first (drop it), -1 database unavailable (retry). A value the
+ * database refuses is let through (1) with a warning. */
+int dedup_claim(const char *env, const char *integration, const char *event_id, const char *wid, char *first,
+                size_t firstlen) __attribute__((warn_unused_result));
+/* The same for one raw message of provider p: replays (MSG_H_REPLAY_ID) and webhooks
+ * without a provider event id always pass. Logs a drop. */
+struct provider;
+struct webhook_request;
+int dedup_webhook(const struct provider *p, const struct webhook_request *wr, rd_kafka_headers_t *raw,
+                  const char *env, const char *integration, const char *wid) __attribute__((warn_unused_result));
+/* Deletes expired claims, at most once a minute (call it from the loop). */
+void dedup_prune(void);
+void dedup_shutdown(void);
 
 #endif
