@@ -30,27 +30,8 @@
 #define PARTITIONS_MAX 100000
 #define REPLICATION_MAX 32767
 #define RETRY_PASSES_MAX 50
-#define TOPICS_MAX (5 + RETRY_PASSES_MAX)
+#define TOPICS_MAX (8 + RETRY_PASSES_MAX)
 #define DAY_MS (86400LL * 1000)
-
-/* ---- the client ------------------------------------------------------------------ */
-
-/* An admin-capable client (a producer that never produces). NULL after printing why. */
-static rd_kafka_t *topics_client(void)
-{
-    char errstr[512];
-    rd_kafka_conf_t *conf = kafka_conf_new("hookline-cli", errstr, sizeof errstr);
-    if (!conf) {
-        cli_error("Kafka configuration: %s", errstr);
-        return NULL;
-    }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (!rk) {
-        rd_kafka_conf_destroy(conf); /* rd_kafka_new frees it only on success */
-        cli_error("cannot create a Kafka client: %s", errstr);
-    }
-    return rk;
-}
 
 /* ---- ensure ------------------------------------------------------------------------ */
 
@@ -98,11 +79,12 @@ int cmd_topics_ensure(int argc, char **argv)
     if (optind < argc)
         return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
 
-    rd_kafka_t *rk = topics_client();
+    rd_kafka_t *rk = cli_admin_client();
     if (!rk)
         return CLI_FAIL;
-    const char *const topics[] = {g_common.topic_raw, g_common.topic_routed, g_common.topic_rejected,
-                                  g_common.topic_dead_letters, g_common.topic_notifications};
+    const char *const topics[] = {g_common.topic_raw,          g_common.topic_routed,       g_common.topic_rejected,
+                                  g_common.topic_dead_letters, g_common.topic_notifications, g_cli.topic_replay[0],
+                                  g_cli.topic_replay[1],       g_cli.topic_replay[2]};
     const size_t ntopics = sizeof topics / sizeof topics[0];
     if (kafka_ensure_topics(rk, topics, ntopics, (int)partitions, (int)replication, errstr, sizeof errstr) < 0) {
         cli_error("cannot create topics on %s: %s", g_common.kafka_brokers, errstr);
@@ -137,9 +119,11 @@ static size_t pipeline_topics(struct topic_spec *t, long partitions, long replic
     static const struct {
         const char *role;
         long long retention_days;
-    } roles[] = {{"raw", 7}, {"routed", 7}, {"rejected", 30}, {"dead-letters", 30}, {"notifications", 7}};
-    const char *names[] = {g_common.topic_raw, g_common.topic_routed, g_common.topic_rejected,
-                           g_common.topic_dead_letters, g_common.topic_notifications};
+    } roles[] = {{"raw", 7},           {"routed", 7},          {"rejected", 30},       {"dead-letters", 30},
+                 {"notifications", 7}, {"replay.router", 3},   {"replay.forwarder", 3}, {"replay.syncer", 3}};
+    const char *names[] = {g_common.topic_raw,           g_common.topic_routed,       g_common.topic_rejected,
+                           g_common.topic_dead_letters,  g_common.topic_notifications, g_cli.topic_replay[0],
+                           g_cli.topic_replay[1],        g_cli.topic_replay[2]};
     size_t n = 0;
     for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++, n++) {
         snprintf(t[n].role, sizeof t[n].role, "%s", roles[i].role);
@@ -480,7 +464,7 @@ int cmd_topics_create(int argc, char **argv)
 
     int status = CLI_FAIL;
     char errstr[512];
-    rd_kafka_t *rk = topics_client();
+    rd_kafka_t *rk = cli_admin_client();
     if (!rk)
         return CLI_FAIL;
     const char *names[TOPICS_MAX] = {0};
@@ -636,7 +620,7 @@ int cmd_topics_describe(int argc, char **argv)
         names[i] = spec[i].name;
     int status = CLI_FAIL;
     json_t *rows = NULL;
-    rd_kafka_t *rk = topics_client();
+    rd_kafka_t *rk = cli_admin_client();
     if (!rk)
         return CLI_FAIL;
     if (cluster_state(rk, names, n, st, (int)v.timeout_ms) < 0)

@@ -26,6 +26,17 @@ static const struct config_item cli_config_items[] = {
      &g_cli.retry_topic_prefix},
     {"HOOKLINE_FORWARDER_GROUP", CONFIG_STR, "hookline-forwarder", 0, 0, 0,
      "the forwarder's consumer group ('dlq redrive --group' default)", &g_cli.forwarder_group},
+    {"HOOKLINE_ROUTER_GROUP", CONFIG_STR, "hookline-router", 0, 0, 0, "the router's consumer group ('rewind')",
+     &g_cli.router_group},
+    {"HOOKLINE_SYNCER_GROUP", CONFIG_STR, "hookline-syncer", 0, 0, 0, "the syncer's consumer group ('rewind')",
+     &g_cli.syncer_group},
+    {"HOOKLINE_TOPIC_REPLAY_ROUTER", CONFIG_STR, "webhooks.replay.router", 0, 0, 0,
+     "topic 'replay --stage router' sends raw webhooks to (the router reads it)", &g_cli.topic_replay[0]},
+    {"HOOKLINE_TOPIC_REPLAY_FORWARDER", CONFIG_STR, "webhooks.replay.forwarder", 0, 0, 0,
+     "topic 'replay --stage forwarder' sends routed webhooks to (only the forwarder reads it)",
+     &g_cli.topic_replay[1]},
+    {"HOOKLINE_TOPIC_REPLAY_SYNCER", CONFIG_STR, "webhooks.replay.syncer", 0, 0, 0,
+     "topic 'replay --stage syncer' sends routed webhooks to (only the syncer reads it)", &g_cli.topic_replay[2]},
 };
 static const size_t cli_config_count = sizeof cli_config_items / sizeof cli_config_items[0];
 
@@ -65,6 +76,8 @@ static const struct command commands[] = {
      "create the missing topics with partitions, replication and retention per topic"},
     {"topics", "describe", cmd_topics_describe, "show the topics as the cluster has them (replicas, ISR, retention)"},
     {"topics", "ensure", cmd_topics_ensure, "create the pipeline's Kafka topics that are missing"},
+    {"replay", NULL, cmd_replay, "send a time window of webhooks through one stage again (router, forwarder, syncer)"},
+    {"rewind", NULL, cmd_rewind, "move a stage's consumer group to a time, the earliest or the latest offsets"},
     {"dlq", "list", cmd_dlq_list, "list the deliveries the forwarder gave up on (dead letters)"},
     {"destinations", "list", cmd_destinations_list, "list destination URLs flagged gone (they answered 410)"},
     {"destinations", "clear", cmd_destinations_clear, "deliver to a destination flagged gone again"},

@@ -51,6 +51,7 @@ struct forwarder_config {
     long max_per_destination;
     long max_queue_wait_ms;
     long drain_ms;
+    const char *topic_replay;
 };
 extern struct forwarder_config g_forwarder;
 
@@ -158,6 +159,7 @@ void deliver_shutdown(void);
 struct routed {
     char webhook_id[64], routed_id[64], env[64], integration[IDENT_INTEGRATION_KEY_MAX_LEN + 1], provider[64],
         connection[IDENT_MAX_LEN + 1], verified[16], event_type[IDENT_MAX_LEN + 1], content_type[256];
+    char replay_id[64];  /* MSG_H_REPLAY_ID when a UUID (`hookline replay`), else "" */
     bool attributed;
     bool notification;   /* hl.kind "sync": hookline's own webhook, its body ready to send */
     struct msg_http_header passthrough[ROUTED_MAX_HEADERS]; /* the provider's headers that may be passed on */

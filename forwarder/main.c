@@ -74,6 +74,9 @@ static const struct config_item forwarder_items[] = {
      "how long a destination lookup is cached (changes also drop the cache)", &g_forwarder.cache_ttl_ms},
     {"HOOKLINE_FORWARDER_GROUP", CONFIG_STR, "hookline-forwarder", 0, 0, 0, "Kafka consumer group",
      &g_forwarder.group_id},
+    {"HOOKLINE_TOPIC_REPLAY_FORWARDER", CONFIG_STR, "webhooks.replay.forwarder", 0, 0, 0,
+     "topic of routed webhooks `hookline replay --stage forwarder` sends (read like the routed topic)",
+     &g_forwarder.topic_replay},
     {"HOOKLINE_FORWARD_CA_FILE", CONFIG_STR, "", 0, 0, 0,
      "PEM bundle of the CAs that https destinations are verified against instead of the system's "
      "(e.g. an internal CA); certificates are always verified",
@@ -178,10 +181,11 @@ int main(int argc, char **argv)
      * produced: retries, dead letters, quarantined messages. */
     size_t nretry;
     const char *const *retry_topics = retries_topics(&nretry);
-    const char *topics[2 + 16];
+    const char *topics[3 + 16];
     topics[0] = g_common.topic_routed;
     topics[1] = g_common.topic_notifications;
     memcpy(topics + 2, retry_topics, nretry * sizeof *topics);
+    topics[2 + nretry] = g_forwarder.topic_replay;
     const char *handoff_topics[3 + 16];
     memcpy(handoff_topics, retry_topics, nretry * sizeof *topics);
     handoff_topics[nretry] = g_common.topic_dead_letters;
@@ -189,7 +193,7 @@ int main(int argc, char **argv)
     handoff_topics[nretry + 2] = g_common.topic_rejected;      /* the quarantine */
     if (handoff_init(handoff_topics, nretry + 3) < 0)
         return 1;
-    rd_kafka_t *consumer = kafka_consumer_new_topics("hookline-forwarder", g_forwarder.group_id, topics, 2 + nretry,
+    rd_kafka_t *consumer = kafka_consumer_new_topics("hookline-forwarder", g_forwarder.group_id, topics, 3 + nretry,
                                                      errstr, sizeof errstr);
     if (!consumer) {
         log_error(NULL, "kafka consumer: %s", errstr);

@@ -96,6 +96,8 @@ const char *routed_read(struct routed *r, rd_kafka_headers_t *h)
     if (field(h, MSG_H_EVENT_TYPE, r->event_type, sizeof r->event_type) != F_OK)
         r->event_type[0] = '\0'; /* not needed to deliver: a bad one is left out */
     strip_controls(r->event_type);
+    if (field(h, MSG_H_REPLAY_ID, r->replay_id, sizeof r->replay_id) != F_OK || !id_is_uuid(r->replay_id))
+        r->replay_id[0] = '\0';
     if (field(h, MSG_H_HTTP_PREFIX "content-type", r->content_type, sizeof r->content_type) != F_OK)
         r->content_type[0] = '\0';
     strip_controls(r->content_type);
@@ -183,6 +185,8 @@ int request_build(struct forward_request *req, const struct routed *r, const str
         add(req, "X-Hookline-Connection-Id", r->connection);
     if (r->event_type[0])
         add(req, "X-Hookline-Event-Type", r->event_type);
+    if (r->replay_id[0])
+        add(req, "X-Hookline-Replay-Id", r->replay_id);
     for (size_t i = 0; i < r->npass; i++)
         add(req, r->passthrough[i].name, r->passthrough[i].value);
     return 0;

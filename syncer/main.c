@@ -22,6 +22,9 @@ static const struct config_item syncer_items[] = {
      &g_syncer.admin_port},
     {"HOOKLINE_ADMIN_BIND", CONFIG_STR, "127.0.0.1", 0, 0, 0, "admin bind address", &g_syncer.admin_bind},
     {"HOOKLINE_SYNCER_GROUP", CONFIG_STR, "hookline-syncer", 0, 0, 0, "Kafka consumer group", &g_syncer.group_id},
+    {"HOOKLINE_TOPIC_REPLAY_SYNCER", CONFIG_STR, "webhooks.replay.syncer", 0, 0, 0,
+     "topic of routed webhooks `hookline replay --stage syncer` sends (read like the routed topic)",
+     &g_syncer.topic_replay},
     {"HOOKLINE_SYNCER_BATCH", CONFIG_INT, "500", 1, 100000, 0, "routed messages per database transaction",
      &g_syncer.batch_size},
     {"HOOKLINE_SYNCER_WORKERS", CONFIG_INT, "8", 1, 256, 0, "runs sent at once by this process",
@@ -104,8 +107,9 @@ int main(int argc, char **argv)
     char errstr[512];
     if (runner_init() < 0 || intake_init() < 0)
         return 1;
-    rd_kafka_t *consumer = kafka_consumer_new("hookline-syncer", g_syncer.group_id, g_common.topic_routed, errstr,
-                                              sizeof errstr);
+    const char *const inputs[2] = {g_common.topic_routed, g_syncer.topic_replay};
+    rd_kafka_t *consumer = kafka_consumer_new_topics("hookline-syncer", g_syncer.group_id, inputs, 2, errstr,
+                                                     sizeof errstr);
     if (!consumer) {
         log_error(NULL, "kafka consumer: %s", errstr);
         return 1;

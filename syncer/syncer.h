@@ -32,6 +32,7 @@ struct syncer_config {
     long admin_port;
     const char *admin_bind;
     const char *group_id;
+    const char *topic_replay;
     long batch_size;
     long workers;
     long max_per_env;
