@@ -25,14 +25,16 @@ static const char list_usage[] =
     "Usage: hookline dlq list [--json]\n"
     "\n"
     "Lists the deliveries the forwarder gave up on (HOOKLINE_TOPIC_DEAD_LETTERS), oldest\n"
-    "first per partition: webhook id, delivery id, destination, last status and error.\n"
+    "first per partition: webhook id, delivery id, destination, last status and error,\n"
+    "and when it had been redriven before it failed again (redriven_at_ms, if it was).\n"
     "\n"
     "  --json   print a JSON array\n"
     "  --help   show this help\n";
 
 static const char redrive_usage[] =
-    "Usage: hookline dlq redrive (--webhook-id ID | --destination URL | --all) [--dry-run]\n"
-    "                            [--group GROUP] [--json]\n"
+    "Usage: hookline dlq redrive (--webhook-id ID | --destination URL | --all) [--to URL]\n"
+    "                            [--env UUID] [--integration KEY] [--connection ID]\n"
+    "                            [--dry-run] [--group GROUP] [--json]\n"
     "\n"
     "Delivers dead letters again: each chosen dead letter is copied, with its value, key\n"
     "and headers (minus the hl.dl.* ones), to the forwarder's first retry topic\n"
@@ -44,8 +46,12 @@ static const char redrive_usage[] =
     "delivery to the same destination is sent once.\n"
     "\n"
     "  --webhook-id ID     the dead letters of this webhook (X-Hookline-Webhook-Id)\n"
-    "  --destination URL   the dead letters of this destination (with --webhook-id: both)\n"
+    "  --destination URL   the dead letters of this destination (filters combine: all apply)\n"
     "  --all               every dead letter\n"
+    "  --env, --integration, --connection\n"
+    "                      only the dead letters whose headers say so\n"
+    "  --to URL            send them to URL instead (the app moved; http or https, checked\n"
+    "                      like an environment's URL), signed with the environment's key\n"
     "  --dry-run           only list what would be redriven\n"
     "  --group GROUP       the forwarder's consumer group (default HOOKLINE_FORWARDER_GROUP)\n"
     "  --json              print {\"topic\", \"dry_run\", \"redriven\", \"dead_letters\": [...]}\n"
@@ -76,6 +82,7 @@ static json_t *dead_letter_row(const rd_kafka_message_t *rkm)
     set_header(row, "error", h, MSG_H_DL_ERROR);
     set_header(row, "attempts", h, MSG_H_DL_ATTEMPTS);
     set_header(row, "dead_lettered_at_ms", h, MSG_H_DL_AT);
+    set_header(row, "redriven_at_ms", h, MSG_H_REDRIVEN_AT);
     json_object_set_new(row, "partition", json_integer(rkm->partition));
     json_object_set_new(row, "offset", json_integer(rkm->offset));
     return row;
@@ -120,6 +127,8 @@ int cmd_dlq_list(int argc, char **argv)
 struct redrive {
     const char *webhook_id;   /* NULL: any */
     const char *destination;  /* NULL: any */
+    const char *env, *integration, *connection; /* NULL: any */
+    const char *to;           /* NULL: each to the destination that failed */
     bool dry_run;
     char topic[512];
     char now[24];             /* unix ms, for hl.retry.due and hl.redriven-at */
@@ -207,6 +216,11 @@ static int redrive_visit(const rd_kafka_message_t *rkm, void *ctx)
         return 0;
     if (rd->destination && strcmp(dest, rd->destination))
         return 0;
+    if (!cli_header_is(h, MSG_H_ENVIRONMENT, rd->env) || !cli_header_is(h, MSG_H_INTEGRATION, rd->integration) ||
+        !cli_header_is(h, MSG_H_CONNECTION, rd->connection))
+        return 0;
+    if (rd->to)
+        snprintf(dest, sizeof dest, "%s", rd->to);
     if (!msg_header(h, MSG_H_ROUTED_ID, routed, sizeof routed))
         routed[0] = '\0';
     char *once = NULL; /* the same delivery dead-lettered again after a redrive: send it once */
@@ -264,13 +278,20 @@ int cmd_dlq_redrive(int argc, char **argv)
         {"webhook-id", CLI_OPT_STRING, &rd.webhook_id, false}, {"destination", CLI_OPT_STRING, &rd.destination, false},
         {"all", CLI_OPT_FLAG, &all, false},                    {"dry-run", CLI_OPT_FLAG, &rd.dry_run, false},
         {"group", CLI_OPT_STRING, &group, false},              {"json", CLI_OPT_FLAG, &json, false},
+        {"to", CLI_OPT_URL, &rd.to, false},                    {"env", CLI_OPT_ENV_ID, &rd.env, false},
+        {"integration", CLI_OPT_STRING, &rd.integration, false}, {"connection", CLI_OPT_STRING, &rd.connection, false},
     };
     int parsed = cli_parse_options(argc, argv, redrive_usage, opts, CLI_OPTS_N(opts));
     if (parsed >= 0)
         return parsed;
-    if (all == (rd.webhook_id || rd.destination))
-        return cli_usage_error(argv[0], all ? "--all goes alone, without --webhook-id or --destination"
-                                            : "choose the dead letters: --webhook-id, --destination or --all");
+    bool chosen = rd.webhook_id || rd.destination || rd.env || rd.integration || rd.connection;
+    if (all == chosen)
+        return cli_usage_error(argv[0], all ? "--all goes alone, without a filter"
+                                            : "choose the dead letters: --webhook-id, --destination, --env, "
+                                              "--integration, --connection or --all");
+    if (rd.to && strlen(rd.to) > OUTBOUND_URL_MAX)
+        return cli_usage_error(argv[0], "--to is %zu bytes long: a URL may have at most %d", strlen(rd.to),
+                               OUTBOUND_URL_MAX);
     if (rd.webhook_id && !id_is_uuid(rd.webhook_id))
         return cli_usage_error(argv[0], "--webhook-id '%s' is not a webhook id (a UUID)", rd.webhook_id);
     if (!*group)

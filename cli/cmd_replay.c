@@ -157,7 +157,7 @@ int cli_parse_time_ms(const char *s, int64_t now_ms, int64_t *out)
 
 /* ---- filters ------------------------------------------------------------------- */
 
-static bool header_is(rd_kafka_headers_t *h, const char *name, const char *want)
+bool cli_header_is(rd_kafka_headers_t *h, const char *name, const char *want)
 {
     char buf[512];
     if (!want)
@@ -171,9 +171,9 @@ static bool matches(const struct filters *f, const rd_kafka_message_t *rkm)
     rd_kafka_headers_t *h = NULL;
     if (rd_kafka_message_headers(rkm, &h))
         h = NULL;
-    if (!header_is(h, MSG_H_ENVIRONMENT, f->env) || !header_is(h, MSG_H_INTEGRATION, f->integration) ||
-        !header_is(h, MSG_H_PROVIDER, f->provider) || !header_is(h, MSG_H_CONNECTION, f->connection) ||
-        !header_is(h, MSG_H_EVENT_TYPE, f->event_type))
+    if (!cli_header_is(h, MSG_H_ENVIRONMENT, f->env) || !cli_header_is(h, MSG_H_INTEGRATION, f->integration) ||
+        !cli_header_is(h, MSG_H_PROVIDER, f->provider) || !cli_header_is(h, MSG_H_CONNECTION, f->connection) ||
+        !cli_header_is(h, MSG_H_EVENT_TYPE, f->event_type))
         return false;
     if (f->nwebhook_ids == 0)
         return true;
@@ -380,12 +380,14 @@ static int read_range(rd_kafka_t *rk, struct replay *r, struct part *p, int n)
             if (pp && rkm->offset >= pp->end)
                 pp->next = pp->end > pp->next ? pp->end : pp->next; /* nothing left up to the end */
         } else if (pp && rkm->offset >= pp->next && rkm->offset < pp->end) {
-            r->read++;
-            pp->next = rkm->offset + 1;
-            if (matches(&r->f, rkm)) {
-                r->matched++;
-                if (r->producer) {
-                    pace(r);
+            bool match = matches(&r->f, rkm);
+            if (match && r->producer)
+                pace(r);
+            if (!interrupted) { /* else left for the next replay: where it stopped */
+                r->read++;
+                pp->next = rkm->offset + 1;
+                r->matched += match;
+                if (match && r->producer) {
                     rc = publish_copy(r, rkm);
                     r->published += rc == 0;
                 }

@@ -230,6 +230,29 @@ def test_replay_for_the_router_routes_again_past_duplicate_suppression(github, r
     assert dropped_metric(stack, github.key) == 0, "the replay was taken for a provider's re-send"
 
 
+def test_replay_stops_cleanly_on_ctrl_c_and_says_where(github, cli):
+    inst = random.randint(10**6, 10**9)
+    github.connect({"installation_id": str(inst)})
+    start = time.time() - 1
+    bodies = [github_body(inst, n=i) for i in range(4)]
+    for body in bodies:
+        github.send(body)
+    for body in bodies:
+        github.wait_payload(body)
+    p = subprocess.Popen([str(cli.path), "replay", "--stage", "forwarder", "--from", rfc3339(start),
+                          "--integration", github.key, "--rate", "1/s"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(2)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    out = out.decode()
+    assert p.returncode == 1, (out, err)
+    assert "interrupted: stopped reading " + topic("routed") in out and "offset" in out, out
+    published = int(re.search(r"published (\d+) to", out).group(1))
+    assert 1 <= published < 4, out
+    assert len(replayed_on("forwarder", github.key)) == published
+
+
 # ---- rewind ------------------------------------------------------------------------------
 
 def rewind(cli, *args):
@@ -257,3 +280,38 @@ def test_rewind_refuses_a_live_group_and_moves_a_stopped_one(daemons, cli):
         "the offsets are not where rewind put them"
     rc, out, err = rewind(cli, "--stage", "syncer", "--to", "latest", "--force", "--json")
     assert rc == 0, err
+
+
+# ---- dead letters ------------------------------------------------------------------------
+
+def test_dlq_redrive_to_a_new_url_reaches_it_and_list_shows_the_redrive(cli, stack, receiver):
+    from hlsupport import App, Receiver
+    from test_dead_letters import wait_dead_letter
+    app = App(cli, stack, receiver, "github-app")
+    receiver.status = 503
+    inst = random.randint(10**6, 10**9)
+    conn = app.connect({"installation_id": str(inst)})
+    body = github_body(inst)
+    webhook_id = app.send(body).headers["X-Hookline-Webhook-Id"]
+    dl = wait_dead_letter(cli, webhook_id)
+    r = subprocess.run([str(cli.path), "dlq", "redrive", "--webhook-id", webhook_id, "--to", "ftp://example.com/x"],
+                       capture_output=True, timeout=60)
+    assert r.returncode != 0 and b"http:// or https://" in r.stderr, r.stderr
+    r = subprocess.run([str(cli.path), "dlq", "redrive", "--integration", app.key, "--connection", "conn-elsewhere",
+                        "--dry-run"], capture_output=True, timeout=60)
+    assert r.returncode == 1 and b"no dead letter matches" in r.stderr, r.stderr
+    moved = Receiver().start()
+    try:
+        new_url = moved.url + "/moved"
+        out = cli.json("dlq", "redrive", "--integration", app.key, "--connection", conn, "--to", new_url)
+        assert out["redriven"] == 1 and [d["webhook_id"] for d in out["dead_letters"]] == [webhook_id]
+        got = moved.wait_for(lambda rs: [d for d in rs if d.path == "/moved"], 60, "the delivery at the new URL")
+        assert got[0].header("webhook-id") == dl["delivery_id"]
+        assert not app.mine(receiver.snapshot(), body)[int(dl["attempts"]):], "the old URL got the redrive"
+    finally:
+        moved.stop()
+
+    # Redriven to the old URL, which still fails: the new dead letter says when it was redriven.
+    cli.json("dlq", "redrive", "--webhook-id", webhook_id)
+    wait_until(lambda: [d for d in cli.json("dlq", "list") if d["webhook_id"] == webhook_id and d["redriven_at_ms"]],
+               90, "the dead letter of the redriven delivery, with redriven_at_ms")
