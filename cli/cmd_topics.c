@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "common/config.h"
@@ -120,7 +121,7 @@ static size_t pipeline_topics(struct topic_spec *t, long partitions, long replic
         const char *role;
         long long retention_days;
     } roles[] = {{"raw", 7},           {"routed", 7},          {"rejected", 30},       {"dead-letters", 30},
-                 {"notifications", 7}, {"replay.router", 3},   {"replay.forwarder", 3}, {"replay.syncer", 3}};
+                 {"notifications", 7}, {"replay.router", 7},   {"replay.forwarder", 7}, {"replay.syncer", 7}};
     const char *names[] = {g_common.topic_raw,           g_common.topic_routed,       g_common.topic_rejected,
                            g_common.topic_dead_letters,  g_common.topic_notifications, g_cli.topic_replay[0],
                            g_cli.topic_replay[1],        g_cli.topic_replay[2]};
@@ -550,9 +551,18 @@ int cmd_topics_create(int argc, char **argv)
             if (!v.json)
                 printf("created %s\n", rd_kafka_topic_result_name(tr[i]));
         }
-        /* What was made, as the cluster reports it (metadata may lag a moment). */
-        if (cluster_state(rk, names, n, st, (int)v.timeout_ms) < 0)
-            goto out;
+        /* What was made, as the cluster reports it: its metadata may lag a moment behind
+         * the creation, so it is asked again (for a few seconds) until it has them all. */
+        for (int tries = 0; tries < 20; tries++) {
+            if (cluster_state(rk, names, n, st, (int)v.timeout_ms) < 0)
+                goto out;
+            size_t seen = 0;
+            while (seen < n && st[seen].exists)
+                seen++;
+            if (seen == n)
+                break;
+            usleep(250 * 1000);
+        }
     }
     rows = json_array();
     for (size_t i = 0; rows && i < n; i++)
