@@ -154,8 +154,13 @@ void dedup_shutdown(void)
 int dedup_webhook(const struct provider *p, const struct webhook_request *wr, rd_kafka_headers_t *raw,
                   const char *env, const char *integration, const char *wid)
 {
-    char replay[64], event_id[256], first[128] = "";
+    char replay[64], verified[16], event_id[256], first[128] = "";
     if (window_s <= 0 || msg_header(raw, MSG_H_REPLAY_ID, replay, sizeof replay))
+        return 1;
+    /* Only a signed request may claim an id: an unverified one could otherwise claim the
+     * id of a genuine event to come (Zoom's event_ts:event can be guessed) and have it
+     * dropped. */
+    if (!msg_header(raw, MSG_H_VERIFIED, verified, sizeof verified) || strcmp(verified, "verified"))
         return 1;
     if (provider_event_id(p, wr, event_id, sizeof event_id) == 0)
         return 1;

@@ -61,8 +61,8 @@ int dedup_init(const char *conninfo, long window_s) __attribute__((warn_unused_r
  * database refuses is let through (1) with a warning. */
 int dedup_claim(const char *env, const char *integration, const char *event_id, const char *wid, char *first,
                 size_t firstlen) __attribute__((warn_unused_result));
-/* The same for one raw message of provider p: replays (MSG_H_REPLAY_ID) and webhooks
- * without a provider event id always pass. Logs a drop. */
+/* The same for one raw message of provider p: replays (MSG_H_REPLAY_ID), unverified
+ * webhooks and webhooks without a provider event id always pass. Logs a drop. */
 struct provider;
 struct webhook_request;
 int dedup_webhook(const struct provider *p, const struct webhook_request *wr, rd_kafka_headers_t *raw,

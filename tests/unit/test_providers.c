@@ -10,6 +10,7 @@
  * and expect.json what the provider must say about it:
  *   {"verdict": "valid|invalid|missing|no_secret|unsupported", "why": "substring",
  *    "ordering_key": "" (none) | "...", "event_type": first group's event type,
+ *    "event_id": the provider's event id (provider_event_id; "" none), when given,
  *    "groups": [{"key", "value", "source": "connection_config|metadata|connection_id",
  *                "event_type", "payload_file"}]   payload defaults to the body
  *    | "attribution_error": "substring",
@@ -220,6 +221,18 @@ static void check_ordering_key(const struct provider *p, const struct loaded *l,
     assert_string_equal(key, want);
 }
 
+static void check_event_id(const struct provider *p, const struct loaded *l, const json_t *expect)
+{
+    const char *want = opt_string(expect, "event_id");
+    if (!want)
+        return;
+    char id[256];
+    size_t n = provider_event_id(p, &l->req, id, sizeof id);
+    assert_int_equal(n, strlen(want));
+    if (n)
+        assert_string_equal(id, want);
+}
+
 static void check_group(const struct tcase *tc, const struct loaded *l, const struct attribution_group *g,
                         const json_t *want)
 {
@@ -337,6 +350,7 @@ static void run_case(void **state)
 
     check_verify(tc, p, &l, expect);
     check_ordering_key(p, &l, expect);
+    check_event_id(p, &l, expect);
     check_attribution(tc, p, &l, expect);
     check_handshake(tc, p, &l, expect);
 
