@@ -6,11 +6,13 @@
  * that won, so the same webhook read again (the batch a crash left uncommitted) passes
  * again; a claim older than the window counts for nothing and is taken over, then
  * deleted by dedup_prune. Main thread only; one connection of its own. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/ids.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/msg.h"
@@ -26,6 +28,7 @@ static char *conninfo;
 static long window_s;
 static double next_prune;
 static struct metric_family *m_dropped;
+static json_t *batch_won; /* webhook ids whose claim the last dedup_batch_claim won */
 
 static const char claim_sql[] =
     "INSERT INTO provider_events AS pe (environment_id, integration, event_id, webhook_id)"
@@ -34,6 +37,15 @@ static const char claim_sql[] =
     " SET webhook_id = EXCLUDED.webhook_id, seen_at = now(), duplicates = 0"
     " WHERE pe.webhook_id = EXCLUDED.webhook_id OR pe.seen_at < now() - make_interval(secs => $5::bigint)"
     " RETURNING 1";
+
+/* The claims of a whole batch in one statement: the rows returned are the claims won. */
+static const char batch_sql[] =
+    "INSERT INTO provider_events AS pe (environment_id, integration, event_id, webhook_id)"
+    " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])"
+    " ON CONFLICT (environment_id, integration, event_id) DO UPDATE"
+    " SET webhook_id = EXCLUDED.webhook_id, seen_at = now(), duplicates = 0"
+    " WHERE pe.webhook_id = EXCLUDED.webhook_id OR pe.seen_at < now() - make_interval(secs => $5::bigint)"
+    " RETURNING webhook_id";
 
 /* The claim was lost: count the copy and remember it for `hookline deliveries`. */
 static const char lost_sql[] =
@@ -144,6 +156,8 @@ void dedup_prune(void)
 
 void dedup_shutdown(void)
 {
+    json_decref(batch_won);
+    batch_won = NULL;
     if (db)
         PQfinish(db);
     db = NULL;
@@ -162,10 +176,119 @@ int dedup_webhook(const struct provider *p, const struct webhook_request *wr, rd
      * dropped. */
     if (!msg_header(raw, MSG_H_VERIFIED, verified, sizeof verified) || strcmp(verified, "verified"))
         return 1;
+    if (json_object_get(batch_won, wid))
+        return 1; /* claimed with its batch */
     if (provider_event_id(p, wr, event_id, sizeof event_id) == 0)
         return 1;
     int rc = dedup_claim(env, integration, event_id, wid, first, sizeof first);
     if (rc == 0)
         log_info(wid, "dropped: %s already sent event %s as webhook %s", integration, event_id, first);
     return rc;
+}
+
+/* ---- a batch's claims in one statement -------------------------------------------- */
+
+/* Appends s to the PostgreSQL array literal a as one quoted element. */
+static void array_add(json_t *a, const char *s)
+{
+    json_array_append_new(a, json_string(s));
+}
+
+/* The array literal {"a","b"} of the strings in a: a new string, or NULL. */
+static char *array_literal(json_t *a)
+{
+    size_t cap = 3;
+    for (size_t i = 0; i < json_array_size(a); i++)
+        cap += 2 * strlen(json_string_value(json_array_get(a, i))) + 3;
+    char *out = malloc(cap), *o = out;
+    if (!out)
+        return NULL;
+    *o++ = '{';
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        if (i)
+            *o++ = ',';
+        *o++ = '"';
+        for (const char *c = json_string_value(json_array_get(a, i)); *c; c++) {
+            if (*c == '"' || *c == '\\')
+                *o++ = '\\';
+            *o++ = *c;
+        }
+        *o++ = '"';
+    }
+    *o++ = '}';
+    *o = '\0';
+    return out;
+}
+
+/* The claim of one raw message into the columns, unless it takes no part or repeats an
+ * event already in the batch (that copy is left to dedup_webhook, after the first). */
+static void batch_add(const rd_kafka_message_t *rkm, json_t *cols[4], json_t *keys)
+{
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(rkm, &h))
+        return;
+    char replay[64], verified[16], wid[64], env[64], integration[160], provider[64], event_id[256];
+    if (msg_header(h, MSG_H_REPLAY_ID, replay, sizeof replay) ||
+        !msg_header(h, MSG_H_VERIFIED, verified, sizeof verified) || strcmp(verified, "verified") ||
+        !msg_header(h, MSG_H_WEBHOOK_ID, wid, sizeof wid) || !msg_header(h, MSG_H_ENVIRONMENT, env, sizeof env) ||
+        !msg_header(h, MSG_H_INTEGRATION, integration, sizeof integration) ||
+        !msg_header(h, MSG_H_PROVIDER, provider, sizeof provider) || !id_is_uuid(env))
+        return;
+    const struct provider *p = provider_find(provider);
+    if (!p)
+        return;
+    struct msg_http_header stored[128];
+    struct http_header views[128];
+    size_t n = msg_http_headers(h, stored, 128, NULL);
+    for (size_t i = 0; i < n; i++)
+        views[i] = (struct http_header){stored[i].name, stored[i].value};
+    struct webhook_request wr = {.method = "POST", .url = "", .path = "", .query = "", .headers = views,
+                                 .nheaders = n, .body = rkm->payload ? rkm->payload : (const void *)"",
+                                 .body_len = rkm->len};
+    size_t len = provider_event_id(p, &wr, event_id, sizeof event_id);
+    msg_http_headers_free(stored, n);
+    char *key = NULL;
+    if (len == 0 || asprintf(&key, "%s/%s/%s", env, integration, event_id) < 0)
+        return;
+    if (!json_object_get(keys, key)) {
+        json_object_set_new(keys, key, json_true());
+        array_add(cols[0], env);
+        array_add(cols[1], integration);
+        array_add(cols[2], event_id);
+        array_add(cols[3], wid);
+    }
+    free(key);
+}
+
+void dedup_batch_claim(rd_kafka_message_t *const *batch, size_t n)
+{
+    json_decref(batch_won);
+    batch_won = json_object();
+    if (window_s <= 0 || n == 0 || !batch_won)
+        return;
+    json_t *cols[4] = {json_array(), json_array(), json_array(), json_array()}, *keys = json_object();
+    char *lits[4] = {NULL, NULL, NULL, NULL};
+    for (size_t i = 0; keys && cols[3] && i < n; i++)
+        if (!batch[i]->err)
+            batch_add(batch[i], cols, keys);
+    bool ok = keys && cols[3] && json_array_size(cols[3]) > 0;
+    for (int c = 0; ok && c < 4; c++)
+        ok = (lits[c] = array_literal(cols[c])) != NULL;
+    if (ok) {
+        char window[32];
+        snprintf(window, sizeof window, "%ld", window_s);
+        const char *params[5] = {lits[0], lits[1], lits[2], lits[3], window};
+        bool permanent;
+        /* On failure each message claims alone in dedup_webhook (and waits there while
+         * the database is down, or lets a value it refuses through). */
+        PGresult *res = run(batch_sql, 5, params, &permanent);
+        for (int r = 0; res && r < PQntuples(res); r++)
+            json_object_set_new(batch_won, PQgetvalue(res, r, 0), json_true());
+        PQclear(res);
+    }
+    for (int c = 0; c < 4; c++) {
+        free(lits[c]);
+        json_decref(cols[c]);
+    }
+    json_decref(keys);
 }

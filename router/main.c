@@ -78,6 +78,7 @@ static int route_with_retry(rd_kafka_t *consumer, const rd_kafka_message_t *rkm)
 static int run_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch)
 {
     size_t n = kafka_poll_batch(consumer, batch, (size_t)g_router.batch_size, 100);
+    dedup_batch_claim(batch, n);
     size_t done = 0;
     while (done < n && route_with_retry(consumer, batch[done]) == 0)
         done++;

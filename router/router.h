@@ -67,6 +67,10 @@ struct provider;
 struct webhook_request;
 int dedup_webhook(const struct provider *p, const struct webhook_request *wr, rd_kafka_headers_t *raw,
                   const char *env, const char *integration, const char *wid) __attribute__((warn_unused_result));
+/* Claims the events of a batch of raw messages in one statement before they are
+ * routed, so that dedup_webhook needs the database only for the copies (and for
+ * everything when this statement failed). Main thread; the batch is borrowed. */
+void dedup_batch_claim(rd_kafka_message_t *const *batch, size_t n);
 /* Deletes expired claims, at most once a minute (call it from the loop). */
 void dedup_prune(void);
 void dedup_shutdown(void);
