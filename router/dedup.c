@@ -5,7 +5,12 @@
  * restarted router finds its claims where it left them. The claim names the webhook
  * that won, so the same webhook read again (the batch a crash left uncommitted) passes
  * again; a claim older than the window counts for nothing and is taken over, then
- * deleted by dedup_prune. Main thread only; one connection of its own. */
+ * deleted by dedup_prune. Main thread only; one connection of its own.
+ *
+ * Routing never waits for it: when the database does not answer, webhooks are routed
+ * unchecked for DEDUP_PAUSE_S (counted), as a cached tenant's webhooks are delivered
+ * while PostgreSQL is down. A copy may then reach the app, as it did before this
+ * module; the claims made before and after still hold. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +27,14 @@
 
 #define DEDUP_TIMEOUT_MS 5000
 #define PRUNE_EVERY_S 60.0
+#define DEDUP_PAUSE_S 5.0
 
 static PGconn *db;
 static char *conninfo;
 static long window_s;
 static double next_prune;
+static double unchecked_until; /* clock_mono_s: no check before (the database did not answer) */
+static struct metric *m_unchecked;
 static struct metric_family *m_dropped;
 static json_t *batch_won; /* webhook ids whose claim the last dedup_batch_claim won */
 
@@ -67,11 +75,29 @@ int dedup_init(const char *db_conninfo, long window)
     window_s = window;
     m_dropped = metrics_counter_family("hookline_router_duplicates_dropped_total", "integration",
                                        "webhooks dropped as a re-sent copy of a provider event, by integration", 200);
+    m_unchecked = metrics_counter("hookline_router_duplicates_unchecked_total", NULL,
+                                  "webhooks routed without the duplicate check: the database did not answer");
     next_prune = clock_mono_s() + 5;
     if (window_s <= 0)
         return 0;
     conninfo = strdup(db_conninfo);
-    return conninfo && m_dropped ? 0 : -1;
+    return conninfo && m_dropped && m_unchecked ? 0 : -1;
+}
+
+/* Whether the check is paused; counts the webhook when it is. */
+static bool unchecked(void)
+{
+    if (clock_mono_s() >= unchecked_until)
+        return false;
+    metric_inc(m_unchecked);
+    return true;
+}
+
+/* The database did not answer: route unchecked for a while. */
+static void pause_checks(void)
+{
+    log_warn(NULL, "dedup: database unavailable: routing without the duplicate check for %.0f s", DEDUP_PAUSE_S);
+    unchecked_until = clock_mono_s() + DEDUP_PAUSE_S;
 }
 
 static PGconn *connection(void)
@@ -109,7 +135,7 @@ static PGresult *run(const char *sql, int n, const char *const *params, bool *pe
 int dedup_claim(const char *env, const char *integration, const char *event_id, const char *wid, char *first,
                 size_t firstlen)
 {
-    if (window_s <= 0)
+    if (window_s <= 0 || unchecked())
         return 1;
     char window[32];
     snprintf(window, sizeof window, "%ld", window_s);
@@ -119,15 +145,23 @@ int dedup_claim(const char *env, const char *integration, const char *event_id, 
     if (!res) {
         if (permanent)
             log_warn(wid, "dedup: the database refused event id of %s: not checked for duplicates", integration);
-        return permanent ? 1 : -1;
+        else
+            pause_checks();
+        if (!permanent)
+            metric_inc(m_unchecked);
+        return 1;
     }
     bool won = PQntuples(res) == 1;
     PQclear(res);
     if (won)
         return 1;
     res = run(lost_sql, 4, params, &permanent);
-    if (!res)
-        return permanent ? 1 : -1;
+    if (!res) { /* a copy all the same: dropped, not recorded */
+        snprintf(first, firstlen, "(not recorded: %s)", permanent ? "refused" : "database unavailable");
+        const char *labels[1] = {integration};
+        metric_inc(metric_family_get(m_dropped, labels));
+        return 0;
+    }
     int rc = -1; /* the claim vanished in between (pruned): claim again */
     if (PQntuples(res) == 1) {
         snprintf(first, firstlen, "%s", PQgetvalue(res, 0, 0));
@@ -264,7 +298,7 @@ void dedup_batch_claim(rd_kafka_message_t *const *batch, size_t n)
 {
     json_decref(batch_won);
     batch_won = json_object();
-    if (window_s <= 0 || n == 0 || !batch_won)
+    if (window_s <= 0 || n == 0 || !batch_won || clock_mono_s() < unchecked_until)
         return;
     json_t *cols[4] = {json_array(), json_array(), json_array(), json_array()}, *keys = json_object();
     char *lits[4] = {NULL, NULL, NULL, NULL};
@@ -282,6 +316,8 @@ void dedup_batch_claim(rd_kafka_message_t *const *batch, size_t n)
         /* On failure each message claims alone in dedup_webhook (and waits there while
          * the database is down, or lets a value it refuses through). */
         PGresult *res = run(batch_sql, 5, params, &permanent);
+        if (!res && !permanent)
+            pause_checks();
         for (int r = 0; res && r < PQntuples(res); r++)
             json_object_set_new(batch_won, PQgetvalue(res, r, 0), json_true());
         PQclear(res);

@@ -57,8 +57,9 @@ void route_metrics_init(void);
  * it off. 0 or -1 (no memory). */
 int dedup_init(const char *conninfo, long window_s) __attribute__((warn_unused_result));
 /* Claims the event for webhook wid: 1 first copy (route it), 0 a copy of the earlier
- * webhook written into first (drop it), -1 database unavailable (retry). A value the
- * database refuses is let through (1) with a warning. */
+ * webhook written into first (drop it), -1 the claim vanished meanwhile (retry). When
+ * the database does not answer, or refuses the values, the webhook is let through (1):
+ * routing never waits for the check (see dedup.c). */
 int dedup_claim(const char *env, const char *integration, const char *event_id, const char *wid, char *first,
                 size_t firstlen) __attribute__((warn_unused_result));
 /* The same for one raw message of provider p: replays (MSG_H_REPLAY_ID), unverified
