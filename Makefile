@@ -88,7 +88,7 @@ $(STAGES_LIB): $(STAGE_SRC:%.c=$(BUILD)/obj/%.o)
 	$(AR) rcs $@ $^
 
 define daemon_rule
-$(BIN)/hookline-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $(LIBHL)
+$(BIN)/hookline-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $($(1)_EXTRA_OBJ) $(LIBHL)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LIBS)
 endef

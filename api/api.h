@@ -23,8 +23,6 @@
 struct api_config {
     long port;
     const char *bind;
-    long admin_port;
-    const char *admin_bind;
     long threads;
     long rate_per_s;          /* requests a key may make per second, sustained */
     long rate_burst;          /* ... and in a burst */
@@ -47,15 +45,15 @@ struct api_key {
     char id[17];
     bool write;
     bool all_envs;
-    char envs[2048];      /* "{uuid,uuid}": the text of a uuid[] parameter; "" when all_envs */
+    char envs[2048]; /* "{uuid,uuid}": the text of a uuid[] parameter; "" when all_envs */
 };
 
 struct api_request {
     const char *method;
-    const char *path;                     /* without the query */
-    const char *params[API_MAX_PARAMS];   /* path parameters, URL-decoded, borrowed from http.c */
-    struct MHD_Connection *conn;          /* for query arguments (api_query) */
-    const char *body;                     /* request body (NUL-terminated), may be "" */
+    const char *path;                   /* without the query */
+    const char *params[API_MAX_PARAMS]; /* path parameters, URL-decoded, borrowed from http.c */
+    struct MHD_Connection *conn;        /* for query arguments (api_query) */
+    const char *body;                   /* request body (NUL-terminated), may be "" */
     size_t body_len;
     const struct api_key *key;
     /* Set by a write handler: what the audit row names. */
@@ -64,9 +62,9 @@ struct api_request {
 
 struct api_response {
     unsigned status;
-    char *body;            /* owned (malloc); NULL: no body */
-    const char *type;      /* content type (static) */
-    char retry_after[16];  /* "" or seconds */
+    char *body;           /* owned (malloc); NULL: no body */
+    const char *type;     /* content type (static) */
+    char retry_after[16]; /* "" or seconds */
     char location[512];
 };
 
@@ -109,8 +107,8 @@ bool db_ready(void);
 PGresult *db_query(PGconn *db, struct api_response *rs, const char *sql, int n, const char *const *params);
 /* A statement whose one row, one column is JSON text: answered as is with status
  * (404 problem "not_found" when it returns no row or NULL). */
-unsigned db_json(PGconn *db, struct api_response *rs, unsigned status, const char *not_found, const char *sql,
-                 int n, const char *const *params);
+unsigned db_json(PGconn *db, struct api_response *rs, unsigned status, const char *not_found, const char *sql, int n,
+                 const char *const *params);
 
 /* Pagination: wraps inner (a SELECT whose rows have a text column _cursor, unique and
  * sortable) into {"data": [...], "next_cursor": "..."|null}. Its parameters are
@@ -128,7 +126,7 @@ struct api_route {
     const char *method;
     const char *pattern; /* "/v1/environments/{}/integrations/{}" */
     api_handler run;
-    bool write;          /* needs a write key; audited */
+    bool write; /* needs a write key; audited */
 };
 extern const struct api_route api_routes[];
 extern const size_t api_routes_count;
@@ -156,7 +154,7 @@ bool weblog_ready(void);
 /* ---- assets.c (generated) ------------------------------------------------------------- */
 
 struct api_asset {
-    const char *path;     /* "/console/app.js", "/v1/openapi.json" */
+    const char *path; /* "/console/app.js", "/v1/openapi.json" */
     const char *type;
     const unsigned char *data;
     size_t len;

@@ -119,7 +119,8 @@ void auth_audit(PGconn *db, const struct api_key *key, const char *action, const
     char st[8];
     snprintf(st, sizeof st, "%u", status);
     const char *params[] = {key->id, action, target, st};
-    PGresult *res = db ? pg_exec(db, "INSERT INTO api_audit (key_id, action, target, status) VALUES ($1, $2, $3, $4::int)",
+    PGresult *res = db ? pg_exec(db,
+                                 "INSERT INTO api_audit (key_id, action, target, status) VALUES ($1, $2, $3, $4::int)",
                                  4, params, NULL, NULL, (int)g_api.db_timeout_ms)
                        : NULL;
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)

@@ -88,8 +88,8 @@ PGresult *db_query(PGconn *db, struct api_response *rs, const char *sql, int n, 
     return NULL;
 }
 
-unsigned db_json(PGconn *db, struct api_response *rs, unsigned status, const char *not_found, const char *sql,
-                 int n, const char *const *params)
+unsigned db_json(PGconn *db, struct api_response *rs, unsigned status, const char *not_found, const char *sql, int n,
+                 const char *const *params)
 {
     PGresult *res = db_query(db, rs, sql, n, params);
     if (!res)
@@ -137,14 +137,15 @@ unsigned db_page(PGconn *db, const struct api_request *rq, struct api_response *
     all[n + 1] = lim;
     const char *cmp = desc ? "<" : ">", *dir = desc ? "DESC" : "ASC";
     char *sql = NULL;
-    if (asprintf(&sql,
-                 "WITH base AS (%s), page AS (SELECT * FROM base WHERE ($%d::text IS NULL OR _cursor %s $%d::text)"
-                 " ORDER BY _cursor %s LIMIT $%d::int + 1)"
-                 " SELECT json_build_object('data', coalesce((SELECT json_agg(to_jsonb(p) - '_cursor' ORDER BY _cursor %s)"
-                 " FROM (SELECT * FROM page ORDER BY _cursor %s LIMIT $%d::int) p), '[]'::json),"
-                 " 'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $%d::int THEN"
-                 " (SELECT _cursor FROM page ORDER BY _cursor %s OFFSET $%d::int - 1 LIMIT 1) END)::text",
-                 inner, n + 1, cmp, n + 1, dir, n + 2, dir, dir, n + 2, n + 2, dir, n + 2) < 0)
+    if (asprintf(
+            &sql,
+            "WITH base AS (%s), page AS (SELECT * FROM base WHERE ($%d::text IS NULL OR _cursor %s $%d::text)"
+            " ORDER BY _cursor %s LIMIT $%d::int + 1)"
+            " SELECT json_build_object('data', coalesce((SELECT json_agg(to_jsonb(p) - '_cursor' ORDER BY _cursor %s)"
+            " FROM (SELECT * FROM page ORDER BY _cursor %s LIMIT $%d::int) p), '[]'::json),"
+            " 'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $%d::int THEN"
+            " (SELECT _cursor FROM page ORDER BY _cursor %s OFFSET $%d::int - 1 LIMIT 1) END)::text",
+            inner, n + 1, cmp, n + 1, dir, n + 2, dir, dir, n + 2, n + 2, dir, n + 2) < 0)
         return api_problem(rs, 500, "Internal Server Error", "out of memory");
     unsigned st = db_json(db, rs, 200, "nothing", sql, n + 2, all);
     free(sql);

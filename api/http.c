@@ -32,7 +32,7 @@ static struct metric *m_latency, *m_auth_failed;
 
 struct http_state {
     struct MHD_Connection *conn;
-    char *uri;      /* raw, query included */
+    char *uri; /* raw, query included */
     char *body;
     size_t body_len, body_cap;
     bool too_large;
@@ -102,7 +102,10 @@ unsigned api_json_text(struct api_response *rs, unsigned status, const char *tex
 
 static int hexval(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* Percent-decodes s in place; -1 on a malformed escape or a NUL byte. */
@@ -285,13 +288,16 @@ static void dispatch(struct http_state *st, const char *method, char *path, stru
         } else if (route->write && !key.write) {
             api_problem(rs, 403, "Forbidden", "this API key is read-only (scope read)");
         } else {
-            struct api_request rq = {.method = method, .path = path, .conn = st->conn,
-                                     .body = st->body ? st->body : "", .body_len = st->body_len, .key = &key};
+            struct api_request rq = {.method = method,
+                                     .path = path,
+                                     .conn = st->conn,
+                                     .body = st->body ? st->body : "",
+                                     .body_len = st->body_len,
+                                     .key = &key};
             for (int i = 0; i < API_MAX_PARAMS; i++)
                 rq.params[i] = params[i];
             route->run(db, &rq, rs);
-            if (route->write)
-            {
+            if (route->write) {
                 char action[320];
                 snprintf(action, sizeof action, "%s %s", method, route->pattern);
                 auth_audit(db_thread(), &key, action, rq.target[0] ? rq.target : path, rs->status);
@@ -420,8 +426,7 @@ struct MHD_Daemon *http_start(void)
         flags, (uint16_t)g_api.port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)g_api.threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
-        MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_END);
     if (!d)
         log_error(NULL, "cannot listen on %s:%ld", g_api.bind, g_api.port);
     return d;

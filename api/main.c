@@ -22,9 +22,6 @@ struct api_config g_api;
 static const struct config_item api_items[] = {
     {"HOOKLINE_API_PORT", CONFIG_INT, "8485", 1, 65535, 0, "API and console HTTP port", &g_api.port},
     {"HOOKLINE_API_BIND", CONFIG_STR, "127.0.0.1", 0, 0, 0, "API bind address", &g_api.bind},
-    {"HOOKLINE_ADMIN_PORT", CONFIG_INT, "9484", 1, 65535, 0, "admin port (/healthz /readyz /metrics)",
-     &g_api.admin_port},
-    {"HOOKLINE_ADMIN_BIND", CONFIG_STR, "127.0.0.1", 0, 0, 0, "admin bind address", &g_api.admin_bind},
     {"HOOKLINE_API_THREADS", CONFIG_INT, "4", 1, 64, 0, "HTTP worker threads (one database connection each)",
      &g_api.threads},
     {"HOOKLINE_API_RATE_PER_S", CONFIG_INT, "20", 1, 100000, 0, "requests per second one API key may make",
@@ -32,8 +29,7 @@ static const struct config_item api_items[] = {
     {"HOOKLINE_API_RATE_BURST", CONFIG_INT, "100", 1, 1000000, 0, "requests one API key may make in a burst",
      &g_api.rate_burst},
     {"HOOKLINE_API_CORS_ORIGINS", CONFIG_STR, "", 0, 0, 0,
-     "origins allowed to call the API from another site's pages (comma-separated; empty: none)",
-     &g_api.cors_origins},
+     "origins allowed to call the API from another site's pages (comma-separated; empty: none)", &g_api.cors_origins},
     {"HOOKLINE_API_LOG", CONFIG_BOOL, "true", 0, 0, 0, "write the webhook log from the pipeline's topics",
      &g_api.log_enabled},
     {"HOOKLINE_API_LOG_GROUP", CONFIG_STR, "hookline-api-log", 0, 0, 0, "the webhook log consumer's group",
@@ -73,7 +69,7 @@ static bool api_ready(void *ctx, char *why, size_t whylen)
 int main(int argc, char **argv)
 {
     int rc = config_from_args(argc, argv, "hookline-api", "the admin REST API, the web console and the webhook log",
-                              api_items, sizeof api_items / sizeof api_items[0]);
+                              "9484", api_items, sizeof api_items / sizeof api_items[0]);
     if (rc != 0)
         return rc < 0 ? 1 : 0;
     log_init("api", g_common.log_level, g_common.log_format);
@@ -87,7 +83,7 @@ int main(int argc, char **argv)
     }
     if (g_api.log_enabled && weblog_start() < 0)
         return 1;
-    struct admin *admin = admin_start(g_api.admin_bind, (int)g_api.admin_port, api_ready, NULL);
+    struct admin *admin = admin_start(g_daemon.admin_bind, (int)g_daemon.admin_port, api_ready, NULL);
     struct MHD_Daemon *http = http_start();
     if (!admin || !http)
         return 1;

@@ -132,19 +132,19 @@ static void env_lower(char out[40], const char *env)
 
 /* ---- environments -------------------------------------------------------------------- */
 
-#define ENV_JSON                                                                                                 \
-    "json_build_object('id', e.id, 'name', e.name, 'webhook_url', e.webhook_url, 'secondary_webhook_url',"      \
-    " e.secondary_webhook_url, 'forward_mode', e.forward_mode, 'legacy_signature', e.legacy_signature,"          \
-    " 'sync_notifications', e.sync_notifications, 'created_at', " TS("e.created_at") ", 'updated_at', "         \
-    TS("e.updated_at") ")"
+#define ENV_JSON                                                                                                       \
+    "json_build_object('id', e.id, 'name', e.name, 'webhook_url', e.webhook_url, 'secondary_webhook_url',"             \
+    " e.secondary_webhook_url, 'forward_mode', e.forward_mode, 'legacy_signature', e.legacy_signature,"                \
+    " 'sync_notifications', e.sync_notifications, 'created_at', " TS("e.created_at") ", 'updated_at', " TS(            \
+        "e.updated_at") ")"
 
 static unsigned env_list(PGconn *db, struct api_request *rq, struct api_response *rs)
 {
     const char *p[] = {SCOPE(rq)};
     return db_page(db, rq, rs,
                    "SELECT e.name AS _cursor, e.id, e.name, e.webhook_url, e.secondary_webhook_url, e.forward_mode,"
-                   " e.legacy_signature, e.sync_notifications, " TS("e.created_at") " AS created_at, "
-                   TS("e.updated_at") " AS updated_at FROM environments e WHERE " ENV_OK("e.id"),
+                   " e.legacy_signature, e.sync_notifications, " TS("e.created_at") " AS created_at, " TS(
+                       "e.updated_at") " AS updated_at FROM environments e WHERE " ENV_OK("e.id"),
                    1, p, false);
 }
 
@@ -171,8 +171,9 @@ static unsigned env_patch(PGconn *db, struct api_request *rq, struct api_respons
     const char *notify = bool_member(o, "sync_notifications", &bad);
     if (bad || !is_http_url(url) || !is_http_url(url2) || (mode && strcmp(mode, "envelope") && strcmp(mode, "raw"))) {
         json_decref(o);
-        return bad_request(rs, "webhook_url and secondary_webhook_url must be http(s) URLs (\"\" removes one), "
-                               "forward_mode envelope or raw, legacy_signature and sync_notifications booleans");
+        return bad_request(rs,
+                           "webhook_url and secondary_webhook_url must be http(s) URLs (\"\" removes one), "
+                           "forward_mode envelope or raw, legacy_signature and sync_notifications booleans");
     }
     const char *p[] = {SCOPE(rq), rq->params[0], url, url2, mode, legacy, notify};
     unsigned st = db_json(db, rs, 200, "no such environment",
@@ -189,11 +190,12 @@ static unsigned env_patch(PGconn *db, struct api_request *rq, struct api_respons
 
 /* ---- integrations --------------------------------------------------------------------- */
 
-#define INTEGRATION_COLS(url)                                                                                   \
-    "i.key, i.provider, i.environment_id, " url " || '/webhook/' || i.environment_id || '/' || i.key AS webhook_url," \
-    " i.webhook_secret IS NOT NULL AS has_webhook_secret, i.client_secret IS NOT NULL AS has_client_secret,"   \
-    " i.allow_unverified, i.forward_enabled, " TS("i.created_at") " AS created_at, " TS("i.updated_at")       \
-    " AS updated_at"
+#define INTEGRATION_COLS(url)                                                                                          \
+    "i.key, i.provider, i.environment_id, " url                                                                        \
+    " || '/webhook/' || i.environment_id || '/' || i.key AS webhook_url,"                                              \
+    " i.webhook_secret IS NOT NULL AS has_webhook_secret, i.client_secret IS NOT NULL AS has_client_secret,"           \
+    " i.allow_unverified, i.forward_enabled, " TS("i.created_at") " AS created_at, " TS(                               \
+        "i.updated_at") " AS updated_at"
 
 static unsigned integration_list(PGconn *db, struct api_request *rq, struct api_response *rs)
 {
@@ -208,20 +210,21 @@ static unsigned integration_list(PGconn *db, struct api_request *rq, struct api_
     PQclear(res);
     if (!found)
         return api_problem(rs, 404, "Not Found", "no such environment");
-    return db_page(db, rq, rs,
-                   "SELECT i.key AS _cursor, " INTEGRATION_COLS("$3::text")
-                   " FROM integrations i WHERE i.environment_id = $2::uuid AND " ENV_OK("i.environment_id"),
-                   3, p, false);
+    return db_page(
+        db, rq, rs,
+        "SELECT i.key AS _cursor, " INTEGRATION_COLS(
+            "$3::text") " FROM integrations i WHERE i.environment_id = $2::uuid AND " ENV_OK("i.environment_id"),
+        3, p, false);
 }
 
 static unsigned integration_one(PGconn *db, struct api_request *rq, struct api_response *rs, unsigned status)
 {
     const char *p[] = {SCOPE(rq), rq->params[0], rq->params[1], g_common.public_url};
-    return db_json(db, rs, status, "no such integration",
-                   "SELECT to_json(t)::text FROM (SELECT " INTEGRATION_COLS("$4::text")
-                   " FROM integrations i WHERE i.environment_id = $2::uuid AND i.key = $3 AND "
-                   ENV_OK("i.environment_id") ") t",
-                   4, p);
+    return db_json(
+        db, rs, status, "no such integration",
+        "SELECT to_json(t)::text FROM (SELECT " INTEGRATION_COLS(
+            "$4::text") " FROM integrations i WHERE i.environment_id = $2::uuid AND i.key = $3 AND " ENV_OK("i.environment_id") ") t",
+        4, p);
 }
 
 static unsigned integration_get(PGconn *db, struct api_request *rq, struct api_response *rs)
@@ -270,7 +273,8 @@ static bool secret_ok(const char *s)
 static unsigned env_create(PGconn *db, struct api_request *rq, struct api_response *rs)
 {
     if (!rq->key->all_envs)
-        return api_problem(rs, 403, "Forbidden", "only a key of all environments (api-key create --all) may create one");
+        return api_problem(rs, 403, "Forbidden",
+                           "only a key of all environments (api-key create --all) may create one");
     json_t *o = body_object(rq, rs);
     if (!o)
         return rs->status;
@@ -285,8 +289,9 @@ static unsigned env_create(PGconn *db, struct api_request *rq, struct api_respon
     char key[65], id[40], row[STORE_SECRET_ROW_MAX];
     if (bad || !name || !*name || strlen(name) > 200 || !ident_valid_str(name) || !url || !*url || !is_http_url(url) ||
         !is_http_url(url2) || (mode && strcmp(mode, "envelope") && strcmp(mode, "raw"))) {
-        st = bad_request(rs, "name (1 to 200 characters) and webhook_url (http/https) are required; "
-                             "secondary_webhook_url an http(s) URL, forward_mode envelope or raw");
+        st = bad_request(rs,
+                         "name (1 to 200 characters) and webhook_url (http/https) are required; "
+                         "secondary_webhook_url an http(s) URL, forward_mode envelope or raw");
         goto out;
     }
     if (crypto_random(raw, sizeof raw) < 0) {
@@ -310,11 +315,12 @@ static unsigned env_create(PGconn *db, struct api_request *rq, struct api_respon
         goto out;
     }
     const char *p[] = {id, name, url, url2, sealed, mode, legacy};
-    res = db_query(db, rs,
-                   "INSERT INTO environments AS e (id, name, webhook_url, secondary_webhook_url, signing_key, forward_mode,"
-                   " legacy_signature) VALUES ($1::uuid, $2, $3, nullif($4, ''), $5, coalesce($6, 'envelope'),"
-                   " coalesce($7::boolean, false)) RETURNING " ENV_JSON "::text",
-                   7, p);
+    res = db_query(
+        db, rs,
+        "INSERT INTO environments AS e (id, name, webhook_url, secondary_webhook_url, signing_key, forward_mode,"
+        " legacy_signature) VALUES ($1::uuid, $2, $3, nullif($4, ''), $5, coalesce($6, 'envelope'),"
+        " coalesce($7::boolean, false)) RETURNING " ENV_JSON "::text",
+        7, p);
     if (!res) {
         st = rs->status;
         goto out;
@@ -354,8 +360,9 @@ static unsigned integration_create(PGconn *db, struct api_request *rq, struct ap
     unsigned st;
     char *sws = NULL, *scs = NULL;
     if (bad || !ident_is_integration_key(key) || !provider || !secret_ok(ws) || !secret_ok(cs)) {
-        st = bad_request(rs, "key (letters, digits, '.', '_', '-'; at most 128) and provider are required strings; "
-                             "webhook_secret and client_secret non-empty strings");
+        st = bad_request(rs,
+                         "key (letters, digits, '.', '_', '-'; at most 128) and provider are required strings; "
+                         "webhook_secret and client_secret non-empty strings");
         goto out;
     }
     if (!provider_find(provider)) {
@@ -374,8 +381,14 @@ static unsigned integration_create(PGconn *db, struct api_request *rq, struct ap
         st = rs->status;
         goto out;
     }
-    const char *p[] = {SCOPE(rq), env, key, provider_name(provider_find(provider)), sws, scs,
-                       unverified ? unverified : "false", forward ? forward : "true"};
+    const char *p[] = {SCOPE(rq),
+                       env,
+                       key,
+                       provider_name(provider_find(provider)),
+                       sws,
+                       scs,
+                       unverified ? unverified : "false",
+                       forward ? forward : "true"};
     if (write_one(db, rs, "no such environment",
                   "INSERT INTO integrations (environment_id, key, provider, webhook_secret, client_secret,"
                   " allow_unverified, forward_enabled) SELECT e.id, $3, $4, $5, $6, $7::boolean,"
@@ -463,8 +476,7 @@ static unsigned integration_secrets(PGconn *db, struct api_request *rq, struct a
     st = db_json(db, rs, 204, "no such integration",
                  "UPDATE integrations i SET webhook_secret = coalesce($4, i.webhook_secret),"
                  " client_secret = coalesce($5, i.client_secret), allow_unverified = false, updated_at = now()"
-                 " WHERE i.environment_id = $2::uuid AND i.key = $3 AND " ENV_OK("i.environment_id")
-                 " RETURNING 'ok'",
+                 " WHERE i.environment_id = $2::uuid AND i.key = $3 AND " ENV_OK("i.environment_id") " RETURNING 'ok'",
                  5, p);
 out:
     secretbox_free_str(sws);
@@ -475,8 +487,8 @@ out:
 
 /* ---- connections ------------------------------------------------------------------------ */
 
-#define CONNECTION_COLS                                                                                          \
-    "i.key AS integration, c.connection_id, c.connection_config AS config, c.metadata,"                        \
+#define CONNECTION_COLS                                                                                                \
+    "i.key AS integration, c.connection_id, c.connection_config AS config, c.metadata,"                                \
     " c.webhook_url_override, " TS("c.created_at") " AS created_at, " TS("c.updated_at") " AS updated_at"
 #define CONNECTION_FROM " FROM connections c JOIN integrations i ON i.id = c.integration_id"
 
@@ -485,11 +497,11 @@ static unsigned connection_list(PGconn *db, struct api_request *rq, struct api_r
     if (!env_param_ok(rs, rq->params[0]))
         return rs->status;
     const char *p[] = {SCOPE(rq), rq->params[0], api_query(rq, "integration")};
-    return db_page(db, rq, rs,
-                   "SELECT i.key || '/' || c.connection_id AS _cursor, " CONNECTION_COLS CONNECTION_FROM
-                   " WHERE i.environment_id = $2::uuid AND " ENV_OK("i.environment_id")
-                   " AND ($3::text IS NULL OR i.key = $3)",
-                   3, p, false);
+    return db_page(
+        db, rq, rs,
+        "SELECT i.key || '/' || c.connection_id AS _cursor, " CONNECTION_COLS CONNECTION_FROM
+        " WHERE i.environment_id = $2::uuid AND " ENV_OK("i.environment_id") " AND ($3::text IS NULL OR i.key = $3)",
+        3, p, false);
 }
 
 static unsigned connection_one(PGconn *db, struct api_request *rq, struct api_response *rs, unsigned status)
@@ -497,8 +509,8 @@ static unsigned connection_one(PGconn *db, struct api_request *rq, struct api_re
     const char *p[] = {SCOPE(rq), rq->params[0], rq->params[1], rq->params[2]};
     return db_json(db, rs, status, "no such connection",
                    "SELECT to_json(t)::text FROM (SELECT " CONNECTION_COLS CONNECTION_FROM
-                   " WHERE i.environment_id = $2::uuid AND i.key = $3 AND c.connection_id = $4 AND "
-                   ENV_OK("i.environment_id") ") t",
+                   " WHERE i.environment_id = $2::uuid AND i.key = $3 AND c.connection_id = $4 AND " ENV_OK(
+                       "i.environment_id") ") t",
                    4, p);
 }
 
@@ -537,18 +549,19 @@ static unsigned connection_create(PGconn *db, struct api_request *rq, struct api
     snprintf(rq->target, sizeof rq->target, "%s/%s/%s", rq->params[0], integ ? integ : "", cid ? cid : "");
     unsigned st;
     if (bad || !integ || !cid || !ident_valid_str(cid) || !is_http_url(override)) {
-        st = bad_request(rs, "integration and connection_id are required strings (connection_id: UTF-8 without "
-                             "control characters, at most 1,024 bytes); config and metadata objects; "
-                             "webhook_url_override an http(s) URL");
+        st = bad_request(rs,
+                         "integration and connection_id are required strings (connection_id: UTF-8 without "
+                         "control characters, at most 1,024 bytes); config and metadata objects; "
+                         "webhook_url_override an http(s) URL");
         goto out;
     }
     const char *p[] = {SCOPE(rq), rq->params[0], integ, cid, config ? config : "{}", meta ? meta : "{}", override};
-    if (write_one(db, rs, "no such integration",
-                  "INSERT INTO connections (integration_id, connection_id, connection_config, metadata,"
-                  " webhook_url_override) SELECT i.id, $4, $5::jsonb, $6::jsonb, nullif($7, '')"
-                  " FROM integrations i WHERE i.environment_id = $2::uuid AND i.key = $3 AND "
-                  ENV_OK("i.environment_id"),
-                  7, p) < 0) {
+    if (write_one(
+            db, rs, "no such integration",
+            "INSERT INTO connections (integration_id, connection_id, connection_config, metadata,"
+            " webhook_url_override) SELECT i.id, $4, $5::jsonb, $6::jsonb, nullif($7, '')"
+            " FROM integrations i WHERE i.environment_id = $2::uuid AND i.key = $3 AND " ENV_OK("i.environment_id"),
+            7, p) < 0) {
         st = rs->status;
         goto out;
     }
@@ -575,17 +588,18 @@ static unsigned connection_patch(PGconn *db, struct api_request *rq, struct api_
     char *config = object_member(o, "config", &bad), *meta = object_member(o, "metadata", &bad);
     unsigned st;
     if (bad || !is_http_url(override)) {
-        st = bad_request(rs, "config and metadata must be objects, webhook_url_override an http(s) URL (\"\" removes it)");
+        st = bad_request(rs,
+                         "config and metadata must be objects, webhook_url_override an http(s) URL (\"\" removes it)");
     } else {
         const char *p[] = {SCOPE(rq), rq->params[0], rq->params[1], rq->params[2], config, meta, override};
-        PGresult *res = db_query(db, rs,
-                                 "UPDATE connections c SET connection_config = coalesce($5::jsonb, c.connection_config),"
-                                 " metadata = coalesce($6::jsonb, c.metadata),"
-                                 " webhook_url_override = nullif(coalesce($7, c.webhook_url_override), ''),"
-                                 " updated_at = now() FROM integrations i WHERE i.id = c.integration_id"
-                                 " AND i.environment_id = $2::uuid AND i.key = $3 AND c.connection_id = $4 AND "
-                                 ENV_OK("i.environment_id"),
-                                 7, p);
+        PGresult *res = db_query(
+            db, rs,
+            "UPDATE connections c SET connection_config = coalesce($5::jsonb, c.connection_config),"
+            " metadata = coalesce($6::jsonb, c.metadata),"
+            " webhook_url_override = nullif(coalesce($7, c.webhook_url_override), ''),"
+            " updated_at = now() FROM integrations i WHERE i.id = c.integration_id"
+            " AND i.environment_id = $2::uuid AND i.key = $3 AND c.connection_id = $4 AND " ENV_OK("i.environment_id"),
+            7, p);
         if (res) {
             PQclear(res);
             st = connection_one(db, rq, rs, 200);
@@ -607,15 +621,15 @@ static unsigned connection_delete(PGconn *db, struct api_request *rq, struct api
     const char *p[] = {SCOPE(rq), rq->params[0], rq->params[1], rq->params[2]};
     return db_json(db, rs, 204, "no such connection",
                    "DELETE FROM connections c USING integrations i WHERE i.id = c.integration_id"
-                   " AND i.environment_id = $2::uuid AND i.key = $3 AND c.connection_id = $4 AND "
-                   ENV_OK("i.environment_id") " RETURNING 'ok'",
+                   " AND i.environment_id = $2::uuid AND i.key = $3 AND c.connection_id = $4 AND " ENV_OK(
+                       "i.environment_id") " RETURNING 'ok'",
                    4, p);
 }
 
 /* ---- syncs ------------------------------------------------------------------------------ */
 
-#define SYNC_COLS                                                                                                \
-    "i.key AS integration, s.name, to_json(s.subscriptions) AS subscriptions, s.runner_url, s.runner_topic,"   \
+#define SYNC_COLS                                                                                                      \
+    "i.key AS integration, s.name, to_json(s.subscriptions) AS subscriptions, s.runner_url, s.runner_topic,"           \
     " s.enabled, s.max_attempts, " TS("s.created_at") " AS created_at, " TS("s.updated_at") " AS updated_at"
 #define SYNC_FROM " FROM syncs s JOIN integrations i ON i.id = s.integration_id"
 
@@ -633,11 +647,11 @@ static unsigned sync_list(PGconn *db, struct api_request *rq, struct api_respons
 static unsigned sync_one(PGconn *db, struct api_request *rq, struct api_response *rs, unsigned status)
 {
     const char *p[] = {SCOPE(rq), rq->params[0], rq->params[1], rq->params[2]};
-    return db_json(db, rs, status, "no such sync",
-                   "SELECT to_json(t)::text FROM (SELECT " SYNC_COLS SYNC_FROM
-                   " WHERE i.environment_id = $2::uuid AND i.key = $3 AND s.name = $4 AND "
-                   ENV_OK("i.environment_id") ") t",
-                   4, p);
+    return db_json(
+        db, rs, status, "no such sync",
+        "SELECT to_json(t)::text FROM (SELECT " SYNC_COLS SYNC_FROM
+        " WHERE i.environment_id = $2::uuid AND i.key = $3 AND s.name = $4 AND " ENV_OK("i.environment_id") ") t",
+        4, p);
 }
 
 static unsigned sync_get(PGconn *db, struct api_request *rq, struct api_response *rs)
@@ -686,8 +700,9 @@ static unsigned sync_create(PGconn *db, struct api_request *rq, struct api_respo
     unsigned st;
     if (bad || !integ || !ident_is_integration_key(name) || !subs || (!url == !topic) || (url && !*url) ||
         !is_http_url(url) || (topic && !*topic)) {
-        st = bad_request(rs, "integration, name and subscriptions (1 to 64 event types, '*' for all) are required, "
-                             "and exactly one of runner_url (http/https) and runner_topic; max_attempts 1..100");
+        st = bad_request(rs,
+                         "integration, name and subscriptions (1 to 64 event types, '*' for all) are required, "
+                         "and exactly one of runner_url (http/https) and runner_topic; max_attempts 1..100");
         goto out;
     }
     const char *p[] = {SCOPE(rq), rq->params[0], integ, name, subs, url, topic, attempts, enabled ? enabled : "true"};
@@ -726,16 +741,16 @@ static unsigned sync_patch(PGconn *db, struct api_request *rq, struct api_respon
     if (bad) {
         st = bad_request(rs, "enabled is a boolean, subscriptions 1 to 64 event types, max_attempts 1..100");
     } else {
-        const char *p[] = {SCOPE(rq), rq->params[0], rq->params[1], rq->params[2], enabled, subs,
-                           attempts[0] ? attempts : NULL};
-        PGresult *res = db_query(db, rs,
-                                 "UPDATE syncs s SET enabled = coalesce($5::boolean, s.enabled),"
-                                 " subscriptions = CASE WHEN $6::json IS NULL THEN s.subscriptions"
-                                 " ELSE ARRAY(SELECT json_array_elements_text($6::json)) END, max_attempts = coalesce($7::int, s.max_attempts),"
-                                 " updated_at = now() FROM integrations i WHERE i.id = s.integration_id"
-                                 " AND i.environment_id = $2::uuid AND i.key = $3 AND s.name = $4 AND "
-                                 ENV_OK("i.environment_id"),
-                                 7, p);
+        const char *p[] = {
+            SCOPE(rq), rq->params[0], rq->params[1], rq->params[2], enabled, subs, attempts[0] ? attempts : NULL};
+        PGresult *res = db_query(
+            db, rs,
+            "UPDATE syncs s SET enabled = coalesce($5::boolean, s.enabled),"
+            " subscriptions = CASE WHEN $6::json IS NULL THEN s.subscriptions"
+            " ELSE ARRAY(SELECT json_array_elements_text($6::json)) END, max_attempts = coalesce($7::int, s.max_attempts),"
+            " updated_at = now() FROM integrations i WHERE i.id = s.integration_id"
+            " AND i.environment_id = $2::uuid AND i.key = $3 AND s.name = $4 AND " ENV_OK("i.environment_id"),
+            7, p);
         if (res) {
             PQclear(res);
             st = sync_one(db, rq, rs, 200);
@@ -756,18 +771,17 @@ static unsigned sync_delete(PGconn *db, struct api_request *rq, struct api_respo
     const char *p[] = {SCOPE(rq), rq->params[0], rq->params[1], rq->params[2]};
     return db_json(db, rs, 204, "no such sync",
                    "DELETE FROM syncs s USING integrations i WHERE i.id = s.integration_id"
-                   " AND i.environment_id = $2::uuid AND i.key = $3 AND s.name = $4 AND "
-                   ENV_OK("i.environment_id") " RETURNING 'ok'",
+                   " AND i.environment_id = $2::uuid AND i.key = $3 AND s.name = $4 AND " ENV_OK(
+                       "i.environment_id") " RETURNING 'ok'",
                    4, p);
 }
 
 /* ---- sync runs -------------------------------------------------------------------------- */
 
-#define RUN_COLS                                                                                                 \
-    "r.id, r.environment_id, i.key AS integration, s.name AS sync, r.connection_id, r.webhook_id, r.event_type,"\
-    " r.status, r.attempts, r.last_error, r.result, " TS("r.created_at") " AS created_at, "                    \
-    TS("r.started_at") " AS started_at, " TS("r.finished_at") " AS finished_at, "                               \
-    TS("r.next_attempt_at") " AS next_attempt_at"
+#define RUN_COLS                                                                                                       \
+    "r.id, r.environment_id, i.key AS integration, s.name AS sync, r.connection_id, r.webhook_id, r.event_type,"       \
+    " r.status, r.attempts, r.last_error, r.result, " TS("r.created_at") " AS created_at, " TS(                        \
+        "r.started_at") " AS started_at, " TS("r.finished_at") " AS finished_at, " TS("r.next_attempt_at") " AS next_attempt_at"
 #define RUN_FROM " FROM sync_runs r JOIN syncs s ON s.id = r.sync_id JOIN integrations i ON i.id = s.integration_id"
 
 static unsigned run_list(PGconn *db, struct api_request *rq, struct api_response *rs)
@@ -775,7 +789,11 @@ static unsigned run_list(PGconn *db, struct api_request *rq, struct api_response
     const char *env = api_query(rq, "env");
     if (env && !id_is_uuid(env))
         return bad_request(rs, "env must be an environment id");
-    const char *p[] = {SCOPE(rq), env, api_query(rq, "sync"), api_query(rq, "connection"), api_query(rq, "status"),
+    const char *p[] = {SCOPE(rq),
+                       env,
+                       api_query(rq, "sync"),
+                       api_query(rq, "connection"),
+                       api_query(rq, "status"),
                        api_query(rq, "webhook_id")};
     return db_page(db, rq, rs,
                    "SELECT " TS("r.created_at") " || r.id AS _cursor, " RUN_COLS RUN_FROM " WHERE "
@@ -791,8 +809,8 @@ static unsigned run_get(PGconn *db, struct api_request *rq, struct api_response 
         return api_problem(rs, 404, "Not Found", "no such sync run");
     const char *p[] = {SCOPE(rq), rq->params[0]};
     return db_json(db, rs, 200, "no such sync run",
-                   "SELECT to_json(t)::text FROM (SELECT " RUN_COLS RUN_FROM " WHERE r.id = $2::uuid AND "
-                   ENV_OK("r.environment_id") ") t",
+                   "SELECT to_json(t)::text FROM (SELECT " RUN_COLS RUN_FROM
+                   " WHERE r.id = $2::uuid AND " ENV_OK("r.environment_id") ") t",
                    2, p);
 }
 
@@ -802,13 +820,13 @@ static unsigned run_retry(PGconn *db, struct api_request *rq, struct api_respons
     if (!id_is_uuid(rq->params[0]))
         return api_problem(rs, 404, "Not Found", "no such sync run");
     const char *p[] = {SCOPE(rq), rq->params[0]};
-    PGresult *res = db_query(db, rs,
-                             "UPDATE sync_runs r SET status = 'queued', attempts = 0, queued_at = now(),"
-                             " next_attempt_at = now(), started_at = NULL, finished_at = NULL,"
-                             " last_error = 'retried: ' || coalesce(r.last_error, '')"
-                             " WHERE r.id = $2::uuid AND r.status IN ('failed', 'expired') AND "
-                             ENV_OK("r.environment_id"),
-                             2, p);
+    PGresult *res = db_query(
+        db, rs,
+        "UPDATE sync_runs r SET status = 'queued', attempts = 0, queued_at = now(),"
+        " next_attempt_at = now(), started_at = NULL, finished_at = NULL,"
+        " last_error = 'retried: ' || coalesce(r.last_error, '')"
+        " WHERE r.id = $2::uuid AND r.status IN ('failed', 'expired') AND " ENV_OK("r.environment_id"),
+        2, p);
     if (!res)
         return rs->status;
     bool done = !strcmp(PQcmdTuples(res), "1");
@@ -833,8 +851,8 @@ static unsigned providers_list(PGconn *db, struct api_request *rq, struct api_re
         char attribution[512];
         provider_attribution(p, attribution, sizeof attribution);
         const char *hs = provider_handshakes(p);
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s?}", "name", provider_name(p), "attribution",
-                                             attribution, "handshakes", hs));
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:s?}", "name", provider_name(p), "attribution", attribution, "handshakes", hs));
     }
     return api_json(rs, 200, json_pack("{s:o, s:n}", "data", arr, "next_cursor"));
 }
@@ -884,7 +902,7 @@ static unsigned destinations_list(PGconn *db, struct api_request *rq, struct api
 
 /* ---- dead letters ------------------------------------------------------------------------ */
 
-#define DL_COLS                                                                                                  \
+#define DL_COLS                                                                                                        \
     "w.kafka_partition || '-' || w.kafka_offset AS id, w.webhook_id, w.environment_id, w.integration,"          \
     " w.connection_id, w.detail->>'delivery_id' AS delivery_id, w.detail->>'destination' AS destination,"       \
     " (w.detail->>'status')::int AS status, w.detail->>'error' AS error, (w.detail->>'attempts')::int AS attempts," \
@@ -916,11 +934,12 @@ static unsigned dead_letter_redrive(PGconn *db, struct api_request *rq, struct a
         return api_problem(rs, 404, "Not Found", "no such dead letter");
     /* The key must see the dead letter's environment (else: not found). */
     const char *p[] = {SCOPE(rq), rq->params[0]};
-    PGresult *res = db_query(db, rs,
-                             "SELECT w.webhook_id, w.environment_id, w.integration, w.connection_id FROM webhook_events w"
-                             " WHERE w.kind = 'dead-lettered' AND w.kafka_partition || '-' || w.kafka_offset = $2"
-                             " AND " ENV_OK("w.environment_id"),
-                             2, p);
+    PGresult *res = db_query(
+        db, rs,
+        "SELECT w.webhook_id, w.environment_id, w.integration, w.connection_id FROM webhook_events w"
+        " WHERE w.kind = 'dead-lettered' AND w.kafka_partition || '-' || w.kafka_offset = $2"
+        " AND " ENV_OK("w.environment_id"),
+        2, p);
     if (!res)
         return rs->status;
     if (PQntuples(res) != 1) {
@@ -960,13 +979,13 @@ static unsigned dead_letter_redrive(PGconn *db, struct api_request *rq, struct a
 /* ---- the webhook log ----------------------------------------------------------------------- */
 
 /* Status of a webhook, from what the log and the attempts say. */
-#define WEBHOOK_STATUS                                                                                           \
-    "CASE WHEN l.quarantined_at IS NOT NULL THEN 'quarantined'"                                                 \
-    " WHEN EXISTS (SELECT 1 FROM delivery_attempts d WHERE d.webhook_id = l.webhook_id AND d.result = 'delivered'" \
-    "  AND (l.dead_lettered_at IS NULL OR d.attempted_at > l.dead_lettered_at)) THEN 'delivered'"               \
-    " WHEN l.dead_lettered_at IS NOT NULL THEN 'dead-lettered'"                                                 \
-    " WHEN EXISTS (SELECT 1 FROM delivery_attempts d WHERE d.webhook_id = l.webhook_id) THEN 'retrying'"        \
-    " WHEN l.attributed IS NULL THEN 'received'"                                                                \
+#define WEBHOOK_STATUS                                                                                                 \
+    "CASE WHEN l.quarantined_at IS NOT NULL THEN 'quarantined'"                                                        \
+    " WHEN EXISTS (SELECT 1 FROM delivery_attempts d WHERE d.webhook_id = l.webhook_id AND d.result = 'delivered'"     \
+    "  AND (l.dead_lettered_at IS NULL OR d.attempted_at > l.dead_lettered_at)) THEN 'delivered'"                      \
+    " WHEN l.dead_lettered_at IS NOT NULL THEN 'dead-lettered'"                                                        \
+    " WHEN EXISTS (SELECT 1 FROM delivery_attempts d WHERE d.webhook_id = l.webhook_id) THEN 'retrying'"               \
+    " WHEN l.attributed IS NULL THEN 'received'"                                                                       \
     " WHEN NOT l.attributed THEN 'unattributed' ELSE 'routed' END"
 
 static unsigned webhook_list(PGconn *db, struct api_request *rq, struct api_response *rs)
@@ -1054,8 +1073,8 @@ static unsigned audit_list(PGconn *db, struct api_request *rq, struct api_respon
 {
     const char *p[] = {rq->key->id};
     return db_page(db, rq, rs,
-                   "SELECT lpad(a.id::text, 20, '0') AS _cursor, a.id, a.key_id, a.action, a.target, a.status, "
-                   TS("a.at") " AS at FROM api_audit a WHERE a.key_id = $1",
+                   "SELECT lpad(a.id::text, 20, '0') AS _cursor, a.id, a.key_id, a.action, a.target, a.status, " TS(
+                       "a.at") " AS at FROM api_audit a WHERE a.key_id = $1",
                    1, p, true);
 }
 
@@ -1093,9 +1112,9 @@ static unsigned whoami(PGconn *db, struct api_request *rq, struct api_response *
         for (char *e = strtok_r(copy, ",", &save); e; e = strtok_r(NULL, ",", &save))
             json_array_append_new(envs, json_string(e));
     }
-    return api_json(rs, 200, json_pack("{s:s, s:s, s:b, s:o}", "key_id", rq->key->id, "scope",
-                                       rq->key->write ? "write" : "read", "all_environments", rq->key->all_envs,
-                                       "environment_ids", envs));
+    return api_json(rs, 200,
+                    json_pack("{s:s, s:s, s:b, s:o}", "key_id", rq->key->id, "scope", rq->key->write ? "write" : "read",
+                              "all_environments", rq->key->all_envs, "environment_ids", envs));
 }
 
 const struct api_route api_routes[] = {

@@ -110,8 +110,9 @@ static json_t *row_of(const rd_kafka_message_t *rkm)
         at = hdr_ms(h, "", rkm);
         json_object_set_new(detail, "delivery_id", hdr(h, MSG_H_ROUTED_ID));
         char conn[8];
-        json_object_set_new(detail, "attributed", json_boolean(h && rd_kafka_header_get_last(h, MSG_H_CONNECTION,
-                                                                   (const void **)&conn, (size_t[1]){0}) == 0));
+        json_object_set_new(detail, "attributed",
+                            json_boolean(h && rd_kafka_header_get_last(h, MSG_H_CONNECTION, (const void **)&conn,
+                                                                       (size_t[1]){0}) == 0));
         json_object_set_new(row, "connection_id", hdr(h, MSG_H_CONNECTION));
         json_object_set_new(row, "event_type", hdr(h, MSG_H_EVENT_TYPE));
     } else if (!strcmp(topic, g_common.topic_dead_letters)) {

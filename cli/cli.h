@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -25,9 +26,12 @@ enum cli_exit { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 /* Settings only the CLI reads, loaded at startup by main.c from cli_config_items. */
 struct cli_config {
-    long topic_partitions; /* HOOKLINE_TOPIC_PARTITIONS: default for `topics create|ensure` */
-    const char *retry_topic_prefix; /* HOOKLINE_TOPIC_FORWARD_RETRY: where `dlq redrive` produces */
-    const char *forwarder_group;    /* HOOKLINE_FORWARDER_GROUP: default of `dlq redrive --group` */
+    long topic_partitions;                   /* HOOKLINE_TOPIC_PARTITIONS: default for `topics create|ensure` */
+    const char *retry_topic_prefix;          /* HOOKLINE_TOPIC_FORWARD_RETRY: where `dlq redrive` produces */
+    const char *forwarder_group;             /* HOOKLINE_FORWARDER_GROUP: default of `dlq redrive --group` */
+    const char *router_group, *syncer_group; /* HOOKLINE_ROUTER_GROUP, HOOKLINE_SYNCER_GROUP (rewind) */
+    /* HOOKLINE_TOPIC_REPLAY_ROUTER, _FORWARDER, _SYNCER: where `replay` sends each stage's copies */
+    const char *topic_replay[3];
 };
 extern struct cli_config g_cli;
 
@@ -75,6 +79,21 @@ int cmd_verify(int argc, char **argv);
 int cmd_api_key_create(int argc, char **argv);
 int cmd_api_key_list(int argc, char **argv);
 int cmd_api_key_revoke(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_rewind(int argc, char **argv);
+
+/* cli_dropped.c: when the router dropped webhook_id as a re-sent copy of a provider
+ * event (dropped_duplicates), prints so (a JSON array of one object with json) and
+ * returns CLI_OK (or CLI_FAIL when it cannot print); -1 when it did not drop it. */
+int cli_dropped_duplicate(PGconn *db, const char *webhook_id, bool json);
+
+/* cmd_replay.c: "now", RFC 3339 with an offset or Z (2026-12-03T14:00:00Z,
+ * 2026-12-03T16:00:00.5+02:00), or relative to now_ms (-2h, -30m, -90s, -1d, +1h),
+ * into unix milliseconds. 0 or -1. */
+int cli_parse_time_ms(const char *s, int64_t now_ms, int64_t *out) __attribute__((warn_unused_result));
+/* True when want is NULL (no filter) or the last header called name (h may be NULL) is
+ * exactly want. */
+bool cli_header_is(rd_kafka_headers_t *h, const char *name, const char *want);
 
 /* ---- messages (cli_util.c) ---------------------------------------------------- */
 
@@ -93,12 +112,12 @@ void cli_getopt_reset(void);
 
 /* A command's options as data, for cli_parse_options. */
 enum cli_opt_kind {
-    CLI_OPT_STRING, /* --name VALUE: target is a const char ** (set to the argv string) */
-    CLI_OPT_FLAG,   /* --name: target is a bool * (set to true) */
-    CLI_OPT_ENV_ID, /* --name UUID: like CLI_OPT_STRING, checked with cli_check_env_id */
-    CLI_OPT_BOOL,   /* --name true|false (cli_parse_bool's words): target is a const char **, set to
+    CLI_OPT_STRING,      /* --name VALUE: target is a const char ** (set to the argv string) */
+    CLI_OPT_FLAG,        /* --name: target is a bool * (set to true) */
+    CLI_OPT_ENV_ID,      /* --name UUID: like CLI_OPT_STRING, checked with cli_check_env_id */
+    CLI_OPT_BOOL,        /* --name true|false (cli_parse_bool's words): target is a const char **, set to
                        "true" or "false" (the text of a boolean SQL parameter) */
-    CLI_OPT_URL,    /* --name URL: like CLI_OPT_STRING, checked with cli_is_http_url */
+    CLI_OPT_URL,         /* --name URL: like CLI_OPT_STRING, checked with cli_is_http_url */
     CLI_OPT_URL_OR_NONE, /* --name URL|none: like CLI_OPT_URL; "none" (or "") sets the target to ""
                             (remove the URL: nullif($n, '') in SQL) */
 };
@@ -129,6 +148,9 @@ int cli_parse_options_args(int argc, char **argv, const char *usage, const struc
 
 /* A consumer in group (nothing is ever committed) that reports partition ends. NULL
  * after printing why. Free with cli_topic_reader_free (accepts NULL). */
+/* An admin-capable client (a producer that never produces): topics, consumer groups.
+ * NULL after printing why. Free with rd_kafka_destroy. */
+rd_kafka_t *cli_admin_client(void);
 rd_kafka_t *cli_topic_reader_new(const char *group);
 void cli_topic_reader_free(rd_kafka_t *rk);
 /* The number of partitions of topic (parts, when not NULL: a new list of them, each

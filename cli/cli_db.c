@@ -265,9 +265,10 @@ char *cli_seal(const char *plain, const char *column, const char *row)
     if (cli_keyring(&kr) < 0)
         return NULL;
     if (!kr) {
-        cli_error("%s is not set: refusing to store a secret unencrypted (generate a key with "
-                  "'hookline secrets new-key' and give it to the CLI and the daemons)",
-                  SECRETBOX_ENV_KEY);
+        cli_error(
+            "%s is not set: refusing to store a secret unencrypted (generate a key with "
+            "'hookline secrets new-key' and give it to the CLI and the daemons)",
+            SECRETBOX_ENV_KEY);
         return NULL;
     }
     char err[256];

@@ -18,7 +18,9 @@ int cli_topic_partitions(rd_kafka_t *rk, const char *topic, rd_kafka_topic_parti
     rd_kafka_topic_destroy(rkt);
     if (err || md->topic_cnt != 1 || md->topics[0].err) {
         cli_error("cannot read topic %s: %s", topic,
-                  rd_kafka_err2str(err ? err : md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN));
+                  rd_kafka_err2str(err             ? err
+                                   : md->topic_cnt ? md->topics[0].err
+                                                   : RD_KAFKA_RESP_ERR_UNKNOWN));
         if (md)
             rd_kafka_metadata_destroy(md);
         return -1;
@@ -50,6 +52,29 @@ static int assign_all(rd_kafka_t *rk, const char *topic)
     return n;
 }
 
+/* A client of type from conf (taken, freed on failure too). NULL after printing why. */
+static rd_kafka_t *client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf)
+{
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf); /* rd_kafka_new frees it only on success */
+        cli_error("cannot create a Kafka client: %s", errstr);
+    }
+    return rk;
+}
+
+rd_kafka_t *cli_admin_client(void)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = kafka_conf_new("hookline-cli", errstr, sizeof errstr);
+    if (!conf) {
+        cli_error("Kafka configuration: %s", errstr);
+        return NULL;
+    }
+    return client_new(RD_KAFKA_PRODUCER, conf);
+}
+
 rd_kafka_t *cli_topic_reader_new(const char *group)
 {
     char errstr[512];
@@ -62,12 +87,7 @@ rd_kafka_t *cli_topic_reader_new(const char *group)
             rd_kafka_conf_destroy(conf);
         return NULL;
     }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (!rk) {
-        rd_kafka_conf_destroy(conf); /* rd_kafka_new frees it only on success */
-        cli_error("cannot create a Kafka client: %s", errstr);
-    }
-    return rk;
+    return client_new(RD_KAFKA_CONSUMER, conf);
 }
 
 void cli_topic_reader_free(rd_kafka_t *rk)
@@ -101,4 +121,3 @@ int cli_topic_read_all(rd_kafka_t *rk, const char *topic, int (*visit)(const rd_
     }
     return pending < 0 ? -1 : 0;
 }
-

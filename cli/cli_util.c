@@ -342,7 +342,8 @@ static int print_table(json_t *rows, const char *empty)
     size_t c = 0;
     const char *key;
     json_t *val;
-    json_object_foreach(first, key, val) {
+    json_object_foreach(first, key, val)
+    {
         (void)val;
         keys[c] = key;
         widths[c] = text_width(key);
@@ -385,12 +386,14 @@ static int print_record(json_t *obj)
     size_t width = 0;
     const char *key;
     json_t *val;
-    json_object_foreach(obj, key, val) {
+    json_object_foreach(obj, key, val)
+    {
         (void)val;
         if (strlen(key) > width)
             width = strlen(key);
     }
-    json_object_foreach(obj, key, val) {
+    json_object_foreach(obj, key, val)
+    {
         char *cell = cell_text(val);
         if (!cell) {
             cli_error("out of memory");

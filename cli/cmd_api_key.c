@@ -80,7 +80,7 @@ int cmd_api_key_create(int argc, char **argv)
     const char *envs = NULL, *scope = NULL, *name = "";
     bool all = false, json = false;
     const struct cli_opt opts[] = {
-        {"env", CLI_OPT_STRING, &envs, false}, {"all", CLI_OPT_FLAG, &all, false},
+        {"env", CLI_OPT_STRING, &envs, false},   {"all", CLI_OPT_FLAG, &all, false},
         {"scope", CLI_OPT_STRING, &scope, true}, {"name", CLI_OPT_STRING, &name, false},
         {"json", CLI_OPT_FLAG, &json, false},
     };

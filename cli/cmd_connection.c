@@ -18,7 +18,8 @@
 #define JSON_ARG_MAX_LEN (1024 * 1024)
 
 /* What every command that prints connections prints. */
-#define CONNECTION_COLUMNS "c.connection_id, i.key AS integration, c.connection_config, c.metadata, c.webhook_url_override"
+#define CONNECTION_COLUMNS                                                                                             \
+    "c.connection_id, i.key AS integration, c.connection_config, c.metadata, c.webhook_url_override"
 
 static const char create_usage[] =
     "Usage: hookline connection create --env UUID --integration KEY --id ID\n"
@@ -80,8 +81,8 @@ static int integration_exists(PGconn *db, const char *env, const char *key)
 {
     struct cli_db_error err;
     const char *params[] = {env, key};
-    PGresult *res =
-        cli_db_query(db, "SELECT 1 FROM integrations WHERE environment_id = $1::uuid AND key = $2", 2, params, &err);
+    PGresult *res = cli_db_query(db, "SELECT 1 FROM integrations WHERE environment_id = $1::uuid AND key = $2", 2,
+                                 params, &err);
     if (!res) {
         cli_db_fail("looking up the integration", &err);
         return -1;
@@ -192,10 +193,8 @@ int cmd_connection_update(int argc, char **argv)
     struct cli_db_error err;
 
     const struct cli_opt opts[] = {
-        {"env", CLI_OPT_ENV_ID, &env, true},
-        {"integration", CLI_OPT_STRING, &key, true},
-        {"id", CLI_OPT_STRING, &id, true},
-        {"webhook-url", CLI_OPT_URL_OR_NONE, &url, true},
+        {"env", CLI_OPT_ENV_ID, &env, true},  {"integration", CLI_OPT_STRING, &key, true},
+        {"id", CLI_OPT_STRING, &id, true},    {"webhook-url", CLI_OPT_URL_OR_NONE, &url, true},
         {"json", CLI_OPT_FLAG, &json, false},
     };
     int parsed = cli_parse_options(argc, argv, update_usage, opts, CLI_OPTS_N(opts));
@@ -215,8 +214,8 @@ int cmd_connection_update(int argc, char **argv)
     if (!res)
         cli_db_fail("updating the connection", &err);
     else if (PQntuples(res) == 0)
-        cli_error("integration '%s' has no connection with id '%s' (see 'hookline connection list --env %s')", key,
-                  id, env);
+        cli_error("integration '%s' has no connection with id '%s' (see 'hookline connection list --env %s')", key, id,
+                  env);
     else
         status = cli_print_row(res, json);
 out:

@@ -76,6 +76,9 @@ int cmd_deliveries(int argc, char **argv)
     if (!rows)
         goto out;
     size_t n = json_array_size(rows);
+    if (n == 0 && (status = cli_dropped_duplicate(db, id, json)) >= 0)
+        goto out;
+    status = CLI_FAIL;
     if (n == 0) {
         cli_error("no delivery attempt recorded for webhook %s", id);
         goto out;
@@ -138,8 +141,8 @@ int cmd_deliveries_prune(int argc, char **argv)
     const char *params[] = {secs};
     struct cli_db_error err;
     PGresult *res = cli_db_query(
-        db, "DELETE FROM delivery_attempts WHERE attempted_at < now() - $1::bigint * interval '1 second'", 1,
-        params, &err);
+        db, "DELETE FROM delivery_attempts WHERE attempted_at < now() - $1::bigint * interval '1 second'", 1, params,
+        &err);
     if (!res) {
         cli_db_fail("pruning delivery attempts", &err);
         goto done;

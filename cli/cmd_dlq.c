@@ -24,14 +24,16 @@ static const char list_usage[] =
     "Usage: hookline dlq list [--json]\n"
     "\n"
     "Lists the deliveries the forwarder gave up on (HOOKLINE_TOPIC_DEAD_LETTERS), oldest\n"
-    "first per partition: webhook id, delivery id, destination, last status and error.\n"
+    "first per partition: webhook id, delivery id, destination, last status and error,\n"
+    "and when it had been redriven before it failed again (redriven_at_ms, if it was).\n"
     "\n"
     "  --json   print a JSON array\n"
     "  --help   show this help\n";
 
 static const char redrive_usage[] =
-    "Usage: hookline dlq redrive (--webhook-id ID | --destination URL | --all) [--dry-run]\n"
-    "                            [--group GROUP] [--json]\n"
+    "Usage: hookline dlq redrive (--webhook-id ID | --destination URL | --all) [--to URL]\n"
+    "                            [--env UUID] [--integration KEY] [--connection ID]\n"
+    "                            [--dry-run] [--group GROUP] [--json]\n"
     "\n"
     "Delivers dead letters again: each chosen dead letter is copied, with its value, key\n"
     "and headers (minus the dead-letter ones), to the forwarder's first retry topic\n"
@@ -43,8 +45,12 @@ static const char redrive_usage[] =
     "delivery to the same destination is sent once.\n"
     "\n"
     "  --webhook-id ID     the dead letters of this webhook (X-Hookline-Webhook-Id)\n"
-    "  --destination URL   the dead letters of this destination (with --webhook-id: both)\n"
+    "  --destination URL   the dead letters of this destination (filters combine: all apply)\n"
     "  --all               every dead letter\n"
+    "  --env, --integration, --connection\n"
+    "                      only the dead letters whose headers say so\n"
+    "  --to URL            send them to URL instead (the app moved; http or https, checked\n"
+    "                      like an environment's URL), signed with the environment's key\n"
     "  --dry-run           only list what would be redriven\n"
     "  --group GROUP       the forwarder's consumer group (default HOOKLINE_FORWARDER_GROUP)\n"
     "  --json              print {\"topic\", \"dry_run\", \"redriven\", \"dead_letters\": [...]}\n"
@@ -79,6 +85,7 @@ static json_t *dead_letter_row(const rd_kafka_message_t *rkm)
     set_text(row, "error", v->error);
     set_text(row, "attempts", v->attempts);
     set_text(row, "dead_lettered_at_ms", v->at);
+    set_text(row, "redriven_at_ms", v->redriven_at);
     json_object_set_new(row, "partition", json_integer(rkm->partition));
     json_object_set_new(row, "offset", json_integer(rkm->offset));
     free(v);
@@ -122,15 +129,17 @@ int cmd_dlq_list(int argc, char **argv)
 /* ---- redrive ------------------------------------------------------------------------ */
 
 struct redrive {
-    const char *webhook_id;   /* NULL: any */
-    const char *destination;  /* NULL: any */
+    const char *webhook_id;                     /* NULL: any */
+    const char *destination;                    /* NULL: any */
+    const char *env, *integration, *connection; /* NULL: any */
+    const char *to;                             /* NULL: each to the destination that failed */
     bool dry_run;
     char topic[512];
-    long long now_ms;         /* when the copies are due, and the time of the redrive */
+    long long now_ms; /* when the copies are due, and the time of the redrive */
     rd_kafka_t *producer;
-    json_t *rows;             /* the chosen dead letters */
-    json_t *seen;             /* "<delivery id> <destination>" already chosen in this run */
-    long acked, failed;       /* delivery reports */
+    json_t *rows;       /* the chosen dead letters */
+    json_t *seen;       /* "<delivery id> <destination>" already chosen in this run */
+    long acked, failed; /* delivery reports */
 };
 
 static void on_redriven(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
@@ -154,8 +163,8 @@ static int redrive_one(struct redrive *rd, const rd_kafka_message_t *rkm, rd_kaf
         rd_kafka_headers_t *out = msg_redrive_headers(h, destination, rd->now_ms);
         rd_kafka_resp_err_t err = rd_kafka_producev(
             rd->producer, RD_KAFKA_V_TOPIC(rd->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_VALUE(rkm->payload, rkm->len), RD_KAFKA_V_KEY(rkm->key, rkm->key_len),
-            RD_KAFKA_V_HEADERS(out), RD_KAFKA_V_END);
+            RD_KAFKA_V_VALUE(rkm->payload, rkm->len), RD_KAFKA_V_KEY(rkm->key, rkm->key_len), RD_KAFKA_V_HEADERS(out),
+            RD_KAFKA_V_END);
         if (!err) {
             rd_kafka_poll(rd->producer, 0);
             return 0;
@@ -170,6 +179,12 @@ static int redrive_one(struct redrive *rd, const rd_kafka_message_t *rkm, rd_kaf
 }
 
 /* Chooses (and unless dry-run, redrives) one dead letter. */
+/* A filter: want NULL (no filter) or equal to the header's value (NULL: absent). */
+static bool same(const char *value, const char *want)
+{
+    return !want || (value && !strcmp(value, want));
+}
+
 static int redrive_visit(const rd_kafka_message_t *rkm, void *ctx)
 {
     struct redrive *rd = ctx;
@@ -185,7 +200,10 @@ static int redrive_visit(const rd_kafka_message_t *rkm, void *ctx)
     const char *dest = v->destination, *wid = v->webhook_id;
     char *once = NULL; /* the same delivery dead-lettered again after a redrive: send it once */
     bool skip = !dest || !*dest || (rd->webhook_id && (!wid || strcasecmp(wid, rd->webhook_id))) ||
-                (rd->destination && strcmp(dest, rd->destination));
+                (rd->destination && strcmp(dest, rd->destination)) || !same(v->environment, rd->env) ||
+                !same(v->integration, rd->integration) || !same(v->connection, rd->connection);
+    if (rd->to)
+        dest = rd->to; /* the app moved: the dead letter goes to its new URL */
     if (!dest || !*dest)
         cli_warn("dead letter at %d/%" PRId64 " names no destination: skipped", rkm->partition, rkm->offset);
     if (!skip && asprintf(&once, "%s %s", v->routed_id ? v->routed_id : "", dest) < 0) {
@@ -249,19 +267,32 @@ int cmd_dlq_redrive(int argc, char **argv)
     struct redrive rd = {0};
     const char *group = g_cli.forwarder_group;
     const struct cli_opt opts[] = {
-        {"webhook-id", CLI_OPT_STRING, &rd.webhook_id, false}, {"destination", CLI_OPT_STRING, &rd.destination, false},
-        {"all", CLI_OPT_FLAG, &all, false},                    {"dry-run", CLI_OPT_FLAG, &rd.dry_run, false},
-        {"group", CLI_OPT_STRING, &group, false},              {"json", CLI_OPT_FLAG, &json, false},
+        {"webhook-id", CLI_OPT_STRING, &rd.webhook_id, false},
+        {"destination", CLI_OPT_STRING, &rd.destination, false},
+        {"all", CLI_OPT_FLAG, &all, false},
+        {"dry-run", CLI_OPT_FLAG, &rd.dry_run, false},
+        {"group", CLI_OPT_STRING, &group, false},
+        {"json", CLI_OPT_FLAG, &json, false},
+        {"to", CLI_OPT_URL, &rd.to, false},
+        {"env", CLI_OPT_ENV_ID, &rd.env, false},
+        {"integration", CLI_OPT_STRING, &rd.integration, false},
+        {"connection", CLI_OPT_STRING, &rd.connection, false},
     };
     int parsed = cli_parse_options(argc, argv, redrive_usage, opts, CLI_OPTS_N(opts));
     if (parsed >= 0)
         return parsed;
-    if (all == (rd.webhook_id || rd.destination))
-        return cli_usage_error(argv[0], all ? "--all goes alone, without --webhook-id or --destination"
-                                            : "choose the dead letters: --webhook-id, --destination or --all");
+    bool chosen = rd.webhook_id || rd.destination || rd.env || rd.integration || rd.connection;
+    if (all == chosen)
+        return cli_usage_error(argv[0], all ? "--all goes alone, without a filter"
+                                            : "choose the dead letters: --webhook-id, --destination, --env, "
+                                              "--integration, --connection or --all");
+    if (rd.to && strlen(rd.to) > OUTBOUND_URL_MAX)
+        return cli_usage_error(argv[0], "--to is %zu bytes long: a URL may have at most %d", strlen(rd.to),
+                               OUTBOUND_URL_MAX);
     if (rd.webhook_id && !id_is_uuid(rd.webhook_id))
         return cli_usage_error(argv[0], "--webhook-id '%s' is not a webhook id (a UUID)", rd.webhook_id);
-    if (!msg_retry_group_valid(group) || msg_retry_topic(rd.topic, sizeof rd.topic, g_cli.retry_topic_prefix, group, 1) < 0)
+    if (!msg_retry_group_valid(group) ||
+        msg_retry_topic(rd.topic, sizeof rd.topic, g_cli.retry_topic_prefix, group, 1) < 0)
         return cli_usage_error(argv[0], "--group '%s' cannot name a retry topic: use letters, digits, '.', '_', '-'",
                                group);
     rd.now_ms = clock_unix_ms();

@@ -31,20 +31,21 @@
 
 /* What `env list` prints. */
 #define ENV_ACTIVE_PREVIOUS "(previous_signing_key IS NOT NULL AND previous_signing_key_until > now())"
-#define ENV_COLUMNS                                                                                   \
-    "id, name, webhook_url, secondary_webhook_url, forward_mode, legacy_signature, sync_notifications, " \
-    ENV_ACTIVE_PREVIOUS " AS previous_signing_key_active"
+#define ENV_COLUMNS                                                                                                          \
+    "id, name, webhook_url, secondary_webhook_url, forward_mode, legacy_signature, sync_notifications, " ENV_ACTIVE_PREVIOUS \
+    " AS previous_signing_key_active"
 /* What every command that prints one environment prints (besides the secrets). */
-#define ENV_RECORD                                                                                    \
-    ENV_COLUMNS ", CASE WHEN " ENV_ACTIVE_PREVIOUS " THEN previous_signing_key_until END"             \
-    " AS previous_signing_key_until, created_at, updated_at"
+#define ENV_RECORD                                                                                                     \
+    ENV_COLUMNS ", CASE WHEN " ENV_ACTIVE_PREVIOUS                                                                     \
+                " THEN previous_signing_key_until END"                                                                 \
+                " AS previous_signing_key_until, created_at, updated_at"
 
 /* The options create and update share, as usage lines. */
-#define FORWARD_OPTIONS_HELP                                                                          \
-    "  --forward-mode MODE         envelope (default): the Nango-compatible JSON envelope;\n"        \
-    "                              raw: the provider's body and headers unchanged (with the\n"       \
-    "                              X-Hookline-* and signature headers)\n"                            \
-    "  --legacy-signature BOOL     also send Nango's legacy X-Nango-Signature header\n"              \
+#define FORWARD_OPTIONS_HELP                                                                                           \
+    "  --forward-mode MODE         envelope (default): the Nango-compatible JSON envelope;\n"                          \
+    "                              raw: the provider's body and headers unchanged (with the\n"                         \
+    "                              X-Hookline-* and signature headers)\n"                                              \
+    "  --legacy-signature BOOL     also send Nango's legacy X-Nango-Signature header\n"                                \
     "                              (hex SHA-256 of signing key + body; default false)\n"
 
 static const char create_usage[] =
@@ -60,8 +61,7 @@ static const char create_usage[] =
     "  --name NAME                 unique name, e.g. prod\n"
     "  --webhook-url URL           where webhooks are forwarded (http or https); a\n"
     "                              connection's --webhook-url replaces it for that connection\n"
-    "  --secondary-url URL         a second destination that also receives every webhook\n"
-    FORWARD_OPTIONS_HELP
+    "  --secondary-url URL         a second destination that also receives every webhook\n" FORWARD_OPTIONS_HELP
     "  --json                      print a JSON object (the environment, signing_key,\n"
     "                              signing_key_whsec)\n"
     "  --help                      show this help\n";
@@ -98,8 +98,7 @@ static const char update_usage[] =
     "\n"
     "  --env UUID                  the environment\n"
     "  --webhook-url URL           the primary destination (http or https)\n"
-    "  --secondary-url URL|none    the second destination (none removes it)\n"
-    FORWARD_OPTIONS_HELP
+    "  --secondary-url URL|none    the second destination (none removes it)\n" FORWARD_OPTIONS_HELP
     "  --sync-notifications BOOL   send the app a `sync` webhook when a webhook-started sync\n"
     "                              run succeeds (default false)\n"
     "  --json                      print a JSON object\n"
@@ -116,7 +115,8 @@ static const char rotate_usage[] =
     "\n"
     "  --env UUID        the environment\n"
     "  --grace-hours N   how long the previous key keeps signing: 0 (not at all) to 8760\n"
-    "                    (default " GRACE_HOURS_DEFAULT ")\n"
+    "                    (default " GRACE_HOURS_DEFAULT
+    ")\n"
     "  --json            print a JSON object\n"
     "  --help            show this help\n";
 
@@ -304,8 +304,7 @@ int cmd_env_list(int argc, char **argv)
     PGconn *db = cli_db_connect();
     if (!db)
         return CLI_FAIL;
-    int status = cli_db_print(db, "listing environments",
-                              "SELECT " ENV_COLUMNS " FROM environments ORDER BY name", 0,
+    int status = cli_db_print(db, "listing environments", "SELECT " ENV_COLUMNS " FROM environments ORDER BY name", 0,
                               NULL, json, "no environments (create one with 'hookline env create')");
     PQfinish(db);
     return status;
@@ -361,8 +360,10 @@ int cmd_env_show(int argc, char **argv)
     if (!db)
         goto out;
     const char *params[] = {env};
-    res = cli_db_query(db, "SELECT " ENV_RECORD ", signing_key, previous_signing_key FROM environments"
-                           " WHERE id = $1::uuid",
+    res = cli_db_query(db,
+                       "SELECT " ENV_RECORD
+                       ", signing_key, previous_signing_key FROM environments"
+                       " WHERE id = $1::uuid",
                        1, params, &err);
     if (!res) {
         cli_db_fail("reading the environment", &err);
@@ -415,8 +416,9 @@ int cmd_env_update(int argc, char **argv)
     if (parsed >= 0)
         return parsed;
     if (!url && !secondary && !mode && !legacy && !notify)
-        return cli_usage_error(argv[0], "nothing to update: give --webhook-url, --secondary-url, --forward-mode, "
-                                        "--legacy-signature or --sync-notifications");
+        return cli_usage_error(argv[0],
+                               "nothing to update: give --webhook-url, --secondary-url, --forward-mode, "
+                               "--legacy-signature or --sync-notifications");
 
     db = cli_db_connect();
     if (!db)
@@ -473,8 +475,8 @@ static int rotate_key(PGconn *db, const char *env, const char *grace, bool json)
         goto out;
     }
     if (!(sealed = cli_seal(key, STORE_COL_SIGNING_KEY, row)) ||
-        (strcmp(grace, "0") && cli_reseal(PQgetvalue(cur, 0, 1), STORE_COL_SIGNING_KEY,
-                                          STORE_COL_PREVIOUS_SIGNING_KEY, row, &previous) < 0))
+        (strcmp(grace, "0") &&
+         cli_reseal(PQgetvalue(cur, 0, 1), STORE_COL_SIGNING_KEY, STORE_COL_PREVIOUS_SIGNING_KEY, row, &previous) < 0))
         goto out;
     const char *params[] = {env, sealed, previous, grace};
     res = cli_db_query(db,
@@ -517,8 +519,8 @@ int cmd_env_rotate_key(int argc, char **argv)
     if (parsed >= 0)
         return parsed;
     if (cli_parse_long(grace, 0, GRACE_HOURS_MAX, &hours) < 0)
-        return cli_usage_error(argv[0], "--grace-hours takes a number of hours from 0 to %d, not '%s'",
-                               GRACE_HOURS_MAX, grace);
+        return cli_usage_error(argv[0], "--grace-hours takes a number of hours from 0 to %d, not '%s'", GRACE_HOURS_MAX,
+                               grace);
     char hours_text[16];
     snprintf(hours_text, sizeof hours_text, "%ld", hours);
 

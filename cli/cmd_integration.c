@@ -27,17 +27,19 @@
 #define VERIFY_CONFIG_MAX_LEN 1024 /* the ingress keeps the text of the jsonb in 2 KiB */
 
 /* The columns every command prints; P is the parameter holding the public base URL. */
-#define INTEGRATION_COLUMNS(P)                                                                          \
-    "environment_id, key, provider,"                                                                    \
-    " " P "::text || '/webhook/' || environment_id || '/' || key AS webhook_url,"                       \
-    " coalesce(webhook_secret, '') <> '' AS has_webhook_secret,"                                        \
-    " coalesce(client_secret, '') <> '' AS has_client_secret, allow_unverified,"                        \
-    " (coalesce(previous_webhook_secret, '') <> '' OR coalesce(previous_client_secret, '') <> '')"      \
+#define INTEGRATION_COLUMNS(P)                                                                                         \
+    "environment_id, key, provider,"                                                                                   \
+    " " P                                                                                                              \
+    "::text || '/webhook/' || environment_id || '/' || key AS webhook_url,"                                            \
+    " coalesce(webhook_secret, '') <> '' AS has_webhook_secret,"                                                       \
+    " coalesce(client_secret, '') <> '' AS has_client_secret, allow_unverified,"                                       \
+    " (coalesce(previous_webhook_secret, '') <> '' OR coalesce(previous_client_secret, '') <> '')"                     \
     " AS previous_secret_active, forward_enabled"
 /* What one integration's record adds (show, create, update); the secret columns are
  * replaced by cli_reveal_secrets. */
-#define INTEGRATION_RECORD(P)                                                                           \
-    INTEGRATION_COLUMNS(P) ", verify_config, created_at, updated_at,"                                   \
+#define INTEGRATION_RECORD(P)                                                                                          \
+    INTEGRATION_COLUMNS(P)                                                                                             \
+    ", verify_config, created_at, updated_at,"                                                                         \
     " webhook_secret, client_secret, previous_webhook_secret, previous_client_secret"
 
 static const char *const secret_columns[] = {STORE_COL_WEBHOOK_SECRET, STORE_COL_CLIENT_SECRET,
@@ -145,10 +147,11 @@ static void warn_missing_secret(const json_t *integ)
     if (json_is_true(json_object_get(integ, webhook ? "has_webhook_secret" : "has_client_secret")))
         return;
     bool allowed = json_is_true(json_object_get(integ, "allow_unverified"));
-    cli_warn("provider '%s' verifies webhooks with the %s (%s), which is not set: its webhooks will be %s until it "
-             "is",
-             provider_name(p), field, webhook ? "--secret" : "--client-secret",
-             allowed ? "forwarded as unverified" : "rejected");
+    cli_warn(
+        "provider '%s' verifies webhooks with the %s (%s), which is not set: its webhooks will be %s until it "
+        "is",
+        provider_name(p), field, webhook ? "--secret" : "--client-secret",
+        allowed ? "forwarded as unverified" : "rejected");
 }
 
 /* Checks a secret option's value: NULL stays NULL; at most SECRET_MAX_LEN. 0 or -1. */
@@ -172,9 +175,10 @@ static int check_key(const char *key)
 {
     if (ident_is_integration_key(key))
         return 0;
-    cli_error("--key '%s' is not a valid integration key: 1 to 128 letters, digits, '.', '_' or '-', "
-              "starting with a letter or digit",
-              key);
+    cli_error(
+        "--key '%s' is not a valid integration key: 1 to 128 letters, digits, '.', '_' or '-', "
+        "starting with a letter or digit",
+        key);
     return -1;
 }
 
@@ -267,8 +271,8 @@ int cmd_integration_create(int argc, char **argv)
     db = cli_db_connect_env(env);
     if (!db)
         goto out;
-    const char *params[] = {env,  key, provider, sealed_secret, sealed_client,
-                            base, sql_bool(allow_unverified), verify_config, forward};
+    const char *params[] = {
+        env, key, provider, sealed_secret, sealed_client, base, sql_bool(allow_unverified), verify_config, forward};
     res = cli_db_query(db,
                        "INSERT INTO integrations (environment_id, key, provider, webhook_secret, client_secret,"
                        " allow_unverified, verify_config, forward_enabled)"
@@ -364,11 +368,11 @@ out:
 
 /* What `integration update` was asked to change. NULL strings: unchanged. */
 struct update_request {
-    const char *secret, *client_secret;    /* "" removes */
+    const char *secret, *client_secret; /* "" removes */
     bool rotate, clear_previous;
-    const char *allow_unverified;          /* "true" / "false" */
-    const char *verify_config;             /* JSON text, or "null" */
-    const char *forward;                   /* "true" / "false" */
+    const char *allow_unverified; /* "true" / "false" */
+    const char *verify_config;    /* JSON text, or "null" */
+    const char *forward;          /* "true" / "false" */
 };
 
 /* The new value of a current secret column: plain sealed for it, or NULL for "" (the
@@ -423,13 +427,20 @@ static int apply_update(PGconn *db, const char *env, const char *key, const stru
     public_base(base, sizeof base);
     bool config_null = req->verify_config && !strcmp(req->verify_config, "null");
     /* Each column changes only when its flag ($4, $6, ...) is true. */
-    const char *params[] = {env, key, base,
-                            sql_bool(req->secret), ws,
-                            sql_bool(req->client_secret), cs,
-                            sql_bool(rotate_ws || req->clear_previous), pws,
-                            sql_bool(rotate_cs || req->clear_previous), pcs,
+    const char *params[] = {env,
+                            key,
+                            base,
+                            sql_bool(req->secret),
+                            ws,
+                            sql_bool(req->client_secret),
+                            cs,
+                            sql_bool(rotate_ws || req->clear_previous),
+                            pws,
+                            sql_bool(rotate_cs || req->clear_previous),
+                            pcs,
                             req->allow_unverified,
-                            sql_bool(req->verify_config), config_null ? NULL : req->verify_config,
+                            sql_bool(req->verify_config),
+                            config_null ? NULL : req->verify_config,
                             req->forward};
     res = cli_db_query(db,
                        "UPDATE integrations SET"
@@ -484,8 +495,9 @@ int cmd_integration_update(int argc, char **argv)
         return parsed;
     if (!req.secret && !req.client_secret && !req.clear_previous && !req.allow_unverified && !req.verify_config &&
         !req.forward)
-        return cli_usage_error(argv[0], "nothing to update: give --secret, --client-secret, --clear-previous, "
-                                        "--allow-unverified, --verify-config or --forward");
+        return cli_usage_error(argv[0],
+                               "nothing to update: give --secret, --client-secret, --clear-previous, "
+                               "--allow-unverified, --verify-config or --forward");
     if (req.rotate && !req.secret && !req.client_secret)
         return cli_usage_error(argv[0], "--rotate needs the new --secret or --client-secret");
     if (req.rotate && req.clear_previous)

@@ -29,10 +29,11 @@ static const char usage[] =
     "  --json   print {\"applied\": [...], \"version\": N}\n"
     "  --help   show this help\n";
 
-static const char create_table_sql[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                                       " version integer PRIMARY KEY,"
-                                       " name text NOT NULL,"
-                                       " applied_at timestamptz NOT NULL DEFAULT now())";
+static const char create_table_sql[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version integer PRIMARY KEY,"
+    " name text NOT NULL,"
+    " applied_at timestamptz NOT NULL DEFAULT now())";
 
 /* The versions already applied, as a new array (caller frees) of *n entries. -1 on
  * error (printed). */
@@ -110,8 +111,7 @@ static int apply_one(PGconn *db, const struct embedded_migration *m)
     }
 
     const char *params[] = {version, m->name};
-    res = cli_db_query(db, "INSERT INTO schema_migrations (version, name) VALUES ($1::integer, $2)", 2, params,
-                       &err);
+    res = cli_db_query(db, "INSERT INTO schema_migrations (version, name) VALUES ($1::integer, $2)", 2, params, &err);
     if (!res) {
         cli_db_fail(what, &err);
         goto out;
@@ -174,8 +174,7 @@ int cmd_migrate(int argc, char **argv)
         goto out;
     for (size_t i = 0; i < ndone; i++)
         if (!embedded(done[i]))
-            cli_warn("the database has migration %d, which this hookline does not know (an older binary?)",
-                     done[i]);
+            cli_warn("the database has migration %d, which this hookline does not know (an older binary?)", done[i]);
 
     int version = ndone ? done[ndone - 1] : 0;
     for (size_t i = 0; i < embedded_migrations_count; i++) {

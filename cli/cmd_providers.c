@@ -43,13 +43,13 @@ static const char providers_usage[] =
     "  --help   show this help\n";
 
 /* The options sign and verify share, as help lines. */
-#define USAGE_SECRETS                                                                                              \
-    "  --provider P        see 'hookline providers'\n"                                                             \
-    "  --secret S          the secret the provider signs with (its webhook secret, or its\n"                       \
-    "                      client secret when that is what the provider uses)\n"                                   \
-    "  --client-secret S   the client secret, when both secrets are needed\n"                                       \
-    "  --config JSON       the integration's verify_config: generic-hmac's scheme, or\n"                         \
-    "                      {\"allow_legacy_signature\": true} (docs/providers.md)\n"                               \
+#define USAGE_SECRETS                                                                                                  \
+    "  --provider P        see 'hookline providers'\n"                                                                 \
+    "  --secret S          the secret the provider signs with (its webhook secret, or its\n"                           \
+    "                      client secret when that is what the provider uses)\n"                                       \
+    "  --client-secret S   the client secret, when both secrets are needed\n"                                          \
+    "  --config JSON       the integration's verify_config: generic-hmac's scheme, or\n"                               \
+    "                      {\"allow_legacy_signature\": true} (docs/providers.md)\n"
 
 static const char sign_usage[] =
     "Usage: hookline sign --provider P --secret S [--client-secret S] [--config JSON]\n"
@@ -58,8 +58,7 @@ static const char sign_usage[] =
     "Reads a webhook body from stdin (at most 10 MiB) and prints the headers that make it\n"
     "valid for provider P, one 'Name: value' per line, or with --curl a ready-to-paste\n"
     "curl command that sends it. Timestamped schemes expire: send it within minutes.\n"
-    "\n"
-    USAGE_SECRETS
+    "\n" USAGE_SECRETS
     "  --now UNIX          the signing time in seconds since the epoch (default: now)\n"
     "  --url URL           the public webhook URL the request is sent to; required for\n"
     "                      providers that sign the URL (e.g. hubspot)\n"
@@ -75,8 +74,7 @@ static const char verify_usage[] =
     "Checks a captured request (its body on stdin, at most 10 MiB, and its headers) the way\n"
     "the ingress does and prints 'valid', or 'invalid: <why>'. When the request is a\n"
     "handshake, the answer the ingress would send is printed on stderr first.\n"
-    "\n"
-    USAGE_SECRETS
+    "\n" USAGE_SECRETS
     "  --header 'N: V'     a request header as received (repeat for each)\n"
     "  --method M          HTTP method (default POST)\n"
     "  --url URL           the public URL the request was sent to (schemes that sign it,\n"
@@ -92,9 +90,9 @@ static json_t *provider_row(const struct provider *p)
     char attribution[ATTRIBUTION_TEXT_MAX];
     provider_attribution(p, attribution, sizeof attribution);
     /* s? packs NULL as null: providers without a secret, handshakes or attribution. */
-    return json_pack("{s:s, s:s?, s:s?, s:s?, s:s}", "name", provider_name(p), "secret_field",
-                     provider_secret_field(p), "attribution", attribution[0] ? attribution : NULL, "handshakes",
-                     provider_handshakes(p), "scheme", provider_scheme(p));
+    return json_pack("{s:s, s:s?, s:s?, s:s?, s:s}", "name", provider_name(p), "secret_field", provider_secret_field(p),
+                     "attribution", attribution[0] ? attribution : NULL, "handshakes", provider_handshakes(p), "scheme",
+                     provider_scheme(p));
 }
 
 int cmd_providers(int argc, char **argv)
@@ -314,11 +312,14 @@ static bool valid_method(const char *m)
 /* ---- what sign and verify share ------------------------------------------------ */
 
 /* Their common options (getopt_long entries). */
-#define REQUEST_OPTIONS                                                                                            \
-    {"provider", required_argument, NULL, 'p'}, {"secret", required_argument, NULL, 's'},                         \
-        {"client-secret", required_argument, NULL, 'c'}, {"config", required_argument, NULL, 'g'},                \
-        {"now", required_argument, NULL, 'n'}, {"url", required_argument, NULL, 'u'},                             \
-        {"method", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'}
+#define REQUEST_OPTIONS                                                                                                \
+    {"provider", required_argument, NULL, 'p'}, {"secret", required_argument, NULL, 's'},                              \
+        {"client-secret", required_argument, NULL, 'c'}, {"config", required_argument, NULL, 'g'},                     \
+        {"now", required_argument, NULL, 'n'}, {"url", required_argument, NULL, 'u'},                                  \
+        {"method", required_argument, NULL, 'm'},                                                                      \
+    {                                                                                                                  \
+        "help", no_argument, NULL, 'h'                                                                                 \
+    }
 
 /* The values of the common options (borrowed from argv). */
 struct request_opts {
@@ -330,8 +331,13 @@ struct request_opts {
  * a usage error (*status set). */
 static int request_opt(int c, struct request_opts *o, const char *prog, int *status)
 {
-    const char **slot = c == 'p' ? &o->provider : c == 's' ? &o->secret : c == 'c' ? &o->client_secret
-                      : c == 'g' ? &o->config : c == 'u' ? &o->url : c == 'm' ? &o->method : NULL;
+    const char **slot = c == 'p'   ? &o->provider
+                        : c == 's' ? &o->secret
+                        : c == 'c' ? &o->client_secret
+                        : c == 'g' ? &o->config
+                        : c == 'u' ? &o->url
+                        : c == 'm' ? &o->method
+                                   : NULL;
     if (slot) {
         *slot = optarg;
         return 1;
@@ -347,9 +353,9 @@ static int request_opt(int c, struct request_opts *o, const char *prog, int *sta
 /* Parses argv: the common options into o, the others through extra (which returns
  * CLI_OK when it took the option, else the exit status after printing why). Returns 0
  * to go on, or 1 when the command is over (help shown, bad option) with *status set. */
-static int request_parse(int argc, char **argv, const struct option *opts, const char *shortopts,
-                         const char *usage, struct request_opts *o, int (*extra)(int c, void *ctx, const char *prog),
-                         void *ctx, int *status)
+static int request_parse(int argc, char **argv, const struct option *opts, const char *shortopts, const char *usage,
+                         struct request_opts *o, int (*extra)(int c, void *ctx, const char *prog), void *ctx,
+                         int *status)
 {
     cli_getopt_reset();
     for (int c; (c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1;) {
@@ -474,9 +480,10 @@ int cmd_sign(int argc, char **argv)
     nheaders = url ? sign_at(p, req, url, &secrets, headers) : sign_without_url(p, &req, &secrets, headers);
     if (nheaders == -2) {
         nheaders = 0;
-        cli_error("provider '%s' signs the request URL: pass the URL the webhook is sent to with --url "
-                  "or --curl",
-                  provider_name(p));
+        cli_error(
+            "provider '%s' signs the request URL: pass the URL the webhook is sent to with --url "
+            "or --curl",
+            provider_name(p));
         goto out;
     }
     if (nheaders < 0) {
@@ -540,8 +547,7 @@ static void show_handshake(const struct provider *p, const struct webhook_reques
     if (rc <= 0)
         return;
     fprintf(stderr, "handshake: answered %u%s%s%s%.*s%s\n", a.status, a.content_type[0] ? " " : "", a.content_type,
-            a.body_len ? " " : "", (int)a.body_len, a.body ? a.body : "",
-            a.store ? " (and stored for the app)" : "");
+            a.body_len ? " " : "", (int)a.body_len, a.body ? a.body : "", a.store ? " (and stored for the app)" : "");
     free(a.body);
 }
 
@@ -583,8 +589,15 @@ int cmd_verify(int argc, char **argv)
     if (read_body(&body, &body_len) < 0)
         return CLI_FAIL;
     char path[2048] = "/";
-    struct webhook_request req = {.method = o.method, .url = "", .path = path, .query = "", .headers = x.headers,
-                                  .nheaders = x.n, .body = body, .body_len = body_len, .now = (time_t)o.now};
+    struct webhook_request req = {.method = o.method,
+                                  .url = "",
+                                  .path = path,
+                                  .query = "",
+                                  .headers = x.headers,
+                                  .nheaders = x.n,
+                                  .body = body,
+                                  .body_len = body_len,
+                                  .now = (time_t)o.now};
     if (o.url)
         set_url(&req, o.url, path, sizeof path);
     struct provider_secrets secrets = secrets_of(o.secret, o.client_secret, o.config);

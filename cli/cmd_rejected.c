@@ -92,12 +92,12 @@ static json_t *rejected_row(const rd_kafka_message_t *rkm)
 }
 
 struct choice {
-    const char *stage;       /* NULL: any */
-    const char *webhook_id;  /* NULL: any */
-    long partition;          /* -1: any */
+    const char *stage;      /* NULL: any */
+    const char *webhook_id; /* NULL: any */
+    long partition;         /* -1: any */
     long long offset;
     bool dry_run;
-    rd_kafka_t *producer;    /* NULL when only listing */
+    rd_kafka_t *producer; /* NULL when only listing */
     json_t *rows;
     long acked, failed;
 };
@@ -125,8 +125,8 @@ static int replay_one(struct choice *c, const rd_kafka_message_t *rkm, const cha
         quarantine_headers_strip(h);
         rd_kafka_resp_err_t err = rd_kafka_producev(
             c->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_VALUE(rkm->payload, rkm->len), RD_KAFKA_V_KEY(rkm->key, rkm->key_len),
-            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+            RD_KAFKA_V_VALUE(rkm->payload, rkm->len), RD_KAFKA_V_KEY(rkm->key, rkm->key_len), RD_KAFKA_V_HEADERS(h),
+            RD_KAFKA_V_END);
         if (!err) {
             rd_kafka_poll(c->producer, 0);
             return 0;
@@ -234,8 +234,8 @@ int cmd_rejected_replay(int argc, char **argv)
     const char *at = NULL;
     struct choice c = {.partition = -1};
     const struct cli_opt opts[] = {
-        {"at", CLI_OPT_STRING, &at, false},     {"webhook-id", CLI_OPT_STRING, &c.webhook_id, false},
-        {"stage", CLI_OPT_STRING, &c.stage, false}, {"all", CLI_OPT_FLAG, &all, false},
+        {"at", CLI_OPT_STRING, &at, false},           {"webhook-id", CLI_OPT_STRING, &c.webhook_id, false},
+        {"stage", CLI_OPT_STRING, &c.stage, false},   {"all", CLI_OPT_FLAG, &all, false},
         {"dry-run", CLI_OPT_FLAG, &c.dry_run, false}, {"json", CLI_OPT_FLAG, &json, false},
     };
     int parsed = cli_parse_options(argc, argv, replay_usage, opts, CLI_OPTS_N(opts));

@@ -66,8 +66,7 @@ struct secret_table {
 };
 
 static const char *const integration_columns[] = {STORE_COL_WEBHOOK_SECRET, STORE_COL_CLIENT_SECRET,
-                                                  STORE_COL_PREVIOUS_WEBHOOK_SECRET,
-                                                  STORE_COL_PREVIOUS_CLIENT_SECRET};
+                                                  STORE_COL_PREVIOUS_WEBHOOK_SECRET, STORE_COL_PREVIOUS_CLIENT_SECRET};
 static const char *const environment_columns[] = {STORE_COL_SIGNING_KEY, STORE_COL_PREVIOUS_SIGNING_KEY};
 
 static const struct secret_table tables[] = {
@@ -119,8 +118,7 @@ int cmd_secrets_new_key(int argc, char **argv)
 }
 
 /* Writes value (NULL = SQL NULL) to column of the row whose primary key is id. */
-static int write_secret(PGconn *db, const struct secret_table *t, const char *column, const char *id,
-                        const char *value)
+static int write_secret(PGconn *db, const struct secret_table *t, const char *column, const char *id, const char *value)
 {
     const char *dot = strchr(column, '.');
     char sql[200];
@@ -192,8 +190,8 @@ static int refuse_plaintext(PGconn *db, const struct secret_table *t)
                        tlen, t->columns[0], tlen, t->columns[0], tlen, t->columns[0]);
     for (size_t i = 0; i < t->ncolumns && len > 0 && (size_t)len < sizeof sql; i++) {
         const char *col = strchr(t->columns[i], '.') + 1;
-        len += snprintf(sql + len, sizeof sql - (size_t)len, "%s(%s IS NULL OR left(%s, %zu) = '%s')",
-                        i ? " AND " : "", col, col, strlen(SECRETBOX_PREFIX), SECRETBOX_PREFIX);
+        len += snprintf(sql + len, sizeof sql - (size_t)len, "%s(%s IS NULL OR left(%s, %zu) = '%s')", i ? " AND " : "",
+                        col, col, strlen(SECRETBOX_PREFIX), SECRETBOX_PREFIX);
     }
     if (len < 0 || (size_t)len + 2 > sizeof sql)
         return -1;
@@ -237,8 +235,7 @@ int cmd_secrets_reencrypt(int argc, char **argv)
     if (cli_keyring(&kr) < 0)
         return CLI_FAIL;
     if (!kr) {
-        cli_error("%s is not set: there is no key to encrypt with (see 'hookline secrets new-key')",
-                  SECRETBOX_ENV_KEY);
+        cli_error("%s is not set: there is no key to encrypt with (see 'hookline secrets new-key')", SECRETBOX_ENV_KEY);
         return CLI_FAIL;
     }
     PGconn *db = cli_db_connect();
@@ -251,11 +248,11 @@ int cmd_secrets_reencrypt(int argc, char **argv)
         goto out;
     if (cli_db_exec(db, dry_run ? "rolling back" : "committing", dry_run ? "ROLLBACK" : "COMMIT") < 0)
         goto out;
-    out = json_pack("{s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "key_id", secretbox_current_id(kr),
-                    "dry_run", dry_run, "plaintext_refused", !dry_run, "checked", (json_int_t)n.checked, "already_current", (json_int_t)n.current,
-                    "encrypted_from_plaintext", (json_int_t)n.plaintext, "reencrypted_from_old_key",
-                    (json_int_t)n.old_key, "empty_cleared", (json_int_t)n.emptied, "unreadable",
-                    (json_int_t)n.unreadable);
+    out = json_pack("{s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "key_id", secretbox_current_id(kr), "dry_run",
+                    dry_run, "plaintext_refused", !dry_run, "checked", (json_int_t)n.checked, "already_current",
+                    (json_int_t)n.current, "encrypted_from_plaintext", (json_int_t)n.plaintext,
+                    "reencrypted_from_old_key", (json_int_t)n.old_key, "empty_cleared", (json_int_t)n.emptied,
+                    "unreadable", (json_int_t)n.unreadable);
     if (!out) {
         cli_error("out of memory");
         goto out;
@@ -263,9 +260,10 @@ int cmd_secrets_reencrypt(int argc, char **argv)
     if (cli_print(out, json, "") < 0)
         goto out;
     if (n.unreadable > 0) {
-        cli_error("%ld stored secret(s) cannot be decrypted (named above) and were left as they are: add the key "
-                  "they were encrypted with to %s, or set them again with 'hookline integration update'",
-                  n.unreadable, SECRETBOX_ENV_OLD_KEYS);
+        cli_error(
+            "%ld stored secret(s) cannot be decrypted (named above) and were left as they are: add the key "
+            "they were encrypted with to %s, or set them again with 'hookline integration update'",
+            n.unreadable, SECRETBOX_ENV_OLD_KEYS);
         goto out;
     }
     status = CLI_OK;

@@ -13,12 +13,12 @@
 #include "common/log.h"
 
 #define SUBSCRIPTION_MAX_LEN IDENT_MAX_LEN /* an event type, as every stage caps it */
-#define SUBSCRIPTIONS_MAX 64 /* the schema's CHECK */
+#define SUBSCRIPTIONS_MAX 64               /* the schema's CHECK */
 #define TOPIC_MAX_LEN 249
 
 /* What every command that prints syncs prints. */
-#define SYNC_COLUMNS                                                                                  \
-    "s.name, i.key AS integration, array_to_json(s.subscriptions) AS subscriptions, s.runner_url,"   \
+#define SYNC_COLUMNS                                                                                                   \
+    "s.name, i.key AS integration, array_to_json(s.subscriptions) AS subscriptions, s.runner_url,"                     \
     " s.runner_topic, s.enabled, s.max_attempts, s.created_at, s.updated_at"
 #define SYNC_FROM " FROM syncs s JOIN integrations i ON i.id = s.integration_id"
 /* A sync named by (--env $1, --integration $2, --name $3). */
@@ -115,8 +115,8 @@ static char *parse_subscriptions(const char *list)
             tok[--len] = '\0';
         bool bad = !ident_valid(tok, len);
         if (bad || json_array_append_new(arr, json_string(tok)) < 0) {
-            cli_error("--subscriptions: '%s' is not an event type (1 to %d bytes of UTF-8, no control characters)",
-                      tok, SUBSCRIPTION_MAX_LEN);
+            cli_error("--subscriptions: '%s' is not an event type (1 to %d bytes of UTF-8, no control characters)", tok,
+                      SUBSCRIPTION_MAX_LEN);
             goto out;
         }
     }
@@ -161,8 +161,7 @@ static bool hookline_topic(const char *topic)
 int cmd_sync_create(int argc, char **argv)
 {
     int status = CLI_FAIL;
-    const char *env = NULL, *key = NULL, *name = NULL, *subs = NULL, *url = NULL, *topic = NULL,
-               *max_attempts = "5";
+    const char *env = NULL, *key = NULL, *name = NULL, *subs = NULL, *url = NULL, *topic = NULL, *max_attempts = "5";
     bool disabled = false, json = false;
     char *subs_json = NULL;
     long n;
@@ -197,9 +196,10 @@ int cmd_sync_create(int argc, char **argv)
         return CLI_FAIL;
     }
     if (topic && hookline_topic(topic)) {
-        cli_error("--runner-topic %s is one of hookline's own topics (webhooks.*, %s.*): give the runner a "
-                  "topic of its own",
-                  topic, g_cli.retry_topic_prefix);
+        cli_error(
+            "--runner-topic %s is one of hookline's own topics (webhooks.*, %s.*): give the runner a "
+            "topic of its own",
+            topic, g_cli.retry_topic_prefix);
         return CLI_FAIL;
     }
     if (!(subs_json = parse_subscriptions(subs)))
@@ -225,8 +225,7 @@ int cmd_sync_create(int argc, char **argv)
         goto out;
     }
     if (PQntuples(res) == 0)
-        cli_error("environment %s has no integration '%s' (see 'hookline integration list --env %s')", env, key,
-                  env);
+        cli_error("environment %s has no integration '%s' (see 'hookline integration list --env %s')", env, key, env);
     else
         status = cli_print_row(res, json);
 out:
@@ -253,7 +252,8 @@ int cmd_sync_list(int argc, char **argv)
         return CLI_FAIL;
     const char *params[] = {env, key};
     int status = cli_db_print(db, "listing syncs",
-                              "SELECT " SYNC_COLUMNS SYNC_FROM " WHERE i.environment_id = $1::uuid"
+                              "SELECT " SYNC_COLUMNS SYNC_FROM
+                              " WHERE i.environment_id = $1::uuid"
                               " AND ($2::text IS NULL OR i.key = $2) ORDER BY i.key, s.name",
                               2, params, json, "no syncs");
     PQfinish(db);
@@ -322,12 +322,9 @@ int cmd_sync_runs(int argc, char **argv)
     bool json = false;
     long n;
     const struct cli_opt opts[] = {
-        {"env", CLI_OPT_ENV_ID, &env, true},
-        {"connection", CLI_OPT_STRING, &conn, false},
-        {"sync", CLI_OPT_STRING, &sync, false},
-        {"status", CLI_OPT_STRING, &st, false},
-        {"limit", CLI_OPT_STRING, &limit, false},
-        {"json", CLI_OPT_FLAG, &json, false},
+        {"env", CLI_OPT_ENV_ID, &env, true},      {"connection", CLI_OPT_STRING, &conn, false},
+        {"sync", CLI_OPT_STRING, &sync, false},   {"status", CLI_OPT_STRING, &st, false},
+        {"limit", CLI_OPT_STRING, &limit, false}, {"json", CLI_OPT_FLAG, &json, false},
     };
     int parsed = cli_parse_options(argc, argv, runs_usage, opts, CLI_OPTS_N(opts));
     if (parsed >= 0)
@@ -397,12 +394,12 @@ static int run_id_arg(int *argc, char **argv, const char *usage, bool *json, con
 }
 
 /* Everything about one run (r: sync_runs, s: syncs, i: integrations). */
-#define RUN_RECORD                                                                                    \
-    "r.id, s.name AS sync, i.key AS integration, r.environment_id, r.connection_id, r.status,"        \
-    " r.attempts, s.max_attempts, r.last_error, r.result, r.webhook_id, r.routed_id, r.event_type,"   \
-    " r.matched_subscription AS subscription, r.provider, coalesce(s.runner_url, 'kafka:' ||"         \
-    " s.runner_topic) AS runner, r.seq, r.webhook_received_at, r.created_at, r.queued_at,"           \
-    " r.next_attempt_at, r.started_at, r.finished_at, r.notification_due, r.notified_at,"            \
+#define RUN_RECORD                                                                                                     \
+    "r.id, s.name AS sync, i.key AS integration, r.environment_id, r.connection_id, r.status,"                         \
+    " r.attempts, s.max_attempts, r.last_error, r.result, r.webhook_id, r.routed_id, r.event_type,"                    \
+    " r.matched_subscription AS subscription, r.provider, coalesce(s.runner_url, 'kafka:' ||"                          \
+    " s.runner_topic) AS runner, r.seq, r.webhook_received_at, r.created_at, r.queued_at,"                             \
+    " r.next_attempt_at, r.started_at, r.finished_at, r.notification_due, r.notified_at,"                              \
     " octet_length(r.payload) AS payload_bytes"
 #define RUN_FROM " FROM sync_runs r JOIN syncs s ON s.id = r.sync_id JOIN integrations i ON i.id = s.integration_id"
 
@@ -411,12 +408,14 @@ static int print_run(PGconn *db, const char *id, bool json)
 {
     const char *params[] = {id};
     struct cli_db_error err;
-    PGresult *res = cli_db_query(db, "SELECT " RUN_RECORD ", convert_from(r.payload, 'UTF8') AS payload" RUN_FROM
-                                 " WHERE r.id = $1::uuid", 1, params, &err);
+    PGresult *res = cli_db_query(
+        db, "SELECT " RUN_RECORD ", convert_from(r.payload, 'UTF8') AS payload" RUN_FROM " WHERE r.id = $1::uuid", 1,
+        params, &err);
     int status = CLI_FAIL;
     if (!res && !strcmp(err.sqlstate, "22021")) /* not UTF-8: show the bytes as base64 */
         res = cli_db_query(db,
-                           "SELECT " RUN_RECORD ", translate(encode(r.payload, 'base64'), E'\\n', '')"
+                           "SELECT " RUN_RECORD
+                           ", translate(encode(r.payload, 'base64'), E'\\n', '')"
                            " AS payload_base64" RUN_FROM " WHERE r.id = $1::uuid",
                            1, params, &err);
     if (!res)

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "common/config.h"
@@ -30,27 +31,8 @@
 #define PARTITIONS_MAX 100000
 #define REPLICATION_MAX 32767
 #define RETRY_PASSES_MAX 50
-#define TOPICS_MAX (5 + RETRY_PASSES_MAX)
+#define TOPICS_MAX (8 + RETRY_PASSES_MAX)
 #define DAY_MS (86400LL * 1000)
-
-/* ---- the client ------------------------------------------------------------------ */
-
-/* An admin-capable client (a producer that never produces). NULL after printing why. */
-static rd_kafka_t *topics_client(void)
-{
-    char errstr[512];
-    rd_kafka_conf_t *conf = kafka_conf_new("hookline-cli", errstr, sizeof errstr);
-    if (!conf) {
-        cli_error("Kafka configuration: %s", errstr);
-        return NULL;
-    }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (!rk) {
-        rd_kafka_conf_destroy(conf); /* rd_kafka_new frees it only on success */
-        cli_error("cannot create a Kafka client: %s", errstr);
-    }
-    return rk;
-}
 
 /* ---- ensure ------------------------------------------------------------------------ */
 
@@ -98,11 +80,12 @@ int cmd_topics_ensure(int argc, char **argv)
     if (optind < argc)
         return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
 
-    rd_kafka_t *rk = topics_client();
+    rd_kafka_t *rk = cli_admin_client();
     if (!rk)
         return CLI_FAIL;
-    const char *const topics[] = {g_common.topic_raw, g_common.topic_routed, g_common.topic_rejected,
-                                  g_common.topic_dead_letters, g_common.topic_notifications};
+    const char *const topics[] = {g_common.topic_raw,          g_common.topic_routed,        g_common.topic_rejected,
+                                  g_common.topic_dead_letters, g_common.topic_notifications, g_cli.topic_replay[0],
+                                  g_cli.topic_replay[1],       g_cli.topic_replay[2]};
     const size_t ntopics = sizeof topics / sizeof topics[0];
     if (kafka_ensure_topics(rk, topics, ntopics, (int)partitions, (int)replication, errstr, sizeof errstr) < 0) {
         cli_error("cannot create topics on %s: %s", g_common.kafka_brokers, errstr);
@@ -137,9 +120,11 @@ static size_t pipeline_topics(struct topic_spec *t, long partitions, long replic
     static const struct {
         const char *role;
         long long retention_days;
-    } roles[] = {{"raw", 7}, {"routed", 7}, {"rejected", 30}, {"dead-letters", 30}, {"notifications", 7}};
-    const char *names[] = {g_common.topic_raw, g_common.topic_routed, g_common.topic_rejected,
-                           g_common.topic_dead_letters, g_common.topic_notifications};
+    } roles[] = {{"raw", 7},           {"routed", 7},        {"rejected", 30},        {"dead-letters", 30},
+                 {"notifications", 7}, {"replay.router", 7}, {"replay.forwarder", 7}, {"replay.syncer", 7}};
+    const char *names[] = {g_common.topic_raw,          g_common.topic_routed,        g_common.topic_rejected,
+                           g_common.topic_dead_letters, g_common.topic_notifications, g_cli.topic_replay[0],
+                           g_cli.topic_replay[1],       g_cli.topic_replay[2]};
     size_t n = 0;
     for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++, n++) {
         snprintf(t[n].role, sizeof t[n].role, "%s", roles[i].role);
@@ -169,10 +154,12 @@ static int parse_duration_ms(const char *s, long long *out)
     long long v = strtoll(s, &end, 10);
     if (end == s || v <= 0 || v > 100000000LL)
         return -1;
-    long long unit = !strcmp(end, "ms") ? 1 : !strcmp(end, "s") ? 1000 : !strcmp(end, "m") ? 60000
-                   : !strcmp(end, "h")  ? 3600000
-                   : !strcmp(end, "d")  ? DAY_MS
-                                        : 0;
+    long long unit = !strcmp(end, "ms")  ? 1
+                     : !strcmp(end, "s") ? 1000
+                     : !strcmp(end, "m") ? 60000
+                     : !strcmp(end, "h") ? 3600000
+                     : !strcmp(end, "d") ? DAY_MS
+                                         : 0;
     if (!unit)
         return -1;
     *out = v * unit;
@@ -208,8 +195,10 @@ static int apply_topic_option(const char *cmd, const char *arg, struct topic_spe
             (strlen(t[i].name) == rlen && !strncmp(t[i].name, arg, rlen)))
             spec = &t[i];
     if (!spec)
-        return cli_usage_error(cmd, "--topic %.*s: not one of the pipeline's topics (raw, routed, rejected, "
-                               "dead-letters, notifications, retry.N, or a topic's name)", (int)rlen, arg);
+        return cli_usage_error(cmd,
+                               "--topic %.*s: not one of the pipeline's topics (raw, routed, rejected, "
+                               "dead-letters, notifications, retry.N, or a topic's name)",
+                               (int)rlen, arg);
     char buf[256];
     snprintf(buf, sizeof buf, "%s", colon + 1);
     for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
@@ -228,8 +217,7 @@ static int apply_topic_option(const char *cmd, const char *arg, struct topic_spe
             if (parse_duration_ms(v, &spec->retention_ms) < 0)
                 return cli_usage_error(cmd, "--topic %s: retention must be like 7d, 12h, 90m or forever", arg);
         } else {
-            return cli_usage_error(cmd, "--topic %s: unknown key '%s' (partitions, replication, retention)", arg,
-                                   kv);
+            return cli_usage_error(cmd, "--topic %s: unknown key '%s' (partitions, replication, retention)", arg, kv);
         }
     }
     return -1;
@@ -246,8 +234,7 @@ struct topic_state {
 
 /* Fills st[i] for every name from the cluster's metadata and topic configurations.
  * 0, or -1 after printing why. */
-static int cluster_state(rd_kafka_t *rk, const char *const *names, size_t n, struct topic_state *st,
-                         int timeout_ms)
+static int cluster_state(rd_kafka_t *rk, const char *const *names, size_t n, struct topic_state *st, int timeout_ms)
 {
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
@@ -297,8 +284,8 @@ static int cluster_state(rd_kafka_t *rk, const char *const *names, size_t n, str
         goto out;
     }
     size_t cnt = 0;
-    const rd_kafka_ConfigResource_t **rr =
-        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &cnt);
+    const rd_kafka_ConfigResource_t **rr = rd_kafka_DescribeConfigs_result_resources(
+        rd_kafka_event_DescribeConfigs_result(ev), &cnt);
     for (size_t r = 0; r < cnt; r++) {
         size_t i = 0;
         while (i < n && strcmp(names[i], rd_kafka_ConfigResource_name(rr[r])))
@@ -342,9 +329,10 @@ static json_t *state_row(const char *role, const char *name, const struct topic_
     json_object_set_new(row, "min_in_sync", known ? json_integer(st->min_isr_size) : json_null());
     json_object_set_new(row, "under_replicated", known ? json_integer(st->under_replicated) : json_null());
     json_object_set_new(row, "leaderless", known ? json_integer(st->leaderless) : json_null());
-    json_object_set_new(row, "retention", !known || st->retention_ms == INT64_MIN
-                                              ? json_null()
-                                              : json_string(duration_text(st->retention_ms, ret, sizeof ret)));
+    json_object_set_new(row, "retention",
+                        !known || st->retention_ms == INT64_MIN
+                            ? json_null()
+                            : json_string(duration_text(st->retention_ms, ret, sizeof ret)));
     json_object_set_new(row, "min_insync_replicas", known ? json_string(st->min_insync) : json_null());
     return row;
 }
@@ -416,11 +404,16 @@ static const char create_usage[] =
 int cmd_topics_create(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"partitions", required_argument, NULL, 'p'},   {"replication-factor", required_argument, NULL, 'r'},
-        {"min-insync-replicas", required_argument, NULL, 'm'}, {"retry-passes", required_argument, NULL, 'R'},
-        {"topic", required_argument, NULL, 't'},        {"dry-run", no_argument, NULL, 'n'},
-        {"json", no_argument, NULL, 'j'},               {"timeout-ms", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},               {NULL, 0, NULL, 0},
+        {"partitions", required_argument, NULL, 'p'},
+        {"replication-factor", required_argument, NULL, 'r'},
+        {"min-insync-replicas", required_argument, NULL, 'm'},
+        {"retry-passes", required_argument, NULL, 'R'},
+        {"topic", required_argument, NULL, 't'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"json", no_argument, NULL, 'j'},
+        {"timeout-ms", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     long partitions = g_cli.topic_partitions, replication = -1, min_isr = 0;
     struct view_opts v = {.retry_passes = 7, .timeout_ms = 30000, .json = false};
@@ -442,13 +435,11 @@ int cmd_topics_create(int argc, char **argv)
             break;
         case 'r':
             if (cli_parse_long(optarg, 1, REPLICATION_MAX, &replication) < 0)
-                return cli_usage_error(argv[0], "--replication-factor must be a number from 1 to %d",
-                                       REPLICATION_MAX);
+                return cli_usage_error(argv[0], "--replication-factor must be a number from 1 to %d", REPLICATION_MAX);
             break;
         case 'm':
             if (cli_parse_long(optarg, 1, REPLICATION_MAX, &min_isr) < 0)
-                return cli_usage_error(argv[0], "--min-insync-replicas must be a number from 1 to %d",
-                                       REPLICATION_MAX);
+                return cli_usage_error(argv[0], "--min-insync-replicas must be a number from 1 to %d", REPLICATION_MAX);
             break;
         case 't':
             if (ntopic_opts == sizeof topic_opts / sizeof topic_opts[0])
@@ -467,8 +458,10 @@ int cmd_topics_create(int argc, char **argv)
     if (optind < argc)
         return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
     if (min_isr && replication > 0 && min_isr > replication)
-        return cli_usage_error(argv[0], "--min-insync-replicas %ld is more than --replication-factor %ld: "
-                               "no write could ever succeed", min_isr, replication);
+        return cli_usage_error(argv[0],
+                               "--min-insync-replicas %ld is more than --replication-factor %ld: "
+                               "no write could ever succeed",
+                               min_isr, replication);
 
     struct topic_spec spec[TOPICS_MAX];
     size_t n = pipeline_topics(spec, partitions, replication, v.retry_passes);
@@ -480,7 +473,7 @@ int cmd_topics_create(int argc, char **argv)
 
     int status = CLI_FAIL;
     char errstr[512];
-    rd_kafka_t *rk = topics_client();
+    rd_kafka_t *rk = cli_admin_client();
     if (!rk)
         return CLI_FAIL;
     const char *names[TOPICS_MAX] = {0};
@@ -505,8 +498,8 @@ int cmd_topics_create(int argc, char **argv)
                 cli_warn("%s exists with %d partitions (asked %ld): not changed", s->name, st[i].partitions,
                          s->partitions);
             if (s->replication > 0 && st[i].replication != s->replication)
-                cli_warn("%s exists with replication factor %d (asked %ld): not changed", s->name,
-                         st[i].replication, s->replication);
+                cli_warn("%s exists with replication factor %d (asked %ld): not changed", s->name, st[i].replication,
+                         s->replication);
             if (st[i].retention_ms != INT64_MIN && st[i].retention_ms != s->retention_ms)
                 cli_warn("%s exists with retention %s (asked %s): not changed", s->name,
                          duration_text(st[i].retention_ms, ret_text, sizeof ret_text),
@@ -554,8 +547,8 @@ int cmd_topics_create(int argc, char **argv)
             goto out;
         }
         size_t cnt = 0;
-        const rd_kafka_topic_result_t **tr =
-            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+        const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev),
+                                                                                 &cnt);
         for (size_t i = 0; i < cnt; i++) {
             rd_kafka_resp_err_t err = rd_kafka_topic_result_error(tr[i]);
             if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) { /* a concurrent create is fine */
@@ -566,9 +559,18 @@ int cmd_topics_create(int argc, char **argv)
             if (!v.json)
                 printf("created %s\n", rd_kafka_topic_result_name(tr[i]));
         }
-        /* What was made, as the cluster reports it (metadata may lag a moment). */
-        if (cluster_state(rk, names, n, st, (int)v.timeout_ms) < 0)
-            goto out;
+        /* What was made, as the cluster reports it: its metadata may lag a moment behind
+         * the creation, so it is asked again (for a few seconds) until it has them all. */
+        for (int tries = 0; tries < 20; tries++) {
+            if (cluster_state(rk, names, n, st, (int)v.timeout_ms) < 0)
+                goto out;
+            size_t seen = 0;
+            while (seen < n && st[seen].exists)
+                seen++;
+            if (seen == n)
+                break;
+            usleep(250 * 1000);
+        }
     }
     rows = json_array();
     for (size_t i = 0; rows && i < n; i++)
@@ -636,7 +638,7 @@ int cmd_topics_describe(int argc, char **argv)
         names[i] = spec[i].name;
     int status = CLI_FAIL;
     json_t *rows = NULL;
-    rd_kafka_t *rk = topics_client();
+    rd_kafka_t *rk = cli_admin_client();
     if (!rk)
         return CLI_FAIL;
     if (cluster_state(rk, names, n, st, (int)v.timeout_ms) < 0)

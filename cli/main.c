@@ -23,16 +23,25 @@ static const struct config_item cli_config_items[] = {
     {"HOOKLINE_TOPIC_PARTITIONS", CONFIG_INT, "4", 1, 100000, 0,
      "partitions of the topics 'hookline topics create|ensure' make", &g_cli.topic_partitions},
     {"HOOKLINE_TOPIC_FORWARD_RETRY", CONFIG_STR, MSG_RETRY_PREFIX_DEFAULT, 0, 0, 0,
-     "prefix of the forwarder's retry topics ('dlq redrive' writes to <prefix>.<group>.1)",
-     &g_cli.retry_topic_prefix},
+     "prefix of the forwarder's retry topics ('dlq redrive' writes to <prefix>.<group>.1)", &g_cli.retry_topic_prefix},
     {"HOOKLINE_FORWARDER_GROUP", CONFIG_STR, MSG_FORWARDER_GROUP_DEFAULT, 0, 0, 0,
      "the forwarder's consumer group ('dlq redrive --group' default)", &g_cli.forwarder_group},
+    {"HOOKLINE_ROUTER_GROUP", CONFIG_STR, "hookline-router", 0, 0, 0, "the router's consumer group ('rewind')",
+     &g_cli.router_group},
+    {"HOOKLINE_SYNCER_GROUP", CONFIG_STR, "hookline-syncer", 0, 0, 0, "the syncer's consumer group ('rewind')",
+     &g_cli.syncer_group},
+    {"HOOKLINE_TOPIC_REPLAY_ROUTER", CONFIG_STR, "webhooks.replay.router", 0, 0, 0,
+     "topic 'replay --stage router' sends raw webhooks to (the router reads it)", &g_cli.topic_replay[0]},
+    {"HOOKLINE_TOPIC_REPLAY_FORWARDER", CONFIG_STR, "webhooks.replay.forwarder", 0, 0, 0,
+     "topic 'replay --stage forwarder' sends routed webhooks to (only the forwarder reads it)", &g_cli.topic_replay[1]},
+    {"HOOKLINE_TOPIC_REPLAY_SYNCER", CONFIG_STR, "webhooks.replay.syncer", 0, 0, 0,
+     "topic 'replay --stage syncer' sends routed webhooks to (only the syncer reads it)", &g_cli.topic_replay[2]},
 };
 static const size_t cli_config_count = sizeof cli_config_items / sizeof cli_config_items[0];
 
 struct command {
-    const char *group;                /* first word */
-    const char *name;                 /* second word, or NULL for a one-word command */
+    const char *group; /* first word */
+    const char *name;  /* second word, or NULL for a one-word command */
     int (*run)(int argc, char **argv);
     const char *help;
 };
@@ -66,6 +75,8 @@ static const struct command commands[] = {
      "create the missing topics with partitions, replication and retention per topic"},
     {"topics", "describe", cmd_topics_describe, "show the topics as the cluster has them (replicas, ISR, retention)"},
     {"topics", "ensure", cmd_topics_ensure, "create the pipeline's Kafka topics that are missing"},
+    {"replay", NULL, cmd_replay, "send a time window of webhooks through one stage again (router, forwarder, syncer)"},
+    {"rewind", NULL, cmd_rewind, "move a stage's consumer group to a time, the earliest or the latest offsets"},
     {"dlq", "list", cmd_dlq_list, "list the deliveries the forwarder gave up on (dead letters)"},
     {"destinations", "list", cmd_destinations_list, "list destination URLs flagged gone (they answered 410)"},
     {"destinations", "clear", cmd_destinations_clear, "deliver to a destination flagged gone again"},
@@ -109,9 +120,10 @@ static void usage(FILE *f)
 {
     fprintf(f, "Usage: hookline <command> [options]\n\nCommands:\n");
     print_commands(f, NULL);
-    fprintf(f, "\nRun 'hookline <command> --help' for a command's options. Commands that print\n"
-               "data take --json. Exit status: 0 ok, 1 failed, 2 bad command line.\n"
-               "\nConfigured by environment variables:\n");
+    fprintf(f,
+            "\nRun 'hookline <command> --help' for a command's options. Commands that print\n"
+            "data take --json. Exit status: 0 ok, 1 failed, 2 bad command line.\n"
+            "\nConfigured by environment variables:\n");
     print_config_items(f, common_config_items, common_config_count);
     print_config_items(f, cli_config_items, cli_config_count);
     fprintf(f, "  %-28s any librdkafka property, e.g. HOOKLINE_KAFKA_SECURITY_PROTOCOL\n", "HOOKLINE_KAFKA_*");
@@ -189,8 +201,8 @@ int main(int argc, char **argv)
     /* The handler's argv: the full command name, then what follows it. */
     int sub_argc = argc - words;
     sub_argv = calloc((size_t)sub_argc + 1, sizeof *sub_argv);
-    if (!sub_argv || asprintf(&prog, "hookline %s%s%s", cmd->group, cmd->name ? " " : "",
-                              cmd->name ? cmd->name : "") < 0) {
+    if (!sub_argv ||
+        asprintf(&prog, "hookline %s%s%s", cmd->group, cmd->name ? " " : "", cmd->name ? cmd->name : "") < 0) {
         prog = NULL;
         cli_error("out of memory");
         goto out;

@@ -50,8 +50,7 @@ static int parse_bool(const char *s, bool *out)
 {
     if (!strcasecmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on"))
         *out = true;
-    else if (!strcasecmp(s, "0") || !strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off") ||
-             !*s)
+    else if (!strcasecmp(s, "0") || !strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off") || !*s)
         *out = false;
     else
         return -1;
@@ -100,8 +99,8 @@ static int load_alias(const struct config_item *items, size_t n, const struct co
         return 0;
     const char *set = getenv(alias->def);
     size_t used = strlen(aliases_used);
-    snprintf(aliases_used + used, sizeof aliases_used - used, "%s%s -> %s%s", used ? ", " : "", alias->name,
-             alias->def, set ? " (ignored: the new name is set)" : "");
+    snprintf(aliases_used + used, sizeof aliases_used - used, "%s%s -> %s%s", used ? ", " : "", alias->name, alias->def,
+             set ? " (ignored: the new name is set)" : "");
     for (size_t i = 0; !set && i < n; i++)
         if (items[i].type != CONFIG_ALIAS && !strcmp(items[i].name, alias->def))
             return load_one(&items[i], alias->name, v);
@@ -171,8 +170,7 @@ int config_from_args(int argc, char **argv, const char *prog, const char *about,
             print_items(stdout, common_config_items, common_config_count, false);
             print_items(stdout, daemon_items, DAEMON_ITEMS, false);
             print_items(stdout, items, n, false);
-            printf("  %-32s any librdkafka property, e.g. HOOKLINE_KAFKA_SECURITY_PROTOCOL\n",
-                   "HOOKLINE_KAFKA_*");
+            printf("  %-32s any librdkafka property, e.g. HOOKLINE_KAFKA_SECURITY_PROTOCOL\n", "HOOKLINE_KAFKA_*");
             printf("\nOptions:\n  --check-config   print the effective configuration and exit\n");
             return 1;
         } else if (!strcmp(argv[i], "--check-config")) {
@@ -183,8 +181,8 @@ int config_from_args(int argc, char **argv, const char *prog, const char *about,
         }
     }
     aliases_used[0] = '\0';
-    if (config_load(common_config_items, common_config_count) < 0 ||
-        config_load(daemon_items, DAEMON_ITEMS) < 0 || config_load(items, n) < 0)
+    if (config_load(common_config_items, common_config_count) < 0 || config_load(daemon_items, DAEMON_ITEMS) < 0 ||
+        config_load(items, n) < 0)
         return -1;
     report_aliases(prog);
     if (check) {

@@ -15,13 +15,13 @@ enum config_type { CONFIG_STR, CONFIG_INT, CONFIG_BOOL, CONFIG_ALIAS };
 #define CONFIG_SECRET 1 /* mask the value in --check-config */
 
 struct config_item {
-    const char *name;     /* environment variable, e.g. "HOOKLINE_INGRESS_PORT" */
+    const char *name; /* environment variable, e.g. "HOOKLINE_INGRESS_PORT" */
     enum config_type type;
-    const char *def;      /* default as text; NULL = empty string / 0 / false */
-    long min, max;        /* bounds for CONFIG_INT (ignored if min == max) */
+    const char *def; /* default as text; NULL = empty string / 0 / false */
+    long min, max;   /* bounds for CONFIG_INT (ignored if min == max) */
     int flags;
     const char *help;
-    void *target;         /* const char ** (lives as long as the process) / long * / bool * */
+    void *target; /* const char ** (lives as long as the process) / long * / bool * */
 };
 /* A deprecated name: {"HOOKLINE_OLD", CONFIG_ALIAS, "HOOKLINE_NEW", 0, 0, 0, help, NULL}
  * in the same table as HOOKLINE_NEW (and after it). When HOOKLINE_NEW is not set and
@@ -38,7 +38,7 @@ struct common_config {
     const char *topic_notifications;
     const char *log_level;
     const char *log_format;
-    const char *public_url;      /* base of the public webhook URL shown to users */
+    const char *public_url; /* base of the public webhook URL shown to users */
 };
 extern struct common_config g_common;
 
@@ -48,8 +48,8 @@ extern const size_t common_config_count;
 
 /* Settings every daemon has, with a default per daemon (config_from_args). */
 struct daemon_config {
-    long admin_port;             /* HOOKLINE_ADMIN_PORT */
-    const char *admin_bind;      /* HOOKLINE_ADMIN_BIND */
+    long admin_port;        /* HOOKLINE_ADMIN_PORT */
+    const char *admin_bind; /* HOOKLINE_ADMIN_BIND */
 };
 extern struct daemon_config g_daemon;
 

@@ -25,17 +25,17 @@
 #define CONFIG_CACHE_NEGATIVE_TTL_MS 1000
 
 struct config_cache {
-    struct store *query;       /* guarded by lock */
-    struct store *watch;       /* guarded by watch_lock */
+    struct store *query; /* guarded by lock */
+    struct store *watch; /* guarded by watch_lock */
     pthread_mutex_t watch_lock;
     pthread_mutex_t lock;
     struct ttl_cache *cache;
     long ttl_ms;
     atomic_bool db_ok;
-    atomic_bool listen_lost;   /* LISTEN is down (or not up yet): changes may be missed */
-    atomic_ulong generation;   /* +1 each time the cache is dropped for a change */
-    const char *what;          /* for log lines, e.g. "integrations" */
-    const char *tables;        /* what its answers are read from: changes elsewhere keep it */
+    atomic_bool listen_lost; /* LISTEN is down (or not up yet): changes may be missed */
+    atomic_ulong generation; /* +1 each time the cache is dropped for a change */
+    const char *what;        /* for log lines, e.g. "integrations" */
+    const char *tables;      /* what its answers are read from: changes elsewhere keep it */
 };
 
 /* tables: the comma-separated tables the cached answers are read from (static); a

@@ -61,8 +61,7 @@ out:
     return outlen;
 }
 
-size_t crypto_hmac1(enum hmac_alg alg, const void *key, size_t keylen, const void *data, size_t len,
-                    unsigned char *out)
+size_t crypto_hmac1(enum hmac_alg alg, const void *key, size_t keylen, const void *data, size_t len, unsigned char *out)
 {
     const void *parts[1] = {data};
     size_t lens[1] = {len};

@@ -13,8 +13,8 @@ enum hmac_alg { HMAC_SHA1, HMAC_SHA256, HMAC_SHA512 };
 
 /* HMAC of the concatenation of n parts (parts[i], lens[i]) with key. Writes the digest
  * to out (at least 64 bytes) and returns its length, or 0 on failure. */
-size_t crypto_hmac(enum hmac_alg alg, const void *key, size_t keylen, const void *const *parts,
-                   const size_t *lens, size_t n, unsigned char *out);
+size_t crypto_hmac(enum hmac_alg alg, const void *key, size_t keylen, const void *const *parts, const size_t *lens,
+                   size_t n, unsigned char *out);
 
 /* Single-part convenience form. */
 size_t crypto_hmac1(enum hmac_alg alg, const void *key, size_t keylen, const void *data, size_t len,

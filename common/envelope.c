@@ -177,8 +177,8 @@ static void sign_standard_one(const char *key, const char *msg_id, const char *t
     snprintf(out, outlen, "v1,%s", b64);
 }
 
-void envelope_sign_standard(const char *signing_key, const char *previous_key, const char *msg_id,
-                            long long timestamp, const void *body, size_t len, char out[ENVELOPE_STANDARD_SIG_MAX])
+void envelope_sign_standard(const char *signing_key, const char *previous_key, const char *msg_id, long long timestamp,
+                            const void *body, size_t len, char out[ENVELOPE_STANDARD_SIG_MAX])
 {
     char ts[32];
     snprintf(ts, sizeof ts, "%lld", timestamp);

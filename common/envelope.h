@@ -47,7 +47,7 @@ int envelope_sign_nango_legacy(const char *signing_key, const void *body, size_t
 
 /* Writes "v1,<base64>" with signing_key into out (ENVELOPE_STANDARD_SIG_MAX bytes),
  * followed by " v1,<base64>" with previous_key unless it is NULL or "". */
-void envelope_sign_standard(const char *signing_key, const char *previous_key, const char *msg_id,
-                            long long timestamp, const void *body, size_t len, char out[ENVELOPE_STANDARD_SIG_MAX]);
+void envelope_sign_standard(const char *signing_key, const char *previous_key, const char *msg_id, long long timestamp,
+                            const void *body, size_t len, char out[ENVELOPE_STANDARD_SIG_MAX]);
 
 #endif

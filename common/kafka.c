@@ -113,8 +113,8 @@ rd_kafka_t *kafka_consumer_new(const char *client_id, const char *group_id, cons
     return kafka_consumer_new_topics(client_id, group_id, topics, 1, errstr, errlen);
 }
 
-rd_kafka_t *kafka_consumer_new_topics(const char *client_id, const char *group_id, const char *const *topics,
-                                      size_t n, char *errstr, size_t errlen)
+rd_kafka_t *kafka_consumer_new_topics(const char *client_id, const char *group_id, const char *const *topics, size_t n,
+                                      char *errstr, size_t errlen)
 {
     rd_kafka_conf_t *conf = kafka_conf_new(client_id, errstr, errlen);
     if (!conf)
@@ -294,9 +294,8 @@ void kafka_consumer_hold(rd_kafka_t *consumer, int ms)
              * this message again after the release, then pause it like the others. */
             rd_kafka_resp_err_t err = rd_kafka_seek(rkm->rkt, rkm->partition, rkm->offset, 0);
             if (err)
-                log_warn(NULL, "kafka: cannot rewind %s [%d] to %lld while holding: %s",
-                         rd_kafka_topic_name(rkm->rkt), rkm->partition, (long long)rkm->offset,
-                         rd_kafka_err2str(err));
+                log_warn(NULL, "kafka: cannot rewind %s [%d] to %lld while holding: %s", rd_kafka_topic_name(rkm->rkt),
+                         rkm->partition, (long long)rkm->offset, rd_kafka_err2str(err));
             pause_assignment(consumer);
         } else if (rkm->err && rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             log_warn(NULL, "kafka: consume while holding: %s", rd_kafka_message_errstr(rkm));

@@ -32,8 +32,7 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, ch
 /* A producer for the pipeline: idempotent (hence acks=all), lz4, small linger.
  * dr_cb receives delivery reports (on the thread that polls). opaque is set as the
  * conf opaque. NULL on error with errstr. */
-rd_kafka_t *kafka_producer_new(const char *client_id,
-                               void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+rd_kafka_t *kafka_producer_new(const char *client_id, void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
                                void *opaque, char *errstr, size_t errlen);
 
 /* A consumer in group_id subscribed to topic: range assignment (see kafka.c), auto offset store
@@ -44,8 +43,8 @@ rd_kafka_t *kafka_producer_new(const char *client_id,
 rd_kafka_t *kafka_consumer_new(const char *client_id, const char *group_id, const char *topic, char *errstr,
                                size_t errlen);
 /* The same, subscribed to n topics. */
-rd_kafka_t *kafka_consumer_new_topics(const char *client_id, const char *group_id, const char *const *topics,
-                                      size_t n, char *errstr, size_t errlen);
+rd_kafka_t *kafka_consumer_new_topics(const char *client_id, const char *group_id, const char *const *topics, size_t n,
+                                      char *errstr, size_t errlen);
 
 /* Stores offset+1 of rkm for commit. Returns 0 or -1. */
 int kafka_store_offset(rd_kafka_t *rk, const rd_kafka_message_t *rkm);

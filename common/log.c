@@ -21,8 +21,7 @@ void log_init(const char *name, const char *level, const char *format)
     if (name)
         log_name = name;
     for (int i = 0; level && i < 4; i++)
-        if (strcasecmp(level, level_names[i]) == 0 ||
-            (i == LOG_WARN && strcasecmp(level, "warning") == 0))
+        if (strcasecmp(level, level_names[i]) == 0 || (i == LOG_WARN && strcasecmp(level, "warning") == 0))
             log_min = (enum log_level)i;
     log_json = format && strcasecmp(format, "json") == 0;
 }
@@ -98,8 +97,8 @@ static void log_write(enum log_level lvl, const char *wid, char *msg)
     char line[4096];
     size_t len;
     if (log_json) {
-        len = (size_t)snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"%s\",\"daemon\":\"%s\"",
-                               when, level_names[lvl], log_name);
+        len = (size_t)snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"%s\",\"daemon\":\"%s\"", when,
+                               level_names[lvl], log_name);
         if (wid) {
             len += (size_t)snprintf(line + len, sizeof line - len, ",\"webhook_id\":\"");
             len = json_escape(line, len, sizeof line, wid);

@@ -16,9 +16,9 @@ static const double bucket_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 struct metric {
     const char *name, *labels, *help;
     enum metric_kind kind;
-    atomic_long value;                 /* counter/gauge; histogram: count */
-    atomic_long buckets[NBUCKETS];     /* histogram: cumulative counts per bound */
-    atomic_long sum_us;                /* histogram: sum in microseconds */
+    atomic_long value;             /* counter/gauge; histogram: count */
+    atomic_long buckets[NBUCKETS]; /* histogram: cumulative counts per bound */
+    atomic_long sum_us;            /* histogram: sum in microseconds */
 };
 
 #define MAX_METRICS 256
@@ -44,8 +44,8 @@ struct metric_family {
     const char *name, *label_names, *help;
     enum metric_kind kind;
     size_t nnames, max_series;
-    struct metric *series;   /* max_series + 1: the last one is "other" */
-    char **labels;           /* the rendered label text of each series */
+    struct metric *series; /* max_series + 1: the last one is "other" */
+    char **labels;         /* the rendered label text of each series */
     atomic_size_t nseries;
     pthread_mutex_t lock;
 };

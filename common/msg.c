@@ -256,6 +256,8 @@ const char *msg_routed_decode(struct msg_routed *m, rd_kafka_headers_t *h, bool 
     m->notification = field(h, MSG_H_KIND, kind, sizeof kind) != F_ABSENT;
     field(h, MSG_H_VERIFIED, m->verified, sizeof m->verified);
     field(h, MSG_H_HTTP_PREFIX "content-type", m->content_type, sizeof m->content_type);
+    if (field(h, MSG_H_REPLAY_ID, m->replay_id, sizeof m->replay_id) != F_OK || !id_is_uuid(m->replay_id))
+        m->replay_id[0] = '\0'; /* a `hookline replay` copy's id, shown to the app when it is one */
     if (field(h, MSG_H_RECEIVED_AT, m->received_at, sizeof m->received_at) == F_OK &&
         (!m->received_at[0] || m->received_at[strspn(m->received_at, "0123456789")] != '\0'))
         m->received_at[0] = '\0';
@@ -282,10 +284,12 @@ const char *msg_routed_problem(const struct msg_routed *m, unsigned fields)
     if (bad & MSG_F_PROVIDER)
         return "unreadable provider (" MSG_H_PROVIDER ")";
     if (bad & MSG_F_CONNECTION)
-        return "unreadable connection id (" MSG_H_CONNECTION ": not UTF-8, a control character, or over "
+        return "unreadable connection id (" MSG_H_CONNECTION
+               ": not UTF-8, a control character, or over "
                "IDENT_MAX_LEN bytes)";
     if (bad & MSG_F_EVENT_TYPE)
-        return "unreadable event type (" MSG_H_EVENT_TYPE ": empty, not UTF-8, a control character, or over "
+        return "unreadable event type (" MSG_H_EVENT_TYPE
+               ": empty, not UTF-8, a control character, or over "
                "IDENT_MAX_LEN bytes)";
     return NULL;
 }
@@ -366,10 +370,17 @@ void msg_dead_letter_decode(struct msg_dead_letter_view *v, rd_kafka_headers_t *
         const char *name;
         const char **out;
     } fields[] = {
-        {MSG_H_WEBHOOK_ID, &v->webhook_id},       {MSG_H_ROUTED_ID, &v->routed_id}, {MSG_H_INTEGRATION, &v->integration},
-        {MSG_H_CONNECTION, &v->connection},       {MSG_H_DL_DESTINATION, &v->destination},
-        {MSG_H_DL_STATUS, &v->status},            {MSG_H_DL_ERROR, &v->error},      {MSG_H_DL_ATTEMPTS, &v->attempts},
+        {MSG_H_WEBHOOK_ID, &v->webhook_id},
+        {MSG_H_ROUTED_ID, &v->routed_id},
+        {MSG_H_INTEGRATION, &v->integration},
+        {MSG_H_CONNECTION, &v->connection},
+        {MSG_H_DL_DESTINATION, &v->destination},
+        {MSG_H_DL_STATUS, &v->status},
+        {MSG_H_DL_ERROR, &v->error},
+        {MSG_H_DL_ATTEMPTS, &v->attempts},
         {MSG_H_DL_AT, &v->at},
+        {MSG_H_ENVIRONMENT, &v->environment},
+        {MSG_H_REDRIVEN_AT, &v->redriven_at},
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         view(h, fields[i].name, fields[i].out, v->buf[i], sizeof v->buf[i]);
@@ -430,9 +441,9 @@ void msg_rejected_decode(struct msg_rejected_view *v, rd_kafka_headers_t *h)
         const char *name;
         const char **out;
     } fields[] = {
-        {MSG_H_WEBHOOK_ID, &v->webhook_id},  {MSG_H_REJECT_STAGE, &v->stage},         {MSG_H_REJECT_REASON, &v->reason},
-        {MSG_H_INTEGRATION, &v->integration}, {MSG_H_REJECT_TOPIC, &v->topic},
-        {MSG_H_REJECT_PARTITION, &v->partition}, {MSG_H_REJECT_OFFSET, &v->offset}, {MSG_H_REJECT_AT, &v->at},
+        {MSG_H_WEBHOOK_ID, &v->webhook_id},   {MSG_H_REJECT_STAGE, &v->stage}, {MSG_H_REJECT_REASON, &v->reason},
+        {MSG_H_INTEGRATION, &v->integration}, {MSG_H_REJECT_TOPIC, &v->topic}, {MSG_H_REJECT_PARTITION, &v->partition},
+        {MSG_H_REJECT_OFFSET, &v->offset},    {MSG_H_REJECT_AT, &v->at},
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         view(h, fields[i].name, fields[i].out, v->buf[i], sizeof v->buf[i]);

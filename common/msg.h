@@ -53,29 +53,29 @@
 #include "common/ident.h"
 #include "common/outbound.h"
 
-#define MSG_H_WEBHOOK_ID "hl.webhook-id"     /* UUIDv7 given by ingress */
-#define MSG_H_RECEIVED_AT "hl.received-at"   /* unix milliseconds, decimal */
-#define MSG_H_ENVIRONMENT "hl.environment"   /* environment uuid */
-#define MSG_H_INTEGRATION "hl.integration"   /* integration key */
-#define MSG_H_PROVIDER "hl.provider"         /* provider name */
-#define MSG_H_VERIFIED "hl.verified"         /* "verified" or "unverified" */
+#define MSG_H_WEBHOOK_ID "hl.webhook-id"   /* UUIDv7 given by ingress */
+#define MSG_H_RECEIVED_AT "hl.received-at" /* unix milliseconds, decimal */
+#define MSG_H_ENVIRONMENT "hl.environment" /* environment uuid */
+#define MSG_H_INTEGRATION "hl.integration" /* integration key */
+#define MSG_H_PROVIDER "hl.provider"       /* provider name */
+#define MSG_H_VERIFIED "hl.verified"       /* "verified" or "unverified" */
 #define MSG_H_METHOD "hl.method"
 #define MSG_H_PATH "hl.path"
-#define MSG_H_QUERY "hl.query"               /* raw query string, without '?' */
-#define MSG_H_URL "hl.url"                   /* public URL the provider called */
-#define MSG_H_HTTP_PREFIX "http."            /* request headers, lower-cased names */
+#define MSG_H_QUERY "hl.query"    /* raw query string, without '?' */
+#define MSG_H_URL "hl.url"        /* public URL the provider called */
+#define MSG_H_HTTP_PREFIX "http." /* request headers, lower-cased names */
 
-#define MSG_H_ROUTED_ID "hl.routed-id"       /* deterministic per (webhook, connection, group) */
+#define MSG_H_ROUTED_ID "hl.routed-id" /* deterministic per (webhook, connection, group) */
 #define MSG_H_CONNECTION "hl.connection-id"
 #define MSG_H_EVENT_TYPE "hl.event-type"
-#define MSG_H_REJECT_REASON "hl.reject-reason"       /* printable ASCII, at most QUARANTINE_REASON_MAX */
-#define MSG_H_REJECT_STAGE "hl.reject-stage"         /* router, forwarder, syncer, ... */
-#define MSG_H_REJECT_AT "hl.reject-at"               /* unix milliseconds */
-#define MSG_H_REJECT_TOPIC "hl.reject-topic"         /* where the message was read from */
+#define MSG_H_REJECT_REASON "hl.reject-reason" /* printable ASCII, at most QUARANTINE_REASON_MAX */
+#define MSG_H_REJECT_STAGE "hl.reject-stage"   /* router, forwarder, syncer, ... */
+#define MSG_H_REJECT_AT "hl.reject-at"         /* unix milliseconds */
+#define MSG_H_REJECT_TOPIC "hl.reject-topic"   /* where the message was read from */
 #define MSG_H_REJECT_PARTITION "hl.reject-partition"
 #define MSG_H_REJECT_OFFSET "hl.reject-offset"
-#define MSG_H_REJECT_PREFIX "hl.reject-"             /* every MSG_H_REJECT_* starts so */
-#define MSG_H_KIND "hl.kind"                 /* webhooks.notifications: what the body is ("sync") */
+#define MSG_H_REJECT_PREFIX "hl.reject-" /* every MSG_H_REJECT_* starts so */
+#define MSG_H_KIND "hl.kind"             /* webhooks.notifications: what the body is ("sync") */
 
 /* webhooks.forward-retry.<group>.<pass>: a routed message whose delivery to one
  * destination waits for its next pass (the pass is the topic's). */
@@ -84,17 +84,23 @@
 #define MSG_H_RETRY_ATTEMPTS "hl.retry.attempts" /* HTTP attempts made so far */
 /* A delivery deferred because its destination was saturated (too much work queued for
  * it) waits on the first retry topic without using up a pass: */
-#define MSG_H_RETRY_PASS "hl.retry.pass"         /* the pass it is in (0: the first), when not the topic's */
+#define MSG_H_RETRY_PASS "hl.retry.pass"           /* the pass it is in (0: the first), when not the topic's */
 #define MSG_H_RETRY_DEFERRALS "hl.retry.deferrals" /* times it was deferred so far */
 
 #define MSG_H_DL_DESTINATION "hl.dl.destination" /* the URL that kept failing */
 #define MSG_H_DL_STATUS "hl.dl.status"           /* last HTTP status, "0" if none */
 #define MSG_H_DL_ERROR "hl.dl.error"             /* last transport error or "HTTP <status>" */
 #define MSG_H_DL_ATTEMPTS "hl.dl.attempts"
-#define MSG_H_DL_AT "hl.dl.at"                   /* unix milliseconds */
-#define MSG_H_DL_PREFIX "hl.dl."                 /* every MSG_H_DL_* starts so */
+#define MSG_H_DL_AT "hl.dl.at"   /* unix milliseconds */
+#define MSG_H_DL_PREFIX "hl.dl." /* every MSG_H_DL_* starts so */
 
-#define MSG_H_REDRIVEN_AT "hl.redriven-at"       /* unix milliseconds, set by `hookline dlq redrive` */
+#define MSG_H_REDRIVEN_AT "hl.redriven-at" /* unix milliseconds, set by `hookline dlq redrive` */
+
+/* `hookline replay` copies messages of webhooks.raw or webhooks.routed onto the replay
+ * topic of one stage (webhooks.replay.<router|forwarder|syncer>, which only that stage
+ * reads besides its input), unchanged but for these: */
+#define MSG_H_REPLAY_ID "hl.replay-id" /* the replay's UUIDv7; apps see X-Hookline-Replay-Id */
+#define MSG_H_REPLAY_OF "hl.replay-of" /* "<topic>/<partition>/<offset>" the copy was read from */
 
 /* ---- limits ---------------------------------------------------------------------- */
 /* One cap per kind of value, the same in every stage, so a value one stage accepts
@@ -109,9 +115,9 @@
 #define MSG_RAW_PATH_BUF 512
 #define MSG_RAW_QUERY_BUF 2048
 #define MSG_RAW_URL_BUF 4096
-#define MSG_RAW_MAX_HEADERS 128     /* request headers a raw message is read with */
-#define MSG_ROUTED_MAX_HEADERS 64   /* request headers a routed message passes on */
-#define MSG_REJECT_REASON_MAX 300   /* bytes of a quarantine reason, without the NUL */
+#define MSG_RAW_MAX_HEADERS 128   /* request headers a raw message is read with */
+#define MSG_ROUTED_MAX_HEADERS 64 /* request headers a routed message passes on */
+#define MSG_REJECT_REASON_MAX 300 /* bytes of a quarantine reason, without the NUL */
 
 /* ---- generic ----------------------------------------------------------------------- */
 /* Returns the value of the last header called name as a NUL-terminated copy in buf,
@@ -120,7 +126,7 @@ const char *msg_header(rd_kafka_headers_t *hdrs, const char *name, char *buf, si
 
 /* One request header as stored in Kafka; both strings are owned copies. */
 struct msg_http_header {
-    char *name;   /* without the "http." prefix, lower-case */
+    char *name; /* without the "http." prefix, lower-case */
     char *value;
 };
 
@@ -190,12 +196,12 @@ enum {
     MSG_F_ROUTED_ID = 1 << 1,
     MSG_F_ENVIRONMENT = 1 << 2,
     MSG_F_INTEGRATION = 1 << 3,
-    MSG_F_PROVIDER = 1 << 4,    /* optional; present it must be an identifier */
-    MSG_F_CONNECTION = 1 << 5,  /* optional (unattributed); present it must be an identifier */
-    MSG_F_EVENT_TYPE = 1 << 6,  /* optional; present it must be an identifier */
+    MSG_F_PROVIDER = 1 << 4,   /* optional; present it must be an identifier */
+    MSG_F_CONNECTION = 1 << 5, /* optional (unattributed); present it must be an identifier */
+    MSG_F_EVENT_TYPE = 1 << 6, /* optional; present it must be an identifier */
 };
 /* What delivering a routed message needs (msg_routed_decode's verdict). */
-#define MSG_ROUTED_REQUIRED                                                                                        \
+#define MSG_ROUTED_REQUIRED                                                                                            \
     (MSG_F_WEBHOOK_ID | MSG_F_ROUTED_ID | MSG_F_ENVIRONMENT | MSG_F_INTEGRATION | MSG_F_PROVIDER | MSG_F_CONNECTION)
 
 /* A routed message (or a notification) as read: NUL-terminated copies, "" when absent
@@ -203,13 +209,14 @@ enum {
  * but unusable is kept as read when it fits (bad says which): webhook_id is then made
  * printable, for log lines. */
 struct msg_routed {
-    char webhook_id[MSG_ID_BUF], routed_id[MSG_ID_BUF], env[MSG_ID_BUF], integration[MSG_KEY_BUF],
-        provider[MSG_ID_BUF], connection[MSG_ID_BUF], event_type[MSG_ID_BUF], verified[16], content_type[256];
-    char received_at[16];  /* unix ms as digits, "" when absent or not digits */
-    bool attributed;       /* the connection id is present (usable or not) */
-    bool notification;     /* a notification (kind present): its body is ready to send */
-    unsigned bad;          /* MSG_F_* present but unusable, or required and absent */
-    unsigned absent;       /* MSG_F_* absent */
+    char webhook_id[MSG_ID_BUF], routed_id[MSG_ID_BUF], env[MSG_ID_BUF], integration[MSG_KEY_BUF], provider[MSG_ID_BUF],
+        connection[MSG_ID_BUF], event_type[MSG_ID_BUF], verified[16], content_type[256];
+    char received_at[16];       /* unix ms as digits, "" when absent or not digits */
+    char replay_id[MSG_ID_BUF]; /* MSG_H_REPLAY_ID when a UUID (`hookline replay`), else "" */
+    bool attributed;            /* the connection id is present (usable or not) */
+    bool notification;          /* a notification (kind present): its body is ready to send */
+    unsigned bad;               /* MSG_F_* present but unusable, or required and absent */
+    unsigned absent;            /* MSG_F_* absent */
     struct msg_http_header passthrough[MSG_ROUTED_MAX_HEADERS]; /* request headers kept */
     size_t npass;
 };
@@ -226,11 +233,11 @@ void msg_routed_free(struct msg_routed *m);
 /* ---- webhooks.forward-retry.<group>.<pass> (forwarder -> forwarder; the CLI redrives) */
 /* A routed message waiting for its next pass to one destination. */
 struct msg_retry {
-    long long due_ms;           /* unix ms it may be tried at; 0 when absent */
-    long attempts;              /* HTTP attempts made so far */
-    char url[MSG_URL_BUF];      /* the one destination; "" when absent or over OUTBOUND_URL_MAX */
-    int pass;                   /* a deferred delivery's own pass (0: the first); -1: the topic's */
-    long deferrals;             /* times deferred because the destination was saturated */
+    long long due_ms;      /* unix ms it may be tried at; 0 when absent */
+    long attempts;         /* HTTP attempts made so far */
+    char url[MSG_URL_BUF]; /* the one destination; "" when absent or over OUTBOUND_URL_MAX */
+    int pass;              /* a deferred delivery's own pass (0: the first); -1: the topic's */
+    long deferrals;        /* times deferred because the destination was saturated */
 };
 /* Fills r from h (may be NULL). */
 void msg_retry_decode(struct msg_retry *r, rd_kafka_headers_t *h);
@@ -249,9 +256,9 @@ int msg_retry_topic(char *buf, size_t len, const char *prefix, const char *group
 
 /* ---- webhooks.dead-letters (forwarder -> CLI) ---------------------------------------- */
 struct msg_dead_letter {
-    const char *destination;    /* the URL that kept failing */
-    long status;                /* last HTTP status, 0 if none */
-    const char *error;          /* last transport error or "HTTP <status>" */
+    const char *destination; /* the URL that kept failing */
+    long status;             /* last HTTP status, 0 if none */
+    const char *error;       /* last transport error or "HTTP <status>" */
     long attempts;
     long long at_ms;
 };
@@ -261,8 +268,9 @@ void msg_dead_letter_encode(rd_kafka_headers_t *h, const struct msg_dead_letter 
 /* A dead letter as the CLI shows it: each field NULL when absent or over
  * OUTBOUND_URL_MAX, else pointing into buf. */
 struct msg_dead_letter_view {
-    const char *webhook_id, *routed_id, *integration, *connection, *destination, *status, *error, *attempts, *at;
-    char buf[9][MSG_URL_BUF];
+    const char *webhook_id, *routed_id, *integration, *connection, *destination, *status, *error, *attempts, *at,
+        *environment, *redriven_at;
+    char buf[11][MSG_URL_BUF];
 };
 void msg_dead_letter_decode(struct msg_dead_letter_view *v, rd_kafka_headers_t *h);
 /* The headers of a redrive (new; the producer takes them): the dead letter's h without
@@ -272,10 +280,10 @@ rd_kafka_headers_t *msg_redrive_headers(rd_kafka_headers_t *h, const char *desti
 
 /* ---- webhooks.rejected (every stage -> CLI; common/quarantine.h) --------------------- */
 struct msg_rejected {
-    const char *reason;         /* printable ASCII, at most MSG_REJECT_REASON_MAX bytes */
-    const char *stage;          /* router, forwarder, syncer, ... */
+    const char *reason; /* printable ASCII, at most MSG_REJECT_REASON_MAX bytes */
+    const char *stage;  /* router, forwarder, syncer, ... */
     long long at_ms;
-    const char *topic;          /* where the message was read from */
+    const char *topic; /* where the message was read from */
     int32_t partition;
     int64_t offset;
 };

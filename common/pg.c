@@ -14,8 +14,8 @@
 PGconn *pg_connect(const char *conninfo, const char *application_name)
 {
     /* Defaults first: the expanded conninfo (dbname, last) overrides any of them. */
-    const char *const keys[] = {"application_name", "connect_timeout", "keepalives", "keepalives_idle",
-                                "keepalives_interval", "keepalives_count", "dbname", NULL};
+    const char *const keys[] = {"application_name",    "connect_timeout",  "keepalives", "keepalives_idle",
+                                "keepalives_interval", "keepalives_count", "dbname",     NULL};
     const char *const vals[] = {application_name, PG_CONNECT_TIMEOUT_S, "1", "10", "5", "3", conninfo, NULL};
     return PQconnectdbParams(keys, vals, 1);
 }
@@ -60,7 +60,7 @@ enum pg_failure pg_classify(const PGresult *res, const PGconn *c)
     if (!state || strlen(state) != 5)
         return PG_TRANSIENT; /* an error libpq made up itself: the connection's, not the data's */
     return !strncmp(state, "22", 2) || !strncmp(state, "23", 2) || !strncmp(state, "54", 2) ? PG_PERMANENT
-                                                                                          : PG_TRANSIENT;
+                                                                                            : PG_TRANSIENT;
 }
 
 char *pg_value_dup(const PGresult *res, int row, int col)

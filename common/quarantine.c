@@ -30,8 +30,8 @@ rd_kafka_headers_t *quarantine_headers(const rd_kafka_message_t *rkm, const char
     quarantine_headers_strip(h);
     char why[QUARANTINE_REASON_MAX + 1];
     quarantine_reason_clean(why, sizeof why, reason);
-    const struct msg_rejected r = {why, stage, clock_unix_ms(), rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "",
-                                   rkm->partition, rkm->offset};
+    const struct msg_rejected r = {
+        why, stage, clock_unix_ms(), rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "", rkm->partition, rkm->offset};
     msg_rejected_encode(h, &r);
     return h;
 }

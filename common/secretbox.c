@@ -24,7 +24,7 @@ struct secretbox_key {
 };
 
 struct secretbox {
-    size_t n;                   /* keys[0] is the current key, the others decrypt only */
+    size_t n; /* keys[0] is the current key, the others decrypt only */
     struct secretbox_key keys[];
 };
 
@@ -45,8 +45,8 @@ static bool valid_id(const char *s, size_t len)
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                  c == '_' || c == '-';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                  c == '-';
         if (!ok)
             return false;
     }
@@ -244,8 +244,8 @@ out:
     return rc;
 }
 
-char *secretbox_encrypt(const struct secretbox *kr, const char *plain, const char *column, const char *row,
-                        char *err, size_t errlen)
+char *secretbox_encrypt(const struct secretbox *kr, const char *plain, const char *column, const char *row, char *err,
+                        size_t errlen)
 {
     if (!kr) {
         set_err(err, errlen, "%s is not set: secrets cannot be encrypted (see 'hookline secrets new-key')",
@@ -353,11 +353,12 @@ enum secretbox_result secretbox_decrypt(const struct secretbox *kr, const char *
         set_err(err, errlen, "out of memory");
         goto done;
     }
-    if (gcm(false, k->bytes, raw, aad, aadlen, raw + NONCE_LEN, len, (unsigned char *)out, raw + NONCE_LEN + len) <
-            0 ||
+    if (gcm(false, k->bytes, raw, aad, aadlen, raw + NONCE_LEN, len, (unsigned char *)out, raw + NONCE_LEN + len) < 0 ||
         memchr(out, '\0', len)) {
-        set_err(err, errlen, "does not authenticate under key id '%s' (tampered, or copied from another row or "
-                             "column)", k->id);
+        set_err(err, errlen,
+                "does not authenticate under key id '%s' (tampered, or copied from another row or "
+                "column)",
+                k->id);
         rc = SECRETBOX_ERR_AUTH;
         goto done;
     }

@@ -39,7 +39,7 @@
 #define SECRETBOX_ENV_OLD_KEYS "HOOKLINE_ENCRYPTION_OLD_KEYS"
 #define SECRETBOX_PREFIX "hl1:"
 #define SECRETBOX_KEY_BYTES 32
-#define SECRETBOX_KEY_ID_MAX 32     /* key id: 1 to 32 of [A-Za-z0-9._-] */
+#define SECRETBOX_KEY_ID_MAX 32 /* key id: 1 to 32 of [A-Za-z0-9._-] */
 #define SECRETBOX_MAX_OLD_KEYS 16
 #define SECRETBOX_MAX_PLAINTEXT 65536
 /* Room for "<id>:<base64 of the key>" and its NUL (see secretbox_new_key). */
@@ -70,8 +70,8 @@ int secretbox_new_key(const char *id, char out[SECRETBOX_KEY_TEXT_MAX], char *er
 
 /* Encrypts plain for (column, row) under the current key. Returns the stored form (new
  * string), or NULL with err filled: no keyring, plain too long, out of memory. */
-char *secretbox_encrypt(const struct secretbox *kr, const char *plain, const char *column, const char *row,
-                        char *err, size_t errlen) __attribute__((warn_unused_result));
+char *secretbox_encrypt(const struct secretbox *kr, const char *plain, const char *column, const char *row, char *err,
+                        size_t errlen) __attribute__((warn_unused_result));
 
 enum secretbox_result {
     SECRETBOX_OK = 0,          /* decrypted with the current key */

@@ -14,20 +14,20 @@ static const struct {
     int prefix;
     const char *why;
 } v4_ranges[] = {
-    {0x00000000, 8, "unspecified"},      /* 0.0.0.0/8 */
-    {0x7f000000, 8, "loopback"},         /* 127.0.0.0/8 */
-    {0x0a000000, 8, "private"},          /* 10.0.0.0/8 */
-    {0xac100000, 12, "private"},         /* 172.16.0.0/12 */
-    {0xc0a80000, 16, "private"},         /* 192.168.0.0/16 */
-    {0xa9fe0000, 16, "link-local"},      /* 169.254.0.0/16 (cloud metadata lives here) */
-    {0x64400000, 10, "cgnat"},           /* 100.64.0.0/10 */
-    {0xc0000000, 24, "reserved"},        /* 192.0.0.0/24 IETF protocol assignments */
-    {0xc0000200, 24, "reserved"},        /* 192.0.2.0/24 documentation */
-    {0xc6120000, 15, "reserved"},        /* 198.18.0.0/15 benchmarking */
-    {0xc6336400, 24, "reserved"},        /* 198.51.100.0/24 documentation */
-    {0xcb007100, 24, "reserved"},        /* 203.0.113.0/24 documentation */
-    {0xe0000000, 4, "multicast"},        /* 224.0.0.0/4 */
-    {0xf0000000, 4, "reserved"},         /* 240.0.0.0/4, includes 255.255.255.255 */
+    {0x00000000, 8, "unspecified"}, /* 0.0.0.0/8 */
+    {0x7f000000, 8, "loopback"},    /* 127.0.0.0/8 */
+    {0x0a000000, 8, "private"},     /* 10.0.0.0/8 */
+    {0xac100000, 12, "private"},    /* 172.16.0.0/12 */
+    {0xc0a80000, 16, "private"},    /* 192.168.0.0/16 */
+    {0xa9fe0000, 16, "link-local"}, /* 169.254.0.0/16 (cloud metadata lives here) */
+    {0x64400000, 10, "cgnat"},      /* 100.64.0.0/10 */
+    {0xc0000000, 24, "reserved"},   /* 192.0.0.0/24 IETF protocol assignments */
+    {0xc0000200, 24, "reserved"},   /* 192.0.2.0/24 documentation */
+    {0xc6120000, 15, "reserved"},   /* 198.18.0.0/15 benchmarking */
+    {0xc6336400, 24, "reserved"},   /* 198.51.100.0/24 documentation */
+    {0xcb007100, 24, "reserved"},   /* 203.0.113.0/24 documentation */
+    {0xe0000000, 4, "multicast"},   /* 224.0.0.0/4 */
+    {0xf0000000, 4, "reserved"},    /* 240.0.0.0/4, includes 255.255.255.255 */
 };
 
 static bool v4_in(uint32_t a, uint32_t net, int prefix)

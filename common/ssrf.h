@@ -21,7 +21,7 @@
 #define SSRF_MAX_ALLOW 32
 
 struct ssrf_cidr {
-    int family;                 /* AF_INET or AF_INET6 */
+    int family; /* AF_INET or AF_INET6 */
     unsigned char addr[16];
     int prefix;
 };

@@ -44,8 +44,9 @@ int store_require_secrets(void)
     if (keyring_bad)
         return -1;
     if (!keyring) {
-        log_error(NULL, "%s is not set: the secrets in the database cannot be decrypted (generate a key with "
-                        "'hookline secrets new-key' and give this program the one the CLI uses)",
+        log_error(NULL,
+                  "%s is not set: the secrets in the database cannot be decrypted (generate a key with "
+                  "'hookline secrets new-key' and give this program the one the CLI uses)",
                   SECRETBOX_ENV_KEY);
         return -1;
     }

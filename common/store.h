@@ -71,13 +71,13 @@ struct integration_row {
     char environment_id[37];
     char key[129];
     char provider[64];
-    char *webhook_secret;        /* owned, may be NULL */
-    char *client_secret;         /* owned, may be NULL */
+    char *webhook_secret; /* owned, may be NULL */
+    char *client_secret;  /* owned, may be NULL */
     /* Rotation: the secret that was current before, still to be accepted while set. */
     char *previous_webhook_secret; /* owned, may be NULL */
     char *previous_client_secret;  /* owned, may be NULL */
-    bool allow_unverified;       /* accept unsigned webhooks while no secret is set */
-    char *verify_config;         /* owned JSON object text (generic-hmac settings), or NULL */
+    bool allow_unverified;         /* accept unsigned webhooks while no secret is set */
+    char *verify_config;           /* owned JSON object text (generic-hmac settings), or NULL */
     /* A secret is stored but could not be decrypted (wrong or missing key, tampered
      * value): that secret is NULL here. Our configuration error, not the sender's:
      * answer 503, not 401. */
@@ -109,7 +109,7 @@ struct environment_row {
     char *previous_signing_key;
     long long previous_until;
     enum store_forward_mode forward_mode;
-    bool legacy_signature;       /* also send Nango's legacy X-Nango-Signature */
+    bool legacy_signature; /* also send Nango's legacy X-Nango-Signature */
 };
 void environment_row_clear(struct environment_row *row);
 

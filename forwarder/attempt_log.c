@@ -26,9 +26,12 @@
 #define BACKOFF_MAX_MS 10000
 
 static const char *const result_names[ATTEMPT_RESULT_COUNT] = {
-    [ATTEMPT_DELIVERED] = "delivered",         [ATTEMPT_FAILED] = "failed",
-    [ATTEMPT_REFUSED] = "refused",             [ATTEMPT_GONE] = "gone",
-    [ATTEMPT_PARKED] = "parked",               [ATTEMPT_DEAD_LETTERED] = "dead-lettered",
+    [ATTEMPT_DELIVERED] = "delivered",
+    [ATTEMPT_FAILED] = "failed",
+    [ATTEMPT_REFUSED] = "refused",
+    [ATTEMPT_GONE] = "gone",
+    [ATTEMPT_PARKED] = "parked",
+    [ATTEMPT_DEAD_LETTERED] = "dead-lettered",
     [ATTEMPT_RETRY_SCHEDULED] = "retry-scheduled",
 };
 
@@ -45,13 +48,13 @@ struct node {
 
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t wake;        /* a full batch waits, or a stop was requested */
-    struct node *head, *tail;   /* oldest first */
+    pthread_cond_t wake;      /* a full batch waits, or a stop was requested */
+    struct node *head, *tail; /* oldest first */
     size_t count, max;
-    bool running;               /* accepting records */
-    bool stopping;              /* the writer should flush and exit */
-    double stop_deadline;       /* clock_mono_s() the writer gives up at when stopping */
-    long dropped_unreported;    /* since the last warning */
+    bool running;            /* accepting records */
+    bool stopping;           /* the writer should flush and exit */
+    double stop_deadline;    /* clock_mono_s() the writer gives up at when stopping */
+    long dropped_unreported; /* since the last warning */
     double last_warn;
     pthread_t thread;
     char *conninfo;
@@ -136,8 +139,9 @@ static long drops_to_report_locked(void)
 static void report_drops(long n)
 {
     if (n)
-        log_warn(NULL, "attempt log: dropped %ld delivery attempt record(s): the database is unavailable or "
-                       "too slow (queue of %zu full; deliveries are not affected)",
+        log_warn(NULL,
+                 "attempt log: dropped %ld delivery attempt record(s): the database is unavailable or "
+                 "too slow (queue of %zu full; deliveries are not affected)",
                  n, q.max);
 }
 
@@ -167,8 +171,12 @@ static struct node *node_new(const struct attempt_record *rec)
     struct node *n = malloc(sizeof *n + len);
     if (!n)
         return NULL;
-    *n = (struct node){.pass = rec->pass, .attempt = rec->attempt, .status = rec->status,
-                       .seconds = rec->seconds, .at_ms = rec->at_ms, .result = rec->result};
+    *n = (struct node){.pass = rec->pass,
+                       .attempt = rec->attempt,
+                       .status = rec->status,
+                       .seconds = rec->seconds,
+                       .at_ms = rec->at_ms,
+                       .result = rec->result};
     char *p = n->text;
     pack(&p, &n->webhook_id, rec->webhook_id, sizeof rec->webhook_id, false);
     pack(&p, &n->routed_id, rec->routed_id, sizeof rec->routed_id, false);
@@ -232,8 +240,10 @@ void attempt_log_http(const struct msg_routed *r, const char *url, int pass, lon
     rec.status = res->status;
     rec.seconds = res->seconds;
     rec.at_ms = clock_unix_ms() - (long long)(res->seconds * 1000);
-    rec.result = ok ? ATTEMPT_DELIVERED : !refused ? ATTEMPT_FAILED : res->status == 410 ? ATTEMPT_GONE
-                                                                                       : ATTEMPT_REFUSED;
+    rec.result = ok                   ? ATTEMPT_DELIVERED
+                 : !refused           ? ATTEMPT_FAILED
+                 : res->status == 410 ? ATTEMPT_GONE
+                                      : ATTEMPT_REFUSED;
     if (ok)
         rec.error[0] = '\0';
     else if (res->refused[0])
@@ -264,11 +274,13 @@ void attempt_log_step(const struct msg_routed *r, const char *url, int pass, lon
  * parameters). New string (caller frees) or NULL. */
 static char *insert_sql(size_t n)
 {
-    static const char head[] = "INSERT INTO delivery_attempts (webhook_id, routed_id, environment_id, integration,"
-                               " connection_id, destination, pass, attempt, status, error, latency_ms, result,"
-                               " attempted_at) VALUES ";
-    static const char row[] = "($%zu,$%zu,$%zu::uuid,$%zu,$%zu,$%zu,$%zu::int,$%zu::int,$%zu::int,$%zu,"
-                              "$%zu::float8,$%zu,to_timestamp($%zu::float8/1000))";
+    static const char head[] =
+        "INSERT INTO delivery_attempts (webhook_id, routed_id, environment_id, integration,"
+        " connection_id, destination, pass, attempt, status, error, latency_ms, result,"
+        " attempted_at) VALUES ";
+    static const char row[] =
+        "($%zu,$%zu,$%zu::uuid,$%zu,$%zu,$%zu,$%zu::int,$%zu::int,$%zu::int,$%zu,"
+        "$%zu::float8,$%zu,to_timestamp($%zu::float8/1000))";
     size_t cap = sizeof head + n * (sizeof row + NPARAMS * 6 + 1);
     char *sql = malloc(cap);
     if (!sql)
@@ -305,9 +317,10 @@ static int insert_batch(struct pg_session *db, struct node **batch, size_t n)
         snprintf(x->status, sizeof x->status, "%ld", r->status);
         snprintf(x->latency, sizeof x->latency, "%.3f", r->seconds * 1000);
         snprintf(x->at, sizeof x->at, "%lld", r->at_ms);
-        const char *row[NPARAMS] = {r->webhook_id, r->routed_id, r->env, r->integration, r->connection,
-                                    r->destination, x->pass, x->attempt, x->status, r->error, x->latency,
-                                    attempt_result_name(r->result), x->at};
+        const char *row[NPARAMS] = {r->webhook_id, r->routed_id,   r->env,     r->integration,
+                                    r->connection, r->destination, x->pass,    x->attempt,
+                                    x->status,     r->error,       x->latency, attempt_result_name(r->result),
+                                    x->at};
         memcpy(params + i * NPARAMS, row, sizeof row);
     }
     PGresult *res = pg_session_exec(db, sql, (int)(n * NPARAMS), params, NULL, NULL);
@@ -373,8 +386,10 @@ static void *writer_main(void *arg)
             if (connected && outage_logged)
                 log_info(NULL, "attempt log: connected to the database again");
             else if (!connected && !outage_logged)
-                log_warn(NULL, "attempt log: cannot connect to the database; keeping up to %zu records and "
-                               "retrying", q.max);
+                log_warn(NULL,
+                         "attempt log: cannot connect to the database; keeping up to %zu records and "
+                         "retrying",
+                         q.max);
             outage_logged = !connected;
             pthread_mutex_lock(&q.lock);
             if (!connected) {

@@ -54,14 +54,15 @@ const char *attempt_result_name(enum attempt_result result);
  * connection (unattributed) and error (none). env must be a UUID or it is stored as
  * NULL. */
 struct attempt_record {
-    char webhook_id[MSG_ID_BUF], routed_id[MSG_ID_BUF], env[MSG_ID_BUF], integration[MSG_KEY_BUF], connection[MSG_ID_BUF];
+    char webhook_id[MSG_ID_BUF], routed_id[MSG_ID_BUF], env[MSG_ID_BUF], integration[MSG_KEY_BUF],
+        connection[MSG_ID_BUF];
     char destination[DESTINATION_URL_MAX + 1];
-    int pass;          /* 0: first pass; n: the pass of retry topic n */
-    long attempt;      /* the attempt's number across the whole delivery to destination */
-    long status;       /* HTTP status, 0 none */
+    int pass;     /* 0: first pass; n: the pass of retry topic n */
+    long attempt; /* the attempt's number across the whole delivery to destination */
+    long status;  /* HTTP status, 0 none */
     char error[256];
-    double seconds;    /* how long the attempt took */
-    long long at_ms;   /* unix ms the attempt started */
+    double seconds;  /* how long the attempt took */
+    long long at_ms; /* unix ms the attempt started */
     enum attempt_result result;
 };
 
@@ -91,9 +92,9 @@ void attempt_log_step(const struct msg_routed *r, const char *url, int pass, lon
 void attempt_log_shutdown(long flush_timeout_ms);
 
 struct attempt_log_stats {
-    size_t queued;  /* waiting, not counting a batch being inserted */
-    long written;   /* rows inserted */
-    long dropped;   /* records lost: queue full, rejected batch, or left at shutdown */
+    size_t queued; /* waiting, not counting a batch being inserted */
+    long written;  /* rows inserted */
+    long dropped;  /* records lost: queue full, rejected batch, or left at shutdown */
 };
 void attempt_log_stats(struct attempt_log_stats *out);
 

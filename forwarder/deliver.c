@@ -25,7 +25,7 @@ struct transfer {
     deliver_done_fn done;
     void *ctx;
     double started;
-    struct transfer *next;             /* free list, or the list of transfers that never started */
+    struct transfer *next;                /* free list, or the list of transfers that never started */
     struct transfer *run_prev, *run_next; /* transfers on the multi handle */
 };
 

@@ -22,8 +22,8 @@ int destinations_init(const char *conninfo, long ttl_ms)
     if (config_cache_init(&cc, "destinations", "environments,integrations,connections", conninfo,
                           sizeof(struct destination), 10000, ttl_ms) < 0)
         return -1;
-    return config_cache_init(&gone_cc, "gone destinations", "gone_destinations", conninfo,
-                             sizeof(struct gone_answer), 10000, ttl_ms);
+    return config_cache_init(&gone_cc, "gone destinations", "gone_destinations", conninfo, sizeof(struct gone_answer),
+                             10000, ttl_ms);
 }
 
 /* Copies s ("" for NULL) into dst; false when it does not fit (nothing is cut: a URL or
@@ -69,8 +69,7 @@ static void cache_key(char key[CACHE_KEY_MAX], const char *env_id, const char *i
     snprintf(key, CACHE_KEY_MAX, "%s/%s/%s", env_id, integration, connection ? connection : "");
 }
 
-bool destinations_cached(const char *env_id, const char *integration, const char *connection,
-                         struct destination *out)
+bool destinations_cached(const char *env_id, const char *integration, const char *connection, struct destination *out)
 {
     char key[CACHE_KEY_MAX];
     cache_key(key, env_id, integration, connection);

@@ -20,8 +20,12 @@ static size_t nendpoints;
 static struct metric_family *f_outcomes, *f_latency;
 
 static const char *const outcome_names[OUT_COUNT] = {
-    [OUT_DELIVERED] = "delivered",     [OUT_REFUSED] = "refused",      [OUT_GONE] = "gone",
-    [OUT_RETRY_LATER] = "retried",     [OUT_DEAD_LETTERED] = "dead_lettered", [OUT_PARKED] = "circuit_open",
+    [OUT_DELIVERED] = "delivered",
+    [OUT_REFUSED] = "refused",
+    [OUT_GONE] = "gone",
+    [OUT_RETRY_LATER] = "retried",
+    [OUT_DEAD_LETTERED] = "dead_lettered",
+    [OUT_PARKED] = "circuit_open",
     [OUT_DEFERRED] = "deferred",
 };
 

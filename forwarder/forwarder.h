@@ -51,18 +51,19 @@ struct forwarder_config {
     long max_per_destination;
     long max_queue_wait_ms;
     long drain_ms;
+    const char *topic_replay;
 };
 extern struct forwarder_config g_forwarder;
 
 /* destinations.c: everything the forwarder needs to deliver one message, resolved. */
 #define DESTINATION_URL_MAX OUTBOUND_URL_MAX /* the CLI stores URLs of at most this many bytes */
 struct destination {
-    bool found;              /* the environment exists */
-    bool forward;            /* the integration forwards (false: sync-only, skip) */
-    bool raw;                /* forward_mode raw: the provider's body and headers unchanged */
-    bool legacy_signature;   /* also send X-Nango-Signature */
-    bool overridden;         /* primary_url is the connection's override */
-    bool unusable;           /* the environment exists but cannot be used now (its signing key
+    bool found;            /* the environment exists */
+    bool forward;          /* the integration forwards (false: sync-only, skip) */
+    bool raw;              /* forward_mode raw: the provider's body and headers unchanged */
+    bool legacy_signature; /* also send X-Nango-Signature */
+    bool overridden;       /* primary_url is the connection's override */
+    bool unusable;         /* the environment exists but cannot be used now (its signing key
                                 cannot be decrypted, a URL or key too long to hold): its
                                 messages wait, the others flow */
     char unusable_why[128];
@@ -96,15 +97,14 @@ int destinations_flag_gone(const char *url, long status, const char *wid) __attr
 void destinations_shutdown(void);
 
 /* destinations.c, without waiting: true and out filled when the answer is cached. */
-bool destinations_cached(const char *env_id, const char *integration, const char *connection,
-                         struct destination *out);
+bool destinations_cached(const char *env_id, const char *integration, const char *connection, struct destination *out);
 
 /* queries.c: the SQL only the forwarder runs, on a store's connection. */
 struct store;
 /* What the forwarder needs per (integration, connection) besides the environment. */
 struct forward_settings_row {
-    bool forward_enabled;        /* integrations.forward_enabled */
-    char *webhook_url_override;  /* owned; the connection's override of the primary URL, or NULL */
+    bool forward_enabled;       /* integrations.forward_enabled */
+    char *webhook_url_override; /* owned; the connection's override of the primary URL, or NULL */
 };
 void forward_settings_row_clear(struct forward_settings_row *row);
 
@@ -112,7 +112,7 @@ void forward_settings_row_clear(struct forward_settings_row *row);
  * NULL, that connection of it, in one query. 0 found (the override is NULL when the
  * connection is unknown or has none), 1 no such integration, -1 database error. */
 int queries_forward_settings(struct store *st, const char *env_id, const char *integration_key,
-                           const char *connection_id, struct forward_settings_row *out)
+                             const char *connection_id, struct forward_settings_row *out)
     __attribute__((warn_unused_result));
 
 /* Destinations that answered 410 Gone (table gone_destinations). queries_destination_gone:
@@ -123,7 +123,6 @@ int queries_destination_gone(struct store *st, const char *url, char *since, siz
 int queries_flag_destination_gone(struct store *st, const char *url, long status, const char *webhook_id)
     __attribute__((warn_unused_result));
 
-
 /* resolver.c: destination lookups that missed the cache, answered on a thread of their
  * own (with the configuration watch) so that the delivery loop never waits on the
  * database. */
@@ -131,7 +130,7 @@ struct resolve_req {
     const char *env, *integration, *connection; /* connection NULL: unattributed */
     const char *retry_url;                      /* a retry's one destination, or NULL */
     struct destination *out;
-    int rc;                                     /* destinations_get's, or -1 when a gone flag could not be read */
+    int rc; /* destinations_get's, or -1 when a gone flag could not be read */
     /* The gone flags (destinations_gone: 0 gone, 1 not) of the retry URL, else of the
      * primary [0] and secondary [1] URL, and since when. */
     int gone[2];
@@ -155,10 +154,10 @@ struct delivery_header {
     const char *name, *value;
 };
 struct delivery_result {
-    long status;           /* HTTP status, 0 if no response */
-    char error[256];       /* transport error, "" if none */
-    char refused[64];      /* set when the SSRF rules refused the address ("loopback address") */
-    long retry_after_s;    /* the app's Retry-After in seconds, -1 if none */
+    long status;        /* HTTP status, 0 if no response */
+    char error[256];    /* transport error, "" if none */
+    char refused[64];   /* set when the SSRF rules refused the address ("loopback address") */
+    long retry_after_s; /* the app's Retry-After in seconds, -1 if none */
     double seconds;
 };
 typedef void (*deliver_done_fn)(void *ctx, const struct delivery_result *res);
@@ -207,8 +206,8 @@ void handoff_start(const char *topic, const rd_kafka_message_t *rkm, rd_kafka_he
  * be processed, for reason; done as for handoff_start. */
 void quarantine_start(const rd_kafka_message_t *rkm, const char *reason, handoff_done_fn done, void *ctx);
 /* The dead-letter hand-off, with where and why the delivery to url failed. */
-void dead_letter_start(const rd_kafka_message_t *rkm, const char *url, long status, const char *error,
-                       long attempts, handoff_done_fn done, void *ctx);
+void dead_letter_start(const rd_kafka_message_t *rkm, const char *url, long status, const char *error, long attempts,
+                       handoff_done_fn done, void *ctx);
 /* Serves acknowledgements (calls done). */
 void handoff_poll(void);
 /* The producer, for its wake-up event. */
@@ -217,8 +216,18 @@ void handoff_shutdown(void);
 
 /* The outcome of one delivery (one message to one destination). */
 enum outcome {
-    OUT_DELIVERED, OUT_REFUSED, OUT_GONE, OUT_RETRY_LATER, OUT_DEAD_LETTERED, OUT_NO_DESTINATION,
-    OUT_ABORTED, OUT_DISABLED, OUT_PARKED, OUT_DEFERRED, OUT_QUARANTINED, OUT_COUNT
+    OUT_DELIVERED,
+    OUT_REFUSED,
+    OUT_GONE,
+    OUT_RETRY_LATER,
+    OUT_DEAD_LETTERED,
+    OUT_NO_DESTINATION,
+    OUT_ABORTED,
+    OUT_DISABLED,
+    OUT_PARKED,
+    OUT_DEFERRED,
+    OUT_QUARANTINED,
+    OUT_COUNT
 };
 
 /* endpoints.c: what the forwarder keeps per destination, keyed by scheme, host and
@@ -226,14 +235,14 @@ enum outcome {
 struct delivery;
 enum circuit_state { CIRCUIT_CLOSED = 0, CIRCUIT_OPEN, CIRCUIT_HALF_OPEN };
 struct endpoint {
-    char key[256];                  /* "https://app.example.com:443" */
-    long refs;                      /* deliveries holding it (endpoint_of, endpoint_release) */
-    enum circuit_state circuit;     /* circuit.c */
+    char key[256];              /* "https://app.example.com:443" */
+    long refs;                  /* deliveries holding it (endpoint_of, endpoint_release) */
+    enum circuit_state circuit; /* circuit.c */
     long failures;
     double opened_at;
-    long in_flight;                 /* requests running now */
-    double latency_s;               /* moving average of its attempts' time */
-    size_t queued;                  /* deliveries waiting for a free slot */
+    long in_flight;   /* requests running now */
+    double latency_s; /* moving average of its attempts' time */
+    size_t queued;    /* deliveries waiting for a free slot */
     struct delivery *queue_head, *queue_tail;
     struct metric *outcomes[OUT_COUNT];
     struct metric *latency;
@@ -275,13 +284,13 @@ void offsets_shutdown(void);
 
 /* retries.c: the durable retry schedule, one Kafka topic per pass. */
 struct retry_state {
-    bool retry;          /* read from a retry topic: for the one destination in url */
-    int pass;            /* 1..retries_passes(); 0 for a deferred first pass */
-    long deferrals;      /* times deferred because the destination was saturated */
-    long long due_ms;    /* unix ms the pass may start at */
-    long attempts;       /* HTTP attempts made before this pass */
+    bool retry;                        /* read from a retry topic: for the one destination in url */
+    int pass;                          /* 1..retries_passes(); 0 for a deferred first pass */
+    long deferrals;                    /* times deferred because the destination was saturated */
+    long long due_ms;                  /* unix ms the pass may start at */
+    long attempts;                     /* HTTP attempts made before this pass */
     char url[DESTINATION_URL_MAX + 1]; /* the destination this copy is for ("": none or too long) */
-    bool url_bad;        /* the retry names no destination, or one over DESTINATION_URL_MAX */
+    bool url_bad;                      /* the retry names no destination, or one over DESTINATION_URL_MAX */
 };
 int retries_init(const char *schedule, const char *prefix, const char *group) __attribute__((warn_unused_result));
 const char *const *retries_topics(size_t *n);
@@ -307,7 +316,7 @@ void retries_resume_due(rd_kafka_t *consumer);
 struct forward_request {
     const struct msg_routed *r;
     const struct destination *dest;
-    const char *body;          /* the envelope (owned) or the Kafka payload (borrowed) */
+    const char *body; /* the envelope (owned) or the Kafka payload (borrowed) */
     size_t len;
     char *owned_body;
     char nango_sig[65], legacy_sig[65], sw_sig[ENVELOPE_STANDARD_SIG_MAX], ts[32];

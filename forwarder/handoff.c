@@ -93,8 +93,8 @@ void quarantine_start(const rd_kafka_message_t *rkm, const char *reason, handoff
     handoff_start(g_common.topic_rejected, rkm, quarantine_headers(rkm, "forwarder", reason), done, ctx);
 }
 
-void dead_letter_start(const rd_kafka_message_t *rkm, const char *url, long status, const char *error,
-                       long attempts, handoff_done_fn done, void *ctx)
+void dead_letter_start(const rd_kafka_message_t *rkm, const char *url, long status, const char *error, long attempts,
+                       handoff_done_fn done, void *ctx)
 {
     rd_kafka_headers_t *h = handoff_headers(rkm);
     const struct msg_dead_letter dl = {url, status, error, attempts, clock_unix_ms()};

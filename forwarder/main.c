@@ -71,6 +71,9 @@ static const struct config_item forwarder_items[] = {
      "how long a destination lookup is cached (changes also drop the cache)", &g_forwarder.cache_ttl_ms},
     {"HOOKLINE_FORWARDER_GROUP", CONFIG_STR, MSG_FORWARDER_GROUP_DEFAULT, 0, 0, 0, "Kafka consumer group",
      &g_forwarder.group_id},
+    {"HOOKLINE_TOPIC_REPLAY_FORWARDER", CONFIG_STR, "webhooks.replay.forwarder", 0, 0, 0,
+     "topic of routed webhooks `hookline replay --stage forwarder` sends (read like the routed topic)",
+     &g_forwarder.topic_replay},
     {"HOOKLINE_FORWARDER_CA_FILE", CONFIG_STR, "", 0, 0, 0,
      "PEM bundle of the CAs that https destinations are verified against instead of the system's "
      "(e.g. an internal CA); certificates are always verified",
@@ -82,14 +85,16 @@ static const struct config_item forwarder_items[] = {
     {"HOOKLINE_FORWARD_TIMEOUT_MS", CONFIG_ALIAS, "HOOKLINE_FORWARDER_TIMEOUT_MS", 0, 0, 0, NULL, NULL},
     {"HOOKLINE_FORWARD_CONNECT_TIMEOUT_MS", CONFIG_ALIAS, "HOOKLINE_FORWARDER_CONNECT_TIMEOUT_MS", 0, 0, 0, NULL, NULL},
     {"HOOKLINE_FORWARD_MAX_IN_FLIGHT", CONFIG_ALIAS, "HOOKLINE_FORWARDER_MAX_IN_FLIGHT", 0, 0, 0, NULL, NULL},
-    {"HOOKLINE_FORWARD_MAX_PER_DESTINATION", CONFIG_ALIAS, "HOOKLINE_FORWARDER_MAX_PER_DESTINATION", 0, 0, 0, NULL, NULL},
+    {"HOOKLINE_FORWARD_MAX_PER_DESTINATION", CONFIG_ALIAS, "HOOKLINE_FORWARDER_MAX_PER_DESTINATION", 0, 0, 0, NULL,
+     NULL},
     {"HOOKLINE_FORWARD_MAX_QUEUE_WAIT_MS", CONFIG_ALIAS, "HOOKLINE_FORWARDER_MAX_QUEUE_WAIT_MS", 0, 0, 0, NULL, NULL},
     {"HOOKLINE_FORWARD_DRAIN_MS", CONFIG_ALIAS, "HOOKLINE_FORWARDER_DRAIN_MS", 0, 0, 0, NULL, NULL},
     {"HOOKLINE_FORWARD_ATTEMPTS", CONFIG_ALIAS, "HOOKLINE_FORWARDER_ATTEMPTS", 0, 0, 0, NULL, NULL},
     {"HOOKLINE_FORWARD_BACKOFF_MS", CONFIG_ALIAS, "HOOKLINE_FORWARDER_BACKOFF_MS", 0, 0, 0, NULL, NULL},
     {"HOOKLINE_FORWARD_RETRY_SCHEDULE", CONFIG_ALIAS, "HOOKLINE_FORWARDER_RETRY_SCHEDULE", 0, 0, 0, NULL, NULL},
     {"HOOKLINE_FORWARD_CIRCUIT_FAILURES", CONFIG_ALIAS, "HOOKLINE_FORWARDER_CIRCUIT_FAILURES", 0, 0, 0, NULL, NULL},
-    {"HOOKLINE_FORWARD_CIRCUIT_COOLDOWN_MS", CONFIG_ALIAS, "HOOKLINE_FORWARDER_CIRCUIT_COOLDOWN_MS", 0, 0, 0, NULL, NULL},
+    {"HOOKLINE_FORWARD_CIRCUIT_COOLDOWN_MS", CONFIG_ALIAS, "HOOKLINE_FORWARDER_CIRCUIT_COOLDOWN_MS", 0, 0, 0, NULL,
+     NULL},
     {"HOOKLINE_FORWARD_CA_FILE", CONFIG_ALIAS, "HOOKLINE_FORWARDER_CA_FILE", 0, 0, 0, NULL, NULL},
     {"HOOKLINE_FORWARD_ALLOW_CIDRS", CONFIG_ALIAS, "HOOKLINE_FORWARDER_ALLOW_CIDRS", 0, 0, 0, NULL, NULL},
 };
@@ -167,8 +172,8 @@ static bool consume(rd_kafka_t *consumer)
 
 int main(int argc, char **argv)
 {
-    int rc = config_from_args(argc, argv, "hookline-forwarder", "delivers routed webhooks to the environment's app", "9482",
-                              forwarder_items, sizeof forwarder_items / sizeof forwarder_items[0]);
+    int rc = config_from_args(argc, argv, "hookline-forwarder", "delivers routed webhooks to the environment's app",
+                              "9482", forwarder_items, sizeof forwarder_items / sizeof forwarder_items[0]);
     if (rc != 0)
         return rc < 0 ? 1 : 0;
     log_init("forwarder", g_common.log_level, g_common.log_format);
@@ -189,10 +194,11 @@ int main(int argc, char **argv)
      * produced: retries, dead letters, quarantined messages. */
     size_t nretry;
     const char *const *retry_topics = retries_topics(&nretry);
-    const char *topics[2 + 16];
+    const char *topics[3 + 16];
     topics[0] = g_common.topic_routed;
     topics[1] = g_common.topic_notifications;
     memcpy(topics + 2, retry_topics, nretry * sizeof *topics);
+    topics[2 + nretry] = g_forwarder.topic_replay;
     const char *handoff_topics[3 + 16];
     memcpy(handoff_topics, retry_topics, nretry * sizeof *topics);
     handoff_topics[nretry] = g_common.topic_dead_letters;
@@ -200,7 +206,7 @@ int main(int argc, char **argv)
     handoff_topics[nretry + 2] = g_common.topic_rejected;      /* the quarantine */
     if (handoff_init(handoff_topics, nretry + 3) < 0)
         return 1;
-    rd_kafka_t *consumer = kafka_consumer_new_topics("hookline-forwarder", g_forwarder.group_id, topics, 2 + nretry,
+    rd_kafka_t *consumer = kafka_consumer_new_topics("hookline-forwarder", g_forwarder.group_id, topics, 3 + nretry,
                                                      errstr, sizeof errstr);
     if (!consumer) {
         log_error(NULL, "kafka consumer: %s", errstr);
@@ -211,8 +217,7 @@ int main(int argc, char **argv)
         return 1;
     atomic_store(&kafka_ok, kafka_reachable(consumer, 2000));
     kafka_checked = clock_mono_s();
-    struct admin *admin =
-        admin_start(g_daemon.admin_bind, (int)g_daemon.admin_port, forwarder_ready, consumer);
+    struct admin *admin = admin_start(g_daemon.admin_bind, (int)g_daemon.admin_port, forwarder_ready, consumer);
     if (!admin)
         return 1;
     log_info(NULL, "forwarding %s and %s as group %s (%ld messages, %ld requests per destination at once)",

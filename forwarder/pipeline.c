@@ -46,18 +46,18 @@ struct job;
 struct delivery {
     struct job *job;
     const char *url;
-    struct endpoint *ep;           /* a reference (endpoint_release), NULL for a quarantine */
-    int gone;                      /* its URL's gone flag as resolved: 0 gone, 1 not */
+    struct endpoint *ep; /* a reference (endpoint_release), NULL for a quarantine */
+    int gone;            /* its URL's gone flag as resolved: 0 gone, 1 not */
     char gone_since[32];
     enum dstate state;
-    long attempt;                  /* HTTP attempts made in this pass */
-    long delay_ms;                 /* the next backoff within the pass */
-    double due;                    /* mono seconds, for D_BACKOFF and D_HANDOFF_WAIT */
+    long attempt;  /* HTTP attempts made in this pass */
+    long delay_ms; /* the next backoff within the pass */
+    double due;    /* mono seconds, for D_BACKOFF and D_HANDOFF_WAIT */
     struct delivery_result last;
-    enum outcome outcome;          /* what the hand-off stands for */
+    enum outcome outcome; /* what the hand-off stands for */
     enum handoff_kind handoff;
     char error[QUARANTINE_REASON_MAX + 1]; /* why, for the dead letter or the quarantine */
-    struct delivery *next;         /* the endpoint's queue */
+    struct delivery *next;                 /* the endpoint's queue */
     struct delivery *timer_next;
 };
 
@@ -68,15 +68,15 @@ struct job {
     struct destination dest;
     struct forward_request req;
     bool have_req;
-    struct retry_state st;         /* st.pass 0: the first pass */
-    int pending;                   /* deliveries not final, plus one while starting */
+    struct retry_state st; /* st.pass 0: the first pass */
+    int pending;           /* deliveries not final, plus one while starting */
     bool aborted;
     int nd;
     struct delivery d[2];
-    struct job *prev, *next;       /* every job */
-    struct resolve_req lookup;     /* with the resolver, when the cache had no answer */
-    struct job *lookup_next;       /* its lookup failed: asked again a second later */
-    bool waited;                   /* its environment was unusable once (logged) */
+    struct job *prev, *next;   /* every job */
+    struct resolve_req lookup; /* with the resolver, when the cache had no answer */
+    struct job *lookup_next;   /* its lookup failed: asked again a second later */
+    bool waited;               /* its environment was unusable once (logged) */
 };
 
 static rd_kafka_t *consumer;
@@ -84,21 +84,24 @@ static struct job *jobs;
 static size_t njobs;
 static struct delivery *timers;
 static struct job *lookups;
-static size_t blocking_lookups;    /* jobs on lookups whose database was unreachable */
+static size_t blocking_lookups; /* jobs on lookups whose database was unreachable */
 static double next_lookup;
 static bool draining;
 
-static struct metric *m_outcome[OUT_COUNT], *m_attempts, *m_latency, *m_circuit_open, *m_in_flight,
-    *m_jobs;
+static struct metric *m_outcome[OUT_COUNT], *m_attempts, *m_latency, *m_circuit_open, *m_in_flight, *m_jobs;
 
 void pipeline_init(rd_kafka_t *c)
 {
     consumer = c;
     static const char *const labels[OUT_COUNT] = {
-        [OUT_DELIVERED] = "outcome=\"delivered\"",         [OUT_REFUSED] = "outcome=\"refused\"",
-        [OUT_GONE] = "outcome=\"gone\"",                   [OUT_DEAD_LETTERED] = "outcome=\"dead_lettered\"",
-        [OUT_NO_DESTINATION] = "outcome=\"no_destination\"", [OUT_RETRY_LATER] = "outcome=\"retry_later\"",
-        [OUT_ABORTED] = "outcome=\"aborted\"",             [OUT_DISABLED] = "outcome=\"disabled\"",
+        [OUT_DELIVERED] = "outcome=\"delivered\"",
+        [OUT_REFUSED] = "outcome=\"refused\"",
+        [OUT_GONE] = "outcome=\"gone\"",
+        [OUT_DEAD_LETTERED] = "outcome=\"dead_lettered\"",
+        [OUT_NO_DESTINATION] = "outcome=\"no_destination\"",
+        [OUT_RETRY_LATER] = "outcome=\"retry_later\"",
+        [OUT_ABORTED] = "outcome=\"aborted\"",
+        [OUT_DISABLED] = "outcome=\"disabled\"",
         [OUT_DEFERRED] = "outcome=\"deferred\"",
     };
     for (int i = 0; i < OUT_COUNT; i++) /* OUT_PARKED: counted per destination only */
@@ -202,9 +205,9 @@ static void on_handoff_done(void *ctx, bool stored)
     struct delivery *d = ctx;
     struct job *job = d->job;
     if (stored && d->handoff == H_QUARANTINE) {
-        log_error(job->r.webhook_id[0] ? job->r.webhook_id : NULL,
-                  "quarantined %s [%d] offset %lld to %s: %s", rd_kafka_topic_name(job->rkm->rkt),
-                  (int)job->rkm->partition, (long long)job->rkm->offset, g_common.topic_rejected, d->error);
+        log_error(job->r.webhook_id[0] ? job->r.webhook_id : NULL, "quarantined %s [%d] offset %lld to %s: %s",
+                  rd_kafka_topic_name(job->rkm->rkt), (int)job->rkm->partition, (long long)job->rkm->offset,
+                  g_common.topic_rejected, d->error);
         delivery_final(d, OUT_QUARANTINED);
     } else if (stored) {
         if (d->handoff == H_DEAD)
@@ -215,7 +218,9 @@ static void on_handoff_done(void *ctx, bool stored)
         else
             attempt_log_step(&job->r, d->url, job->st.pass, total_attempts(d),
                              d->handoff == H_DEAD ? ATTEMPT_DEAD_LETTERED : ATTEMPT_RETRY_SCHEDULED, d->last.status,
-                             d->handoff == H_DEAD ? d->error : d->last.error[0] ? d->last.error : NULL);
+                             d->handoff == H_DEAD ? d->error
+                             : d->last.error[0]   ? d->last.error
+                                                  : NULL);
         delivery_final(d, d->outcome);
     } else if (draining || signals_stopping()) {
         delivery_abort(d);
@@ -464,8 +469,8 @@ static void job_start(struct job *job)
     const struct destination *dest = &job->dest;
     if (dest->unusable) {
         if (!job->waited)
-            log_warn(r->webhook_id, "environment %s cannot be used now (%s); %s waits", r->env,
-                     dest->unusable_why, r->routed_id);
+            log_warn(r->webhook_id, "environment %s cannot be used now (%s); %s waits", r->env, dest->unusable_why,
+                     r->routed_id);
         job->waited = true;
         job->pending++; /* held while it waits, released by the next resolve */
         job_retry_lookup(job, false);

@@ -20,7 +20,7 @@ void forward_settings_row_clear(struct forward_settings_row *row)
 }
 
 int queries_forward_settings(struct store *st, const char *env_id, const char *integration_key,
-                           const char *connection_id, struct forward_settings_row *out)
+                             const char *connection_id, struct forward_settings_row *out)
 {
     memset(out, 0, sizeof *out);
     const char *params[3] = {env_id, integration_key, connection_id};

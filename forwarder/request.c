@@ -26,12 +26,40 @@
 bool header_passes(const char *name)
 {
     static const char *const dropped[] = {
-        "host", "content-length", "content-type", "content-encoding", "connection", "keep-alive", "te", "trailer",
-        "transfer-encoding", "upgrade", "expect", "http2-settings", "via", "authorization", "cookie", "user-agent",
-        "accept-encoding", "x-http-method-override", "x-http-method", "x-method-override", "x-original-url",
-        "x-rewrite-url", "x-original-method", "forwarded", "x-forwarded", "x-real-ip", "x-client-ip",
-        "true-client-ip", "x-cluster-client-ip", "cf-connecting-ip", "fastly-client-ip", "webhook-id",
-        "webhook-timestamp", "webhook-signature",
+        "host",
+        "content-length",
+        "content-type",
+        "content-encoding",
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "expect",
+        "http2-settings",
+        "via",
+        "authorization",
+        "cookie",
+        "user-agent",
+        "accept-encoding",
+        "x-http-method-override",
+        "x-http-method",
+        "x-method-override",
+        "x-original-url",
+        "x-rewrite-url",
+        "x-original-method",
+        "forwarded",
+        "x-forwarded",
+        "x-real-ip",
+        "x-client-ip",
+        "true-client-ip",
+        "x-cluster-client-ip",
+        "cf-connecting-ip",
+        "fastly-client-ip",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
     };
     static const char *const dropped_prefixes[] = {"proxy-", "x-forwarded-", "x-nango-", "x-hookline-"};
     for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++)
@@ -94,8 +122,8 @@ int request_build(struct forward_request *req, const struct msg_routed *r, const
         return -1;
     }
     envelope_sign_nango(dest->signing_key, req->body, req->len, req->nango_sig);
-    if (dest->legacy_signature && envelope_sign_nango_legacy(dest->signing_key, req->body, req->len,
-                                                              req->legacy_sig) < 0) {
+    if (dest->legacy_signature &&
+        envelope_sign_nango_legacy(dest->signing_key, req->body, req->len, req->legacy_sig) < 0) {
         log_error(r->webhook_id, "out of memory signing the request for %s", r->routed_id);
         request_free(req);
         return -1;
@@ -118,6 +146,8 @@ int request_build(struct forward_request *req, const struct msg_routed *r, const
         add(req, "X-Hookline-Connection-Id", r->connection);
     if (r->event_type[0])
         add(req, "X-Hookline-Event-Type", r->event_type);
+    if (r->replay_id[0])
+        add(req, "X-Hookline-Replay-Id", r->replay_id);
     for (size_t i = 0; i < r->npass; i++)
         add(req, r->passthrough[i].name, r->passthrough[i].value);
     return 0;

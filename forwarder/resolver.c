@@ -58,8 +58,8 @@ static void flag(struct flag_req *f)
     endpoint_key(f->url, key, sizeof key);
     if (destinations_flag_gone(f->url, f->status, f->wid) == 0)
         log_error(f->wid[0] ? f->wid : NULL,
-                  "%s answered %ld Gone: flagged, nothing more is sent there until 'hookline destinations clear'",
-                  key, f->status);
+                  "%s answered %ld Gone: flagged, nothing more is sent there until 'hookline destinations clear'", key,
+                  f->status);
     free(f->url);
     free(f);
 }

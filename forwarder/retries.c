@@ -43,8 +43,11 @@ static long parse_delay(const char *s, size_t len)
     long v = strtol(buf, &end, 10);
     if (end == buf || v < 0)
         return -1;
-    long unit = !strcmp(end, "ms") ? 1 : !strcmp(end, "s") || !*end ? 1000 : !strcmp(end, "m") ? 60000
-              : !strcmp(end, "h") ? 3600000 : -1;
+    long unit = !strcmp(end, "ms")           ? 1
+                : !strcmp(end, "s") || !*end ? 1000
+                : !strcmp(end, "m")          ? 60000
+                : !strcmp(end, "h")          ? 3600000
+                                             : -1;
     return unit < 0 || v > MAX_RETRY_AFTER_MS / unit ? -1 : v * unit;
 }
 
@@ -52,8 +55,7 @@ int retries_init(const char *schedule, const char *prefix, const char *group)
 {
     npasses = 0;
     if (!msg_retry_group_valid(group)) {
-        log_error(NULL, "HOOKLINE_FORWARDER_GROUP '%s' cannot name a topic: use letters, digits, '.', '_', '-'",
-                  group);
+        log_error(NULL, "HOOKLINE_FORWARDER_GROUP '%s' cannot name a topic: use letters, digits, '.', '_', '-'", group);
         return -1;
     }
     for (const char *p = schedule; *p;) {
@@ -61,7 +63,8 @@ int retries_init(const char *schedule, const char *prefix, const char *group)
         if (len) {
             long ms = parse_delay(p, len);
             if (ms < 0 || npasses == MAX_PASSES) {
-                log_error(NULL, "HOOKLINE_FORWARDER_RETRY_SCHEDULE: '%.*s' is not a delay like 5s, 5m or 2h (at most %d)",
+                log_error(NULL,
+                          "HOOKLINE_FORWARDER_RETRY_SCHEDULE: '%.*s' is not a delay like 5s, 5m or 2h (at most %d)",
                           (int)len, p, MAX_PASSES);
                 return -1;
             }
@@ -108,7 +111,7 @@ bool retries_read(const rd_kafka_message_t *rkm, struct retry_state *st)
     st->due_ms = r.due_ms;
     st->attempts = r.attempts;
     snprintf(st->url, sizeof st->url, "%s", r.url);
-    st->url_bad = !st->url[0]; /* it can go nowhere: the pipeline quarantines it */
+    st->url_bad = !st->url[0];                    /* it can go nowhere: the pipeline quarantines it */
     if (r.pass >= 0 && (size_t)r.pass <= npasses) /* deferred: its own pass, not the topic's */
         st->pass = r.pass;
     st->deferrals = r.deferrals;

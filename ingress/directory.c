@@ -28,19 +28,19 @@
 #include "ingress/ingress.h"
 
 #define LOAD_TIMEOUT_MS 5000 /* as long as any lookup may take */
-#define RETRY_S 1.0 /* after a failed load */
+#define RETRY_S 1.0          /* after a failed load */
 
 struct set {
-    char **slots;          /* NULL or an owned "env/key" */
-    size_t mask;           /* slots - 1, a power of two minus one */
+    char **slots; /* NULL or an owned "env/key" */
+    size_t mask;  /* slots - 1, a power of two minus one */
     unsigned long generation;
 };
 
 static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct set *current; /* guarded by lock; NULL: not authoritative */
 static char *conninfo;
-static PGconn *conn;        /* resolver thread only */
-static double retry_at;     /* resolver thread only */
+static PGconn *conn;    /* resolver thread only */
+static double retry_at; /* resolver thread only */
 static size_t max_entries;
 static struct metric *m_entries;
 

@@ -22,9 +22,9 @@
 struct guard_slot {
     struct guard_slot *prev, *next;
     int fd;
-    _Atomic double since;       /* when the current request's clock started */
-    atomic_bool waiting;        /* suspended on our side: the clock does not run */
-    bool cut;                   /* already shut down (guarded by lock) */
+    _Atomic double since; /* when the current request's clock started */
+    atomic_bool waiting;  /* suspended on our side: the clock does not run */
+    bool cut;             /* already shut down (guarded by lock) */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;

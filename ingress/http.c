@@ -32,17 +32,17 @@
 struct ingress_request {
     struct MHD_Connection *conn;
     struct guard_slot *slot;
-    char *uri;                  /* raw request URI with query, as sent */
+    char *uri; /* raw request URI with query, as sent */
     unsigned char *body;
     size_t body_len, body_cap;
     bool too_large;
-    bool over_budget;           /* the global body memory cap was reached */
-    bool discard;               /* the path names nothing: the body is not kept */
-    bool answered;              /* a 413 from Content-Length was queued with the headers */
+    bool over_budget; /* the global body memory cap was reached */
+    bool discard;     /* the path names nothing: the body is not kept */
+    bool answered;    /* a 413 from Content-Length was queued with the headers */
     bool suspended;
     struct lookup_answer *resolved; /* the resolver's answer (owned), once asked */
-    unsigned status;            /* the Kafka answer, 0 until known */
-    double started;             /* monotonic seconds, for the latency histogram */
+    unsigned status;                /* the Kafka answer, 0 until known */
+    double started;                 /* monotonic seconds, for the latency histogram */
     char webhook_id[ID_LEN + 1];
 };
 
@@ -66,8 +66,8 @@ static void count_status(unsigned status)
 /* extra: nextra more headers (entries with a NULL name are skipped), e.g. a handshake's
  * X-Content-Type-Options; may be NULL. */
 static enum MHD_Result send_response(struct ingress_request *req, unsigned status, const char *content_type,
-                                    const void *body, size_t len, enum MHD_ResponseMemoryMode mode,
-                                    const struct http_header *extra, size_t nextra)
+                                     const void *body, size_t len, enum MHD_ResponseMemoryMode mode,
+                                     const struct http_header *extra, size_t nextra)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, mode);
     if (!r)
@@ -192,9 +192,16 @@ static enum MHD_Result handle_request(struct ingress_request *req, const char *u
     struct header_list hl = {.n = 0};
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_header, &hl);
     struct request_view view = {
-        .method = method, .path = url, .uri = req->uri, .headers = hl.items, .nheaders = hl.n,
-        .body = req->body, .body_len = req->body_len, .too_large = req->too_large,
-        .over_budget = req->over_budget, .resolved = req->suspended ? req->resolved : NULL,
+        .method = method,
+        .path = url,
+        .uri = req->uri,
+        .headers = hl.items,
+        .nheaders = hl.n,
+        .body = req->body,
+        .body_len = req->body_len,
+        .too_large = req->too_large,
+        .over_budget = req->over_budget,
+        .resolved = req->suspended ? req->resolved : NULL,
     };
     req->suspended = false;
     struct request_verdict *v = malloc(sizeof *v); /* 5 KB: off the worker's stack */
@@ -286,7 +293,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct ingress_request *req = *state;
     if (!req)
         return MHD_NO; /* allocation in on_uri failed */
-    if (!req->conn) /* first call: headers only */
+    if (!req->conn)    /* first call: headers only */
         return on_headers(req, conn, url);
     if (req->answered) {
         *upload_size = 0;
@@ -369,9 +376,9 @@ struct MHD_Daemon *http_start(void)
         flags, (uint16_t)g_ingress.port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
         (const struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)g_ingress.threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)g_ingress.connection_timeout_s, MHD_OPTION_URI_LOG_CALLBACK,
-        on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, guard_notify,
-        NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)g_ingress.max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)g_ingress.max_connections_per_ip, MHD_OPTION_END);
+        on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, guard_notify, NULL,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)g_ingress.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)g_ingress.max_connections_per_ip, MHD_OPTION_END);
     if (!d)
         log_error(NULL, "cannot listen on %s:%ld", g_ingress.bind, g_ingress.port);
     return d;

@@ -46,28 +46,28 @@ extern struct ingress_config g_ingress;
 /* lookup.c: the integration of (env, key) as the cache holds it. */
 struct integration_entry {
     bool found;
-    bool allow_unverified;       /* accept webhooks without a signature while no secret is set */
-    bool secrets_unreadable;     /* a secret could not be decrypted: answer 503, not 401 */
+    bool allow_unverified;   /* accept webhooks without a signature while no secret is set */
+    bool secrets_unreadable; /* a secret could not be decrypted: answer 503, not 401 */
     char provider[64];
     char webhook_secret[512];
     char client_secret[512];
-    char previous_webhook_secret[512];  /* rotation: still accepted while set */
+    char previous_webhook_secret[512]; /* rotation: still accepted while set */
     char previous_client_secret[512];
-    char verify_config[2048];    /* generic-hmac settings (JSON), "" if none */
+    char verify_config[2048]; /* generic-hmac settings (JSON), "" if none */
 };
 
 enum lookup_status {
-    LOOKUP_FOUND = 0,            /* entry filled, entry.found */
-    LOOKUP_UNKNOWN,              /* no such integration (or values the database refuses) */
-    LOOKUP_MISS,                 /* not cached: ask the resolver (lookup_resolve) */
-    LOOKUP_UNAVAILABLE,          /* the database cannot tell now: 503 */
-    LOOKUP_BUSY,                 /* the resolver's queue was full: 503 */
+    LOOKUP_FOUND = 0,   /* entry filled, entry.found */
+    LOOKUP_UNKNOWN,     /* no such integration (or values the database refuses) */
+    LOOKUP_MISS,        /* not cached: ask the resolver (lookup_resolve) */
+    LOOKUP_UNAVAILABLE, /* the database cannot tell now: 503 */
+    LOOKUP_BUSY,        /* the resolver's queue was full: 503 */
 };
 
 /* An answer of the resolver, owned by the request that asked; while queued it is also
  * the request's place in the resolver's list of waiters (lookup.c's fields). */
 struct lookup_answer {
-    enum lookup_status status;   /* never LOOKUP_MISS */
+    enum lookup_status status; /* never LOOKUP_MISS */
     struct integration_entry entry;
     void (*done)(void *ctx);
     void *ctx;
@@ -103,32 +103,32 @@ void directory_shutdown(void);
 /* request.c: the decision, from the whole request. */
 struct request_view {
     const char *method;
-    const char *path;            /* the decoded path (MHD's url), without the query */
-    const char *uri;             /* the raw request target, query included */
+    const char *path; /* the decoded path (MHD's url), without the query */
+    const char *uri;  /* the raw request target, query included */
     const struct http_header *headers;
     size_t nheaders;
     const unsigned char *body;
     size_t body_len;
-    bool too_large;              /* the body was over max_body (not kept) */
-    bool over_budget;            /* the global body memory cap was reached */
+    bool too_large;                       /* the body was over max_body (not kept) */
+    bool over_budget;                     /* the global body memory cap was reached */
     const struct lookup_answer *resolved; /* NULL, or the resolver's answer for this request */
 };
 
 enum request_action {
-    REQUEST_ANSWER,              /* answer status with json */
-    REQUEST_HANDSHAKE,           /* answer the provider's handshake (hs) */
-    REQUEST_STORE,               /* write to Kafka (wr, provider, verified); answer from the report */
-    REQUEST_RESOLVE,             /* the integration is not cached: lookup_resolve, then decide again */
+    REQUEST_ANSWER,    /* answer status with json */
+    REQUEST_HANDSHAKE, /* answer the provider's handshake (hs) */
+    REQUEST_STORE,     /* write to Kafka (wr, provider, verified); answer from the report */
+    REQUEST_RESOLVE,   /* the integration is not cached: lookup_resolve, then decide again */
 };
 
 struct request_verdict {
     enum request_action action;
-    unsigned status;             /* REQUEST_ANSWER */
-    const char *json;            /* REQUEST_ANSWER: static */
-    struct handshake_answer hs;  /* REQUEST_HANDSHAKE: hs.body owned by the verdict */
-    const struct provider *provider;  /* REQUEST_STORE */
+    unsigned status;                 /* REQUEST_ANSWER */
+    const char *json;                /* REQUEST_ANSWER: static */
+    struct handshake_answer hs;      /* REQUEST_HANDSHAKE: hs.body owned by the verdict */
+    const struct provider *provider; /* REQUEST_STORE */
     bool verified;
-    char env[ID_LEN + 1];        /* from the path, once it is valid */
+    char env[ID_LEN + 1]; /* from the path, once it is valid */
     char key[IDENT_INTEGRATION_KEY_MAX_LEN + 1];
     char webhook_id[ID_LEN + 1]; /* "" until the integration is known */
     char url[4096];              /* the public URL the provider called (wr.url) */

@@ -52,7 +52,7 @@ static struct config_cache cc;
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    struct ring rings[2];  /* [0] known pairs, [1] the others */
+    struct ring rings[2]; /* [0] known pairs, [1] the others */
     size_t cap;
     bool stop;
     bool started;
@@ -100,8 +100,7 @@ static int enqueue(const char *env_id, const char *key, struct lookup_answer *wa
  * database says), and the resolver reads it again in the background: a tenant the
  * ingress knows never waits in the queue that floods of unknown pairs fill. A second
  * of grace keeps its next requests from queueing the same refresh. */
-static enum lookup_status cached(const char *env_id, const char *key, struct integration_entry *entry,
-                                 bool stale_ok)
+static enum lookup_status cached(const char *env_id, const char *key, struct integration_entry *entry, bool stale_ok)
 {
     char ckey[ID_LEN + IDENT_INTEGRATION_KEY_MAX_LEN + 2];
     cache_key(ckey, env_id, key);
@@ -241,8 +240,8 @@ static void *resolver_loop(void *arg)
 
 int lookup_init(const char *conninfo, long ttl_ms)
 {
-    if (config_cache_init(&cc, "integrations", "environments,integrations", conninfo,
-                          sizeof(struct integration_entry), 10000, ttl_ms) < 0)
+    if (config_cache_init(&cc, "integrations", "environments,integrations", conninfo, sizeof(struct integration_entry),
+                          10000, ttl_ms) < 0)
         return -1;
     ttl_cache_set_weak_cap(cc.cache, (size_t)g_ingress.negative_cache_entries);
     if (directory_init(conninfo, (size_t)g_ingress.directory_max) < 0)

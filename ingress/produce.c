@@ -35,8 +35,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
         return;
     }
     atomic_store(&brokers_down, false);
-    log_info(wid, "stored in %s [%d] at offset %lld", g_common.topic_raw, rkm->partition,
-             (long long)rkm->offset);
+    log_info(wid, "stored in %s [%d] at offset %lld", g_common.topic_raw, rkm->partition, (long long)rkm->offset);
     http_answer_later(req, MHD_HTTP_OK);
 }
 
@@ -96,11 +95,11 @@ fail:
 }
 
 /* Headers: the raw message of the contract (common/msg.h), request headers included. */
-static rd_kafka_headers_t *build_headers(const char *webhook_id, const struct webhook_request *wr,
-                                         const char *env_id, const char *key, const char *provider, bool verified)
+static rd_kafka_headers_t *build_headers(const char *webhook_id, const struct webhook_request *wr, const char *env_id,
+                                         const char *key, const char *provider, bool verified)
 {
-    const struct msg_raw_meta m = {webhook_id, env_id,   key,       provider,       verified,
-                                   wr->method, wr->path, wr->query, wr->url, clock_unix_ms()};
+    const struct msg_raw_meta m = {webhook_id, env_id,   key,       provider, verified,
+                                   wr->method, wr->path, wr->query, wr->url,  clock_unix_ms()};
     rd_kafka_headers_t *h = msg_raw_encode(&m, wr->nheaders);
     for (size_t i = 0; i < wr->nheaders; i++)
         msg_raw_add_http(h, wr->headers[i].name, wr->headers[i].value);

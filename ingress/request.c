@@ -154,9 +154,14 @@ void request_decide(const struct request_view *v, struct request_verdict *out)
     const char *q = strchr(v->uri, '?');
     snprintf(out->url, sizeof out->url, "%s%s", g_common.public_url, v->uri);
     out->wr = (struct webhook_request){
-        .method = v->method, .url = out->url, .path = v->path, .query = q ? q + 1 : "",
-        .headers = v->headers, .nheaders = v->nheaders,
-        .body = v->body ? v->body : (const unsigned char *)"", .body_len = v->body_len,
+        .method = v->method,
+        .url = out->url,
+        .path = v->path,
+        .query = q ? q + 1 : "",
+        .headers = v->headers,
+        .nheaders = v->nheaders,
+        .body = v->body ? v->body : (const unsigned char *)"",
+        .body_len = v->body_len,
         .now = time(NULL),
     };
     decide_known(&integ, out);

@@ -43,15 +43,15 @@ struct found {
 /* Per-batch working state; every array has one slot per element. */
 struct batch {
     size_t n;
-    struct span arr;      /* the array in the body */
-    struct span *spans;   /* element bytes in the body */
+    struct span arr;    /* the array in the body */
+    struct span *spans; /* element bytes in the body */
     struct found *ids;
     size_t *next;         /* next element of the same group, NONE at the end */
     size_t *first, *last; /* per group: its first and last element */
     size_t ngroups;
-    size_t none;          /* the unattributed group, NONE until one is needed */
-    size_t *slots;        /* open-addressing index: group + 1, 0 when empty */
-    size_t nslots;        /* a power of two, more than twice n */
+    size_t none;   /* the unattributed group, NONE until one is needed */
+    size_t *slots; /* open-addressing index: group + 1, 0 when empty */
+    size_t nslots; /* a power of two, more than twice n */
 };
 
 /* ---- identifiers and event types ----------------------------------------------- */
@@ -215,8 +215,8 @@ static int group_init(struct attribution_group *g, const struct attr_spec *a, co
 }
 
 /* One group with the whole body. */
-static int whole_body(const struct attr_spec *a, const struct webhook_request *req, json_t *node,
-                      const struct found *f, struct attribution *out)
+static int whole_body(const struct attr_spec *a, const struct webhook_request *req, json_t *node, const struct found *f,
+                      struct attribution *out)
 {
     out->groups = calloc(1, sizeof *out->groups);
     if (!out->groups)
@@ -451,8 +451,8 @@ static int join_group(const struct batch *b, size_t grp, const struct webhook_re
     return 0;
 }
 
-static int batch_emit(const struct batch *b, const struct attr_spec *a, const struct webhook_request *req,
-                      json_t *arr, struct attribution *out)
+static int batch_emit(const struct batch *b, const struct attr_spec *a, const struct webhook_request *req, json_t *arr,
+                      struct attribution *out)
 {
     if (!(out->groups = calloc(b->ngroups, sizeof *out->groups)))
         return -1;
@@ -476,8 +476,8 @@ static int batch_emit(const struct batch *b, const struct attr_spec *a, const st
 }
 
 /* The events array of the body: borrowed from root, with its raw span. */
-static json_t *batch_array(const struct attr_spec *a, const struct webhook_request *req, json_t *root,
-                           struct span *arr, char *err, size_t errlen)
+static json_t *batch_array(const struct attr_spec *a, const struct webhook_request *req, json_t *root, struct span *arr,
+                           char *err, size_t errlen)
 {
     const char *body = (const char *)req->body;
     if (a->batch[0] == '\0') {
@@ -557,8 +557,8 @@ static int batch_as_one(const struct attr_spec *a, const struct webhook_request 
     return 0;
 }
 
-int attribution_split(const struct provider *p, const struct webhook_request *req, struct attribution *out,
-                      char *err, size_t errlen)
+int attribution_split(const struct provider *p, const struct webhook_request *req, struct attribution *out, char *err,
+                      size_t errlen)
 {
     const struct attr_spec *a = &p->attr;
     json_t *root = NULL;
@@ -581,8 +581,7 @@ int attribution_split(const struct provider *p, const struct webhook_request *re
     return rc;
 }
 
-size_t attribution_ordering_key(const struct provider *p, const struct webhook_request *req, char *out,
-                                size_t outlen)
+size_t attribution_ordering_key(const struct provider *p, const struct webhook_request *req, char *out, size_t outlen)
 {
     const struct attr_spec *a = &p->attr;
     if (!out || outlen == 0 || !a->ids[0].name)

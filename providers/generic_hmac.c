@@ -76,18 +76,20 @@ static int opt_choice(json_t *cfg, const char *key, const char *const *names, in
 
 static int check_keys(json_t *cfg, char *why, size_t whylen)
 {
-    static const char *const known[] = {"header", "algorithm", "encoding", "prefix", "template", "timestamp_header",
-                                        "timestamp_unit", "tolerance", "signatures", "secret", "secret_prefix",
-                                        "secret_encoding"};
+    static const char *const known[] = {"header",     "algorithm",        "encoding",       "prefix",
+                                        "template",   "timestamp_header", "timestamp_unit", "tolerance",
+                                        "signatures", "secret",           "secret_prefix",  "secret_encoding"};
     const char *key;
     json_t *value;
-    json_object_foreach(cfg, key, value) {
+    json_object_foreach(cfg, key, value)
+    {
         bool found = false;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             found |= strcmp(key, known[i]) == 0;
         if (!found) {
-            provider_say(why, whylen, "verify_config: unknown key (known: header, algorithm, encoding, prefix, "
-                                      "template, timestamp_*, tolerance, signatures, secret*)");
+            provider_say(why, whylen,
+                         "verify_config: unknown key (known: header, algorithm, encoding, prefix, "
+                         "template, timestamp_*, tolerance, signatures, secret*)");
             return -1;
         }
     }
@@ -96,14 +98,13 @@ static int check_keys(json_t *cfg, char *why, size_t whylen)
 
 /* One placeholder ("body", "header:X-Id", ...) as a part; header names are copied to
  * *w. 0, or -1 with a reason. */
-static int placeholder(const char *name, size_t len, struct sig_part *part, char **w, char *why,
-                       size_t whylen)
+static int placeholder(const char *name, size_t len, struct sig_part *part, char **w, char *why, size_t whylen)
 {
     static const struct {
         const char *name;
         enum sig_part_kind kind;
-    } simple[] = {{"body", SIG_PART_BODY}, {"timestamp", SIG_PART_TIMESTAMP}, {"method", SIG_PART_METHOD},
-                  {"url", SIG_PART_URL}};
+    } simple[] = {
+        {"body", SIG_PART_BODY}, {"timestamp", SIG_PART_TIMESTAMP}, {"method", SIG_PART_METHOD}, {"url", SIG_PART_URL}};
     for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
         if (strlen(simple[i].name) == len && memcmp(name, simple[i].name, len) == 0) {
             part->kind = simple[i].kind;
@@ -116,8 +117,9 @@ static int placeholder(const char *name, size_t len, struct sig_part *part, char
         *w += len - 6;
         return 0;
     }
-    provider_say(why, whylen, "verify_config: template has an unknown placeholder (known: {body} {timestamp} "
-                              "{method} {url} {header:Name})");
+    provider_say(why, whylen,
+                 "verify_config: template has an unknown placeholder (known: {body} {timestamp} "
+                 "{method} {url} {header:Name})");
     return -1;
 }
 
@@ -159,11 +161,12 @@ static int parse_list(struct generic *g, json_t *list, char *why, size_t whylen)
     struct sig_list *l = &g->spec.list;
     l->tag = json_string_value(json_object_get(list, "tag"));
     l->ts_tag = json_string_value(json_object_get(list, "timestamp_tag"));
-    bool ok = json_is_object(list) && sep && strlen(sep) == 1 && strchr(", ;", sep[0]) && pair &&
-              strlen(pair) == 1 && strchr("=,:", pair[0]) && l->tag && l->tag[0];
+    bool ok = json_is_object(list) && sep && strlen(sep) == 1 && strchr(", ;", sep[0]) && pair && strlen(pair) == 1 &&
+              strchr("=,:", pair[0]) && l->tag && l->tag[0];
     if (!ok) {
-        provider_say(why, whylen, "verify_config: signatures needs separator (one of \", ;\"), pair (one of "
-                                  "\"=,:\") and tag");
+        provider_say(why, whylen,
+                     "verify_config: signatures needs separator (one of \", ;\"), pair (one of "
+                     "\"=,:\") and tag");
         return -1;
     }
     l->sep = sep[0];

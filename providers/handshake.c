@@ -45,8 +45,8 @@ static int answer(struct handshake_answer *out, unsigned status, const char *cty
 }
 
 /* A refusal without a body, and why (for the log). */
-static int __attribute__((format(printf, 3, 4))) refuse_bare(struct handshake_answer *out, unsigned status,
-                                                               const char *fmt, ...)
+static int __attribute__((format(printf, 3, 4)))
+refuse_bare(struct handshake_answer *out, unsigned status, const char *fmt, ...)
 {
     va_list ap;
     int rc = answer(out, status, "", NULL, 0, false);
@@ -124,8 +124,8 @@ static int zoom_answer(struct handshake_answer *out, json_t *token, const char *
 {
     unsigned char mac[64];
     char hex[129];
-    size_t len = crypto_hmac1(HMAC_SHA256, secret, strlen(secret), json_string_value(token),
-                              json_string_length(token), mac);
+    size_t len = crypto_hmac1(HMAC_SHA256, secret, strlen(secret), json_string_value(token), json_string_length(token),
+                              mac);
     if (len == 0)
         return -1;
     crypto_hex(mac, len, hex);

@@ -35,7 +35,8 @@ static int options_read(const struct provider *p, const struct provider_secrets 
         provider_say(why, whylen, "verify_config is not a JSON object");
     const char *key;
     json_t *value;
-    json_object_foreach(cfg, key, value) {
+    json_object_foreach(cfg, key, value)
+    {
         if (strcmp(key, KEY_ALLOW_LEGACY) != 0) {
             if (!strict)
                 continue;
@@ -54,8 +55,8 @@ static int options_read(const struct provider *p, const struct provider_secrets 
     return rc;
 }
 
-int verify_options_load(const struct provider *p, const struct provider_secrets *secrets,
-                        struct verify_options *out, char *why, size_t whylen)
+int verify_options_load(const struct provider *p, const struct provider_secrets *secrets, struct verify_options *out,
+                        char *why, size_t whylen)
 {
     return options_read(p, secrets, false, out, why, whylen);
 }

@@ -49,16 +49,15 @@ enum verify_result provider_verify(const struct provider *p, const struct webhoo
     return signature_verify(p, req, secrets, NULL, why, whylen);
 }
 
-size_t provider_ordering_key(const struct provider *p, const struct webhook_request *req, char *out,
-                             size_t outlen)
+size_t provider_ordering_key(const struct provider *p, const struct webhook_request *req, char *out, size_t outlen)
 {
     if (out && outlen)
         out[0] = '\0';
     return attribution_ordering_key(p, req, out, outlen);
 }
 
-int provider_attribute(const struct provider *p, const struct webhook_request *req, struct attribution *out,
-                       char *err, size_t errlen)
+int provider_attribute(const struct provider *p, const struct webhook_request *req, struct attribution *out, char *err,
+                       size_t errlen)
 {
     out->groups = NULL;
     out->n = 0;

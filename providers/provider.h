@@ -17,21 +17,21 @@
 #include <time.h>
 
 struct http_header {
-    const char *name;  /* as received; compare case-insensitively */
+    const char *name; /* as received; compare case-insensitively */
     const char *value;
 };
 
 /* A webhook request as the provider sent it (ingress) or as stored in Kafka (router). */
 struct webhook_request {
-    const char *method;           /* "POST" */
-    const char *url;              /* the full public URL the provider called (with query) */
-    const char *path;             /* "/webhook/<env>/<key>" */
-    const char *query;            /* raw query without '?', "" if none */
+    const char *method; /* "POST" */
+    const char *url;    /* the full public URL the provider called (with query) */
+    const char *path;   /* "/webhook/<env>/<key>" */
+    const char *query;  /* raw query without '?', "" if none */
     const struct http_header *headers;
     size_t nheaders;
-    const unsigned char *body;    /* exact bytes; not NUL-terminated */
+    const unsigned char *body; /* exact bytes; not NUL-terminated */
     size_t body_len;
-    time_t now;                   /* the time to judge timestamps against */
+    time_t now; /* the time to judge timestamps against */
 };
 
 /* The integration's secrets (NULL or "" when not set). While a secret is being
@@ -53,26 +53,26 @@ struct provider_secrets {
 
 enum verify_result {
     VERIFY_VALID = 0,
-    VERIFY_INVALID,      /* signature present but wrong, malformed, or timestamp out of window */
-    VERIFY_MISSING,      /* the signature header(s) are absent */
-    VERIFY_NO_SECRET,    /* the integration has no secret to check with */
-    VERIFY_UNSUPPORTED,  /* the provider cannot sign requests */
+    VERIFY_INVALID,     /* signature present but wrong, malformed, or timestamp out of window */
+    VERIFY_MISSING,     /* the signature header(s) are absent */
+    VERIFY_NO_SECRET,   /* the integration has no secret to check with */
+    VERIFY_UNSUPPORTED, /* the provider cannot sign requests */
 };
 
 /* Where a group's identifier names the connection. */
 enum attribution_source {
-    ATTR_CONNECTION_CONFIG = 0,  /* connection_config->>config_key = value */
-    ATTR_METADATA,               /* metadata->>config_key = value */
-    ATTR_CONNECTION_ID,          /* the connection id itself is value (config_key: "connectionId") */
+    ATTR_CONNECTION_CONFIG = 0, /* connection_config->>config_key = value */
+    ATTR_METADATA,              /* metadata->>config_key = value */
+    ATTR_CONNECTION_ID,         /* the connection id itself is value (config_key: "connectionId") */
 };
 
 /* One group of events that concern the same connection identifier. */
 struct attribution_group {
     enum attribution_source source;
-    char *config_key;    /* key the identifier matches, e.g. "portalId"; NULL: unattributed */
-    char *value;         /* identifier value as text; NULL when config_key is NULL */
-    char *event_type;    /* e.g. "contact.creation", "pull_request.opened"; may be NULL */
-    char *payload;       /* the payload for this group (byte-exact body or spliced array) */
+    char *config_key; /* key the identifier matches, e.g. "portalId"; NULL: unattributed */
+    char *value;      /* identifier value as text; NULL when config_key is NULL */
+    char *event_type; /* e.g. "contact.creation", "pull_request.opened"; may be NULL */
+    char *payload;    /* the payload for this group (byte-exact body or spliced array) */
     size_t payload_len;
 };
 
@@ -111,33 +111,39 @@ enum verify_result provider_verify(const struct provider *p, const struct webhoo
 /* Writes the Kafka ordering key (e.g. the HubSpot portalId of the first event, the GitHub
  * installation id) into out and returns its length, or 0 when there is none. Cheap:
  * may scan the body but does not need it to be valid JSON. */
-size_t provider_ordering_key(const struct provider *p, const struct webhook_request *req, char *out,
-                             size_t outlen);
+size_t provider_ordering_key(const struct provider *p, const struct webhook_request *req, char *out, size_t outlen);
 
 /* Splits a stored webhook into groups by connection identifier. Returns 0 and fills
  * out (caller frees with attribution_free), or -1 with a reason in err when the body is
  * not what the provider sends (malformed JSON, wrong shape): such a webhook is
  * rejected. A well-formed webhook without an identifier yields one unattributed group
  * with the whole body as payload. */
-int provider_attribute(const struct provider *p, const struct webhook_request *req, struct attribution *out,
-                       char *err, size_t errlen) __attribute__((warn_unused_result));
+int provider_attribute(const struct provider *p, const struct webhook_request *req, struct attribution *out, char *err,
+                       size_t errlen) __attribute__((warn_unused_result));
 
 void attribution_free(struct attribution *a);
+
+/* The provider's own id of the event req carries (X-GitHub-Delivery, Stripe's event id,
+ * ...; docs/providers.md lists them), with which the router drops a re-sent copy. For a
+ * batch, the ids of its events in order, joined by ","; longer than outlen-1, their
+ * SHA-256 ("sha256:<hex>"). Writes it NUL-terminated into out (outlen >= 80) and returns
+ * its length, or 0 when the provider has no such id or req carries none. */
+size_t provider_event_id(const struct provider *p, const struct webhook_request *req, char *out, size_t outlen);
 
 /* A synchronous answer the provider expects instead of (or besides) the usual 200:
  * Slack url_verification, Zoom endpoint.url_validation, Microsoft Graph validationToken,
  * Xero intent-to-receive, Meta/X/Dropbox GET challenges, ... */
 #define HANDSHAKE_MAX_HEADERS 2
 struct handshake_answer {
-    unsigned status;             /* HTTP status to answer */
-    char content_type[64];       /* e.g. "text/plain", "application/json" */
-    char *body;                  /* owned by the caller after the call (free), may be NULL */
+    unsigned status;       /* HTTP status to answer */
+    char content_type[64]; /* e.g. "text/plain", "application/json" */
+    char *body;            /* owned by the caller after the call (free), may be NULL */
     size_t body_len;
-    bool store;                  /* also store and forward the request as a webhook */
+    bool store; /* also store and forward the request as a webhook */
     /* More response headers to send (static strings; unused slots have name NULL):
      * an answer that echoes request bytes says X-Content-Type-Options: nosniff. */
     struct http_header headers[HANDSHAKE_MAX_HEADERS];
-    char why[128];               /* a refusal's (status >= 400) reason, for the log; never a
+    char why[128]; /* a refusal's (status >= 400) reason, for the log; never a
                                     secret nor the echoed bytes; "" otherwise */
 };
 

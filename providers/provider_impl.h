@@ -25,29 +25,29 @@
 
 /* How the signature is made from the signed message (the parts concatenated). */
 enum sig_kind {
-    SIG_HMAC = 0,  /* HMAC(alg, key, message): most providers */
-    SIG_HASH,      /* plain hash(alg, message); the key is one of the parts (HubSpot v1/v2) */
-    SIG_TOKEN,     /* the header carries the secret itself (GitLab, Google channel token) */
-    SIG_ED25519,   /* Ed25519 signature of the message; the secret is the public key */
+    SIG_HMAC = 0, /* HMAC(alg, key, message): most providers */
+    SIG_HASH,     /* plain hash(alg, message); the key is one of the parts (HubSpot v1/v2) */
+    SIG_TOKEN,    /* the header carries the secret itself (GitLab, Google channel token) */
+    SIG_ED25519,  /* Ed25519 signature of the message; the secret is the public key */
 };
 
 /* What one piece of the signed message is. */
 enum sig_part_kind {
-    SIG_PART_END = 0,        /* terminates the list (also what unset array slots are) */
-    SIG_PART_BODY,           /* the raw body bytes */
-    SIG_PART_METHOD,         /* req->method, e.g. "POST" */
-    SIG_PART_URL,            /* req->url exactly as given */
-    SIG_PART_URL_RESERVED,   /* req->url with %3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B
+    SIG_PART_END = 0,      /* terminates the list (also what unset array slots are) */
+    SIG_PART_BODY,         /* the raw body bytes */
+    SIG_PART_METHOD,       /* req->method, e.g. "POST" */
+    SIG_PART_URL,          /* req->url exactly as given */
+    SIG_PART_URL_RESERVED, /* req->url with %3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B
                                 decoded (either hex case), as HubSpot v3 signs it */
-    SIG_PART_TIMESTAMP,      /* the timestamp (header or signature list entry), as received */
-    SIG_PART_HEADER,         /* the value of header sig_part.text (e.g. "webhook-id"); required */
-    SIG_PART_LITERAL,        /* sig_part.text, e.g. ":" or "v0:" */
-    SIG_PART_SECRET,         /* the key itself (SIG_HASH only) */
+    SIG_PART_TIMESTAMP,    /* the timestamp (header or signature list entry), as received */
+    SIG_PART_HEADER,       /* the value of header sig_part.text (e.g. "webhook-id"); required */
+    SIG_PART_LITERAL,      /* sig_part.text, e.g. ":" or "v0:" */
+    SIG_PART_SECRET,       /* the key itself (SIG_HASH only) */
 };
 
 struct sig_part {
     enum sig_part_kind kind;
-    const char *text;        /* SIG_PART_LITERAL and SIG_PART_HEADER only */
+    const char *text; /* SIG_PART_LITERAL and SIG_PART_HEADER only */
 };
 
 enum sig_encoding { SIG_ENC_HEX = 0, SIG_ENC_BASE64 };
@@ -58,10 +58,10 @@ enum sig_key_form { SIG_KEY_RAW = 0, SIG_KEY_BASE64 };
 /* Several signatures (and possibly the timestamp) in one header value. With sep == 0
  * the header holds one signature, after the spec's prefix. */
 struct sig_list {
-    char sep;                /* between entries: ',' (Stripe "t=..,v1=..") or ' ' ("v1,.. v1,..") */
-    char pair;               /* between an entry's tag and its value: '=' or ',' */
-    const char *tag;         /* tag of the signature entries to check, e.g. "v1" */
-    const char *ts_tag;      /* tag of the timestamp entry ("t"), or NULL */
+    char sep;           /* between entries: ',' (Stripe "t=..,v1=..") or ' ' ("v1,.. v1,..") */
+    char pair;          /* between an entry's tag and its value: '=' or ',' */
+    const char *tag;    /* tag of the signature entries to check, e.g. "v1" */
+    const char *ts_tag; /* tag of the timestamp entry ("t"), or NULL */
 };
 
 #define SIG_MAX_PARTS 10
@@ -71,24 +71,24 @@ struct sig_list {
  * its sigs[0].secret still names the secret its custom code uses (provider_secret_field). */
 struct sig_spec {
     enum sig_kind kind;
-    const char *header;        /* header carrying the signature, e.g. "X-Hub-Signature-256" */
+    const char *header; /* header carrying the signature, e.g. "X-Hub-Signature-256" */
     /* The scheme applies only when header when_header has the value when_value
      * (case-insensitive): how HubSpot tells v1 from v2. NULL: always. */
     const char *when_header, *when_value;
-    enum hmac_alg alg;         /* SIG_HMAC and SIG_HASH */
-    const char *prefix;        /* expected before the encoded signature ("sha256="), or NULL */
+    enum hmac_alg alg;  /* SIG_HMAC and SIG_HASH */
+    const char *prefix; /* expected before the encoded signature ("sha256="), or NULL */
     enum sig_encoding encoding;
     struct sig_list list;
     struct sig_part parts[SIG_MAX_PARTS]; /* the signed message, SIG_PART_END-terminated */
-    const char *ts_header;     /* timestamp header, or NULL (see also list.ts_tag, ts_path) */
-    const char *ts_path;       /* body JSON field with a timestamp the body carries (Linear):
+    const char *ts_header;                /* timestamp header, or NULL (see also list.ts_tag, ts_path) */
+    const char *ts_path;                  /* body JSON field with a timestamp the body carries (Linear):
                                   checked when present, since the body is signed */
     enum sig_ts_unit ts_unit;
-    int ts_tolerance;          /* seconds either side of req->now */
-    enum sig_secret secret;    /* which of the integration's secrets is the key */
-    const char *key_prefix;    /* stripped from the secret ("whsec_"); see key_prefix_required */
-    bool key_prefix_required;  /* a secret without key_prefix does not suit this scheme */
-    enum sig_key_form key_form;/* SIG_KEY_BASE64: the key is the base64-decoded secret */
+    int ts_tolerance;           /* seconds either side of req->now */
+    enum sig_secret secret;     /* which of the integration's secrets is the key */
+    const char *key_prefix;     /* stripped from the secret ("whsec_"); see key_prefix_required */
+    bool key_prefix_required;   /* a secret without key_prefix does not suit this scheme */
+    enum sig_key_form key_form; /* SIG_KEY_BASE64: the key is the base64-decoded secret */
     /* A weaker alternative (untimed, or a weaker hash) kept for senders that lack the
      * preferred one. Verification uses it only when no other scheme of the row suits
      * the integration's secrets, or when verify_config says allow_legacy_signature:
@@ -100,29 +100,29 @@ struct sig_spec {
 /* ---- attribution ------------------------------------------------------------ */
 
 enum attr_from {
-    ATTR_FROM_BODY = 0,   /* a dotted JSON path in the event ("installation.id", "team.id") */
-    ATTR_FROM_HEADER,     /* a request header */
-    ATTR_FROM_QUERY,      /* a query parameter of the webhook URL (percent-decoded) */
+    ATTR_FROM_BODY = 0, /* a dotted JSON path in the event ("installation.id", "team.id") */
+    ATTR_FROM_HEADER,   /* a request header */
+    ATTR_FROM_QUERY,    /* a query parameter of the webhook URL (percent-decoded) */
 };
 
 enum attr_transform {
     ATTR_AS_IS = 0,
-    ATTR_FIRST_LABEL,     /* "shop.myshopify.com" -> "shop" */
+    ATTR_FIRST_LABEL, /* "shop.myshopify.com" -> "shop" */
 };
 
 /* One place a connection identifier may be. */
 struct attr_id {
     enum attr_from from;
-    const char *name;                 /* path, header name or query parameter; NULL ends the list */
-    const char *key;                  /* config/metadata key; "connectionId" for ATTR_CONNECTION_ID */
+    const char *name; /* path, header name or query parameter; NULL ends the list */
+    const char *key;  /* config/metadata key; "connectionId" for ATTR_CONNECTION_ID */
     enum attribution_source source;
     enum attr_transform transform;
 };
 
 enum attr_body {
-    ATTR_BODY_JSON = 0,   /* the body is JSON (duplicate keys rejected) */
-    ATTR_BODY_NONE,       /* the body is not read (Google push: empty) */
-    ATTR_BODY_FORM,       /* JSON, or form-encoded with JSON in a "payload" field, or plain
+    ATTR_BODY_JSON = 0, /* the body is JSON (duplicate keys rejected) */
+    ATTR_BODY_NONE,     /* the body is not read (Google push: empty) */
+    ATTR_BODY_FORM,     /* JSON, or form-encoded with JSON in a "payload" field, or plain
                              form fields read as a flat object (Slack) */
 };
 
@@ -139,21 +139,27 @@ enum attr_body {
  */
 struct attr_spec {
     enum attr_body body;
-    const char *batch;        /* the events array, or NULL: one event per request */
+    const char *batch; /* the events array, or NULL: one event per request */
     struct attr_id ids[ATTR_MAX_IDS];
     /* Event type: [event_header value] "." [first of event_paths found] "." [event_detail],
      * the parts that exist joined by "."; with event_header set but absent: none. */
     const char *event_header;
     const char *event_paths[ATTR_MAX_EVENT_PATHS];
     const char *event_detail;
+    /* The provider's own id of the event (event_id.c, for the router's duplicate
+     * suppression): the first of event_id_headers present, else the body's
+     * event_id_paths (strings or integers) joined by ":", all of them required; with
+     * batch set, those paths are read in every event. None: the provider has none. */
+    const char *event_id_headers[2];
+    const char *event_id_paths[2];
 };
 
 /* ---- the row ---------------------------------------------------------------- */
 
 struct provider {
     const char *name;
-    const char *scheme;        /* one line for `hookline providers` */
-    const char *handshakes;    /* what provider_handshake answers, for humans; NULL: none */
+    const char *scheme;     /* one line for `hookline providers` */
+    const char *handshakes; /* what provider_handshake answers, for humans; NULL: none */
     /* Alternatives in order of preference: verification uses the first that applies
      * (header present, when_* satisfied, the secret suits it; a legacy one only as its
      * flag says); signing the first whose secret suits it. Unused slots have
@@ -165,8 +171,8 @@ struct provider {
      * contracts as the provider.h functions of the same name. */
     enum verify_result (*verify)(const struct provider *p, const struct webhook_request *req,
                                  const struct provider_secrets *secrets, char *why, size_t whylen);
-    int (*sign)(const struct provider *p, const struct webhook_request *req,
-                const struct provider_secrets *secrets, struct http_header *out, size_t max);
+    int (*sign)(const struct provider *p, const struct webhook_request *req, const struct provider_secrets *secrets,
+                struct http_header *out, size_t max);
     int (*handshake)(const struct provider *p, const struct webhook_request *req,
                      const struct provider_secrets *secrets, struct handshake_answer *out);
 };
@@ -181,8 +187,8 @@ extern const size_t provider_rows_code_len, provider_rows_business_len, provider
 /* ---- custom code (what a row cannot say) --------------------------------------- */
 
 /* Handshakes (handshake.c); contract as provider_handshake. */
-#define HANDSHAKE_FN(fn)                                                                                           \
-    int fn(const struct provider *p, const struct webhook_request *req, const struct provider_secrets *secrets,    \
+#define HANDSHAKE_FN(fn)                                                                                               \
+    int fn(const struct provider *p, const struct webhook_request *req, const struct provider_secrets *secrets,        \
            struct handshake_answer *out)
 HANDSHAKE_FN(handshake_slack);  /* url_verification: echo the challenge (signed) */
 HANDSHAKE_FN(handshake_zoom);   /* endpoint.url_validation: HMAC the plainToken (signed) */
@@ -214,8 +220,8 @@ struct verify_options {
 /* Reads secrets->verify_config for row p (defaults when there is none, and always for
  * generic-hmac, whose verify_config is its scheme; unknown keys are ignored). 0, or -1
  * with a reason when the config is not an object or a setting has the wrong type. */
-int verify_options_load(const struct provider *p, const struct provider_secrets *secrets,
-                        struct verify_options *out, char *why, size_t whylen);
+int verify_options_load(const struct provider *p, const struct provider_secrets *secrets, struct verify_options *out,
+                        char *why, size_t whylen);
 
 /* Generic signature engine (signature.c) driven by p->sigs and the integration's
  * options. Contracts as provider_verify and provider_sign in provider.h; *used (may be
@@ -223,8 +229,8 @@ int verify_options_load(const struct provider *p, const struct provider_secrets 
 enum verify_result signature_verify(const struct provider *p, const struct webhook_request *req,
                                     const struct provider_secrets *secrets, const char **used, char *why,
                                     size_t whylen);
-int signature_sign(const struct provider *p, const struct webhook_request *req,
-                   const struct provider_secrets *secrets, struct http_header *out, size_t max);
+int signature_sign(const struct provider *p, const struct webhook_request *req, const struct provider_secrets *secrets,
+                   struct http_header *out, size_t max);
 
 /* The same over an explicit list of n schemes (generic-hmac builds its one from the
  * integration's verify_config); allow_legacy as struct verify_options. *used (may be
@@ -242,8 +248,7 @@ size_t signature_secrets(enum sig_secret which, const struct provider_secrets *s
  * SIG_ED25519. n parts (parts[i], lens[i]). Digest: writes to out (64 bytes) and
  * returns the length, 0 on failure. Verify: true only for a valid signature.
  * Sign: the key is a 32-byte seed; writes 64 bytes; returns 0 or -1. */
-size_t scheme_digest(enum hmac_alg alg, const void *const *parts, const size_t *lens, size_t n,
-                     unsigned char *out);
+size_t scheme_digest(enum hmac_alg alg, const void *const *parts, const size_t *lens, size_t n, unsigned char *out);
 bool scheme_ed25519_verify(const unsigned char *pub, size_t publen, const void *msg, size_t msglen,
                            const unsigned char *sig, size_t siglen);
 int scheme_ed25519_sign(const unsigned char *seed, size_t seedlen, const void *msg, size_t msglen,
@@ -251,10 +256,9 @@ int scheme_ed25519_sign(const unsigned char *seed, size_t seedlen, const void *m
 
 /* Generic attribution engine (attribution.c), driven by p->attr. Contracts as
  * provider_attribute and provider_ordering_key in provider.h. */
-int attribution_split(const struct provider *p, const struct webhook_request *req, struct attribution *out,
-                      char *err, size_t errlen) __attribute__((warn_unused_result));
-size_t attribution_ordering_key(const struct provider *p, const struct webhook_request *req, char *out,
-                                size_t outlen);
+int attribution_split(const struct provider *p, const struct webhook_request *req, struct attribution *out, char *err,
+                      size_t errlen) __attribute__((warn_unused_result));
+size_t attribution_ordering_key(const struct provider *p, const struct webhook_request *req, char *out, size_t outlen);
 
 /* Helpers shared by the engines and the custom code (util.c). */
 

@@ -24,8 +24,7 @@ static const EVP_MD *md_of(enum hmac_alg alg)
     }
 }
 
-size_t scheme_digest(enum hmac_alg alg, const void *const *parts, const size_t *lens, size_t n,
-                     unsigned char *out)
+size_t scheme_digest(enum hmac_alg alg, const void *const *parts, const size_t *lens, size_t n, unsigned char *out)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned int len = 0;

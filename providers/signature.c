@@ -19,14 +19,14 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAC_MAX 64                       /* SHA-512 and Ed25519 signatures */
-#define SIG_TEXT_MAX (2 * MAC_MAX + 1)   /* hex is the longer encoding */
-#define TS_MAX_DIGITS 18                 /* fits a long long with room to multiply by 1000 */
-#define ENTRIES_MAX 16                   /* signatures checked in one header */
-#define KEY_MAX 512                      /* a decoded base64 secret */
+#define MAC_MAX 64                     /* SHA-512 and Ed25519 signatures */
+#define SIG_TEXT_MAX (2 * MAC_MAX + 1) /* hex is the longer encoding */
+#define TS_MAX_DIGITS 18               /* fits a long long with room to multiply by 1000 */
+#define ENTRIES_MAX 16                 /* signatures checked in one header */
+#define KEY_MAX 512                    /* a decoded base64 secret */
 #define ED25519_SEED_LEN 32
-#define ED25519_SIGN_PREFIX "whsk_"      /* Standard Webhooks' private keys (signing only) */
-#define EMIT_MAX (3 + SIG_MAX_PARTS)     /* signature, timestamp, version, header parts */
+#define ED25519_SIGN_PREFIX "whsk_"  /* Standard Webhooks' private keys (signing only) */
+#define EMIT_MAX (3 + SIG_MAX_PARTS) /* signature, timestamp, version, header parts */
 
 struct text {
     const char *p;
@@ -64,9 +64,10 @@ static const char *secret_label(const struct sig_spec *s)
 
 static const char *current_secret(enum sig_secret which, const struct provider_secrets *s)
 {
-    const char *v = !s ? NULL : which == SIG_SECRET_CLIENT ? s->client_secret
-                            : which == SIG_SECRET_WEBHOOK ? s->webhook_secret
-                                                          : NULL;
+    const char *v = !s                            ? NULL
+                    : which == SIG_SECRET_CLIENT  ? s->client_secret
+                    : which == SIG_SECRET_WEBHOOK ? s->webhook_secret
+                                                  : NULL;
     return v && v[0] ? v : NULL;
 }
 
@@ -74,9 +75,10 @@ size_t signature_secrets(enum sig_secret which, const struct provider_secrets *s
 {
     size_t n = 0;
     const char *cur = current_secret(which, s);
-    const char *prev = !s ? NULL : which == SIG_SECRET_CLIENT ? s->previous_client_secret
-                               : which == SIG_SECRET_WEBHOOK ? s->previous_webhook_secret
-                                                             : NULL;
+    const char *prev = !s                            ? NULL
+                       : which == SIG_SECRET_CLIENT  ? s->previous_client_secret
+                       : which == SIG_SECRET_WEBHOOK ? s->previous_webhook_secret
+                                                     : NULL;
     if (cur)
         out[n++] = cur;
     if (prev && prev[0] && (!cur || strcmp(prev, cur) != 0))
@@ -389,8 +391,7 @@ static bool body_time_ok(const struct sig_spec *s, const struct webhook_request 
 
 /* ---- verification ------------------------------------------------------------------- */
 
-static bool match_mac(const struct sig_spec *s, const struct message *m, const struct key *k,
-                      const struct received *r)
+static bool match_mac(const struct sig_spec *s, const struct message *m, const struct key *k, const struct received *r)
 {
     unsigned char want[MAC_MAX], got[MAC_MAX];
     size_t wantlen = message_mac(s, m, k, want);
@@ -516,8 +517,7 @@ static bool applies(const struct sig_spec *s, const struct webhook_request *req)
  * alone says what the sender is expected to use: a previous one kept during a rotation
  * (say a signing token replaced by a plain token) must not refuse what the current one
  * signs. */
-static const struct sig_spec *preferred(const struct sig_spec *specs, size_t n,
-                                        const struct provider_secrets *secrets)
+static const struct sig_spec *preferred(const struct sig_spec *specs, size_t n, const struct provider_secrets *secrets)
 {
     for (size_t i = 0; i < n && specs[i].header; i++) {
         const char *cur = specs[i].legacy ? NULL : current_secret(specs[i].secret, secrets);
@@ -568,8 +568,7 @@ enum verify_result signature_verify_specs(const struct sig_spec *specs, size_t n
 }
 
 enum verify_result signature_verify(const struct provider *p, const struct webhook_request *req,
-                                    const struct provider_secrets *secrets, const char **used, char *why,
-                                    size_t whylen)
+                                    const struct provider_secrets *secrets, const char **used, char *why, size_t whylen)
 {
     struct verify_options o;
     if (used)
@@ -740,8 +739,8 @@ int signature_sign_specs(const struct sig_spec *specs, size_t n, const struct we
     return -1;
 }
 
-int signature_sign(const struct provider *p, const struct webhook_request *req,
-                   const struct provider_secrets *secrets, struct http_header *out, size_t max)
+int signature_sign(const struct provider *p, const struct webhook_request *req, const struct provider_secrets *secrets,
+                   struct http_header *out, size_t max)
 {
     return signature_sign_specs(p->sigs, PROVIDER_MAX_SCHEMES, req, secrets, out, max);
 }

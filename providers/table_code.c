@@ -7,13 +7,15 @@
 /* GitHub Apps sign every delivery with the app's webhook secret and name the
  * installation, which connection_config.installation_id holds. */
 #define GITHUB_SHA256 SIG_BODY_MAC("X-Hub-Signature-256", HMAC_SHA256, SIG_ENC_HEX, "sha256=", SIG_SECRET_WEBHOOK)
-#define GITHUB_SCHEME                                                                                              \
+#define GITHUB_SCHEME                                                                                                  \
     "HMAC-SHA256 of the raw body with the webhook secret, hex, \"sha256=\" prefix, in X-Hub-Signature-256"
-#define GITHUB_APP_ROW(row_name)                                                                                   \
-    {                                                                                                              \
-        .name = row_name, .scheme = GITHUB_SCHEME, .sigs = {GITHUB_SHA256},                                       \
-        .attr = {.ids = {ID_CONFIG("installation.id", "installation_id")},                                        \
-                 .event_header = "X-GitHub-Event", .event_detail = "action"},                                     \
+#define GITHUB_APP_ROW(row_name)                                                                                       \
+    {                                                                                                                  \
+        .name = row_name, .scheme = GITHUB_SCHEME, .sigs = {GITHUB_SHA256},                                            \
+        .attr = {.ids = {ID_CONFIG("installation.id", "installation_id")},                                             \
+                 .event_header = "X-GitHub-Event",                                                                     \
+                 .event_detail = "action",                                                                             \
+                 .event_id_headers = {"X-GitHub-Delivery"}},                                                           \
     }
 
 const struct provider provider_rows_code[] = {
@@ -26,7 +28,9 @@ const struct provider provider_rows_code[] = {
         .scheme = GITHUB_SCHEME "; HMAC-SHA1 (\"sha1=\", X-Hub-Signature) alone only with allow_legacy_signature",
         .sigs = {GITHUB_SHA256,
                  SIG_LEGACY(BODY_MAC("X-Hub-Signature", HMAC_SHA1, SIG_ENC_HEX, "sha1=", SIG_SECRET_WEBHOOK))},
-        .attr = {.ids = {ID_URL_CONNECTION}, .event_header = "X-GitHub-Event"},
+        .attr = {.ids = {ID_URL_CONNECTION},
+                 .event_header = "X-GitHub-Event",
+                 .event_id_headers = {"X-GitHub-Delivery"}},
     },
     {
         /* A signing token (whsec_...) signs Standard Webhooks headers; a secret token is
@@ -36,17 +40,26 @@ const struct provider provider_rows_code[] = {
         .scheme = "Standard Webhooks (webhook-signature) with a signing token (whsec_...), else X-Gitlab-Token "
                   "equal to the secret token (with a signing token only with allow_legacy_signature)",
         .sigs = {SIG_STD_V1("webhook", true), SIG_LEGACY(TOKEN_IN("X-Gitlab-Token"))},
-        .attr = {.ids = {ID_URL_CONNECTION}, .event_header = "X-Gitlab-Event"},
+        .attr = {.ids = {ID_URL_CONNECTION},
+                 .event_header = "X-Gitlab-Event",
+                 .event_id_headers = {"webhook-id", "X-Gitlab-Event-UUID"}},
     },
     {
         .name = "linear",
         .scheme = "HMAC-SHA256 of the raw body with the webhook signing secret, hex, in Linear-Signature; "
                   "the body's webhookTimestamp (ms) within 60 s",
-        .sigs = {{.header = "Linear-Signature", .alg = HMAC_SHA256, .encoding = SIG_ENC_HEX, .parts = PARTS_BODY,
-                  .ts_path = "webhookTimestamp", .ts_unit = SIG_TS_MILLIS, .ts_tolerance = 60,
+        .sigs = {{.header = "Linear-Signature",
+                  .alg = HMAC_SHA256,
+                  .encoding = SIG_ENC_HEX,
+                  .parts = PARTS_BODY,
+                  .ts_path = "webhookTimestamp",
+                  .ts_unit = SIG_TS_MILLIS,
+                  .ts_tolerance = 60,
                   .secret = SIG_SECRET_WEBHOOK}},
-        .attr = {.ids = {ID_CONFIG("organizationId", "organizationId")}, .event_paths = {"type"},
-                 .event_detail = "action"},
+        .attr = {.ids = {ID_CONFIG("organizationId", "organizationId")},
+                 .event_paths = {"type"},
+                 .event_detail = "action",
+                 .event_id_headers = {"Linear-Delivery"}},
     },
     {
         /* Admin and dynamic webhooks registered with a secret (WebSub style). */
@@ -54,7 +67,8 @@ const struct provider provider_rows_code[] = {
         .scheme = "HMAC-SHA256 of the raw body with the webhook secret, hex, \"sha256=\" prefix, in X-Hub-Signature",
         .sigs = {SIG_BODY_MAC("X-Hub-Signature", HMAC_SHA256, SIG_ENC_HEX, "sha256=", SIG_SECRET_WEBHOOK)},
         .attr = {.ids = {ID_URL_CONNECTION, ID_METADATA("matchedWebhookIds.[0]", "jiraWebhookId")},
-                 .event_paths = {"webhookEvent"}},
+                 .event_paths = {"webhookEvent"},
+                 .event_id_headers = {"X-Atlassian-Webhook-Identifier"}},
     },
 };
 

@@ -12,14 +12,14 @@
 #define GRAPH_EVENTS .batch = "value", .event_paths = {"changeType", "lifecycleEvent"}
 
 /* Google push notifications: an empty body, everything in X-Goog-* headers. */
-#define GOOGLE_ROW(row_name)                                                                                       \
-    {                                                                                                              \
-        .name = row_name, .scheme = "X-Goog-Channel-Token equal to the webhook secret (the watch's token)",       \
-        .sigs = {SIG_TOKEN_IN("X-Goog-Channel-Token")},                                                           \
-        .attr = {.body = ATTR_BODY_NONE,                                                                          \
-                 .ids = {ID_URL_CONNECTION, {ATTR_FROM_HEADER, "X-Goog-Channel-ID", "googleChannelId",            \
-                                             ATTR_METADATA, ATTR_AS_IS}},                                          \
-                 .event_header = "X-Goog-Resource-State"},                                                        \
+#define GOOGLE_ROW(row_name)                                                                                           \
+    {                                                                                                                  \
+        .name = row_name, .scheme = "X-Goog-Channel-Token equal to the webhook secret (the watch's token)",            \
+        .sigs = {SIG_TOKEN_IN("X-Goog-Channel-Token")},                                                                \
+        .attr = {.body = ATTR_BODY_NONE,                                                                               \
+                 .ids = {ID_URL_CONNECTION,                                                                            \
+                         {ATTR_FROM_HEADER, "X-Goog-Channel-ID", "googleChannelId", ATTR_METADATA, ATTR_AS_IS}},       \
+                 .event_header = "X-Goog-Resource-State"},                                                             \
     }
 
 const struct provider provider_rows_messaging[] = {
@@ -29,8 +29,10 @@ const struct provider provider_rows_messaging[] = {
                   "X-Slack-Request-Timestamp within 300 s",
         .handshakes = "url_verification (POST, signed): 200 {\"challenge\"}",
         .sigs = {SIG_V0("X-Slack-Signature", "X-Slack-Request-Timestamp")},
-        .attr = {.body = ATTR_BODY_FORM, .ids = {ID_CONFIG("team_id", "team.id"), ID_CONFIG("team.id", "team.id")},
-                 .event_paths = {"event.type", "type", "command"}},
+        .attr = {.body = ATTR_BODY_FORM,
+                 .ids = {ID_CONFIG("team_id", "team.id"), ID_CONFIG("team.id", "team.id")},
+                 .event_paths = {"event.type", "type", "command"},
+                 .event_id_paths = {"event_id"}},
         .handshake = handshake_slack,
     },
     {
@@ -39,7 +41,9 @@ const struct provider provider_rows_messaging[] = {
                   "x-zm-request-timestamp within 300 s",
         .handshakes = "endpoint.url_validation (POST, signed): 200 {\"plainToken\", \"encryptedToken\"}",
         .sigs = {SIG_V0("x-zm-signature", "x-zm-request-timestamp")},
-        .attr = {.ids = {ID_CONFIG("payload.account_id", "accountId")}, .event_paths = {"event"}},
+        .attr = {.ids = {ID_CONFIG("payload.account_id", "accountId")},
+                 .event_paths = {"event"},
+                 .event_id_paths = {"event_ts", "event"}},
         .handshake = handshake_zoom,
     },
     {

@@ -12,7 +12,7 @@ const struct provider provider_rows_platform[] = {
         .scheme = "Standard Webhooks: v1 base64 HMAC-SHA256 of \"<id>.<timestamp>.<body>\" (whsec_ secret) or "
                   "v1a Ed25519 (whpk_ public key) in webhook-signature (or svix-*), timestamp within 300 s",
         .sigs = {SIG_STD_V1("webhook", false), SIG_STD_V1A, SIG_STD_V1("svix", false)},
-        .attr = {.ids = {ID_URL_CONNECTION}, .event_paths = {"type"}},
+        .attr = {.ids = {ID_URL_CONNECTION}, .event_paths = {"type"}, .event_id_headers = {"webhook-id", "svix-id"}},
     },
     {
         /* The scheme is the integration's verify_config (generic_hmac.c). */

@@ -18,29 +18,32 @@ void connections_ids_free(char **ids, size_t n)
 
 /* Containment (@>) uses the GIN indexes; the value may be stored as a string or, when
  * it is all digits, as a number, so both forms are asked for. */
-#define MATCH_JSON(col)                                                                                             \
-    "  c." col " @> jsonb_build_object($3::text, $4::text) OR "                                                     \
-    "  ($4 ~ '^-?[0-9]{1,18}$' AND c." col " @> jsonb_build_object($3::text, "                                     \
+#define MATCH_JSON(col)                                                                                                \
+    "  c." col                                                                                                         \
+    " @> jsonb_build_object($3::text, $4::text) OR "                                                                   \
+    "  ($4 ~ '^-?[0-9]{1,18}$' AND c." col                                                                             \
+    " @> jsonb_build_object($3::text, "                                                                                \
     "    CASE WHEN $4 ~ '^-?[0-9]{1,18}$' THEN $4::bigint END))"
 
 /* Connection ids of the integration whose field (enum connections_match) has key ==
  * value (a string, or the same digits as a number): 0 found (ids/n set), 1 none, -1
  * error, STORE_REFUSED when the database refused the values (e.g. not UTF-8). */
-static int connections_by(struct store *st, enum connections_match match, const char *env_id, const char *integration_key,
-                         const char *key, const char *value, char ***ids, size_t *n)
+static int connections_by(struct store *st, enum connections_match match, const char *env_id,
+                          const char *integration_key, const char *key, const char *value, char ***ids, size_t *n)
 {
     *ids = NULL;
     *n = 0;
     static const char *const sql[] = {
-        [CONNECTIONS_MATCH_CONFIG] = "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "
-                               "WHERE i.environment_id = $1::uuid AND i.key = $2 AND (" MATCH_JSON(
-                                   "connection_config") ") ORDER BY c.id",
-        [CONNECTIONS_MATCH_METADATA] = "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "
-                                 "WHERE i.environment_id = $1::uuid AND i.key = $2 AND (" MATCH_JSON(
-                                     "metadata") ") ORDER BY c.id",
-        [CONNECTIONS_MATCH_ID] = "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "
-                           "WHERE i.environment_id = $1::uuid AND i.key = $2 AND $3::text IS NOT NULL "
-                           "AND c.connection_id = $4 ORDER BY c.id",
+        [CONNECTIONS_MATCH_CONFIG] =
+            "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "
+            "WHERE i.environment_id = $1::uuid AND i.key = $2 AND (" MATCH_JSON("connection_config") ") ORDER BY c.id",
+        [CONNECTIONS_MATCH_METADATA] =
+            "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "
+            "WHERE i.environment_id = $1::uuid AND i.key = $2 AND (" MATCH_JSON("metadata") ") ORDER BY c.id",
+        [CONNECTIONS_MATCH_ID] =
+            "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "
+            "WHERE i.environment_id = $1::uuid AND i.key = $2 AND $3::text IS NOT NULL "
+            "AND c.connection_id = $4 ORDER BY c.id",
     };
     const char *params[4] = {env_id, integration_key, key ? key : "", value};
     PGresult *res = store_query(st, sql[match], 4, params);
@@ -71,7 +74,7 @@ done:
     return rc;
 }
 
-#define CACHED_IDS 4        /* more matches than this are not cached */
+#define CACHED_IDS 4 /* more matches than this are not cached */
 
 struct cached_ids {
     int n;

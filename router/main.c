@@ -21,6 +21,11 @@ static const struct config_item router_items[] = {
     {"HOOKLINE_ROUTER_CACHE_TTL_MS", CONFIG_INT, "30000", 0, 3600000, 0,
      "how long a connection lookup is cached (changes also drop the cache)", &g_router.cache_ttl_ms},
     {"HOOKLINE_ROUTER_GROUP", CONFIG_STR, "hookline-router", 0, 0, 0, "Kafka consumer group", &g_router.group_id},
+    {"HOOKLINE_ROUTER_DEDUP_WINDOW_S", CONFIG_INT, "259200", 0, 31536000, 0,
+     "seconds a provider event id counts: a re-sent copy within it is dropped (0: off)", &g_router.dedup_window_s},
+    {"HOOKLINE_TOPIC_REPLAY_ROUTER", CONFIG_STR, "webhooks.replay.router", 0, 0, 0,
+     "topic of raw webhooks `hookline replay --stage router` sends (read besides the raw topic)",
+     &g_router.topic_replay},
 };
 
 static bool router_ready(void *ctx, char *why, size_t whylen)
@@ -70,6 +75,7 @@ static int route_with_retry(rd_kafka_t *consumer, const rd_kafka_message_t *rkm)
 static int run_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch)
 {
     size_t n = kafka_poll_batch(consumer, batch, (size_t)g_router.batch_size, 100);
+    dedup_batch_claim(batch, n);
     size_t done = 0;
     while (done < n && route_with_retry(consumer, batch[done]) == 0)
         done++;
@@ -97,10 +103,12 @@ int main(int argc, char **argv)
     route_metrics_init();
 
     char errstr[512];
-    if (connections_init(g_common.database_url, g_router.cache_ttl_ms) < 0 || publish_init() < 0)
+    if (connections_init(g_common.database_url, g_router.cache_ttl_ms) < 0 || publish_init() < 0 ||
+        dedup_init(g_common.database_url, g_router.dedup_window_s) < 0)
         return 1;
-    rd_kafka_t *consumer = kafka_consumer_new("hookline-router", g_router.group_id, g_common.topic_raw, errstr,
-                                              sizeof errstr);
+    const char *const inputs[2] = {g_common.topic_raw, g_router.topic_replay};
+    rd_kafka_t *consumer = kafka_consumer_new_topics("hookline-router", g_router.group_id, inputs, 2, errstr,
+                                                     sizeof errstr);
     if (!consumer) {
         log_error(NULL, "kafka consumer: %s", errstr);
         return 1;
@@ -117,6 +125,7 @@ int main(int argc, char **argv)
         if (run_batch(consumer, batch) < 0)
             break;
         connections_watch();
+        dedup_prune();
         if (clock_mono_s() >= next_check) {
             publish_watch();
             next_check = clock_mono_s() + 2;
@@ -130,6 +139,7 @@ int main(int argc, char **argv)
     publish_shutdown();
     admin_stop(admin);
     connections_shutdown();
+    dedup_shutdown();
     free(batch);
     log_info(NULL, "stopped");
     return 0;

@@ -177,10 +177,20 @@ int route_message(const rd_kafka_message_t *rkm)
     for (size_t i = 0; i < m.nheaders; i++)
         views[i] = (struct http_header){m.headers[i].name, m.headers[i].value};
     struct webhook_request wr = {
-        .method = m.method, .url = m.url, .path = m.path, .query = m.query,
-        .headers = views, .nheaders = m.nheaders,
-        .body = rkm->payload ? rkm->payload : (const void *)"", .body_len = rkm->len,
+        .method = m.method,
+        .url = m.url,
+        .path = m.path,
+        .query = m.query,
+        .headers = views,
+        .nheaders = m.nheaders,
+        .body = rkm->payload ? rkm->payload : (const void *)"",
+        .body_len = rkm->len,
     };
+    int fresh = dedup_webhook(p, &wr, raw, m.env, m.integration, m.webhook_id);
+    if (fresh <= 0) {
+        rc = fresh; /* 0: a copy, dropped; -1: retried */
+        goto out;
+    }
     struct attribution a = {0};
     char err[256] = "";
     if (provider_attribute(p, &wr, &a, err, sizeof err) < 0) {

@@ -19,14 +19,16 @@ struct router_config {
     long batch_size;
     long cache_ttl_ms;
     const char *group_id;
+    long dedup_window_s;
+    const char *topic_replay;
 };
 extern struct router_config g_router;
 
 /* Which field of a connection an identifier is matched against. */
 enum connections_match {
-    CONNECTIONS_MATCH_CONFIG = 0,   /* connection_config->key */
-    CONNECTIONS_MATCH_METADATA,     /* metadata->key */
-    CONNECTIONS_MATCH_ID,           /* the connection id itself (key ignored) */
+    CONNECTIONS_MATCH_CONFIG = 0, /* connection_config->key */
+    CONNECTIONS_MATCH_METADATA,   /* metadata->key */
+    CONNECTIONS_MATCH_ID,         /* the connection id itself (key ignored) */
 };
 void connections_ids_free(char **ids, size_t n);
 /* connections.c: 0 found (ids/n set, free with connections_ids_free), 1 none, -1 database
@@ -55,5 +57,28 @@ void publish_shutdown(void);
  * (database unavailable): the message must be retried, its offset not stored. */
 int route_message(const rd_kafka_message_t *rkm) __attribute__((warn_unused_result));
 void route_metrics_init(void);
+
+/* dedup.c: drops a re-sent copy of a provider event (see dedup.c). window_s <= 0 turns
+ * it off. 0 or -1 (no memory). */
+int dedup_init(const char *conninfo, long window_s) __attribute__((warn_unused_result));
+/* Claims the event for webhook wid: 1 first copy (route it), 0 a copy of the earlier
+ * webhook written into first (drop it), -1 the claim vanished meanwhile (retry). When
+ * the database does not answer, or refuses the values, the webhook is let through (1):
+ * routing never waits for the check (see dedup.c). */
+int dedup_claim(const char *env, const char *integration, const char *event_id, const char *wid, char *first,
+                size_t firstlen) __attribute__((warn_unused_result));
+/* The same for one raw message of provider p: replays (MSG_H_REPLAY_ID), unverified
+ * webhooks and webhooks without a provider event id always pass. Logs a drop. */
+struct provider;
+struct webhook_request;
+int dedup_webhook(const struct provider *p, const struct webhook_request *wr, rd_kafka_headers_t *raw, const char *env,
+                  const char *integration, const char *wid) __attribute__((warn_unused_result));
+/* Claims the events of a batch of raw messages in one statement before they are
+ * routed, so that dedup_webhook needs the database only for the copies (and for
+ * everything when this statement failed). Main thread; the batch is borrowed. */
+void dedup_batch_claim(rd_kafka_message_t *const *batch, size_t n);
+/* Deletes expired claims, at most once a minute (call it from the loop). */
+void dedup_prune(void);
+void dedup_shutdown(void);
 
 #endif

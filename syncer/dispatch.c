@@ -43,8 +43,8 @@ int dispatch_notify(struct runs_db *db, const struct run *r, const char *result_
         log_error(r->webhook_id, "run %s: out of memory building its notification", r->id);
         return -1;
     }
-    const struct msg_notification n = {"sync", nid, r->env_id, r->integration, r->connection_id, r->provider,
-                                       clock_unix_ms()};
+    const struct msg_notification n = {"sync",           nid,         r->env_id,      r->integration,
+                                       r->connection_id, r->provider, clock_unix_ms()};
     rd_kafka_headers_t *h = msg_notification_encode(&n);
     char err[256];
     int rc = runner_produce_wait(g_common.topic_notifications, key, body, len, h, NOTIFY_TIMEOUT_MS, err, sizeof err);
@@ -83,8 +83,8 @@ static int sign_job(struct store *st, const struct run *r, const char *body, siz
 static void attempt(struct store *st, struct runner_http *http, const struct run *r, struct runner_result *res)
 {
     memset(res, 0, sizeof *res);
-    struct job_fields f = {r->id, r->sync_name, r->connection_id, r->integration, r->provider, r->subscription,
-                           r->webhook_id, r->attempt, r->payload, r->payload_len};
+    struct job_fields f = {r->id,           r->sync_name,  r->connection_id, r->integration, r->provider,
+                           r->subscription, r->webhook_id, r->attempt,       r->payload,     r->payload_len};
     size_t len = 0;
     char *body = job_build(&f, &len);
     struct job_signature sig;
@@ -128,12 +128,11 @@ static void record(struct runs_db *db, const struct run *r, const struct runner_
         rc = runs_fail(db, r, res->error, backoff, &flag);
         if (rc == 1 && flag) {
             metric_inc(g_sm.failed);
-            log_warn(wid, "run %s: sync %s failed after %ld attempts: %s", r->id, r->sync_name, r->attempt,
-                     res->error);
+            log_warn(wid, "run %s: sync %s failed after %ld attempts: %s", r->id, r->sync_name, r->attempt, res->error);
         } else if (rc == 1) {
             metric_inc(g_sm.retried);
-            log_info(wid, "run %s: attempt %ld of %ld failed (%s); next in %ld ms", r->id, r->attempt,
-                     r->max_attempts, res->error, backoff);
+            log_info(wid, "run %s: attempt %ld of %ld failed (%s); next in %ld ms", r->id, r->attempt, r->max_attempts,
+                     res->error, backoff);
         }
     }
     if (rc == 0)
@@ -160,8 +159,7 @@ static void *worker(void *arg)
             continue;
         }
         metric_inc(g_sm.started);
-        log_debug(r.webhook_id, "run %s: attempt %ld of sync %s for %s", r.id, r.attempt, r.sync_name,
-                  r.connection_id);
+        log_debug(r.webhook_id, "run %s: attempt %ld of sync %s for %s", r.id, r.attempt, r.sync_name, r.connection_id);
         struct runner_result res;
         double start = clock_mono_s();
         attempt(st, http, &r, &res);

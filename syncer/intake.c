@@ -73,10 +73,10 @@ static struct memo *syncs_for(struct batch_state *b, const char *env, const char
 
 /* What became of one message. */
 enum verdict {
-    TAKEN = 0,         /* its runs exist (or it starts none) */
-    TRANSIENT = -1,    /* the database could not be asked: the batch is retried */
-    POISON = -2,       /* it can never start a run (reason given): quarantined */
-    POISON_DB = -3,    /* the same, found by a statement the database refused: the
+    TAKEN = 0,      /* its runs exist (or it starts none) */
+    TRANSIENT = -1, /* the database could not be asked: the batch is retried */
+    POISON = -2,    /* it can never start a run (reason given): quarantined */
+    POISON_DB = -3, /* the same, found by a statement the database refused: the
                         * transaction is aborted, so the batch is redone with savepoints */
 };
 
@@ -130,9 +130,16 @@ static enum verdict intake_routed(struct batch_state *b, const rd_kafka_message_
         matched = true;
         char sync_id[24];
         snprintf(sync_id, sizeof sync_id, "%lld", d->id);
-        struct new_run r = {.sync_id = d->id, .env_id = env, .connection_id = conn, .webhook_id = wid,
-                            .routed_id = rid, .event_type = et, .subscription = d->subs[k],
-                            .provider = provider, .received_at_ms = received_at, .payload = rkm->payload,
+        struct new_run r = {.sync_id = d->id,
+                            .env_id = env,
+                            .connection_id = conn,
+                            .webhook_id = wid,
+                            .routed_id = rid,
+                            .event_type = et,
+                            .subscription = d->subs[k],
+                            .provider = provider,
+                            .received_at_ms = received_at,
+                            .payload = rkm->payload,
                             .payload_len = rkm->len};
         const char *parts[] = {"sync-run", rid, sync_id};
         id_derive(r.id, parts, 3);

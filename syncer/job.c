@@ -13,9 +13,9 @@
 char *job_build(const struct job_fields *f, size_t *len)
 {
     json_t *head = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "type", "sync.webhook", "runId",
-                             f->run_id, "syncName", f->sync_name, "connectionId", f->connection_id,
-                             "providerConfigKey", f->integration, "provider", f->provider, "subscription",
-                             f->subscription, "webhookId", f->webhook_id, "attempt", (json_int_t)f->attempt);
+                             f->run_id, "syncName", f->sync_name, "connectionId", f->connection_id, "providerConfigKey",
+                             f->integration, "provider", f->provider, "subscription", f->subscription, "webhookId",
+                             f->webhook_id, "attempt", (json_int_t)f->attempt);
     char *h = head ? json_dumps(head, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     char *out = h ? envelope_wrap(h, strlen(h) - 1 /* without its '}' */, f->payload, f->payload_len, len) : NULL;
     free(h);
@@ -34,10 +34,10 @@ char *job_notification(const char *sync_name, const char *connection_id, const c
                        const char *started_iso, const char *result_json, size_t *len)
 {
     json_t *result = result_json ? json_loads(result_json, 0, NULL) : NULL;
-    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:{s:I, s:I, s:I}}", "from", "hookline",
-                             "type", "sync", "syncType", "WEBHOOK", "syncName", sync_name, "connectionId",
-                             connection_id, "providerConfigKey", integration, "success", 1, "modifiedAfter",
-                             started_iso, "responseResults", "added", count_of(result, "added"), "updated",
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:{s:I, s:I, s:I}}", "from", "hookline", "type",
+                             "sync", "syncType", "WEBHOOK", "syncName", sync_name, "connectionId", connection_id,
+                             "providerConfigKey", integration, "success", 1, "modifiedAfter", started_iso,
+                             "responseResults", "added", count_of(result, "added"), "updated",
                              count_of(result, "updated"), "deleted", count_of(result, "deleted"));
     char *out = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     if (out)

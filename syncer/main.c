@@ -19,10 +19,12 @@ struct syncer_metrics g_sm;
 
 static const struct config_item syncer_items[] = {
     {"HOOKLINE_SYNCER_GROUP", CONFIG_STR, "hookline-syncer", 0, 0, 0, "Kafka consumer group", &g_syncer.group_id},
+    {"HOOKLINE_TOPIC_REPLAY_SYNCER", CONFIG_STR, "webhooks.replay.syncer", 0, 0, 0,
+     "topic of routed webhooks `hookline replay --stage syncer` sends (read like the routed topic)",
+     &g_syncer.topic_replay},
     {"HOOKLINE_SYNCER_BATCH", CONFIG_INT, "500", 1, 100000, 0, "routed messages per database transaction",
      &g_syncer.batch_size},
-    {"HOOKLINE_SYNCER_WORKERS", CONFIG_INT, "8", 1, 256, 0, "runs sent at once by this process",
-     &g_syncer.workers},
+    {"HOOKLINE_SYNCER_WORKERS", CONFIG_INT, "8", 1, 256, 0, "runs sent at once by this process", &g_syncer.workers},
     {"HOOKLINE_SYNCER_MAX_CONCURRENCY_PER_ENV", CONFIG_INT, "4", 1, 10000, 0,
      "runs running at once per environment, across every syncer", &g_syncer.max_per_env},
     {"HOOKLINE_SYNCER_BACKOFF_MS", CONFIG_INT, "5000", 1, 86400000, 0,
@@ -30,8 +32,7 @@ static const struct config_item syncer_items[] = {
     {"HOOKLINE_SYNCER_BACKOFF_MAX_MS", CONFIG_INT, "600000", 1, 86400000, 0, "longest delay between attempts",
      &g_syncer.backoff_max_ms},
     {"HOOKLINE_SYNCER_RUN_TIMEOUT_MS", CONFIG_INT, "120000", 1000, 86400000, 0,
-     "a run running longer (its syncer died) is queued again; keep above the HTTP timeout",
-     &g_syncer.run_timeout_ms},
+     "a run running longer (its syncer died) is queued again; keep above the HTTP timeout", &g_syncer.run_timeout_ms},
     {"HOOKLINE_SYNCER_MAX_AGE_S", CONFIG_INT, "86400", 1, 31536000, 0,
      "a run still queued this long after it was queued is expired", &g_syncer.max_age_s},
     {"HOOKLINE_SYNCER_HTTP_TIMEOUT_MS", CONFIG_INT, "30000", 100, 3600000, 0,
@@ -58,8 +59,8 @@ static void metrics_init(void)
                                        "routed messages that can never start a run, put on the rejected topic");
     g_sm.notified = metrics_counter("hookline_syncer_notifications_total", NULL,
                                     "sync notifications acknowledged by Kafka");
-    g_sm.skipped_unattributed = metrics_counter("hookline_syncer_webhooks_skipped_total",
-                                                "reason=\"unattributed\"", "routed webhooks that start no run");
+    g_sm.skipped_unattributed = metrics_counter("hookline_syncer_webhooks_skipped_total", "reason=\"unattributed\"",
+                                                "routed webhooks that start no run");
     g_sm.skipped_unmatched = metrics_counter("hookline_syncer_webhooks_skipped_total", "reason=\"no_match\"",
                                              "routed webhooks that start no run");
     g_sm.dispatch_seconds = metrics_histogram("hookline_syncer_dispatch_seconds", NULL,
@@ -101,8 +102,9 @@ int main(int argc, char **argv)
     char errstr[512];
     if (runner_init() < 0 || intake_init() < 0)
         return 1;
-    rd_kafka_t *consumer = kafka_consumer_new("hookline-syncer", g_syncer.group_id, g_common.topic_routed, errstr,
-                                              sizeof errstr);
+    const char *const inputs[2] = {g_common.topic_routed, g_syncer.topic_replay};
+    rd_kafka_t *consumer = kafka_consumer_new_topics("hookline-syncer", g_syncer.group_id, inputs, 2, errstr,
+                                                     sizeof errstr);
     if (!consumer) {
         log_error(NULL, "kafka consumer: %s", errstr);
         return 1;

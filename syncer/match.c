@@ -23,7 +23,8 @@ int sync_def_parse_subscriptions(struct sync_def *def, const char *text)
         goto out;
     size_t i;
     json_t *v;
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         if (!json_is_string(v) || !(def->subs[def->nsubs] = strdup(json_string_value(v))))
             goto out;
         def->nsubs++;

@@ -90,8 +90,8 @@ void runner_result_clear(struct runner_result *res)
     memset(res, 0, sizeof *res);
 }
 
-int runner_produce_wait(const char *topic, const char *key, const void *value, size_t len,
-                        rd_kafka_headers_t *headers, long timeout_ms, char *err, size_t errlen)
+int runner_produce_wait(const char *topic, const char *key, const void *value, size_t len, rd_kafka_headers_t *headers,
+                        long timeout_ms, char *err, size_t errlen)
 {
     struct waiter *w = calloc(1, sizeof *w);
     if (!w) {
@@ -101,8 +101,8 @@ int runner_produce_wait(const char *topic, const char *key, const void *value, s
     }
     rd_kafka_resp_err_t perr = rd_kafka_producev(
         producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE((void *)(uintptr_t)value, len), RD_KAFKA_V_KEY(key, strlen(key)),
-        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(w), RD_KAFKA_V_END);
+        RD_KAFKA_V_VALUE((void *)(uintptr_t)value, len), RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_HEADERS(headers),
+        RD_KAFKA_V_OPAQUE(w), RD_KAFKA_V_END);
     if (perr) {
         rd_kafka_headers_destroy(headers);
         free(w);
@@ -133,8 +133,8 @@ void runner_produce(const char *topic, const char *key, const struct job_signatu
     rd_kafka_header_add(h, "webhook-id", -1, run_id, -1);
     rd_kafka_header_add(h, "webhook-timestamp", -1, sig->timestamp, -1);
     rd_kafka_header_add(h, "webhook-signature", -1, sig->standard, -1);
-    out->ok = runner_produce_wait(topic, key, body, len, h, g_syncer.http_timeout_ms, out->error,
-                                  sizeof out->error) == 0;
+    out->ok = runner_produce_wait(topic, key, body, len, h, g_syncer.http_timeout_ms, out->error, sizeof out->error) ==
+              0;
 }
 
 /* ---- HTTP ---------------------------------------------------------------------------- */

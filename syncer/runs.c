@@ -99,8 +99,7 @@ void runs_rollback(struct runs_db *db)
         PQclear(pg_exec(c, "ROLLBACK", 0, NULL, NULL, NULL, RUNS_QUERY_TIMEOUT_MS));
 }
 
-int runs_syncs_of(struct runs_db *db, const char *env_id, const char *integration, struct sync_def **defs,
-                  size_t *n)
+int runs_syncs_of(struct runs_db *db, const char *env_id, const char *integration, struct sync_def **defs, size_t *n)
 {
     *defs = NULL;
     *n = 0;
@@ -142,9 +141,17 @@ int runs_insert(struct runs_db *db, const struct new_run *r)
 {
     char sync_id[24];
     snprintf(sync_id, sizeof sync_id, "%lld", r->sync_id);
-    const char *params[] = {r->id,          sync_id,         r->env_id,   r->connection_id,
-                            r->webhook_id,  r->routed_id,    r->event_type, r->subscription,
-                            r->provider,    r->payload ? (const char *)r->payload : "", r->received_at_ms};
+    const char *params[] = {r->id,
+                            sync_id,
+                            r->env_id,
+                            r->connection_id,
+                            r->webhook_id,
+                            r->routed_id,
+                            r->event_type,
+                            r->subscription,
+                            r->provider,
+                            r->payload ? (const char *)r->payload : "",
+                            r->received_at_ms};
     int lengths[11] = {0}, formats[11] = {0};
     lengths[9] = (int)r->payload_len;
     formats[9] = 1; /* the payload as bytes, never as text */
@@ -163,10 +170,10 @@ int runs_insert(struct runs_db *db, const struct new_run *r)
 }
 
 /* What struct run is read from (r: sync_runs, s: syncs, i: integrations). */
-#define RUN_COLUMNS                                                                                   \
-    "r.id, r.environment_id, r.sync_id, s.name, r.connection_id, i.key, i.provider,"                 \
-    " r.matched_subscription, r.webhook_id, s.runner_url, s.runner_topic, r.attempts, s.max_attempts," \
-    " r.payload, to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"     \
+#define RUN_COLUMNS                                                                                                    \
+    "r.id, r.environment_id, r.sync_id, s.name, r.connection_id, i.key, i.provider,"                                   \
+    " r.matched_subscription, r.webhook_id, s.runner_url, s.runner_topic, r.attempts, s.max_attempts,"                 \
+    " r.payload, to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"                       \
     " r.result::text"
 
 static char *dup_value(const PGresult *res, int row, int col)
@@ -311,14 +318,18 @@ int runs_release(struct runs_db *db, const struct run *r)
     return run_count(db,
                      "UPDATE sync_runs SET status = 'queued', attempts = attempts - 1, next_attempt_at = now()"
                      " WHERE id = $1::uuid AND attempts = $2::int AND status = 'running'",
-                     2, params) < 0 ? -1 : 0;
+                     2, params) < 0
+               ? -1
+               : 0;
 }
 
 int runs_notified(struct runs_db *db, const char *run_id)
 {
     const char *params[] = {run_id};
-    return run_count(db, "UPDATE sync_runs SET notification_due = false, notified_at = now() WHERE id = $1::uuid",
-                     1, params) < 0 ? -1 : 0;
+    return run_count(db, "UPDATE sync_runs SET notification_due = false, notified_at = now() WHERE id = $1::uuid", 1,
+                     params) < 0
+               ? -1
+               : 0;
 }
 
 int runs_reclaim_leases(struct runs_db *db, long timeout_ms)
@@ -359,7 +370,8 @@ int runs_pending_notifications(struct runs_db *db, long min_age_s, size_t max, s
     *out = NULL;
     *n = 0;
     PGresult *res = run_sql(db,
-                            "SELECT " RUN_COLUMNS " FROM sync_runs r JOIN syncs s ON s.id = r.sync_id"
+                            "SELECT " RUN_COLUMNS
+                            " FROM sync_runs r JOIN syncs s ON s.id = r.sync_id"
                             " JOIN integrations i ON i.id = s.integration_id WHERE r.notification_due"
                             " AND r.finished_at < now() - $1::bigint * interval '1 second'"
                             " ORDER BY r.finished_at LIMIT $2::int",

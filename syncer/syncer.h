@@ -30,6 +30,7 @@
 
 struct syncer_config {
     const char *group_id;
+    const char *topic_replay;
     long batch_size;
     long workers;
     long max_per_env;
@@ -60,7 +61,7 @@ int sync_match(const char *const *subs, size_t n, const char *event_type);
 #define SYNC_MAX_SUBSCRIPTIONS 64
 struct sync_def {
     long long id;
-    char *name;                 /* owned */
+    char *name;                         /* owned */
     char *subs[SYNC_MAX_SUBSCRIPTIONS]; /* owned */
     size_t nsubs;
 };
@@ -95,7 +96,6 @@ char *job_build(const struct job_fields *f, size_t *len);
 char *job_notification(const char *sync_name, const char *connection_id, const char *integration,
                        const char *started_iso, const char *result_json, size_t *len);
 
-
 /* ---- runs.c ------------------------------------------------------------------------ */
 
 struct runs_db;
@@ -107,7 +107,7 @@ bool runs_db_ok(const struct runs_db *db); /* did the last statement reach the d
  * (pg_classify: PG_PERMANENT, e.g. bytes that are not UTF-8)? Then retrying the same
  * message can never succeed: the intake quarantines it. */
 bool runs_db_refused(const struct runs_db *db);
-void runs_ping(struct runs_db *db);         /* a trivial statement, for runs_db_ok */
+void runs_ping(struct runs_db *db); /* a trivial statement, for runs_db_ok */
 
 /* Intake. All return -1 on a database error (logged): the caller rolls back and
  * retries the batch. */
@@ -120,8 +120,8 @@ int runs_savepoint(struct runs_db *db) __attribute__((warn_unused_result));
 int runs_rollback_to_savepoint(struct runs_db *db) __attribute__((warn_unused_result));
 /* The enabled syncs of (env_id, integration), by id: *defs a new array (free with
  * runs_syncs_free). 0 or -1. */
-int runs_syncs_of(struct runs_db *db, const char *env_id, const char *integration, struct sync_def **defs,
-                  size_t *n) __attribute__((warn_unused_result));
+int runs_syncs_of(struct runs_db *db, const char *env_id, const char *integration, struct sync_def **defs, size_t *n)
+    __attribute__((warn_unused_result));
 void runs_syncs_free(struct sync_def *defs, size_t n);
 
 struct new_run {
@@ -146,7 +146,7 @@ struct run {
     unsigned char *payload;
     size_t payload_len;
     char started_iso[40];
-    char *result;                    /* the stored result JSON (notifications), or NULL */
+    char *result; /* the stored result JSON (notifications), or NULL */
 };
 void run_clear(struct run *r);
 
@@ -187,10 +187,10 @@ void runner_shutdown(void);
 /* The outcome of one attempt. */
 struct runner_result {
     bool ok;
-    bool interrupted;       /* a stop was requested mid-attempt: release, do not count */
-    long status;            /* HTTP status, 0 if none */
-    char error[256];        /* why it failed */
-    char *body;             /* owned: the 2xx answer when it is a JSON object, else NULL */
+    bool interrupted; /* a stop was requested mid-attempt: release, do not count */
+    long status;      /* HTTP status, 0 if none */
+    char error[256];  /* why it failed */
+    char *body;       /* owned: the 2xx answer when it is a JSON object, else NULL */
 };
 void runner_result_clear(struct runner_result *res);
 
@@ -213,9 +213,8 @@ void runner_produce(const char *topic, const char *key, const struct job_signatu
 
 /* Produces value to topic with headers (taken) and waits for Kafka's acknowledgement
  * for at most timeout_ms. 0 acknowledged, -1 failed (reason in err). */
-int runner_produce_wait(const char *topic, const char *key, const void *value, size_t len,
-                        rd_kafka_headers_t *headers, long timeout_ms, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+int runner_produce_wait(const char *topic, const char *key, const void *value, size_t len, rd_kafka_headers_t *headers,
+                        long timeout_ms, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* ---- dispatch.c / janitor.c / intake.c ------------------------------------------------ */
 

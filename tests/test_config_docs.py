@@ -16,7 +16,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DAEMONS = ("ingress", "router", "forwarder", "syncer")
-ROW = re.compile(r'\{\s*"(HOOKLINE_[A-Z0-9_]+)",\s*CONFIG_(STR|INT|BOOL),\s*("(?:[^"\\]|\\.)*"|NULL)', re.S)
+# A row's default is a string, NULL, or a macro of the wire contract (common/msg.h).
+ROW = re.compile(r'\{\s*"(HOOKLINE_[A-Z0-9_]+)",\s*CONFIG_(STR|INT|BOOL),\s*("(?:[^"\\]|\\.)*"|NULL|[A-Z_][A-Z0-9_]*)',
+                 re.S)
+MACROS = dict(re.findall(r'#define\s+([A-Z_][A-Z0-9_]*)\s+"([^"]*)"', (ROOT / "common/msg.h").read_text()))
+# Each daemon passes its admin port's default to config_from_args (the table is common's).
+ADMIN_PORT = re.compile(r'config_from_args\([^;]*?"(\d{4,5})"\s*,', re.S)
 # Chosen per deployment: compared with nothing but their presence.
 DEPLOYMENT_SPECIFIC = {
     "HOOKLINE_DATABASE_URL", "HOOKLINE_KAFKA_BROKERS", "HOOKLINE_PUBLIC_URL", "HOOKLINE_LOG_FORMAT",
@@ -29,9 +34,19 @@ REQUIRED = {"HOOKLINE_DATABASE_URL", "HOOKLINE_KAFKA_BROKERS"}
 NEEDS_KEY = {"ingress", "forwarder", "syncer", "cli"}   # read stored secrets (the router never does)
 
 
+def default(token):
+    if token == "NULL":
+        return None
+    return token[1:-1] if token.startswith('"') else MACROS[token]
+
+
 def table(path):
     text = (ROOT / path).read_text()
-    return {m.group(1): (None if m.group(3) == "NULL" else m.group(3)[1:-1]) for m in ROW.finditer(text)}
+    rows = {m.group(1): default(m.group(3)) for m in ROW.finditer(text)}
+    admin = ADMIN_PORT.search(text)
+    if admin:
+        rows["HOOKLINE_ADMIN_PORT"] = admin.group(1)
+    return rows
 
 
 COMMON = table("common/config.c")

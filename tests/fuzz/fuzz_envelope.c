@@ -26,7 +26,11 @@
 #include "common/crypto.h"
 #include "common/envelope.h"
 
-#define CHECK(c) do { if (!(c)) abort(); } while (0)
+#define CHECK(c)                                                                                                       \
+    do {                                                                                                               \
+        if (!(c))                                                                                                      \
+            abort();                                                                                                   \
+    } while (0)
 
 static void check_string(json_t *obj, const char *key, const char *want)
 {
@@ -69,8 +73,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_error_t jerr;
     json_t *env = json_loadb(body, len, JSON_ALLOW_NUL, &jerr);
     /* Valid JSON: what jansson accepts, minus raw NULs (it takes "1\0" for 1). */
-    json_t *pj = plen && !memchr(payload, '\0', plen) ? json_loadb(payload, plen, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL)
-                                                      : NULL;
+    json_t *pj = plen && !memchr(payload, '\0', plen)
+                     ? json_loadb(payload, plen, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL)
+                     : NULL;
     if (!env && pj && json_error_code(&jerr) == json_error_stack_overflow)
         goto out;
     json_t *encoding = json_object_get(env, "payloadEncoding");

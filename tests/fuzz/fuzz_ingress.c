@@ -36,12 +36,17 @@
 #include "ingress/ingress.h"
 
 enum {
-    F_TOO_LARGE = 1, F_OVER_BUDGET = 2,
-    F_RESOLVED = 4,                  /* the resolver answered: statuses from bits 3..4 */
+    F_TOO_LARGE = 1,
+    F_OVER_BUDGET = 2,
+    F_RESOLVED = 4, /* the resolver answered: statuses from bits 3..4 */
     F_RESOLVED_SHIFT = 3,
 };
 
-#define CHECK(c) do { if (!(c)) abort(); } while (0)
+#define CHECK(c)                                                                                                       \
+    do {                                                                                                               \
+        if (!(c))                                                                                                      \
+            abort();                                                                                                   \
+    } while (0)
 #define ENV "0f0e0d0c-0b0a-4908-8706-050403020100"
 #define PUBLIC_URL "https://hooks.example.com"
 
@@ -216,9 +221,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     const unsigned char *body = p < end ? p : NULL;
     struct request_view view = {
-        .method = method, .path = path, .uri = uri, .headers = headers, .nheaders = nh,
-        .body = body, .body_len = (size_t)(end - p),
-        .too_large = flags & F_TOO_LARGE, .over_budget = flags & F_OVER_BUDGET,
+        .method = method,
+        .path = path,
+        .uri = uri,
+        .headers = headers,
+        .nheaders = nh,
+        .body = body,
+        .body_len = (size_t)(end - p),
+        .too_large = flags & F_TOO_LARGE,
+        .over_budget = flags & F_OVER_BUDGET,
         .resolved = (flags & F_RESOLVED) ? &resolved : NULL,
     };
     struct request_verdict *v = malloc(sizeof *v);

@@ -34,21 +34,28 @@
 #include "providers/provider_impl.h"
 
 enum {
-    F_NO_SIG = 1, F_NO_TS = 2, F_NO_EVENT = 4, /* leave those headers out */
-    F_NO_SECRETS = 8,                          /* integration has no secrets */
-    F_NULL_BODY = 16,                          /* body pointer NULL when empty */
-    F_SIGN = 32,                               /* sign with provider_sign, expect VALID */
-    F_ALT = 64,                                /* GET, form content type, base64 (whsec_) secrets */
-    F_ROTATE = 128,                            /* the secrets are the previous ones */
+    F_NO_SIG = 1,
+    F_NO_TS = 2,
+    F_NO_EVENT = 4,   /* leave those headers out */
+    F_NO_SECRETS = 8, /* integration has no secrets */
+    F_NULL_BODY = 16, /* body pointer NULL when empty */
+    F_SIGN = 32,      /* sign with provider_sign, expect VALID */
+    F_ALT = 64,       /* GET, form content type, base64 (whsec_) secrets */
+    F_ROTATE = 128,   /* the secrets are the previous ones */
 };
 #define NFIELDS 5
 #define MAX_HEADERS 32
 #define WEBHOOK_SECRET "gh-webhook-secret-9f8e7d" /* the tests/providers cases' secrets, */
 #define CLIENT_SECRET "hs-client-secret-1a2b3c"   /* so seeds from them verify */
 #define WHSEC_SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-#define GENERIC_CONFIG "{\"header\":\"X-Signature\",\"template\":\"{timestamp}.{body}\",\"timestamp_header\":\"X-Timestamp\"}"
+#define GENERIC_CONFIG                                                                                                 \
+    "{\"header\":\"X-Signature\",\"template\":\"{timestamp}.{body}\",\"timestamp_header\":\"X-Timestamp\"}"
 
-#define CHECK(c) do { if (!(c)) abort(); } while (0)
+#define CHECK(c)                                                                                                       \
+    do {                                                                                                               \
+        if (!(c))                                                                                                      \
+            abort();                                                                                                   \
+    } while (0)
 
 static void check_why(const char *why, size_t whylen)
 {
@@ -141,7 +148,8 @@ static bool reads_body(const struct provider *p)
     bool body_id = false;
     for (int i = 0; i < ATTR_MAX_IDS && p->attr.ids[i].name; i++)
         body_id |= p->attr.ids[i].from == ATTR_FROM_BODY;
-    return p->attr.body != ATTR_BODY_NONE && (body_id || p->attr.batch || p->attr.event_paths[0] || p->attr.event_detail);
+    return p->attr.body != ATTR_BODY_NONE &&
+           (body_id || p->attr.batch || p->attr.event_paths[0] || p->attr.event_detail);
 }
 
 static bool json_ok(const struct webhook_request *req)
@@ -292,16 +300,24 @@ static void run(const struct provider *p, unsigned flags, char *const *field, co
     size_t nh = build_headers(p, flags, field, h);
     const char *q = strchr(field[3], '?');
     struct webhook_request req = {
-        .method = flags & F_ALT ? "GET" : "POST", .url = field[3], .path = "/webhook/env/key",
-        .query = q ? q + 1 : "", .headers = h, .nheaders = nh,
-        .body = body_len || !(flags & F_NULL_BODY) ? body : NULL, .body_len = body_len, .now = 1700000000,
+        .method = flags & F_ALT ? "GET" : "POST",
+        .url = field[3],
+        .path = "/webhook/env/key",
+        .query = q ? q + 1 : "",
+        .headers = h,
+        .nheaders = nh,
+        .body = body_len || !(flags & F_NULL_BODY) ? body : NULL,
+        .body_len = body_len,
+        .now = 1700000000,
     };
     const char *whsec = flags & F_ALT ? WHSEC_SECRET : WEBHOOK_SECRET;
-    struct provider_secrets secrets = {.webhook_secret = whsec, .client_secret = CLIENT_SECRET,
-                                       .verify_config = GENERIC_CONFIG};
+    struct provider_secrets secrets = {
+        .webhook_secret = whsec, .client_secret = CLIENT_SECRET, .verify_config = GENERIC_CONFIG};
     if (flags & F_ROTATE)
-        secrets = (struct provider_secrets){.webhook_secret = "new-webhook-secret", .client_secret = "new-client",
-                                            .previous_webhook_secret = whsec, .previous_client_secret = CLIENT_SECRET,
+        secrets = (struct provider_secrets){.webhook_secret = "new-webhook-secret",
+                                            .client_secret = "new-client",
+                                            .previous_webhook_secret = whsec,
+                                            .previous_client_secret = CLIENT_SECRET,
                                             .verify_config = GENERIC_CONFIG};
     struct provider_secrets none = {.webhook_secret = NULL, .client_secret = ""};
     const struct provider_secrets *sec = flags & F_NO_SECRETS ? &none : &secrets;

@@ -27,7 +27,11 @@
 
 #include "providers/provider_impl.h"
 
-#define CHECK(c) do { if (!(c)) abort(); } while (0)
+#define CHECK(c)                                                                                                       \
+    do {                                                                                                               \
+        if (!(c))                                                                                                      \
+            abort();                                                                                                   \
+    } while (0)
 
 enum {
     F_NMUT = 3,         /* bits 0-1: how many mutations (0..3) */
@@ -48,14 +52,19 @@ enum op { OP_FLIP, OP_INSERT, OP_DELETE, OP_TRUNCATE };
 #define CLIENT "hs-client-secret-1a2b3c"
 #define ED_PRIV "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A="
 #define ED_PUB "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
-#define GENERIC_CONFIG "{\"header\":\"X-Signature\",\"template\":\"{timestamp}.{body}\",\"timestamp_header\":\"X-Timestamp\"}"
+#define GENERIC_CONFIG                                                                                                 \
+    "{\"header\":\"X-Signature\",\"template\":\"{timestamp}.{body}\",\"timestamp_header\":\"X-Timestamp\"}"
 #define ALLOW_CONFIG "{\"allow_legacy_signature\":true}"
 
 /* generic-hmac's scheme for GENERIC_CONFIG, as a row would say it (to find the parts). */
 static const struct sig_spec generic_spec = {
-    .header = "X-Signature", .alg = HMAC_SHA256, .encoding = SIG_ENC_HEX,
+    .header = "X-Signature",
+    .alg = HMAC_SHA256,
+    .encoding = SIG_ENC_HEX,
     .parts = {{SIG_PART_TIMESTAMP, NULL}, {SIG_PART_LITERAL, "."}, {SIG_PART_BODY, NULL}},
-    .ts_header = "X-Timestamp", .ts_tolerance = 300, .secret = SIG_SECRET_WEBHOOK};
+    .ts_header = "X-Timestamp",
+    .ts_tolerance = 300,
+    .secret = SIG_SECRET_WEBHOOK};
 
 /* A byte string (mutable part of a request). */
 struct bytes {
@@ -73,12 +82,12 @@ struct signature {
 struct request {
     struct http_header h[MAX_HEADERS]; /* as signed: names and values owned */
     size_t nh;
-    struct signature strong, legacy;   /* legacy.spec NULL: none */
-    struct bytes id;                   /* the value of the message's header part, if any */
+    struct signature strong, legacy; /* legacy.spec NULL: none */
+    struct bytes id;                 /* the value of the message's header part, if any */
     const char *id_header;
     unsigned char *body;
-    size_t body_len, body_cap;         /* body_cap: what the buffer holds */
-    bool dropped;                      /* the preferred signature header is left out */
+    size_t body_len, body_cap; /* body_cap: what the buffer holds */
+    bool dropped;              /* the preferred signature header is left out */
 };
 
 /* ---- the providers this property applies to ----------------------------------------- */
@@ -208,8 +217,13 @@ static void sign_into(struct request *r, int n, struct http_header *h)
 static bool sign_request(const struct provider *p, unsigned flags, const struct keys *k, struct request *r)
 {
     struct http_header h[MAX_HEADERS];
-    struct webhook_request req = {.method = "POST", .url = URL, .path = "/webhook/env/key", .query = "q=a%3Ab",
-                                  .body = r->body, .body_len = r->body_len, .now = NOW};
+    struct webhook_request req = {.method = "POST",
+                                  .url = URL,
+                                  .path = "/webhook/env/key",
+                                  .query = "q=a%3Ab",
+                                  .body = r->body,
+                                  .body_len = r->body_len,
+                                  .now = NOW};
     int n = provider_sign(p, &req, &k->sign, h, MAX_HEADERS);
     if (n <= 0)
         return false;
@@ -230,8 +244,8 @@ static bool sign_request(const struct provider *p, unsigned flags, const struct 
         }
     if (first_legacy == nspecs)
         return true;
-    size_t l = first_legacy + ((flags & F_LEGACY_NEXT) && first_legacy + 1 < nspecs &&
-                               specs[first_legacy + 1].header && specs[first_legacy + 1].legacy);
+    size_t l = first_legacy + ((flags & F_LEGACY_NEXT) && first_legacy + 1 < nspecs && specs[first_legacy + 1].header &&
+                               specs[first_legacy + 1].legacy);
     req.headers = r->h;
     req.nheaders = r->nh;
     n = signature_sign_specs(&specs[l], 1, &req, &k->sign, h, MAX_HEADERS);
@@ -342,8 +356,8 @@ static void as_header_text(struct bytes *t, const struct sig_spec *s)
 {
     for (size_t i = 0; i < t->n; i++) {
         unsigned char c = t->b[i];
-        if (!c || (s && s->list.sep && (c == (unsigned char)s->list.sep || c == (unsigned char)s->list.pair ||
-                                         c == ' ' || c == '\t')))
+        if (!c || (s && s->list.sep &&
+                   (c == (unsigned char)s->list.sep || c == (unsigned char)s->list.pair || c == ' ' || c == '\t')))
             t->b[i] = 'x';
     }
 }
@@ -353,9 +367,11 @@ static void apply(struct request *r, const uint8_t *m)
     enum target t = (enum target)(m[0] % T_COUNT);
     enum op op = (enum op)(m[1] % 4);
     bool timed = r->strong.spec->ts_header || r->strong.spec->list.ts_tag;
-    struct bytes *field = t == T_TS && timed ? &r->strong.ts : t == T_MAC ? &r->strong.mac
-                        : t == T_ID && r->id_header ? &r->id
-                        : t == T_LEGACY_MAC && r->legacy.spec ? &r->legacy.mac : NULL;
+    struct bytes *field = t == T_TS && timed                    ? &r->strong.ts
+                          : t == T_MAC                          ? &r->strong.mac
+                          : t == T_ID && r->id_header           ? &r->id
+                          : t == T_LEGACY_MAC && r->legacy.spec ? &r->legacy.mac
+                                                                : NULL;
     if (t == T_DROP) {
         r->dropped = true;
     } else if (t == T_BODY) {
@@ -400,8 +416,7 @@ static size_t headers_of(const struct request *r, struct http_header *out, char 
     return n;
 }
 
-static enum verify_result verify(const struct provider *p, const struct request *r, const struct keys *k,
-                                 bool allow)
+static enum verify_result verify(const struct provider *p, const struct request *r, const struct keys *k, bool allow)
 {
     struct http_header h[MAX_HEADERS];
     char *owned[MAX_HEADERS], why[256];
@@ -409,8 +424,14 @@ static enum verify_result verify(const struct provider *p, const struct request 
     struct provider_secrets s = k->verify;
     if (allow && p->verify != generic_hmac_verify)
         s.verify_config = ALLOW_CONFIG;
-    struct webhook_request req = {.method = "POST", .url = URL, .path = "/webhook/env/key", .query = "q=a%3Ab",
-                                  .headers = h, .nheaders = n, .body = r->body, .body_len = r->body_len,
+    struct webhook_request req = {.method = "POST",
+                                  .url = URL,
+                                  .path = "/webhook/env/key",
+                                  .query = "q=a%3Ab",
+                                  .headers = h,
+                                  .nheaders = n,
+                                  .body = r->body,
+                                  .body_len = r->body_len,
                                   .now = NOW};
     enum verify_result v = provider_verify(p, &req, &s, why, sizeof why);
     CHECK(memchr(why, '\0', sizeof why));

@@ -136,7 +136,8 @@ static int produce(const char *topic)
         unsigned char *value = malloc(cap + 1);
         long len = value && b64 ? crypto_unbase64(b64, cap, value, cap + 1) : -1;
         rd_kafka_headers_t *kh = rd_kafka_headers_new(16);
-        json_array_foreach(hs, i, h) {
+        json_array_foreach(hs, i, h)
+        {
             const char *hv = json_string_value(json_array_get(h, 1));
             if (hv && json_array_size(h) == 3) { /* [name, base64 of the bytes, "b64"]: any bytes */
                 unsigned char raw[8192];
@@ -147,10 +148,10 @@ static int produce(const char *topic)
             }
             rd_kafka_header_add(kh, json_string_value(json_array_get(h, 0)), -1, hv, -1);
         }
-        if (len < 0 || rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                         RD_KAFKA_V_VALUE(value, (size_t)len),
-                                         RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_HEADERS(kh),
-                                         RD_KAFKA_V_END)) {
+        if (len < 0 ||
+            rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_VALUE(value, (size_t)len), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                              RD_KAFKA_V_HEADERS(kh), RD_KAFKA_V_END)) {
             rd_kafka_headers_destroy(kh);
             rc = fail(topic, "cannot produce a line (not {key, value_b64, headers}?)");
         }

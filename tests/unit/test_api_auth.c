@@ -47,7 +47,7 @@ static void test_many_keys_never_looser(void **state)
         snprintf(id, sizeof id, "%016x", i);
         granted += auth_rate_take(id) == 0;
     }
-    assert_true(granted >= 1000);   /* the first keys each had their own bucket */
+    assert_true(granted >= 1000); /* the first keys each had their own bucket */
     assert_true(granted <= 1024 + 50);
     snprintf(id, sizeof id, "%016x", 4095);
     assert_true(auth_rate_take(id) >= 1);

@@ -51,8 +51,8 @@ static void results_are_the_tables_words(void **state)
 {
     (void)state;
     /* The same words, in any order, as the CHECK of db/migrations/005_delivery_attempts.sql. */
-    static const char *const want[] = {"delivered", "failed", "refused", "gone", "parked", "dead-lettered",
-                                       "retry-scheduled"};
+    static const char *const want[] = {"delivered", "failed",        "refused",        "gone",
+                                       "parked",    "dead-lettered", "retry-scheduled"};
     assert_int_equal(ATTEMPT_RESULT_COUNT, sizeof want / sizeof want[0]);
     for (int i = 0; i < ATTEMPT_RESULT_COUNT; i++)
         assert_string_equal(attempt_result_name((enum attempt_result)i), want[i]);

@@ -42,9 +42,9 @@ static void test_hmac_rfc4231_case6(void **state)
     unsigned char key[131];
     char hex[129];
     memset(key, 0xaa, sizeof key);
-    assert_string_equal(hmac_hex(HMAC_SHA256, key, sizeof key, "Test Using Larger Than Block-Size Key - Hash Key First",
-                                 hex),
-                        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    assert_string_equal(
+        hmac_hex(HMAC_SHA256, key, sizeof key, "Test Using Larger Than Block-Size Key - Hash Key First", hex),
+        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 }
 
 static void test_hmac_parts(void **state)
@@ -96,8 +96,8 @@ static void test_hex_malformed(void **state)
 {
     (void)state;
     unsigned char out[4];
-    assert_int_equal(crypto_unhex("abc", 3, out, sizeof out), -1);         /* odd length */
-    assert_int_equal(crypto_unhex("0g", 2, out, sizeof out), -1);          /* not hex */
+    assert_int_equal(crypto_unhex("abc", 3, out, sizeof out), -1); /* odd length */
+    assert_int_equal(crypto_unhex("0g", 2, out, sizeof out), -1);  /* not hex */
     assert_int_equal(crypto_unhex("g0", 2, out, sizeof out), -1);
     assert_int_equal(crypto_unhex("0 ", 2, out, sizeof out), -1);
     assert_int_equal(crypto_unhex("0x12", 4, out, sizeof out), -1);
@@ -148,13 +148,13 @@ static void test_base64_malformed(void **state)
 {
     (void)state;
     unsigned char out[8];
-    assert_int_equal(crypto_unbase64("Z", 1, out, sizeof out), -1);          /* a lone sextet */
+    assert_int_equal(crypto_unbase64("Z", 1, out, sizeof out), -1); /* a lone sextet */
     assert_int_equal(crypto_unbase64("Zm9vY", 5, out, sizeof out), -1);
-    assert_int_equal(crypto_unbase64("Zm9v!", 5, out, sizeof out), -1);      /* not base64 */
-    assert_int_equal(crypto_unbase64("Zm 9v", 5, out, sizeof out), -1);      /* whitespace */
-    assert_int_equal(crypto_unbase64("Zm=v", 4, out, sizeof out), -1);       /* inner padding */
-    assert_int_equal(crypto_unbase64("Zm9v-_==", 8, out, sizeof out), -1);   /* URL alphabet */
-    assert_int_equal(crypto_unbase64("Zm9vYmFyYmF6", 12, out, 8), -1);      /* 9 bytes, cap 8 */
+    assert_int_equal(crypto_unbase64("Zm9v!", 5, out, sizeof out), -1);    /* not base64 */
+    assert_int_equal(crypto_unbase64("Zm 9v", 5, out, sizeof out), -1);    /* whitespace */
+    assert_int_equal(crypto_unbase64("Zm=v", 4, out, sizeof out), -1);     /* inner padding */
+    assert_int_equal(crypto_unbase64("Zm9v-_==", 8, out, sizeof out), -1); /* URL alphabet */
+    assert_int_equal(crypto_unbase64("Zm9vYmFyYmF6", 12, out, 8), -1);     /* 9 bytes, cap 8 */
     assert_int_equal(crypto_unbase64("Zm9vYmFy", 8, out, 6), 6);
 }
 

@@ -20,8 +20,9 @@ static void splices_json_payload_byte_for_byte(void **state)
     size_t len;
     char *body = envelope_build("github-app", "gh", "conn-1", payload, strlen(payload), &len);
     assert_non_null(body);
-    const char *expected = "{\"from\":\"github-app\",\"type\":\"forward\",\"providerConfigKey\":\"gh\","
-                           "\"connectionId\":\"conn-1\",\"payload\":{ \"b\" : 1,\n  \"a\": [1, 2.50, \"\\u00e9\"] }}";
+    const char *expected =
+        "{\"from\":\"github-app\",\"type\":\"forward\",\"providerConfigKey\":\"gh\","
+        "\"connectionId\":\"conn-1\",\"payload\":{ \"b\" : 1,\n  \"a\": [1, 2.50, \"\\u00e9\"] }}";
     assert_int_equal(len, strlen(expected));
     assert_memory_equal(body, expected, len);
     free(body);
@@ -32,8 +33,9 @@ static void unattributed_is_null_connection(void **state)
     (void)state;
     size_t len;
     char *body = envelope_build("hubspot", "hs", NULL, "[]", 2, &len);
-    assert_string_equal(body, "{\"from\":\"hubspot\",\"type\":\"forward\",\"providerConfigKey\":\"hs\","
-                              "\"connectionId\":null,\"payload\":[]}");
+    assert_string_equal(body,
+                        "{\"from\":\"hubspot\",\"type\":\"forward\",\"providerConfigKey\":\"hs\","
+                        "\"connectionId\":null,\"payload\":[]}");
     free(body);
 }
 
@@ -43,12 +45,14 @@ static void escapes_names_and_non_json_payload(void **state)
     size_t len;
     const char form[] = "payload=%7B%22a%22%3A1%7D&x=\"y\"";
     char *body = envelope_build("slack", "k\"ey", "c\\1", form, strlen(form), &len);
-    assert_string_equal(body, "{\"from\":\"slack\",\"type\":\"forward\",\"providerConfigKey\":\"k\\\"ey\","
-                              "\"connectionId\":\"c\\\\1\",\"payload\":\"payload=%7B%22a%22%3A1%7D&x=\\\"y\\\"\"}");
+    assert_string_equal(body,
+                        "{\"from\":\"slack\",\"type\":\"forward\",\"providerConfigKey\":\"k\\\"ey\","
+                        "\"connectionId\":\"c\\\\1\",\"payload\":\"payload=%7B%22a%22%3A1%7D&x=\\\"y\\\"\"}");
     free(body);
     body = envelope_build("x", "y", NULL, "", 0, &len);
-    assert_string_equal(body, "{\"from\":\"x\",\"type\":\"forward\",\"providerConfigKey\":\"y\","
-                              "\"connectionId\":null,\"payload\":null}");
+    assert_string_equal(body,
+                        "{\"from\":\"x\",\"type\":\"forward\",\"providerConfigKey\":\"y\","
+                        "\"connectionId\":null,\"payload\":null}");
     free(body);
 }
 
@@ -57,8 +61,9 @@ static void binary_payload_is_base64_and_nul_json_is_spliced(void **state)
     (void)state;
     size_t len;
     char *body = envelope_build("u", "k", NULL, "name=caf\xe9", 9, &len);
-    assert_string_equal(body, "{\"from\":\"u\",\"type\":\"forward\",\"providerConfigKey\":\"k\","
-                              "\"connectionId\":null,\"payload\":\"bmFtZT1jYWbp\",\"payloadEncoding\":\"base64\"}");
+    assert_string_equal(body,
+                        "{\"from\":\"u\",\"type\":\"forward\",\"providerConfigKey\":\"k\","
+                        "\"connectionId\":null,\"payload\":\"bmFtZT1jYWbp\",\"payloadEncoding\":\"base64\"}");
     free(body);
     const char nul_json[] = "{\"a\":\"\\u0000\"}";
     body = envelope_build("u", "k", NULL, nul_json, strlen(nul_json), &len);
@@ -106,8 +111,9 @@ static void standard_webhooks_signature_with_two_keys(void **state)
     char sig[ENVELOPE_STANDARD_SIG_MAX];
     const char body[] = "{\"a\":1}";
     envelope_sign_standard("new-key", "old-key", "msg_2", 1700000123, body, strlen(body), sig);
-    assert_string_equal(sig, "v1,25EKvc5wGgQVLhKts2IVl/QxjsN0mtpYgdGx+rJVzbU= "
-                             "v1,QuL2P9EksJmKvNstNF0qmfLiBf6ixN3qT9pSXFKFooo=");
+    assert_string_equal(sig,
+                        "v1,25EKvc5wGgQVLhKts2IVl/QxjsN0mtpYgdGx+rJVzbU= "
+                        "v1,QuL2P9EksJmKvNstNF0qmfLiBf6ixN3qT9pSXFKFooo=");
     assert_int_equal(strlen(sig), ENVELOPE_STANDARD_SIG_MAX - 1);
 }
 
@@ -169,8 +175,9 @@ static void envelope_request_signs_the_envelope(void **state)
     dest_fixture(&d, false);
     const char payload[] = "{\"a\":1}";
     assert_int_equal(request_build(&req, &r, &d, payload, strlen(payload)), 0);
-    assert_string_equal(req.body, "{\"from\":\"github-app\",\"type\":\"forward\",\"providerConfigKey\":\"gh\","
-                                  "\"connectionId\":\"conn-1\",\"payload\":{\"a\":1}}");
+    assert_string_equal(req.body,
+                        "{\"from\":\"github-app\",\"type\":\"forward\",\"providerConfigKey\":\"gh\","
+                        "\"connectionId\":\"conn-1\",\"payload\":{\"a\":1}}");
     assert_string_equal(header_of(&req, "Content-Type"), "application/json");
     char sig[65];
     envelope_sign_nango("new-key", req.body, req.len, sig);
@@ -207,8 +214,9 @@ static void raw_request_signs_the_payload_and_rotation_ends_on_time(void **state
     strcpy(r.routed_id, "msg_2");
     request_stamp(&req, 1700000123);
     assert_string_equal(header_of(&req, "webhook-timestamp"), "1700000123");
-    assert_string_equal(header_of(&req, "webhook-signature"), "v1,25EKvc5wGgQVLhKts2IVl/QxjsN0mtpYgdGx+rJVzbU= "
-                                                              "v1,QuL2P9EksJmKvNstNF0qmfLiBf6ixN3qT9pSXFKFooo=");
+    assert_string_equal(header_of(&req, "webhook-signature"),
+                        "v1,25EKvc5wGgQVLhKts2IVl/QxjsN0mtpYgdGx+rJVzbU= "
+                        "v1,QuL2P9EksJmKvNstNF0qmfLiBf6ixN3qT9pSXFKFooo=");
     request_stamp(&req, 1700000124); /* the grace period is over */
     char one[ENVELOPE_STANDARD_SIG_MAX];
     envelope_sign_standard("new-key", NULL, "msg_2", 1700000124, payload, strlen(payload), one);

@@ -138,10 +138,10 @@ static void held_endpoint_survives_a_sweep(void **state)
     struct endpoint *trigger = endpoint_of("https://one-more.example.com/"); /* sweeps */
     assert_non_null(trigger);
     assert_true(endpoints_count() < before);
-    assert_int_equal(held->failures, 2);          /* still ours, not freed memory */
+    assert_int_equal(held->failures, 2); /* still ours, not freed memory */
     assert_string_equal(held->key, "https://held.example.com");
     struct endpoint *again = endpoint_of("https://held.example.com/other");
-    assert_ptr_equal(again, held);                /* the table still knows it */
+    assert_ptr_equal(again, held); /* the table still knows it */
     endpoint_release(again);
     endpoint_release(held);
     endpoint_release(trigger);
@@ -217,11 +217,11 @@ static void poison_messages_have_a_reason(void **state)
     assert_non_null(poison_with(MSG_H_ENVIRONMENT, "%ff", 3));
     assert_non_null(poison_with(MSG_H_ENVIRONMENT, "\xff", 1));
     assert_non_null(poison_with(MSG_H_ENVIRONMENT, NULL, 0));
-    assert_non_null(poison_with(MSG_H_CONNECTION, "conn-\xff", 6));      /* not UTF-8 */
-    assert_non_null(poison_with(MSG_H_CONNECTION, "conn-\xc0\xaf", 7));  /* overlong */
+    assert_non_null(poison_with(MSG_H_CONNECTION, "conn-\xff", 6));       /* not UTF-8 */
+    assert_non_null(poison_with(MSG_H_CONNECTION, "conn-\xc0\xaf", 7));   /* overlong */
     assert_non_null(poison_with(MSG_H_CONNECTION, "a\r\nX-Evil: 1", 12)); /* control characters */
-    assert_non_null(poison_with(MSG_H_CONNECTION, "a\xc2\x85", 3));      /* C1 NEL */
-    assert_non_null(poison_with(MSG_H_CONNECTION, "a\0b", 3));           /* NUL */
+    assert_non_null(poison_with(MSG_H_CONNECTION, "a\xc2\x85", 3));       /* C1 NEL */
+    assert_non_null(poison_with(MSG_H_CONNECTION, "a\0b", 3));            /* NUL */
     assert_non_null(poison_with(MSG_H_CONNECTION, "", 0));
     assert_non_null(poison_with(MSG_H_WEBHOOK_ID, NULL, 0));
     assert_non_null(poison_with(MSG_H_WEBHOOK_ID, "w\nid", 4));
@@ -241,12 +241,39 @@ static void header_filter_refuses_framing_hop_by_hop_and_origin_claims(void **st
 {
     (void)state;
     static const char *const refused[] = {
-        "transfer-encoding", "Transfer-Encoding", "content-length", "CONTENT-LENGTH", "connection", "upgrade", "te",
-        "trailer", "keep-alive", "proxy-authorization", "proxy-connection", "proxy-anything", "host",
-        "content-encoding", "content-type", "forwarded", "x-forwarded-for", "X-Forwarded-Host", "x-real-ip",
-        "webhook-signature", "Webhook-Id", "webhook-timestamp", "x-nango-hmac-sha256", "x-hookline-verified",
-        "authorization", "cookie", "expect", "via", "X-HTTP-Method-Override", "x-original-url", "x-rewrite-url",
-        "true-client-ip", "x-forwarded",
+        "transfer-encoding",
+        "Transfer-Encoding",
+        "content-length",
+        "CONTENT-LENGTH",
+        "connection",
+        "upgrade",
+        "te",
+        "trailer",
+        "keep-alive",
+        "proxy-authorization",
+        "proxy-connection",
+        "proxy-anything",
+        "host",
+        "content-encoding",
+        "content-type",
+        "forwarded",
+        "x-forwarded-for",
+        "X-Forwarded-Host",
+        "x-real-ip",
+        "webhook-signature",
+        "Webhook-Id",
+        "webhook-timestamp",
+        "x-nango-hmac-sha256",
+        "x-hookline-verified",
+        "authorization",
+        "cookie",
+        "expect",
+        "via",
+        "X-HTTP-Method-Override",
+        "x-original-url",
+        "x-rewrite-url",
+        "true-client-ip",
+        "x-forwarded",
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
         if (header_passes(refused[i]))
@@ -264,8 +291,18 @@ static void stored_request_headers_are_trimmed_tokens(void **state)
     (void)state;
     rd_kafka_headers_t *h = good_headers();
     static const char *const names[] = {
-        "http.transfer-encoding ", "http.webhook-signature\t", "http. content-length", "http.x-forwarded-for\t ",
-        "http.x a", "http.x:y", "http.", "http. ", "http.x\xff", "http.x(y)", "http.x-ok ", "http.x-github-event",
+        "http.transfer-encoding ",
+        "http.webhook-signature\t",
+        "http. content-length",
+        "http.x-forwarded-for\t ",
+        "http.x a",
+        "http.x:y",
+        "http.",
+        "http. ",
+        "http.x\xff",
+        "http.x(y)",
+        "http.x-ok ",
+        "http.x-github-event",
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         rd_kafka_header_add(h, names[i], -1, "chunked", -1);

@@ -24,20 +24,22 @@ static void utf8_accepts_well_formed_text_only(void **state)
     assert_true(ident_utf8_valid(BYTES("plain ascii")));
     assert_true(ident_utf8_valid(BYTES("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"))); /* é € 😀 */
     assert_false(ident_utf8_valid(BYTES("\xff")));
-    assert_false(ident_utf8_valid(BYTES("\x80")));                 /* a lone continuation byte */
-    assert_false(ident_utf8_valid(BYTES("\xc3")));                 /* cut short */
-    assert_false(ident_utf8_valid(BYTES("\xc0\xaf")));             /* overlong '/' */
-    assert_false(ident_utf8_valid(BYTES("\xe0\x80\xaf")));         /* overlong, 3 bytes */
-    assert_false(ident_utf8_valid(BYTES("\xed\xa0\x80")));         /* a UTF-16 surrogate */
-    assert_false(ident_utf8_valid(BYTES("\xf4\x90\x80\x80")));     /* beyond U+10FFFF */
-    assert_false(ident_utf8_valid(BYTES("ok\xe2\x82")));           /* truncated at the end */
+    assert_false(ident_utf8_valid(BYTES("\x80")));             /* a lone continuation byte */
+    assert_false(ident_utf8_valid(BYTES("\xc3")));             /* cut short */
+    assert_false(ident_utf8_valid(BYTES("\xc0\xaf")));         /* overlong '/' */
+    assert_false(ident_utf8_valid(BYTES("\xe0\x80\xaf")));     /* overlong, 3 bytes */
+    assert_false(ident_utf8_valid(BYTES("\xed\xa0\x80")));     /* a UTF-16 surrogate */
+    assert_false(ident_utf8_valid(BYTES("\xf4\x90\x80\x80"))); /* beyond U+10FFFF */
+    assert_false(ident_utf8_valid(BYTES("ok\xe2\x82")));       /* truncated at the end */
 }
 
 static void identifiers_are_utf8_without_controls_within_the_cap(void **state)
 {
     (void)state;
     assert_true(ident_valid(BYTES("conn-42")));
-    assert_true(ident_valid(BYTES("Gro\xc3\x9f" "e GmbH")));
+    assert_true(
+        ident_valid(BYTES("Gro\xc3\x9f"
+                          "e GmbH")));
     assert_false(ident_valid(BYTES("")));
     assert_false(ident_valid(BYTES("a\rb")));
     assert_false(ident_valid(BYTES("a\nb")));

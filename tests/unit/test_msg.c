@@ -51,7 +51,7 @@ static void plain_headers_pass_unchanged_in_order_without_the_prefix(void **stat
     rd_kafka_headers_t *h = rd_kafka_headers_new(8);
     adds(h, MSG_H_WEBHOOK_ID, "0190e3c4-0000-7000-8000-000000000001"); /* ours, not a request header */
     adds(h, "http.x-github-event", "push");
-    adds(h, "http.x-request-id", "a b\tc: d;e=\"f\"");                  /* tabs, colons, quotes are fine */
+    adds(h, "http.x-request-id", "a b\tc: d;e=\"f\""); /* tabs, colons, quotes are fine */
     adds(h, "http.x-empty", "");
     adds(h, "http.x-utf8", "caf\xc3\xa9");
     struct msg_http_header out[CAP];
@@ -115,11 +115,11 @@ static void odd_names_keep_null_values_and_the_cap(void **state)
 {
     (void)state;
     rd_kafka_headers_t *h = rd_kafka_headers_new(8);
-    adds(h, "HTTP.x-upper", "no");     /* the contract stores lower-case names */
+    adds(h, "HTTP.x-upper", "no"); /* the contract stores lower-case names */
     adds(h, "httpx-test", "no");
     adds(h, "hl.http.x-test", "no");
     adds(h, "http", "no");
-    adds(h, "http.x-secret", "no");    /* refused by keep() */
+    adds(h, "http.x-secret", "no"); /* refused by keep() */
     assert_int_equal(rd_kafka_header_add(h, "http.x-null", -1, NULL, 0), RD_KAFKA_RESP_ERR_NO_ERROR);
     adds(h, "http.x-a", "1");
     adds(h, "http.x-b", "2");
@@ -163,8 +163,16 @@ static void msg_header_reads_the_last_value_within_the_buffer(void **state)
 static void raw_round_trip(void **state)
 {
     (void)state;
-    const struct msg_raw_meta meta = {WID, ENV, "github-prod", "github-app", true, "POST", "/webhook/x/y",
-                                      "a=1", "https://in.example.com/webhook/x/y?a=1", 1700000000000LL};
+    const struct msg_raw_meta meta = {WID,
+                                      ENV,
+                                      "github-prod",
+                                      "github-app",
+                                      true,
+                                      "POST",
+                                      "/webhook/x/y",
+                                      "a=1",
+                                      "https://in.example.com/webhook/x/y?a=1",
+                                      1700000000000LL};
     rd_kafka_headers_t *h = msg_raw_encode(&meta, 2);
     msg_raw_add_http(h, "X-GitHub-Event", "push");
     msg_raw_add_http(h, "Content-Type", "application/json");

@@ -10,6 +10,7 @@
  * and expect.json what the provider must say about it:
  *   {"verdict": "valid|invalid|missing|no_secret|unsupported", "why": "substring",
  *    "ordering_key": "" (none) | "...", "event_type": first group's event type,
+ *    "event_id": the provider's event id (provider_event_id; "" none), when given,
  *    "groups": [{"key", "value", "source": "connection_config|metadata|connection_id",
  *                "event_type", "payload_file"}]   payload defaults to the body
  *    | "attribution_error": "substring",
@@ -120,7 +121,8 @@ static void load_request(const char *dir, struct loaded *l)
 
     const char *name;
     json_t *value;
-    json_object_foreach(json_object_get(l->json, "headers"), name, value) {
+    json_object_foreach(json_object_get(l->json, "headers"), name, value)
+    {
         assert_true(l->req.nheaders < MAX_HEADERS);
         l->headers[l->req.nheaders].name = name;
         l->headers[l->req.nheaders++].value = json_string_value(value);
@@ -203,8 +205,10 @@ static void check_verify(const struct tcase *tc, const struct provider *p, const
     assert_int_equal(provider_verify(p, &l->req, &l->secrets, NULL, 0), want);
     const char *why_want = opt_string(expect, "why");
     if (!why_want && want != VERIFY_VALID && want != VERIFY_UNSUPPORTED)
-        fail_msg("%s: a rejected request needs the reason it is rejected for (\"why\" in expect.json); "
-                 "it got \"%s\"", tc->dir, why);
+        fail_msg(
+            "%s: a rejected request needs the reason it is rejected for (\"why\" in expect.json); "
+            "it got \"%s\"",
+            tc->dir, why);
     if (why_want && !strstr(why, why_want))
         fail_msg("%s: why \"%s\" lacks \"%s\"", tc->dir, why, why_want);
     check_why_is_clean(l, why);
@@ -218,6 +222,18 @@ static void check_ordering_key(const struct provider *p, const struct loaded *l,
     size_t n = provider_ordering_key(p, &l->req, key, sizeof key);
     assert_int_equal(n, strlen(want));
     assert_string_equal(key, want);
+}
+
+static void check_event_id(const struct provider *p, const struct loaded *l, const json_t *expect)
+{
+    const char *want = opt_string(expect, "event_id");
+    if (!want)
+        return;
+    char id[256];
+    size_t n = provider_event_id(p, &l->req, id, sizeof id);
+    assert_int_equal(n, strlen(want));
+    if (n)
+        assert_string_equal(id, want);
 }
 
 static void check_group(const struct tcase *tc, const struct loaded *l, const struct attribution_group *g,
@@ -278,7 +294,8 @@ static void check_handshake_headers(const struct tcase *tc, const struct handsha
 {
     const char *name;
     json_t *value;
-    json_object_foreach((json_t *)(uintptr_t)want, name, value) {
+    json_object_foreach((json_t *)(uintptr_t)want, name, value)
+    {
         const char *got = NULL;
         for (size_t i = 0; i < HANDSHAKE_MAX_HEADERS && a->headers[i].name; i++)
             if (strcasecmp(a->headers[i].name, name) == 0)
@@ -309,8 +326,7 @@ static void check_handshake(const struct tcase *tc, const struct provider *p, co
     assert_int_equal(a.store, json_is_true(json_object_get(want, "store")));
     const char *body = opt_string(want, "body"), *contains = opt_string(want, "body_contains");
     if (body && (a.body_len != strlen(body) || memcmp(a.body, body, a.body_len) != 0))
-        fail_msg("%s: handshake body\n  got  %.*s\n  want %s", tc->dir, (int)a.body_len, a.body ? a.body : "",
-                 body);
+        fail_msg("%s: handshake body\n  got  %.*s\n  want %s", tc->dir, (int)a.body_len, a.body ? a.body : "", body);
     if (contains && (!a.body || !strstr(a.body, contains)))
         fail_msg("%s: handshake body lacks %s", tc->dir, contains);
     if (json_is_null(json_object_get(want, "body")) && a.body_len != 0)
@@ -318,8 +334,10 @@ static void check_handshake(const struct tcase *tc, const struct provider *p, co
     check_handshake_headers(tc, &a, json_object_get(want, "headers"));
     const char *why = opt_string(want, "why");
     if (a.status >= 400 && !why)
-        fail_msg("%s: a refused handshake needs the reason it is refused for (\"handshake.why\"); it got "
-                 "\"%s\"", tc->dir, a.why);
+        fail_msg(
+            "%s: a refused handshake needs the reason it is refused for (\"handshake.why\"); it got "
+            "\"%s\"",
+            tc->dir, a.why);
     if (why ? !strstr(a.why, why) : a.why[0] != '\0')
         fail_msg("%s: handshake why \"%s\", want \"%s\"", tc->dir, a.why, why ? why : "");
     free(a.body);
@@ -337,6 +355,7 @@ static void run_case(void **state)
 
     check_verify(tc, p, &l, expect);
     check_ordering_key(p, &l, expect);
+    check_event_id(p, &l, expect);
     check_attribution(tc, p, &l, expect);
     check_handshake(tc, p, &l, expect);
 
@@ -507,8 +526,13 @@ static bool round_trip(const struct provider *p, const char *url, const char *bo
 {
     struct http_header h[8];
     const char *q = strchr(url, '?');
-    struct webhook_request req = {.method = "POST", .url = url, .path = "", .query = q ? q + 1 : "",
-                                  .body = (const unsigned char *)body, .body_len = strlen(body), .now = NOW};
+    struct webhook_request req = {.method = "POST",
+                                  .url = url,
+                                  .path = "",
+                                  .query = q ? q + 1 : "",
+                                  .body = (const unsigned char *)body,
+                                  .body_len = strlen(body),
+                                  .now = NOW};
     int n = provider_sign(p, &req, s, h, 8);
     if (n < 0)
         return false;
@@ -533,8 +557,8 @@ static bool round_trip(const struct provider *p, const char *url, const char *bo
     return true;
 }
 
-#define GENERIC_CONFIG                                                                                             \
-    "{\"header\":\"X-Sig\",\"algorithm\":\"sha512\",\"encoding\":\"base64\",\"prefix\":\"v1=\","                    \
+#define GENERIC_CONFIG                                                                                                 \
+    "{\"header\":\"X-Sig\",\"algorithm\":\"sha512\",\"encoding\":\"base64\",\"prefix\":\"v1=\","                       \
     "\"template\":\"{timestamp}:{method}:{url}:{header:X-Id}:{body}\",\"timestamp_header\":\"X-Ts\"}"
 
 /* Every provider that can sign, signed by provider_sign, verifies. */
@@ -542,7 +566,8 @@ static void test_sign_round_trip(void **state)
 {
     (void)state;
     struct provider_secrets s = {.webhook_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-                                 .client_secret = "a-client-secret", .verify_config = GENERIC_CONFIG};
+                                 .client_secret = "a-client-secret",
+                                 .verify_config = GENERIC_CONFIG};
     /* Some providers' secrets are base64 (Airtable): the same key without whsec_. */
     struct provider_secrets b64 = s;
     b64.webhook_secret = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -566,14 +591,20 @@ static void test_rotation(void **state)
 {
     (void)state;
     struct provider_secrets old = {.webhook_secret = "old-secret", .client_secret = "old-client"};
-    struct provider_secrets now = {.webhook_secret = "new-secret", .client_secret = "new-client",
-                                   .previous_webhook_secret = "old-secret", .previous_client_secret = "old-client"};
+    struct provider_secrets now = {.webhook_secret = "new-secret",
+                                   .client_secret = "new-client",
+                                   .previous_webhook_secret = "old-secret",
+                                   .previous_client_secret = "old-client"};
     struct provider_secrets gone = {.webhook_secret = "new-secret", .client_secret = "new-client"};
     const char *names[] = {"github-app", "hubspot", "slack", "stripe", "gitlab", "google-drive", "zoom"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         struct http_header h[8];
-        struct webhook_request req = {.method = "POST", .url = "https://h.example/w", .query = "",
-                                      .body = (const unsigned char *)"{}", .body_len = 2, .now = NOW};
+        struct webhook_request req = {.method = "POST",
+                                      .url = "https://h.example/w",
+                                      .query = "",
+                                      .body = (const unsigned char *)"{}",
+                                      .body_len = 2,
+                                      .now = NOW};
         int n = provider_sign(provider_find(names[i]), &req, &old, h, 8);
         assert_true(n > 0);
         req.headers = h;
@@ -596,8 +627,8 @@ static void test_ed25519_round_trip(void **state)
     assert_true(round_trip(p, "https://h.example/w", "{\"type\":\"a.b\"}", &priv, &pub));
     /* The private key is no verification key, the public one cannot sign. */
     struct http_header h[8];
-    struct webhook_request req = {.method = "POST", .url = "u", .query = "", .body = (const unsigned char *)"{}",
-                                  .body_len = 2, .now = NOW};
+    struct webhook_request req = {
+        .method = "POST", .url = "u", .query = "", .body = (const unsigned char *)"{}", .body_len = 2, .now = NOW};
     assert_int_equal(provider_sign(p, &req, &pub, h, 8), -1);
     int n = provider_sign(p, &req, &priv, h, 8);
     assert_true(n > 0);
@@ -615,9 +646,10 @@ static void test_sign_known_values(void **state)
 {
     (void)state;
     struct http_header h[2];
-    struct provider_secrets s = {.webhook_secret = "It's a Secret to Everybody", .client_secret = "hs-client-secret-1a2b3c"};
-    struct webhook_request req = {.method = "POST", .body = (const unsigned char *)"Hello, World!",
-                                  .body_len = 13, .now = NOW};
+    struct provider_secrets s = {.webhook_secret = "It's a Secret to Everybody",
+                                 .client_secret = "hs-client-secret-1a2b3c"};
+    struct webhook_request req = {
+        .method = "POST", .body = (const unsigned char *)"Hello, World!", .body_len = 13, .now = NOW};
     assert_int_equal(provider_sign(provider_find("github-app"), &req, &s, h, 2), 1);
     assert_string_equal(h[0].name, "X-Hub-Signature-256");
     assert_string_equal(h[0].value, "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17");
@@ -665,8 +697,8 @@ static void free_headers(struct http_header *h, int n)
 }
 
 /* Signs req with scheme spec alone into h + *n. */
-static void sign_with(const struct sig_spec *spec, const struct webhook_request *req,
-                      const struct provider_secrets *s, struct http_header *h, int *n)
+static void sign_with(const struct sig_spec *spec, const struct webhook_request *req, const struct provider_secrets *s,
+                      struct http_header *h, int *n)
 {
     int got = signature_sign_specs(spec, 1, req, s, h + *n, (size_t)(MAX_HEADERS - *n));
     assert_true(got > 0);
@@ -680,7 +712,8 @@ static void test_no_downgrade(void **state)
     (void)state;
     static const struct {
         const char *provider, *secret;
-    } rows[] = {{"hubspot", "hs-client-secret-1a2b3c"}, {"github", "gh-webhook-secret-9f8e7d"},
+    } rows[] = {{"hubspot", "hs-client-secret-1a2b3c"},
+                {"github", "gh-webhook-secret-9f8e7d"},
                 {"gitlab", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const struct provider *p = provider_find(rows[i].provider);
@@ -692,8 +725,13 @@ static void test_no_downgrade(void **state)
         struct http_header h[MAX_HEADERS];
         int n = 0;
         char why[256];
-        struct webhook_request req = {.method = "POST", .url = "https://h.example/w", .query = "", .headers = h,
-                                      .body = (const unsigned char *)"[{\"a\":1}]", .body_len = 9, .now = NOW};
+        struct webhook_request req = {.method = "POST",
+                                      .url = "https://h.example/w",
+                                      .query = "",
+                                      .headers = h,
+                                      .body = (const unsigned char *)"[{\"a\":1}]",
+                                      .body_len = 9,
+                                      .now = NOW};
         sign_with(legacy, &req, &s, h, &n);
         req.nheaders = (size_t)n;
         assert_int_equal(provider_verify(p, &req, &s, why, sizeof why), VERIFY_MISSING);
@@ -738,8 +776,8 @@ static void test_check_verify_config(void **state)
     /* While verifying, a key hookline does not know is ignored (it cannot loosen anything). */
     struct provider_secrets s = {.webhook_secret = "w", .verify_config = "{\"unknown\":1}"};
     struct http_header h[] = {{"X-Hub-Signature", "sha1=0000000000000000000000000000000000000000"}};
-    struct webhook_request req = {.method = "POST", .headers = h, .nheaders = 1, .body = (const unsigned char *)"{}",
-                                  .body_len = 2};
+    struct webhook_request req = {
+        .method = "POST", .headers = h, .nheaders = 1, .body = (const unsigned char *)"{}", .body_len = 2};
     assert_int_equal(provider_verify(gh, &req, &s, why, sizeof why), VERIFY_MISSING);
     assert_non_null(strstr(why, "alone is refused"));
 }
@@ -748,7 +786,8 @@ static void test_sign_refusals(void **state)
 {
     (void)state;
     struct http_header h[2];
-    struct provider_secrets s = {.webhook_secret = "w", .client_secret = "c"}, empty = {.webhook_secret = "", .client_secret = NULL};
+    struct provider_secrets s = {.webhook_secret = "w", .client_secret = "c"},
+                            empty = {.webhook_secret = "", .client_secret = NULL};
     struct webhook_request req = {.method = "POST", .url = "u", .body = (const unsigned char *)"{}", .body_len = 2};
     assert_int_equal(provider_sign(provider_find("unauthenticated"), &req, &s, h, 2), -1);
     assert_int_equal(provider_sign(provider_find("github-app"), &req, &empty, h, 2), -1);

@@ -225,15 +225,15 @@ static void parse_fails(const char *current, const char *old, const char *names)
 static void test_malformed_keys(void **state)
 {
     (void)state;
-    parse_fails(KEY1, NULL, SECRETBOX_ENV_KEY);                     /* no key id */
-    parse_fails("k1:", NULL, SECRETBOX_ENV_KEY);                    /* no key */
-    parse_fails("k1:AQEBAQEB", NULL, SECRETBOX_ENV_KEY);            /* too short */
-    parse_fails("k1:" KEY1 "AQEB", NULL, SECRETBOX_ENV_KEY);        /* too long */
-    parse_fails("k1:" KEY1 "*", NULL, SECRETBOX_ENV_KEY);           /* not base64 */
-    parse_fails("bad id:" KEY1, NULL, SECRETBOX_ENV_KEY);           /* key id charset */
+    parse_fails(KEY1, NULL, SECRETBOX_ENV_KEY);              /* no key id */
+    parse_fails("k1:", NULL, SECRETBOX_ENV_KEY);             /* no key */
+    parse_fails("k1:AQEBAQEB", NULL, SECRETBOX_ENV_KEY);     /* too short */
+    parse_fails("k1:" KEY1 "AQEB", NULL, SECRETBOX_ENV_KEY); /* too long */
+    parse_fails("k1:" KEY1 "*", NULL, SECRETBOX_ENV_KEY);    /* not base64 */
+    parse_fails("bad id:" KEY1, NULL, SECRETBOX_ENV_KEY);    /* key id charset */
     parse_fails("k:1:" KEY1, NULL, SECRETBOX_ENV_KEY);
     parse_fails("abcdefghijklmnopqrstuvwxyz0123456:" KEY1, NULL, SECRETBOX_ENV_KEY); /* 33 chars */
-    parse_fails(NULL, "k1:" KEY1, SECRETBOX_ENV_OLD_KEYS);          /* old keys without a current one */
+    parse_fails(NULL, "k1:" KEY1, SECRETBOX_ENV_OLD_KEYS); /* old keys without a current one */
     parse_fails("k1:" KEY1, "k2:" KEY2 ",", SECRETBOX_ENV_OLD_KEYS " entry 2");
     parse_fails("k1:" KEY1, "k2:" KEY2 ",k3", SECRETBOX_ENV_OLD_KEYS " entry 2");
     parse_fails("k1:" KEY1, "k1:" KEY2, "twice");
@@ -290,10 +290,10 @@ static void test_too_long(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_tampering_fails),
+        cmocka_unit_test(test_round_trip),        cmocka_unit_test(test_tampering_fails),
         cmocka_unit_test(test_wrong_place_fails), cmocka_unit_test(test_unknown_key_id),
-        cmocka_unit_test(test_rotation),       cmocka_unit_test(test_legacy_plaintext),
-        cmocka_unit_test(test_malformed_keys), cmocka_unit_test(test_new_key),
+        cmocka_unit_test(test_rotation),          cmocka_unit_test(test_legacy_plaintext),
+        cmocka_unit_test(test_malformed_keys),    cmocka_unit_test(test_new_key),
         cmocka_unit_test(test_too_long),
     };
     return cmocka_run_group_tests_name("secretbox", tests, NULL, NULL);

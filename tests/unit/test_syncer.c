@@ -54,8 +54,16 @@ static void parses_subscription_arrays(void **state)
 
 static struct job_fields fields(const char *payload, size_t len)
 {
-    return (struct job_fields){"0190f0e0-0000-8000-8000-000000000001", "contacts", "conn \"1\"", "hs", "hubspot",
-                               "*", "wh-1", 2, payload, len};
+    return (struct job_fields){"0190f0e0-0000-8000-8000-000000000001",
+                               "contacts",
+                               "conn \"1\"",
+                               "hs",
+                               "hubspot",
+                               "*",
+                               "wh-1",
+                               2,
+                               payload,
+                               len};
 }
 
 static void job_splices_json_payload(void **state)
@@ -66,10 +74,11 @@ static void job_splices_json_payload(void **state)
     size_t len = 0;
     char *body = job_build(&f, &len);
     assert_non_null(body);
-    assert_string_equal(body, "{\"type\":\"sync.webhook\",\"runId\":\"0190f0e0-0000-8000-8000-000000000001\","
-                              "\"syncName\":\"contacts\",\"connectionId\":\"conn \\\"1\\\"\","
-                              "\"providerConfigKey\":\"hs\",\"provider\":\"hubspot\",\"subscription\":\"*\","
-                              "\"webhookId\":\"wh-1\",\"attempt\":2,\"payload\":[ {\"eventId\": 1} ]}");
+    assert_string_equal(body,
+                        "{\"type\":\"sync.webhook\",\"runId\":\"0190f0e0-0000-8000-8000-000000000001\","
+                        "\"syncName\":\"contacts\",\"connectionId\":\"conn \\\"1\\\"\","
+                        "\"providerConfigKey\":\"hs\",\"provider\":\"hubspot\",\"subscription\":\"*\","
+                        "\"webhookId\":\"wh-1\",\"attempt\":2,\"payload\":[ {\"eventId\": 1} ]}");
     assert_int_equal(len, strlen(body));
     free(body);
 }
@@ -100,10 +109,11 @@ static void notification_body_with_and_without_counts(void **state)
     size_t len = 0;
     char *body = job_notification("contacts", "c1", "hs", "2026-01-02T03:04:05.678Z",
                                   "{\"added\":3,\"deleted\":1,\"other\":true}", &len);
-    assert_string_equal(body, "{\"from\":\"hookline\",\"type\":\"sync\",\"syncType\":\"WEBHOOK\","
-                              "\"syncName\":\"contacts\",\"connectionId\":\"c1\",\"providerConfigKey\":\"hs\","
-                              "\"success\":true,\"modifiedAfter\":\"2026-01-02T03:04:05.678Z\","
-                              "\"responseResults\":{\"added\":3,\"updated\":0,\"deleted\":1}}");
+    assert_string_equal(body,
+                        "{\"from\":\"hookline\",\"type\":\"sync\",\"syncType\":\"WEBHOOK\","
+                        "\"syncName\":\"contacts\",\"connectionId\":\"c1\",\"providerConfigKey\":\"hs\","
+                        "\"success\":true,\"modifiedAfter\":\"2026-01-02T03:04:05.678Z\","
+                        "\"responseResults\":{\"added\":3,\"updated\":0,\"deleted\":1}}");
     free(body);
     body = job_notification("s", "c", "i", "t", NULL, &len);
     assert_non_null(strstr(body, "{\"added\":0,\"updated\":0,\"deleted\":0}}"));
