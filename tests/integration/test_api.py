@@ -18,6 +18,11 @@ import requests
 
 from hlsupport import TIMEOUT, App, github_body, topic, topic_tool, uid, wait_until
 
+# The webhook log is written off the hot path by the API's own consumer: after a suite
+# that floods the ingress (test_abuse) it may be minutes behind on a loaded machine,
+# which is allowed; waits on what it shows get that long.
+LOG_TIMEOUT = max(TIMEOUT, 180)
+
 CALLED = set()      # (METHOD, documented path) of every API call made by these tests
 
 
@@ -266,12 +271,12 @@ def test_sync_runs_list_get_and_retry(api, app, cli):
     body = github_body(5150, run=uid())
     wid = app.send(body).headers["X-Hookline-Webhook-Id"]
     runs = wait_until(lambda: [r for r in api.get("/v1/sync-runs", env=env, webhook_id=wid).json()["data"]
-                               if r["status"] == "failed"], TIMEOUT, "the sync run to fail")
+                               if r["status"] == "failed"], LOG_TIMEOUT, "the sync run to fail")
     run = api.get(f"/v1/sync-runs/{runs[0]['id']}", expect=200).json()
     assert run["connection_id"] == conn and run["sync"] == "fails"
     r = api.call("POST", f"/v1/sync-runs/{run['id']}/retry", expect=202).json()
     assert r["status"] in ("queued", "running", "failed")
-    timeline = wait_until(lambda: _timeline(api, wid, "sync-run"), TIMEOUT, "the sync run in the timeline")
+    timeline = wait_until(lambda: _timeline(api, wid, "sync-run"), LOG_TIMEOUT, "the sync run in the timeline")
     assert timeline[0]["sync_run_id"] == run["id"]
 
 
@@ -290,14 +295,15 @@ def test_webhook_timeline_failure_retry_dead_letter_redrive(api, app, receiver):
     receiver.status = 503
     body = github_body(31337, n=uid())
     wid = app.send(body).headers["X-Hookline-Webhook-Id"]
-    wait_until(lambda: _timeline(api, wid, "attempt"), TIMEOUT, "a failed first attempt")
+    wait_until(lambda: _timeline(api, wid, "attempt"), LOG_TIMEOUT, "a failed first attempt")
     receiver.status = 200
     app.wait_payload(body)
     # The retry is a later attempt: in the same pass (kind "attempt") or a later pass ("retry").
     tl = wait_until(lambda: [e for e in (_timeline(api, wid) or []) if e["kind"] in ("attempt", "retry")
-                             and e["result"] == "delivered"], TIMEOUT, "a delivered retry in the timeline")
+                             and e["result"] == "delivered"], LOG_TIMEOUT, "a delivered retry in the timeline")
     assert tl[0]["http_status"] == 200 and tl[0]["latency_ms"] >= 0 and tl[0]["attempt"] > 1
-    w = api.get(f"/v1/webhooks/{wid}", expect=200).json()
+    w = wait_until(lambda: (lambda w: w if "routed" in [e["kind"] for e in w["timeline"]] else None)(
+        api.get(f"/v1/webhooks/{wid}", expect=200).json()), LOG_TIMEOUT, "the routing in the timeline")
     kinds = [e["kind"] for e in w["timeline"]]
     assert kinds[0] == "received" and "routed" in kinds and "attempt" in kinds
     first = [e for e in w["timeline"] if e["kind"] == "attempt"][0]
@@ -316,14 +322,14 @@ def test_webhook_timeline_failure_retry_dead_letter_redrive(api, app, receiver):
     receiver.status = 400
     body2 = github_body(31337, n=uid())
     wid2 = app.send(body2).headers["X-Hookline-Webhook-Id"]
-    dls = wait_until(lambda: api.get("/v1/dead-letters", env=env, webhook_id=wid2).json()["data"], TIMEOUT,
+    dls = wait_until(lambda: api.get("/v1/dead-letters", env=env, webhook_id=wid2).json()["data"], LOG_TIMEOUT,
                      "the dead letter in the API")
     assert dls[0]["destination"].startswith(receiver.url) and dls[0]["status"] == 400
     receiver.status = 200
     r = api.call("POST", f"/v1/dead-letters/{dls[0]['id']}/redrive", expect=202).json()
     assert r["webhook_id"] == wid2
     app.wait_payload(body2)
-    wait_until(lambda: api.get(f"/v1/webhooks/{wid2}").json()["status"] == "delivered", TIMEOUT,
+    wait_until(lambda: api.get(f"/v1/webhooks/{wid2}").json()["status"] == "delivered", LOG_TIMEOUT,
                "the redriven webhook to be delivered")
     kinds2 = [e["kind"] for e in _timeline(api, wid2)]
     assert "dead-lettered" in kinds2 and "redriven" in kinds2
@@ -352,9 +358,9 @@ def test_a_key_sees_only_its_environments(api, api_url, app, cli, stack, receive
     wid = other.send(github_body(8080, n=uid())).headers["X-Hookline-Webhook-Id"]
     all_key = make_key(cli, "--all", "--scope", "write")
     admin = Api(api_url, all_key["key"])
-    dl = wait_until(lambda: admin.get("/v1/dead-letters", env=oenv, webhook_id=wid).json()["data"], TIMEOUT,
+    dl = wait_until(lambda: admin.get("/v1/dead-letters", env=oenv, webhook_id=wid).json()["data"], LOG_TIMEOUT,
                     "the other environment's dead letter")
-    run = wait_until(lambda: admin.get("/v1/sync-runs", env=oenv, webhook_id=wid).json()["data"], TIMEOUT,
+    run = wait_until(lambda: admin.get("/v1/sync-runs", env=oenv, webhook_id=wid).json()["data"], LOG_TIMEOUT,
                      "the other environment's sync run")
     receiver.status = 200
     assert oenv in [e["id"] for e in admin.get("/v1/environments", limit=500).json()["data"]]
@@ -421,18 +427,18 @@ def test_log_is_off_the_hot_path_and_survives_kill(api, app, daemons):
     conn = app.connect({"installation_id": "6006"})
     before = github_body(6006, n=uid())
     wid0 = app.send(before).headers["X-Hookline-Webhook-Id"]
-    wait_until(lambda: api.get(f"/v1/webhooks/{wid0}").status_code == 200, TIMEOUT, "the first webhook logged")
+    wait_until(lambda: api.get(f"/v1/webhooks/{wid0}").status_code == 200, LOG_TIMEOUT, "the first webhook logged")
     daemons.kill("api")
     body = github_body(6006, n=uid())
     wid = app.send(body).headers["X-Hookline-Webhook-Id"]
     app.wait_payload(body)                      # delivered without the API
     daemons.start("api")
     w = wait_until(lambda: (lambda r: r.status_code == 200 and r.json())(api.get(f"/v1/webhooks/{wid}")),
-                   TIMEOUT, "the webhook sent while the API was down, in the log")
-    wait_until(lambda: api.get(f"/v1/webhooks/{wid}").json()["status"] == "delivered", TIMEOUT, "its delivery")
+                   LOG_TIMEOUT, "the webhook sent while the API was down, in the log")
+    wait_until(lambda: api.get(f"/v1/webhooks/{wid}").json()["status"] == "delivered", LOG_TIMEOUT, "its delivery")
     for x in (wid0, wid):
         # Each topic's partitions are read independently: wait for both, then none twice.
-        wait_until(lambda: {"received", "routed"} <= {e["kind"] for e in _timeline(api, x)}, TIMEOUT,
+        wait_until(lambda: {"received", "routed"} <= {e["kind"] for e in _timeline(api, x)}, LOG_TIMEOUT,
                    f"webhook {x} received and routed in the log", lambda: _timeline(api, x))
         kinds = [e["kind"] for e in _timeline(api, x)]
         assert kinds.count("received") == 1 and kinds.count("routed") == 1, (x, kinds)
@@ -457,8 +463,10 @@ def test_log_shows_quarantine_and_survives_poison(api, api_url, app, cli):
              _raw_line([("hl.webhook-id", wid), ("hl.environment", "not-a-uuid"), ("hl.integration", "github"),
                         ("hl.provider", "github-app"), ("hl.received-at", str(int(time.time() * 1000)))])]
     topic_tool("produce", topic("raw"), stdin=b"".join(lines))
-    w = wait_until(lambda: (lambda r: r.status_code == 200 and r.json()["status"] == "quarantined" and r.json())(
-        admin.get(f"/v1/webhooks/{wid}")), TIMEOUT, "the quarantined webhook in the log")
+    # Both events: the log reads the raw and rejected topics at their own pace.
+    w = wait_until(lambda: (lambda r: r.status_code == 200 and r.json()["status"] == "quarantined" and
+                            {"received", "quarantined"} <= {e["kind"] for e in r.json()["timeline"]} and r.json())(
+        admin.get(f"/v1/webhooks/{wid}")), LOG_TIMEOUT, "the quarantined webhook in the log")
     q = [e for e in w["timeline"] if e["kind"] == "quarantined"]
     assert q and q[0]["detail"]["stage"] == "router" and q[0]["detail"]["reason"], w["timeline"]
     assert w["timeline"][0]["kind"] == "received"
@@ -467,7 +475,7 @@ def test_log_shows_quarantine_and_survives_poison(api, api_url, app, cli):
     # The log kept going: a normal webhook after the poison is logged.
     conn = app.connect({"installation_id": "4040"})
     after = app.send(github_body(4040, n=uid())).headers["X-Hookline-Webhook-Id"]
-    wait_until(lambda: api.get(f"/v1/webhooks/{after}").status_code == 200, TIMEOUT, "the next webhook logged")
+    wait_until(lambda: api.get(f"/v1/webhooks/{after}").status_code == 200, LOG_TIMEOUT, "the next webhook logged")
     port = os.environ["HOOKLINE_STACK_API_ADMIN_PORT"]
     metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     refused = re.search(r"^hookline_api_log_refused_total (\d+)", metrics, re.M)
@@ -487,10 +495,10 @@ def test_log_retention_prunes_old_rows(api, app, daemons):
                     os.environ["HOOKLINE_DATABASE_URL"], "-c", sql], check=True, capture_output=True, timeout=30)
     api.get(f"/v1/webhooks/{old_wid}", expect=200)
     recent = app.send(github_body(4141, n=uid())).headers["X-Hookline-Webhook-Id"]
-    wait_until(lambda: api.get(f"/v1/webhooks/{recent}").status_code == 200, TIMEOUT, "a recent webhook logged")
+    wait_until(lambda: api.get(f"/v1/webhooks/{recent}").status_code == 200, LOG_TIMEOUT, "a recent webhook logged")
     daemons.stop("api")
     daemons.start("api")
-    wait_until(lambda: api.get(f"/v1/webhooks/{old_wid}").status_code == 404, TIMEOUT, "the old webhook pruned")
+    wait_until(lambda: api.get(f"/v1/webhooks/{old_wid}").status_code == 404, LOG_TIMEOUT, "the old webhook pruned")
     api.get(f"/v1/webhooks/{recent}", expect=200)
 
 
