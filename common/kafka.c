@@ -280,8 +280,15 @@ static void pause_assignment(rd_kafka_t *consumer)
         rd_kafka_topic_partition_list_destroy(parts);
 }
 
+/* Whether this thread paused its consumer's partitions (each consumer is polled by one
+ * thread). Resuming partitions that were never paused is not harmless in librdkafka
+ * 2.0.2: the fetcher restarts, and a consumer that stores offsets after its batch then
+ * reads the batch again, and again. */
+static _Thread_local bool held_by_this_thread;
+
 void kafka_consumer_hold(rd_kafka_t *consumer, int ms)
 {
+    held_by_this_thread = true;
     pause_assignment(consumer);
     double deadline = clock_mono_s() + (double)ms / 1000;
     int left;
@@ -306,6 +313,9 @@ void kafka_consumer_hold(rd_kafka_t *consumer, int ms)
 
 void kafka_consumer_release(rd_kafka_t *consumer)
 {
+    if (!held_by_this_thread)
+        return;
+    held_by_this_thread = false;
     rd_kafka_topic_partition_list_t *parts = NULL;
     if (rd_kafka_assignment(consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts && parts->cnt > 0)
         rd_kafka_resume_partitions(consumer, parts);
