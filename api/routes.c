@@ -985,6 +985,8 @@ static unsigned dead_letter_redrive(PGconn *db, struct api_request *rq, struct a
     "  AND (l.dead_lettered_at IS NULL OR d.attempted_at > l.dead_lettered_at)) THEN 'delivered'"                      \
     " WHEN l.dead_lettered_at IS NOT NULL THEN 'dead-lettered'"                                                        \
     " WHEN EXISTS (SELECT 1 FROM delivery_attempts d WHERE d.webhook_id = l.webhook_id) THEN 'retrying'"               \
+    " WHEN l.attributed IS NULL AND EXISTS (SELECT 1 FROM dropped_duplicates x WHERE x.webhook_id = l.webhook_id)"     \
+    "  THEN 'dropped-duplicate'"                                                                                       \
     " WHEN l.attributed IS NULL THEN 'received'"                                                                       \
     " WHEN NOT l.attributed THEN 'unattributed' ELSE 'routed' END"
 
@@ -1062,6 +1064,12 @@ static unsigned webhook_get(PGconn *db, struct api_request *rq, struct api_respo
                    "  json_build_object('sync', s.name, 'status', r.status, 'attempts', r.attempts, 'last_error',"
                    "  r.last_error)::jsonb, NULL, NULL, NULL, NULL, NULL, NULL, r.status, r.id"
                    "  FROM sync_runs r JOIN syncs s ON s.id = r.sync_id WHERE r.webhook_id = l.webhook_id"
+                   /* Provider events the router dropped as copies: the whole webhook, or
+                    * some events of its batch. */
+                   "  UNION ALL SELECT x.dropped_at, 0, 'dropped-duplicate', " TS("x.dropped_at") ", NULL, NULL,"
+                   "  json_build_object('duplicate_of', x.original_webhook, 'provider_event_id', x.event_id)::jsonb,"
+                   "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM dropped_duplicates x"
+                   "  WHERE x.webhook_id = l.webhook_id"
                    " ) t), '[]'::json))::text FROM webhook_log l WHERE l.webhook_id = $2 AND "
                    ENV_OK("l.environment_id"),
                    2, p);

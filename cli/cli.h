@@ -82,10 +82,11 @@ int cmd_api_key_revoke(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_rewind(int argc, char **argv);
 
-/* cli_dropped.c: when the router dropped webhook_id as a re-sent copy of a provider
- * event (dropped_duplicates), prints so (a JSON array of one object with json) and
- * returns CLI_OK (or CLI_FAIL when it cannot print); -1 when it did not drop it. */
-int cli_dropped_duplicate(PGconn *db, const char *webhook_id, bool json);
+/* cli_dropped.c: when the router dropped provider events of webhook_id as re-sent
+ * copies (dropped_duplicates), prints one line (a JSON object with json) per event,
+ * saying the webhook was dropped (whole) or the event left out of its batch, and
+ * returns CLI_OK (or CLI_FAIL when it cannot print); -1 when it dropped none. */
+int cli_dropped_duplicate(PGconn *db, const char *webhook_id, bool json, bool whole);
 
 /* cmd_replay.c: "now", RFC 3339 with an offset or Z (2026-12-03T14:00:00Z,
  * 2026-12-03T16:00:00.5+02:00), or relative to now_ms (-2h, -30m, -90s, -1d, +1h),

@@ -1,6 +1,7 @@
-/* cli_dropped: what `hookline deliveries WEBHOOK_ID` says about a webhook the router
- * dropped as a re-sent copy of a provider event (router/dedup.c writes
- * dropped_duplicates): it was never delivered, and the earlier webhook was. */
+/* cli_dropped: what `hookline deliveries WEBHOOK_ID` says about the provider events
+ * of a webhook the router dropped as re-sent copies (router/dedup.c writes
+ * dropped_duplicates): the whole webhook (it was never delivered, the earlier webhook
+ * was), or some events of a batch (the rest was routed). */
 #include <stdio.h>
 
 #include "cli/cli.h"
@@ -8,9 +9,9 @@
 static const char dropped_sql[] =
     "SELECT to_char(dropped_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS time,"
     " 'dropped-duplicate' AS result, original_webhook AS duplicate_of, integration, event_id AS provider_event_id"
-    " FROM dropped_duplicates WHERE webhook_id = $1";
+    " FROM dropped_duplicates WHERE webhook_id = $1 ORDER BY dropped_at, event_id";
 
-int cli_dropped_duplicate(PGconn *db, const char *webhook_id, bool json)
+int cli_dropped_duplicate(PGconn *db, const char *webhook_id, bool json, bool whole)
 {
     const char *params[1] = {webhook_id};
     json_t *rows = cli_db_fetch(db, "reading dropped duplicates", dropped_sql, 1, params);
@@ -22,11 +23,14 @@ int cli_dropped_duplicate(PGconn *db, const char *webhook_id, bool json)
     if (json) {
         status = cli_print(rows, true, "") == 0 ? CLI_OK : CLI_FAIL;
     } else {
-        json_t *r = json_array_get(rows, 0);
-        printf("%s  dropped by the router as a duplicate of webhook %s (provider event %s of integration %s)\n",
-               json_string_value(json_object_get(r, "time")), json_string_value(json_object_get(r, "duplicate_of")),
-               json_string_value(json_object_get(r, "provider_event_id")),
-               json_string_value(json_object_get(r, "integration")));
+        for (size_t i = 0; i < json_array_size(rows); i++) {
+            json_t *r = json_array_get(rows, i);
+            printf("%s  %s by the router as a duplicate of webhook %s (provider event %s of integration %s)\n",
+                   json_string_value(json_object_get(r, "time")), whole ? "dropped" : "one event left out",
+                   json_string_value(json_object_get(r, "duplicate_of")),
+                   json_string_value(json_object_get(r, "provider_event_id")),
+                   json_string_value(json_object_get(r, "integration")));
+        }
         status = CLI_OK;
     }
     json_decref(rows);

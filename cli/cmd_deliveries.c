@@ -76,7 +76,7 @@ int cmd_deliveries(int argc, char **argv)
     if (!rows)
         goto out;
     size_t n = json_array_size(rows);
-    if (n == 0 && (status = cli_dropped_duplicate(db, id, json)) >= 0)
+    if (n == 0 && (status = cli_dropped_duplicate(db, id, json, true)) >= 0)
         goto out;
     status = CLI_FAIL;
     if (n == 0) {
@@ -89,6 +89,8 @@ int cmd_deliveries(int argc, char **argv)
     }
     if (cli_print(rows, json, "") == 0)
         status = CLI_OK;
+    if (!json) /* a batch routed with its copies left out says which */
+        (void)cli_dropped_duplicate(db, id, false, false);
 out:
     json_decref(rows);
     PQfinish(db);

@@ -49,9 +49,12 @@ struct batch {
     size_t *next;         /* next element of the same group, NONE at the end */
     size_t *first, *last; /* per group: its first and last element */
     size_t ngroups;
-    size_t none;   /* the unattributed group, NONE until one is needed */
-    size_t *slots; /* open-addressing index: group + 1, 0 when empty */
-    size_t nslots; /* a power of two, more than twice n */
+    size_t none;                /* the unattributed group, NONE until one is needed */
+    size_t *slots;              /* open-addressing index: group + 1, 0 when empty */
+    size_t nslots;              /* a power of two, more than twice n */
+    const bool *drop;           /* per element: left out (a duplicate the router drops), or NULL */
+    size_t ndropped;            /* how many elements drop leaves out */
+    const struct found *forced; /* the request-level identifier naming every element, or NULL */
 };
 
 /* ---- identifiers and event types ----------------------------------------------- */
@@ -410,18 +413,29 @@ static int batch_alloc(struct batch *b, size_t n)
     return b->spans && b->ids && b->next && b->first && b->last && b->slots ? 0 : -1;
 }
 
-/* Reads every element's identifier and links elements into groups. */
-static void batch_group(struct batch *b, const struct attr_spec *a, const struct webhook_request *req, json_t *arr)
+/* Reads every element's identifier and links elements into groups (dropped ones into
+ * none). Returns 0 or -1 (no memory). */
+static int batch_group(struct batch *b, const struct attr_spec *a, const struct webhook_request *req, json_t *arr)
 {
     for (size_t i = 0; i < b->n; i++) {
-        find_id(a, req, json_array_get(arr, i), false, true, &b->ids[i]);
         b->next[i] = NONE;
+        if (b->drop && b->drop[i]) {
+            b->ids[i] = (struct found){-1, NULL};
+            continue;
+        }
+        if (b->forced)
+            b->ids[i] = (struct found){b->forced->which, strdup(b->forced->value)};
+        else
+            find_id(a, req, json_array_get(arr, i), false, true, &b->ids[i]);
+        if (b->forced && !b->ids[i].value)
+            return -1;
         size_t g = group_for(b, i);
         if (b->first[g] != i) {
             b->next[b->last[g]] = i;
             b->last[g] = i;
         }
     }
+    return 0;
 }
 
 /* The body around the array + "[" + the group's element bytes joined by "," + "]".
@@ -454,6 +468,8 @@ static int join_group(const struct batch *b, size_t grp, const struct webhook_re
 static int batch_emit(const struct batch *b, const struct attr_spec *a, const struct webhook_request *req, json_t *arr,
                       struct attribution *out)
 {
+    if (b->ngroups == 0)
+        return 0; /* every event dropped */
     if (!(out->groups = calloc(b->ngroups, sizeof *out->groups)))
         return -1;
     out->n = b->ngroups;
@@ -463,7 +479,7 @@ static int batch_emit(const struct batch *b, const struct attr_spec *a, const st
         size_t head = b->first[grp];
         if (group_init(g, a, &b->ids[head]) < 0 || event_text(a, req, json_array_get(arr, head), &g->event_type) < 0)
             return -1;
-        if (b->ngroups == 1) {
+        if (b->ngroups == 1 && b->ndropped == 0) {
             g->payload = provider_strndup(req->body, req->body_len);
             g->payload_len = req->body_len;
             if (!g->payload)
@@ -495,8 +511,15 @@ static json_t *batch_array(const struct attr_spec *a, const struct webhook_reque
     return events;
 }
 
+/* What leaves events of a batch out of its groups (attribution_split's drop). */
+struct leave_out {
+    const bool *drop; /* per event, or NULL */
+    size_t n;         /* drop's length: the number of events the caller counted */
+};
+
 static int split_batch(const struct attr_spec *a, const struct webhook_request *req, json_t *root,
-                       struct attribution *out, char *err, size_t errlen)
+                       const struct found *forced, const struct leave_out *lo, struct attribution *out, char *err,
+                       size_t errlen)
 {
     struct span arrspan;
     json_t *arr = batch_array(a, req, root, &arrspan, err, errlen);
@@ -512,7 +535,16 @@ static int split_batch(const struct attr_spec *a, const struct webhook_request *
     if (batch_alloc(&b, n) < 0)
         goto out;
     b.arr = arrspan;
-    batch_group(&b, a, req, arr);
+    b.forced = forced;
+    if (lo->drop && lo->n != n) {
+        provider_say(err, errlen, "the batch has %zu events, not %zu", n, lo->n);
+        goto out;
+    }
+    b.drop = lo->drop;
+    for (size_t i = 0; b.drop && i < n; i++)
+        b.ndropped += b.drop[i];
+    if (batch_group(&b, a, req, arr) < 0)
+        goto out;
     if (scan_elements((const char *)req->body + arrspan.off, arrspan.len, b.spans, n) < 0) {
         provider_say(err, errlen, "could not delimit the array's elements");
         goto out;
@@ -542,10 +574,13 @@ static int split_single(const struct attr_spec *a, const struct webhook_request 
 }
 
 /* A batch named as a whole by a request-level identifier f: one group, whose event
- * type is read from the first event. */
+ * type is read from the first event (with events left out, the rest spliced). */
 static int batch_as_one(const struct attr_spec *a, const struct webhook_request *req, json_t *root,
-                        const struct found *f, struct attribution *out, char *err, size_t errlen)
+                        const struct found *f, const struct leave_out *lo, struct attribution *out, char *err,
+                        size_t errlen)
 {
+    if (root && lo->drop)
+        return split_batch(a, req, root, f, lo, out, err, errlen);
     struct span ignored;
     json_t *arr = root ? batch_array(a, req, root, &ignored, err, errlen) : NULL;
     if (root && !arr)
@@ -557,9 +592,10 @@ static int batch_as_one(const struct attr_spec *a, const struct webhook_request 
     return 0;
 }
 
-int attribution_split(const struct provider *p, const struct webhook_request *req, struct attribution *out, char *err,
-                      size_t errlen)
+int attribution_split(const struct provider *p, const struct webhook_request *req, const bool *drop, size_t ndrop,
+                      struct attribution *out, char *err, size_t errlen)
 {
+    const struct leave_out lo = {drop, ndrop};
     const struct attr_spec *a = &p->attr;
     json_t *root = NULL;
     if (reads_body(a) && !(root = body_root(a, req, err, errlen)))
@@ -571,9 +607,9 @@ int attribution_split(const struct provider *p, const struct webhook_request *re
     if (!a->batch)
         rc = split_single(a, req, root, out, err, errlen);
     else if (f.which >= 0)
-        rc = batch_as_one(a, req, root, &f, out, err, errlen);
+        rc = batch_as_one(a, req, root, &f, &lo, out, err, errlen);
     else
-        rc = split_batch(a, req, root, out, err, errlen);
+        rc = split_batch(a, req, root, NULL, &lo, out, err, errlen);
     free(f.value);
     json_decref(root);
     if (rc < 0)

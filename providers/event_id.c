@@ -102,3 +102,35 @@ size_t provider_event_id(const struct provider *p, const struct webhook_request 
         return 0;
     return body_ids(a, req, out, outlen);
 }
+
+size_t provider_event_ids(const struct provider *p, const struct webhook_request *req, char ***ids)
+{
+    const struct attr_spec *a = &p->attr;
+    *ids = NULL;
+    if (!a->batch || !a->event_id_paths[0] || a->body == ATTR_BODY_NONE)
+        return 0;
+    char err[64];
+    json_t *root = provider_parse_json(req, err, sizeof err);
+    json_t *arr = a->batch[0] ? json_object_get(root, a->batch) : root;
+    size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+    char **out = n ? calloc(n, sizeof *out) : NULL;
+    for (size_t i = 0; out && i < n; i++) {
+        char buf[512];
+        size_t len = 0;
+        buf[0] = '\0';
+        if (append_event(a, json_array_get(arr, i), buf, sizeof buf, &len, ',') && len > 0 && !(out[i] = strdup(buf))) {
+            provider_event_ids_free(out, n);
+            out = NULL;
+        }
+    }
+    json_decref(root);
+    *ids = out;
+    return out ? n : 0;
+}
+
+void provider_event_ids_free(char **ids, size_t n)
+{
+    for (size_t i = 0; ids && i < n; i++)
+        free(ids[i]);
+    free(ids);
+}

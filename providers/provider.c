@@ -56,14 +56,20 @@ size_t provider_ordering_key(const struct provider *p, const struct webhook_requ
     return attribution_ordering_key(p, req, out, outlen);
 }
 
-int provider_attribute(const struct provider *p, const struct webhook_request *req, struct attribution *out, char *err,
-                       size_t errlen)
+int provider_attribute_except(const struct provider *p, const struct webhook_request *req, const bool *drop,
+                              size_t ndrop, struct attribution *out, char *err, size_t errlen)
 {
     out->groups = NULL;
     out->n = 0;
     if (err && errlen)
         err[0] = '\0';
-    return attribution_split(p, req, out, err, errlen);
+    return attribution_split(p, req, drop, ndrop, out, err, errlen);
+}
+
+int provider_attribute(const struct provider *p, const struct webhook_request *req, struct attribution *out, char *err,
+                       size_t errlen)
+{
+    return provider_attribute_except(p, req, NULL, 0, out, err, errlen);
 }
 
 void attribution_free(struct attribution *a)

@@ -121,6 +121,14 @@ size_t provider_ordering_key(const struct provider *p, const struct webhook_requ
 int provider_attribute(const struct provider *p, const struct webhook_request *req, struct attribution *out, char *err,
                        size_t errlen) __attribute__((warn_unused_result));
 
+/* As provider_attribute, with the events of a batch whose drop[i] is set left out of
+ * every group (ndrop: drop's length, the batch's number of events as
+ * provider_event_ids counted them; drop NULL: none). The groups' payloads splice the
+ * remaining events' original bytes; with every event left out, out->n is 0. */
+int provider_attribute_except(const struct provider *p, const struct webhook_request *req, const bool *drop,
+                              size_t ndrop, struct attribution *out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 void attribution_free(struct attribution *a);
 
 /* The provider's own id of the event req carries (X-GitHub-Delivery, Stripe's event id,
@@ -129,6 +137,13 @@ void attribution_free(struct attribution *a);
  * SHA-256 ("sha256:<hex>"). Writes it NUL-terminated into out (outlen >= 80) and returns
  * its length, or 0 when the provider has no such id or req carries none. */
 size_t provider_event_id(const struct provider *p, const struct webhook_request *req, char *out, size_t outlen);
+
+/* For a provider that batches events and names each one (HubSpot's eventId, ...): the
+ * id of every event of req's batch, in order, NULL for an event without one, in *ids
+ * (free with provider_event_ids_free); returns their number. 0 (and *ids NULL) when the
+ * provider does not batch, names no event, or the body is not a readable batch. */
+size_t provider_event_ids(const struct provider *p, const struct webhook_request *req, char ***ids);
+void provider_event_ids_free(char **ids, size_t n);
 
 /* A synchronous answer the provider expects instead of (or besides) the usual 200:
  * Slack url_verification, Zoom endpoint.url_validation, Microsoft Graph validationToken,

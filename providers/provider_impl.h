@@ -256,8 +256,9 @@ int scheme_ed25519_sign(const unsigned char *seed, size_t seedlen, const void *m
 
 /* Generic attribution engine (attribution.c), driven by p->attr. Contracts as
  * provider_attribute and provider_ordering_key in provider.h. */
-int attribution_split(const struct provider *p, const struct webhook_request *req, struct attribution *out, char *err,
-                      size_t errlen) __attribute__((warn_unused_result));
+/* drop (NULL, or one flag per event of a batch, ndrop of them): events left out. */
+int attribution_split(const struct provider *p, const struct webhook_request *req, const bool *drop, size_t ndrop,
+                      struct attribution *out, char *err, size_t errlen) __attribute__((warn_unused_result));
 size_t attribution_ordering_key(const struct provider *p, const struct webhook_request *req, char *out, size_t outlen);
 
 /* Helpers shared by the engines and the custom code (util.c). */

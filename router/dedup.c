@@ -36,7 +36,7 @@ static double next_prune;
 static double unchecked_until; /* clock_mono_s: no check before (the database did not answer) */
 static struct metric *m_unchecked;
 static struct metric_family *m_dropped;
-static json_t *batch_won; /* webhook ids whose claim the last dedup_batch_claim won */
+static json_t *batch_won; /* "<webhook id> <event id>" of the claims the last dedup_batch_claim won */
 
 static const char claim_sql[] =
     "INSERT INTO provider_events AS pe (environment_id, integration, event_id, webhook_id)"
@@ -53,14 +53,14 @@ static const char batch_sql[] =
     " ON CONFLICT (environment_id, integration, event_id) DO UPDATE"
     " SET webhook_id = EXCLUDED.webhook_id, seen_at = now(), duplicates = 0"
     " WHERE pe.webhook_id = EXCLUDED.webhook_id OR pe.seen_at < now() - make_interval(secs => $5::bigint)"
-    " RETURNING webhook_id";
+    " RETURNING webhook_id, event_id";
 
 /* The claim was lost: count the copy and remember it for `hookline deliveries`. */
 static const char lost_sql[] =
     "WITH u AS (UPDATE provider_events SET duplicates = duplicates + 1"
     "  WHERE environment_id = $1::uuid AND integration = $2 AND event_id = $3 RETURNING webhook_id),"
     " d AS (INSERT INTO dropped_duplicates (webhook_id, original_webhook, environment_id, integration, event_id)"
-    "  SELECT $4, webhook_id, $1::uuid, $2, $3 FROM u WHERE webhook_id <> $4 ON CONFLICT (webhook_id) DO NOTHING)"
+    "  SELECT $4, webhook_id, $1::uuid, $2, $3 FROM u WHERE webhook_id <> $4 ON CONFLICT (webhook_id, event_id) DO NOTHING)"
     " SELECT webhook_id FROM u";
 
 static const char prune_sql[] =
@@ -199,10 +199,78 @@ void dedup_shutdown(void)
     conninfo = NULL;
 }
 
-int dedup_webhook(const struct provider *p, const struct webhook_request *wr, rd_kafka_headers_t *raw, const char *env,
-                  const char *integration, const char *wid)
+/* The key of a claim in batch_won: a new string, or NULL. */
+static char *won_key(const char *wid, const char *event_id)
 {
-    char replay[64], verified[16], event_id[256], first[128] = "";
+    char *key = NULL;
+    return asprintf(&key, "%s %s", wid, event_id) < 0 ? NULL : key;
+}
+
+static bool won_in_batch(const char *wid, const char *event_id)
+{
+    char *key = won_key(wid, event_id);
+    bool won = key && json_object_get(batch_won, key);
+    free(key);
+    return won;
+}
+
+/* Claims one event id unless the batch statement did: as dedup_claim; logs a drop. */
+static int claim_one(const char *env, const char *integration, const char *event_id, const char *wid)
+{
+    if (won_in_batch(wid, event_id))
+        return 1;
+    char first[128] = "";
+    int rc = dedup_claim(env, integration, event_id, wid, first, sizeof first);
+    if (rc == 0)
+        log_info(wid, "dropped: %s already sent event %s as webhook %s", integration, event_id, first);
+    return rc;
+}
+
+/* A batch whose events carry their own ids: each event is claimed, and the copies
+ * (claimed by an earlier webhook, or repeated inside this one) are left out. */
+static int dedup_events(char **ids, size_t n, const char *env, const char *integration, const char *wid,
+                        struct dedup_drops *out)
+{
+    bool *drop = calloc(n, sizeof *drop);
+    json_t *seen = json_object();
+    size_t dropped = 0;
+    int rc = drop && seen ? 1 : -1;
+    for (size_t i = 0; rc == 1 && i < n; i++) {
+        if (!ids[i])
+            continue;
+        if (json_object_get(seen, ids[i])) {
+            drop[i] = true;
+            dropped++;
+            const char *labels[1] = {integration};
+            metric_inc(metric_family_get(m_dropped, labels));
+            log_info(wid, "dropped: %s event %s appears twice in the batch", integration, ids[i]);
+            continue;
+        }
+        json_object_set_new(seen, ids[i], json_true());
+        int c = claim_one(env, integration, ids[i], wid);
+        if (c < 0)
+            rc = -1;
+        else if (c == 0)
+            drop[i] = true, dropped++;
+    }
+    json_decref(seen);
+    if (rc == 1 && dropped == n)
+        rc = 0; /* nothing new in it */
+    if (rc == 1 && dropped > 0) {
+        log_info(wid, "%zu of the batch's %zu events were copies: routing the other %zu", dropped, n, n - dropped);
+        out->drop = drop;
+        out->n = n;
+        return 1;
+    }
+    free(drop);
+    return rc;
+}
+
+int dedup_webhook(const struct provider *p, const struct webhook_request *wr, rd_kafka_headers_t *raw, const char *env,
+                  const char *integration, const char *wid, struct dedup_drops *out)
+{
+    *out = (struct dedup_drops){NULL, 0};
+    char replay[64], verified[16], event_id[256];
     if (window_s <= 0 || msg_header(raw, MSG_H_REPLAY_ID, replay, sizeof replay))
         return 1;
     /* Only a signed request may claim an id: an unverified one could otherwise claim the
@@ -210,14 +278,24 @@ int dedup_webhook(const struct provider *p, const struct webhook_request *wr, rd
      * dropped. */
     if (!msg_header(raw, MSG_H_VERIFIED, verified, sizeof verified) || strcmp(verified, "verified"))
         return 1;
-    if (json_object_get(batch_won, wid))
-        return 1; /* claimed with its batch */
+    if (unchecked())
+        return 1;
+    char **ids;
+    size_t n = provider_event_ids(p, wr, &ids);
+    if (n > 0) {
+        int rc = dedup_events(ids, n, env, integration, wid, out);
+        provider_event_ids_free(ids, n);
+        return rc;
+    }
     if (provider_event_id(p, wr, event_id, sizeof event_id) == 0)
         return 1;
-    int rc = dedup_claim(env, integration, event_id, wid, first, sizeof first);
-    if (rc == 0)
-        log_info(wid, "dropped: %s already sent event %s as webhook %s", integration, event_id, first);
-    return rc;
+    return claim_one(env, integration, event_id, wid);
+}
+
+void dedup_drops_free(struct dedup_drops *d)
+{
+    free(d->drop);
+    *d = (struct dedup_drops){NULL, 0};
 }
 
 /* ---- a batch's claims in one statement -------------------------------------------- */
@@ -254,8 +332,26 @@ static char *array_literal(json_t *a)
     return out;
 }
 
-/* The claim of one raw message into the columns, unless it takes no part or repeats an
- * event already in the batch (that copy is left to dedup_webhook, after the first). */
+/* One claim into the columns, unless it repeats an event already in the batch (that
+ * copy is left to dedup_webhook, after the first). */
+static void batch_add_claim(json_t *cols[4], json_t *keys, const char *env, const char *integration,
+                            const char *event_id, const char *wid)
+{
+    char *key = NULL;
+    if (asprintf(&key, "%s/%s/%s", env, integration, event_id) < 0)
+        return;
+    if (!json_object_get(keys, key)) {
+        json_object_set_new(keys, key, json_true());
+        array_add(cols[0], env);
+        array_add(cols[1], integration);
+        array_add(cols[2], event_id);
+        array_add(cols[3], wid);
+    }
+    free(key);
+}
+
+/* The claims of one raw message (each event's for a batch that names them) into the
+ * columns, unless it takes no part. */
 static void batch_add(const rd_kafka_message_t *rkm, json_t *cols[4], json_t *keys)
 {
     rd_kafka_headers_t *h = NULL;
@@ -284,19 +380,16 @@ static void batch_add(const rd_kafka_message_t *rkm, json_t *cols[4], json_t *ke
                                  .nheaders = n,
                                  .body = rkm->payload ? rkm->payload : (const void *)"",
                                  .body_len = rkm->len};
-    size_t len = provider_event_id(p, &wr, event_id, sizeof event_id);
+    char **ids;
+    size_t nids = provider_event_ids(p, &wr, &ids);
+    size_t len = nids ? 0 : provider_event_id(p, &wr, event_id, sizeof event_id);
     msg_http_headers_free(stored, n);
-    char *key = NULL;
-    if (len == 0 || asprintf(&key, "%s/%s/%s", env, integration, event_id) < 0)
-        return;
-    if (!json_object_get(keys, key)) {
-        json_object_set_new(keys, key, json_true());
-        array_add(cols[0], env);
-        array_add(cols[1], integration);
-        array_add(cols[2], event_id);
-        array_add(cols[3], wid);
-    }
-    free(key);
+    for (size_t i = 0; i < nids; i++)
+        if (ids[i])
+            batch_add_claim(cols, keys, env, integration, ids[i], wid);
+    provider_event_ids_free(ids, nids);
+    if (len > 0)
+        batch_add_claim(cols, keys, env, integration, event_id, wid);
 }
 
 void dedup_batch_claim(rd_kafka_message_t *const *batch, size_t n)
@@ -323,8 +416,12 @@ void dedup_batch_claim(rd_kafka_message_t *const *batch, size_t n)
         PGresult *res = run(batch_sql, 5, params, &permanent);
         if (!res && !permanent)
             pause_checks();
-        for (int r = 0; res && r < PQntuples(res); r++)
-            json_object_set_new(batch_won, PQgetvalue(res, r, 0), json_true());
+        for (int r = 0; res && r < PQntuples(res); r++) {
+            char *key = won_key(PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
+            if (key)
+                json_object_set_new(batch_won, key, json_true());
+            free(key);
+        }
         PQclear(res);
     }
     for (int c = 0; c < 4; c++) {

@@ -186,14 +186,17 @@ int route_message(const rd_kafka_message_t *rkm)
         .body = rkm->payload ? rkm->payload : (const void *)"",
         .body_len = rkm->len,
     };
-    int fresh = dedup_webhook(p, &wr, raw, m.env, m.integration, m.webhook_id);
+    struct dedup_drops copies;
+    int fresh = dedup_webhook(p, &wr, raw, m.env, m.integration, m.webhook_id, &copies);
     if (fresh <= 0) {
         rc = fresh; /* 0: a copy, dropped; -1: retried */
         goto out;
     }
     struct attribution a = {0};
     char err[256] = "";
-    if (provider_attribute(p, &wr, &a, err, sizeof err) < 0) {
+    int split = provider_attribute_except(p, &wr, copies.drop, copies.n, &a, err, sizeof err);
+    dedup_drops_free(&copies);
+    if (split < 0) {
         char reason[300];
         snprintf(reason, sizeof reason, "attribution failed: %s", err[0] ? err : "unreadable body");
         rc = quarantine(rkm, m.webhook_id, m_q_attribution, reason);

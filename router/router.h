@@ -67,12 +67,22 @@ int dedup_init(const char *conninfo, long window_s) __attribute__((warn_unused_r
  * routing never waits for the check (see dedup.c). */
 int dedup_claim(const char *env, const char *integration, const char *event_id, const char *wid, char *first,
                 size_t firstlen) __attribute__((warn_unused_result));
+/* The events of a batch dedup_webhook left out: one flag per event, or drop NULL. */
+struct dedup_drops {
+    bool *drop;
+    size_t n;
+};
+void dedup_drops_free(struct dedup_drops *d);
 /* The same for one raw message of provider p: replays (MSG_H_REPLAY_ID), unverified
- * webhooks and webhooks without a provider event id always pass. Logs a drop. */
+ * webhooks and webhooks without a provider event id always pass. A batch whose events
+ * carry their own ids is checked event by event: 1 with the copies among them in *out
+ * (route the rest; free with dedup_drops_free), 0 when every event is a copy. Logs
+ * what it drops. */
 struct provider;
 struct webhook_request;
 int dedup_webhook(const struct provider *p, const struct webhook_request *wr, rd_kafka_headers_t *raw, const char *env,
-                  const char *integration, const char *wid) __attribute__((warn_unused_result));
+                  const char *integration, const char *wid, struct dedup_drops *out)
+    __attribute__((warn_unused_result));
 /* Claims the events of a batch of raw messages in one statement before they are
  * routed, so that dedup_webhook needs the database only for the copies (and for
  * everything when this statement failed). Main thread; the batch is borrowed. */

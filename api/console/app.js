@@ -98,7 +98,7 @@ async function pagedList(heading, filters, load, render) {
 
 /* ---- pages ------------------------------------------------------------------------------ */
 
-const STATUSES = ["", "received", "routed", "unattributed", "retrying", "delivered", "dead-lettered", "quarantined"];
+const STATUSES = ["", "received", "routed", "unattributed", "retrying", "delivered", "dead-lettered", "quarantined", "dropped-duplicate"];
 
 async function pageWebhooks(params) {
   const f = Object.assign({ env: state.env }, params);
@@ -145,6 +145,8 @@ function describe(e) {
       `${d.destination || ""}: ${d.error || ""} after ${d.attempts || "?"} attempts`];
     case "redriven": return ["Redriven", `to ${d.destination || ""}`];
     case "quarantined": return ["Quarantined", `by ${d.stage || "?"}: ${d.reason || ""}`];
+    case "dropped-duplicate": return ["Dropped as a copy",
+      `provider event ${d.provider_event_id || "?"} was already sent as webhook ${d.duplicate_of || "?"}`];
     case "sync-run": return ["Sync run started", `${d.sync} (${e.result}), run ${e.sync_run_id}`];
     default: return [e.kind, ""];
   }

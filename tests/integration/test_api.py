@@ -288,6 +288,25 @@ def _timeline(api, wid, kind=None):
     return [e for e in events if kind is None or e["kind"] == kind]
 
 
+def test_a_dropped_copy_shows_in_the_log_with_the_webhook_it_repeats(api, app, receiver):
+    inst = int(uuid.uuid4().int % 10**9)
+    app.connect({"installation_id": str(inst)})
+    body = github_body(inst)
+    headers = app.sign(body)
+    first = app.send(body, headers).headers["X-Hookline-Webhook-Id"]
+    copy = app.send(body, headers).headers["X-Hookline-Webhook-Id"]   # the provider re-sends it
+    wait_until(lambda: api.get(f"/v1/webhooks/{copy}").status_code == 200
+               and api.get(f"/v1/webhooks/{copy}").json()["status"] == "dropped-duplicate", LOG_TIMEOUT,
+               "the copy logged as a dropped duplicate")
+    drops = _timeline(api, copy, "dropped-duplicate")
+    assert len(drops) == 1, drops
+    assert drops[0]["detail"]["duplicate_of"] == first
+    assert drops[0]["detail"]["provider_event_id"] == headers["X-GitHub-Delivery"]
+    assert api.get(f"/v1/webhooks/{first}").json()["status"] != "dropped-duplicate"
+    listed = api.get("/v1/webhooks", env=app.env["id"], status="dropped-duplicate").json()["data"]
+    assert [w["webhook_id"] for w in listed] == [copy]
+
+
 def test_webhook_timeline_failure_retry_dead_letter_redrive(api, app, receiver):
     env = app.env["id"]
     conn = app.connect({"installation_id": "31337"})
