@@ -82,6 +82,9 @@ int cmd_api_key_revoke(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_rewind(int argc, char **argv);
 
+/* cmd_version.c: `hookline version`, the libraries as loaded at run time. */
+int cmd_version(int argc, char **argv);
+
 /* cli_dropped.c: when the router dropped provider events of webhook_id as re-sent
  * copies (dropped_duplicates), prints one line (a JSON object with json) per event,
  * saying the webhook was dropped (whole) or the event left out of its batch, and

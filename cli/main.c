@@ -87,6 +87,7 @@ static const struct command commands[] = {
      * matches, so "deliveries prune" is this one and "deliveries <id>" the next. */
     {"deliveries", "prune", cmd_deliveries_prune, "delete recorded delivery attempts older than a duration"},
     {"deliveries", NULL, cmd_deliveries, "every delivery attempt of a webhook: deliveries WEBHOOK_ID"},
+    {"version", NULL, cmd_version, "print the versions of the libraries hookline runs with (librdkafka, ...)"},
     {"providers", NULL, cmd_providers, "list supported providers and how each is verified"},
     {"sign", NULL, cmd_sign, "sign a body read from stdin as a provider would (headers or curl)"},
     {"verify", NULL, cmd_verify, "check a captured request (body on stdin) against a secret"},

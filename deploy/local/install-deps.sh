@@ -7,7 +7,9 @@
 # Idempotent and cheap when everything is present (`make test` runs it every time):
 # apt is only touched when a package is missing, Maven only when the jars are.
 #
-#   HOOKLINE_CACHE_DIR   where the broker jars go (default <repo>/.cache)
+# Also a newer librdkafka runtime (deploy/local/fetch-librdkafka.sh).
+#
+#   HOOKLINE_CACHE_DIR   where the broker jars and that library go (default <repo>/.cache)
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -99,4 +101,7 @@ if [ "$(cat "$KAFKA_CACHE/.complete" 2>/dev/null)" != "$want" ]; then
     mv "$tmp" "$KAFKA_CACHE"
     trap - EXIT
 fi
+# ---- librdkafka for SCRAM ---------------------------------------------------------
+# A newer librdkafka runtime next to Debian's (see fetch-librdkafka.sh for why).
+sh "$ROOT/deploy/local/fetch-librdkafka.sh" "${HOOKLINE_CACHE_DIR:-$ROOT/.cache}/librdkafka-2.6.1"
 say "ok"

@@ -24,7 +24,8 @@
 #                          certificates of a CA the stack makes; env.sh then sets
 #                          HOOKLINE_KAFKA_SECURITY_PROTOCOL & co and sslmode=verify-full
 #   HOOKLINE_STACK_KAFKA_SASL  the clients' SASL mechanism on a secure stack: SCRAM-SHA-512
-#                          or PLAIN (default: SCRAM-SHA-512 with librdkafka >= 2.6.1, else
+#                          or PLAIN (default: SCRAM-SHA-512 when the binaries load
+#                          librdkafka >= 2.6.1, e.g. with LD_LIBRARY_PATH=.cache/librdkafka-2.6.1, else
 #                          PLAIN: older librdkafka fails SCRAM against Kafka 4 brokers,
 #                          librdkafka issue 4895); the brokers accept both
 # (HOOKLINE_STACK_*, never HOOKLINE_KAFKA_*: the daemons pass that prefix to librdkafka.)
@@ -54,8 +55,12 @@ case $NODES in 1 | 3) ;; *) echo "stack: HOOKLINE_STACK_KAFKA_NODES must be 1 or
 case $SECURE in 0 | 1) ;; *) echo "stack: HOOKLINE_STACK_SECURE must be 0 or 1" >&2; exit 2 ;; esac
 # librdkafka before 2.6.1 repeats the client nonce in SCRAM's final message, which Kafka 4
 # brokers reject (RFC 5802's strict check): PLAIN (over TLS) is what those clients can use.
+# What counts is the library the binaries load (LD_LIBRARY_PATH may name a newer one, as
+# the tests do with the one install-deps.sh fetches): `hookline version` says; before a
+# build, what pkg-config says.
 rdkafka_scram_ok() {
-    v=$(pkg-config --modversion rdkafka 2>/dev/null || echo 0)
+    v=$("$BIN_DIR/hookline" version --json 2>/dev/null | sed -n 's/.*"librdkafka": "\([0-9.]*\)".*/\1/p')
+    [ -n "$v" ] || v=$(pkg-config --modversion rdkafka 2>/dev/null || echo 0)
     printf '%s\n2.6.1\n' "$v" | sort -C -V -r
 }
 if [ -z "${HOOKLINE_STACK_KAFKA_SASL:-}" ]; then
