@@ -316,6 +316,13 @@ static json_t *body_root(const struct attr_spec *a, const struct webhook_request
     bool json = req->body && i < req->body_len && (s[i] == '{' || s[i] == '[');
     if (a->body == ATTR_BODY_FORM && !json)
         return form_root(req, err, errlen);
+    if (a->body == ATTR_BODY_OPTIONAL) { /* anything but a JSON object: no body identifiers */
+        json_t *root = json ? provider_parse_json(req, NULL, 0) : NULL;
+        if (json_is_object(root))
+            return root;
+        json_decref(root);
+        return json_object();
+    }
     return provider_parse_json(req, err, errlen);
 }
 

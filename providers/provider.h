@@ -84,7 +84,7 @@ struct attribution_key {
     char *value;      /* owned */
 };
 
-#define ATTRIBUTION_MAX_ALTS 7
+#define ATTRIBUTION_MAX_ALTS 15
 
 /* One group of events that concern the same connection identifier. */
 struct attribution_group {

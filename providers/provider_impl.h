@@ -129,6 +129,8 @@ enum attr_body {
     ATTR_BODY_NONE,     /* the body is not read (Google push: empty) */
     ATTR_BODY_FORM,     /* JSON, or form-encoded with JSON in a "payload" field, or plain
                              form fields read as a flat object (Slack) */
+    ATTR_BODY_OPTIONAL, /* read when it is a JSON object; any other body has no body
+                             identifiers and is no error (the unauthenticated provider) */
 };
 
 #define ATTR_MAX_IDS (ATTRIBUTION_MAX_ALTS + 1)

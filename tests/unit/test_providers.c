@@ -253,8 +253,20 @@ static void check_match(const char *what, enum attribution_match got, const char
 static void check_alternatives(const struct tcase *tc, const struct attribution_group *g, const json_t *want)
 {
     size_t n = json_array_size(want);
-    if (g->nalts != n)
-        fail_msg("%s: %zu alternatives, want %zu (\"alternatives\" in expect.json)", tc->dir, g->nalts, n);
+    if (g->nalts != n) {
+        char got[2048] = "";
+        static const char *const match_names[] = {"value", "key", "origin"};
+        for (size_t i = 0, o = 0; i < g->nalts && o < sizeof got; i++) {
+            const struct attribution_key *k = &g->alts[i];
+            int w = snprintf(got + o, sizeof got - o,
+                             "%s{\"key\": \"%s\", \"value\": \"%s\", \"source\": \"%s\"%s%s%s}", i ? ", " : "",
+                             k->config_key, k->value, source_names[k->source % 3], k->match ? ", \"match\": \"" : "",
+                             k->match ? match_names[k->match % 3] : "", k->match ? "\"" : "");
+            o += w > 0 ? (size_t)w : 0;
+        }
+        fail_msg("%s: %zu alternatives, want %zu (\"alternatives\" in expect.json); got [%s]", tc->dir, g->nalts, n,
+                 got);
+    }
     for (size_t i = 0; i < n; i++) {
         const struct attribution_key *k = &g->alts[i];
         const json_t *w = json_array_get(want, i);
