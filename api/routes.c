@@ -384,7 +384,7 @@ static unsigned integration_create(PGconn *db, struct api_request *rq, struct ap
     const char *p[] = {SCOPE(rq),
                        env,
                        key,
-                       provider_name(provider_find(provider)),
+                       provider, /* as given: an alias is what its webhooks are forwarded "from" */
                        sws,
                        scs,
                        unverified ? unverified : "false",
@@ -851,8 +851,17 @@ static unsigned providers_list(PGconn *db, struct api_request *rq, struct api_re
         char attribution[512];
         provider_attribution(p, attribution, sizeof attribution);
         const char *hs = provider_handshakes(p);
-        json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s?}", "name", provider_name(p), "attribution", attribution, "handshakes", hs));
+        json_array_append_new(arr, json_pack("{s:s, s:n, s:s, s:s?}", "name", provider_name(p), "alias_of",
+                                             "attribution", attribution, "handshakes", hs));
+    }
+    /* Aliases: other keys for a row (providers/aliases.c), listed with the row they map onto. */
+    const char *alias, *row;
+    for (size_t i = 0; arr && (alias = provider_alias_at(i, &row)) != NULL; i++) {
+        const struct provider *p = provider_find(alias);
+        char attribution[512];
+        provider_attribution(p, attribution, sizeof attribution);
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s?}", "name", alias, "alias_of", row, "attribution",
+                                             attribution, "handshakes", provider_handshakes(p)));
     }
     return api_json(rs, 200, json_pack("{s:o, s:n}", "data", arr, "next_cursor"));
 }

@@ -132,6 +132,9 @@ static void unknown_provider(const char *name)
     const struct provider *p;
     for (size_t i = 0; (p = provider_at(i)) != NULL; i++)
         fprintf(stderr, "%s %s", i ? "," : "", provider_name(p));
+    const char *alias;
+    for (size_t i = 0; (alias = provider_alias_at(i, NULL)) != NULL; i++)
+        fprintf(stderr, ", %s", alias);
     fputc('\n', stderr);
 }
 

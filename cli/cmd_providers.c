@@ -37,9 +37,11 @@ static const char providers_usage[] =
     "Lists the providers hookline supports: how each one's webhooks are verified, which\n"
     "integration secret that uses, the handshakes answered for it, and where attribution\n"
     "finds the connection a webhook belongs to (a connection_config or metadata key, or\n"
-    "the connection id in the webhook URL's ?nangoConnectionId=).\n"
+    "the connection id in the webhook URL's ?nangoConnectionId=). Every key is listed,\n"
+    "aliases too (alias_of names the row an alias maps onto); the last lines count the\n"
+    "providers and keys and say which of the keys Nango routes webhooks for are covered.\n"
     "\n"
-    "  --json   print a JSON array\n"
+    "  --json   print a JSON array (one object per key, no summary)\n"
     "  --help   show this help\n";
 
 /* The options sign and verify share, as help lines. */
@@ -84,15 +86,55 @@ static const char verify_usage[] =
     "\n"
     "Exit status: 0 valid, 1 anything else.\n";
 
-/* One row of `hookline providers` (a new reference, or NULL when out of memory). */
-static json_t *provider_row(const struct provider *p)
+/* One row of `hookline providers` for key name served by row p (name differs from p's
+ * name for an alias): a new reference, or NULL when out of memory. */
+static json_t *provider_row(const char *name, const struct provider *p)
 {
     char attribution[ATTRIBUTION_TEXT_MAX];
     provider_attribution(p, attribution, sizeof attribution);
-    /* s? packs NULL as null: providers without a secret, handshakes or attribution. */
-    return json_pack("{s:s, s:s?, s:s?, s:s?, s:s}", "name", provider_name(p), "secret_field", provider_secret_field(p),
-                     "attribution", attribution[0] ? attribution : NULL, "handshakes", provider_handshakes(p), "scheme",
-                     provider_scheme(p));
+    const char *alias_of = strcmp(name, provider_name(p)) ? provider_name(p) : NULL;
+    /* s? packs NULL as null: rows, providers without a secret, handshakes or attribution. */
+    return json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:s}", "name", name, "alias_of", alias_of, "secret_field",
+                     provider_secret_field(p), "attribution", attribution[0] ? attribution : NULL, "handshakes",
+                     provider_handshakes(p), "scheme", provider_scheme(p));
+}
+
+/* Appends a row for every provider key, rows first, then aliases. 0, or -1 when out of memory. */
+static int append_keys(json_t *rows)
+{
+    const struct provider *p;
+    for (size_t i = 0; (p = provider_at(i)) != NULL; i++)
+        if (json_array_append_new(rows, provider_row(provider_name(p), p)) < 0)
+            return -1;
+    const char *alias, *row;
+    for (size_t i = 0; (alias = provider_alias_at(i, &row)) != NULL; i++) {
+        p = provider_find(row);
+        if (p && json_array_append_new(rows, provider_row(alias, p)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The closing lines of the listing: how many rows and keys, and which of Nango's keys
+ * hookline lacks (so a user moving from Nango knows what carries over). */
+static void print_summary(size_t nkeys)
+{
+    size_t nrows = 0, nango = 0, covered = 0;
+    while (provider_at(nrows))
+        nrows++;
+    const char *key;
+    for (size_t i = 0; (key = provider_nango_key_at(i)) != NULL; i++) {
+        nango++;
+        covered += provider_find(key) != NULL;
+    }
+    printf("%zu providers (%zu keys), Nango keys covered: %zu/%zu\n", nrows, nkeys, covered, nango);
+    if (covered == nango)
+        return;
+    fputs("Nango keys missing:", stdout);
+    for (size_t i = 0; (key = provider_nango_key_at(i)) != NULL; i++)
+        if (!provider_find(key))
+            printf(" %s", key);
+    fputc('\n', stdout);
 }
 
 int cmd_providers(int argc, char **argv)
@@ -107,19 +149,14 @@ int cmd_providers(int argc, char **argv)
         return parsed;
 
     rows = json_array();
-    if (!rows) {
+    if (!rows || append_keys(rows) < 0) {
         cli_error("out of memory");
         goto out;
     }
-    const struct provider *p;
-    for (size_t i = 0; (p = provider_at(i)) != NULL; i++) {
-        if (json_array_append_new(rows, provider_row(p)) < 0) {
-            cli_error("out of memory");
-            goto out;
-        }
-    }
     if (cli_print(rows, json, "no providers") < 0)
         goto out;
+    if (!json)
+        print_summary(json_array_size(rows));
     status = CLI_OK;
 out:
     json_decref(rows);

@@ -157,7 +157,7 @@ static enum MHD_Result store_webhook(struct ingress_request *req, const struct r
     if (!suspend(req)) /* suspend before producing: the delivery report may resume us at once */
         return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"shutting down, retry later\"}");
     metric_add(m_bytes, (long)req->body_len);
-    if (produce_webhook(req, &v->wr, v->webhook_id, v->env, v->key, v->provider, v->verified) < 0)
+    if (produce_webhook(req, &v->wr, v->webhook_id, v->env, v->key, v->provider, v->provider_key, v->verified) < 0)
         http_answer_later(req, MHD_HTTP_SERVICE_UNAVAILABLE);
     return MHD_YES;
 }

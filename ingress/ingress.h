@@ -127,6 +127,9 @@ struct request_verdict {
     const char *json;                /* REQUEST_ANSWER: static */
     struct handshake_answer hs;      /* REQUEST_HANDSHAKE: hs.body owned by the verdict */
     const struct provider *provider; /* REQUEST_STORE */
+    /* REQUEST_STORE: the integration's provider key as configured; an alias (google-ads)
+     * names the same row as its provider but is what the webhook is forwarded "from". */
+    char provider_key[64];
     bool verified;
     char env[ID_LEN + 1]; /* from the path, once it is valid */
     char key[IDENT_INTEGRATION_KEY_MAX_LEN + 1];
@@ -146,11 +149,12 @@ void request_verdict_clear(struct request_verdict *out);
 /* produce.c */
 struct ingress_request;
 int produce_init(void) __attribute__((warn_unused_result));
-/* Queues the webhook on the raw topic. On 0 the request is answered later from the
+/* Queues the webhook on the raw topic, as from provider_key (the integration's provider
+ * key: p's name or an alias of it). On 0 the request is answered later from the
  * delivery report (the caller suspended it first); on -1 the caller answers 503. */
 int produce_webhook(struct ingress_request *req, const struct webhook_request *wr, const char *webhook_id,
-                    const char *env_id, const char *key, const struct provider *p, bool verified)
-    __attribute__((warn_unused_result));
+                    const char *env_id, const char *key, const struct provider *p, const char *provider_key,
+                    bool verified) __attribute__((warn_unused_result));
 /* Checks the cluster (blocking, up to 1 s); called periodically from main. */
 void produce_watch(void);
 bool produce_ready(void);

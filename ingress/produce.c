@@ -107,7 +107,8 @@ static rd_kafka_headers_t *build_headers(const char *webhook_id, const struct we
 }
 
 int produce_webhook(struct ingress_request *req, const struct webhook_request *wr, const char *webhook_id,
-                    const char *env_id, const char *key, const struct provider *p, bool verified)
+                    const char *env_id, const char *key, const struct provider *p, const char *provider_key,
+                    bool verified)
 {
     if (atomic_load(&brokers_down)) {
         log_warn(webhook_id, "kafka: all brokers down, refusing with 503");
@@ -115,7 +116,7 @@ int produce_webhook(struct ingress_request *req, const struct webhook_request *w
     }
     char okey[256];
     size_t okey_len = provider_ordering_key(p, wr, okey, sizeof okey);
-    rd_kafka_headers_t *h = build_headers(webhook_id, wr, env_id, key, provider_name(p), verified);
+    rd_kafka_headers_t *h = build_headers(webhook_id, wr, env_id, key, provider_key, verified);
     /* The body is copied: the request buffer belongs to MHD's connection. */
     rd_kafka_resp_err_t err = rd_kafka_producev(
         producer, RD_KAFKA_V_RKT(raw_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),

@@ -63,6 +63,7 @@ static void decide_known(const struct integration_entry *integ, struct request_v
         .verify_config = integ->verify_config[0] ? integ->verify_config : NULL,
     };
     out->provider = p;
+    snprintf(out->provider_key, sizeof out->provider_key, "%s", integ->provider);
     int hs = provider_handshake(p, wr, &secrets, &out->hs);
     if (hs < 0)
         return answer(out, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"out of memory\"}");

@@ -109,8 +109,20 @@ struct attribution {
 
 struct provider;
 
-/* Finds a provider by name; NULL if unknown. The result is static. */
+/* Finds a provider by name or alias (an alias resolves to its row, so provider_name of
+ * the result is the row's name); NULL if unknown. The result is static. */
 const struct provider *provider_find(const char *name);
+
+/* Aliases (providers/aliases.c): other key names for a row, e.g. Nango's `google-ads`
+ * for the `google` row. provider_alias_at returns the i-th alias, or NULL past the end,
+ * and sets *row (may be NULL) to its row's name; provider_alias_row returns the row name
+ * of alias name, or NULL when name is no alias. Strings are static. */
+const char *provider_alias_at(size_t i, const char **row);
+const char *provider_alias_row(const char *name);
+
+/* The i-th key Nango routes webhooks for (providers/nango_keys.c), or NULL past the
+ * end; static. */
+const char *provider_nango_key_at(size_t i);
 
 /* Iterates the table: returns the i-th provider or NULL past the end. */
 const struct provider *provider_at(size_t i);

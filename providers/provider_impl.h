@@ -190,9 +190,9 @@ struct provider {
 /* The rows, one array per family of providers (table_*.c); provider_table.c chains
  * them behind provider_find and provider_at. */
 extern const struct provider provider_rows_code[], provider_rows_business[], provider_rows_messaging[],
-    provider_rows_platform[];
+    provider_rows_platform[], provider_rows_nango[];
 extern const size_t provider_rows_code_len, provider_rows_business_len, provider_rows_messaging_len,
-    provider_rows_platform_len;
+    provider_rows_platform_len, provider_rows_nango_len;
 
 /* ---- custom code (what a row cannot say) --------------------------------------- */
 

@@ -4,6 +4,10 @@
 per provider under tests/providers/. A provider added to one and not the others fails
 here (`make check-providers`, run by `make test`).
 
+An alias (a key the code lists with `alias_of`, providers/aliases.c) is served by its
+row's cases, so it needs no folder of its own; the docs list it as "alias of `<row>`",
+naming the same row as the code.
+
     python3 tests/check-providers.py path/to/hookline
 """
 import json
@@ -16,11 +20,13 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 
 def in_code(cli):
-    return {p["name"] for p in json.loads(subprocess.check_output([cli, "providers", "--json"]))}
+    """{key: the row it is an alias of, or None for a row}"""
+    return {p["name"]: p.get("alias_of") for p in json.loads(subprocess.check_output([cli, "providers", "--json"]))}
 
 
 def in_docs():
-    names, in_catalogue = set(), False
+    """{key: the row the catalogue says it is an alias of, or None}"""
+    names, in_catalogue = {}, False
     with open(os.path.join(ROOT, "docs", "providers.md"), encoding="utf-8") as f:
         for line in f:
             if line.startswith("## "):
@@ -28,7 +34,8 @@ def in_docs():
                 continue
             m = re.match(r"\| `([a-z0-9-]+)` \|", line)
             if in_catalogue and m:
-                names.add(m.group(1))
+                alias = re.match(r"\| `[a-z0-9-]+` \| alias of `([a-z0-9-]+)` \|", line)
+                names[m.group(1)] = alias.group(1) if alias else None
     return names
 
 
@@ -40,17 +47,29 @@ def in_tests():
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
-    places = {"the code": in_code(sys.argv[1]), "docs/providers.md": in_docs(), "tests/providers/": in_tests()}
+    code, docs, tests = in_code(sys.argv[1]), in_docs(), in_tests()
+    rows = {k for k, row in code.items() if row is None}
+    aliases = {k: row for k, row in code.items() if row is not None}
+    ok = bool(code)
+    # Every key is in the code and the docs; every row (not an alias) has its cases.
+    places = {"the code": set(code), "docs/providers.md": set(docs), "tests/providers/": tests | set(aliases)}
     everyone = set().union(*places.values())
-    ok = bool(everyone)
     for where, names in places.items():
         missing = sorted(everyone - names)
         if missing:
             ok = False
             print(f"providers missing from {where}: {', '.join(missing)}", file=sys.stderr)
+    for key in sorted(set(code) & set(docs)):
+        if code[key] != docs[key]:
+            ok = False
+            print(f"{key}: the code says alias of {code[key]}, docs/providers.md says {docs[key]}", file=sys.stderr)
+    stray = sorted(tests & set(aliases))
+    if stray:
+        ok = False
+        print(f"aliases are served by their row's cases, not folders of their own: {', '.join(stray)}", file=sys.stderr)
     if not ok:
         sys.exit(1)
-    print(f"providers: {len(everyone)} agree in the code, docs/providers.md and tests/providers/")
+    print(f"providers: {len(rows)} rows and {len(aliases)} aliases agree in the code, docs/providers.md and tests/providers/")
 
 
 if __name__ == "__main__":

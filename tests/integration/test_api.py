@@ -417,8 +417,11 @@ def test_a_key_sees_only_its_environments(api, api_url, app, cli, stack, receive
 
 
 def test_providers_listed(api):
-    names = [p["name"] for p in api.get("/v1/providers", expect=200).json()["data"]]
-    assert "github-app" in names and "hubspot" in names
+    providers = {p["name"]: p for p in api.get("/v1/providers", expect=200).json()["data"]}
+    assert "github-app" in providers and "hubspot" in providers
+    assert providers["hubspot"]["alias_of"] is None
+    assert providers["google-ads"]["alias_of"] == "google"
+    assert providers["google-ads"]["attribution"] == providers["google"]["attribution"]
 
 
 def test_rate_limit_answers_429_with_retry_after(api_url, cli, app):

@@ -36,3 +36,24 @@ def test_sign_hubspot_matches_the_scheme_and_is_accepted(cli, hubspot):
     assert headers.get("x-hubspot-request-timestamp") == expected["X-HubSpot-Request-Timestamp"], headers
     assert headers.get("x-hubspot-signature-v3") == expected["X-HubSpot-Signature-v3"], headers
     hubspot.send(body, {"Content-Type": "application/json", **headers})
+
+
+def test_providers_lists_every_key_and_the_nango_coverage(cli):
+    keys = {p["name"]: p for p in cli.json("providers")}
+    assert keys["google-ads"]["alias_of"] == "google" and keys["google"]["alias_of"] is None
+    assert keys["zoom-cc"]["scheme"] == keys["zoom"]["scheme"]
+    rows = [k for k, p in keys.items() if p["alias_of"] is None]
+    assert all(keys[k]["alias_of"] in rows for k in keys if keys[k]["alias_of"])
+
+    lines = cli.run("providers").splitlines()
+    summary = next(line for line in lines if "Nango keys covered:" in line)
+    counts = summary.split("Nango keys covered: ")[1]
+    covered, total = (int(x) for x in counts.split("/"))
+    assert total == 75
+    assert summary.startswith(f"{len(rows)} providers ({len(keys)} keys)")
+    missing = [line for line in lines if line.startswith("Nango keys missing:")]
+    named = missing[0].split(":", 1)[1].split() if missing else []
+    # The missing keys are exactly those the listing lacks, and they add up.
+    assert not set(named) & set(keys)
+    assert covered + len(named) == total
+    assert "pagerduty" in keys and "pagerduty" not in named

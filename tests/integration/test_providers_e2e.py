@@ -210,3 +210,39 @@ def test_cli_verify_refuses_a_legacy_signature_alone(cli):
     out = r.stdout.decode() + r.stderr.decode()
     assert r.returncode != 0 and "alone is refused" in out, out
     assert cli.run(*args, "--config", '{"allow_legacy_signature": true}', stdin=body).strip() == "valid"
+
+
+def test_alias_key_routes_as_its_row_and_is_forwarded_from_the_alias(cli, stack, receiver):
+    # sellsy-oauth2-cc is Nango's second key for Sellsy: the sellsy row verifies it (hex
+    # SHA-1 of the secret followed by the body) and the app sees the key it configured.
+    app = ProviderApp(cli, stack, receiver, "sellsy-oauth2-cc", f"sellsy-{uid()}")
+    corp = str(random.randint(10**5, 10**9))
+    conn = app.connect({"corpid": corp})
+    body = json.dumps({"corpid": corp, "thirdtype": "client", "event": "updated", "relatedid": uid()}).encode()
+    signature = hashlib.sha1(app.secret.encode() + body).hexdigest()
+    r = post(app.url, body, {"Content-Type": "application/json", "X-Webhook-Signature": signature})
+    assert r.status_code == 200, r.text
+    d = app.wait_payload(body)[0]
+    assert_bytes(d.body, app.expected(conn, body))
+    assert json.loads(d.body)["from"] == "sellsy-oauth2-cc"
+    forged = post(app.url, body, {"Content-Type": "application/json",
+                                  "X-Webhook-Signature": hashlib.sha1(b"other" + body).hexdigest()})
+    assert forged.status_code == 401, forged.text
+
+
+def test_pagerduty_signature_list_and_connection_header(cli, stack, receiver):
+    app = ProviderApp(cli, stack, receiver, "pagerduty", f"pd-{uid()}")
+    conn = app.connect({})
+    body = json.dumps({"event": {"id": uid(), "event_type": "incident.triggered", "resource_type": "incident",
+                                 "data": {"id": "PGR0VU2", "type": "incident"}}}).encode()
+    # PagerDuty lists one v1= signature per secret of the subscription (two while rotating).
+    signatures = f"v1={hexmac('an-older-secret', body)}, v1={hexmac(app.secret, body)}"
+    headers = {"Content-Type": "application/json", "X-PagerDuty-Signature": signatures,
+               "X-Nango-Connection-Id": conn}
+    r = post(app.url, body, headers)
+    assert r.status_code == 200, r.text
+    d = app.wait_payload(body)[0]
+    assert_bytes(d.body, app.expected(conn, body))
+    only_old = dict(headers, **{"X-PagerDuty-Signature": f"v1={hexmac('an-older-secret', body)}"})
+    r = post(app.url, body, only_old)
+    assert r.status_code == 401, r.text
