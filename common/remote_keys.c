@@ -194,7 +194,7 @@ static int fetch(const char *url, const char *post, struct fetch *f, char *why, 
     else if (f->too_big || rc == CURLE_FILESIZE_EXCEEDED)
         snprintf(why, whylen, "the key document is larger than %d bytes", REMOTE_KEYS_MAX_DOC);
     else if (rc != CURLE_OK)
-        snprintf(why, whylen, "%s", curl_err[0] ? curl_err : curl_easy_strerror(rc));
+        snprintf(why, whylen, "%.150s", curl_err[0] ? curl_err : curl_easy_strerror(rc));
     else if (status != 200)
         snprintf(why, whylen, "the key server answered %ld", status);
     else if (f->len == 0)
@@ -323,10 +323,6 @@ int remote_keys_get(const char *url, const char *post, const char *const *hosts,
 {
     *doc = NULL;
     *len = 0;
-    if (!g.started) {
-        snprintf(why, whylen, "remote keys are not enabled in this process");
-        return -1;
-    }
     if (!remote_keys_url_allowed(url, hosts)) {
         snprintf(why, whylen, "the key URL is not https on an allowed host");
         return -1;
@@ -354,7 +350,11 @@ int remote_keys_get(const char *url, const char *post, const char *const *hosts,
     }
     /* Fetch unless usable, being fetched, or failed recently (backoff): then the last
      * good document if still fresh, else that failure's reason. */
-    if (!usable(e, max_age_s, now) && !e->fetching && now >= e->retry_at) {
+    if (!g.started && !usable(e, 0, now)) {
+        snprintf(why, whylen, "remote keys are not enabled in this process");
+        goto out;
+    }
+    if (g.started && !usable(e, max_age_s, now) && !e->fetching && now >= e->retry_at) {
         fetch_locked(e); /* e stays listed: evict_one never frees one being fetched */
         now = now_s();
     }
@@ -457,15 +457,35 @@ int remote_keys_start(const struct remote_keys_config *cfg, char *err, size_t er
     return 0;
 }
 
+int remote_keys_put(const char *url, const char *post, const char *doc, size_t len, long ttl_s)
+{
+    pthread_mutex_lock(&g.mu);
+    struct entry *e = find(url, post);
+    char *copy = malloc(len + 1);
+    int rc = -1;
+    if (copy && (e || (e = add(url, post))) && !e->fetching) {
+        memcpy(copy, doc, len);
+        copy[len] = '\0';
+        struct fetch f = {.buf = copy, .len = len, .max_age = ttl_s};
+        copy = NULL;
+        settle(e, 0, &f, "");
+        e->last_used = now_s();
+        rc = 0;
+    }
+    free(copy);
+    pthread_mutex_unlock(&g.mu);
+    return rc;
+}
+
 void remote_keys_stop(void)
 {
-    if (!g.started)
-        return;
-    pthread_mutex_lock(&g.mu);
-    g.stop = true;
-    pthread_cond_broadcast(&g.wake);
-    pthread_mutex_unlock(&g.mu);
-    pthread_join(g.refresher, NULL);
+    if (g.started) {
+        pthread_mutex_lock(&g.mu);
+        g.stop = true;
+        pthread_cond_broadcast(&g.wake);
+        pthread_mutex_unlock(&g.mu);
+        pthread_join(g.refresher, NULL);
+    }
     pthread_mutex_lock(&g.mu);
     while (g.entries) {
         struct entry *e = g.entries;

@@ -18,8 +18,9 @@
  * server costs one timeout per backoff, not one per request. Every failure is counted
  * (hookline_remote_key_fetch_failures_total) and logged.
  *
- * Without remote_keys_start (the router, the CLI, unit tests) every get fails with
- * "remote keys are not enabled": a provider that needs them then refuses (401).
+ * Without remote_keys_start (the router, the CLI, unit tests) nothing is fetched: a
+ * get finds only what remote_keys_put stored, and otherwise fails with "remote keys
+ * are not enabled", so a provider that needs them refuses (401).
  * Thread-safe after remote_keys_start.
  */
 #ifndef HOOKLINE_REMOTE_KEYS_H
@@ -45,7 +46,12 @@ struct remote_keys_config {
 int remote_keys_start(const struct remote_keys_config *cfg, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* Stops the refresh thread and drops the cache (NULL-safe to call twice). */
+/* Stores doc as the document at (url, post), as if fetched now with max-age ttl_s
+ * (bounded like a fetched one): for tests and for warming the cache. 0, or -1 when out
+ * of memory or the entry is being fetched. Thread-safe. */
+int remote_keys_put(const char *url, const char *post, const char *doc, size_t len, long ttl_s);
+
+/* Stops the refresh thread (if started) and drops the cache; safe to call again. */
 void remote_keys_stop(void);
 
 /* Whether url is https on a host of hosts (NULL-terminated; "*.example.com" matches

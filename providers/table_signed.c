@@ -13,9 +13,10 @@
 #define GONG_ROW(n)                                                                                                    \
     {                                                                                                                  \
         .name = n,                                                                                                     \
-        .scheme = "Authorization: RS256 JWT by the rule's key pair (public key = webhook secret, PEM or base64 "     \
-                  "DER); exp, webhook_url = the URL called, body_sha256 = hex SHA-256 of the body",                   \
-        .sigs = {{.secret = SIG_SECRET_WEBHOOK}}, .attr = {.ids = {ID_URL_CONNECTION}}, .verify = gong_verify,       \
+        .scheme =                                                                                                      \
+            "Authorization: RS256 JWT by the rule's key pair (public key = webhook secret, PEM or base64 "             \
+            "DER); exp, webhook_url = the URL called, body_sha256 = hex SHA-256 of the body",                          \
+        .sigs = {{.secret = SIG_SECRET_WEBHOOK}}, .attr = {.ids = {ID_URL_CONNECTION}}, .verify = gong_verify,         \
         .sign = provider_cannot_sign,                                                                                  \
     }
 
@@ -23,9 +24,9 @@
 #define HIGHLEVEL_ROW(n)                                                                                               \
     {                                                                                                                  \
         .name = n,                                                                                                     \
-        .scheme = "x-wh-signature: base64 RSA-SHA256 of the body (HighLevel's public key = webhook secret)",          \
+        .scheme = "x-wh-signature: base64 RSA-SHA256 of the body (HighLevel's public key = webhook secret)",           \
         .sigs = {{.secret = SIG_SECRET_WEBHOOK}},                                                                      \
-        .attr = {.ids = {ID_CONFIG("locationId", "locationId"), ID_CONFIG("companyId", "companyId")},                \
+        .attr = {.ids = {ID_CONFIG("locationId", "locationId"), ID_CONFIG("companyId", "companyId")},                  \
                  .event_paths = {"type"}},                                                                             \
         .verify = highlevel_verify, .sign = provider_cannot_sign,                                                      \
     }
@@ -34,9 +35,10 @@
 #define TEAMS_ROW(n)                                                                                                   \
     {                                                                                                                  \
         .name = n,                                                                                                     \
-        .scheme = "Authorization: Bearer RS256 JWT by Bot Framework's published keys; iss "                           \
-                  "https://api.botframework.com, aud = verify_config.audience (the bot's app id), exp, serviceUrl",  \
-        .attr = {.ids = {ID_URL_CONNECTION}, .event_paths = {"type"}, .event_id_paths = {"id"}},                      \
+        .scheme =                                                                                                      \
+            "Authorization: Bearer RS256 JWT by Bot Framework's published keys; iss "                                  \
+            "https://api.botframework.com, aud = verify_config.audience (the bot's app id), exp, serviceUrl",          \
+        .attr = {.ids = {ID_URL_CONNECTION}, .event_paths = {"type"}, .event_id_paths = {"id"}},                       \
         .verify = botframework_verify, .sign = provider_cannot_sign,                                                   \
     }
 
@@ -44,9 +46,10 @@
 #define CONNECTWISE_ROW(n)                                                                                             \
     {                                                                                                                  \
         .name = n,                                                                                                     \
-        .scheme = "x-content-signature: base64 HMAC-SHA256 of the body keyed with SHA-256 of the signing key "       \
-                  "fetched from Metadata.key_url (https, ConnectWise hosts only)",                                     \
-        .attr = {.ids = {ID_METADATA("ProductInstanceId", "productInstanceId")}, .event_paths = {"Type"}},           \
+        .scheme =                                                                                                      \
+            "x-content-signature: base64 HMAC-SHA256 of the body keyed with SHA-256 of the signing key "               \
+            "fetched from Metadata.key_url (https, ConnectWise hosts only)",                                           \
+        .attr = {.ids = {ID_METADATA("ProductInstanceId", "productInstanceId")}, .event_paths = {"Type"}},             \
         .verify = connectwise_verify, .sign = provider_cannot_sign,                                                    \
     }
 
@@ -71,12 +74,17 @@ const struct provider provider_rows_signed[] = {
     CONNECTWISE_ROW("connectwise-psa"),
     CONNECTWISE_ROW("connectwise-psa-staging"),
     {
-        /* The Event Webhook posts an array of events. */
+        /* The Event Webhook posts an array of events. The webhook URL may name the
+         * connection (the array stays whole); otherwise each event's custom argument
+         * nangoConnectionId, set when the mail was sent, splits it by connection. */
         .name = "sendgrid",
         .scheme = "X-Twilio-Email-Event-Webhook-Signature: base64 ECDSA P-256 SHA-256 of \"<timestamp><body>\" "
                   "(public key = webhook secret), X-Twilio-Email-Event-Webhook-Timestamp within 300 s",
         .sigs = {{.secret = SIG_SECRET_WEBHOOK}},
-        .attr = {.batch = "", .ids = {ID_URL_CONNECTION}, .event_paths = {"event"},
+        .attr = {.batch = "",
+                 .ids = {ID_URL_CONNECTION,
+                         {ATTR_FROM_BODY, "nangoConnectionId", "connectionId", ATTR_CONNECTION_ID, ATTR_AS_IS}},
+                 .event_paths = {"event"},
                  .event_id_paths = {"sg_event_id"}},
         .verify = sendgrid_verify,
         .sign = provider_cannot_sign,
