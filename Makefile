@@ -119,9 +119,11 @@ $(BIN)/hookline: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/*.c)) $(BUILD)/o
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
+# libssl only for the tests' own loopback HTTPS servers (test_remote_keys).
 $(BUILD)/tests/%: tests/unit/%.c $(STAGES_LIB) $(LIBHL)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $^ $(ALL_LDFLAGS) $(LIBS) $(shell pkg-config --libs cmocka)
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $^ $(ALL_LDFLAGS) $(LIBS) \
+	    $(shell pkg-config --libs cmocka libssl)
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 

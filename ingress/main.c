@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/remote_keys.h"
 #include "common/signals.h"
 #include "common/store.h"
 #include "ingress/ingress.h"
@@ -18,6 +19,7 @@
 #define DRAIN_GRACE_S 1.0
 
 struct ingress_config g_ingress;
+static struct remote_keys_config remote_keys;
 
 static const struct config_item ingress_items[] = {
     {"HOOKLINE_INGRESS_PORT", CONFIG_INT, "8480", 1, 65535, 0, "webhook HTTP port", &g_ingress.port},
@@ -51,6 +53,19 @@ static const struct config_item ingress_items[] = {
      "(environment, integration) pairs kept in memory so that made-up ones are 404 without a lookup (0: off; "
      "more integrations than this: off)",
      &g_ingress.directory_max},
+    {"HOOKLINE_REMOTE_KEYS_ALLOW_CIDRS", CONFIG_STR, "", 0, 0, 0,
+     "internal CIDRs providers' published keys may be fetched from (default: public addresses only)",
+     &remote_keys.allow_cidrs},
+    {"HOOKLINE_REMOTE_KEYS_EXTRA_HOSTS", CONFIG_STR, "", 0, 0, 0,
+     "hosts (host or host:port, comma-separated) key URLs may name besides each provider's own",
+     &remote_keys.extra_hosts},
+    {"HOOKLINE_REMOTE_KEYS_CA_FILE", CONFIG_STR, "", 0, 0, 0,
+     "CA bundle that key servers' certificates are checked against (default: the system's)", &remote_keys.ca_file},
+    {"HOOKLINE_REMOTE_KEYS_TIMEOUT_MS", CONFIG_INT, "2000", 100, 10000, 0,
+     "one key fetch at most; the first webhook that needs a key not yet cached waits this long",
+     &remote_keys.timeout_ms},
+    {"HOOKLINE_REMOTE_KEYS_DEFAULT_TTL_S", CONFIG_INT, "3600", 60, 86400, 0,
+     "how long a fetched key is used when its server sends no Cache-Control max-age", &remote_keys.default_ttl_s},
 };
 
 static bool ingress_ready(void *ctx, char *why, size_t whylen)
@@ -82,6 +97,11 @@ int main(int argc, char **argv)
     if (lookup_init(g_common.database_url, g_ingress.cache_ttl_ms) < 0 || produce_init() < 0)
         return 1;
     produce_watch();
+    char err[200];
+    if (remote_keys_start(&remote_keys, err, sizeof err) < 0) {
+        log_error(NULL, "remote keys: %s", err);
+        return 1;
+    }
     struct admin *admin = admin_start(g_daemon.admin_bind, (int)g_daemon.admin_port, ingress_ready, NULL);
     struct MHD_Daemon *http = http_start();
     if (!admin || !http)
@@ -123,6 +143,7 @@ int main(int argc, char **argv)
     produce_shutdown();
     admin_stop(admin);
     lookup_shutdown();
+    remote_keys_stop();
     log_info(NULL, "stopped");
     return 0;
 }

@@ -19,6 +19,8 @@
 
 #include <string.h>
 
+#include "providers/signed.h"
+
 #define KEY_ALLOW_LEGACY "allow_legacy_signature"
 
 /* As verify_options_load; strict: unknown keys are an error too. */
@@ -37,6 +39,8 @@ static int options_read(const struct provider *p, const struct provider_secrets 
     json_t *value;
     json_object_foreach(cfg, key, value)
     {
+        if (signed_option_known(p, key)) /* its provider's code reads (and checks) it */
+            continue;
         if (strcmp(key, KEY_ALLOW_LEGACY) != 0) {
             if (!strict)
                 continue;

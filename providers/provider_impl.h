@@ -193,6 +193,8 @@ extern const struct provider provider_rows_code[], provider_rows_business[], pro
     provider_rows_platform[], provider_rows_nango[];
 extern const size_t provider_rows_code_len, provider_rows_business_len, provider_rows_messaging_len,
     provider_rows_platform_len, provider_rows_nango_len;
+extern const struct provider provider_rows_signed[]; /* table_signed.c */
+extern const size_t provider_rows_signed_len;
 
 /* ---- custom code (what a row cannot say) --------------------------------------- */
 

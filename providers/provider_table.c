@@ -1,7 +1,8 @@
 /*
  * provider_table: every provider hookline knows, as one sequence over the families of
  * rows (table_code.c, table_business.c, table_messaging.c, table_platform.c,
- * table_nango.c), and the aliases that map other key names onto them (aliases.c). To add
+ * table_nango.c, table_signed.c), and the aliases that map other key names onto them
+ * (aliases.c). To add
  * a provider, add a row to its family, then its cases under tests/providers/<name>/;
  * write code only for what a row cannot say (see provider_impl.h).
  *
@@ -20,6 +21,7 @@ static const struct family families[] = {
     {provider_rows_code, &provider_rows_code_len},           {provider_rows_business, &provider_rows_business_len},
     {provider_rows_messaging, &provider_rows_messaging_len}, {provider_rows_platform, &provider_rows_platform_len},
     {provider_rows_nango, &provider_rows_nango_len},
+    {provider_rows_signed, &provider_rows_signed_len},
 };
 
 const struct provider *provider_at(size_t i)

@@ -52,6 +52,10 @@ if ! { openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TLS/ca.key" -out "$TL
     exit 1
 fi
 export HOOKLINE_FORWARDER_CA_FILE="$TLS/ca.pem" HOOKLINE_TEST_TLS_DIR="$TLS"
+# Published keys (test_remote_keys.py): the ingress may fetch them from a loopback key
+# server with a certificate of that CA.
+export HOOKLINE_REMOTE_KEYS_CA_FILE="$TLS/ca.pem" HOOKLINE_REMOTE_KEYS_ALLOW_CIDRS=127.0.0.1/32 \
+    HOOKLINE_REMOTE_KEYS_EXTRA_HOSTS=127.0.0.1
 trap 'sh "$STACK" down' EXIT
 trap 'exit 130' INT TERM # runs the EXIT trap
 

@@ -23,15 +23,18 @@ OUT=build/fuzz
 PKGS=(rdkafka libmicrohttpd jansson libpq libcrypto libcurl)
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I."
 
-# Sources each target needs besides its harness.
+# Sources each target needs besides its harness. The providers need the remote key
+# store (published keys; never started in a fuzz run, so nothing is fetched).
+REMOTE_KEYS="common/remote_keys.c common/outbound.c common/ssrf.c common/metrics.c common/clock.c"
 declare -A SOURCES=(
-    [fuzz_provider]="$(echo providers/*.c) common/crypto.c"
-    [fuzz_signed_mutation]="$(echo providers/*.c) common/crypto.c"
+    [fuzz_provider]="$(echo providers/*.c) common/crypto.c $REMOTE_KEYS common/log.c"
+    [fuzz_signed_mutation]="$(echo providers/*.c) common/crypto.c $REMOTE_KEYS common/log.c"
+    [fuzz_jwt]="providers/jwt.c providers/pubkey.c common/crypto.c"
     [fuzz_envelope]="common/envelope.c common/crypto.c"
-    [fuzz_ingress]="ingress/request.c $(echo providers/*.c) common/crypto.c common/ids.c common/ident.c common/log.c common/config.c"
+    [fuzz_ingress]="ingress/request.c $(echo providers/*.c) common/crypto.c common/ids.c common/ident.c common/log.c common/config.c $REMOTE_KEYS"
     [fuzz_routed]="forwarder/request.c common/envelope.c common/msg.c common/ident.c common/ids.c common/quarantine.c common/crypto.c common/log.c common/clock.c"
 )
-TARGETS="fuzz_provider fuzz_signed_mutation fuzz_envelope fuzz_ingress fuzz_routed"
+TARGETS="fuzz_provider fuzz_signed_mutation fuzz_envelope fuzz_ingress fuzz_routed fuzz_jwt"
 
 if ! PKG_CFLAGS=$(pkg-config --cflags "${PKGS[@]}") || ! PKG_LIBS=$(pkg-config --libs "${PKGS[@]}"); then
     echo "fuzz: pkg-config cannot find the libraries (${PKGS[*]}); run make deps" >&2

@@ -6,7 +6,10 @@
  *   {"method", "url" (its query is req->query), "headers": {name: value},
  *    "body_file": "body.json" | "body": "...", "now": unix seconds,
  *    "secrets": {"webhook_secret", "client_secret", "previous_webhook_secret",
- *                "previous_client_secret", "verify_config": "..." | {...}}}
+ *                "previous_client_secret", "verify_config": "..." | {...}},
+ *    "remote_keys": [{"url", "post" (optional), "file"}]: documents the provider's
+ *    published keys are, as if fetched (common/remote_keys.h; nothing is fetched in
+ *    unit tests: a key not listed is a remote-key failure)}
  * and expect.json what the provider must say about it:
  *   {"verdict": "valid|invalid|missing|no_secret|unsupported", "why": "substring",
  *    "ordering_key": "" (none) | "...", "event_type": first group's event type,
@@ -43,6 +46,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/remote_keys.h"
 #include "providers/provider.h"
 #include "providers/provider_impl.h"
 
@@ -150,10 +154,22 @@ static void load_request(const char *dir, struct loaded *l)
     json_t *cfg = json_object_get(secrets, "verify_config");
     l->verify_config = json_is_object(cfg) ? json_dumps(cfg, JSON_COMPACT) : NULL;
     l->secrets.verify_config = l->verify_config ? l->verify_config : json_string_value(cfg);
+
+    size_t i;
+    json_t *doc;
+    json_array_foreach(json_object_get(l->json, "remote_keys"), i, doc)
+    {
+        size_t len;
+        unsigned char *text = slurp(dir, opt_string(doc, "file"), &len);
+        assert_int_equal(
+            remote_keys_put(opt_string(doc, "url"), opt_string(doc, "post"), (const char *)text, len, 3600), 0);
+        free(text);
+    }
 }
 
 static void unload_request(struct loaded *l)
 {
+    remote_keys_stop(); /* drops the documents the case stored */
     free(l->verify_config);
     free(l->body);
     json_decref(l->json);

@@ -1,0 +1,103 @@
+/*
+ * table_signed: providers that prove a request with a private key's signature or a
+ * signed token rather than a shared secret: JWTs (Gong, Google Pub/Sub push, Bot
+ * Framework, Plaid), public-key signatures of the body (HighLevel, SendGrid) and
+ * ConnectWise's key-URL HMAC. Their checks are code (signed.h); published keys are
+ * fetched by common/remote_keys.h. What each row's secret and verify_config hold is in
+ * docs/providers.md. See provider_impl.h for the fields and rows.h for the fragments.
+ */
+#include "providers/rows.h"
+#include "providers/signed.h"
+
+/* Gong's payload names no connection: the webhook URL does (?nangoConnectionId=). */
+#define GONG_ROW(n)                                                                                                    \
+    {                                                                                                                  \
+        .name = n,                                                                                                     \
+        .scheme =                                                                                                      \
+            "Authorization: RS256 JWT by the rule's key pair (public key = webhook secret, PEM or base64 "             \
+            "DER); exp, webhook_url = the URL called, body_sha256 = hex SHA-256 of the body",                          \
+        .sigs = {{.secret = SIG_SECRET_WEBHOOK}}, .attr = {.ids = {ID_URL_CONNECTION}}, .verify = gong_verify,         \
+        .sign = provider_cannot_sign,                                                                                  \
+    }
+
+/* HighLevel names the sub-account (location) or else the agency (company). */
+#define HIGHLEVEL_ROW(n)                                                                                               \
+    {                                                                                                                  \
+        .name = n,                                                                                                     \
+        .scheme = "x-wh-signature: base64 RSA-SHA256 of the body (HighLevel's public key = webhook secret)",           \
+        .sigs = {{.secret = SIG_SECRET_WEBHOOK}},                                                                      \
+        .attr = {.ids = {ID_CONFIG("locationId", "locationId"), ID_CONFIG("companyId", "companyId")},                  \
+                 .event_paths = {"type"}},                                                                             \
+        .verify = highlevel_verify, .sign = provider_cannot_sign,                                                      \
+    }
+
+/* Bot Framework activities; the app chooses the connection in the webhook URL. */
+#define TEAMS_ROW(n)                                                                                                   \
+    {                                                                                                                  \
+        .name = n,                                                                                                     \
+        .scheme =                                                                                                      \
+            "Authorization: Bearer RS256 JWT by Bot Framework's published keys; iss "                                  \
+            "https://api.botframework.com, aud = verify_config.audience (the bot's app id), exp, serviceUrl",          \
+        .attr = {.ids = {ID_URL_CONNECTION}, .event_paths = {"type"}, .event_id_paths = {"id"}},                       \
+        .verify = botframework_verify, .sign = provider_cannot_sign,                                                   \
+    }
+
+/* ConnectWise names the connection by the product instance (Nango's metadata key). */
+#define CONNECTWISE_ROW(n)                                                                                             \
+    {                                                                                                                  \
+        .name = n,                                                                                                     \
+        .scheme =                                                                                                      \
+            "x-content-signature: base64 HMAC-SHA256 of the body keyed with SHA-256 of the signing key "               \
+            "fetched from Metadata.key_url (https, ConnectWise hosts only)",                                           \
+        .attr = {.ids = {ID_METADATA("ProductInstanceId", "productInstanceId")}, .event_paths = {"Type"}},             \
+        .verify = connectwise_verify, .sign = provider_cannot_sign,                                                    \
+    }
+
+const struct provider provider_rows_signed[] = {
+    GONG_ROW("gong"),
+    GONG_ROW("gong-oauth"),
+    {
+        /* Gmail's watch() publishes to Pub/Sub, which pushes {"message": {"data":
+         * base64({"emailAddress", "historyId"}), "messageId"}, "subscription"}. */
+        .name = "google-mail",
+        .scheme = "Pub/Sub push: Authorization: Bearer RS256 OIDC token by Google's published keys; iss "
+                  "accounts.google.com, aud = verify_config.audience or the URL called, exp "
+                  "(verify_config.email pins the service account)",
+        .attr = {.ids = {ID_URL_CONNECTION}, .event_id_paths = {"message.messageId"}},
+        .verify = google_push_verify,
+        .sign = provider_cannot_sign,
+    },
+    TEAMS_ROW("microsoft-teams"),
+    TEAMS_ROW("microsoft-teams-bot"),
+    HIGHLEVEL_ROW("highlevel"),
+    HIGHLEVEL_ROW("highlevel-white-label"),
+    CONNECTWISE_ROW("connectwise-psa"),
+    CONNECTWISE_ROW("connectwise-psa-staging"),
+    {
+        /* The Event Webhook posts an array of events. The webhook URL may name the
+         * connection (the array stays whole); otherwise each event's custom argument
+         * nangoConnectionId, set when the mail was sent, splits it by connection. */
+        .name = "sendgrid",
+        .scheme = "X-Twilio-Email-Event-Webhook-Signature: base64 ECDSA P-256 SHA-256 of \"<timestamp><body>\" "
+                  "(public key = webhook secret), X-Twilio-Email-Event-Webhook-Timestamp within 300 s",
+        .sigs = {{.secret = SIG_SECRET_WEBHOOK}},
+        .attr = {.batch = "",
+                 .ids = {ID_URL_CONNECTION,
+                         {ATTR_FROM_BODY, "nangoConnectionId", "connectionId", ATTR_CONNECTION_ID, ATTR_AS_IS}},
+                 .event_paths = {"event"},
+                 .event_id_paths = {"sg_event_id"}},
+        .verify = sendgrid_verify,
+        .sign = provider_cannot_sign,
+    },
+    {
+        .name = "plaid",
+        .scheme = "Plaid-Verification: ES256 JWT whose kid names a key Plaid serves (client secret + "
+                  "verify_config.client_id); iat within 5 min, request_body_sha256 = hex SHA-256 of the body",
+        .sigs = {{.secret = SIG_SECRET_CLIENT}},
+        .attr = {.ids = {ID_URL_CONNECTION, ID_CONFIG("item_id", "itemId")}, .event_paths = {"webhook_code"}},
+        .verify = plaid_verify,
+        .sign = provider_cannot_sign,
+    },
+};
+
+const size_t provider_rows_signed_len = sizeof provider_rows_signed / sizeof provider_rows_signed[0];
