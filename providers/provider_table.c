@@ -16,10 +16,9 @@ struct family {
 };
 
 static const struct family families[] = {
-    {provider_rows_code, &provider_rows_code_len},
-    {provider_rows_business, &provider_rows_business_len},
-    {provider_rows_messaging, &provider_rows_messaging_len},
-    {provider_rows_platform, &provider_rows_platform_len},
+    {provider_rows_code, &provider_rows_code_len},           {provider_rows_business, &provider_rows_business_len},
+    {provider_rows_messaging, &provider_rows_messaging_len}, {provider_rows_platform, &provider_rows_platform_len},
+    {provider_rows_more, &provider_rows_more_len},
 };
 
 const struct provider *provider_at(size_t i)

@@ -28,6 +28,9 @@
 #define ED25519_SIGN_PREFIX "whsk_"  /* Standard Webhooks' private keys (signing only) */
 #define EMIT_MAX (3 + SIG_MAX_PARTS) /* signature, timestamp, version, header parts */
 
+/* What request_part says for a SIG_PART_FORM_SORTED body that is no form. */
+static const char NOT_A_FORM[] = "the body is not a form";
+
 struct text {
     const char *p;
     size_t len;
@@ -52,7 +55,8 @@ struct message {
     const void *p[SIG_MAX_PARTS];
     size_t len[SIG_MAX_PARTS];
     size_t n;
-    char *url; /* owned */
+    char *url;  /* owned */
+    char *form; /* owned: SIG_PART_FORM_SORTED's text */
 };
 
 static const char *secret_label(const struct sig_spec *s)
@@ -100,7 +104,8 @@ static bool key_from(const char *secret, const char *prefix, bool required, enum
         k->len = strlen(rest);
         return k->len > 0;
     }
-    long n = crypto_unbase64(rest, strlen(rest), k->buf, sizeof k->buf);
+    long n = form == SIG_KEY_HEX ? crypto_unhex(rest, strlen(rest), k->buf, sizeof k->buf)
+                                 : crypto_unbase64(rest, strlen(rest), k->buf, sizeof k->buf);
     k->bytes = k->buf;
     k->len = n > 0 ? (size_t)n : 0;
     return n > 0;
@@ -162,7 +167,9 @@ static char *url_reserved_decode(const char *url)
 static void message_free(struct message *m)
 {
     free(m->url);
+    free(m->form);
     m->url = NULL;
+    m->form = NULL;
 }
 
 static void message_add(struct message *m, const void *p, size_t len)
@@ -198,6 +205,15 @@ static int request_part(const struct sig_part *part, const struct webhook_reques
         break;
     case SIG_PART_LITERAL:
         text = part->text;
+        break;
+    case SIG_PART_FORM_SORTED:
+        free(m->form);
+        m->form = provider_form_sorted(req->body, req->body ? req->body_len : 0);
+        if (!m->form) {
+            *missing = NOT_A_FORM;
+            return -1;
+        }
+        text = m->form;
         break;
     default:
         break;
@@ -435,6 +451,10 @@ static enum verify_result match_key(const struct sig_spec *s, const struct webho
     struct message m;
     const char *missing;
     if (message_build(s, req, ts, k, &m, &missing) < 0) {
+        if (missing == NOT_A_FORM) {
+            provider_say(why, whylen, "%s", NOT_A_FORM);
+            return VERIFY_INVALID;
+        }
         provider_say(why, whylen, missing ? "%s header absent" : "out of memory%s", missing ? missing : "");
         return missing ? VERIFY_MISSING : VERIFY_INVALID;
     }
@@ -538,6 +558,7 @@ enum verify_result signature_verify_specs(const struct sig_spec *specs, size_t n
         return VERIFY_UNSUPPORTED;
     }
     const struct sig_spec *first = NULL, *strong; /* the first scheme the request uses */
+    const struct sig_spec *tried = NULL;          /* an or_next scheme that did not match */
     const char *keys[2];
     for (size_t i = 0; i < n && specs[i].header; i++) {
         if (!applies(&specs[i], req))
@@ -552,8 +573,13 @@ enum verify_result signature_verify_specs(const struct sig_spec *specs, size_t n
                          strong->header, specs[i].header);
             return VERIFY_MISSING;
         }
-        return check_spec(&specs[i], req, keys, nk, used, why, whylen);
+        enum verify_result v = check_spec(&specs[i], req, keys, nk, used, why, whylen);
+        if (v != VERIFY_INVALID || !specs[i].or_next)
+            return v;
+        tried = &specs[i];
     }
+    if (tried) /* every signature of a several-key sender was checked: none matched */
+        return VERIFY_INVALID;
     const struct sig_spec *ref = first ? first : &specs[0];
     if (signature_secrets(ref->secret, secrets, keys) == 0) {
         provider_say(why, whylen, "the integration has no %s", secret_label(ref));
