@@ -61,8 +61,8 @@ static int reply(struct handshake_answer *out, unsigned status, const char *ctyp
     return 1;
 }
 
-static int __attribute__((format(printf, 3, 4))) refuse(struct handshake_answer *out, unsigned status, const char *fmt,
-                                                        ...)
+static int __attribute__((format(printf, 3, 4)))
+refuse(struct handshake_answer *out, unsigned status, const char *fmt, ...)
 {
     va_list ap;
     int rc = reply(out, status, "", NULL, 0);

@@ -115,7 +115,7 @@ int jwt_hs256_sign(const struct provider *p, const struct webhook_request *req, 
         return -1;
     char claims[96], *signing = NULL, *token = NULL;
     static const char head[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-    snprintf(claims, sizeof claims, "{\"iat\":%lld,\"exp\":%lld}", (long long)req->now, (long long)req->now + 300);
+    snprintf(claims, sizeof claims, "{\"iat\":%lld,\"exp\":%lld}", (long long)req->now, (long long)req->now + 86400);
     char *h = b64url((const unsigned char *)head, strlen(head));
     char *c = b64url((const unsigned char *)claims, strlen(claims));
     unsigned char mac[64];

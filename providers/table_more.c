@@ -10,13 +10,15 @@
 /* Meta's platforms (Facebook pages, WhatsApp Business, Instagram): the app secret
  * signs the body; the GET subscription check echoes hub.challenge when
  * hub.verify_token is the webhook secret. entry[] batches one event per object. */
-#define META_ROW(row_name, k)                                                                                    \
+#define META_ROW(row_name, k)                                                                                          \
     {                                                                                                                  \
         .name = row_name,                                                                                              \
-        .scheme = "HMAC-SHA256 of the raw body with the app secret (client secret), hex, \"sha256=\" prefix, in "     \
-                  "X-Hub-Signature-256",                                                                               \
-        .handshakes = "GET ?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C: 200 text/plain C when T is the "   \
-                      "webhook secret, else 403",                                                                      \
+        .scheme =                                                                                                      \
+            "HMAC-SHA256 of the raw body with the app secret (client secret), hex, \"sha256=\" prefix, in "            \
+            "X-Hub-Signature-256",                                                                                     \
+        .handshakes =                                                                                                  \
+            "GET ?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C: 200 text/plain C when T is the "              \
+            "webhook secret, else 403",                                                                                \
         .sigs = {SIG_BODY_MAC("X-Hub-Signature-256", HMAC_SHA256, SIG_ENC_HEX, "sha256=", SIG_SECRET_CLIENT)},         \
         .attr = {.batch = "entry", .ids = {ID_CONFIG("id", k)}, .event_paths = {"changes.[0].field"}},                 \
         .handshake = handshake_meta,                                                                                   \
@@ -32,6 +34,10 @@
 
 /* HTTP Basic credentials set on the webhook, checked against "user:password". */
 #define BASIC_SCHEME "Authorization: Basic credentials equal to the webhook secret \"user:password\""
+#define BASIC_SIG                                                                                                      \
+    {                                                                                                                  \
+        .kind = SIG_TOKEN, .secret = SIG_SECRET_WEBHOOK /* credentials, not a signature of the body */                 \
+    }
 
 /* One of several signatures, each by one of the sender's keys (see or_next). */
 #define KEYED(hdr, ...)                                                                                                \
@@ -39,7 +45,11 @@
         .header = hdr, .alg = HMAC_SHA256, .encoding = SIG_ENC_BASE64, .parts = {__VA_ARGS__},                         \
         .secret = SIG_SECRET_WEBHOOK, .or_next = true                                                                  \
     }
-#define BOX_PARTS {SIG_PART_BODY, NULL}, {SIG_PART_HEADER, "BOX-DELIVERY-TIMESTAMP"}
+#define BOX_PARTS                                                                                                      \
+    {SIG_PART_BODY, NULL},                                                                                             \
+    {                                                                                                                  \
+        SIG_PART_HEADER, "BOX-DELIVERY-TIMESTAMP"                                                                      \
+    }
 
 const struct provider provider_rows_more[] = {
     {
@@ -47,10 +57,11 @@ const struct provider provider_rows_more[] = {
         .scheme = "HMAC-SHA256 of the raw body with the X-Hook-Secret of the handshake, hex, in X-Hook-Signature",
         .handshakes = "POST with X-Hook-Secret: S: 200 answering X-Hook-Secret: S (not stored)",
         .sigs = {SIG_BODY_MAC("X-Hook-Signature", HMAC_SHA256, SIG_ENC_HEX, NULL, SIG_SECRET_WEBHOOK)},
-        .attr = {.batch = "events",
-                 .ids = {ID_URL_CONNECTION},
-                 .event_paths = {"resource.resource_type"},
-                 .event_detail = "action"},
+        /* events[] is not split: Asana names no workspace, so the URL names the
+         * connection of every event; the first event gives the type. */
+        .attr = {.ids = {ID_URL_CONNECTION},
+                 .event_paths = {"events.[0].resource.resource_type"},
+                 .event_detail = "events.[0].action"},
         .handshake = handshake_asana,
     },
     {
@@ -141,7 +152,8 @@ const struct provider provider_rows_more[] = {
         .name = "discord",
         .scheme = "Ed25519 signature (hex, X-Signature-Ed25519) of X-Signature-Timestamp + the raw body, with the "
                   "application's public key (hex) as the webhook secret, timestamp within 300 s",
-        .handshakes = "PING (signed): interactions {\"type\":1} -> 200 {\"type\":1}; webhook events {\"type\":0} -> 204",
+        .handshakes =
+            "PING (signed): interactions {\"type\":1} -> 200 {\"type\":1}; webhook events {\"type\":0} -> 204",
         .sigs = {{.kind = SIG_ED25519,
                   .header = "X-Signature-Ed25519",
                   .encoding = SIG_ENC_HEX,
@@ -160,8 +172,8 @@ const struct provider provider_rows_more[] = {
         .scheme = "HMAC-SHA256 of the raw body with the consumer secret (client secret), base64, \"sha256=\" prefix, "
                   "in x-twitter-webhooks-signature",
         .handshakes = "GET ?crc_token=T: 200 {\"response_token\":\"sha256=<base64 HMAC-SHA256(consumer secret, T)>\"}",
-        .sigs = {SIG_BODY_MAC("x-twitter-webhooks-signature", HMAC_SHA256, SIG_ENC_BASE64, "sha256=",
-                              SIG_SECRET_CLIENT)},
+        .sigs = {SIG_BODY_MAC("x-twitter-webhooks-signature", HMAC_SHA256, SIG_ENC_BASE64,
+                              "sha256=", SIG_SECRET_CLIENT)},
         .attr = {.ids = {ID_CONFIG("for_user_id", "userId")}},
         .handshake = handshake_x_crc,
     },
@@ -189,9 +201,7 @@ const struct provider provider_rows_more[] = {
         .scheme = "the body's signature.signature: hex HMAC-SHA256 of signature.timestamp + signature.token with the "
                   "webhook signing key",
         .sigs = {{.secret = SIG_SECRET_WEBHOOK}},
-        .attr = {.ids = {ID_URL_CONNECTION},
-                 .event_paths = {"event-data.event"},
-                 .event_id_paths = {"event-data.id"}},
+        .attr = {.ids = {ID_URL_CONNECTION}, .event_paths = {"event-data.event"}, .event_id_paths = {"event-data.id"}},
         .verify = mailgun_verify,
         .sign = provider_cannot_sign,
     },
@@ -228,7 +238,7 @@ const struct provider provider_rows_more[] = {
         .name = "monday",
         .scheme = "Authorization: a JWT (HS256) signed with the app's signing secret (webhook secret), not expired",
         .handshakes = "POST {\"challenge\":C} alone: 200 {\"challenge\":C}",
-        .sigs = {{.secret = SIG_SECRET_WEBHOOK}},
+        .sigs = {{.kind = SIG_TOKEN, .secret = SIG_SECRET_WEBHOOK}}, /* the JWT does not cover the body */
         .attr = {.ids = {ID_URL_CONNECTION, ID_METADATA("event.boardId", "mondayBoardId")},
                  .event_paths = {"event.type"},
                  .event_id_paths = {"event.triggerUuid"}},
@@ -239,7 +249,7 @@ const struct provider provider_rows_more[] = {
     {
         .name = "pipedrive",
         .scheme = BASIC_SCHEME,
-        .sigs = {{.secret = SIG_SECRET_WEBHOOK}},
+        .sigs = {BASIC_SIG},
         .attr = {.ids = {ID_CONFIG("meta.company_id", "companyId")}, .event_paths = {"event", "meta.entity"}},
         .verify = basic_auth_verify,
         .sign = basic_auth_sign,
@@ -247,7 +257,7 @@ const struct provider provider_rows_more[] = {
     {
         .name = "freshdesk",
         .scheme = BASIC_SCHEME,
-        .sigs = {{.secret = SIG_SECRET_WEBHOOK}},
+        .sigs = {BASIC_SIG},
         .attr = {.ids = {ID_URL_CONNECTION}},
         .verify = basic_auth_verify,
         .sign = basic_auth_sign,
@@ -337,7 +347,11 @@ const struct provider provider_rows_more[] = {
         .scheme = "hex HMAC-SHA256 of the canonical request (method, path, the headers named in "
                   "x-contentful-signed-headers, body) with the signing secret, in x-contentful-signature; "
                   "x-contentful-timestamp (ms) within 300 s",
-        .sigs = {{.secret = SIG_SECRET_WEBHOOK}},
+        /* No header: contentful.c verifies; the timestamp header says the scheme is timed. */
+        .sigs = {{.ts_header = "x-contentful-timestamp",
+                  .ts_unit = SIG_TS_MILLIS,
+                  .ts_tolerance = 300,
+                  .secret = SIG_SECRET_WEBHOOK}},
         .attr = {.ids = {ID_URL_CONNECTION, ID_CONFIG("sys.space.sys.id", "spaceId")},
                  .event_header = "X-Contentful-Topic"},
         .verify = contentful_verify,

@@ -88,9 +88,8 @@ enum verify_result mailgun_verify(const struct provider *p, const struct webhook
 /* Adyen's signed text of one NotificationRequestItem, as a new string. */
 static char *adyen_text(json_t *item)
 {
-    static const char *const paths[] = {"pspReference",      "originalReference", "merchantAccountCode",
-                                        "merchantReference", "amount.value",      "amount.currency",
-                                        "eventCode",         "success"};
+    static const char *const paths[] = {"pspReference", "originalReference", "merchantAccountCode", "merchantReference",
+                                        "amount.value", "amount.currency",   "eventCode",           "success"};
     char bufs[8][32], *out = NULL;
     const char *f[8];
     for (int i = 0; i < 8; i++)
@@ -168,7 +167,7 @@ enum verify_result basic_auth_verify(const struct provider *p, const struct webh
     }
     unsigned char cred[512];
     long len = strncasecmp(auth, "Basic ", 6) == 0 ? crypto_unbase64(auth + 6, strlen(auth + 6), cred, sizeof cred)
-                                                    : -1;
+                                                   : -1;
     if (len <= 0) {
         provider_say(why, whylen, "Authorization is not HTTP Basic credentials");
         return VERIFY_INVALID;
@@ -177,12 +176,12 @@ enum verify_result basic_auth_verify(const struct provider *p, const struct webh
     for (size_t i = 0; i < n; i++)
         ok |= crypto_equal(cred, (size_t)len, active[i], strlen(active[i]));
     if (!ok)
-        provider_say(why, whylen, "the Basic credentials do not match");
+        provider_say(why, whylen, "Authorization does not match");
     return ok ? VERIFY_VALID : VERIFY_INVALID;
 }
 
-int basic_auth_sign(const struct provider *p, const struct webhook_request *req,
-                    const struct provider_secrets *secrets, struct http_header *out, size_t max)
+int basic_auth_sign(const struct provider *p, const struct webhook_request *req, const struct provider_secrets *secrets,
+                    struct http_header *out, size_t max)
 {
     (void)p;
     (void)req;
