@@ -73,7 +73,12 @@ static char *canonical(const struct webhook_request *req, const char *list, size
         }
         while (span && isspace((unsigned char)p[span - 1]))
             span--;
-        if (span == 0 || span > NAME_MAX_LEN || ++names > NAMES_MAX) {
+        /* Names only ([a-z0-9-], any case): the reason below echoes one into the log. */
+        static const char name_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-";
+        bool is_name = span > 0 && span <= NAME_MAX_LEN;
+        for (i = 0; is_name && i < span; i++)
+            is_name = strchr(name_chars, p[i]) != NULL;
+        if (!is_name || ++names > NAMES_MAX) {
             provider_say(why, whylen, "%s is not a list of header names", SIGNED_HEADERS);
             ok = false;
             break;
