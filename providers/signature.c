@@ -489,6 +489,20 @@ static enum verify_result check_time(const struct sig_spec *s, const struct webh
     return VERIFY_VALID;
 }
 
+/* Whether a scheme that signs the form's fields (Twilio) has a form to read: refused
+ * once, with its reason, rather than as a mismatch with every key. */
+static bool form_readable(const struct sig_spec *s, const struct webhook_request *req)
+{
+    for (size_t i = 0; i < SIG_MAX_PARTS && s->parts[i].kind != SIG_PART_END; i++) {
+        if (s->parts[i].kind != SIG_PART_FORM_SORTED)
+            continue;
+        json_t *form = provider_form_object(req->body, req->body ? req->body_len : 0);
+        json_decref(form);
+        return form != NULL;
+    }
+    return true;
+}
+
 /* Verifies the present signature of scheme s with each of the secrets. */
 static enum verify_result check_spec(const struct sig_spec *s, const struct webhook_request *req,
                                      const char *const *secrets, size_t nsecrets, const char **used, char *why,
@@ -504,6 +518,10 @@ static enum verify_result check_spec(const struct sig_spec *s, const struct webh
     if (!well_formed(s, &r)) {
         provider_say(why, whylen, "%s is not a well-formed %s signature of %zu bytes", s->header,
                      s->encoding == SIG_ENC_HEX ? "hex" : "base64", sig_length(s));
+        return VERIFY_INVALID;
+    }
+    if (!form_readable(s, req)) {
+        provider_say(why, whylen, "%s", NOT_A_FORM);
         return VERIFY_INVALID;
     }
     for (size_t i = 0; i < nsecrets; i++) {

@@ -46,8 +46,7 @@ static void check_sorted(const uint8_t *data, size_t size)
 /* Whether the fuzzer put the secret in the input itself (a reason may then echo it). */
 static bool input_has_secret;
 
-static void check_verdict(const char *provider, const struct http_header *h, size_t nh, const uint8_t *body,
-                          size_t len)
+static void check_verdict(const char *provider, const struct http_header *h, size_t nh, const uint8_t *body, size_t len)
 {
     const struct provider *p = provider_find(provider);
     if (!p)
@@ -98,8 +97,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (mode == 1) {
         struct http_header h[] = {{"x-contentful-signed-headers", value},
                                   {"x-contentful-timestamp", "1700000000000"},
-                                  {"x-contentful-signature", "00000000000000000000000000000000"
-                                                             "00000000000000000000000000000000"},
+                                  {"x-contentful-signature",
+                                   "00000000000000000000000000000000"
+                                   "00000000000000000000000000000000"},
                                   {"x-contentful-topic", "ContentManagement.Entry.publish"}};
         check_verdict("contentful", h, 4, body, blen);
     } else {
