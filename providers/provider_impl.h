@@ -54,7 +54,11 @@ struct sig_part {
 };
 
 enum sig_encoding { SIG_ENC_HEX = 0, SIG_ENC_BASE64 };
-enum sig_ts_unit { SIG_TS_SECONDS = 0, SIG_TS_MILLIS };
+enum sig_ts_unit {
+    SIG_TS_SECONDS = 0,
+    SIG_TS_MILLIS,
+    SIG_TS_ISO8601, /* "2023-11-14T22:13:20[.fraction](Z|+hh:mm|-hh:mm)" (Zendesk, Box, Twitch) */
+};
 enum sig_secret { SIG_SECRET_NONE = 0, SIG_SECRET_WEBHOOK, SIG_SECRET_CLIENT };
 enum sig_key_form { SIG_KEY_RAW = 0, SIG_KEY_BASE64, SIG_KEY_HEX /* Discord's public key */ };
 

@@ -370,8 +370,73 @@ static bool in_window(const struct sig_spec *s, long long ts, time_t now)
     return diff <= s->ts_tolerance && diff >= -(long long)s->ts_tolerance;
 }
 
+/* n digits at p as a number, or -1. */
+static int digits_at(const char *p, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        v = v * 10 + (p[i] - '0');
+    }
+    return v;
+}
+
+/* An RFC 3339 date-time (seconds precision kept) as unix seconds; false when t is not
+ * exactly one. */
+static bool iso8601_seconds(struct text t, long long *out)
+{
+    char buf[48];
+    if (t.len < 20 || t.len >= sizeof buf)
+        return false;
+    memcpy(buf, t.p, t.len);
+    buf[t.len] = '\0';
+    const char *p = buf;
+    int y = digits_at(p, 4), mo = digits_at(p + 5, 2), d = digits_at(p + 8, 2);
+    int h = digits_at(p + 11, 2), mi = digits_at(p + 14, 2), sec = digits_at(p + 17, 2);
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 ||
+        sec > 60 || p[4] != '-' || p[7] != '-' || (p[10] != 'T' && p[10] != 't') || p[13] != ':' || p[16] != ':')
+        return false;
+    p += 19;
+    if (*p == '.') {
+        size_t n = strspn(++p, "0123456789");
+        if (n == 0 || n > 9)
+            return false;
+        p += n;
+    }
+    long offset = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if ((*p == '+' || *p == '-') && digits_at(p + 1, 2) >= 0 && p[3] == ':' && digits_at(p + 4, 2) >= 0) {
+        int oh = digits_at(p + 1, 2), om = digits_at(p + 4, 2);
+        if (oh > 23 || om > 59)
+            return false;
+        offset = (*p == '+' ? 1 : -1) * (oh * 3600L + om * 60L);
+        p += 6;
+    } else {
+        return false;
+    }
+    if (*p != '\0')
+        return false;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+    *out = (long long)timegm(&tm) - offset;
+    return true;
+}
+
 static bool timestamp_ok(const struct sig_spec *s, struct text t, time_t now, char *why, size_t whylen)
 {
+    if (s->ts_unit == SIG_TS_ISO8601) {
+        long long secs;
+        if (!iso8601_seconds(t, &secs)) {
+            provider_say(why, whylen, "the timestamp is not an ISO 8601 date-time");
+            return false;
+        }
+        if (!in_window(s, secs, now)) {
+            provider_say(why, whylen, "timestamp outside the %d s window", s->ts_tolerance);
+            return false;
+        }
+        return true;
+    }
     char digits[TS_MAX_DIGITS + 1];
     if (t.len == 0 || t.len > TS_MAX_DIGITS) {
         provider_say(why, whylen, "the timestamp is not a unix timestamp");
@@ -657,6 +722,11 @@ static void emit_context(const struct sig_spec *s, const struct webhook_request 
 {
     if (s->ts_header || s->list.ts_tag)
         snprintf(e->ts, sizeof e->ts, "%lld", (long long)req->now * (s->ts_unit == SIG_TS_MILLIS ? 1000 : 1));
+    if (s->ts_unit == SIG_TS_ISO8601) {
+        struct tm tm;
+        time_t now = req->now;
+        strftime(e->ts, sizeof e->ts, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    }
     if (s->ts_header)
         emit_add(e, s->ts_header, e->ts);
     if (s->when_header)

@@ -45,10 +45,12 @@
         .header = hdr, .alg = HMAC_SHA256, .encoding = SIG_ENC_BASE64, .parts = {__VA_ARGS__},                         \
         .secret = SIG_SECRET_WEBHOOK, .or_next = true                                                                  \
     }
-#define BOX_PARTS                                                                                                      \
-    {SIG_PART_BODY, NULL},                                                                                             \
+/* Box signs body + BOX-DELIVERY-TIMESTAMP (RFC 3339) and wants it refused after 10 minutes. */
+#define BOX_KEYED(hdr)                                                                                                 \
     {                                                                                                                  \
-        SIG_PART_HEADER, "BOX-DELIVERY-TIMESTAMP"                                                                      \
+        .header = hdr, .alg = HMAC_SHA256, .encoding = SIG_ENC_BASE64,                                                 \
+        .parts = {{SIG_PART_BODY, NULL}, {SIG_PART_TIMESTAMP, NULL}}, .ts_header = "BOX-DELIVERY-TIMESTAMP",           \
+        .ts_unit = SIG_TS_ISO8601, .ts_tolerance = 600, .secret = SIG_SECRET_WEBHOOK, .or_next = true                  \
     }
 
 const struct provider provider_rows_more[] = {
@@ -103,11 +105,14 @@ const struct provider provider_rows_more[] = {
     {
         .name = "zendesk",
         .scheme = "base64 HMAC-SHA256 of X-Zendesk-Webhook-Signature-Timestamp + the raw body with the webhook "
-                  "signing secret, in X-Zendesk-Webhook-Signature",
+                  "signing secret, in X-Zendesk-Webhook-Signature; the timestamp (ISO 8601) within 600 s",
         .sigs = {{.header = "X-Zendesk-Webhook-Signature",
                   .alg = HMAC_SHA256,
                   .encoding = SIG_ENC_BASE64,
-                  .parts = {{SIG_PART_HEADER, "X-Zendesk-Webhook-Signature-Timestamp"}, {SIG_PART_BODY, NULL}},
+                  .parts = {{SIG_PART_TIMESTAMP, NULL}, {SIG_PART_BODY, NULL}},
+                  .ts_header = "X-Zendesk-Webhook-Signature-Timestamp",
+                  .ts_unit = SIG_TS_ISO8601,
+                  .ts_tolerance = 600,
                   .secret = SIG_SECRET_WEBHOOK}},
         .attr = {.ids = {ID_URL_CONNECTION, ID_CONFIG("account_id", "accountId")},
                  .event_paths = {"type"},
@@ -124,8 +129,9 @@ const struct provider provider_rows_more[] = {
     {
         .name = "box",
         .scheme = "base64 HMAC-SHA256 of the raw body + BOX-DELIVERY-TIMESTAMP with the primary or the secondary "
-                  "signature key (the webhook secret), in BOX-SIGNATURE-PRIMARY or BOX-SIGNATURE-SECONDARY",
-        .sigs = {KEYED("BOX-SIGNATURE-PRIMARY", BOX_PARTS), KEYED("BOX-SIGNATURE-SECONDARY", BOX_PARTS)},
+                  "signature key (the webhook secret), in BOX-SIGNATURE-PRIMARY or BOX-SIGNATURE-SECONDARY; the "
+                  "timestamp (ISO 8601) within 600 s",
+        .sigs = {BOX_KEYED("BOX-SIGNATURE-PRIMARY"), BOX_KEYED("BOX-SIGNATURE-SECONDARY")},
         .attr = {.ids = {ID_URL_CONNECTION, ID_METADATA("webhook.id", "boxWebhookId")},
                  .event_paths = {"trigger"},
                  .event_id_paths = {"id"}},
@@ -180,15 +186,19 @@ const struct provider provider_rows_more[] = {
     {
         .name = "twitch",
         .scheme = "HMAC-SHA256 of Twitch-Eventsub-Message-Id + Twitch-Eventsub-Message-Timestamp + the raw body with "
-                  "the subscription secret, hex, \"sha256=\" prefix, in Twitch-Eventsub-Message-Signature",
+                  "the subscription secret, hex, \"sha256=\" prefix, in Twitch-Eventsub-Message-Signature; the "
+                  "timestamp (ISO 8601) within 600 s",
         .handshakes = "webhook_callback_verification (POST, signed): 200 text/plain <challenge>",
         .sigs = {{.header = "Twitch-Eventsub-Message-Signature",
                   .alg = HMAC_SHA256,
                   .prefix = "sha256=",
                   .encoding = SIG_ENC_HEX,
                   .parts = {{SIG_PART_HEADER, "Twitch-Eventsub-Message-Id"},
-                            {SIG_PART_HEADER, "Twitch-Eventsub-Message-Timestamp"},
+                            {SIG_PART_TIMESTAMP, NULL},
                             {SIG_PART_BODY, NULL}},
+                  .ts_header = "Twitch-Eventsub-Message-Timestamp",
+                  .ts_unit = SIG_TS_ISO8601,
+                  .ts_tolerance = 600,
                   .secret = SIG_SECRET_WEBHOOK}},
         .attr = {.ids = {ID_CONFIG("subscription.condition.broadcaster_user_id", "broadcasterUserId"),
                          ID_URL_CONNECTION},
