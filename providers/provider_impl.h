@@ -43,6 +43,9 @@ enum sig_part_kind {
     SIG_PART_HEADER,       /* the value of header sig_part.text (e.g. "webhook-id"); required */
     SIG_PART_LITERAL,      /* sig_part.text, e.g. ":" or "v0:" */
     SIG_PART_SECRET,       /* the key itself (SIG_HASH only) */
+    SIG_PART_FORM_SORTED,  /* the form body's fields sorted by name, each name then its
+                                decoded value, no separators (Twilio); a body that is not
+                                a form (or repeats a field) makes the signature invalid */
 };
 
 struct sig_part {
@@ -51,9 +54,13 @@ struct sig_part {
 };
 
 enum sig_encoding { SIG_ENC_HEX = 0, SIG_ENC_BASE64 };
-enum sig_ts_unit { SIG_TS_SECONDS = 0, SIG_TS_MILLIS };
+enum sig_ts_unit {
+    SIG_TS_SECONDS = 0,
+    SIG_TS_MILLIS,
+    SIG_TS_ISO8601, /* "2023-11-14T22:13:20[.fraction](Z|+hh:mm|-hh:mm)" (Zendesk, Box, Twitch) */
+};
 enum sig_secret { SIG_SECRET_NONE = 0, SIG_SECRET_WEBHOOK, SIG_SECRET_CLIENT };
-enum sig_key_form { SIG_KEY_RAW = 0, SIG_KEY_BASE64 };
+enum sig_key_form { SIG_KEY_RAW = 0, SIG_KEY_BASE64, SIG_KEY_HEX /* Discord's public key */ };
 
 /* Several signatures (and possibly the timestamp) in one header value. With sep == 0
  * the header holds one signature, after the spec's prefix. */
@@ -95,6 +102,10 @@ struct sig_spec {
      * otherwise a sender could pick it by dropping the preferred header. Legacy
      * schemes come after the preferred ones in a row. */
     bool legacy;
+    /* When this scheme's header does not match, the next applicable one is tried too:
+     * a sender that signs with each of several keys, one header per key (Box's primary
+     * and secondary keys, DocuSign's X-DocuSign-Signature-1, -2, ...). */
+    bool or_next;
 };
 
 /* ---- attribution ------------------------------------------------------------ */
@@ -195,6 +206,9 @@ extern const size_t provider_rows_code_len, provider_rows_business_len, provider
     provider_rows_platform_len, provider_rows_nango_len;
 extern const struct provider provider_rows_signed[]; /* table_signed.c */
 extern const size_t provider_rows_signed_len;
+/* The APIs Nango lacks (table_more.c). */
+extern const struct provider provider_rows_more[];
+extern const size_t provider_rows_more_len;
 
 /* ---- custom code (what a row cannot say) --------------------------------------- */
 
@@ -207,6 +221,16 @@ HANDSHAKE_FN(handshake_zoom);   /* endpoint.url_validation: HMAC the plainToken 
 HANDSHAKE_FN(handshake_graph);  /* ?validationToken=: echo it as text/plain */
 HANDSHAKE_FN(handshake_xero);   /* intent to receive: 200 empty when signed, else 401 */
 HANDSHAKE_FN(handshake_notion); /* {"verification_token"}: 200, stored */
+/* handshake_more.c */
+HANDSHAKE_FN(handshake_asana);     /* X-Hook-Secret: 200 echoing it, stored */
+HANDSHAKE_FN(handshake_meta);      /* GET hub.challenge with hub.verify_token = the webhook secret */
+HANDSHAKE_FN(handshake_dropbox);   /* GET ?challenge=: echo it as text/plain */
+HANDSHAKE_FN(handshake_x_crc);     /* GET ?crc_token=: {"response_token":"sha256=<b64 HMAC>"} */
+HANDSHAKE_FN(handshake_twitch);    /* webhook_callback_verification (signed): echo the challenge */
+HANDSHAKE_FN(handshake_okta);      /* GET x-okta-verification-challenge: {"verification"} */
+HANDSHAKE_FN(handshake_monday);    /* POST {"challenge"} alone: echo it */
+HANDSHAKE_FN(handshake_discord);   /* PING {"type":1} (signed): {"type":1} */
+HANDSHAKE_FN(handshake_get_alive); /* GET (Mailchimp) or HEAD (Trello) on creation: 200 empty */
 
 /* Microsoft Graph (graph.c): every notification's clientState equals the secret. */
 enum verify_result graph_verify(const struct provider *p, const struct webhook_request *req,
@@ -218,6 +242,29 @@ enum verify_result generic_hmac_verify(const struct provider *p, const struct we
                                        const struct provider_secrets *secrets, char *why, size_t whylen);
 int generic_hmac_sign(const struct provider *p, const struct webhook_request *req,
                       const struct provider_secrets *secrets, struct http_header *out, size_t max);
+
+/* Schemes of the APIs in table_more.c that a row cannot say (verify_more.c). */
+enum verify_result mailgun_verify(const struct provider *p, const struct webhook_request *req,
+                                  const struct provider_secrets *secrets, char *why, size_t whylen);
+enum verify_result adyen_verify(const struct provider *p, const struct webhook_request *req,
+                                const struct provider_secrets *secrets, char *why, size_t whylen);
+enum verify_result basic_auth_verify(const struct provider *p, const struct webhook_request *req,
+                                     const struct provider_secrets *secrets, char *why, size_t whylen);
+int basic_auth_sign(const struct provider *p, const struct webhook_request *req, const struct provider_secrets *secrets,
+                    struct http_header *out, size_t max);
+/* The webhook URL's ?secret= equal to the webhook secret (Mailchimp, which cannot sign). */
+enum verify_result query_secret_verify(const struct provider *p, const struct webhook_request *req,
+                                       const struct provider_secrets *secrets, char *why, size_t whylen);
+/* Authorization: a JWT signed HS256 with the webhook secret, unexpired (jwt_hs256.c; Monday). */
+enum verify_result jwt_hs256_verify(const struct provider *p, const struct webhook_request *req,
+                                    const struct provider_secrets *secrets, char *why, size_t whylen);
+int jwt_hs256_sign(const struct provider *p, const struct webhook_request *req, const struct provider_secrets *secrets,
+                   struct http_header *out, size_t max);
+/* Contentful's signed canonical request (contentful.c). */
+enum verify_result contentful_verify(const struct provider *p, const struct webhook_request *req,
+                                     const struct provider_secrets *secrets, char *why, size_t whylen);
+int contentful_sign(const struct provider *p, const struct webhook_request *req, const struct provider_secrets *secrets,
+                    struct http_header *out, size_t max);
 
 /* For rows whose proof lives in the body (provider.c): returns -1. */
 int provider_cannot_sign(const struct provider *p, const struct webhook_request *req,
@@ -293,6 +340,10 @@ char *provider_query_param(const char *query, const char *name);
  * new reference, or NULL when the body is not such a form (bad escape, NUL byte,
  * duplicate field). */
 json_t *provider_form_object(const unsigned char *body, size_t len);
+/* A form body's fields sorted by name (byte order), each name followed by its decoded
+ * value, as one new string (Twilio's signed text; form_sorted.c); NULL when the body
+ * is not such a form (see provider_form_object) or out of memory. */
+char *provider_form_sorted(const unsigned char *body, size_t len);
 /* Copies len bytes into a new NUL-terminated buffer; NULL when out of memory. */
 char *provider_strndup(const void *src, size_t len);
 

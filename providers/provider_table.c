@@ -1,7 +1,7 @@
 /*
  * provider_table: every provider hookline knows, as one sequence over the families of
  * rows (table_code.c, table_business.c, table_messaging.c, table_platform.c,
- * table_nango.c, table_signed.c), and the aliases that map other key names onto them
+ * table_nango.c, table_signed.c, table_more.c), and the aliases that map other key names onto them
  * (aliases.c). To add
  * a provider, add a row to its family, then its cases under tests/providers/<name>/;
  * write code only for what a row cannot say (see provider_impl.h).
@@ -22,6 +22,7 @@ static const struct family families[] = {
     {provider_rows_messaging, &provider_rows_messaging_len}, {provider_rows_platform, &provider_rows_platform_len},
     {provider_rows_nango, &provider_rows_nango_len},
     {provider_rows_signed, &provider_rows_signed_len},
+    {provider_rows_more, &provider_rows_more_len},
 };
 
 const struct provider *provider_at(size_t i)

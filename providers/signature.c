@@ -28,6 +28,9 @@
 #define ED25519_SIGN_PREFIX "whsk_"  /* Standard Webhooks' private keys (signing only) */
 #define EMIT_MAX (3 + SIG_MAX_PARTS) /* signature, timestamp, version, header parts */
 
+/* What request_part says for a SIG_PART_FORM_SORTED body that is no form. */
+static const char NOT_A_FORM[] = "the body is not a form";
+
 struct text {
     const char *p;
     size_t len;
@@ -52,7 +55,8 @@ struct message {
     const void *p[SIG_MAX_PARTS];
     size_t len[SIG_MAX_PARTS];
     size_t n;
-    char *url; /* owned */
+    char *url;  /* owned */
+    char *form; /* owned: SIG_PART_FORM_SORTED's text */
 };
 
 static const char *secret_label(const struct sig_spec *s)
@@ -100,7 +104,8 @@ static bool key_from(const char *secret, const char *prefix, bool required, enum
         k->len = strlen(rest);
         return k->len > 0;
     }
-    long n = crypto_unbase64(rest, strlen(rest), k->buf, sizeof k->buf);
+    long n = form == SIG_KEY_HEX ? crypto_unhex(rest, strlen(rest), k->buf, sizeof k->buf)
+                                 : crypto_unbase64(rest, strlen(rest), k->buf, sizeof k->buf);
     k->bytes = k->buf;
     k->len = n > 0 ? (size_t)n : 0;
     return n > 0;
@@ -162,7 +167,9 @@ static char *url_reserved_decode(const char *url)
 static void message_free(struct message *m)
 {
     free(m->url);
+    free(m->form);
     m->url = NULL;
+    m->form = NULL;
 }
 
 static void message_add(struct message *m, const void *p, size_t len)
@@ -198,6 +205,15 @@ static int request_part(const struct sig_part *part, const struct webhook_reques
         break;
     case SIG_PART_LITERAL:
         text = part->text;
+        break;
+    case SIG_PART_FORM_SORTED:
+        free(m->form);
+        m->form = provider_form_sorted(req->body, req->body ? req->body_len : 0);
+        if (!m->form) {
+            *missing = NOT_A_FORM;
+            return -1;
+        }
+        text = m->form;
         break;
     default:
         break;
@@ -354,8 +370,73 @@ static bool in_window(const struct sig_spec *s, long long ts, time_t now)
     return diff <= s->ts_tolerance && diff >= -(long long)s->ts_tolerance;
 }
 
+/* n digits at p as a number, or -1. */
+static int digits_at(const char *p, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        v = v * 10 + (p[i] - '0');
+    }
+    return v;
+}
+
+/* An RFC 3339 date-time (seconds precision kept) as unix seconds; false when t is not
+ * exactly one. */
+static bool iso8601_seconds(struct text t, long long *out)
+{
+    char buf[48];
+    if (t.len < 20 || t.len >= sizeof buf)
+        return false;
+    memcpy(buf, t.p, t.len);
+    buf[t.len] = '\0';
+    const char *p = buf;
+    int y = digits_at(p, 4), mo = digits_at(p + 5, 2), d = digits_at(p + 8, 2);
+    int h = digits_at(p + 11, 2), mi = digits_at(p + 14, 2), sec = digits_at(p + 17, 2);
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 ||
+        sec > 60 || p[4] != '-' || p[7] != '-' || (p[10] != 'T' && p[10] != 't') || p[13] != ':' || p[16] != ':')
+        return false;
+    p += 19;
+    if (*p == '.') {
+        size_t n = strspn(++p, "0123456789");
+        if (n == 0 || n > 9)
+            return false;
+        p += n;
+    }
+    long offset = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if ((*p == '+' || *p == '-') && digits_at(p + 1, 2) >= 0 && p[3] == ':' && digits_at(p + 4, 2) >= 0) {
+        int oh = digits_at(p + 1, 2), om = digits_at(p + 4, 2);
+        if (oh > 23 || om > 59)
+            return false;
+        offset = (*p == '+' ? 1 : -1) * (oh * 3600L + om * 60L);
+        p += 6;
+    } else {
+        return false;
+    }
+    if (*p != '\0')
+        return false;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+    *out = (long long)timegm(&tm) - offset;
+    return true;
+}
+
 static bool timestamp_ok(const struct sig_spec *s, struct text t, time_t now, char *why, size_t whylen)
 {
+    if (s->ts_unit == SIG_TS_ISO8601) {
+        long long secs;
+        if (!iso8601_seconds(t, &secs)) {
+            provider_say(why, whylen, "the timestamp is not an ISO 8601 date-time");
+            return false;
+        }
+        if (!in_window(s, secs, now)) {
+            provider_say(why, whylen, "timestamp outside the %d s window", s->ts_tolerance);
+            return false;
+        }
+        return true;
+    }
     char digits[TS_MAX_DIGITS + 1];
     if (t.len == 0 || t.len > TS_MAX_DIGITS) {
         provider_say(why, whylen, "the timestamp is not a unix timestamp");
@@ -435,6 +516,10 @@ static enum verify_result match_key(const struct sig_spec *s, const struct webho
     struct message m;
     const char *missing;
     if (message_build(s, req, ts, k, &m, &missing) < 0) {
+        if (missing == NOT_A_FORM) {
+            provider_say(why, whylen, "%s", NOT_A_FORM);
+            return VERIFY_INVALID;
+        }
         provider_say(why, whylen, missing ? "%s header absent" : "out of memory%s", missing ? missing : "");
         return missing ? VERIFY_MISSING : VERIFY_INVALID;
     }
@@ -469,6 +554,20 @@ static enum verify_result check_time(const struct sig_spec *s, const struct webh
     return VERIFY_VALID;
 }
 
+/* Whether a scheme that signs the form's fields (Twilio) has a form to read: refused
+ * once, with its reason, rather than as a mismatch with every key. */
+static bool form_readable(const struct sig_spec *s, const struct webhook_request *req)
+{
+    for (size_t i = 0; i < SIG_MAX_PARTS && s->parts[i].kind != SIG_PART_END; i++) {
+        if (s->parts[i].kind != SIG_PART_FORM_SORTED)
+            continue;
+        json_t *form = provider_form_object(req->body, req->body ? req->body_len : 0);
+        json_decref(form);
+        return form != NULL;
+    }
+    return true;
+}
+
 /* Verifies the present signature of scheme s with each of the secrets. */
 static enum verify_result check_spec(const struct sig_spec *s, const struct webhook_request *req,
                                      const char *const *secrets, size_t nsecrets, const char **used, char *why,
@@ -484,6 +583,10 @@ static enum verify_result check_spec(const struct sig_spec *s, const struct webh
     if (!well_formed(s, &r)) {
         provider_say(why, whylen, "%s is not a well-formed %s signature of %zu bytes", s->header,
                      s->encoding == SIG_ENC_HEX ? "hex" : "base64", sig_length(s));
+        return VERIFY_INVALID;
+    }
+    if (!form_readable(s, req)) {
+        provider_say(why, whylen, "%s", NOT_A_FORM);
         return VERIFY_INVALID;
     }
     for (size_t i = 0; i < nsecrets; i++) {
@@ -538,6 +641,7 @@ enum verify_result signature_verify_specs(const struct sig_spec *specs, size_t n
         return VERIFY_UNSUPPORTED;
     }
     const struct sig_spec *first = NULL, *strong; /* the first scheme the request uses */
+    const struct sig_spec *tried = NULL;          /* an or_next scheme that did not match */
     const char *keys[2];
     for (size_t i = 0; i < n && specs[i].header; i++) {
         if (!applies(&specs[i], req))
@@ -552,8 +656,13 @@ enum verify_result signature_verify_specs(const struct sig_spec *specs, size_t n
                          strong->header, specs[i].header);
             return VERIFY_MISSING;
         }
-        return check_spec(&specs[i], req, keys, nk, used, why, whylen);
+        enum verify_result v = check_spec(&specs[i], req, keys, nk, used, why, whylen);
+        if (v != VERIFY_INVALID || !specs[i].or_next)
+            return v;
+        tried = &specs[i];
     }
+    if (tried) /* every signature of a several-key sender was checked: none matched */
+        return VERIFY_INVALID;
     const struct sig_spec *ref = first ? first : &specs[0];
     if (signature_secrets(ref->secret, secrets, keys) == 0) {
         provider_say(why, whylen, "the integration has no %s", secret_label(ref));
@@ -613,6 +722,11 @@ static void emit_context(const struct sig_spec *s, const struct webhook_request 
 {
     if (s->ts_header || s->list.ts_tag)
         snprintf(e->ts, sizeof e->ts, "%lld", (long long)req->now * (s->ts_unit == SIG_TS_MILLIS ? 1000 : 1));
+    if (s->ts_unit == SIG_TS_ISO8601) {
+        struct tm tm;
+        time_t now = req->now;
+        strftime(e->ts, sizeof e->ts, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    }
     if (s->ts_header)
         emit_add(e, s->ts_header, e->ts);
     if (s->when_header)
