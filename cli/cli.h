@@ -81,6 +81,7 @@ int cmd_api_key_list(int argc, char **argv);
 int cmd_api_key_revoke(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_rewind(int argc, char **argv);
+int cmd_import_nango(int argc, char **argv);
 
 /* cli_dropped.c: when the router dropped webhook_id as a re-sent copy of a provider
  * event (dropped_duplicates), prints so (a JSON array of one object with json) and
