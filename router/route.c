@@ -48,9 +48,11 @@ void route_metrics_init(void)
     static const char uhelp[] =
         "webhooks published unattributed as received because they could not be attributed, "
         "by reason";
+    static char labels[MSG_UNATTRIBUTED_REASONS][64]; /* the registry keeps the pointer */
     for (int r = MSG_UNATTRIBUTED_NONE + 1; r < MSG_UNATTRIBUTED_REASONS; r++) {
-        char label[64];
-        snprintf(label, sizeof label, "reason=\"%s\"", msg_unattributed_reason_name((enum msg_unattributed_reason)r));
+        char *label = labels[r];
+        snprintf(label, sizeof labels[r], "reason=\"%s\"",
+                 msg_unattributed_reason_name((enum msg_unattributed_reason)r));
         m_unattributed_why[r] = metrics_counter("hookline_router_unattributed_total", label, uhelp);
     }
 }
