@@ -81,6 +81,7 @@ int cmd_api_key_list(int argc, char **argv);
 int cmd_api_key_revoke(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_rewind(int argc, char **argv);
+int cmd_import_nango(int argc, char **argv);
 
 /* cmd_version.c: `hookline version`, the libraries as loaded at run time. */
 int cmd_version(int argc, char **argv);

@@ -61,6 +61,8 @@ static const struct command commands[] = {
     {"connection", "create", cmd_connection_create, "add a customer connection to an integration"},
     {"connection", "list", cmd_connection_list, "list an environment's connections"},
     {"connection", "update", cmd_connection_update, "change a connection's webhook URL override"},
+    {"import", "nango", cmd_import_nango,
+     "create a Nango environment's integrations and connections here (export file or API)"},
     {"secrets", "new-key", cmd_secrets_new_key, "print a new random HOOKLINE_ENCRYPTION_KEY value"},
     {"secrets", "reencrypt", cmd_secrets_reencrypt, "encrypt plain-text or old-key secrets with the current key"},
     {"sync", "create", cmd_sync_create, "add a sync: webhook subscriptions and a runner (URL or Kafka topic)"},

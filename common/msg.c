@@ -173,6 +173,8 @@ const char *msg_raw_decode(struct msg_raw *m, rd_kafka_headers_t *h)
     msg_header(h, MSG_H_PATH, m->path, sizeof m->path);
     msg_header(h, MSG_H_QUERY, m->query, sizeof m->query);
     msg_header(h, MSG_H_URL, m->url, sizeof m->url);
+    char verdict[16];
+    m->verified = field(h, MSG_H_VERIFIED, verdict, sizeof verdict) == F_OK && strcmp(verdict, "verified") == 0;
     m->nheaders = msg_http_headers(h, m->headers, MSG_RAW_MAX_HEADERS, NULL);
     /* Each is written by the ingress, so a bad one means a message from elsewhere (or
      * a corrupted one): it can never be routed. */
@@ -201,6 +203,32 @@ void msg_routed_encode(rd_kafka_headers_t *h, const char *routed_id, const char 
     put(h, MSG_H_ROUTED_ID, routed_id);
     put(h, MSG_H_CONNECTION, connection);
     put(h, MSG_H_EVENT_TYPE, event_type);
+}
+
+static const char *const unattributed_names[MSG_UNATTRIBUTED_REASONS] = {
+    [MSG_UNATTRIBUTED_NONE] = "",
+    [MSG_UNATTRIBUTED_UNREADABLE_BODY] = "unreadable-body",
+    [MSG_UNATTRIBUTED_NESTED_TOO_DEEPLY] = "nested-too-deeply",
+    [MSG_UNATTRIBUTED_UNVERIFIED_HANDSHAKE] = "unverified-handshake",
+};
+
+const char *msg_unattributed_reason_name(enum msg_unattributed_reason r)
+{
+    return r > MSG_UNATTRIBUTED_NONE && r < MSG_UNATTRIBUTED_REASONS ? unattributed_names[r] : "";
+}
+
+void msg_routed_set_unattributed_reason(rd_kafka_headers_t *h, enum msg_unattributed_reason r)
+{
+    set(h, MSG_H_UNATTRIBUTED_REASON, r == MSG_UNATTRIBUTED_NONE ? NULL : msg_unattributed_reason_name(r));
+}
+
+/* The reason named so, NONE for an unknown name (a newer router's): nothing is passed on. */
+static enum msg_unattributed_reason unattributed_reason_of(const char *name)
+{
+    for (int r = MSG_UNATTRIBUTED_NONE + 1; r < MSG_UNATTRIBUTED_REASONS; r++)
+        if (strcmp(name, unattributed_names[r]) == 0)
+            return (enum msg_unattributed_reason)r;
+    return MSG_UNATTRIBUTED_NONE;
 }
 
 rd_kafka_headers_t *msg_notification_encode(const struct msg_notification *n)
@@ -255,6 +283,9 @@ const char *msg_routed_decode(struct msg_routed *m, rd_kafka_headers_t *h, bool 
     char kind[16];
     m->notification = field(h, MSG_H_KIND, kind, sizeof kind) != F_ABSENT;
     field(h, MSG_H_VERIFIED, m->verified, sizeof m->verified);
+    char reason[32];
+    if (field(h, MSG_H_UNATTRIBUTED_REASON, reason, sizeof reason) == F_OK)
+        m->unattributed_reason = unattributed_reason_of(reason);
     field(h, MSG_H_HTTP_PREFIX "content-type", m->content_type, sizeof m->content_type);
     if (field(h, MSG_H_REPLAY_ID, m->replay_id, sizeof m->replay_id) != F_OK || !id_is_uuid(m->replay_id))
         m->replay_id[0] = '\0'; /* a `hookline replay` copy's id, shown to the app when it is one */

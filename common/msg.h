@@ -17,7 +17,9 @@
  *   value  the provider payload for that connection (the raw body, or for a batch the
  *          events of that connection spliced byte for byte into a JSON array)
  *   headers every raw header, plus MSG_H_ROUTED_ID, MSG_H_CONNECTION (absent when
- *          unattributed) and MSG_H_EVENT_TYPE
+ *          unattributed), MSG_H_EVENT_TYPE and, when the router could not attribute
+ *          the webhook for a reason of its own (not merely "no connection has that
+ *          identifier"), MSG_H_UNATTRIBUTED_REASON
  *
  * webhooks.rejected (the quarantine, written by every stage: common/quarantine.h): a
  *   message that can never be processed, with its key, value and headers unchanged,
@@ -68,10 +70,11 @@
 #define MSG_H_ROUTED_ID "hl.routed-id" /* deterministic per (webhook, connection, group) */
 #define MSG_H_CONNECTION "hl.connection-id"
 #define MSG_H_EVENT_TYPE "hl.event-type"
-#define MSG_H_REJECT_REASON "hl.reject-reason" /* printable ASCII, at most QUARANTINE_REASON_MAX */
-#define MSG_H_REJECT_STAGE "hl.reject-stage"   /* router, forwarder, syncer, ... */
-#define MSG_H_REJECT_AT "hl.reject-at"         /* unix milliseconds */
-#define MSG_H_REJECT_TOPIC "hl.reject-topic"   /* where the message was read from */
+#define MSG_H_UNATTRIBUTED_REASON "hl.unattributed-reason" /* enum msg_unattributed_reason, by name */
+#define MSG_H_REJECT_REASON "hl.reject-reason"             /* printable ASCII, at most QUARANTINE_REASON_MAX */
+#define MSG_H_REJECT_STAGE "hl.reject-stage"               /* router, forwarder, syncer, ... */
+#define MSG_H_REJECT_AT "hl.reject-at"                     /* unix milliseconds */
+#define MSG_H_REJECT_TOPIC "hl.reject-topic"               /* where the message was read from */
 #define MSG_H_REJECT_PARTITION "hl.reject-partition"
 #define MSG_H_REJECT_OFFSET "hl.reject-offset"
 #define MSG_H_REJECT_PREFIX "hl.reject-" /* every MSG_H_REJECT_* starts so */
@@ -167,6 +170,7 @@ void msg_raw_add_http(rd_kafka_headers_t *h, const char *name, const char *value
  * their cap) and every request header (owned: msg_raw_free). */
 struct msg_raw {
     char webhook_id[MSG_ID_BUF], env[MSG_ID_BUF], integration[MSG_KEY_BUF], provider[MSG_ID_BUF];
+    bool verified; /* MSG_H_VERIFIED is "verified" */
     char method[MSG_RAW_METHOD_BUF], path[MSG_RAW_PATH_BUF], query[MSG_RAW_QUERY_BUF], url[MSG_RAW_URL_BUF];
     struct msg_http_header headers[MSG_RAW_MAX_HEADERS];
     size_t nheaders;
@@ -181,6 +185,21 @@ void msg_raw_free(struct msg_raw *m);
 /* Adds the routed headers to h (a copy of the raw message's headers): the routed id,
  * the connection (NULL: unattributed) and the event type (NULL: none). */
 void msg_routed_encode(rd_kafka_headers_t *h, const char *routed_id, const char *connection, const char *event_type);
+
+/* Why the router published a webhook unattributed although the provider names its
+ * connections: the webhook is delivered as received instead of being quarantined (it
+ * was answered 200), and the app is told why (X-Hookline-Unattributed-Reason). */
+enum msg_unattributed_reason {
+    MSG_UNATTRIBUTED_NONE = 0,
+    MSG_UNATTRIBUTED_UNREADABLE_BODY,      /* "unreadable-body": not the JSON or form the provider sends */
+    MSG_UNATTRIBUTED_NESTED_TOO_DEEPLY,    /* "nested-too-deeply": over JSON_NESTING_MAX */
+    MSG_UNATTRIBUTED_UNVERIFIED_HANDSHAKE, /* "unverified-handshake": e.g. Notion's verification token */
+    MSG_UNATTRIBUTED_REASONS               /* how many there are */
+};
+/* The reason's name as on the wire (a static string; "" for NONE or out of range). */
+const char *msg_unattributed_reason_name(enum msg_unattributed_reason r);
+/* Sets MSG_H_UNATTRIBUTED_REASON on h to r's name (NONE removes it). */
+void msg_routed_set_unattributed_reason(rd_kafka_headers_t *h, enum msg_unattributed_reason r);
 
 /* A notification: hookline's own webhook (kind "sync"), its body ready to send. */
 struct msg_notification {
@@ -211,12 +230,13 @@ enum {
 struct msg_routed {
     char webhook_id[MSG_ID_BUF], routed_id[MSG_ID_BUF], env[MSG_ID_BUF], integration[MSG_KEY_BUF], provider[MSG_ID_BUF],
         connection[MSG_ID_BUF], event_type[MSG_ID_BUF], verified[16], content_type[256];
-    char received_at[16];       /* unix ms as digits, "" when absent or not digits */
-    char replay_id[MSG_ID_BUF]; /* MSG_H_REPLAY_ID when a UUID (`hookline replay`), else "" */
-    bool attributed;            /* the connection id is present (usable or not) */
-    bool notification;          /* a notification (kind present): its body is ready to send */
-    unsigned bad;               /* MSG_F_* present but unusable, or required and absent */
-    unsigned absent;            /* MSG_F_* absent */
+    char received_at[16];                             /* unix ms as digits, "" when absent or not digits */
+    char replay_id[MSG_ID_BUF];                       /* MSG_H_REPLAY_ID when a UUID (`hookline replay`), else "" */
+    bool attributed;                                  /* the connection id is present (usable or not) */
+    bool notification;                                /* a notification (kind present): its body is ready to send */
+    enum msg_unattributed_reason unattributed_reason; /* NONE when absent or not a known name */
+    unsigned bad;                                     /* MSG_F_* present but unusable, or required and absent */
+    unsigned absent;                                  /* MSG_F_* absent */
     struct msg_http_header passthrough[MSG_ROUTED_MAX_HEADERS]; /* request headers kept */
     size_t npass;
 };

@@ -144,6 +144,8 @@ int request_build(struct forward_request *req, const struct msg_routed *r, const
     add(req, "X-Hookline-Integration", r->integration);
     if (r->attributed)
         add(req, "X-Hookline-Connection-Id", r->connection);
+    else if (r->unattributed_reason != MSG_UNATTRIBUTED_NONE)
+        add(req, "X-Hookline-Unattributed-Reason", msg_unattributed_reason_name(r->unattributed_reason));
     if (r->event_type[0])
         add(req, "X-Hookline-Event-Type", r->event_type);
     if (r->replay_id[0])

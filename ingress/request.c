@@ -11,6 +11,7 @@
 #include "common/config.h"
 #include "common/ident.h"
 #include "common/ids.h"
+#include "common/json_depth.h"
 #include "common/log.h"
 #include "ingress/ingress.h"
 
@@ -45,6 +46,15 @@ static void answer(struct request_verdict *out, unsigned status, const char *jso
     out->json = json;
 }
 
+/* A JSON body nested deeper than the router's parser reads (common/json_depth.h) is
+ * refused here: answered 200, it could never be attributed. A body that does not start
+ * like JSON is not scanned (most providers send JSON; forms and text are left alone). */
+static bool body_too_deep(const struct webhook_request *wr)
+{
+    return json_depth_looks_json(wr->body, wr->body_len) &&
+           !json_depth_within(wr->body, wr->body_len, JSON_NESTING_MAX);
+}
+
 /* The integration is known: answer a handshake, verify, then store. */
 static void decide_known(const struct integration_entry *integ, struct request_verdict *out)
 {
@@ -62,6 +72,10 @@ static void decide_known(const struct integration_entry *integ, struct request_v
         .previous_client_secret = integ->previous_client_secret,
         .verify_config = integ->verify_config[0] ? integ->verify_config : NULL,
     };
+    if (body_too_deep(wr)) {
+        log_warn(wid, "400: %s/%s (%s): JSON body nested deeper than %d", env, key, integ->provider, JSON_NESTING_MAX);
+        return answer(out, MHD_HTTP_BAD_REQUEST, "{\"error\":\"JSON body nested too deeply\"}");
+    }
     out->provider = p;
     snprintf(out->provider_key, sizeof out->provider_key, "%s", integ->provider);
     int hs = provider_handshake(p, wr, &secrets, &out->hs);

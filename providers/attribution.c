@@ -751,6 +751,13 @@ static int batch_as_one(const struct attr_spec *a, const struct webhook_request 
     return 0;
 }
 
+/* A body that is one event object where the row expects a top-level array of them
+ * (HubSpot sends both): read as a batch of one, its bytes unchanged. */
+static bool single_event(const struct attr_spec *a, json_t *root)
+{
+    return a->batch && a->batch[0] == '\0' && json_is_object(root);
+}
+
 int attribution_split(const struct provider *p, const struct webhook_request *req, const bool *drop, size_t ndrop,
                       struct attribution *out, char *err, size_t errlen)
 {
@@ -763,7 +770,7 @@ int attribution_split(const struct provider *p, const struct webhook_request *re
     if (a->batch)
         find_id(a, req, NULL, true, false, &f);
     int rc;
-    if (!a->batch)
+    if (!a->batch || single_event(a, root))
         rc = split_single(a, req, root, out, err, errlen);
     else if (f.which >= 0)
         rc = batch_as_one(a, req, root, &f, &lo, out, err, errlen);
@@ -784,7 +791,7 @@ size_t attribution_ordering_key(const struct provider *p, const struct webhook_r
     struct found f;
     find_id(a, req, NULL, true, false, &f);
     json_t *root = f.value || !reads_body(a) ? NULL : body_root(a, req, NULL, 0);
-    if (root && a->batch) {
+    if (root && a->batch && !single_event(a, root)) {
         struct span ignored;
         json_t *arr = batch_array(a, req, root, &ignored, NULL, 0);
         find_id(a, req, json_array_get(arr, 0), false, true, &f);

@@ -112,13 +112,17 @@ size_t provider_event_ids(const struct provider *p, const struct webhook_request
     char err[64];
     json_t *root = provider_parse_json(req, err, sizeof err);
     json_t *arr = a->batch[0] ? json_object_get(root, a->batch) : root;
-    size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+    /* One event object where the row expects an array of them (HubSpot sends both) is
+     * a batch of one, as attribution reads it. */
+    bool single = !a->batch[0] && json_is_object(root);
+    size_t n = single ? 1 : json_is_array(arr) ? json_array_size(arr) : 0;
     char **out = n ? calloc(n, sizeof *out) : NULL;
     for (size_t i = 0; out && i < n; i++) {
         char buf[512];
         size_t len = 0;
         buf[0] = '\0';
-        if (append_event(a, json_array_get(arr, i), buf, sizeof buf, &len, ',') && len > 0 && !(out[i] = strdup(buf))) {
+        json_t *event = single ? root : json_array_get(arr, i);
+        if (append_event(a, event, buf, sizeof buf, &len, ',') && len > 0 && !(out[i] = strdup(buf))) {
             provider_event_ids_free(out, n);
             out = NULL;
         }

@@ -9,6 +9,13 @@
  *           characters, else 400)
  *   xero    POST intent to receive ({"events":[]...}) -> 200 empty when signed, else 401
  *   notion  POST {"verification_token":V} (unsigned) -> 200, and stored for the app
+ *           (unattributed: the router never names a connection for it); 409 when the
+ *           integration already has a token, which a handshake never replaces
+ *
+ * A request that says it is a handshake but is malformed (Slack's url_verification
+ * without a challenge, Zoom's url_validation without a plainToken, an empty Graph
+ * validationToken) is refused with 400 once its signature verified, never forwarded
+ * as an ordinary event.
  *
  * A handshake that the provider signs is verified here and refused with 401 when it
  * is not valid: Zoom's answer is an HMAC of a string the request chooses, so an
@@ -107,11 +114,11 @@ HANDSHAKE_FN(handshake_slack)
     json_t *root = post_object(req, "url_verification"), *challenge = json_object_get(root, "challenge");
     int rc = 0;
     char why[sizeof out->why];
-    if (root && is_text(json_object_get(root, "type"), "url_verification") && json_is_string(challenge)) {
+    if (root && is_text(json_object_get(root, "type"), "url_verification")) {
         if (provider_verify(p, req, secrets, why, sizeof why) != VERIFY_VALID)
             rc = refuse(out, why);
         else if (!token_ok(challenge))
-            rc = refuse_bare(out, 400, "the challenge is not a short token");
+            rc = refuse_bare(out, 400, "the challenge is missing or not a short token");
         else
             rc = answer_json(out, json_pack("{s:O}", "challenge", challenge));
     }
@@ -138,12 +145,12 @@ HANDSHAKE_FN(handshake_zoom)
     json_t *token = provider_json_path(root, "payload.plainToken");
     int rc = 0;
     char why[sizeof out->why];
-    if (root && is_text(json_object_get(root, "event"), "endpoint.url_validation") && json_is_string(token)) {
+    if (root && is_text(json_object_get(root, "event"), "endpoint.url_validation")) {
         const char *used = NULL;
         if (signature_verify(p, req, secrets, &used, why, sizeof why) != VERIFY_VALID)
             rc = refuse(out, why);
         else if (!token_ok(token))
-            rc = refuse_bare(out, 400, "payload.plainToken is not a short token");
+            rc = refuse_bare(out, 400, "payload.plainToken is missing or not a short token");
         else
             rc = zoom_answer(out, token, used);
     }
@@ -162,7 +169,9 @@ HANDSHAKE_FN(handshake_graph)
     while (i < len && (unsigned char)token[i] >= 0x20 && (unsigned char)token[i] < 0x7f)
         i++; /* printable ASCII only */
     int rc;
-    if (len > GRAPH_TOKEN_MAX)
+    if (len == 0)
+        rc = refuse_bare(out, 400, "validationToken is empty");
+    else if (len > GRAPH_TOKEN_MAX)
         rc = refuse_bare(out, 400, "validationToken is longer than %d bytes", GRAPH_TOKEN_MAX);
     else if (i < len)
         rc = refuse_bare(out, 400, "validationToken has a control or non-ASCII character");
@@ -190,12 +199,17 @@ HANDSHAKE_FN(handshake_xero)
 HANDSHAKE_FN(handshake_notion)
 {
     (void)p;
-    (void)secrets;
     json_t *root = post_object(req, "verification_token");
     json_t *token = json_object_get(root, "verification_token");
+    bool configured = secrets && secrets->webhook_secret && secrets->webhook_secret[0];
     int rc = 0;
-    /* Only the bare token: an event that also carries one is verified as usual. */
-    if (root && json_object_size(root) == 1 && token_ok(token))
+    /* Only the bare token: an event that also carries one is verified as usual. With a
+     * token configured, a new one is refused rather than shown to the app, which could
+     * take it for the integration's token (whoever sent it). */
+    if (root && json_object_size(root) == 1 && token_ok(token) && configured)
+        rc = refuse_bare(out, 409,
+                         "a verification token is already configured: clear the webhook secret to take a new one");
+    else if (root && json_object_size(root) == 1 && token_ok(token))
         rc = answer(out, 200, "application/json", "{\"status\":\"success\"}", 20, true);
     json_decref(root);
     return rc;

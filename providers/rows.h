@@ -73,6 +73,11 @@
         .key_prefix = "whsec_", .key_prefix_required = required, .key_form = SIG_KEY_BASE64                            \
     }
 
+/* Standard Webhooks v1 under either name of its headers: webhook-* and svix-* (Svix,
+ * through which many providers send, names the same scheme so); a row that accepts
+ * one accepts both. Two schemes of the row. */
+#define SIG_STD_V1_ANY(required) SIG_STD_V1("webhook", required), SIG_STD_V1("svix", required)
+
 /* Standard Webhooks v1a: "v1a,<base64 Ed25519 signature>", the secret is the public key
  * "whpk_<base64>" (signing takes the private key "whsk_<base64>"). */
 #define SIG_STD_V1A                                                                                                    \

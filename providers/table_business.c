@@ -133,15 +133,15 @@ const struct provider provider_rows_business[] = {
     {
         .name = "fathom",
         .scheme = "Standard Webhooks v1 (webhook-* or svix-* headers, whsec_ secret)",
-        .sigs = {SIG_STD_V1("webhook", false), SIG_STD_V1("svix", false)},
+        .sigs = {SIG_STD_V1_ANY(false)},
         .attr = {.ids = {ID_URL_CONNECTION, ID_METADATA("recorded_by.email", "emailAddress")},
                  .event_id_headers = {"webhook-id", "svix-id"}},
     },
     {
         .name = "folk",
-        .scheme = "Standard Webhooks v1 (webhook-* headers, whsec_ secret)",
-        .sigs = {SIG_STD_V1("webhook", false)},
-        .attr = {.ids = {ID_URL_CONNECTION}, .event_paths = {"type"}, .event_id_headers = {"webhook-id"}},
+        .scheme = "Standard Webhooks v1 (webhook-* or svix-* headers, whsec_ secret)",
+        .sigs = {SIG_STD_V1_ANY(false)},
+        .attr = {.ids = {ID_URL_CONNECTION}, .event_paths = {"type"}, .event_id_headers = {"webhook-id", "svix-id"}},
     },
 };
 

@@ -41,9 +41,10 @@ const struct provider provider_rows_code[] = {
          * sent as is and covers neither body nor time: with a signing token configured
          * it is legacy (a request must be signed). */
         .name = "gitlab",
-        .scheme = "Standard Webhooks (webhook-signature) with a signing token (whsec_...), else X-Gitlab-Token "
-                  "equal to the secret token (with a signing token only with allow_legacy_signature)",
-        .sigs = {SIG_STD_V1("webhook", true), SIG_LEGACY(TOKEN_IN("X-Gitlab-Token"))},
+        .scheme =
+            "Standard Webhooks (webhook-signature or svix-signature) with a signing token (whsec_...), else X-Gitlab-Token "
+            "equal to the secret token (with a signing token only with allow_legacy_signature)",
+        .sigs = {SIG_STD_V1_ANY(true), SIG_LEGACY(TOKEN_IN("X-Gitlab-Token"))},
         .attr = {.body = ATTR_BODY_OPTIONAL,
                  .ids = {ID_URL_CONNECTION, ID_BODY_CONNECTION("nangoConnectionId")},
                  .event_header = "X-Gitlab-Event",

@@ -11,7 +11,7 @@ const struct provider provider_rows_platform[] = {
         .name = "standard-webhooks",
         .scheme = "Standard Webhooks: v1 base64 HMAC-SHA256 of \"<id>.<timestamp>.<body>\" (whsec_ secret) or "
                   "v1a Ed25519 (whpk_ public key) in webhook-signature (or svix-*), timestamp within 300 s",
-        .sigs = {SIG_STD_V1("webhook", false), SIG_STD_V1A, SIG_STD_V1("svix", false)},
+        .sigs = {SIG_STD_V1_ANY(false), SIG_STD_V1A},
         .attr = {.ids = {ID_URL_CONNECTION}, .event_paths = {"type"}, .event_id_headers = {"webhook-id", "svix-id"}},
     },
     {

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_depth.h"
+
 #define PATH_INDEX_MAX_DIGITS 9
 
 void provider_say(char *why, size_t whylen, const char *fmt, ...)
@@ -38,6 +40,10 @@ json_t *provider_parse_json(const struct webhook_request *req, char *err, size_t
 {
     json_error_t jerr;
     const char *body = req->body ? (const char *)req->body : "";
+    if (!json_depth_within(body, req->body ? req->body_len : 0, JSON_NESTING_MAX)) {
+        provider_say(err, errlen, "body is nested deeper than %d arrays and objects", JSON_NESTING_MAX);
+        return NULL;
+    }
     json_t *root = json_loadb(body, req->body ? req->body_len : 0, JSON_REJECT_DUPLICATES, &jerr);
     if (!root && json_error_code(&jerr) == json_error_duplicate_key)
         provider_say(err, errlen, "body has a duplicate object key (line %d, column %d)", jerr.line, jerr.column);

@@ -3,9 +3,13 @@
  * every (webhook, connection) pair becomes one message on the routed topic with a
  * deterministic id, so a re-run yields the same ids. A group that names no
  * connection (or names it with a value no stage may use) is still published,
- * unattributed. A message that can never be routed (unreadable contract headers, a
- * body the provider cannot read, an identifier the database refuses) is quarantined
- * on the rejected topic with the reason, and the router moves on. */
+ * unattributed. A webhook the ingress answered 200 is never dropped: a body the
+ * provider cannot read (not its JSON or form, nested too deeply) and a handshake that
+ * nobody verified (Notion's verification token) are published unattributed, as
+ * received, with the reason in MSG_H_UNATTRIBUTED_REASON and a metric per reason. A
+ * message that can never be routed (unreadable contract headers, an identifier the
+ * database refuses) is quarantined on the rejected topic with the reason, and the
+ * router moves on. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,7 @@
 #include "common/config.h"
 #include "common/ident.h"
 #include "common/ids.h"
+#include "common/json_depth.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/msg.h"
@@ -22,8 +27,9 @@
 #include "router/router.h"
 
 static struct metric *m_routed, *m_unattributed, *m_rejected;
-static struct metric *m_q_headers, *m_q_attribution, *m_q_database; /* why quarantined */
+static struct metric *m_q_headers, *m_q_database; /* why quarantined */
 static struct metric *m_bad_identifier, *m_bad_event_type;
+static struct metric *m_unattributed_why[MSG_UNATTRIBUTED_REASONS]; /* by reason */
 
 void route_metrics_init(void)
 {
@@ -35,11 +41,20 @@ void route_metrics_init(void)
                                  "routed messages published, by outcome");
     static const char qhelp[] = "raw messages quarantined on the rejected topic, by reason";
     m_q_headers = metrics_counter("hookline_router_quarantined_total", "reason=\"contract_headers\"", qhelp);
-    m_q_attribution = metrics_counter("hookline_router_quarantined_total", "reason=\"attribution\"", qhelp);
     m_q_database = metrics_counter("hookline_router_quarantined_total", "reason=\"database_refused\"", qhelp);
     static const char bhelp[] = "values from a webhook that no stage may use (not UTF-8, control characters, too long)";
     m_bad_identifier = metrics_counter("hookline_router_invalid_values_total", "field=\"identifier\"", bhelp);
     m_bad_event_type = metrics_counter("hookline_router_invalid_values_total", "field=\"event_type\"", bhelp);
+    static const char uhelp[] =
+        "webhooks published unattributed as received because they could not be attributed, "
+        "by reason";
+    static char labels[MSG_UNATTRIBUTED_REASONS][64]; /* the registry keeps the pointer */
+    for (int r = MSG_UNATTRIBUTED_NONE + 1; r < MSG_UNATTRIBUTED_REASONS; r++) {
+        char *label = labels[r];
+        snprintf(label, sizeof labels[r], "reason=\"%s\"",
+                 msg_unattributed_reason_name((enum msg_unattributed_reason)r));
+        m_unattributed_why[r] = metrics_counter("hookline_router_unattributed_total", label, uhelp);
+    }
 }
 
 /* Quarantines the raw message (common/quarantine.h): a permanent failure, so the
@@ -62,7 +77,7 @@ static int quarantine(const rd_kafka_message_t *rkm, const char *wid, struct met
 
 /* Publishes one group's payload for one connection (or unattributed when conn is NULL). */
 static int publish_routed(const struct msg_raw *m, rd_kafka_headers_t *raw, const struct attribution_group *g,
-                          const char *conn)
+                          const char *conn, enum msg_unattributed_reason why)
 {
     char routed_id[ID_LEN + 1];
     const char *parts[3] = {m->webhook_id, conn ? conn : "", g->value ? g->value : ""};
@@ -76,6 +91,7 @@ static int publish_routed(const struct msg_raw *m, rd_kafka_headers_t *raw, cons
         return -1;
     }
     msg_routed_encode(h, routed_id, conn, g->event_type);
+    msg_routed_set_unattributed_reason(h, why);
     metric_inc(conn ? m_routed : m_unattributed);
     log_info(m->webhook_id, "routed %s to %s (%s=%s)", routed_id, conn ? conn : "(unattributed)",
              g->config_key ? g->config_key : "-", g->value ? g->value : "-");
@@ -161,15 +177,44 @@ static int route_groups(const rd_kafka_message_t *rkm, const struct msg_raw *m, 
     } else if (rc == 0) {
         for (size_t i = 0; i < a->n && rc == 0; i++) {
             if (found[i].n == 0)
-                rc = publish_routed(m, raw, &a->groups[i], NULL);
+                rc = publish_routed(m, raw, &a->groups[i], NULL, MSG_UNATTRIBUTED_NONE);
             for (size_t k = 0; k < found[i].n && rc == 0; k++)
-                rc = publish_routed(m, raw, &a->groups[i], found[i].ids[k]);
+                rc = publish_routed(m, raw, &a->groups[i], found[i].ids[k], MSG_UNATTRIBUTED_NONE);
         }
     }
     for (size_t i = 0; i < looked; i++)
         connections_ids_free(found[i].ids, found[i].n);
     free(found);
     return rc;
+}
+
+/* Publishes the webhook as received, unattributed, saying why: the ingress answered
+ * it 200, so it is delivered rather than quarantined. */
+static int publish_as_received(const struct msg_raw *m, rd_kafka_headers_t *raw, const struct webhook_request *wr,
+                               enum msg_unattributed_reason why, const char *detail)
+{
+    log_warn(m->webhook_id, "published unattributed (%s): %s", msg_unattributed_reason_name(why), detail);
+    metric_inc(m_unattributed_why[why]);
+    struct attribution_group whole = {.payload = malloc(wr->body_len ? wr->body_len : 1), .payload_len = wr->body_len};
+    if (!whole.payload)
+        return -1;
+    memcpy(whole.payload, wr->body, wr->body_len);
+    int rc = publish_routed(m, raw, &whole, NULL, why);
+    free(whole.payload);
+    return rc;
+}
+
+/* A handshake the provider sends unsigned (Notion's verification token) and the ingress
+ * stored unverified: it names no connection, whatever its body or URL says. */
+static bool unverified_handshake(const struct provider *p, const struct msg_raw *m, const struct webhook_request *wr)
+{
+    if (m->verified)
+        return false;
+    struct provider_secrets none = {0};
+    struct handshake_answer ans = {0};
+    bool stored = provider_handshake(p, wr, &none, &ans) == 1 && ans.store;
+    free(ans.body);
+    return stored;
 }
 
 int route_message(const rd_kafka_message_t *rkm)
@@ -207,14 +252,20 @@ int route_message(const rd_kafka_message_t *rkm)
         rc = fresh; /* 0: a copy, dropped; -1: retried */
         goto out;
     }
+    if (unverified_handshake(p, &m, &wr)) {
+        dedup_drops_free(&copies);
+        rc = publish_as_received(&m, raw, &wr, MSG_UNATTRIBUTED_UNVERIFIED_HANDSHAKE, "a handshake nobody verified");
+        goto out;
+    }
     struct attribution a = {0};
     char err[256] = "";
     int split = provider_attribute_except(p, &wr, copies.drop, copies.n, &a, err, sizeof err);
     dedup_drops_free(&copies);
     if (split < 0) {
-        char reason[300];
-        snprintf(reason, sizeof reason, "attribution failed: %s", err[0] ? err : "unreadable body");
-        rc = quarantine(rkm, m.webhook_id, m_q_attribution, reason);
+        bool deep = !json_depth_within(wr.body, wr.body_len, JSON_NESTING_MAX);
+        rc = publish_as_received(&m, raw, &wr,
+                                 deep ? MSG_UNATTRIBUTED_NESTED_TOO_DEEPLY : MSG_UNATTRIBUTED_UNREADABLE_BODY,
+                                 err[0] ? err : "unreadable body");
         goto out;
     }
     rc = route_groups(rkm, &m, raw ? raw : NULL, &a);

@@ -53,6 +53,17 @@ static void an_event_without_an_id_has_none(void **state)
     provider_event_ids_free(ids, n);
 }
 
+static void a_single_event_object_is_a_batch_of_one(void **state)
+{
+    (void)state;
+    struct webhook_request req = request_of("{\"eventId\":42,\"portalId\":7}");
+    char **ids;
+    size_t n = provider_event_ids(provider_find("hubspot"), &req, &ids);
+    assert_int_equal(n, 1);
+    assert_string_equal(ids[0], "42");
+    provider_event_ids_free(ids, n);
+}
+
 static void unbatched_or_unreadable_bodies_have_no_event_ids(void **state)
 {
     (void)state;
@@ -151,6 +162,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(batch_events_have_their_own_ids),
         cmocka_unit_test(an_event_without_an_id_has_none),
+        cmocka_unit_test(a_single_event_object_is_a_batch_of_one),
         cmocka_unit_test(unbatched_or_unreadable_bodies_have_no_event_ids),
         cmocka_unit_test(left_out_events_leave_their_group),
         cmocka_unit_test(one_group_left_is_spliced_not_the_whole_body),

@@ -241,8 +241,52 @@ static void routed_round_trip(void **state)
     assert_null(msg_routed_decode(&m, h, NULL));
     assert_false(m.attributed);
     assert_string_equal(m.event_type, "");
+    assert_int_equal(m.unattributed_reason, MSG_UNATTRIBUTED_NONE);
     msg_routed_free(&m);
     rd_kafka_headers_destroy(h);
+}
+
+/* Every reason survives the wire by name; NONE removes the header; a name this build
+ * does not know reads as NONE (nothing to pass on). */
+static void unattributed_reason_round_trip(void **state)
+{
+    (void)state;
+    for (int r = MSG_UNATTRIBUTED_NONE + 1; r < MSG_UNATTRIBUTED_REASONS; r++) {
+        rd_kafka_headers_t *h = routed_headers(NULL, NULL);
+        msg_routed_set_unattributed_reason(h, (enum msg_unattributed_reason)r);
+        char buf[64];
+        assert_string_equal(msg_header(h, MSG_H_UNATTRIBUTED_REASON, buf, sizeof buf),
+                            msg_unattributed_reason_name((enum msg_unattributed_reason)r));
+        struct msg_routed m;
+        assert_null(msg_routed_decode(&m, h, NULL));
+        assert_int_equal(m.unattributed_reason, r);
+        msg_routed_free(&m);
+        msg_routed_set_unattributed_reason(h, MSG_UNATTRIBUTED_NONE);
+        assert_null(msg_header(h, MSG_H_UNATTRIBUTED_REASON, buf, sizeof buf));
+        rd_kafka_headers_destroy(h);
+    }
+    assert_string_equal(msg_unattributed_reason_name(MSG_UNATTRIBUTED_UNREADABLE_BODY), "unreadable-body");
+    rd_kafka_headers_t *h = routed_headers(NULL, NULL);
+    rd_kafka_header_add(h, MSG_H_UNATTRIBUTED_REASON, -1, "from-the-future", -1);
+    struct msg_routed m;
+    assert_null(msg_routed_decode(&m, h, NULL));
+    assert_int_equal(m.unattributed_reason, MSG_UNATTRIBUTED_NONE);
+    msg_routed_free(&m);
+    rd_kafka_headers_destroy(h);
+}
+
+static void raw_verified_is_read(void **state)
+{
+    (void)state;
+    for (int v = 0; v < 2; v++) {
+        const struct msg_raw_meta meta = {WID, ENV, "notion", "notion", v == 1, "POST", "/", "", "", 42};
+        rd_kafka_headers_t *h = msg_raw_encode(&meta, 0);
+        struct msg_raw m;
+        assert_null(msg_raw_decode(&m, h));
+        assert_int_equal(m.verified, v == 1);
+        msg_raw_free(&m);
+        rd_kafka_headers_destroy(h);
+    }
 }
 
 static void routed_problems_follow_the_mask(void **state)
@@ -390,6 +434,8 @@ int main(void)
         cmocka_unit_test(odd_names_keep_null_values_and_the_cap),
         cmocka_unit_test(msg_header_reads_the_last_value_within_the_buffer),
         cmocka_unit_test(raw_round_trip),
+        cmocka_unit_test(raw_verified_is_read),
+        cmocka_unit_test(unattributed_reason_round_trip),
         cmocka_unit_test(raw_decode_says_why),
         cmocka_unit_test(routed_round_trip),
         cmocka_unit_test(routed_problems_follow_the_mask),

@@ -46,6 +46,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/json_depth.h"
 #include "common/remote_keys.h"
 #include "providers/provider.h"
 #include "providers/provider_impl.h"
@@ -836,6 +837,8 @@ static void test_no_downgrade(void **state)
         struct provider_secrets allowed = s, other = {.webhook_secret = "whsec_b3RoZXI=", .client_secret = "other"};
         allowed.verify_config = "{\"allow_legacy_signature\": true}";
         const struct sig_spec *legacy = &p->sigs[1], *preferred = &p->sigs[0];
+        while (legacy < p->sigs + PROVIDER_MAX_SCHEMES - 1 && !legacy->legacy) /* gitlab: webhook-*, svix-*, token */
+            legacy++;
         assert_true(legacy->legacy && !preferred->legacy);
         struct http_header h[MAX_HEADERS];
         int n = 0;
@@ -982,7 +985,36 @@ static void test_attribute_deep_nesting(void **state)
     struct attribution a;
     char err[128];
     assert_int_equal(provider_attribute(provider_find("hubspot"), &req, &a, err, sizeof err), -1);
+    assert_non_null(strstr(err, "nested deeper"));
     free(body);
+}
+
+/* The router reads what the ingress lets in: JSON_NESTING_MAX levels parse, one more
+ * does not (common/json_depth.h). */
+static void test_attribute_nesting_limit(void **state)
+{
+    (void)state;
+    for (size_t depth = JSON_NESTING_MAX - 2; depth <= JSON_NESTING_MAX - 1; depth++) {
+        size_t len = 0;
+        char *body = malloc(2 * depth + 32);
+        assert_non_null(body);
+        len += (size_t)sprintf(body, "[{\"portalId\":1,\"x\":"); /* 2 levels */
+        memset(body + len, '[', depth);
+        memset(body + len + depth, ']', depth);
+        len += 2 * depth;
+        memcpy(body + len, "}]", 2);
+        len += 2;
+        struct webhook_request req = {.body = (const unsigned char *)body, .body_len = len};
+        struct attribution a = {0};
+        char err[128] = "";
+        int rc = provider_attribute(provider_find("hubspot"), &req, &a, err, sizeof err);
+        assert_int_equal(rc, depth + 2 <= JSON_NESTING_MAX ? 0 : -1);
+        assert_int_equal(json_depth_within(body, len, JSON_NESTING_MAX), depth + 2 <= JSON_NESTING_MAX);
+        if (rc == 0)
+            assert_string_equal(a.groups[0].value, "1");
+        attribution_free(&a);
+        free(body);
+    }
 }
 
 /* 20,000 events over 1,000 portals: groups in order of first appearance, 20 each. */
@@ -1052,6 +1084,7 @@ int main(void)
         cmocka_unit_test(test_ordering_key_buffer),
         cmocka_unit_test(test_attribute_empty_body),
         cmocka_unit_test(test_attribute_deep_nesting),
+        cmocka_unit_test(test_attribute_nesting_limit),
         cmocka_unit_test(test_attribute_large_batch),
     };
     failed += cmocka_run_group_tests_name("provider interface", fixed, NULL, NULL);
