@@ -203,6 +203,16 @@ void msg_routed_encode(rd_kafka_headers_t *h, const char *routed_id, const char 
     put(h, MSG_H_EVENT_TYPE, event_type);
 }
 
+void msg_routed_encode_nango_type(rd_kafka_headers_t *h, const char *nango_event_type)
+{
+    set(h, MSG_H_NANGO_EVENT_TYPE, nango_event_type && *nango_event_type ? nango_event_type : NULL);
+}
+
+void msg_routed_encode_unattributed_why(rd_kafka_headers_t *h, const char *why)
+{
+    set(h, MSG_H_UNATTRIBUTED_WHY, why);
+}
+
 rd_kafka_headers_t *msg_notification_encode(const struct msg_notification *n)
 {
     rd_kafka_headers_t *h = rd_kafka_headers_new(9);
@@ -249,6 +259,10 @@ const char *msg_routed_decode(struct msg_routed *m, rd_kafka_headers_t *h, bool 
     routed_ident(m, h, MSG_F_PROVIDER, MSG_H_PROVIDER, m->provider, sizeof m->provider, valid_or_empty);
     routed_ident(m, h, MSG_F_CONNECTION, MSG_H_CONNECTION, m->connection, sizeof m->connection, ident_valid_str);
     routed_ident(m, h, MSG_F_EVENT_TYPE, MSG_H_EVENT_TYPE, m->event_type, sizeof m->event_type, ident_valid_str);
+    routed_ident(m, h, MSG_F_NANGO_EVENT_TYPE, MSG_H_NANGO_EVENT_TYPE, m->nango_event_type, sizeof m->nango_event_type,
+                 ident_valid_str);
+    if (m->bad & MSG_F_NANGO_EVENT_TYPE) /* optional: an unusable one is as good as none */
+        m->nango_event_type[0] = '\0';
     m->attributed = !(m->absent & MSG_F_CONNECTION);
     /* Required when the stage says so: an absent one is as bad as an unusable one. */
     m->bad |= m->absent & (MSG_F_WEBHOOK_ID | MSG_F_ROUTED_ID | MSG_F_ENVIRONMENT | MSG_F_INTEGRATION);

@@ -17,7 +17,9 @@
  *   value  the provider payload for that connection (the raw body, or for a batch the
  *          events of that connection spliced byte for byte into a JSON array)
  *   headers every raw header, plus MSG_H_ROUTED_ID, MSG_H_CONNECTION (absent when
- *          unattributed) and MSG_H_EVENT_TYPE
+ *          unattributed), MSG_H_EVENT_TYPE and MSG_H_NANGO_EVENT_TYPE (each absent when
+ *          there is none), and MSG_H_UNATTRIBUTED_WHY when the connection a webhook
+ *          named did not get it (its own secret did not verify it)
  *
  * webhooks.rejected (the quarantine, written by every stage: common/quarantine.h): a
  *   message that can never be processed, with its key, value and headers unchanged,
@@ -68,6 +70,11 @@
 #define MSG_H_ROUTED_ID "hl.routed-id" /* deterministic per (webhook, connection, group) */
 #define MSG_H_CONNECTION "hl.connection-id"
 #define MSG_H_EVENT_TYPE "hl.event-type"
+/* The event type Nango's routing script matches for the same webhook (the header value or
+ * body field alone, e.g. "issues" where MSG_H_EVENT_TYPE is "issues.opened"). */
+#define MSG_H_NANGO_EVENT_TYPE "hl.nango-event-type"
+/* Why a webhook that named a connection is published unattributed (printable ASCII). */
+#define MSG_H_UNATTRIBUTED_WHY "hl.unattributed-reason"
 #define MSG_H_REJECT_REASON "hl.reject-reason" /* printable ASCII, at most QUARANTINE_REASON_MAX */
 #define MSG_H_REJECT_STAGE "hl.reject-stage"   /* router, forwarder, syncer, ... */
 #define MSG_H_REJECT_AT "hl.reject-at"         /* unix milliseconds */
@@ -181,6 +188,11 @@ void msg_raw_free(struct msg_raw *m);
 /* Adds the routed headers to h (a copy of the raw message's headers): the routed id,
  * the connection (NULL: unattributed) and the event type (NULL: none). */
 void msg_routed_encode(rd_kafka_headers_t *h, const char *routed_id, const char *connection, const char *event_type);
+/* Adds the Nango event type (NULL or "": none) to h, after msg_routed_encode. */
+void msg_routed_encode_nango_type(rd_kafka_headers_t *h, const char *nango_event_type);
+/* Adds why the webhook is published unattributed although it named a connection (a
+ * static string: the router's reasons, see docs/providers.md). */
+void msg_routed_encode_unattributed_why(rd_kafka_headers_t *h, const char *why);
 
 /* A notification: hookline's own webhook (kind "sync"), its body ready to send. */
 struct msg_notification {
@@ -196,9 +208,10 @@ enum {
     MSG_F_ROUTED_ID = 1 << 1,
     MSG_F_ENVIRONMENT = 1 << 2,
     MSG_F_INTEGRATION = 1 << 3,
-    MSG_F_PROVIDER = 1 << 4,   /* optional; present it must be an identifier */
-    MSG_F_CONNECTION = 1 << 5, /* optional (unattributed); present it must be an identifier */
-    MSG_F_EVENT_TYPE = 1 << 6, /* optional; present it must be an identifier */
+    MSG_F_PROVIDER = 1 << 4,         /* optional; present it must be an identifier */
+    MSG_F_CONNECTION = 1 << 5,       /* optional (unattributed); present it must be an identifier */
+    MSG_F_EVENT_TYPE = 1 << 6,       /* optional; present it must be an identifier */
+    MSG_F_NANGO_EVENT_TYPE = 1 << 7, /* optional; present it must be an identifier */
 };
 /* What delivering a routed message needs (msg_routed_decode's verdict). */
 #define MSG_ROUTED_REQUIRED                                                                                            \
@@ -211,12 +224,13 @@ enum {
 struct msg_routed {
     char webhook_id[MSG_ID_BUF], routed_id[MSG_ID_BUF], env[MSG_ID_BUF], integration[MSG_KEY_BUF], provider[MSG_ID_BUF],
         connection[MSG_ID_BUF], event_type[MSG_ID_BUF], verified[16], content_type[256];
-    char received_at[16];       /* unix ms as digits, "" when absent or not digits */
-    char replay_id[MSG_ID_BUF]; /* MSG_H_REPLAY_ID when a UUID (`hookline replay`), else "" */
-    bool attributed;            /* the connection id is present (usable or not) */
-    bool notification;          /* a notification (kind present): its body is ready to send */
-    unsigned bad;               /* MSG_F_* present but unusable, or required and absent */
-    unsigned absent;            /* MSG_F_* absent */
+    char nango_event_type[MSG_ID_BUF]; /* MSG_H_NANGO_EVENT_TYPE, "" when absent or unusable */
+    char received_at[16];              /* unix ms as digits, "" when absent or not digits */
+    char replay_id[MSG_ID_BUF];        /* MSG_H_REPLAY_ID when a UUID (`hookline replay`), else "" */
+    bool attributed;                   /* the connection id is present (usable or not) */
+    bool notification;                 /* a notification (kind present): its body is ready to send */
+    unsigned bad;                      /* MSG_F_* present but unusable, or required and absent */
+    unsigned absent;                   /* MSG_F_* absent */
     struct msg_http_header passthrough[MSG_ROUTED_MAX_HEADERS]; /* request headers kept */
     size_t npass;
 };

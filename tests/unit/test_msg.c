@@ -245,6 +245,60 @@ static void routed_round_trip(void **state)
     rd_kafka_headers_destroy(h);
 }
 
+/* The Nango event type travels beside the detailed one; an unusable one reads as none
+ * (it is optional) without making the message undeliverable. */
+static void routed_nango_event_type(void **state)
+{
+    (void)state;
+    rd_kafka_headers_t *h = routed_headers("conn-1", "issues.opened");
+    msg_routed_encode_nango_type(h, "issues");
+    msg_routed_encode_nango_type(h, "issues"); /* set, not added twice */
+    size_t n = 0;
+    const void *v;
+    size_t vlen;
+    while (rd_kafka_header_get(h, n, MSG_H_NANGO_EVENT_TYPE, &v, &vlen) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        n++;
+    assert_int_equal(n, 1);
+    struct msg_routed m;
+    assert_null(msg_routed_decode(&m, h, NULL));
+    assert_string_equal(m.event_type, "issues.opened");
+    assert_string_equal(m.nango_event_type, "issues");
+    assert_false(m.absent & MSG_F_NANGO_EVENT_TYPE);
+    msg_routed_free(&m);
+    rd_kafka_headers_destroy(h);
+
+    h = routed_headers("conn-1", "push");
+    msg_routed_encode_nango_type(h, ""); /* none: no header */
+    assert_null(msg_routed_decode(&m, h, NULL));
+    assert_string_equal(m.nango_event_type, "");
+    assert_true(m.absent & MSG_F_NANGO_EVENT_TYPE);
+    msg_routed_free(&m);
+    rd_kafka_headers_destroy(h);
+
+    h = routed_headers("conn-1", "push");
+    rd_kafka_header_add(h, MSG_H_NANGO_EVENT_TYPE, -1, "pu\r\nsh", -1);
+    assert_null(msg_routed_decode(&m, h, NULL)); /* still deliverable */
+    assert_string_equal(m.nango_event_type, "");
+    assert_true(m.bad & MSG_F_NANGO_EVENT_TYPE);
+    msg_routed_free(&m);
+    rd_kafka_headers_destroy(h);
+}
+
+/* A webhook that named a connection but is published unattributed says why. */
+static void routed_unattributed_why(void **state)
+{
+    (void)state;
+    rd_kafka_headers_t *h = routed_headers(NULL, "push");
+    msg_routed_encode_unattributed_why(h, "connection_secret_mismatch");
+    char buf[64];
+    assert_string_equal(msg_header(h, MSG_H_UNATTRIBUTED_WHY, buf, sizeof buf), "connection_secret_mismatch");
+    struct msg_routed m;
+    assert_null(msg_routed_decode(&m, h, NULL));
+    assert_false(m.attributed);
+    msg_routed_free(&m);
+    rd_kafka_headers_destroy(h);
+}
+
 static void routed_problems_follow_the_mask(void **state)
 {
     (void)state;
@@ -394,6 +448,8 @@ int main(void)
         cmocka_unit_test(routed_round_trip),
         cmocka_unit_test(routed_problems_follow_the_mask),
         cmocka_unit_test(notification_is_a_routed_message_with_a_kind),
+        cmocka_unit_test(routed_nango_event_type),
+        cmocka_unit_test(routed_unattributed_why),
         cmocka_unit_test(retry_round_trip_and_topic),
         cmocka_unit_test(dead_letter_round_trip_and_redrive),
         cmocka_unit_test(rejected_round_trip_and_strip),
