@@ -174,6 +174,11 @@ const char *msg_raw_decode(struct msg_raw *m, rd_kafka_headers_t *h)
     msg_header(h, MSG_H_QUERY, m->query, sizeof m->query);
     msg_header(h, MSG_H_URL, m->url, sizeof m->url);
     m->nheaders = msg_http_headers(h, m->headers, MSG_RAW_MAX_HEADERS, NULL);
+    char verdict[16], received[24];
+    m->verified = msg_header(h, MSG_H_VERIFIED, verdict, sizeof verdict) && !strcmp(verdict, "verified");
+    if (msg_header(h, MSG_H_RECEIVED_AT, received, sizeof received) && received[0] &&
+        received[strspn(received, "0123456789")] == '\0' && strlen(received) <= 18)
+        m->received_at_ms = atoll(received);
     /* Each is written by the ingress, so a bad one means a message from elsewhere (or
      * a corrupted one): it can never be routed. */
     if (!m->webhook_id[0] || !m->env[0] || !m->integration[0] || !m->provider[0])
@@ -211,6 +216,11 @@ void msg_routed_encode_nango_type(rd_kafka_headers_t *h, const char *nango_event
 void msg_routed_encode_unattributed_why(rd_kafka_headers_t *h, const char *why)
 {
     set(h, MSG_H_UNATTRIBUTED_WHY, why);
+}
+
+void msg_routed_encode_verified(rd_kafka_headers_t *h)
+{
+    set(h, MSG_H_VERIFIED, "verified");
 }
 
 rd_kafka_headers_t *msg_notification_encode(const struct msg_notification *n)

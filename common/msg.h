@@ -177,6 +177,8 @@ struct msg_raw {
     char method[MSG_RAW_METHOD_BUF], path[MSG_RAW_PATH_BUF], query[MSG_RAW_QUERY_BUF], url[MSG_RAW_URL_BUF];
     struct msg_http_header headers[MSG_RAW_MAX_HEADERS];
     size_t nheaders;
+    bool verified;            /* the ingress verified it with the integration's secret */
+    long long received_at_ms; /* when the ingress received it; 0 when absent or not digits */
 };
 /* Fills m from h (may be NULL). NULL when its contract headers are usable, else why
  * not (a static string). Free with msg_raw_free either way. */
@@ -193,6 +195,8 @@ void msg_routed_encode_nango_type(rd_kafka_headers_t *h, const char *nango_event
 /* Adds why the webhook is published unattributed although it named a connection (a
  * static string: the router's reasons, see docs/providers.md). */
 void msg_routed_encode_unattributed_why(rd_kafka_headers_t *h, const char *why);
+/* Marks h verified: the router verified it with the attributed connection's own secret. */
+void msg_routed_encode_verified(rd_kafka_headers_t *h);
 
 /* A notification: hookline's own webhook (kind "sync"), its body ready to send. */
 struct msg_notification {

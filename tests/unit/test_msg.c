@@ -189,6 +189,25 @@ static void raw_round_trip(void **state)
     assert_int_equal(m.nheaders, 2);
     assert_string_equal(m.headers[0].name, "x-github-event"); /* lower-cased */
     assert_string_equal(m.headers[1].value, "application/json");
+    assert_true(m.verified);
+    assert_int_equal(m.received_at_ms, 1700000000000LL);
+    msg_raw_free(&m);
+    rd_kafka_headers_destroy(h);
+
+    /* The router trusts the verdict only as the ingress wrote it. */
+    struct msg_raw_meta unverified = meta;
+    unverified.verified = false;
+    h = msg_raw_encode(&unverified, 0);
+    assert_null(msg_raw_decode(&m, h));
+    assert_false(m.verified);
+    msg_raw_free(&m);
+    rd_kafka_header_remove(h, MSG_H_VERIFIED);
+    rd_kafka_header_add(h, MSG_H_VERIFIED, -1, "verified-ish", -1);
+    rd_kafka_header_remove(h, MSG_H_RECEIVED_AT);
+    rd_kafka_header_add(h, MSG_H_RECEIVED_AT, -1, "12x", -1);
+    assert_null(msg_raw_decode(&m, h));
+    assert_false(m.verified);
+    assert_int_equal(m.received_at_ms, 0);
     msg_raw_free(&m);
     rd_kafka_headers_destroy(h);
 }
@@ -295,6 +314,16 @@ static void routed_unattributed_why(void **state)
     struct msg_routed m;
     assert_null(msg_routed_decode(&m, h, NULL));
     assert_false(m.attributed);
+    msg_routed_free(&m);
+    rd_kafka_headers_destroy(h);
+
+    /* Verified by the connection's own secret after the ingress could not tell. */
+    const struct msg_raw_meta meta = {WID, ENV, "pd", "pagerduty", false, "POST", "/", "", "", 42};
+    h = msg_raw_encode(&meta, 0);
+    msg_routed_encode(h, "r-1", "conn-1", NULL);
+    msg_routed_encode_verified(h);
+    assert_null(msg_routed_decode(&m, h, NULL));
+    assert_string_equal(m.verified, "verified");
     msg_routed_free(&m);
     rd_kafka_headers_destroy(h);
 }
