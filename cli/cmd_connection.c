@@ -241,10 +241,8 @@ int cmd_connection_update(int argc, char **argv)
     int parsed = cli_parse_options(argc, argv, update_usage, opts, CLI_OPTS_N(opts));
     if (parsed >= 0)
         return parsed;
-    if (!url && !secret) {
-        cli_error("nothing to change: give --webhook-url and/or --secret");
-        return CLI_FAIL;
-    }
+    if (!url && !secret)
+        return cli_usage_error(argv[0], "nothing to update: give --webhook-url and/or --secret");
     if (seal_connection_secret(secret, env, key, id, &sealed) < 0)
         return CLI_FAIL;
 
