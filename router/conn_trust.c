@@ -40,11 +40,11 @@ static struct metric *m_mismatch, *m_missing, *m_unreadable;
 int conn_trust_init(const char *conninfo, long ttl_ms)
 {
     static const char help[] = "webhooks not attributed to the connection they named, by why";
-    m_mismatch = metrics_counter("hookline_router_connection_refused_total",
-                                 "reason=\"" CONN_TRUST_MISMATCH "\"", help);
+    m_mismatch = metrics_counter("hookline_router_connection_refused_total", "reason=\"" CONN_TRUST_MISMATCH "\"",
+                                 help);
     m_missing = metrics_counter("hookline_router_connection_refused_total", "reason=\"" CONN_TRUST_MISSING "\"", help);
-    m_unreadable = metrics_counter("hookline_router_connection_refused_total",
-                                   "reason=\"" CONN_TRUST_UNREADABLE "\"", help);
+    m_unreadable = metrics_counter("hookline_router_connection_refused_total", "reason=\"" CONN_TRUST_UNREADABLE "\"",
+                                   help);
     return config_cache_init(&cc, "connection secrets", "integrations,connections", conninfo,
                              sizeof(struct secret_flag), 20000, ttl_ms);
 }
@@ -100,8 +100,8 @@ static int verify_with_secret(const struct provider *p, const struct webhook_req
         metric_inc(m_unreadable);
     } else {
         char reason[128] = "";
-        enum verify_result v =
-            provider_verify_connection(p, wr, row.webhook_secret, row.verify_config, reason, sizeof reason);
+        enum verify_result v = provider_verify_connection(p, wr, row.webhook_secret, row.verify_config, reason,
+                                                          sizeof reason);
         ok = v == VERIFY_VALID ? 2 : 0;
         if (!ok) {
             log_warn(wid, "connection %s: its own secret does not verify this webhook (%s): not attributed", conn,

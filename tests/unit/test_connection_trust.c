@@ -85,7 +85,8 @@ static void connection_secret_verifies_in_place_of_the_integration_one(void **st
                                       .body = (const unsigned char *)body,
                                       .body_len = strlen(body),
                                       .now = time(NULL)};
-        const char *mine = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", *theirs = "whsec_bm90IHRoZSBzYW1lIHNlY3JldCBhdCBhbGw=";
+        const char *mine = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                   *theirs = "whsec_bm90IHRoZSBzYW1lIHNlY3JldCBhdCBhbGw=";
         struct http_header h[4];
         int n = sign(p, &req, mine, h);
         assert_true(n > 0);
