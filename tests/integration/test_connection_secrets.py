@@ -129,3 +129,32 @@ def test_the_secret_is_encrypted_and_never_printed_nor_logged(cli, stack, receiv
     for p in logs:
         text = p.read_text(errors="replace")
         assert first not in text and second not in text, f"{p.name} holds a connection secret"
+
+
+def psql(query):
+    r = subprocess.run(["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", os.environ["HOOKLINE_DATABASE_URL"]],
+                       input=query.encode(), capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    return r.stdout.decode().strip()
+
+
+def test_reencrypt_covers_connection_secrets(cli, stack, receiver):
+    """A connection secret written in plain text (by hand, or before encryption) is
+    encrypted by `hookline secrets reencrypt`, keeps verifying, and plain text is refused
+    from then on."""
+    app = ConnApp(cli, stack, receiver)
+    secret = f"plain-{uid()}"
+    conn = app.connect({})
+    psql("ALTER TABLE connections DROP CONSTRAINT IF EXISTS connections_secrets_encrypted;"
+         f" UPDATE connections SET webhook_secret = '{secret}' WHERE connection_id = '{conn}'")
+    done = cli.json("secrets", "reencrypt")
+    assert done["encrypted_from_plaintext"] >= 1 and done["unreadable"] == 0, done
+    stored = psql(f"SELECT webhook_secret FROM connections WHERE connection_id = '{conn}'")
+    assert stored.startswith("hl1:") and secret not in stored, stored
+    body = issue_body()
+    assert post(app.named(conn), body, github_headers(secret, body, event="issues")).status_code == 200
+    assert delivered(app, body) == [(conn, "true")]
+    r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", os.environ["HOOKLINE_DATABASE_URL"], "-c",
+                        f"UPDATE connections SET webhook_secret = 'again' WHERE connection_id = '{conn}'"],
+                       capture_output=True, timeout=30)
+    assert r.returncode != 0 and b"connections_secrets_encrypted" in r.stderr, r.stderr
