@@ -37,7 +37,8 @@ static const char providers_usage[] =
     "Lists the providers hookline supports: how each one's webhooks are verified, which\n"
     "integration secret that uses, the handshakes answered for it, and where attribution\n"
     "finds the connection a webhook belongs to (a connection_config or metadata key, or\n"
-    "the connection id in the webhook URL's ?nangoConnectionId=).\n"
+    "the connection id in the webhook URL's ?nangoConnectionId=: the connection then needs\n"
+    "its own secret, 'hookline connection update --secret', see docs/providers.md).\n"
     "\n"
     "  --json   print a JSON array\n"
     "  --help   show this help\n";
