@@ -19,6 +19,7 @@
  * `reencrypt` again re-creates them.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,36 +46,43 @@ static const char reencrypt_usage[] =
     "Usage: hookline secrets reencrypt [--dry-run] [--json]\n"
     "\n"
     "Encrypts with the current HOOKLINE_ENCRYPTION_KEY every stored secret (integration\n"
-    "secrets, environment signing keys) that is in plain text or under an old key\n"
+    "secrets, environment signing keys, connection secrets) that is in plain text or under an old key\n"
     "(HOOKLINE_ENCRYPTION_OLD_KEYS), in one transaction, and checks that the others\n"
     "decrypt. Values that cannot be decrypted are left as they are and listed on stderr\n"
     "(exit status 1): set them again with 'hookline integration update'. Prints counts\n"
     "only. From then on the database refuses secrets in plain text (CHECK constraints\n"
-    "integrations_secrets_encrypted and environments_secrets_encrypted).\n"
+    "integrations_secrets_encrypted, environments_secrets_encrypted and\n"
+    "connections_secrets_encrypted).\n"
     "\n"
     "  --dry-run   count what would change, change nothing\n"
     "  --json      print a JSON object\n"
     "  --help      show this help\n";
 
 /* The tables that hold secrets. select returns, per row: the primary key as text, the
- * environment id, the integration key (NULL for environments), then the columns. */
+ * environment id, the integration key (NULL for environments), for connections the
+ * connection id, then the columns. */
 struct secret_table {
     const char *select;
     const char *id_type;
     const char *const *columns; /* secretbox column names, "<table>.<column>" */
     size_t ncolumns;
+    bool connection; /* a row of connections: its secrets are bound to the connection id too */
 };
 
 static const char *const integration_columns[] = {STORE_COL_WEBHOOK_SECRET, STORE_COL_CLIENT_SECRET,
                                                   STORE_COL_PREVIOUS_WEBHOOK_SECRET, STORE_COL_PREVIOUS_CLIENT_SECRET};
 static const char *const environment_columns[] = {STORE_COL_SIGNING_KEY, STORE_COL_PREVIOUS_SIGNING_KEY};
+static const char *const connection_columns[] = {STORE_COL_CONNECTION_SECRET};
 
 static const struct secret_table tables[] = {
     {"SELECT id::text, environment_id::text, key, webhook_secret, client_secret, previous_webhook_secret,"
      " previous_client_secret FROM integrations ORDER BY id FOR UPDATE",
-     "bigint", integration_columns, sizeof integration_columns / sizeof integration_columns[0]},
+     "bigint", integration_columns, sizeof integration_columns / sizeof integration_columns[0], false},
     {"SELECT id::text, id::text, NULL, signing_key, previous_signing_key FROM environments ORDER BY id FOR UPDATE",
-     "uuid", environment_columns, sizeof environment_columns / sizeof environment_columns[0]},
+     "uuid", environment_columns, sizeof environment_columns / sizeof environment_columns[0], false},
+    {"SELECT c.id::text, i.environment_id::text, i.key, c.connection_id, c.webhook_secret FROM connections c"
+     " JOIN integrations i ON i.id = c.integration_id ORDER BY c.id FOR UPDATE OF c",
+     "bigint", connection_columns, sizeof connection_columns / sizeof connection_columns[0], true},
 };
 
 struct reencrypt_counts {
@@ -140,19 +148,27 @@ static int write_secret(PGconn *db, const struct secret_table *t, const char *co
 static int reencrypt_value(PGconn *db, const struct secret_table *t, const PGresult *res, int r, size_t i,
                            struct reencrypt_counts *n)
 {
-    int col = 3 + (int)i;
+    int col = 3 + t->connection + (int)i;
     if (PQgetisnull(res, r, col))
         return 0;
     const char *stored = PQgetvalue(res, r, col), *id = PQgetvalue(res, r, 0);
-    char row[STORE_SECRET_ROW_MAX], *plain = NULL, *sealed = NULL;
-    if (PQgetisnull(res, r, 2))
-        store_secret_row_environment(row, PQgetvalue(res, r, 1));
-    else
-        store_secret_row_integration(row, PQgetvalue(res, r, 1), PQgetvalue(res, r, 2));
+    char fixed[STORE_SECRET_ROW_MAX], *conn_row = NULL, *row = fixed, *plain = NULL, *sealed = NULL;
+    if (t->connection) {
+        if (!(row = conn_row = store_secret_row_connection(PQgetvalue(res, r, 1), PQgetvalue(res, r, 2),
+                                                           PQgetvalue(res, r, 3)))) {
+            cli_error("out of memory");
+            return -1;
+        }
+    } else if (PQgetisnull(res, r, 2)) {
+        store_secret_row_environment(fixed, PQgetvalue(res, r, 1));
+    } else {
+        store_secret_row_integration(fixed, PQgetvalue(res, r, 1), PQgetvalue(res, r, 2));
+    }
     n->checked++;
     int rc = cli_unseal(stored, t->columns[i], row, &plain);
     if (rc < 0) {
         n->unreadable++;
+        free(conn_row);
         return 0; /* reported; go on so that one run lists every problem */
     }
     if (rc == SECRETBOX_OK) {
@@ -173,6 +189,7 @@ static int reencrypt_value(PGconn *db, const struct secret_table *t, const PGres
     }
     secretbox_free_str(plain);
     secretbox_free_str(sealed);
+    free(conn_row);
     return rc < 0 ? -1 : 0;
 }
 

@@ -173,9 +173,12 @@ const char *msg_raw_decode(struct msg_raw *m, rd_kafka_headers_t *h)
     msg_header(h, MSG_H_PATH, m->path, sizeof m->path);
     msg_header(h, MSG_H_QUERY, m->query, sizeof m->query);
     msg_header(h, MSG_H_URL, m->url, sizeof m->url);
-    char verdict[16];
-    m->verified = field(h, MSG_H_VERIFIED, verdict, sizeof verdict) == F_OK && strcmp(verdict, "verified") == 0;
     m->nheaders = msg_http_headers(h, m->headers, MSG_RAW_MAX_HEADERS, NULL);
+    char verdict[16], received[24];
+    m->verified = field(h, MSG_H_VERIFIED, verdict, sizeof verdict) == F_OK && strcmp(verdict, "verified") == 0;
+    if (msg_header(h, MSG_H_RECEIVED_AT, received, sizeof received) && received[0] &&
+        received[strspn(received, "0123456789")] == '\0' && strlen(received) <= 18)
+        m->received_at_ms = atoll(received);
     /* Each is written by the ingress, so a bad one means a message from elsewhere (or
      * a corrupted one): it can never be routed. */
     if (!m->webhook_id[0] || !m->env[0] || !m->integration[0] || !m->provider[0])
@@ -210,6 +213,9 @@ static const char *const unattributed_names[MSG_UNATTRIBUTED_REASONS] = {
     [MSG_UNATTRIBUTED_UNREADABLE_BODY] = "unreadable-body",
     [MSG_UNATTRIBUTED_NESTED_TOO_DEEPLY] = "nested-too-deeply",
     [MSG_UNATTRIBUTED_UNVERIFIED_HANDSHAKE] = "unverified-handshake",
+    [MSG_UNATTRIBUTED_CONNECTION_SECRET_MISMATCH] = "connection-secret-mismatch",
+    [MSG_UNATTRIBUTED_CONNECTION_SECRET_REQUIRED] = "connection-secret-required",
+    [MSG_UNATTRIBUTED_CONNECTION_SECRET_UNREADABLE] = "connection-secret-unreadable",
 };
 
 const char *msg_unattributed_reason_name(enum msg_unattributed_reason r)
@@ -222,13 +228,23 @@ void msg_routed_set_unattributed_reason(rd_kafka_headers_t *h, enum msg_unattrib
     set(h, MSG_H_UNATTRIBUTED_REASON, r == MSG_UNATTRIBUTED_NONE ? NULL : msg_unattributed_reason_name(r));
 }
 
-/* The reason named so, NONE for an unknown name (a newer router's): nothing is passed on. */
-static enum msg_unattributed_reason unattributed_reason_of(const char *name)
+/* An unknown name (a newer router's) is NONE: nothing is passed on. */
+enum msg_unattributed_reason msg_unattributed_reason_of(const char *name)
 {
     for (int r = MSG_UNATTRIBUTED_NONE + 1; r < MSG_UNATTRIBUTED_REASONS; r++)
         if (strcmp(name, unattributed_names[r]) == 0)
             return (enum msg_unattributed_reason)r;
     return MSG_UNATTRIBUTED_NONE;
+}
+
+void msg_routed_encode_nango_type(rd_kafka_headers_t *h, const char *nango_event_type)
+{
+    set(h, MSG_H_NANGO_EVENT_TYPE, nango_event_type && *nango_event_type ? nango_event_type : NULL);
+}
+
+void msg_routed_encode_verified(rd_kafka_headers_t *h)
+{
+    set(h, MSG_H_VERIFIED, "verified");
 }
 
 rd_kafka_headers_t *msg_notification_encode(const struct msg_notification *n)
@@ -277,6 +293,10 @@ const char *msg_routed_decode(struct msg_routed *m, rd_kafka_headers_t *h, bool 
     routed_ident(m, h, MSG_F_PROVIDER, MSG_H_PROVIDER, m->provider, sizeof m->provider, valid_or_empty);
     routed_ident(m, h, MSG_F_CONNECTION, MSG_H_CONNECTION, m->connection, sizeof m->connection, ident_valid_str);
     routed_ident(m, h, MSG_F_EVENT_TYPE, MSG_H_EVENT_TYPE, m->event_type, sizeof m->event_type, ident_valid_str);
+    routed_ident(m, h, MSG_F_NANGO_EVENT_TYPE, MSG_H_NANGO_EVENT_TYPE, m->nango_event_type, sizeof m->nango_event_type,
+                 ident_valid_str);
+    if (m->bad & MSG_F_NANGO_EVENT_TYPE) /* optional: an unusable one is as good as none */
+        m->nango_event_type[0] = '\0';
     m->attributed = !(m->absent & MSG_F_CONNECTION);
     /* Required when the stage says so: an absent one is as bad as an unusable one. */
     m->bad |= m->absent & (MSG_F_WEBHOOK_ID | MSG_F_ROUTED_ID | MSG_F_ENVIRONMENT | MSG_F_INTEGRATION);
@@ -285,7 +305,7 @@ const char *msg_routed_decode(struct msg_routed *m, rd_kafka_headers_t *h, bool 
     field(h, MSG_H_VERIFIED, m->verified, sizeof m->verified);
     char reason[32];
     if (field(h, MSG_H_UNATTRIBUTED_REASON, reason, sizeof reason) == F_OK)
-        m->unattributed_reason = unattributed_reason_of(reason);
+        m->unattributed_reason = msg_unattributed_reason_of(reason);
     field(h, MSG_H_HTTP_PREFIX "content-type", m->content_type, sizeof m->content_type);
     if (field(h, MSG_H_REPLAY_ID, m->replay_id, sizeof m->replay_id) != F_OK || !id_is_uuid(m->replay_id))
         m->replay_id[0] = '\0'; /* a `hookline replay` copy's id, shown to the app when it is one */

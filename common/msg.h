@@ -17,9 +17,11 @@
  *   value  the provider payload for that connection (the raw body, or for a batch the
  *          events of that connection spliced byte for byte into a JSON array)
  *   headers every raw header, plus MSG_H_ROUTED_ID, MSG_H_CONNECTION (absent when
- *          unattributed), MSG_H_EVENT_TYPE and, when the router could not attribute
- *          the webhook for a reason of its own (not merely "no connection has that
- *          identifier"), MSG_H_UNATTRIBUTED_REASON
+ *          unattributed), MSG_H_EVENT_TYPE and MSG_H_NANGO_EVENT_TYPE (each absent when
+ *          there is none) and, when the router could not attribute the webhook for a
+ *          reason of its own (not merely "no connection has that identifier", e.g. an
+ *          unreadable body, or a named connection whose own secret did not verify it),
+ *          MSG_H_UNATTRIBUTED_REASON
  *
  * webhooks.rejected (the quarantine, written by every stage: common/quarantine.h): a
  *   message that can never be processed, with its key, value and headers unchanged,
@@ -70,6 +72,9 @@
 #define MSG_H_ROUTED_ID "hl.routed-id" /* deterministic per (webhook, connection, group) */
 #define MSG_H_CONNECTION "hl.connection-id"
 #define MSG_H_EVENT_TYPE "hl.event-type"
+/* The event type Nango's routing script matches for the same webhook (the header value or
+ * body field alone, e.g. "issues" where MSG_H_EVENT_TYPE is "issues.opened"). */
+#define MSG_H_NANGO_EVENT_TYPE "hl.nango-event-type"
 #define MSG_H_UNATTRIBUTED_REASON "hl.unattributed-reason" /* enum msg_unattributed_reason, by name */
 #define MSG_H_REJECT_REASON "hl.reject-reason"             /* printable ASCII, at most QUARANTINE_REASON_MAX */
 #define MSG_H_REJECT_STAGE "hl.reject-stage"               /* router, forwarder, syncer, ... */
@@ -170,10 +175,11 @@ void msg_raw_add_http(rd_kafka_headers_t *h, const char *name, const char *value
  * their cap) and every request header (owned: msg_raw_free). */
 struct msg_raw {
     char webhook_id[MSG_ID_BUF], env[MSG_ID_BUF], integration[MSG_KEY_BUF], provider[MSG_ID_BUF];
-    bool verified; /* MSG_H_VERIFIED is "verified" */
     char method[MSG_RAW_METHOD_BUF], path[MSG_RAW_PATH_BUF], query[MSG_RAW_QUERY_BUF], url[MSG_RAW_URL_BUF];
     struct msg_http_header headers[MSG_RAW_MAX_HEADERS];
     size_t nheaders;
+    bool verified;            /* the ingress verified it with the integration's secret */
+    long long received_at_ms; /* when the ingress received it; 0 when absent or not digits */
 };
 /* Fills m from h (may be NULL). NULL when its contract headers are usable, else why
  * not (a static string). Free with msg_raw_free either way. */
@@ -185,6 +191,10 @@ void msg_raw_free(struct msg_raw *m);
 /* Adds the routed headers to h (a copy of the raw message's headers): the routed id,
  * the connection (NULL: unattributed) and the event type (NULL: none). */
 void msg_routed_encode(rd_kafka_headers_t *h, const char *routed_id, const char *connection, const char *event_type);
+/* Adds the Nango event type (NULL or "": none) to h, after msg_routed_encode. */
+void msg_routed_encode_nango_type(rd_kafka_headers_t *h, const char *nango_event_type);
+/* Marks h verified: the router verified it with the attributed connection's own secret. */
+void msg_routed_encode_verified(rd_kafka_headers_t *h);
 
 /* Why the router published a webhook unattributed although the provider names its
  * connections: the webhook is delivered as received instead of being quarantined (it
@@ -194,10 +204,16 @@ enum msg_unattributed_reason {
     MSG_UNATTRIBUTED_UNREADABLE_BODY,      /* "unreadable-body": not the JSON or form the provider sends */
     MSG_UNATTRIBUTED_NESTED_TOO_DEEPLY,    /* "nested-too-deeply": over JSON_NESTING_MAX */
     MSG_UNATTRIBUTED_UNVERIFIED_HANDSHAKE, /* "unverified-handshake": e.g. Notion's verification token */
-    MSG_UNATTRIBUTED_REASONS               /* how many there are */
+    /* The connection the webhook named did not get it (router/conn_trust.c): */
+    MSG_UNATTRIBUTED_CONNECTION_SECRET_MISMATCH, /* "connection-secret-mismatch": its own secret does not verify it */
+    MSG_UNATTRIBUTED_CONNECTION_SECRET_REQUIRED, /* "connection-secret-required": named by an unsigned part, no own secret */
+    MSG_UNATTRIBUTED_CONNECTION_SECRET_UNREADABLE, /* "connection-secret-unreadable": stored, not decryptable */
+    MSG_UNATTRIBUTED_REASONS                       /* how many there are */
 };
 /* The reason's name as on the wire (a static string; "" for NONE or out of range). */
 const char *msg_unattributed_reason_name(enum msg_unattributed_reason r);
+/* The reason named so; NONE for an unknown name. */
+enum msg_unattributed_reason msg_unattributed_reason_of(const char *name);
 /* Sets MSG_H_UNATTRIBUTED_REASON on h to r's name (NONE removes it). */
 void msg_routed_set_unattributed_reason(rd_kafka_headers_t *h, enum msg_unattributed_reason r);
 
@@ -215,9 +231,10 @@ enum {
     MSG_F_ROUTED_ID = 1 << 1,
     MSG_F_ENVIRONMENT = 1 << 2,
     MSG_F_INTEGRATION = 1 << 3,
-    MSG_F_PROVIDER = 1 << 4,   /* optional; present it must be an identifier */
-    MSG_F_CONNECTION = 1 << 5, /* optional (unattributed); present it must be an identifier */
-    MSG_F_EVENT_TYPE = 1 << 6, /* optional; present it must be an identifier */
+    MSG_F_PROVIDER = 1 << 4,         /* optional; present it must be an identifier */
+    MSG_F_CONNECTION = 1 << 5,       /* optional (unattributed); present it must be an identifier */
+    MSG_F_EVENT_TYPE = 1 << 6,       /* optional; present it must be an identifier */
+    MSG_F_NANGO_EVENT_TYPE = 1 << 7, /* optional; present it must be an identifier */
 };
 /* What delivering a routed message needs (msg_routed_decode's verdict). */
 #define MSG_ROUTED_REQUIRED                                                                                            \
@@ -230,6 +247,7 @@ enum {
 struct msg_routed {
     char webhook_id[MSG_ID_BUF], routed_id[MSG_ID_BUF], env[MSG_ID_BUF], integration[MSG_KEY_BUF], provider[MSG_ID_BUF],
         connection[MSG_ID_BUF], event_type[MSG_ID_BUF], verified[16], content_type[256];
+    char nango_event_type[MSG_ID_BUF];                /* MSG_H_NANGO_EVENT_TYPE, "" when absent or unusable */
     char received_at[16];                             /* unix ms as digits, "" when absent or not digits */
     char replay_id[MSG_ID_BUF];                       /* MSG_H_REPLAY_ID when a UUID (`hookline replay`), else "" */
     bool attributed;                                  /* the connection id is present (usable or not) */

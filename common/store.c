@@ -164,6 +164,17 @@ void store_secret_row_environment(char out[STORE_SECRET_ROW_MAX], const char *en
     secret_row(out, env_id, NULL);
 }
 
+char *store_secret_row_connection(const char *env_id, const char *key, const char *connection_id)
+{
+    char integration[STORE_SECRET_ROW_MAX];
+    secret_row(integration, env_id, key);
+    size_t len = strlen(integration) + 1 + strlen(connection_id) + 1;
+    char *out = malloc(len);
+    if (out)
+        snprintf(out, len, "%s/%s", integration, connection_id);
+    return out;
+}
+
 /* The decrypted secret in column col of res (NULL if SQL NULL or unreadable), stored
  * for (column, row). what names the row in log lines; *unreadable is set when a value
  * could not be decrypted. */
@@ -194,6 +205,44 @@ void integration_row_clear(struct integration_row *row)
     secretbox_free_str(row->previous_client_secret);
     free(row->verify_config);
     memset(row, 0, sizeof *row);
+}
+
+void connection_secret_row_clear(struct connection_secret_row *row)
+{
+    if (!row)
+        return;
+    secretbox_free_str(row->webhook_secret);
+    free(row->verify_config);
+    memset(row, 0, sizeof *row);
+}
+
+int store_connection_secret(struct store *st, const char *env_id, const char *key, const char *connection_id,
+                            struct connection_secret_row *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *params[3] = {env_id, key, connection_id};
+    PGresult *res = store_query(st,
+                                "SELECT c.webhook_secret, i.verify_config::text FROM connections c"
+                                " JOIN integrations i ON i.id = c.integration_id"
+                                " WHERE i.environment_id = $1::uuid AND i.key = $2 AND c.connection_id = $3",
+                                3, params);
+    if (!res)
+        return store_failure(st);
+    int rc = 1;
+    char *row = PQntuples(res) == 1 ? store_secret_row_connection(env_id, key, connection_id) : NULL;
+    if (PQntuples(res) == 1 && !row) {
+        rc = -1;
+    } else if (row) {
+        /* The row names the connection, never its secret. */
+        char what[80];
+        snprintf(what, sizeof what, "a connection of integration %.40s", key);
+        out->webhook_secret = open_secret(res, 0, STORE_COL_CONNECTION_SECRET, row, what, &out->unreadable);
+        out->verify_config = dup_or_null(res, 0, 1);
+        rc = 0;
+    }
+    free(row);
+    PQclear(res);
+    return rc;
 }
 
 int store_integration(struct store *st, const char *env_id, const char *key, struct integration_row *out)

@@ -61,11 +61,15 @@ int store_require_secrets(void) __attribute__((warn_unused_result));
 #define STORE_COL_PREVIOUS_CLIENT_SECRET "integrations.previous_client_secret"
 #define STORE_COL_SIGNING_KEY "environments.signing_key"
 #define STORE_COL_PREVIOUS_SIGNING_KEY "environments.previous_signing_key"
+#define STORE_COL_CONNECTION_SECRET "connections.webhook_secret"
 #define STORE_SECRET_ROW_MAX 200
 /* "<environment uuid in lower case>/<integration key>" */
 void store_secret_row_integration(char out[STORE_SECRET_ROW_MAX], const char *env_id, const char *key);
 /* "<environment uuid in lower case>" */
 void store_secret_row_environment(char out[STORE_SECRET_ROW_MAX], const char *env_id);
+/* "<environment uuid in lower case>/<integration key>/<connection id>": a new string
+ * (free it), or NULL when out of memory (a connection id may be IDENT_MAX_LEN long). */
+char *store_secret_row_connection(const char *env_id, const char *key, const char *connection_id);
 
 struct integration_row {
     char environment_id[37];
@@ -90,6 +94,19 @@ void integration_row_clear(struct integration_row *row);
  * decrypted: see secrets_unreadable (the lookup still returns 0). */
 int store_integration(struct store *st, const char *env_id, const char *key, struct integration_row *out)
     __attribute__((warn_unused_result));
+
+/* What verifying a webhook with a connection's own secret needs (the router). */
+struct connection_secret_row {
+    char *webhook_secret; /* owned, NULL when the connection has none (or it is unreadable) */
+    char *verify_config;  /* owned: the integration's verify_config, or NULL */
+    bool unreadable;      /* a secret is stored but could not be decrypted (logged) */
+};
+/* Frees the owned fields (wiping the secret) and zeroes the row. NULL is fine. */
+void connection_secret_row_clear(struct connection_secret_row *row);
+/* Looks up the secret of connection connection_id of integration key. 0 found (out set),
+ * 1 no such connection, -1 / STORE_REFUSED as every lookup. */
+int store_connection_secret(struct store *st, const char *env_id, const char *key, const char *connection_id,
+                            struct connection_secret_row *out) __attribute__((warn_unused_result));
 
 enum store_forward_mode {
     STORE_FORWARD_ENVELOPE = 0, /* the Nango-compatible envelope (environments.forward_mode 'envelope') */

@@ -169,6 +169,29 @@ int provider_attribute_except(const struct provider *p, const struct webhook_req
 
 void attribution_free(struct attribution *a);
 
+/* Per-connection secrets (connection_trust.c). */
+
+/* The connection a group names may be trusted only when that connection's own secret
+ * verified the webhook: the row says its connections have their own secrets, or the
+ * identifier is one the signature does not cover (the webhook URL's ?nangoConnectionId=,
+ * unless every scheme of the row signs the URL). With an integration-wide secret, anyone
+ * holding one connection's signed delivery could re-post it naming another. */
+bool provider_group_needs_connection_secret(const struct provider *p, const struct attribution_group *g);
+
+/* Verifies req with a connection's own secret, used as the secret the provider's scheme
+ * takes (provider_secret_field), with the integration's verify_config (may be NULL).
+ * Contract as provider_verify. */
+enum verify_result provider_verify_connection(const struct provider *p, const struct webhook_request *req,
+                                              const char *connection_secret, const char *verify_config, char *why,
+                                              size_t whylen);
+
+/* The event type Nango's routing script would match for a webhook whose hookline event
+ * type is event_type (may be NULL): the header value or body field alone, without the
+ * detail hookline adds (GitHub "issues" for "issues.opened", Linear "Issue" for
+ * "Issue.create"); for a row without a detail, the same. Writes it NUL-terminated into
+ * out and returns its length (0: none). Pure. */
+size_t provider_nango_event_type(const struct provider *p, const char *event_type, char *out, size_t outlen);
+
 /* The provider's own id of the event req carries (X-GitHub-Delivery, Stripe's event id,
  * ...; docs/providers.md lists them), with which the router drops a re-sent copy. For a
  * batch, the ids of its events in order, joined by ","; longer than outlen-1, their

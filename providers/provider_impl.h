@@ -187,6 +187,11 @@ struct provider {
      * header == NULL. */
     struct sig_spec sigs[PROVIDER_MAX_SCHEMES];
     struct attr_spec attr;
+    /* Each connection has a secret of its own (the provider makes one per subscription,
+     * as PagerDuty does): the router attributes a verified webhook to a connection only
+     * when that connection's secret (`connection create --secret`) verifies it, whatever
+     * identifier named it (connection_trust.c). */
+    bool per_connection_secret;
 
     /* Custom code for what a row cannot say; NULL means the generic engine. Same
      * contracts as the provider.h functions of the same name. */

@@ -103,7 +103,8 @@ int main(int argc, char **argv)
     route_metrics_init();
 
     char errstr[512];
-    if (connections_init(g_common.database_url, g_router.cache_ttl_ms) < 0 || publish_init() < 0 ||
+    if (connections_init(g_common.database_url, g_router.cache_ttl_ms) < 0 ||
+        conn_trust_init(g_common.database_url, g_router.cache_ttl_ms) < 0 || publish_init() < 0 ||
         dedup_init(g_common.database_url, g_router.dedup_window_s) < 0)
         return 1;
     const char *const inputs[2] = {g_common.topic_raw, g_router.topic_replay};
@@ -125,6 +126,7 @@ int main(int argc, char **argv)
         if (run_batch(consumer, batch) < 0)
             break;
         connections_watch();
+        conn_trust_watch();
         dedup_prune();
         if (clock_mono_s() >= next_check) {
             publish_watch();
@@ -139,6 +141,7 @@ int main(int argc, char **argv)
     publish_shutdown();
     admin_stop(admin);
     connections_shutdown();
+    conn_trust_shutdown();
     dedup_shutdown();
     free(batch);
     log_info(NULL, "stopped");

@@ -3,16 +3,19 @@
  * every (webhook, connection) pair becomes one message on the routed topic with a
  * deterministic id, so a re-run yields the same ids. A group that names no
  * connection (or names it with a value no stage may use) is still published,
- * unattributed. A webhook the ingress answered 200 is never dropped: a body the
- * provider cannot read (not its JSON or form, nested too deeply) and a handshake that
- * nobody verified (Notion's verification token) are published unattributed, as
- * received, with the reason in MSG_H_UNATTRIBUTED_REASON and a metric per reason. A
- * message that can never be routed (unreadable contract headers, an identifier the
- * database refuses) is quarantined on the rejected topic with the reason, and the
- * router moves on. */
+ * unattributed; so is a group whose connection did not prove it is the one named
+ * (conn_trust.c: its own secret must verify the webhook), with the reason. The Nango
+ * event type travels beside hookline's. A webhook the ingress answered 200 is never
+ * dropped: a body the provider cannot read (not its JSON or form, nested too deeply)
+ * and a handshake that nobody verified (Notion's verification token) are published
+ * unattributed, as received, with the reason in MSG_H_UNATTRIBUTED_REASON and a metric
+ * per reason. A message that can never be routed (unreadable contract headers, an
+ * identifier the database refuses) is quarantined on the rejected topic with the
+ * reason, and the router moves on. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/config.h"
 #include "common/ident.h"
@@ -75,9 +78,13 @@ static int quarantine(const rd_kafka_message_t *rkm, const char *wid, struct met
     return publish(g_common.topic_rejected, key, rkm->payload, rkm->len, h);
 }
 
-/* Publishes one group's payload for one connection (or unattributed when conn is NULL). */
-static int publish_routed(const struct msg_raw *m, rd_kafka_headers_t *raw, const struct attribution_group *g,
-                          const char *conn, enum msg_unattributed_reason why)
+/* Publishes one group's payload for one connection (or unattributed when conn is NULL;
+ * why says why, when it is for a reason of the router's own). own_secret: the
+ * connection's own secret verified it (the webhook is then verified, whatever the
+ * ingress could tell with the integration's secrets). */
+static int publish_routed(const struct provider *p, const struct msg_raw *m, rd_kafka_headers_t *raw,
+                          const struct attribution_group *g, const char *conn, enum msg_unattributed_reason why,
+                          bool own_secret)
 {
     char routed_id[ID_LEN + 1];
     const char *parts[3] = {m->webhook_id, conn ? conn : "", g->value ? g->value : ""};
@@ -91,7 +98,15 @@ static int publish_routed(const struct msg_raw *m, rd_kafka_headers_t *raw, cons
         return -1;
     }
     msg_routed_encode(h, routed_id, conn, g->event_type);
-    msg_routed_set_unattributed_reason(h, why);
+    char nango[MSG_ID_BUF];
+    provider_nango_event_type(p, g->event_type, nango, sizeof nango);
+    msg_routed_encode_nango_type(h, nango);
+    if (!conn && why != MSG_UNATTRIBUTED_NONE) {
+        msg_routed_set_unattributed_reason(h, why);
+        metric_inc(m_unattributed_why[why]);
+    }
+    if (conn && own_secret)
+        msg_routed_encode_verified(h);
     metric_inc(conn ? m_routed : m_unattributed);
     log_info(m->webhook_id, "routed %s to %s (%s=%s)", routed_id, conn ? conn : "(unattributed)",
              g->config_key ? g->config_key : "-", g->value ? g->value : "-");
@@ -156,12 +171,34 @@ static int group_lookup(const struct msg_raw *m, const struct attribution_group 
 struct group_ids {
     char **ids;
     size_t n;
+    int *trusted;    /* per id: conn_trust_check's answer (1, or 2: verified by its own secret) */
+    const char *why; /* the first refusal, when no id is trusted */
 };
+
+/* Which of a group's connections may have it (conn_trust.c): 0, -1 transient,
+ * STORE_REFUSED. */
+static int group_trust(const struct conn_trust_request *t, const struct attribution_group *g, struct group_ids *f)
+{
+    if (f->n == 0)
+        return 0;
+    if (!(f->trusted = calloc(f->n, sizeof *f->trusted)))
+        return -1;
+    for (size_t k = 0; k < f->n; k++) {
+        const char *why = NULL;
+        int rc = conn_trust_check(t, g, f->ids[k], &why);
+        if (rc < 0)
+            return rc;
+        f->trusted[k] = rc;
+        if (!f->why)
+            f->why = why;
+    }
+    return 0;
+}
 
 /* Every group is looked up before anything is published, so a failure (transient or
  * permanent) leaves no half-routed webhook behind it. */
-static int route_groups(const rd_kafka_message_t *rkm, const struct msg_raw *m, rd_kafka_headers_t *raw,
-                        struct attribution *a)
+static int route_groups(const rd_kafka_message_t *rkm, const struct conn_trust_request *t, const struct msg_raw *m,
+                        rd_kafka_headers_t *raw, struct attribution *a)
 {
     struct group_ids *found = calloc(a->n ? a->n : 1, sizeof *found);
     if (!found)
@@ -171,35 +208,44 @@ static int route_groups(const rd_kafka_message_t *rkm, const struct msg_raw *m, 
     for (; looked < a->n && rc == 0; looked++) {
         group_sanitise(m->webhook_id, &a->groups[looked]);
         rc = group_lookup(m, &a->groups[looked], &found[looked].ids, &found[looked].n);
+        if (rc == 0)
+            rc = group_trust(t, &a->groups[looked], &found[looked]);
     }
     if (rc == STORE_REFUSED) {
         rc = quarantine(rkm, m->webhook_id, m_q_database, "the database refused an identifier of this webhook");
     } else if (rc == 0) {
         for (size_t i = 0; i < a->n && rc == 0; i++) {
-            if (found[i].n == 0)
-                rc = publish_routed(m, raw, &a->groups[i], NULL, MSG_UNATTRIBUTED_NONE);
+            size_t sent = 0;
             for (size_t k = 0; k < found[i].n && rc == 0; k++)
-                rc = publish_routed(m, raw, &a->groups[i], found[i].ids[k], MSG_UNATTRIBUTED_NONE);
+                if (found[i].trusted[k] &&
+                    (rc = publish_routed(t->provider, m, raw, &a->groups[i], found[i].ids[k], MSG_UNATTRIBUTED_NONE,
+                                         found[i].trusted[k] == 2)) == 0)
+                    sent++;
+            if (sent == 0 && rc == 0)
+                rc = publish_routed(t->provider, m, raw, &a->groups[i], NULL,
+                                    found[i].why ? msg_unattributed_reason_of(found[i].why) : MSG_UNATTRIBUTED_NONE,
+                                    false);
         }
     }
-    for (size_t i = 0; i < looked; i++)
+    for (size_t i = 0; i < looked; i++) {
         connections_ids_free(found[i].ids, found[i].n);
+        free(found[i].trusted);
+    }
     free(found);
     return rc;
 }
 
 /* Publishes the webhook as received, unattributed, saying why: the ingress answered
  * it 200, so it is delivered rather than quarantined. */
-static int publish_as_received(const struct msg_raw *m, rd_kafka_headers_t *raw, const struct webhook_request *wr,
-                               enum msg_unattributed_reason why, const char *detail)
+static int publish_as_received(const struct provider *p, const struct msg_raw *m, rd_kafka_headers_t *raw,
+                               const struct webhook_request *wr, enum msg_unattributed_reason why, const char *detail)
 {
     log_warn(m->webhook_id, "published unattributed (%s): %s", msg_unattributed_reason_name(why), detail);
-    metric_inc(m_unattributed_why[why]);
     struct attribution_group whole = {.payload = malloc(wr->body_len ? wr->body_len : 1), .payload_len = wr->body_len};
     if (!whole.payload)
         return -1;
     memcpy(whole.payload, wr->body, wr->body_len);
-    int rc = publish_routed(m, raw, &whole, NULL, why);
+    int rc = publish_routed(p, m, raw, &whole, NULL, why, false);
     free(whole.payload);
     return rc;
 }
@@ -245,6 +291,9 @@ int route_message(const rd_kafka_message_t *rkm)
         .nheaders = m.nheaders,
         .body = rkm->payload ? rkm->payload : (const void *)"",
         .body_len = rkm->len,
+        /* Timestamps are judged as the ingress judged them: a backlog or a replay
+         * verifies as it did when it arrived. */
+        .now = m.received_at_ms > 0 ? (time_t)(m.received_at_ms / 1000) : time(NULL),
     };
     struct dedup_drops copies;
     int fresh = dedup_webhook(p, &wr, raw, m.env, m.integration, m.webhook_id, &copies);
@@ -254,7 +303,7 @@ int route_message(const rd_kafka_message_t *rkm)
     }
     if (unverified_handshake(p, &m, &wr)) {
         dedup_drops_free(&copies);
-        rc = publish_as_received(&m, raw, &wr, MSG_UNATTRIBUTED_UNVERIFIED_HANDSHAKE, "a handshake nobody verified");
+        rc = publish_as_received(p, &m, raw, &wr, MSG_UNATTRIBUTED_UNVERIFIED_HANDSHAKE, "a handshake nobody verified");
         goto out;
     }
     struct attribution a = {0};
@@ -263,12 +312,13 @@ int route_message(const rd_kafka_message_t *rkm)
     dedup_drops_free(&copies);
     if (split < 0) {
         bool deep = !json_depth_within(wr.body, wr.body_len, JSON_NESTING_MAX);
-        rc = publish_as_received(&m, raw, &wr,
+        rc = publish_as_received(p, &m, raw, &wr,
                                  deep ? MSG_UNATTRIBUTED_NESTED_TOO_DEEPLY : MSG_UNATTRIBUTED_UNREADABLE_BODY,
                                  err[0] ? err : "unreadable body");
         goto out;
     }
-    rc = route_groups(rkm, &m, raw ? raw : NULL, &a);
+    const struct conn_trust_request trust = {p, &wr, m.webhook_id, m.env, m.integration, m.verified};
+    rc = route_groups(rkm, &trust, &m, raw ? raw : NULL, &a);
     attribution_free(&a);
 out:
     msg_raw_free(&m);

@@ -4,6 +4,7 @@
  *   route.c        one raw message to its routed (or rejected) messages
  *   connections.c  connection lookups by identifier, cached, dropped on change
  *   publish.c      the producer: keeps every output until Kafka acknowledged it
+ *   conn_trust.c   whether a named connection gets the webhook: its own secret
  */
 #ifndef HOOKLINE_ROUTER_H
 #define HOOKLINE_ROUTER_H
@@ -62,6 +63,31 @@ void publish_shutdown(void);
  * (database unavailable): the message must be retried, its offset not stored. */
 int route_message(const rd_kafka_message_t *rkm) __attribute__((warn_unused_result));
 void route_metrics_init(void);
+
+/* conn_trust.c: whether a webhook may be attributed to a connection it names (see
+ * conn_trust.c for the rule). Main thread only. */
+#define CONN_TRUST_MISMATCH "connection-secret-mismatch"     /* its own secret does not verify it */
+#define CONN_TRUST_MISSING "connection-secret-required"      /* named by an unsigned part, no own secret */
+#define CONN_TRUST_UNREADABLE "connection-secret-unreadable" /* stored, but cannot be decrypted */
+struct provider;
+struct webhook_request;
+struct attribution_group;
+/* One webhook as the check needs it; everything borrowed. */
+struct conn_trust_request {
+    const struct provider *provider;
+    const struct webhook_request *wr; /* with now = the time the ingress received it */
+    const char *webhook_id, *env, *integration;
+    bool verified; /* the ingress verified it with the integration's secret */
+};
+int conn_trust_init(const char *conninfo, long ttl_ms) __attribute__((warn_unused_result));
+/* 2: attribute g's webhook to conn, whose own secret verified it; 1: attribute it (the
+ * connection has no secret and needs none); 0: do not (*why: a CONN_TRUST_* reason, logged and
+ * counted); -1 database unavailable (retry the message), STORE_REFUSED: the database
+ * refused the values (the caller quarantines). */
+int conn_trust_check(const struct conn_trust_request *t, const struct attribution_group *g, const char *conn,
+                     const char **why) __attribute__((warn_unused_result));
+void conn_trust_watch(void);
+void conn_trust_shutdown(void);
 
 /* dedup.c: drops a re-sent copy of a provider event (see dedup.c). window_s <= 0 turns
  * it off. 0 or -1 (no memory). */

@@ -1,8 +1,8 @@
 /* intake: webhooks.routed -> sync runs (see syncer.h).
  *
  * A batch of messages becomes runs in one transaction: for each attributed message,
- * every enabled sync of its (environment, integration) whose first matching
- * subscription is its event type or "*" gets one run, inserted with ON CONFLICT DO
+ * every enabled sync of its (environment, integration) with a matching
+ * subscription (sync_match: its event type, its Nango type, "*" or "prefix.*") gets one run, inserted with ON CONFLICT DO
  * NOTHING on (routed id, sync, connection). Only after COMMIT are the offsets stored
  * (and committed to Kafka), so a crash re-reads at most the batch in progress and the
  * unique key absorbs it. While the database is down the batch is retried, never
@@ -23,6 +23,7 @@
 #include "common/msg.h"
 #include "common/quarantine.h"
 #include "common/signals.h"
+#include "providers/provider.h"
 #include "syncer/syncer.h"
 
 static struct runs_db *db;
@@ -118,13 +119,21 @@ static enum verdict intake_routed(struct batch_state *b, const rd_kafka_message_
     const char *et = msg->event_type, *provider = msg->provider;
     const char *received_at = msg->received_at[0] ? msg->received_at : NULL;
 
+    /* The Nango type the router wrote; a message routed before it wrote one gets it
+     * from its provider. */
+    char nango[MSG_ID_BUF];
+    const struct provider *p = msg->nango_event_type[0] ? NULL : provider_find(provider);
+    snprintf(nango, sizeof nango, "%s", msg->nango_event_type);
+    if (p)
+        provider_nango_event_type(p, et, nango, sizeof nango);
+
     struct memo *m = syncs_for(b, env, integration);
     if (!m)
         goto db_failed;
     bool matched = false;
     for (size_t i = 0; i < m->n; i++) {
         const struct sync_def *d = &m->defs[i];
-        int k = sync_match((const char *const *)d->subs, d->nsubs, et);
+        int k = sync_match((const char *const *)d->subs, d->nsubs, et, nango);
         if (k < 0)
             continue;
         matched = true;

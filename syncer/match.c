@@ -1,15 +1,27 @@
 /* match: which sync a webhook starts (see syncer.h). Pure. */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "syncer/syncer.h"
 
-int sync_match(const char *const *subs, size_t n, const char *event_type)
+/* True if type (non-empty) is what subscription sub asks for: the same text, or, for
+ * "prefix.*", a type that starts with "prefix.". */
+static bool sub_matches(const char *sub, const char *type)
 {
-    const char *et = event_type ? event_type : "";
+    if (!type || !*type)
+        return false;
+    size_t len = strlen(sub);
+    if (len >= 2 && sub[len - 2] == '.' && sub[len - 1] == '*')
+        return strlen(type) > len - 1 && !strncmp(sub, type, len - 1);
+    return !strcmp(sub, type);
+}
+
+int sync_match(const char *const *subs, size_t n, const char *event_type, const char *nango_type)
+{
     for (size_t i = 0; i < n; i++)
-        if (subs[i] && (!strcmp(subs[i], "*") || (*et && !strcmp(subs[i], et))))
+        if (subs[i] && (!strcmp(subs[i], "*") || sub_matches(subs[i], event_type) || sub_matches(subs[i], nango_type)))
             return (int)i;
     return -1;
 }

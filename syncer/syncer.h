@@ -53,9 +53,11 @@ extern struct syncer_metrics g_sm;
 
 /* ---- match.c (pure) --------------------------------------------------------------- */
 
-/* Index of the first of the n subscriptions equal to event_type or "*", -1 if none.
- * event_type "" (the router found none) is matched by "*" only. */
-int sync_match(const char *const *subs, size_t n, const char *event_type);
+/* Index of the first of the n subscriptions that matches, -1 if none. A subscription
+ * matches when it is "*", or equal to event_type (hookline's type, "issues.opened") or to
+ * nango_type (the type Nango matches, "issues"), or is "prefix.*" and one of them starts
+ * with "prefix.". Either type may be NULL or "" (none): then only "*" matches it. */
+int sync_match(const char *const *subs, size_t n, const char *event_type, const char *nango_type);
 
 /* A sync as the intake needs it. */
 #define SYNC_MAX_SUBSCRIPTIONS 64

@@ -61,6 +61,10 @@ def test_a_connection_id_that_is_not_utf8_is_routed_unattributed_and_routing_goe
     the router for every tenant (PostgreSQL refuses the byte, the router retried forever)."""
     app = App(cli, stack, receiver, "github")
     conn = app.connect({})
+    # A connection named by the URL gets webhooks only when its own secret verifies them
+    # (docs/providers.md, "Per-connection secrets"): here the integration's.
+    cli.run("connection", "update", "--env", app.env["id"], "--integration", app.key, "--id", conn,
+            "--secret", app.secret)
     poison = b'{"action":"opened","poison":true}'
     r = post(app.url + "?nangoConnectionId=%ff", poison, app.sign(poison, event="issues"))
     assert r.status_code == 200, r.text

@@ -133,6 +133,10 @@ def test_standard_webhooks_signed_by_the_cli_and_named_by_the_url(cli, stack, re
     secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     app = ProviderApp(cli, stack, receiver, "standard-webhooks", secret)
     conn = app.connect({})
+    # A connection named by the URL gets webhooks only when its own secret verifies them
+    # (docs/providers.md, "Per-connection secrets"): here the integration's.
+    cli.run("connection", "update", "--env", app.env["id"], "--integration", app.key, "--id", conn,
+            "--secret", secret)
     body = f'{{"type":"contact.created","data":{{"id":"{uid()}"}}}}'.encode()
     headers = cli.sign("standard-webhooks", secret, body)
     url = app.url + "?nangoConnectionId=" + conn

@@ -124,6 +124,28 @@ def test_matching_exact_star_first_wins_no_match_disabled(syncs, runner, stack):
     assert len(syncs.runs()) == 4 and len(runner.jobs()) == 4, (syncs.runs(), runner.jobs())
 
 
+def test_nango_subscription_starts_exactly_one_run(syncs, runner):
+    """Nango's GitHub subscriptions name X-GitHub-Event alone ("issues"); hookline's type adds
+    the action ("issues.opened"). Either form, and "issues.*", starts one run per sync; the
+    type of another event does not."""
+    nango = syncs.create("issues")
+    detailed = syncs.create("pull_request,issues.opened")
+    prefix = syncs.create("issues.*")
+    other = syncs.create("pull_request,push")
+    inst, conn = syncs.connect()
+    body = github_body(inst, n=uid()).replace(b'"action": "added"', b'"action": "opened"')
+    wid = syncs.app.send(body, syncs.app.sign(body, event="issues")).headers["X-Hookline-Webhook-Id"]
+    # A later webhook of the same connection (read after the first) that only `other` takes:
+    # once its run exists, every run of the first exists too.
+    marker, _ = syncs.send(inst, event="push", marker=True)
+    runs = syncs.wait_runs(4, "--connection", conn, status="succeeded")
+    mine = sorted((r["sync"], r["subscription"], r["event_type"]) for r in runs if r["webhook_id"] == wid)
+    assert mine == sorted([(nango, "issues", "issues.opened"), (detailed, "issues.opened", "issues.opened"),
+                           (prefix, "issues.*", "issues.opened")]), mine
+    assert [(r["sync"], r["subscription"]) for r in runs if r["webhook_id"] == marker] == [(other, "push")], runs
+    assert len(syncs.runs("--connection", conn)) == 4
+
+
 def test_replayed_message_creates_no_second_run(syncs, runner):
     """The routed message of a webhook, produced again three times, creates no second run
     and no second job; and the syncer goes on working: a fresh webhook for the same

@@ -189,6 +189,25 @@ static void raw_round_trip(void **state)
     assert_int_equal(m.nheaders, 2);
     assert_string_equal(m.headers[0].name, "x-github-event"); /* lower-cased */
     assert_string_equal(m.headers[1].value, "application/json");
+    assert_true(m.verified);
+    assert_int_equal(m.received_at_ms, 1700000000000LL);
+    msg_raw_free(&m);
+    rd_kafka_headers_destroy(h);
+
+    /* The router trusts the verdict only as the ingress wrote it. */
+    struct msg_raw_meta unverified = meta;
+    unverified.verified = false;
+    h = msg_raw_encode(&unverified, 0);
+    assert_null(msg_raw_decode(&m, h));
+    assert_false(m.verified);
+    msg_raw_free(&m);
+    rd_kafka_header_remove(h, MSG_H_VERIFIED);
+    rd_kafka_header_add(h, MSG_H_VERIFIED, -1, "verified-ish", -1);
+    rd_kafka_header_remove(h, MSG_H_RECEIVED_AT);
+    rd_kafka_header_add(h, MSG_H_RECEIVED_AT, -1, "12x", -1);
+    assert_null(msg_raw_decode(&m, h));
+    assert_false(m.verified);
+    assert_int_equal(m.received_at_ms, 0);
     msg_raw_free(&m);
     rd_kafka_headers_destroy(h);
 }
@@ -275,6 +294,45 @@ static void unattributed_reason_round_trip(void **state)
     rd_kafka_headers_destroy(h);
 }
 
+/* The Nango event type travels beside the detailed one; an unusable one reads as none
+ * (it is optional) without making the message undeliverable. */
+static void routed_nango_event_type(void **state)
+{
+    (void)state;
+    rd_kafka_headers_t *h = routed_headers("conn-1", "issues.opened");
+    msg_routed_encode_nango_type(h, "issues");
+    msg_routed_encode_nango_type(h, "issues"); /* set, not added twice */
+    size_t n = 0;
+    const void *v;
+    size_t vlen;
+    while (rd_kafka_header_get(h, n, MSG_H_NANGO_EVENT_TYPE, &v, &vlen) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        n++;
+    assert_int_equal(n, 1);
+    struct msg_routed m;
+    assert_null(msg_routed_decode(&m, h, NULL));
+    assert_string_equal(m.event_type, "issues.opened");
+    assert_string_equal(m.nango_event_type, "issues");
+    assert_false(m.absent & MSG_F_NANGO_EVENT_TYPE);
+    msg_routed_free(&m);
+    rd_kafka_headers_destroy(h);
+
+    h = routed_headers("conn-1", "push");
+    msg_routed_encode_nango_type(h, ""); /* none: no header */
+    assert_null(msg_routed_decode(&m, h, NULL));
+    assert_string_equal(m.nango_event_type, "");
+    assert_true(m.absent & MSG_F_NANGO_EVENT_TYPE);
+    msg_routed_free(&m);
+    rd_kafka_headers_destroy(h);
+
+    h = routed_headers("conn-1", "push");
+    rd_kafka_header_add(h, MSG_H_NANGO_EVENT_TYPE, -1, "pu\r\nsh", -1);
+    assert_null(msg_routed_decode(&m, h, NULL)); /* still deliverable */
+    assert_string_equal(m.nango_event_type, "");
+    assert_true(m.bad & MSG_F_NANGO_EVENT_TYPE);
+    msg_routed_free(&m);
+    rd_kafka_headers_destroy(h);
+}
+
 static void raw_verified_is_read(void **state)
 {
     (void)state;
@@ -287,6 +345,21 @@ static void raw_verified_is_read(void **state)
         msg_raw_free(&m);
         rd_kafka_headers_destroy(h);
     }
+}
+
+/* Verified by the connection's own secret after the ingress could not tell. */
+static void routed_verified_by_the_connection(void **state)
+{
+    (void)state;
+    struct msg_routed m;
+    const struct msg_raw_meta meta = {WID, ENV, "pd", "pagerduty", false, "POST", "/", "", "", 42};
+    rd_kafka_headers_t *h = msg_raw_encode(&meta, 0);
+    msg_routed_encode(h, "r-1", "conn-1", NULL);
+    msg_routed_encode_verified(h);
+    assert_null(msg_routed_decode(&m, h, NULL));
+    assert_string_equal(m.verified, "verified");
+    msg_routed_free(&m);
+    rd_kafka_headers_destroy(h);
 }
 
 static void routed_problems_follow_the_mask(void **state)
@@ -440,6 +513,8 @@ int main(void)
         cmocka_unit_test(routed_round_trip),
         cmocka_unit_test(routed_problems_follow_the_mask),
         cmocka_unit_test(notification_is_a_routed_message_with_a_kind),
+        cmocka_unit_test(routed_nango_event_type),
+        cmocka_unit_test(routed_verified_by_the_connection),
         cmocka_unit_test(retry_round_trip_and_topic),
         cmocka_unit_test(dead_letter_round_trip_and_redrive),
         cmocka_unit_test(rejected_round_trip_and_strip),

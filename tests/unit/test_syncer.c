@@ -15,26 +15,54 @@ static void matches_exact_star_and_first_wins(void **state)
 {
     (void)state;
     const char *const a[] = {"contact.propertyChange", "*"};
-    assert_int_equal(sync_match(a, 2, "contact.propertyChange"), 0);
-    assert_int_equal(sync_match(a, 2, "contact.creation"), 1);
+    assert_int_equal(sync_match(a, 2, "contact.propertyChange", NULL), 0);
+    assert_int_equal(sync_match(a, 2, "contact.creation", NULL), 1);
     const char *const b[] = {"*", "contact.creation"};
-    assert_int_equal(sync_match(b, 2, "contact.creation"), 0);
+    assert_int_equal(sync_match(b, 2, "contact.creation", NULL), 0);
     const char *const c[] = {"contact.creation", "deal.creation"};
-    assert_int_equal(sync_match(c, 2, "deal.creation"), 1);
-    assert_int_equal(sync_match(c, 2, "contact.propertyChange"), -1);
-    assert_int_equal(sync_match(c, 2, "contact"), -1);          /* no prefix matching */
-    assert_int_equal(sync_match(c, 2, "CONTACT.CREATION"), -1); /* case matters */
-    assert_int_equal(sync_match(c, 0, "contact.creation"), -1);
+    assert_int_equal(sync_match(c, 2, "deal.creation", NULL), 1);
+    assert_int_equal(sync_match(c, 2, "contact.propertyChange", NULL), -1);
+    assert_int_equal(sync_match(c, 2, "contact", NULL), -1);          /* a subscription is not a prefix */
+    assert_int_equal(sync_match(c, 2, "CONTACT.CREATION", NULL), -1); /* case matters */
+    assert_int_equal(sync_match(c, 0, "contact.creation", NULL), -1);
 }
 
 static void empty_event_type_matches_only_star(void **state)
 {
     (void)state;
     const char *const a[] = {"", "x"};
-    assert_int_equal(sync_match(a, 2, ""), -1);
-    assert_int_equal(sync_match(a, 2, NULL), -1);
+    assert_int_equal(sync_match(a, 2, "", NULL), -1);
+    assert_int_equal(sync_match(a, 2, NULL, NULL), -1);
     const char *const b[] = {"x", "*"};
-    assert_int_equal(sync_match(b, 2, ""), 1);
+    assert_int_equal(sync_match(b, 2, "", NULL), 1);
+}
+
+/* Nango's subscriptions name the header value or body field alone ("issues"); hookline's
+ * may add the detail ("issues.opened") or use "prefix.*". */
+static void matches_nango_type_and_prefix(void **state)
+{
+    (void)state;
+    const char *const nango[] = {"issues"};
+    assert_int_equal(sync_match(nango, 1, "issues.opened", "issues"), 0);
+    assert_int_equal(sync_match(nango, 1, "issues.opened", NULL), -1); /* only through the Nango type */
+    assert_int_equal(sync_match(nango, 1, "pull_request.opened", "pull_request"), -1);
+    const char *const detailed[] = {"issues.opened"};
+    assert_int_equal(sync_match(detailed, 1, "issues.opened", "issues"), 0);
+    assert_int_equal(sync_match(detailed, 1, "issues.closed", "issues"), -1);
+    const char *const prefix[] = {"pull_request.*", "contact.*"};
+    assert_int_equal(sync_match(prefix, 2, "pull_request.opened", "pull_request"), 0);
+    assert_int_equal(sync_match(prefix, 2, "contact.creation", "contact.creation"), 1);
+    assert_int_equal(sync_match(prefix, 2, "pull_request", "pull_request"), -1); /* nothing after the dot */
+    assert_int_equal(sync_match(prefix, 2, "pull_requests.opened", NULL), -1);
+    assert_int_equal(sync_match(prefix, 2, "contact", NULL), -1);
+    assert_int_equal(sync_match(prefix, 2, "", ""), -1);
+    const char *const star_dot[] = {".*"};
+    assert_int_equal(sync_match(star_dot, 1, ".x", NULL), 0);
+    assert_int_equal(sync_match(star_dot, 1, "x", NULL), -1);
+    /* The first matching subscription is the one recorded. */
+    const char *const both[] = {"issues.*", "issues"};
+    assert_int_equal(sync_match(both, 2, "issues.opened", "issues"), 0);
+    assert_int_equal(sync_match(both, 2, "issues", "issues"), 1);
 }
 
 static void parses_subscription_arrays(void **state)
@@ -125,6 +153,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(matches_exact_star_and_first_wins),
         cmocka_unit_test(empty_event_type_matches_only_star),
+        cmocka_unit_test(matches_nango_type_and_prefix),
         cmocka_unit_test(parses_subscription_arrays),
         cmocka_unit_test(job_splices_json_payload),
         cmocka_unit_test(job_encodes_text_and_binary_payloads),
