@@ -186,7 +186,8 @@ struct report {
     int created, existing, skipped;
 };
 
-static void say(struct report *r, json_t *list, json_t *item, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void say(struct report *r, json_t *list, json_t *item, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static void say(struct report *r, json_t *list, json_t *item, const char *fmt, ...)
 {
     if (!r->json) {
@@ -243,8 +244,9 @@ static int import_integration(PGconn *db, const char *env, json_t *integ, struct
                                                      : NULL;
     if (why) {
         r->skipped++;
-        say(r, r->integrations, json_pack("{s:s, s:s, s:s, s:s}", "key", key, "provider", nango_provider, "action",
-                                          "skipped", "reason", why),
+        say(r, r->integrations,
+            json_pack("{s:s, s:s, s:s, s:s}", "key", key, "provider", nango_provider, "action", "skipped", "reason",
+                      why),
             "skip integration %s (provider %s): %s", key, nango_provider, why);
         return 0;
     }
@@ -257,25 +259,27 @@ static int import_integration(PGconn *db, const char *env, json_t *integ, struct
         return -1;
     if (found && strcmp(have, nango_provider) != 0) {
         r->skipped++;
-        say(r, r->integrations, json_pack("{s:s, s:s, s:s, s:s}", "key", key, "provider", nango_provider, "action",
-                                          "skipped", "reason", "the key exists here with another provider"),
+        say(r, r->integrations,
+            json_pack("{s:s, s:s, s:s, s:s}", "key", key, "provider", nango_provider, "action", "skipped", "reason",
+                      "the key exists here with another provider"),
             "skip integration %s: it exists here with provider %s, not %s", key, have, nango_provider);
         return 0;
     }
     if (found) {
         r->existing++;
-        say(r, r->integrations, json_pack("{s:s, s:s, s:s}", "key", key, "provider", nango_provider, "action", "exists"),
+        say(r, r->integrations,
+            json_pack("{s:s, s:s, s:s}", "key", key, "provider", nango_provider, "action", "exists"),
             "integration %s (%s) exists", key, nango_provider);
     } else {
-        if (!r->dry_run &&
-            run_sql(db, "creating the integration",
-                    "INSERT INTO integrations (environment_id, key, provider) VALUES ($1::uuid, $2, $3)"
-                    " ON CONFLICT DO NOTHING",
-                    3, params) < 0)
+        if (!r->dry_run && run_sql(db, "creating the integration",
+                                   "INSERT INTO integrations (environment_id, key, provider) VALUES ($1::uuid, $2, $3)"
+                                   " ON CONFLICT DO NOTHING",
+                                   3, params) < 0)
             return -1;
         r->created++;
         say(r, r->integrations,
-            json_pack("{s:s, s:s, s:s}", "key", key, "provider", nango_provider, "action", r->dry_run ? "would_create" : "created"),
+            json_pack("{s:s, s:s, s:s}", "key", key, "provider", nango_provider, "action",
+                      r->dry_run ? "would_create" : "created"),
             "%s integration %s (%s)", verb(r), key, nango_provider);
     }
     const char *field = provider_secret_field(p);
@@ -283,7 +287,8 @@ static int import_integration(PGconn *db, const char *env, json_t *integ, struct
         const char *opt = strcmp(field, "client_secret") == 0 ? "--client-secret" : "--secret";
         char cmd[512];
         snprintf(cmd, sizeof cmd, "hookline integration update --env %s --key %s %s VALUE", env, key, opt);
-        json_array_append_new(r->secrets, json_pack("{s:s, s:s, s:s}", "integration", key, "secret", field, "command", cmd));
+        json_array_append_new(r->secrets,
+                              json_pack("{s:s, s:s, s:s}", "integration", key, "secret", field, "command", cmd));
     }
     return 1;
 }
@@ -325,7 +330,8 @@ static int import_connection(PGconn *db, const char *env, json_t *conn, json_t *
         return -1;
     if (found) {
         r->existing++;
-        say(r, r->connections, json_pack("{s:s, s:s, s:s}", "integration", key, "connection_id", id, "action", "exists"),
+        say(r, r->connections,
+            json_pack("{s:s, s:s, s:s}", "integration", key, "connection_id", id, "action", "exists"),
             "connection %s/%s exists", key, id);
         return 0;
     }
@@ -366,8 +372,9 @@ static int import_all(PGconn *db, const char *env, json_t *ex, struct report *r)
 {
     json_t *integrations = export_integrations(ex), *connections = json_object_get(ex, "connections");
     if (!json_is_array(integrations) || (connections && !json_is_array(connections))) {
-        cli_error("the export is not {\"integrations\": [...], \"connections\": [...]} (see 'hookline import nango "
-                  "--help')");
+        cli_error(
+            "the export is not {\"integrations\": [...], \"connections\": [...]} (see 'hookline import nango "
+            "--help')");
         return -1;
     }
     json_t *importable = json_object(), *v;
@@ -418,9 +425,12 @@ int cmd_import_nango(int argc, char **argv)
     const char *file = NULL, *api_url = NULL, *key_env = NULL, *allow = NULL, *env = NULL;
     bool dry_run = false, json = false;
     const struct cli_opt opts[] = {
-        {"file", CLI_OPT_STRING, &file, false},       {"api-url", CLI_OPT_URL, &api_url, false},
-        {"secret-key-env", CLI_OPT_STRING, &key_env, false}, {"allow-cidr", CLI_OPT_STRING, &allow, false},
-        {"env", CLI_OPT_ENV_ID, &env, true},         {"dry-run", CLI_OPT_FLAG, &dry_run, false},
+        {"file", CLI_OPT_STRING, &file, false},
+        {"api-url", CLI_OPT_URL, &api_url, false},
+        {"secret-key-env", CLI_OPT_STRING, &key_env, false},
+        {"allow-cidr", CLI_OPT_STRING, &allow, false},
+        {"env", CLI_OPT_ENV_ID, &env, true},
+        {"dry-run", CLI_OPT_FLAG, &dry_run, false},
         {"json", CLI_OPT_FLAG, &json, false},
     };
     int parsed = cli_parse_options(argc, argv, usage, opts, CLI_OPTS_N(opts));

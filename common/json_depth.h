@@ -14,7 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define JSON_NESTING_MAX 256 /* arrays and objects inside each other, the outermost counting 1 */
+#define JSON_NESTING_MAX 256        /* arrays and objects inside each other, the outermost counting 1 */
+#define JSON_NESTING_MAX_TEXT "256" /* the same, for messages built at compile time */
 
 /* True when the len bytes at s (not NUL-terminated, may be NULL when len is 0) start,
  * after whitespace, with '{' or '[': a body that is meant to be JSON. */

@@ -74,7 +74,8 @@ static void decide_known(const struct integration_entry *integ, struct request_v
     };
     if (body_too_deep(wr)) {
         log_warn(wid, "400: %s/%s (%s): JSON body nested deeper than %d", env, key, integ->provider, JSON_NESTING_MAX);
-        return answer(out, MHD_HTTP_BAD_REQUEST, "{\"error\":\"JSON body nested too deeply\"}");
+        return answer(out, MHD_HTTP_BAD_REQUEST,
+                      "{\"error\":\"JSON body nested deeper than " JSON_NESTING_MAX_TEXT " arrays and objects\"}");
     }
     out->provider = p;
     snprintf(out->provider_key, sizeof out->provider_key, "%s", integ->provider);

@@ -26,13 +26,14 @@ CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,
 # Sources each target needs besides its harness. The providers need the remote key
 # store (published keys; never started in a fuzz run, so nothing is fetched).
 REMOTE_KEYS="common/remote_keys.c common/outbound.c common/ssrf.c common/metrics.c common/clock.c"
+PROVIDER_DEPS="common/crypto.c common/json_depth.c common/log.c $REMOTE_KEYS"
 declare -A SOURCES=(
-    [fuzz_provider]="$(echo providers/*.c) common/crypto.c $REMOTE_KEYS common/log.c"
-    [fuzz_signed_mutation]="$(echo providers/*.c) common/crypto.c $REMOTE_KEYS common/log.c"
+    [fuzz_provider]="$(echo providers/*.c) $PROVIDER_DEPS"
+    [fuzz_signed_mutation]="$(echo providers/*.c) $PROVIDER_DEPS"
     [fuzz_jwt]="providers/jwt.c providers/pubkey.c common/crypto.c"
     [fuzz_envelope]="common/envelope.c common/crypto.c"
-    [fuzz_ingress]="ingress/request.c $(echo providers/*.c) common/crypto.c common/ids.c common/ident.c common/log.c common/config.c $REMOTE_KEYS"
-    [fuzz_form_sig]="$(echo providers/*.c) common/crypto.c $REMOTE_KEYS common/log.c"
+    [fuzz_ingress]="ingress/request.c $(echo providers/*.c) $PROVIDER_DEPS common/ids.c common/ident.c common/config.c"
+    [fuzz_form_sig]="$(echo providers/*.c) $PROVIDER_DEPS"
     [fuzz_routed]="forwarder/request.c common/envelope.c common/msg.c common/ident.c common/ids.c common/quarantine.c common/crypto.c common/log.c common/clock.c"
 )
 TARGETS="fuzz_provider fuzz_signed_mutation fuzz_form_sig fuzz_envelope fuzz_ingress fuzz_routed fuzz_jwt"

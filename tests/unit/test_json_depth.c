@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "common/json_depth.h"
@@ -41,6 +42,14 @@ static void test_stray_closers_do_not_hide_depth(void **state)
     assert_true(within("]]]]][[", 2));
 }
 
+static void test_the_limit_and_its_text_agree(void **state)
+{
+    (void)state;
+    char text[16];
+    snprintf(text, sizeof text, "%d", JSON_NESTING_MAX);
+    assert_string_equal(text, JSON_NESTING_MAX_TEXT);
+}
+
 static void test_looks_json(void **state)
 {
     (void)state;
@@ -57,6 +66,7 @@ int main(void)
         cmocka_unit_test(test_counts_arrays_and_objects),
         cmocka_unit_test(test_brackets_in_strings_do_not_count),
         cmocka_unit_test(test_stray_closers_do_not_hide_depth),
+        cmocka_unit_test(test_the_limit_and_its_text_agree),
         cmocka_unit_test(test_looks_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
