@@ -13,7 +13,8 @@
  *   - attribute: -1 leaves no groups and gives a reason; rows that do not read the body
  *     accept anything, JSON rows refuse bodies jansson refuses; on 0 there is >= 1
  *     group, every payload is non-NULL and NUL-terminated, non-empty when the body is,
- *     config_key/value are both set (a key and source of the row's) or both NULL;
+ *     config_key/value are both set (a key and source of the row's) or both NULL, and so
+ *     is every alternative's;
  *   - non-batch rows: one group whose payload is the body byte for byte;
  *   - batch rows: a payload that differs from the body re-parses (jansson) with the
  *     events array where the row says, each event carries its group's identifier, and
@@ -169,6 +170,15 @@ static void check_key(const struct provider *p, const struct attribution_group *
     for (int i = 0; i < ATTR_MAX_IDS && p->attr.ids[i].name; i++)
         found |= strcmp(p->attr.ids[i].key, g->config_key) == 0 && p->attr.ids[i].source == g->source;
     CHECK(found && g->value[0]);
+    CHECK(g->nalts <= ATTRIBUTION_MAX_ALTS);
+    for (size_t k = 0; k < g->nalts; k++) { /* alternatives too, each a field of the row's */
+        const struct attribution_key *alt = &g->alts[k];
+        found = false;
+        for (int i = 0; i < ATTR_MAX_IDS && p->attr.ids[i].name; i++)
+            found |= strcmp(p->attr.ids[i].key, alt->config_key) == 0 && p->attr.ids[i].source == alt->source &&
+                     p->attr.ids[i].match == alt->match;
+        CHECK(found && alt->value && alt->value[0]);
+    }
 }
 
 static void check_attribution(const struct provider *p, const struct webhook_request *req)
@@ -177,7 +187,7 @@ static void check_attribution(const struct provider *p, const struct webhook_req
     char err[256];
     int rc = provider_attribute(p, req, &a, err, sizeof err);
     CHECK(memchr(err, '\0', sizeof err));
-    if (!reads_body(p))
+    if (!reads_body(p) || p->attr.body == ATTR_BODY_OPTIONAL)
         CHECK(rc == 0);
     else if (p->attr.body == ATTR_BODY_JSON && !json_ok(req))
         CHECK(rc == -1);

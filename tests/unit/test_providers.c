@@ -1049,6 +1049,37 @@ static void test_attribute_large_batch(void **state)
     free(body);
 }
 
+/* A URL's origin as ATTR_MATCH_ORIGIN compares it. The same vectors give the same
+ * answers from db/migrations/009_lookups.sql's hookline_url_origin (checked against
+ * PostgreSQL when the function was written): the two sides must agree. */
+static void test_url_origin(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"https://acme.atlassian.net", "https://acme.atlassian.net"},
+        {"https://Acme.atlassian.net:443/jira/", "https://acme.atlassian.net"},
+        {"HTTPS://User@Acme.Atlassian.net:443/rest", "https://acme.atlassian.net"},
+        {"http://h:80", "http://h"},
+        {"http://h:8080/x", "http://h:8080"},
+        {"http://[::1]:80/x", "http://[::1]"},
+        {"acme.atlassian.net/rest", NULL},
+        {"https://", NULL},
+        {"https://a]b", NULL},
+        {"https://user:pw@acme.atlassian.net:8443", "https://acme.atlassian.net:8443"},
+        {"http://h:/x", "http://h:"},
+        {"ftp://h?q", "ftp://h"},
+        {"https://h#f", "https://h"},
+        {"https://h:12a", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = attribution_url_origin(cases[i][0], strlen(cases[i][0]));
+        if (cases[i][1] ? !got || strcmp(got, cases[i][1]) != 0 : got != NULL)
+            fail_msg("origin of %s: %s, want %s", cases[i][0], got ? got : "(none)",
+                     cases[i][1] ? cases[i][1] : "(none)");
+        free(got);
+    }
+}
+
 int main(void)
 {
     struct CMUnitTest *cases = NULL;
@@ -1070,6 +1101,7 @@ int main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_aliases),
         cmocka_unit_test(test_nango_keys),
+        cmocka_unit_test(test_url_origin),
         cmocka_unit_test(test_every_provider_has_cases),
         cmocka_unit_test(test_header_lookup),
         cmocka_unit_test(test_sign_round_trip),
