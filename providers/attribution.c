@@ -9,7 +9,11 @@
  *
  * The identifier comes from the first of the row's locators that has one: a header
  * or query parameter names the connection for the whole request; a body path is read
- * from the event, or from each event of a batch. A batch (an array of events, the body
+ * from the event, or from each event of a batch. The locators after it that have a
+ * value too become the group's alternatives (Nango's lookups beside hookline's), read
+ * from the group's first event, which the router tries in order. Transforms turn a
+ * value into what is stored (a URL's origin, a calendar id); a value a transform finds
+ * nothing in is no identifier. A batch (an array of events, the body
  * itself or one top-level member) is split into one group per identifier, in order of
  * first appearance; each group's payload is the events' original bytes joined by ","
  * inside "[" "]" (and, for a member array, with the rest of the body around it), with
@@ -56,14 +60,129 @@ struct batch {
 
 /* ---- identifiers and event types ----------------------------------------------- */
 
-/* s as an identifier: a new string, or NULL for an empty or overlong one. */
+static char lower_ascii(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static bool scheme_char(char c, bool first)
+{
+    c = lower_ascii(c);
+    return (c >= 'a' && c <= 'z') || (!first && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'));
+}
+
+/* Kept in step with db/migrations/009_lookups.sql's hookline_url_origin, which
+ * normalises the stored side the same way. */
+char *attribution_url_origin(const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len && scheme_char(s[i], i == 0))
+        i++;
+    size_t scheme_len = i;
+    if (scheme_len == 0 || len - i < 3 || memcmp(s + i, "://", 3) != 0)
+        return NULL;
+    size_t auth = i + 3, end = auth;
+    while (end < len && s[end] != '/' && s[end] != '?' && s[end] != '#')
+        end++;
+    size_t host = auth;
+    for (size_t k = auth; k < end; k++)
+        if (s[k] == '@')
+            host = k + 1; /* user info ends at the last '@' */
+    size_t h = host;
+    if (h < end && s[h] == '[') { /* an IPv6 literal */
+        while (h < end && s[h] != ']')
+            h++;
+        if (h == end)
+            return NULL;
+        h++;
+    } else {
+        while (h < end && s[h] != ':' && s[h] != '[' && s[h] != ']')
+            h++;
+    }
+    if (h == host)
+        return NULL;
+    size_t port = h;
+    if (port < end && s[port] == ':')
+        for (h = port + 1; h < end; h++)
+            if (s[h] < '0' || s[h] > '9')
+                return NULL;
+    if (h != end)
+        return NULL;
+    char *out = malloc(scheme_len + 3 + (end - host) + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t k = 0; k < scheme_len; k++)
+        out[o++] = lower_ascii(s[k]);
+    memcpy(out + o, "://", 3);
+    o += 3;
+    bool default_port = (end - port == 4 && memcmp(s + port, ":443", 4) == 0 && strncmp(out, "https:", 6) == 0) ||
+                        (end - port == 3 && memcmp(s + port, ":80", 3) == 0 && strncmp(out, "http:", 5) == 0);
+    for (size_t k = host; k < (default_port ? port : end); k++)
+        out[o++] = lower_ascii(s[k]);
+    out[o] = '\0';
+    return out;
+}
+
+static int hex_digit(char c)
+{
+    c = lower_ascii(c);
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The percent-decoded path segment after "/calendars/" in a Google Calendar resource
+ * URI: a new string, or NULL (none, empty, a bad escape or a NUL byte). */
+static char *calendar_id(const char *s, size_t len)
+{
+    static const char mark[] = "/calendars/";
+    const char *at = NULL;
+    for (size_t i = 0; !at && i + sizeof mark - 1 <= len; i++)
+        if (memcmp(s + i, mark, sizeof mark - 1) == 0)
+            at = s + i + sizeof mark - 1;
+    if (!at)
+        return NULL;
+    size_t n = 0, rest = len - (size_t)(at - s);
+    while (n < rest && at[n] != '/' && at[n] != '?' && at[n] != '#')
+        n++;
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (at[i] != '%') {
+            out[o++] = at[i];
+        } else if (i + 2 < n && (hi = hex_digit(at[i + 1])) >= 0 && (lo = hex_digit(at[i + 2])) >= 0 && (hi || lo)) {
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            free(out);
+            return NULL;
+        }
+    }
+    out[o] = '\0';
+    if (o == 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* s as an identifier: a new string, or NULL for an empty or overlong one (or, with a
+ * transform, one it finds nothing in). */
 static char *id_from(const char *s, size_t len, enum attr_transform t)
 {
+    if (len == 0 || len > ID_MAX_LEN)
+        return NULL;
+    if (t == ATTR_URL_ORIGIN)
+        return attribution_url_origin(s, len);
+    if (t == ATTR_CALENDAR_ID)
+        return calendar_id(s, len);
     if (t == ATTR_FIRST_LABEL) {
         const char *dot = memchr(s, '.', len);
         len = dot ? (size_t)(dot - s) : len;
     }
-    return len && len <= ID_MAX_LEN ? provider_strndup(s, len) : NULL;
+    return len ? provider_strndup(s, len) : NULL;
 }
 
 /* The identifier at a body path: a non-empty string as-is, an integer in decimal. */
@@ -197,21 +316,60 @@ static json_t *body_root(const struct attr_spec *a, const struct webhook_request
     bool json = req->body && i < req->body_len && (s[i] == '{' || s[i] == '[');
     if (a->body == ATTR_BODY_FORM && !json)
         return form_root(req, err, errlen);
+    if (a->body == ATTR_BODY_OPTIONAL) { /* anything but a JSON object: no body identifiers */
+        json_t *root = json ? provider_parse_json(req, NULL, 0) : NULL;
+        if (json_is_object(root))
+            return root;
+        json_decref(root);
+        return json_object();
+    }
     return provider_parse_json(req, err, errlen);
 }
 
 /* ---- groups ------------------------------------------------------------------ */
 
-/* Fills g's identifier from f (which -1: unattributed). Returns 0 or -1 (no memory). */
-static int group_init(struct attribution_group *g, const struct attr_spec *a, const struct found *f)
+/* Whether g names the connection by (id's field, value) already. */
+static bool group_has(const struct attribution_group *g, const struct attr_id *id, const char *value)
+{
+    if (g->source == id->source && g->match == id->match && !strcmp(g->config_key, id->key) && !strcmp(g->value, value))
+        return true;
+    for (size_t i = 0; i < g->nalts; i++) {
+        const struct attribution_key *k = &g->alts[i];
+        if (k->source == id->source && k->match == id->match && !strcmp(k->config_key, id->key) &&
+            !strcmp(k->value, value))
+            return true;
+    }
+    return false;
+}
+
+/* Fills g's identifier from f (which -1: unattributed) and its alternatives: the
+ * values of the locators after f's, request-level ones read from req, body ones from
+ * node (the group's first event; may be NULL). Returns 0 or -1 (no memory). */
+static int group_init(struct attribution_group *g, const struct attr_spec *a, const struct webhook_request *req,
+                      json_t *node, const struct found *f)
 {
     if (f->which < 0)
         return 0;
     const struct attr_id *id = &a->ids[f->which];
     g->source = id->source;
+    g->match = id->match;
     g->config_key = strdup(id->key);
     g->value = strdup(f->value);
-    return g->config_key && g->value ? 0 : -1;
+    if (!g->config_key || !g->value)
+        return -1;
+    for (int i = f->which + 1; i < ATTR_MAX_IDS && a->ids[i].name; i++) {
+        const struct attr_id *alt = &a->ids[i];
+        char *v = request_level(alt) ? id_in_request(alt, req) : id_in_json(node, alt);
+        if (!v || group_has(g, alt, v)) {
+            free(v);
+            continue;
+        }
+        struct attribution_key *k = &g->alts[g->nalts++];
+        *k = (struct attribution_key){alt->source, alt->match, strdup(alt->key), v};
+        if (!k->config_key)
+            return -1;
+    }
+    return 0;
 }
 
 /* One group with the whole body. */
@@ -225,7 +383,7 @@ static int whole_body(const struct attr_spec *a, const struct webhook_request *r
     struct attribution_group *g = &out->groups[0];
     g->payload = provider_strndup(req->body ? (const void *)req->body : "", req->body ? req->body_len : 0);
     g->payload_len = req->body ? req->body_len : 0;
-    if (!g->payload || group_init(g, a, f) < 0)
+    if (!g->payload || group_init(g, a, req, node, f) < 0)
         return -1;
     return event_text(a, req, node, &g->event_type);
 }
@@ -461,7 +619,8 @@ static int batch_emit(const struct batch *b, const struct attr_spec *a, const st
     for (size_t grp = 0; grp < b->ngroups; grp++) {
         struct attribution_group *g = &out->groups[grp];
         size_t head = b->first[grp];
-        if (group_init(g, a, &b->ids[head]) < 0 || event_text(a, req, json_array_get(arr, head), &g->event_type) < 0)
+        json_t *event = json_array_get(arr, head);
+        if (group_init(g, a, req, event, &b->ids[head]) < 0 || event_text(a, req, event, &g->event_type) < 0)
             return -1;
         if (b->ngroups == 1) {
             g->payload = provider_strndup(req->body, req->body_len);

@@ -73,6 +73,10 @@ void attribution_free(struct attribution *a)
     for (size_t i = 0; i < a->n; i++) {
         free(a->groups[i].config_key);
         free(a->groups[i].value);
+        for (size_t k = 0; k < a->groups[i].nalts; k++) {
+            free(a->groups[i].alts[k].config_key);
+            free(a->groups[i].alts[k].value);
+        }
         free(a->groups[i].event_type);
         free(a->groups[i].payload);
     }

@@ -61,16 +61,42 @@ enum verify_result {
 
 /* Where a group's identifier names the connection. */
 enum attribution_source {
-    ATTR_CONNECTION_CONFIG = 0, /* connection_config->>config_key = value */
-    ATTR_METADATA,              /* metadata->>config_key = value */
+    ATTR_CONNECTION_CONFIG = 0, /* connection_config->config_key, compared as attribution_match says */
+    ATTR_METADATA,              /* metadata->config_key, likewise */
     ATTR_CONNECTION_ID,         /* the connection id itself is value (config_key: "connectionId") */
 };
+
+/* How the stored field is compared with the identifier. */
+enum attribution_match {
+    ATTR_MATCH_VALUE = 0, /* the field is the identifier (a string, or the same digits as a
+                             number), or a list that contains it */
+    ATTR_MATCH_KEY,       /* the field is an object with the identifier as one of its keys (or a
+                             list or string as above): Nango's metadata lookup (jsonb ?) */
+    ATTR_MATCH_ORIGIN,    /* the field is a URL whose origin is the identifier: "scheme://host[:port]",
+                             lower case, without user info or the scheme's default port */
+};
+
+/* One way of naming the connection: the field (source, config_key) matched with value. */
+struct attribution_key {
+    enum attribution_source source;
+    enum attribution_match match;
+    char *config_key; /* owned */
+    char *value;      /* owned */
+};
+
+#define ATTRIBUTION_MAX_ALTS 15
 
 /* One group of events that concern the same connection identifier. */
 struct attribution_group {
     enum attribution_source source;
     char *config_key; /* key the identifier matches, e.g. "portalId"; NULL: unattributed */
     char *value;      /* identifier value as text; NULL when config_key is NULL */
+    enum attribution_match match;
+    /* Further ways the provider names the connection (Nango's fields beside hookline's,
+     * a fallback), tried in order when the one above names no connection. Read from the
+     * group's first event. */
+    struct attribution_key alts[ATTRIBUTION_MAX_ALTS];
+    size_t nalts;
     char *event_type; /* e.g. "contact.creation", "pull_request.opened"; may be NULL */
     char *payload;    /* the payload for this group (byte-exact body or spliced array) */
     size_t payload_len;

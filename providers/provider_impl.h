@@ -108,6 +108,10 @@ enum attr_from {
 enum attr_transform {
     ATTR_AS_IS = 0,
     ATTR_FIRST_LABEL, /* "shop.myshopify.com" -> "shop" */
+    ATTR_URL_ORIGIN,  /* "https://Acme.atlassian.net:443/rest/x" -> "https://acme.atlassian.net"
+                         (attribution_url_origin); not a URL: no identifier */
+    ATTR_CALENDAR_ID, /* ".../calendars/a%40b.com/events" -> "a@b.com" (the percent-decoded
+                         segment after "/calendars/", Google Calendar's resource URI) */
 };
 
 /* One place a connection identifier may be. */
@@ -117,6 +121,7 @@ struct attr_id {
     const char *key;  /* config/metadata key; "connectionId" for ATTR_CONNECTION_ID */
     enum attribution_source source;
     enum attr_transform transform;
+    enum attribution_match match; /* how the stored field is compared (provider.h) */
 };
 
 enum attr_body {
@@ -124,17 +129,22 @@ enum attr_body {
     ATTR_BODY_NONE,     /* the body is not read (Google push: empty) */
     ATTR_BODY_FORM,     /* JSON, or form-encoded with JSON in a "payload" field, or plain
                              form fields read as a flat object (Slack) */
+    ATTR_BODY_OPTIONAL, /* read when it is a JSON object; any other body has no body
+                             identifiers and is no error (the unauthenticated provider) */
 };
 
-#define ATTR_MAX_IDS 3
+#define ATTR_MAX_IDS (ATTRIBUTION_MAX_ALTS + 1)
 #define ATTR_MAX_EVENT_PATHS 3
 
 /*
  * Where attribution finds things. With batch set, the body carries an array of events
  * (batch "" = the body itself is the array; "events" = the top-level member "events")
  * and is split into one group per identifier; body paths are then read per event.
- * ids are tried in order and the first non-empty value names the connection; a
- * header or query identifier names it for the whole request (no split). The Kafka
+ * Every locator that has a value gives one way of naming the connection, in the
+ * row's order: the first is the group's identifier (batches are split by it), the
+ * others its alternatives, which the router tries in turn when the ones before them
+ * name no connection. A header or query identifier found first names the connection
+ * for the whole request (no split). The Kafka
  * ordering key is the identifier of the request (or of its first event).
  */
 struct attr_spec {
@@ -259,6 +269,10 @@ int scheme_ed25519_sign(const unsigned char *seed, size_t seedlen, const void *m
 int attribution_split(const struct provider *p, const struct webhook_request *req, struct attribution *out, char *err,
                       size_t errlen) __attribute__((warn_unused_result));
 size_t attribution_ordering_key(const struct provider *p, const struct webhook_request *req, char *out, size_t outlen);
+/* The origin of URL s (len bytes) as ATTR_MATCH_ORIGIN compares it, into a new string:
+ * lower-case "scheme://host[:port]" without user info or the scheme's default port
+ * (80 for http, 443 for https). NULL when s is not "scheme://host...". */
+char *attribution_url_origin(const char *s, size_t len);
 
 /* Helpers shared by the engines and the custom code (util.c). */
 

@@ -97,21 +97,58 @@
         __VA_ARGS__, .legacy = true                                                                                    \
     }
 
-/* ---- identifiers ---- */
+/* ---- identifiers ----
+ * Listed in a row in the order they are tried: the first one a request has names its
+ * group, the others are alternatives the router tries when it names no connection.
+ * Comparisons (enum attribution_match): a stored value matches when it is the
+ * identifier or a list that contains it, unless the macro says otherwise. */
 /* connection_config.<key> = the body's <path> */
 #define ID_CONFIG(path, k)                                                                                             \
     {                                                                                                                  \
-        ATTR_FROM_BODY, path, k, ATTR_CONNECTION_CONFIG, ATTR_AS_IS                                                    \
+        ATTR_FROM_BODY, path, k, ATTR_CONNECTION_CONFIG, ATTR_AS_IS, ATTR_MATCH_VALUE                                  \
     }
 /* metadata.<key> = the body's <path> */
 #define ID_METADATA(path, k)                                                                                           \
     {                                                                                                                  \
-        ATTR_FROM_BODY, path, k, ATTR_METADATA, ATTR_AS_IS                                                             \
+        ATTR_FROM_BODY, path, k, ATTR_METADATA, ATTR_AS_IS, ATTR_MATCH_VALUE                                           \
+    }
+/* metadata.<key> is an object with the body's <path> as one of its keys (or the value
+ * itself, or a list with it): Nango's metadata lookup, e.g. Airtable's webhooks by id */
+#define ID_METADATA_KEY(path, k)                                                                                       \
+    {                                                                                                                  \
+        ATTR_FROM_BODY, path, k, ATTR_METADATA, ATTR_AS_IS, ATTR_MATCH_KEY                                             \
+    }
+/* the origin of connection_config.<key> (a URL, e.g. "baseUrl") = the origin of the URL
+ * at the body's <path>: scheme://host[:port], compared without case, path or default port */
+#define ID_CONFIG_ORIGIN(path, k)                                                                                      \
+    {                                                                                                                  \
+        ATTR_FROM_BODY, path, k, ATTR_CONNECTION_CONFIG, ATTR_URL_ORIGIN, ATTR_MATCH_ORIGIN                            \
+    }
+/* connection_config.<key> = request header <hdr> */
+#define ID_HEADER_CONFIG(hdr, k)                                                                                       \
+    {                                                                                                                  \
+        ATTR_FROM_HEADER, hdr, k, ATTR_CONNECTION_CONFIG, ATTR_AS_IS, ATTR_MATCH_VALUE                                 \
+    }
+/* metadata.<key> = request header <hdr> (or a list in metadata that contains it) */
+#define ID_HEADER_METADATA(hdr, k)                                                                                     \
+    {                                                                                                                  \
+        ATTR_FROM_HEADER, hdr, k, ATTR_METADATA, ATTR_AS_IS, ATTR_MATCH_VALUE                                          \
+    }
+/* metadata.<key> = the percent-decoded calendar id in the resource URI of header <hdr>
+ * (".../calendars/<id>/events": Google Calendar's primary calendar is the email) */
+#define ID_HEADER_CALENDAR_METADATA(hdr, k)                                                                            \
+    {                                                                                                                  \
+        ATTR_FROM_HEADER, hdr, k, ATTR_METADATA, ATTR_CALENDAR_ID, ATTR_MATCH_VALUE                                    \
     }
 /* the connection id, from the webhook URL's ?nangoConnectionId= (Nango's name for it) */
 #define ID_URL_CONNECTION                                                                                              \
     {                                                                                                                  \
-        ATTR_FROM_QUERY, "nangoConnectionId", "connectionId", ATTR_CONNECTION_ID, ATTR_AS_IS                           \
+        ATTR_FROM_QUERY, "nangoConnectionId", "connectionId", ATTR_CONNECTION_ID, ATTR_AS_IS, ATTR_MATCH_VALUE         \
+    }
+/* the connection id, named in the body's <path> */
+#define ID_BODY_CONNECTION(path)                                                                                       \
+    {                                                                                                                  \
+        ATTR_FROM_BODY, path, "connectionId", ATTR_CONNECTION_ID, ATTR_AS_IS, ATTR_MATCH_VALUE                         \
     }
 
 #endif

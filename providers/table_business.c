@@ -70,7 +70,7 @@ const struct provider provider_rows_business[] = {
                   .parts = PARTS_BODY,
                   .secret = SIG_SECRET_WEBHOOK,
                   .key_form = SIG_KEY_BASE64}},
-        .attr = {.ids = {ID_METADATA("webhook.id", "airtableWebhookId")}},
+        .attr = {.ids = {ID_METADATA("webhook.id", "airtableWebhookId"), ID_METADATA_KEY("webhook.id", "webhooks")}},
     },
     {
         .name = "notion",

@@ -18,6 +18,10 @@
                  .event_id_headers = {"X-GitHub-Delivery"}},                                                           \
     }
 
+/* Nango's Jira lookup: the site (connection_config.baseUrl) is the origin of the first
+ * of these objects' "self" links, in this order. */
+#define JIRA_SITE(object) ID_CONFIG_ORIGIN(object ".self", "baseUrl")
+
 const struct provider provider_rows_code[] = {
     GITHUB_APP_ROW("github-app"),
     GITHUB_APP_ROW("github-app-oauth"),
@@ -40,7 +44,8 @@ const struct provider provider_rows_code[] = {
         .scheme = "Standard Webhooks (webhook-signature) with a signing token (whsec_...), else X-Gitlab-Token "
                   "equal to the secret token (with a signing token only with allow_legacy_signature)",
         .sigs = {SIG_STD_V1("webhook", true), SIG_LEGACY(TOKEN_IN("X-Gitlab-Token"))},
-        .attr = {.ids = {ID_URL_CONNECTION},
+        .attr = {.body = ATTR_BODY_OPTIONAL,
+                 .ids = {ID_URL_CONNECTION, ID_BODY_CONNECTION("nangoConnectionId")},
                  .event_header = "X-Gitlab-Event",
                  .event_id_headers = {"webhook-id", "X-Gitlab-Event-UUID"}},
     },
@@ -66,7 +71,10 @@ const struct provider provider_rows_code[] = {
         .name = "jira",
         .scheme = "HMAC-SHA256 of the raw body with the webhook secret, hex, \"sha256=\" prefix, in X-Hub-Signature",
         .sigs = {SIG_BODY_MAC("X-Hub-Signature", HMAC_SHA256, SIG_ENC_HEX, "sha256=", SIG_SECRET_WEBHOOK)},
-        .attr = {.ids = {ID_URL_CONNECTION, ID_METADATA("matchedWebhookIds.[0]", "jiraWebhookId")},
+        .attr = {.ids = {ID_URL_CONNECTION, ID_METADATA("matchedWebhookIds.[0]", "jiraWebhookId"), JIRA_SITE("issue"),
+                         JIRA_SITE("comment"), JIRA_SITE("sprint"), JIRA_SITE("board"), JIRA_SITE("worklog"),
+                         JIRA_SITE("version"), JIRA_SITE("issueLink"), JIRA_SITE("project"), JIRA_SITE("attachment"),
+                         JIRA_SITE("issuetype"), JIRA_SITE("filter"), JIRA_SITE("user")},
                  .event_paths = {"webhookEvent"},
                  .event_id_headers = {"X-Atlassian-Webhook-Identifier"}},
     },

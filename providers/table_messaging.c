@@ -12,15 +12,18 @@
 #define GRAPH_EVENTS .batch = "value", .event_paths = {"changeType", "lifecycleEvent"}
 
 /* Google push notifications: an empty body, everything in X-Goog-* headers. */
-#define GOOGLE_ROW(row_name)                                                                                           \
+#define GOOGLE_ROW(row_name, ...)                                                                                      \
     {                                                                                                                  \
         .name = row_name, .scheme = "X-Goog-Channel-Token equal to the webhook secret (the watch's token)",            \
         .sigs = {SIG_TOKEN_IN("X-Goog-Channel-Token")},                                                                \
         .attr = {.body = ATTR_BODY_NONE,                                                                               \
-                 .ids = {ID_URL_CONNECTION,                                                                            \
-                         {ATTR_FROM_HEADER, "X-Goog-Channel-ID", "googleChannelId", ATTR_METADATA, ATTR_AS_IS}},       \
+                 .ids = {ID_URL_CONNECTION, GOOGLE_CHANNEL, __VA_ARGS__},                                              \
                  .event_header = "X-Goog-Resource-State"},                                                             \
     }
+/* hookline's own: the watch's channel id, kept in metadata when the watch is made */
+#define GOOGLE_CHANNEL ID_HEADER_METADATA("X-Goog-Channel-ID", "googleChannelId")
+/* Nango's: the watched calendars' resource URIs, a list in metadata */
+#define GOOGLE_CALENDAR_URIS ID_HEADER_METADATA("X-Goog-Resource-URI", "googleCalendarWatchResourceUris")
 
 const struct provider provider_rows_messaging[] = {
     {
@@ -41,7 +44,7 @@ const struct provider provider_rows_messaging[] = {
                   "x-zm-request-timestamp within 300 s",
         .handshakes = "endpoint.url_validation (POST, signed): 200 {\"plainToken\", \"encryptedToken\"}",
         .sigs = {SIG_V0("x-zm-signature", "x-zm-request-timestamp")},
-        .attr = {.ids = {ID_CONFIG("payload.account_id", "accountId")},
+        .attr = {.ids = {ID_CONFIG("payload.account_id", "accountId"), ID_METADATA("payload.account_id", "accountId")},
                  .event_paths = {"event"},
                  .event_id_paths = {"event_ts", "event"}},
         .handshake = handshake_zoom,
@@ -61,13 +64,21 @@ const struct provider provider_rows_messaging[] = {
         .scheme = GRAPH_SCHEME,
         .handshakes = GRAPH_HANDSHAKE,
         .sigs = {{.secret = SIG_SECRET_WEBHOOK}},
-        .attr = {GRAPH_EVENTS, .ids = {ID_URL_CONNECTION, ID_METADATA("subscriptionId", "subscriptionId")}},
+        .attr = {GRAPH_EVENTS, .ids = {ID_URL_CONNECTION, ID_METADATA("subscriptionId", "subscriptionId"),
+                                       ID_METADATA("subscriptionId", "subscriptionIds")}},
         .verify = graph_verify,
         .sign = provider_cannot_sign,
         .handshake = handshake_graph,
     },
-    GOOGLE_ROW("google-calendar"),
-    GOOGLE_ROW("google-drive"),
+    /* Nango: the resource URI in the watched calendars' list, else the calendar's id (the
+     * primary calendar's is the account's email) in metadata.emailAddress or .email. */
+    GOOGLE_ROW("google-calendar", GOOGLE_CALENDAR_URIS,
+               ID_HEADER_CALENDAR_METADATA("X-Goog-Resource-URI", "emailAddress"),
+               ID_HEADER_CALENDAR_METADATA("X-Goog-Resource-URI", "email")),
+    /* Nango: the watched resource id in connection_config (or a list of them in
+     * metadata), else the resource URI as for calendars. */
+    GOOGLE_ROW("google-drive", ID_HEADER_CONFIG("X-Goog-Resource-ID", "googleDriveWatchResourceId"),
+               ID_HEADER_METADATA("X-Goog-Resource-ID", "googleDriveWatchResourceIds"), GOOGLE_CALENDAR_URIS),
 };
 
 const size_t provider_rows_messaging_len = sizeof provider_rows_messaging / sizeof provider_rows_messaging[0];

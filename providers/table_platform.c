@@ -29,7 +29,7 @@ const struct provider provider_rows_platform[] = {
          * verified; the webhook URL may name the connection. */
         .name = "unauthenticated",
         .scheme = "none: the provider does not sign requests",
-        .attr = {.ids = {ID_URL_CONNECTION}},
+        .attr = {.body = ATTR_BODY_OPTIONAL, .ids = {ID_URL_CONNECTION, ID_BODY_CONNECTION("connectionId")}},
     },
 };
 

@@ -17,13 +17,27 @@ void connections_ids_free(char **ids, size_t n)
 }
 
 /* Containment (@>) uses the GIN indexes; the value may be stored as a string or, when
- * it is all digits, as a number, so both forms are asked for. */
+ * it is all digits, as a number, so both forms are asked for, alone or in a list. */
+#define DIGITS "$4 ~ '^-?[0-9]{1,18}$'"
+#define AS_NUMBER "CASE WHEN " DIGITS " THEN $4::bigint END"
 #define MATCH_JSON(col)                                                                                                \
     "  c." col                                                                                                         \
     " @> jsonb_build_object($3::text, $4::text) OR "                                                                   \
-    "  ($4 ~ '^-?[0-9]{1,18}$' AND c." col                                                                             \
-    " @> jsonb_build_object($3::text, "                                                                                \
-    "    CASE WHEN $4 ~ '^-?[0-9]{1,18}$' THEN $4::bigint END))"
+    "  c." col                                                                                                         \
+    " @> jsonb_build_object($3::text, jsonb_build_array($4::text)) OR "                                                \
+    "  (" DIGITS " AND (c." col " @> jsonb_build_object($3::text, " AS_NUMBER                                          \
+    ") OR "                                                                                                            \
+    "    c." col " @> jsonb_build_object($3::text, jsonb_build_array(" AS_NUMBER "))))"
+/* Nango's metadata lookup: jsonb's ? (a key of an object, an element of a list of
+ * strings, or the string itself). No index serves it; the integration bounds the scan. */
+#define MATCH_KEY(col) "  (c." col " -> $3::text) ? $4::text"
+/* hookline_url_origin (migration 009) normalises the stored URL as the provider module
+ * normalised the request's (attribution_url_origin). */
+#define MATCH_ORIGIN(col) "  hookline_url_origin(c." col " ->> $3::text) = $4::text"
+
+#define BY_INTEGRATION                                                                                                 \
+    "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "                        \
+    "WHERE i.environment_id = $1::uuid AND i.key = $2 AND "
 
 /* Connection ids of the integration whose field (enum connections_match) has key ==
  * value (a string, or the same digits as a number): 0 found (ids/n set), 1 none, -1
@@ -34,16 +48,13 @@ static int connections_by(struct store *st, enum connections_match match, const 
     *ids = NULL;
     *n = 0;
     static const char *const sql[] = {
-        [CONNECTIONS_MATCH_CONFIG] =
-            "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "
-            "WHERE i.environment_id = $1::uuid AND i.key = $2 AND (" MATCH_JSON("connection_config") ") ORDER BY c.id",
-        [CONNECTIONS_MATCH_METADATA] =
-            "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "
-            "WHERE i.environment_id = $1::uuid AND i.key = $2 AND (" MATCH_JSON("metadata") ") ORDER BY c.id",
-        [CONNECTIONS_MATCH_ID] =
-            "SELECT c.connection_id FROM connections c JOIN integrations i ON i.id = c.integration_id "
-            "WHERE i.environment_id = $1::uuid AND i.key = $2 AND $3::text IS NOT NULL "
-            "AND c.connection_id = $4 ORDER BY c.id",
+        [CONNECTIONS_MATCH_CONFIG] = BY_INTEGRATION "(" MATCH_JSON("connection_config") ") ORDER BY c.id",
+        [CONNECTIONS_MATCH_METADATA] = BY_INTEGRATION "(" MATCH_JSON("metadata") ") ORDER BY c.id",
+        [CONNECTIONS_MATCH_ID] = BY_INTEGRATION "$3::text IS NOT NULL AND c.connection_id = $4 ORDER BY c.id",
+        [CONNECTIONS_MATCH_CONFIG_KEY] = BY_INTEGRATION "(" MATCH_KEY("connection_config") ") ORDER BY c.id",
+        [CONNECTIONS_MATCH_METADATA_KEY] = BY_INTEGRATION "(" MATCH_KEY("metadata") ") ORDER BY c.id",
+        [CONNECTIONS_MATCH_CONFIG_ORIGIN] = BY_INTEGRATION "(" MATCH_ORIGIN("connection_config") ") ORDER BY c.id",
+        [CONNECTIONS_MATCH_METADATA_ORIGIN] = BY_INTEGRATION "(" MATCH_ORIGIN("metadata") ") ORDER BY c.id",
     };
     const char *params[4] = {env_id, integration_key, key ? key : "", value};
     PGresult *res = store_query(st, sql[match], 4, params);

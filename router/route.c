@@ -105,20 +105,35 @@ static void group_sanitise(const char *wid, struct attribution_group *g)
     }
 }
 
-/* The connections a group names: 0 (ids/n set; n == 0: unattributed), -1 transient,
- * STORE_REFUSED when the database refused the identifier. */
+/* The connections one way of naming them finds: connections_find's contract. */
+static int key_lookup(const struct msg_raw *m, enum attribution_source source, enum attribution_match match,
+                      const char *key, const char *value, char ***ids, size_t *n)
+{
+    static const enum connections_match by[3][3] = {
+        [ATTR_CONNECTION_CONFIG] = {CONNECTIONS_MATCH_CONFIG, CONNECTIONS_MATCH_CONFIG_KEY,
+                                    CONNECTIONS_MATCH_CONFIG_ORIGIN},
+        [ATTR_METADATA] = {CONNECTIONS_MATCH_METADATA, CONNECTIONS_MATCH_METADATA_KEY,
+                           CONNECTIONS_MATCH_METADATA_ORIGIN},
+        [ATTR_CONNECTION_ID] = {CONNECTIONS_MATCH_ID, CONNECTIONS_MATCH_ID, CONNECTIONS_MATCH_ID},
+    };
+    return connections_find(by[source][match], m->env, m->integration, key, value, ids, n);
+}
+
+/* The connections a group names, by its identifier and then its alternatives in
+ * order, the first that finds any winning: 0 (ids/n set; n == 0: unattributed), -1
+ * transient, STORE_REFUSED when the database refused an identifier. */
 static int group_lookup(const struct msg_raw *m, const struct attribution_group *g, char ***ids, size_t *n)
 {
     *ids = NULL;
     *n = 0;
     if (!g->config_key || !g->value)
         return 0;
-    static const enum connections_match match_of[] = {
-        [ATTR_CONNECTION_CONFIG] = CONNECTIONS_MATCH_CONFIG,
-        [ATTR_METADATA] = CONNECTIONS_MATCH_METADATA,
-        [ATTR_CONNECTION_ID] = CONNECTIONS_MATCH_ID,
-    };
-    int rc = connections_find(match_of[g->source], m->env, m->integration, g->config_key, g->value, ids, n);
+    int rc = key_lookup(m, g->source, g->match, g->config_key, g->value, ids, n);
+    for (size_t i = 0; rc == 1 && i < g->nalts; i++) {
+        const struct attribution_key *k = &g->alts[i];
+        if (ident_valid_str(k->value))
+            rc = key_lookup(m, k->source, k->match, k->config_key, k->value, ids, n);
+    }
     return rc == 1 ? 0 : rc;
 }
 

@@ -26,9 +26,14 @@ extern struct router_config g_router;
 
 /* Which field of a connection an identifier is matched against. */
 enum connections_match {
-    CONNECTIONS_MATCH_CONFIG = 0, /* connection_config->key */
-    CONNECTIONS_MATCH_METADATA,   /* metadata->key */
-    CONNECTIONS_MATCH_ID,         /* the connection id itself (key ignored) */
+    CONNECTIONS_MATCH_CONFIG = 0,     /* connection_config->key is the value, or a list with it */
+    CONNECTIONS_MATCH_METADATA,       /* metadata->key, likewise */
+    CONNECTIONS_MATCH_ID,             /* the connection id itself (key ignored) */
+    CONNECTIONS_MATCH_CONFIG_KEY,     /* connection_config->key ? value (jsonb: an object key, a list
+                                         element or the string itself) */
+    CONNECTIONS_MATCH_METADATA_KEY,   /* metadata->key ? value */
+    CONNECTIONS_MATCH_CONFIG_ORIGIN,  /* the origin of the URL in connection_config->key is the value */
+    CONNECTIONS_MATCH_METADATA_ORIGIN /* the origin of the URL in metadata->key is the value */
 };
 void connections_ids_free(char **ids, size_t n);
 /* connections.c: 0 found (ids/n set, free with connections_ids_free), 1 none, -1 database

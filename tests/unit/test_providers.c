@@ -12,6 +12,8 @@
  *    "ordering_key": "" (none) | "...", "event_type": first group's event type,
  *    "event_id": the provider's event id (provider_event_id; "" none), when given,
  *    "groups": [{"key", "value", "source": "connection_config|metadata|connection_id",
+ *                "match": "value|key|origin" (default "value"),
+ *                "alternatives": [{"key", "value", "source", "match"}] (default none),
  *                "event_type", "payload_file"}]   payload defaults to the body
  *    | "attribution_error": "substring",
  *    "handshake": {"status", "content_type", "body" | "body_contains", "store",
@@ -236,6 +238,46 @@ static void check_event_id(const struct provider *p, const struct loaded *l, con
         assert_string_equal(id, want);
 }
 
+static const char *const source_names[] = {"connection_config", "metadata", "connection_id"};
+
+/* want: "value" (the default), "key" or "origin" (enum attribution_match). */
+static void check_match(const char *what, enum attribution_match got, const char *want)
+{
+    static const char *const names[] = {"value", "key", "origin"};
+    assert_true((size_t)got < 3);
+    if (strcmp(names[got], want ? want : "value") != 0)
+        fail_msg("%s: %s, want %s", what, names[got], want ? want : "value");
+}
+
+/* The group's alternatives, in order: "alternatives" in expect.json, [] when absent. */
+static void check_alternatives(const struct tcase *tc, const struct attribution_group *g, const json_t *want)
+{
+    size_t n = json_array_size(want);
+    if (g->nalts != n) {
+        char got[2048] = "";
+        static const char *const match_names[] = {"value", "key", "origin"};
+        for (size_t i = 0, o = 0; i < g->nalts && o < sizeof got; i++) {
+            const struct attribution_key *k = &g->alts[i];
+            int w = snprintf(got + o, sizeof got - o,
+                             "%s{\"key\": \"%s\", \"value\": \"%s\", \"source\": \"%s\"%s%s%s}", i ? ", " : "",
+                             k->config_key, k->value, source_names[k->source % 3], k->match ? ", \"match\": \"" : "",
+                             k->match ? match_names[k->match % 3] : "", k->match ? "\"" : "");
+            o += w > 0 ? (size_t)w : 0;
+        }
+        fail_msg("%s: %zu alternatives, want %zu (\"alternatives\" in expect.json); got [%s]", tc->dir, g->nalts, n,
+                 got);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct attribution_key *k = &g->alts[i];
+        const json_t *w = json_array_get(want, i);
+        assert_same("alternative key", k->config_key, opt_string(w, "key"));
+        assert_same("alternative value", k->value, opt_string(w, "value"));
+        assert_true((size_t)k->source < 3);
+        assert_string_equal(source_names[k->source], opt_string(w, "source"));
+        check_match("alternative match", k->match, opt_string(w, "match"));
+    }
+}
+
 static void check_group(const struct tcase *tc, const struct loaded *l, const struct attribution_group *g,
                         const json_t *want)
 {
@@ -243,10 +285,11 @@ static void check_group(const struct tcase *tc, const struct loaded *l, const st
     assert_same("value", g->value, opt_string(want, "value"));
     const char *source = opt_string(want, "source");
     if (source) {
-        static const char *const names[] = {"connection_config", "metadata", "connection_id"};
         assert_true((size_t)g->source < 3);
-        assert_string_equal(names[g->source], source);
+        assert_string_equal(source_names[g->source], source);
     }
+    check_match("match", g->match, opt_string(want, "match"));
+    check_alternatives(tc, g, json_object_get(want, "alternatives"));
     if (json_object_get(want, "event_type"))
         assert_same("event_type", g->event_type, opt_string(want, "event_type"));
 
