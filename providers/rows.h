@@ -150,6 +150,11 @@
     {                                                                                                                  \
         ATTR_FROM_QUERY, "nangoConnectionId", "connectionId", ATTR_CONNECTION_ID, ATTR_AS_IS, ATTR_MATCH_VALUE         \
     }
+/* the connection id, in request header <hdr> (a custom header the sender was told to add) */
+#define ID_HEADER_CONNECTION(hdr)                                                                                      \
+    {                                                                                                                  \
+        ATTR_FROM_HEADER, hdr, "connectionId", ATTR_CONNECTION_ID, ATTR_AS_IS, ATTR_MATCH_VALUE                        \
+    }
 /* the connection id, named in the body's <path> */
 #define ID_BODY_CONNECTION(path)                                                                                       \
     {                                                                                                                  \

@@ -11,12 +11,6 @@
  * it: what providers that cannot sign but can add headers to their calls offer. */
 #define SECRET_HEADER_SCHEME(hdr) "no signature: the " hdr " header (set on the sender) must equal the webhook secret"
 
-/* The connection id itself in a request header set on the sender's side. */
-#define ID_HEADER_CONNECTION(hdr)                                                                                      \
-    {                                                                                                                  \
-        ATTR_FROM_HEADER, hdr, "connectionId", ATTR_CONNECTION_ID, ATTR_AS_IS                                          \
-    }
-
 const struct provider provider_rows_nango[] = {
     {
         /* Affinity's webhook subscriptions take a URL only and sign nothing. */
@@ -57,8 +51,7 @@ const struct provider provider_rows_nango[] = {
         .sigs = {SIG_TOKEN_IN("X-Goog-Channel-Token")},
         .attr = {.body = ATTR_BODY_NONE,
                  .ids = {ID_URL_CONNECTION,
-                         {ATTR_FROM_HEADER, "X-Goog-Resource-URI", "googleCalendarWatchResourceUris", ATTR_METADATA,
-                          ATTR_AS_IS}},
+                         ID_HEADER_METADATA("X-Goog-Resource-URI", "googleCalendarWatchResourceUris")},
                  .event_header = "X-Goog-Resource-State"},
     },
     {
@@ -105,8 +98,7 @@ const struct provider provider_rows_nango[] = {
         .name = "salesforce",
         .scheme = SECRET_HEADER_SCHEME("X-Nango-Webhook-Secret") " (sent by the Apex trigger)",
         .sigs = {SIG_TOKEN_IN("X-Nango-Webhook-Secret")},
-        .attr = {.ids = {{ATTR_FROM_BODY, "nango.connectionId", "connectionId", ATTR_CONNECTION_ID, ATTR_AS_IS}},
-                 .event_paths = {"nango.eventType"}},
+        .attr = {.ids = {ID_BODY_CONNECTION("nango.connectionId")}, .event_paths = {"nango.eventType"}},
     },
     {
         /* Sellsy hashes the key and the body together (no HMAC). */
@@ -142,8 +134,7 @@ const struct provider provider_rows_nango[] = {
          * nobody. */
         .name = "streak",
         .scheme = "none: Streak does not sign; X-Streak-Webhook-Token names the connection",
-        .attr = {.ids = {{ATTR_FROM_HEADER, "X-Streak-Webhook-Token", "streakWebhookToken", ATTR_CONNECTION_CONFIG,
-                          ATTR_AS_IS}}},
+        .attr = {.ids = {ID_HEADER_CONFIG("X-Streak-Webhook-Token", "streakWebhookToken")}},
     },
     {
         /* VideoAsk does not sign; a form's webhook can carry custom headers. */
