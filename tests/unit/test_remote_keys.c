@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "common/metrics.h"
@@ -40,13 +41,55 @@ static struct {
     pthread_t thread;
     atomic_int requests;
     atomic_int stop;
+    atomic_int open; /* connections being answered */
+    pthread_mutex_t mu;
     int status;
     char headers[256];
     char *body;
     size_t body_len;
     int delay_ms;
     char last_request[2048];
-} srv;
+} srv = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* One connection: read the request, answer it, close. */
+static void *answer(void *arg)
+{
+    int c = (int)(intptr_t)arg;
+    struct timeval tv = {.tv_sec = 3};
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv); /* a client that sends nothing */
+    SSL *ssl = SSL_new(srv.ctx);
+    SSL_set_fd(ssl, c);
+    if (SSL_accept(ssl) == 1) {
+        char req[2048];
+        int n = SSL_read(ssl, req, sizeof req - 1);
+        if (n > 0) {
+            req[n] = '\0';
+            /* A POST's body may come in a second record. */
+            if (strncmp(req, "POST", 4) == 0 && strstr(req, "\r\n\r\n") && !strstr(req, "\r\n\r\n")[4]) {
+                int m = SSL_read(ssl, req + n, (int)sizeof req - 1 - n);
+                if (m > 0)
+                    req[n + m] = '\0';
+            }
+            pthread_mutex_lock(&srv.mu);
+            snprintf(srv.last_request, sizeof srv.last_request, "%s", req);
+            pthread_mutex_unlock(&srv.mu);
+            atomic_fetch_add(&srv.requests, 1);
+            if (srv.delay_ms)
+                usleep((useconds_t)srv.delay_ms * 1000);
+            char head[512];
+            int hl = snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
+                              srv.status, srv.body_len, srv.headers);
+            SSL_write(ssl, head, hl);
+            if (srv.body_len)
+                SSL_write(ssl, srv.body, (int)srv.body_len);
+        }
+        SSL_shutdown(ssl);
+    }
+    SSL_free(ssl);
+    close(c);
+    atomic_fetch_sub(&srv.open, 1);
+    return NULL;
+}
 
 static void *serve(void *arg)
 {
@@ -59,41 +102,23 @@ static void *serve(void *arg)
             close(c);
             break;
         }
-        SSL *ssl = SSL_new(srv.ctx);
-        SSL_set_fd(ssl, c);
-        if (SSL_accept(ssl) == 1) {
-            char req[2048];
-            int n = SSL_read(ssl, req, sizeof req - 1);
-            if (n > 0) {
-                req[n] = '\0';
-                /* A POST's body may come in a second record. */
-                if (strncmp(req, "POST", 4) == 0 && strstr(req, "\r\n\r\n") && !strstr(req, "\r\n\r\n")[4]) {
-                    int m = SSL_read(ssl, req + n, (int)sizeof req - 1 - n);
-                    if (m > 0)
-                        req[n + m] = '\0';
-                }
-                snprintf(srv.last_request, sizeof srv.last_request, "%s", req);
-                atomic_fetch_add(&srv.requests, 1);
-                if (srv.delay_ms)
-                    usleep((useconds_t)srv.delay_ms * 1000);
-                char head[512];
-                int hl = snprintf(head, sizeof head,
-                                  "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n", srv.status,
-                                  srv.body_len, srv.headers);
-                SSL_write(ssl, head, hl);
-                if (srv.body_len)
-                    SSL_write(ssl, srv.body, (int)srv.body_len);
-            }
-            SSL_shutdown(ssl);
+        pthread_t t;
+        atomic_fetch_add(&srv.open, 1);
+        if (pthread_create(&t, NULL, answer, (void *)(intptr_t)c) == 0) {
+            pthread_detach(t);
+        } else {
+            close(c);
+            atomic_fetch_sub(&srv.open, 1);
         }
-        SSL_free(ssl);
-        close(c);
     }
     return NULL;
 }
 
+/* Waits until no connection is being answered, then sets the answer to come. */
 static void reply(int status, const char *headers, const char *body)
 {
+    for (int i = 0; i < 500 && atomic_load(&srv.open) > 0; i++)
+        usleep(10 * 1000);
     srv.status = status;
     snprintf(srv.headers, sizeof srv.headers, "%s", headers);
     free(srv.body);
@@ -128,6 +153,8 @@ static void server_stop(void)
     connect(c, (struct sockaddr *)&a, sizeof a);
     close(c);
     pthread_join(srv.thread, NULL);
+    for (int i = 0; i < 500 && atomic_load(&srv.open) > 0; i++)
+        usleep(10 * 1000);
     close(srv.fd);
     SSL_CTX_free(srv.ctx);
     free(srv.body);
@@ -301,7 +328,6 @@ static void test_redirects_big_documents_and_timeouts_fail(void **state)
     assert_int_equal(get("/slow-to-answer", NULL, 0, &doc, why), -1);
     assert_true(strstr(why, "imeout") || strstr(why, "timed out"));
     srv.delay_ms = 0;
-    sleep(1); /* the (single-threaded) server finishes that slow answer before the next test */
 }
 
 static void test_untrusted_certificate_fails(void **state)
