@@ -17,10 +17,11 @@
 
 /* ConnectWise's regional API and sandbox hosts. */
 static const char *const connectwise_hosts[] = {
-    "api-na.myconnectwise.net",     "api-eu.myconnectwise.net",     "api-au.myconnectwise.net",
-    "sandbox-na.myconnectwise.net", "sandbox-eu.myconnectwise.net", "sandbox-au.myconnectwise.net",
-    "na.myconnectwise.net",         "eu.myconnectwise.net",         "au.myconnectwise.net",
-    NULL,
+    "api-na.myconnectwise.net",     "api-eu.myconnectwise.net",
+    "api-au.myconnectwise.net",     "sandbox-na.myconnectwise.net",
+    "sandbox-eu.myconnectwise.net", "sandbox-au.myconnectwise.net",
+    "na.myconnectwise.net",         "eu.myconnectwise.net",
+    "au.myconnectwise.net",         NULL,
 };
 
 /* The signing key served at url, as a new string, or NULL with a reason. */
@@ -68,8 +69,9 @@ enum verify_result connectwise_verify(const struct provider *p, const struct web
         crypto_sha256(key, strlen(key), keyhash);
         size_t wl = crypto_hmac1(HMAC_SHA256, keyhash, sizeof keyhash, req->body, req->body_len, want);
         v = wl && crypto_equal(got, (size_t)n, want, wl) ? VERIFY_VALID : VERIFY_INVALID;
-        provider_say(why, whylen, v == VERIFY_VALID ? "the ConnectWise signature verifies"
-                                                    : "the signature does not match the key URL's key");
+        provider_say(why, whylen,
+                     v == VERIFY_VALID ? "the ConnectWise signature verifies"
+                                       : "the signature does not match the key URL's key");
     }
     free(key);
     json_decref(body);

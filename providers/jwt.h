@@ -31,7 +31,7 @@ struct jwt {
     json_t *header; /* owned */
     json_t *claims; /* owned */
     enum jwt_alg alg;
-    const char *kid; /* borrowed from header, or NULL */
+    const char *kid;           /* borrowed from header, or NULL */
     const char *signing_input; /* borrowed from the token given to jwt_parse */
     size_t signing_len;
     unsigned char sig[512];

@@ -39,8 +39,13 @@ static int options_read(const struct provider *p, const struct provider_secrets 
     json_t *value;
     json_object_foreach(cfg, key, value)
     {
-        if (signed_option_known(p, key)) /* its provider's code reads (and checks) it */
-            continue;
+        if (signed_option_known(p, key)) { /* its provider's code reads it: a string */
+            if (json_is_string(value))
+                continue;
+            provider_say(why, whylen, "verify_config: %s must be a string", key);
+            rc = -1;
+            break;
+        }
         if (strcmp(key, KEY_ALLOW_LEGACY) != 0) {
             if (!strict)
                 continue;

@@ -15,11 +15,11 @@
 #include "providers/provider_impl.h"
 
 #define SIGNED_VERIFY_FN(fn)                                                                                           \
-    enum verify_result fn(const struct provider *p, const struct webhook_request *req,                                \
+    enum verify_result fn(const struct provider *p, const struct webhook_request *req,                                 \
                           const struct provider_secrets *secrets, char *why, size_t whylen)
 
-SIGNED_VERIFY_FN(gong_verify);        /* RS256 JWT in Authorization, key = webhook secret */
-SIGNED_VERIFY_FN(google_push_verify); /* Pub/Sub push OIDC token, Google's JWKS */
+SIGNED_VERIFY_FN(gong_verify);         /* RS256 JWT in Authorization, key = webhook secret */
+SIGNED_VERIFY_FN(google_push_verify);  /* Pub/Sub push OIDC token, Google's JWKS */
 SIGNED_VERIFY_FN(botframework_verify); /* Bot Framework token, its JWKS */
 SIGNED_VERIFY_FN(plaid_verify);        /* ES256 JWT in Plaid-Verification, key by kid */
 SIGNED_VERIFY_FN(highlevel_verify);    /* RSA-SHA256 of the body in x-wh-signature */

@@ -43,8 +43,8 @@ static struct pubkey *published_key(const struct jwt *t, const char *url, const 
     for (int attempt = 0; !k && attempt < 2; attempt++) {
         char *doc = NULL, fetch_why[200] = "";
         size_t len = 0;
-        if (remote_keys_get(url, NULL, hosts, attempt ? KID_REFRESH_S : 0, &doc, &len, fetch_why,
-                            sizeof fetch_why) < 0) {
+        if (remote_keys_get(url, NULL, hosts, attempt ? KID_REFRESH_S : 0, &doc, &len, fetch_why, sizeof fetch_why) <
+            0) {
             provider_say(why, whylen, "the provider's keys are unavailable: %s", fetch_why);
             return NULL;
         }
@@ -55,8 +55,8 @@ static struct pubkey *published_key(const struct jwt *t, const char *url, const 
 }
 
 /* The verdict of a JWT: parsed, signed by key, claims as pol says. Borrowed key. */
-static enum verify_result check(const struct jwt *t, const struct pubkey *key, const struct jwt_policy *pol,
-                                time_t now, char *why, size_t whylen)
+static enum verify_result check(const struct jwt *t, const struct pubkey *key, const struct jwt_policy *pol, time_t now,
+                                char *why, size_t whylen)
 {
     if (!key)
         return VERIFY_INVALID;
@@ -124,8 +124,7 @@ struct bearer_spec {
 /* Verifies the bearer token of req under spec; *t is left parsed for further claims
  * (jwt_free it) when the verdict is VERIFY_VALID. */
 static enum verify_result bearer_verify(const struct bearer_spec *spec, const struct webhook_request *req,
-                                        const struct provider_secrets *secrets, struct jwt *t, char *why,
-                                        size_t whylen)
+                                        const struct provider_secrets *secrets, struct jwt *t, char *why, size_t whylen)
 {
     bool bad = false;
     char *audience = signed_option(secrets, "audience", &bad), *jwks = signed_option(secrets, "jwks_url", &bad);
@@ -167,8 +166,8 @@ enum verify_result google_push_verify(const struct provider *p, const struct web
     bool bad = false;
     char *email = signed_option(secrets, "email", &bad);
     json_t *verified = json_object_get(t.claims, "email_verified");
-    if (bad || (email && (!jwt_claim(&t, "email") || strcmp(email, jwt_claim(&t, "email")) != 0 ||
-                          !json_is_true(verified)))) {
+    if (bad ||
+        (email && (!jwt_claim(&t, "email") || strcmp(email, jwt_claim(&t, "email")) != 0 || !json_is_true(verified)))) {
         provider_say(why, whylen, "the token's email is not the configured push service account");
         v = VERIFY_INVALID;
     } else {

@@ -82,8 +82,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(t.siglen >= 1 && t.siglen <= sizeof t.sig);
         CHECK(t.signing_input == tok && t.signing_len < tlen && tok[t.signing_len] == '.');
         CHECK(memchr(tok, '.', t.signing_len) != NULL);
-        struct jwt_policy pol = {.issuers = {"https://accounts.google.com"}, .audience = "aud", .skew = 60,
-                                 .require_exp = true, .max_age = 300};
+        struct jwt_policy pol = {.issuers = {"https://accounts.google.com"},
+                                 .audience = "aud",
+                                 .skew = 60,
+                                 .require_exp = true,
+                                 .max_age = 300};
         (void)jwt_claims_ok(&t, &pol, 1700000000, why, sizeof why);
         (void)jwt_claim(&t, "email");
         if (nl) {

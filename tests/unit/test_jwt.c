@@ -133,12 +133,12 @@ static void test_base64url_is_strict(void **state)
     assert_int_equal(out[0], 'A');
     assert_int_equal(pubkey_unbase64url("-_8", 3, out, sizeof out), 2); /* 0xfb 0xff */
     assert_int_equal(out[0], 0xfb);
-    assert_int_equal(pubkey_unbase64url("QQ==", 4, out, sizeof out), -1); /* padding */
-    assert_int_equal(pubkey_unbase64url("+/8", 3, out, sizeof out), -1);  /* base64, not url */
-    assert_int_equal(pubkey_unbase64url("Q Q", 3, out, sizeof out), -1);  /* whitespace */
-    assert_int_equal(pubkey_unbase64url("QR", 2, out, sizeof out), -1);   /* leftover bits set */
+    assert_int_equal(pubkey_unbase64url("QQ==", 4, out, sizeof out), -1);  /* padding */
+    assert_int_equal(pubkey_unbase64url("+/8", 3, out, sizeof out), -1);   /* base64, not url */
+    assert_int_equal(pubkey_unbase64url("Q Q", 3, out, sizeof out), -1);   /* whitespace */
+    assert_int_equal(pubkey_unbase64url("QR", 2, out, sizeof out), -1);    /* leftover bits set */
     assert_int_equal(pubkey_unbase64url("QUJDR", 5, out, sizeof out), -1); /* 5 chars: impossible */
-    assert_int_equal(pubkey_unbase64url("QUJD", 4, out, 2), -1);          /* longer than the buffer */
+    assert_int_equal(pubkey_unbase64url("QUJD", 4, out, 2), -1);           /* longer than the buffer */
     assert_int_equal(pubkey_unbase64url("", 0, out, sizeof out), 0);
 }
 
@@ -154,10 +154,10 @@ static void test_parse_refuses_malformed_tokens(void **state)
         "abc",
         "a.b",
         "a.b.c.d",
-        "eyJhbGciOiJSUzI1NiJ9..eA",                     /* empty claims */
-        "eyJhbGciOiJSUzI1NiJ9.e30=.eA",                 /* padded */
-        "eyJhbGciOiJSUzI1NiJ9.e30.",                    /* empty signature */
-        "W10.e30.eA",                                   /* header is an array */
+        "eyJhbGciOiJSUzI1NiJ9..eA",     /* empty claims */
+        "eyJhbGciOiJSUzI1NiJ9.e30=.eA", /* padded */
+        "eyJhbGciOiJSUzI1NiJ9.e30.",    /* empty signature */
+        "W10.e30.eA",                   /* header is an array */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (parse(bad[i], ALL, &t, why) == 0)
@@ -177,8 +177,8 @@ static void test_parse_enforces_the_alg_allow_list(void **state)
     (void)state;
     struct jwt t;
     char why[160];
-    const char *headers[] = {"{\"alg\":\"none\"}", "{\"alg\":\"HS256\"}", "{\"alg\":\"RS512\"}",
-                             "{\"alg\":\"rs256\"}", "{\"typ\":\"JWT\"}", "{\"alg\":256}"};
+    const char *headers[] = {"{\"alg\":\"none\"}",  "{\"alg\":\"HS256\"}", "{\"alg\":\"RS512\"}",
+                             "{\"alg\":\"rs256\"}", "{\"typ\":\"JWT\"}",   "{\"alg\":256}"};
     for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
         char *tok = token(headers[i], "{}", NULL);
         if (parse(tok, ALL, &t, why) == 0)

@@ -891,6 +891,15 @@ static void test_check_verify_config(void **state)
     assert_int_equal(provider_check_verify_config(generic, "{\"allow_legacy_signature\":true}", why, sizeof why), -1);
     assert_int_equal(provider_check_verify_config(generic, NULL, why, sizeof why), -1);
     assert_non_null(strstr(why, "no verify_config"));
+    /* The signed providers' own settings (strings), for their provider only. */
+    const struct provider *gmail = provider_find("google-mail"), *plaid = provider_find("plaid");
+    assert_int_equal(provider_check_verify_config(gmail, "{\"audience\":\"a\",\"email\":\"e\"}", why, sizeof why), 0);
+    assert_int_equal(provider_check_verify_config(gmail, "{\"audience\":1}", why, sizeof why), -1);
+    assert_non_null(strstr(why, "must be a string"));
+    assert_int_equal(provider_check_verify_config(gmail, "{\"client_id\":\"c\"}", why, sizeof why), -1);
+    assert_non_null(strstr(why, "unknown key"));
+    assert_int_equal(provider_check_verify_config(plaid, "{\"client_id\":\"c\"}", why, sizeof why), 0);
+    assert_int_equal(provider_check_verify_config(gh, "{\"audience\":\"a\"}", why, sizeof why), -1);
     /* While verifying, a key hookline does not know is ignored (it cannot loosen anything). */
     struct provider_secrets s = {.webhook_secret = "w", .verify_config = "{\"unknown\":1}"};
     struct http_header h[] = {{"X-Hub-Signature", "sha1=0000000000000000000000000000000000000000"}};

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "common/metrics.h"
@@ -40,13 +41,55 @@ static struct {
     pthread_t thread;
     atomic_int requests;
     atomic_int stop;
+    atomic_int open; /* connections being answered */
+    pthread_mutex_t mu;
     int status;
     char headers[256];
     char *body;
     size_t body_len;
     int delay_ms;
     char last_request[2048];
-} srv;
+} srv = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* One connection: read the request, answer it, close. */
+static void *answer(void *arg)
+{
+    int c = (int)(intptr_t)arg;
+    struct timeval tv = {.tv_sec = 3};
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv); /* a client that sends nothing */
+    SSL *ssl = SSL_new(srv.ctx);
+    SSL_set_fd(ssl, c);
+    if (SSL_accept(ssl) == 1) {
+        char req[2048];
+        int n = SSL_read(ssl, req, sizeof req - 1);
+        if (n > 0) {
+            req[n] = '\0';
+            /* A POST's body may come in a second record. */
+            if (strncmp(req, "POST", 4) == 0 && strstr(req, "\r\n\r\n") && !strstr(req, "\r\n\r\n")[4]) {
+                int m = SSL_read(ssl, req + n, (int)sizeof req - 1 - n);
+                if (m > 0)
+                    req[n + m] = '\0';
+            }
+            pthread_mutex_lock(&srv.mu);
+            snprintf(srv.last_request, sizeof srv.last_request, "%s", req);
+            pthread_mutex_unlock(&srv.mu);
+            atomic_fetch_add(&srv.requests, 1);
+            if (srv.delay_ms)
+                usleep((useconds_t)srv.delay_ms * 1000);
+            char head[512];
+            int hl = snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
+                              srv.status, srv.body_len, srv.headers);
+            SSL_write(ssl, head, hl);
+            if (srv.body_len)
+                SSL_write(ssl, srv.body, (int)srv.body_len);
+        }
+        SSL_shutdown(ssl);
+    }
+    SSL_free(ssl);
+    close(c);
+    atomic_fetch_sub(&srv.open, 1);
+    return NULL;
+}
 
 static void *serve(void *arg)
 {
@@ -59,41 +102,23 @@ static void *serve(void *arg)
             close(c);
             break;
         }
-        SSL *ssl = SSL_new(srv.ctx);
-        SSL_set_fd(ssl, c);
-        if (SSL_accept(ssl) == 1) {
-            char req[2048];
-            int n = SSL_read(ssl, req, sizeof req - 1);
-            if (n > 0) {
-                req[n] = '\0';
-                /* A POST's body may come in a second record. */
-                if (strncmp(req, "POST", 4) == 0 && strstr(req, "\r\n\r\n") && !strstr(req, "\r\n\r\n")[4]) {
-                    int m = SSL_read(ssl, req + n, (int)sizeof req - 1 - n);
-                    if (m > 0)
-                        req[n + m] = '\0';
-                }
-                snprintf(srv.last_request, sizeof srv.last_request, "%s", req);
-                atomic_fetch_add(&srv.requests, 1);
-                if (srv.delay_ms)
-                    usleep((useconds_t)srv.delay_ms * 1000);
-                char head[512];
-                int hl = snprintf(head, sizeof head,
-                                  "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n", srv.status,
-                                  srv.body_len, srv.headers);
-                SSL_write(ssl, head, hl);
-                if (srv.body_len)
-                    SSL_write(ssl, srv.body, (int)srv.body_len);
-            }
-            SSL_shutdown(ssl);
+        pthread_t t;
+        atomic_fetch_add(&srv.open, 1);
+        if (pthread_create(&t, NULL, answer, (void *)(intptr_t)c) == 0) {
+            pthread_detach(t);
+        } else {
+            close(c);
+            atomic_fetch_sub(&srv.open, 1);
         }
-        SSL_free(ssl);
-        close(c);
     }
     return NULL;
 }
 
+/* Waits until no connection is being answered, then sets the answer to come. */
 static void reply(int status, const char *headers, const char *body)
 {
+    for (int i = 0; i < 500 && atomic_load(&srv.open) > 0; i++)
+        usleep(10 * 1000);
     srv.status = status;
     snprintf(srv.headers, sizeof srv.headers, "%s", headers);
     free(srv.body);
@@ -123,11 +148,13 @@ static void server_stop(void)
 {
     atomic_store(&srv.stop, 1);
     int c = socket(AF_INET, SOCK_STREAM, 0); /* wakes accept() */
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)srv.port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     connect(c, (struct sockaddr *)&a, sizeof a);
     close(c);
     pthread_join(srv.thread, NULL);
+    for (int i = 0; i < 500 && atomic_load(&srv.open) > 0; i++)
+        usleep(10 * 1000);
     close(srv.fd);
     SSL_CTX_free(srv.ctx);
     free(srv.body);
@@ -141,8 +168,11 @@ static void start_store(const char *cidrs, const char *ca, long timeout_ms)
 {
     char err[200];
     remote_keys_stop();
-    struct remote_keys_config cfg = {
-        .allow_cidrs = cidrs, .extra_hosts = "127.0.0.1", .ca_file = ca, .timeout_ms = timeout_ms, .default_ttl_s = 600};
+    struct remote_keys_config cfg = {.allow_cidrs = cidrs,
+                                     .extra_hosts = "127.0.0.1",
+                                     .ca_file = ca,
+                                     .timeout_ms = timeout_ms,
+                                     .default_ttl_s = 600};
     if (remote_keys_start(&cfg, err, sizeof err) < 0)
         fail_msg("remote_keys_start: %s", err);
 }
@@ -328,7 +358,7 @@ static void test_loopback_refused_unless_allowed(void **state)
 static void test_address_rule(void **state)
 {
     (void)state;
-    const char *inside[] = {"10.0.0.8", "172.16.1.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "127.0.0.2",
+    const char *inside[] = {"10.0.0.8", "172.16.1.1", "192.168.1.1", "169.254.169.254", "100.64.0.1",     "127.0.0.2",
                             "0.0.0.0",  "::1",        "fe80::1",     "fc00::1",         "::ffff:10.0.0.1"};
     for (size_t i = 0; i < sizeof inside / sizeof inside[0]; i++) {
         struct sockaddr_storage ss = {0};
@@ -361,13 +391,13 @@ static void test_url_rule(void **state)
     assert_true(remote_keys_url_allowed("https://pinned.example.com:8443/k", hosts));
     assert_true(remote_keys_url_allowed("https://127.0.0.1:9/k", hosts)); /* the operator's extra host */
     const char *refused[] = {
-        "http://api-na.example.net/k",                 /* not https */
-        "https://api-na.example.net.evil.example/k",   /* lookalike */
-        "https://evilapi-na.example.net/k",            /* not the host */
-        "https://keys.example.org/k",                  /* the wildcard needs a subdomain */
-        "https://pinned.example.com/k",                /* another port */
-        "https://user:pw@api-na.example.net/k",        /* credentials */
-        "https://10.0.0.8/k",                          /* an address nobody listed */
+        "http://api-na.example.net/k",               /* not https */
+        "https://api-na.example.net.evil.example/k", /* lookalike */
+        "https://evilapi-na.example.net/k",          /* not the host */
+        "https://keys.example.org/k",                /* the wildcard needs a subdomain */
+        "https://pinned.example.com/k",              /* another port */
+        "https://user:pw@api-na.example.net/k",      /* credentials */
+        "https://10.0.0.8/k",                        /* an address nobody listed */
         "ftp://api-na.example.net/k",
         "api-na.example.net/k",
         "",
