@@ -216,8 +216,9 @@ struct handshake_answer {
     char *body;            /* owned by the caller after the call (free), may be NULL */
     size_t body_len;
     bool store; /* also store and forward the request as a webhook */
-    /* More response headers to send (static strings; unused slots have name NULL):
-     * an answer that echoes request bytes says X-Content-Type-Options: nosniff. */
+    /* More response headers to send (static strings, or a value borrowed from the
+     * request, which outlives the answer: Asana's X-Hook-Secret; unused slots have name
+     * NULL): an answer that echoes request bytes says X-Content-Type-Options: nosniff. */
     struct http_header headers[HANDSHAKE_MAX_HEADERS];
     char why[128]; /* a refusal's (status >= 400) reason, for the log; never a
                                     secret nor the echoed bytes; "" otherwise */

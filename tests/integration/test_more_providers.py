@@ -119,3 +119,32 @@ def test_meta_get_challenge_and_batch_split_by_page(cli, stack, receiver):
     d2 = app.wait_payload(f'{{"object":"page","entry":[{e2}]}}'.encode())[0]
     assert json.loads(d1.body)["connectionId"] == c1
     assert json.loads(d2.body)["connectionId"] == c2
+
+
+def test_get_checks_of_dropbox_x_and_mailchimp(cli, stack, receiver):
+    """The GET requests these providers make when a webhook is set up are answered by the
+    ingress (a provider without GET checks gets 405), and never forwarded."""
+    dropbox = ProviderApp(cli, stack, receiver, "dropbox", "unused", "--client-secret", f"dbx-{uid()}")
+    challenge = f"dbx{uid()}"
+    r = get(dropbox.url + "?challenge=" + challenge)
+    assert r.status_code == 200 and r.text == challenge, f"Dropbox's challenge answered {r.status_code} {r.text!r}"
+    assert r.headers["Content-Type"].startswith("text/plain") and r.headers.get("X-Content-Type-Options") == "nosniff"
+    assert get(dropbox.url + "?challenge=" + urllib.parse.quote("<b>x</b>")).status_code == 400
+
+    consumer = f"consumer-{uid()}"
+    x = ProviderApp(cli, stack, receiver, "x", "unused", "--client-secret", consumer)
+    token = f"crc{uid()}"
+    r = get(x.url + "?crc_token=" + token)
+    want = "sha256=" + base64.b64encode(hmac.new(consumer.encode(), token.encode(), hashlib.sha256).digest()).decode()
+    assert r.status_code == 200 and r.json() == {"response_token": want}, f"X's CRC answered {r.status_code} {r.text!r}"
+
+    mailchimp = ProviderApp(cli, stack, receiver, "mailchimp", f"mc-{uid()}")
+    assert get(mailchimp.url + "?secret=" + mailchimp.secret).status_code == 200
+    form = f"type=subscribe&fired_at=2023-11-14+22%3A13%3A20&data%5Blist_id%5D={uid()}"
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert post(mailchimp.url + "?secret=guess", form.encode(), headers).status_code == 401
+    assert post(mailchimp.url + "?secret=" + mailchimp.secret, form.encode(), headers).status_code == 200
+    wait_text_payload(mailchimp, form)
+    for app in (dropbox, x, mailchimp):
+        assert not [d for d in app.mine(receiver.snapshot()) if _payload(d) in (challenge, token, "")], \
+            "a GET check was forwarded to the app"
