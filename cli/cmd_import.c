@@ -305,7 +305,7 @@ static int import_connection(PGconn *db, const char *env, json_t *conn, json_t *
     const char *key = json_string_value(json_object_get(conn, "provider_config_key"));
     if (!id || !key)
         return 0;
-    if (!json_is_true(json_object_get(importable, key))) {
+    if (!json_is_string(json_object_get(importable, key))) {
         r->skipped++;
         say(r, r->connections,
             json_pack("{s:s, s:s, s:s, s:s}", "integration", key, "connection_id", id, "action", "skipped", "reason",
@@ -349,6 +349,18 @@ static int import_connection(PGconn *db, const char *env, json_t *conn, json_t *
                      " WHERE i.environment_id = $1::uuid AND i.key = $2 ON CONFLICT DO NOTHING",
                      5, params);
     }
+    const struct provider *p = provider_find(json_string_value(json_object_get(importable, key)));
+    if (rc == 0 && p && provider_url_connection_needs_secret(p)) {
+        /* Nango routes on ?nangoConnectionId= alone; hookline asks the connection to prove
+         * it with its own secret (docs/providers.md, "Per-connection secrets"). */
+        char cmd[512];
+        snprintf(cmd, sizeof cmd,
+                 "hookline connection update --env %s --integration %s --id %s --secret VALUE"
+                 "   (webhooks name this connection in their URL)",
+                 env, key, id);
+        json_array_append_new(r->secrets, json_pack("{s:s, s:s, s:s, s:s}", "integration", key, "connection_id", id,
+                                                    "secret", "connection_secret", "command", cmd));
+    }
     if (rc == 0) {
         r->created++;
         say(r, r->connections,
@@ -386,7 +398,8 @@ static int import_all(PGconn *db, const char *env, json_t *ex, struct report *r)
         if (got < 0)
             rc = -1;
         else if (got > 0)
-            json_object_set_new(importable, json_string_value(json_object_get(v, "unique_key")), json_true());
+            json_object_set_new(importable, json_string_value(json_object_get(v, "unique_key")),
+                                json_string(json_string_value(json_object_get(v, "provider"))));
     }
     json_array_foreach(connections, i, v)
     {

@@ -33,12 +33,28 @@ static const struct attr_id *locator_of(const struct provider *p, const struct a
     return NULL;
 }
 
+bool provider_url_connection_needs_secret(const struct provider *p)
+{
+    if (p->per_connection_secret)
+        return true;
+    if (!provider_secret_field(p) || signs_url(p))
+        return false;
+    for (int i = 0; i < ATTR_MAX_IDS && p->attr.ids[i].name; i++)
+        if (p->attr.ids[i].from == ATTR_FROM_QUERY)
+            return true;
+    return false;
+}
+
 bool provider_group_needs_connection_secret(const struct provider *p, const struct attribution_group *g)
 {
     if (!g->config_key || !g->value)
         return false; /* unattributed: nothing to trust */
     if (p->per_connection_secret)
         return true;
+    /* Proven by the provider's published keys (google-mail, microsoft-teams, ...), not by
+     * a secret a connection could hold of its own: nothing to ask of the connection. */
+    if (!provider_secret_field(p))
+        return false;
     const struct attr_id *loc = locator_of(p, g);
     return loc && loc->from == ATTR_FROM_QUERY && !signs_url(p);
 }

@@ -171,6 +171,12 @@ void attribution_free(struct attribution *a);
 
 /* Per-connection secrets (connection_trust.c). */
 
+/* Whether a connection of p that webhooks name in their URL (?nangoConnectionId=) needs
+ * a secret of its own to get them: p's schemes use a secret and do not sign the URL (or
+ * its connections always have their own secrets). For `hookline import nango`, which
+ * lists such connections: Nango attributes them without one. */
+bool provider_url_connection_needs_secret(const struct provider *p);
+
 /* The connection a group names may be trusted only when that connection's own secret
  * verified the webhook: the row says its connections have their own secrets, or the
  * identifier is one the signature does not cover (the webhook URL's ?nangoConnectionId=,
