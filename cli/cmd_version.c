@@ -12,10 +12,11 @@
 
 #include "cli/cli.h"
 
-static const char usage[] = "Usage: hookline version [--json]\n"
-                            "\n"
-                            "Prints the versions of the libraries hookline runs with, as loaded now\n"
-                            "(LD_LIBRARY_PATH may point at a newer librdkafka than the one it was built with).\n";
+static const char usage[] =
+    "Usage: hookline version [--json]\n"
+    "\n"
+    "Prints the versions of the libraries hookline runs with, as loaded now\n"
+    "(LD_LIBRARY_PATH may point at a newer librdkafka than the one it was built with).\n";
 
 int cmd_version(int argc, char **argv)
 {
@@ -28,8 +29,8 @@ int cmd_version(int argc, char **argv)
     char pq_text[32];
     snprintf(pq_text, sizeof pq_text, "%d.%d", pq / 10000, pq % 10000);
     json_t *row = json_pack("{s:s, s:s, s:s, s:s, s:s}", "librdkafka", rd_kafka_version_str(), "libpq", pq_text,
-                            "openssl", OpenSSL_version(OPENSSL_VERSION), "libcurl", curl_version_info(CURLVERSION_NOW)->version,
-                            "jansson", jansson_version_str());
+                            "openssl", OpenSSL_version(OPENSSL_VERSION), "libcurl",
+                            curl_version_info(CURLVERSION_NOW)->version, "jansson", jansson_version_str());
     if (!row) {
         cli_error("out of memory");
         return CLI_FAIL;

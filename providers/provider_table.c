@@ -20,8 +20,7 @@ struct family {
 static const struct family families[] = {
     {provider_rows_code, &provider_rows_code_len},           {provider_rows_business, &provider_rows_business_len},
     {provider_rows_messaging, &provider_rows_messaging_len}, {provider_rows_platform, &provider_rows_platform_len},
-    {provider_rows_nango, &provider_rows_nango_len},
-    {provider_rows_signed, &provider_rows_signed_len},
+    {provider_rows_nango, &provider_rows_nango_len},         {provider_rows_signed, &provider_rows_signed_len},
     {provider_rows_more, &provider_rows_more_len},
 };
 

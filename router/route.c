@@ -217,9 +217,8 @@ static int route_groups(const rd_kafka_message_t *rkm, const struct conn_trust_r
         for (size_t i = 0; i < a->n && rc == 0; i++) {
             size_t sent = 0;
             for (size_t k = 0; k < found[i].n && rc == 0; k++)
-                if (found[i].trusted[k] &&
-                    (rc = publish_routed(t->provider, m, raw, &a->groups[i], found[i].ids[k], MSG_UNATTRIBUTED_NONE,
-                                         found[i].trusted[k] == 2)) == 0)
+                if (found[i].trusted[k] && (rc = publish_routed(t->provider, m, raw, &a->groups[i], found[i].ids[k],
+                                                                MSG_UNATTRIBUTED_NONE, found[i].trusted[k] == 2)) == 0)
                     sent++;
             if (sent == 0 && rc == 0)
                 rc = publish_routed(t->provider, m, raw, &a->groups[i], NULL,

@@ -13,9 +13,10 @@
 #include "providers/provider.h"
 
 /* HubSpot: a batch of three events, two portals, with odd spacing kept byte for byte. */
-static const char hubspot_batch[] = "[ {\"eventId\": 11, \"portalId\": 7, \"subscriptionType\": \"contact.creation\"},"
-                                    "{\"eventId\":12,\"portalId\":8,\"subscriptionType\":\"deal.creation\"} ,\n"
-                                    "{\"eventId\":13,\"portalId\":7,\"subscriptionType\":\"contact.deletion\"}]";
+static const char hubspot_batch[] =
+    "[ {\"eventId\": 11, \"portalId\": 7, \"subscriptionType\": \"contact.creation\"},"
+    "{\"eventId\":12,\"portalId\":8,\"subscriptionType\":\"deal.creation\"} ,\n"
+    "{\"eventId\":13,\"portalId\":7,\"subscriptionType\":\"contact.deletion\"}]";
 
 static struct webhook_request request_of(const char *body)
 {
