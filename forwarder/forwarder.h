@@ -320,6 +320,7 @@ struct forward_request {
     size_t len;
     char *owned_body;
     char nango_sig[65], legacy_sig[65], sw_sig[ENVELOPE_STANDARD_SIG_MAX], ts[32];
+    char traceparent[TRACEPARENT_BUF]; /* the forwarder's span, sent as `traceparent` */
     struct delivery_header headers[MSG_ROUTED_MAX_HEADERS + 16];
     size_t nheaders;
 };

@@ -76,9 +76,11 @@ static int publish_routed(const struct msg_raw *m, rd_kafka_headers_t *raw, cons
         return -1;
     }
     msg_routed_encode(h, routed_id, conn, g->event_type);
+    char trace[TRACEPARENT_BUF]; /* the router's span for this connection's message */
+    msg_trace_encode(h, traceparent_next(m->traceparent, trace));
     metric_inc(conn ? m_routed : m_unattributed);
-    log_info(m->webhook_id, "routed %s to %s (%s=%s)", routed_id, conn ? conn : "(unattributed)",
-             g->config_key ? g->config_key : "-", g->value ? g->value : "-");
+    log_info(m->webhook_id, "routed %s to %s (%s=%s), trace %.32s", routed_id, conn ? conn : "(unattributed)",
+             g->config_key ? g->config_key : "-", g->value ? g->value : "-", trace[0] ? trace + 3 : "-");
     int rc = publish(g_common.topic_routed, key, g->payload, g->payload_len, h);
     free(key);
     return rc;
