@@ -98,9 +98,9 @@ static int random_id(uint8_t *b, size_t n)
 int traceparent_new(struct traceparent *out)
 {
     out->flags = 0;
-    return random_id(out->trace_id, sizeof out->trace_id) < 0 || random_id(out->span_id, sizeof out->span_id) < 0
-               ? -1
-               : 0;
+    if (random_id(out->trace_id, sizeof out->trace_id) < 0)
+        return -1;
+    return random_id(out->span_id, sizeof out->span_id);
 }
 
 int traceparent_child(const struct traceparent *parent, struct traceparent *out)
