@@ -925,8 +925,19 @@ static unsigned destinations_list(PGconn *db, struct api_request *rq, struct api
                    " coalesce(a.attempts, 0) AS attempts, coalesce(a.delivered, 0) AS delivered,"
                    " CASE WHEN a.attempts > 0 THEN round(a.delivered::numeric / a.attempts, 4) END AS success_rate,"
                    " round(a.avg_ms::numeric, 1) AS avg_latency_ms, round(a.p95_ms::numeric, 1) AS p95_latency_ms, "
-                   TS("a.last_at") " AS last_attempt_at, a.last_status, a.last_error, $3::int AS window_hours"
-                   " FROM mine m LEFT JOIN gone_destinations g ON g.url = m.url LEFT JOIN LATERAL ("
+                   TS("a.last_at") " AS last_attempt_at, a.last_status, a.last_error, $3::int AS window_hours,"
+                   " c.state AS circuit, " TS("c.since") " AS circuit_since, c.failures AS circuit_failures,"
+                   " c.forwarders AS circuit_forwarders"
+                   " FROM mine m LEFT JOIN gone_destinations g ON g.url = m.url"
+                   /* The circuit is the forwarders' (per scheme://host:port, as they key it):
+                    * open when one live forwarder has it open, half-open when one probes.
+                    * Rows not refreshed for 2 minutes were left by a killed process. */
+                   " LEFT JOIN LATERAL (SELECT CASE WHEN count(*) = 0 THEN 'closed' WHEN bool_or(dc.state = 'open')"
+                   "  THEN 'open' ELSE 'half-open' END AS state, min(dc.changed_at) AS since,"
+                   "  max(dc.failures) AS failures, count(*) AS forwarders FROM destination_circuits dc"
+                   "  WHERE dc.endpoint = (SELECT r[1] || r[2] FROM regexp_match(m.url,"
+                   "  '^([^:/?#]+://)(?:[^/?#@]*@)?([^/?#]*)') r) AND dc.seen_at > now() - interval '2 minutes') c ON true"
+                   " LEFT JOIN LATERAL ("
                    "  SELECT count(*) FILTER (WHERE result <> 'parked') AS attempts,"
                    "  count(*) FILTER (WHERE result = 'delivered') AS delivered,"
                    "  avg(latency_ms) FILTER (WHERE result <> 'parked') AS avg_ms,"

@@ -7,6 +7,7 @@ import base64
 import hmac
 import json
 import os
+import random
 import re
 import subprocess
 import time
@@ -271,6 +272,31 @@ def test_verify_config_set_checked_and_applied(api, app):
     api.call("PATCH", f"{base}/no-such-{uid()}", body={"verify_config": {}}, expect=404)
     audit = api.get("/v1/audit", expect=200).json()["data"]
     assert ("PATCH /v1/environments/{}/integrations/{}", 200) in {(a["action"], a["status"]) for a in audit}
+
+
+def test_destination_circuit_state_is_shown(api, app, receiver):
+    """A destination's circuit breaker, as the forwarders record it, in its health: open
+    once its failures open it, closed again once a probe got through."""
+    env = app.env["id"]
+
+    def mine():
+        return [d for d in api.get("/v1/destinations", env=env, expect=200).json()["data"]
+                if d["url"].startswith(receiver.url)]
+    receiver.status = 503
+    for n in range(8):
+        app.send(github_body(random.randint(10**6, 10**9), n=n))
+    [d] = wait_until(lambda: [d for d in mine() if d["circuit"] == "open"] or None, 60, "the circuit to show open",
+                     mine, interval=0.5)
+    assert d["circuit_since"] and d["circuit_failures"] >= 5 and d["circuit_forwarders"] == 1, d
+    assert d["gone"] is False
+
+    receiver.status = 200
+    well = github_body(random.randint(10**6, 10**9), after="recovery")
+    app.send(well)
+    app.wait_payload(well, timeout=60)  # the probe got through
+    [d] = wait_until(lambda: [d for d in mine() if d["circuit"] == "closed"] or None, 30,
+                     "the circuit to show closed", mine, interval=0.5)
+    assert d["circuit_since"] is None and d["circuit_failures"] is None
 
 
 def test_create_environment_with_a_key_of_all_environments(api, api_url, cli):
