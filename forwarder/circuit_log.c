@@ -72,11 +72,12 @@ static bool apply(const struct transition *t)
                         ? pg_session_exec(session,
                                           "DELETE FROM destination_circuits WHERE endpoint = $1 AND forwarder = $2", 2,
                                           p, NULL, NULL)
-                        : pg_session_exec(session,
-                                          "INSERT INTO destination_circuits (endpoint, forwarder, host, state, failures)"
-                                          " VALUES ($1, $2, $3, $4, $5::int) ON CONFLICT (endpoint, forwarder) DO UPDATE"
-                                          " SET state = $4, failures = $5::int, changed_at = now(), seen_at = now()",
-                                          5, p, NULL, NULL);
+                        : pg_session_exec(
+                              session,
+                              "INSERT INTO destination_circuits (endpoint, forwarder, host, state, failures)"
+                              " VALUES ($1, $2, $3, $4, $5::int) ON CONFLICT (endpoint, forwarder) DO UPDATE"
+                              " SET state = $4, failures = $5::int, changed_at = now(), seen_at = now()",
+                              5, p, NULL, NULL);
     if (res)
         PQclear(res);
     return res != NULL || pg_session_refused(session); /* a refused value is not retried */
