@@ -81,6 +81,17 @@ unsigned api_json(struct api_response *rs, unsigned status, json_t *v);
 /* rs gets text (copied) as application/json. */
 unsigned api_json_text(struct api_response *rs, unsigned status, const char *text);
 
+/* ---- verify_config.c ------------------------------------------------------------------ */
+
+struct provider;
+/* Reads body's "verify_config" for an integration of provider p (not NULL): *present
+ * says whether the member is there, *text is its compact JSON (new: free it) or NULL
+ * for null/absent. Checked like the CLI's --verify-config when present, or when
+ * creating (absent checked as none). 0, or -1 with rs holding a 400 problem that says
+ * why (*text NULL). */
+int api_verify_config(json_t *body, const struct provider *p, bool creating, struct api_response *rs, char **text,
+                      bool *present) __attribute__((warn_unused_result));
+
 /* ---- auth.c --------------------------------------------------------------------------- */
 
 enum auth_result { AUTH_OK = 0, AUTH_MISSING, AUTH_INVALID, AUTH_UNAVAILABLE };

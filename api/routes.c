@@ -194,7 +194,7 @@ static unsigned env_patch(PGconn *db, struct api_request *rq, struct api_respons
     "i.key, i.provider, i.environment_id, " url                                                                        \
     " || '/webhook/' || i.environment_id || '/' || i.key AS webhook_url,"                                              \
     " i.webhook_secret IS NOT NULL AS has_webhook_secret, i.client_secret IS NOT NULL AS has_client_secret,"           \
-    " i.allow_unverified, i.forward_enabled, " TS("i.created_at") " AS created_at, " TS(                               \
+    " i.allow_unverified, i.forward_enabled, i.verify_config, " TS("i.created_at") " AS created_at, " TS(              \
         "i.updated_at") " AS updated_at"
 
 static unsigned integration_list(PGconn *db, struct api_request *rq, struct api_response *rs)
@@ -358,7 +358,8 @@ static unsigned integration_create(PGconn *db, struct api_request *rq, struct ap
     const char *forward = bool_member(o, "forward_enabled", &bad);
     snprintf(rq->target, sizeof rq->target, "%s/%s", rq->params[0], key ? key : "");
     unsigned st;
-    char *sws = NULL, *scs = NULL;
+    char *sws = NULL, *scs = NULL, *config = NULL;
+    bool config_given;
     if (bad || !ident_is_integration_key(key) || !provider || !secret_ok(ws) || !secret_ok(cs)) {
         st = bad_request(rs,
                          "key (letters, digits, '.', '_', '-'; at most 128) and provider are required strings; "
@@ -371,6 +372,10 @@ static unsigned integration_create(PGconn *db, struct api_request *rq, struct ap
     }
     if (unverified && !strcmp(unverified, "true") && (ws || cs)) {
         st = bad_request(rs, "allow_unverified is only for an integration without secrets");
+        goto out;
+    }
+    if (api_verify_config(o, provider_find(provider), true, rs, &config, &config_given) < 0) {
+        st = rs->status;
         goto out;
     }
     char row[STORE_SECRET_ROW_MAX], env[40];
@@ -388,12 +393,13 @@ static unsigned integration_create(PGconn *db, struct api_request *rq, struct ap
                        sws,
                        scs,
                        unverified ? unverified : "false",
-                       forward ? forward : "true"};
+                       forward ? forward : "true",
+                       config};
     if (write_one(db, rs, "no such environment",
                   "INSERT INTO integrations (environment_id, key, provider, webhook_secret, client_secret,"
-                  " allow_unverified, forward_enabled) SELECT e.id, $3, $4, $5, $6, $7::boolean,"
-                  " $8::boolean FROM environments e WHERE e.id = $2::uuid AND " ENV_OK("e.id"),
-                  8, p) < 0) {
+                  " allow_unverified, forward_enabled, verify_config) SELECT e.id, $3, $4, $5, $6, $7::boolean,"
+                  " $8::boolean, $9::jsonb FROM environments e WHERE e.id = $2::uuid AND " ENV_OK("e.id"),
+                  9, p) < 0) {
         st = rs->status;
         goto out;
     }
@@ -403,8 +409,27 @@ static unsigned integration_create(PGconn *db, struct api_request *rq, struct ap
 out:
     secretbox_free_str(sws);
     secretbox_free_str(scs);
+    free(config);
     json_decref(o);
     return st;
+}
+
+/* The provider name of the integration rq names (404 when it is not one of the key's
+ * environments') in buf: 200, or the status of the problem rs holds. */
+static unsigned integration_provider(PGconn *db, struct api_request *rq, struct api_response *rs, char *buf, size_t len)
+{
+    const char *p[] = {SCOPE(rq), rq->params[0], rq->params[1]};
+    PGresult *res = db_query(db, rs,
+                             "SELECT i.provider FROM integrations i WHERE i.environment_id = $2::uuid AND i.key = $3"
+                             " AND " ENV_OK("i.environment_id"),
+                             3, p);
+    if (!res)
+        return rs->status;
+    bool found = PQntuples(res) == 1;
+    if (found)
+        snprintf(buf, len, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return found ? 200 : api_problem(rs, 404, "Not Found", "no such integration");
 }
 
 static unsigned integration_patch(PGconn *db, struct api_request *rq, struct api_response *rs)
@@ -422,14 +447,28 @@ static unsigned integration_patch(PGconn *db, struct api_request *rq, struct api
         json_decref(o);
         return bad_request(rs, "allow_unverified and forward_enabled must be booleans");
     }
-    const char *p[] = {SCOPE(rq), rq->params[0], rq->params[1], unverified, forward};
+    char *config = NULL;
+    bool config_given = false;
+    if (json_object_get(o, "verify_config")) { /* checked against the integration's provider */
+        char provider[64];
+        unsigned st = integration_provider(db, rq, rs, provider, sizeof provider);
+        if (st != 200 || api_verify_config(o, provider_find(provider), false, rs, &config, &config_given) < 0) {
+            json_decref(o);
+            return rs->status;
+        }
+    }
+    const char *p[] = {SCOPE(rq), rq->params[0], rq->params[1], unverified, forward, config_given ? "true" : "false",
+                       config};
     PGresult *res = db_query(db, rs,
                              "UPDATE integrations i SET allow_unverified = coalesce($4::boolean, i.allow_unverified),"
-                             " forward_enabled = coalesce($5::boolean, i.forward_enabled), updated_at = now()"
+                             " forward_enabled = coalesce($5::boolean, i.forward_enabled),"
+                             " verify_config = CASE WHEN $6::boolean THEN $7::jsonb ELSE i.verify_config END,"
+                             " updated_at = now()"
                              " WHERE i.environment_id = $2::uuid AND i.key = $3 AND " ENV_OK("i.environment_id")
                              " AND NOT (coalesce($4::boolean, false) AND (i.webhook_secret IS NOT NULL OR"
                              " i.client_secret IS NOT NULL))",
-                             5, p);
+                             7, p);
+    free(config);
     json_decref(o);
     if (!res)
         return rs->status;
@@ -895,8 +934,19 @@ static unsigned destinations_list(PGconn *db, struct api_request *rq, struct api
                    " coalesce(a.attempts, 0) AS attempts, coalesce(a.delivered, 0) AS delivered,"
                    " CASE WHEN a.attempts > 0 THEN round(a.delivered::numeric / a.attempts, 4) END AS success_rate,"
                    " round(a.avg_ms::numeric, 1) AS avg_latency_ms, round(a.p95_ms::numeric, 1) AS p95_latency_ms, "
-                   TS("a.last_at") " AS last_attempt_at, a.last_status, a.last_error, $3::int AS window_hours"
-                   " FROM mine m LEFT JOIN gone_destinations g ON g.url = m.url LEFT JOIN LATERAL ("
+                   TS("a.last_at") " AS last_attempt_at, a.last_status, a.last_error, $3::int AS window_hours,"
+                   " c.state AS circuit, " TS("c.since") " AS circuit_since, c.failures AS circuit_failures,"
+                   " c.forwarders AS circuit_forwarders"
+                   " FROM mine m LEFT JOIN gone_destinations g ON g.url = m.url"
+                   /* The circuit is the forwarders' (per scheme://host:port, as they key it):
+                    * open when one live forwarder has it open, half-open when one probes.
+                    * Rows not refreshed for 2 minutes were left by a killed process. */
+                   " LEFT JOIN LATERAL (SELECT CASE WHEN count(*) = 0 THEN 'closed' WHEN bool_or(dc.state = 'open')"
+                   "  THEN 'open' ELSE 'half-open' END AS state, min(dc.changed_at) AS since,"
+                   "  max(dc.failures) AS failures, count(*) AS forwarders FROM destination_circuits dc"
+                   "  WHERE dc.endpoint = (SELECT r[1] || r[2] FROM regexp_match(m.url,"
+                   "  '^([^:/?#]+://)(?:[^/?#@]*@)?([^/?#]*)') r) AND dc.seen_at > now() - interval '2 minutes') c ON true"
+                   " LEFT JOIN LATERAL ("
                    "  SELECT count(*) FILTER (WHERE result <> 'parked') AS attempts,"
                    "  count(*) FILTER (WHERE result = 'delivered') AS delivered,"
                    "  avg(latency_ms) FILTER (WHERE result <> 'parked') AS avg_ms,"

@@ -130,6 +130,20 @@ static enum field field(rd_kafka_headers_t *h, const char *name, char *buf, size
     return F_OK;
 }
 
+/* The valid traceparent of h in out, else "" (an invalid one is as good as none: the
+ * next hop starts a new trace). */
+static void trace_field(rd_kafka_headers_t *h, char out[TRACEPARENT_BUF])
+{
+    struct traceparent tp;
+    if (field(h, MSG_H_TRACEPARENT, out, TRACEPARENT_BUF) != F_OK || !traceparent_parse(out, &tp))
+        out[0] = '\0';
+}
+
+void msg_trace_encode(rd_kafka_headers_t *h, const char *traceparent)
+{
+    set(h, MSG_H_TRACEPARENT, traceparent && traceparent[0] ? traceparent : NULL);
+}
+
 /* ---- webhooks.raw ---------------------------------------------------------------------- */
 
 rd_kafka_headers_t *msg_raw_encode(const struct msg_raw_meta *m, size_t nhttp)
@@ -147,6 +161,7 @@ rd_kafka_headers_t *msg_raw_encode(const struct msg_raw_meta *m, size_t nhttp)
     put(h, MSG_H_PATH, m->path);
     put(h, MSG_H_QUERY, m->query);
     put(h, MSG_H_URL, m->url);
+    put(h, MSG_H_TRACEPARENT, m->traceparent);
     return h;
 }
 
@@ -173,6 +188,7 @@ const char *msg_raw_decode(struct msg_raw *m, rd_kafka_headers_t *h)
     msg_header(h, MSG_H_PATH, m->path, sizeof m->path);
     msg_header(h, MSG_H_QUERY, m->query, sizeof m->query);
     msg_header(h, MSG_H_URL, m->url, sizeof m->url);
+    trace_field(h, m->traceparent);
     m->nheaders = msg_http_headers(h, m->headers, MSG_RAW_MAX_HEADERS, NULL);
     char verdict[16], received[24];
     m->verified = field(h, MSG_H_VERIFIED, verdict, sizeof verdict) == F_OK && strcmp(verdict, "verified") == 0;
@@ -249,7 +265,7 @@ void msg_routed_encode_verified(rd_kafka_headers_t *h)
 
 rd_kafka_headers_t *msg_notification_encode(const struct msg_notification *n)
 {
-    rd_kafka_headers_t *h = rd_kafka_headers_new(9);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(10);
     char now[24];
     snprintf(now, sizeof now, "%lld", n->produced_at_ms);
     put(h, MSG_H_KIND, n->kind);
@@ -261,6 +277,7 @@ rd_kafka_headers_t *msg_notification_encode(const struct msg_notification *n)
     put(h, MSG_H_PROVIDER, n->provider);
     put(h, MSG_H_HTTP_PREFIX "content-type", "application/json");
     put(h, MSG_H_RECEIVED_AT, now);
+    put(h, MSG_H_TRACEPARENT, n->traceparent && n->traceparent[0] ? n->traceparent : NULL);
     return h;
 }
 
@@ -309,6 +326,7 @@ const char *msg_routed_decode(struct msg_routed *m, rd_kafka_headers_t *h, bool 
     field(h, MSG_H_HTTP_PREFIX "content-type", m->content_type, sizeof m->content_type);
     if (field(h, MSG_H_REPLAY_ID, m->replay_id, sizeof m->replay_id) != F_OK || !id_is_uuid(m->replay_id))
         m->replay_id[0] = '\0'; /* a `hookline replay` copy's id, shown to the app when it is one */
+    trace_field(h, m->traceparent);
     if (field(h, MSG_H_RECEIVED_AT, m->received_at, sizeof m->received_at) == F_OK &&
         (!m->received_at[0] || m->received_at[strspn(m->received_at, "0123456789")] != '\0'))
         m->received_at[0] = '\0';

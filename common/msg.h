@@ -56,6 +56,7 @@
 
 #include "common/ident.h"
 #include "common/outbound.h"
+#include "common/traceparent.h"
 
 #define MSG_H_WEBHOOK_ID "hl.webhook-id"   /* UUIDv7 given by ingress */
 #define MSG_H_RECEIVED_AT "hl.received-at" /* unix milliseconds, decimal */
@@ -68,6 +69,11 @@
 #define MSG_H_QUERY "hl.query"    /* raw query string, without '?' */
 #define MSG_H_URL "hl.url"        /* public URL the provider called */
 #define MSG_H_HTTP_PREFIX "http." /* request headers, lower-cased names */
+/* W3C traceparent of the hop that wrote the message (common/traceparent.h): the
+ * ingress's span on a raw message, the router's on a routed one (same trace id, new
+ * span id), the syncer's on a notification. Optional: a message without a valid one
+ * is still processed, and its next hop starts a new trace. */
+#define MSG_H_TRACEPARENT "hl.traceparent"
 
 #define MSG_H_ROUTED_ID "hl.routed-id" /* deterministic per (webhook, connection, group) */
 #define MSG_H_CONNECTION "hl.connection-id"
@@ -164,6 +170,7 @@ struct msg_raw_meta {
     bool verified;
     const char *method, *path, *query, *url;
     long long received_at_ms;
+    const char *traceparent; /* the ingress's span (NULL: none) */
 };
 /* New headers for m, with room for nhttp request headers (msg_raw_add_http). */
 rd_kafka_headers_t *msg_raw_encode(const struct msg_raw_meta *m, size_t nhttp);
@@ -176,6 +183,7 @@ void msg_raw_add_http(rd_kafka_headers_t *h, const char *name, const char *value
 struct msg_raw {
     char webhook_id[MSG_ID_BUF], env[MSG_ID_BUF], integration[MSG_KEY_BUF], provider[MSG_ID_BUF];
     char method[MSG_RAW_METHOD_BUF], path[MSG_RAW_PATH_BUF], query[MSG_RAW_QUERY_BUF], url[MSG_RAW_URL_BUF];
+    char traceparent[TRACEPARENT_BUF]; /* MSG_H_TRACEPARENT when valid, else "" */
     struct msg_http_header headers[MSG_RAW_MAX_HEADERS];
     size_t nheaders;
     bool verified;            /* the ingress verified it with the integration's secret */
@@ -216,11 +224,15 @@ const char *msg_unattributed_reason_name(enum msg_unattributed_reason r);
 enum msg_unattributed_reason msg_unattributed_reason_of(const char *name);
 /* Sets MSG_H_UNATTRIBUTED_REASON on h to r's name (NONE removes it). */
 void msg_routed_set_unattributed_reason(rd_kafka_headers_t *h, enum msg_unattributed_reason r);
+/* Sets h's MSG_H_TRACEPARENT to traceparent, replacing the previous hop's ("" or NULL:
+ * only removed). Every stage that writes a message for the next hop calls it. */
+void msg_trace_encode(rd_kafka_headers_t *h, const char *traceparent);
 
 /* A notification: hookline's own webhook (kind "sync"), its body ready to send. */
 struct msg_notification {
     const char *kind, *id, *env, *integration, *connection, *provider; /* borrowed */
     long long produced_at_ms;
+    const char *traceparent; /* the syncer's span (NULL: none); borrowed */
 };
 /* New headers for n (content type application/json; id is both webhook and routed id). */
 rd_kafka_headers_t *msg_notification_encode(const struct msg_notification *n);
@@ -250,6 +262,7 @@ struct msg_routed {
     char nango_event_type[MSG_ID_BUF];                /* MSG_H_NANGO_EVENT_TYPE, "" when absent or unusable */
     char received_at[16];                             /* unix ms as digits, "" when absent or not digits */
     char replay_id[MSG_ID_BUF];                       /* MSG_H_REPLAY_ID when a UUID (`hookline replay`), else "" */
+    char traceparent[TRACEPARENT_BUF];                /* MSG_H_TRACEPARENT when valid, else "" */
     bool attributed;                                  /* the connection id is present (usable or not) */
     bool notification;                                /* a notification (kind present): its body is ready to send */
     enum msg_unattributed_reason unattributed_reason; /* NONE when absent or not a known name */

@@ -7,7 +7,8 @@
  *   offsets.c       a partition's offset is stored only up to the last message whose
  *                   outcome is final, although outcomes arrive out of order
  *   endpoints.c     per destination (scheme, host, port): concurrency limit and queue,
- *                   metrics; circuit.c its circuit breaker
+ *                   metrics; circuit.c its circuit breaker, circuit_log.c its
+ *                   state changes in PostgreSQL for the API
  *   deliver.c       HTTP POSTs in parallel with the libcurl multi interface
  *   handoff.c       asynchronous copies to the retry, dead-letter and quarantine
  *                   topics; retries.c the retry schedule and its topics
@@ -267,6 +268,14 @@ void endpoints_shutdown(void);
 bool circuit_allow(struct endpoint *ep, long *wait_ms);
 void circuit_record(struct endpoint *ep, bool ok);
 
+/* circuit_log.c: circuit states in PostgreSQL (destination_circuits) for the API.
+ * init starts the writer thread (0, or -1 logged); transition queues one change and
+ * never waits (any thread; nothing before init or after shutdown); shutdown deletes this
+ * process's rows and stops the thread. */
+int circuit_log_init(const char *conninfo) __attribute__((warn_unused_result));
+void circuit_log_transition(const char *endpoint, enum circuit_state state, long failures);
+void circuit_log_shutdown(void);
+
 /* offsets.c: consumed messages are tracked per partition in the order they arrive; a
  * message's offset is stored once it and every message before it are final. */
 struct partition_track;
@@ -320,6 +329,7 @@ struct forward_request {
     size_t len;
     char *owned_body;
     char nango_sig[65], legacy_sig[65], sw_sig[ENVELOPE_STANDARD_SIG_MAX], ts[32];
+    char traceparent[TRACEPARENT_BUF]; /* the forwarder's span, sent as `traceparent` */
     struct delivery_header headers[MSG_ROUTED_MAX_HEADERS + 16];
     size_t nheaders;
 };

@@ -190,6 +190,8 @@ int main(int argc, char **argv)
         return 1;
     if (g_attempt_log.enabled && attempt_log_init(g_common.database_url, (size_t)g_attempt_log.max_queued) < 0)
         return 1;
+    if (circuit_log_init(g_common.database_url) < 0)
+        return 1;
     /* Consumed: the routed topic, hookline's notifications and every retry topic;
      * produced: retries, dead letters, quarantined messages. */
     size_t nretry;
@@ -247,6 +249,7 @@ int main(int argc, char **argv)
     handoff_shutdown();  /* acknowledgements still due may finish jobs */
     deliver_shutdown();
     attempt_log_shutdown(2000);
+    circuit_log_shutdown();
     pipeline_abort_all();
     admin_stop(admin); /* it asks the consumer whether Kafka answers */
     rd_kafka_consumer_close(consumer);

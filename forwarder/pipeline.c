@@ -338,8 +338,9 @@ static void on_attempt_done(void *ctx, const struct delivery_result *res)
                      res->status == 410 || res->refused[0] || (!retryable(res->status) && !res->error[0]));
     endpoint_pump(ep);
     if (res->status >= 200 && res->status < 300) {
-        log_info(wid, "delivered %s to %s: %ld in %.0f ms (attempt %ld)", job->r.routed_id, ep->key, res->status,
-                 res->seconds * 1000, total_attempts(d));
+        log_info(wid, "delivered %s to %s: %ld in %.0f ms (attempt %ld), trace %.32s", job->r.routed_id, ep->key,
+                 res->status, res->seconds * 1000, total_attempts(d),
+                 job->req.traceparent[0] ? job->req.traceparent + 3 : "-");
         circuit_record(ep, true);
         delivery_final(d, OUT_DELIVERED);
         return;

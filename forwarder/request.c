@@ -60,6 +60,8 @@ bool header_passes(const char *name)
         "webhook-id",
         "webhook-timestamp",
         "webhook-signature",
+        "traceparent", /* hookline sends its own span of the trace (common/traceparent.h) */
+        "tracestate",
     };
     static const char *const dropped_prefixes[] = {"proxy-", "x-forwarded-", "x-nango-", "x-hookline-"};
     for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++)
@@ -150,6 +152,10 @@ int request_build(struct forward_request *req, const struct msg_routed *r, const
         add(req, "X-Hookline-Event-Type", r->event_type);
     if (r->replay_id[0])
         add(req, "X-Hookline-Replay-Id", r->replay_id);
+    /* The forwarder's span: a child of the router's, or a new trace for a message
+     * without one (written before traces were carried). */
+    if (traceparent_next(r->traceparent, req->traceparent)[0])
+        add(req, "traceparent", req->traceparent);
     for (size_t i = 0; i < r->npass; i++)
         add(req, r->passthrough[i].name, r->passthrough[i].value);
     return 0;

@@ -22,6 +22,7 @@
 #include "common/ident.h"
 #include "common/ids.h"
 #include "common/store.h"
+#include "common/traceparent.h"
 #include "common/ttl_cache.h"
 #include "providers/provider.h"
 
@@ -145,6 +146,10 @@ int request_target(const char *path, char env[ID_LEN + 1], char key[IDENT_INTEGR
  * verdict (wr borrows from it); free hs.body with request_verdict_clear. */
 void request_decide(const struct request_view *v, struct request_verdict *out);
 void request_verdict_clear(struct request_verdict *out);
+
+/* trace.c: the traceparent to store with wr (its own span: a child of a valid incoming
+ * `traceparent`, else a new trace) in out; "" only without random bytes. Returns out. */
+const char *trace_of_request(const struct webhook_request *wr, char out[TRACEPARENT_BUF]);
 
 /* produce.c */
 struct ingress_request;

@@ -35,7 +35,12 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
         return;
     }
     atomic_store(&brokers_down, false);
-    log_info(wid, "stored in %s [%d] at offset %lld", g_common.topic_raw, rkm->partition, (long long)rkm->offset);
+    rd_kafka_headers_t *h = NULL;
+    char trace[TRACEPARENT_BUF] = "";
+    if (rd_kafka_message_headers(rkm, &h) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        msg_header(h, MSG_H_TRACEPARENT, trace, sizeof trace);
+    log_info(wid, "stored in %s [%d] at offset %lld, trace %.32s", g_common.topic_raw, rkm->partition,
+             (long long)rkm->offset, trace[0] ? trace + 3 : "-");
     http_answer_later(req, MHD_HTTP_OK);
 }
 
@@ -98,8 +103,18 @@ fail:
 static rd_kafka_headers_t *build_headers(const char *webhook_id, const struct webhook_request *wr, const char *env_id,
                                          const char *key, const char *provider, bool verified)
 {
-    const struct msg_raw_meta m = {webhook_id, env_id,   key,       provider, verified,
-                                   wr->method, wr->path, wr->query, wr->url,  clock_unix_ms()};
+    char trace[TRACEPARENT_BUF];
+    const struct msg_raw_meta m = {webhook_id,
+                                   env_id,
+                                   key,
+                                   provider,
+                                   verified,
+                                   wr->method,
+                                   wr->path,
+                                   wr->query,
+                                   wr->url,
+                                   clock_unix_ms(),
+                                   trace_of_request(wr, trace)};
     rd_kafka_headers_t *h = msg_raw_encode(&m, wr->nheaders);
     for (size_t i = 0; i < wr->nheaders; i++)
         msg_raw_add_http(h, wr->headers[i].name, wr->headers[i].value);

@@ -107,9 +107,11 @@ static int publish_routed(const struct provider *p, const struct msg_raw *m, rd_
     }
     if (conn && own_secret)
         msg_routed_encode_verified(h);
+    char trace[TRACEPARENT_BUF]; /* the router's span for this connection's message */
+    msg_trace_encode(h, traceparent_next(m->traceparent, trace));
     metric_inc(conn ? m_routed : m_unattributed);
-    log_info(m->webhook_id, "routed %s to %s (%s=%s)", routed_id, conn ? conn : "(unattributed)",
-             g->config_key ? g->config_key : "-", g->value ? g->value : "-");
+    log_info(m->webhook_id, "routed %s to %s (%s=%s), trace %.32s", routed_id, conn ? conn : "(unattributed)",
+             g->config_key ? g->config_key : "-", g->value ? g->value : "-", trace[0] ? trace + 3 : "-");
     int rc = publish(g_common.topic_routed, key, g->payload, g->payload_len, h);
     free(key);
     return rc;

@@ -43,8 +43,10 @@ int dispatch_notify(struct runs_db *db, const struct run *r, const char *result_
         log_error(r->webhook_id, "run %s: out of memory building its notification", r->id);
         return -1;
     }
-    const struct msg_notification n = {"sync",           nid,         r->env_id,      r->integration,
-                                       r->connection_id, r->provider, clock_unix_ms()};
+    char trace[TRACEPARENT_BUF]; /* the notification continues the webhook's trace */
+    const struct msg_notification n = {
+        "sync",           nid,         r->env_id,       r->integration,
+        r->connection_id, r->provider, clock_unix_ms(), traceparent_next(r->traceparent, trace)};
     rd_kafka_headers_t *h = msg_notification_encode(&n);
     char err[256];
     int rc = runner_produce_wait(g_common.topic_notifications, key, body, len, h, NOTIFY_TIMEOUT_MS, err, sizeof err);
@@ -88,16 +90,18 @@ static void attempt(struct store *st, struct runner_http *http, const struct run
     size_t len = 0;
     char *body = job_build(&f, &len);
     struct job_signature sig;
+    char trace[TRACEPARENT_BUF]; /* this attempt's span: a child of the router's */
+    traceparent_next(r->traceparent, trace);
     if (!body) {
         snprintf(res->error, sizeof res->error, "out of memory building the job");
     } else if (sign_job(st, r, body, len, &sig) < 0) {
         snprintf(res->error, sizeof res->error, "the environment's signing key cannot be read now");
     } else if (r->runner_url) {
-        runner_post(http, r->runner_url, &sig, r->id, r->webhook_id, r->attempt, body, len, res);
+        runner_post(http, r->runner_url, &sig, r->id, r->webhook_id, r->attempt, trace, body, len, res);
     } else {
         char key[1200];
         snprintf(key, sizeof key, "%lld/%s", r->sync_id, r->connection_id);
-        runner_produce(r->runner_topic, key, &sig, r->id, body, len, res);
+        runner_produce(r->runner_topic, key, &sig, r->id, trace, body, len, res);
     }
     free(body);
 }

@@ -148,6 +148,7 @@ static enum verdict intake_routed(struct batch_state *b, const rd_kafka_message_
                             .subscription = d->subs[k],
                             .provider = provider,
                             .received_at_ms = received_at,
+                            .traceparent = msg->traceparent,
                             .payload = rkm->payload,
                             .payload_len = rkm->len};
         const char *parts[] = {"sync-run", rid, sync_id};

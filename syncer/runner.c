@@ -124,15 +124,17 @@ int runner_produce_wait(const char *topic, const char *key, const void *value, s
 }
 
 void runner_produce(const char *topic, const char *key, const struct job_signature *sig, const char *run_id,
-                    const char *body, size_t len, struct runner_result *out)
+                    const char *traceparent, const char *body, size_t len, struct runner_result *out)
 {
     memset(out, 0, sizeof *out);
-    rd_kafka_headers_t *h = rd_kafka_headers_new(5);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(6);
     rd_kafka_header_add(h, "content-type", -1, "application/json", -1);
     rd_kafka_header_add(h, "x-nango-hmac-sha256", -1, sig->nango, -1);
     rd_kafka_header_add(h, "webhook-id", -1, run_id, -1);
     rd_kafka_header_add(h, "webhook-timestamp", -1, sig->timestamp, -1);
     rd_kafka_header_add(h, "webhook-signature", -1, sig->standard, -1);
+    if (traceparent[0])
+        rd_kafka_header_add(h, "traceparent", -1, traceparent, -1);
     out->ok = runner_produce_wait(topic, key, body, len, h, g_syncer.http_timeout_ms, out->error, sizeof out->error) ==
               0;
 }
@@ -209,11 +211,12 @@ static char *result_of(const struct transfer *t)
 }
 
 void runner_post(struct runner_http *h, const char *url, const struct job_signature *sig, const char *run_id,
-                 const char *webhook_id, long attempt, const char *body, size_t len, struct runner_result *out)
+                 const char *webhook_id, long attempt, const char *traceparent, const char *body, size_t len,
+                 struct runner_result *out)
 {
     memset(out, 0, sizeof *out);
     struct transfer t = {.out = out};
-    char lines[7][300];
+    char lines[8][300];
     snprintf(lines[0], sizeof lines[0], "Content-Type: application/json");
     snprintf(lines[1], sizeof lines[1], "X-Nango-Hmac-Sha256: %s", sig->nango);
     snprintf(lines[2], sizeof lines[2], "webhook-id: %s", run_id);
@@ -221,9 +224,11 @@ void runner_post(struct runner_http *h, const char *url, const struct job_signat
     snprintf(lines[4], sizeof lines[4], "webhook-signature: %s", sig->standard);
     snprintf(lines[5], sizeof lines[5], "X-Hookline-Webhook-Id: %s", webhook_id);
     snprintf(lines[6], sizeof lines[6], "X-Hookline-Attempt: %ld", attempt);
+    snprintf(lines[7], sizeof lines[7], "traceparent: %s", traceparent);
     struct curl_slist *list = NULL;
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
-        list = curl_slist_append(list, lines[i]);
+        if (i != 7 || traceparent[0])
+            list = curl_slist_append(list, lines[i]);
     list = curl_slist_append(list, "Expect:");
     CURL *c = h->curl;
     curl_easy_reset(c);

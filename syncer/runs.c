@@ -151,17 +151,19 @@ int runs_insert(struct runs_db *db, const struct new_run *r)
                             r->subscription,
                             r->provider,
                             r->payload ? (const char *)r->payload : "",
-                            r->received_at_ms};
-    int lengths[11] = {0}, formats[11] = {0};
+                            r->received_at_ms,
+                            r->traceparent && r->traceparent[0] ? r->traceparent : NULL};
+    int lengths[12] = {0}, formats[12] = {0};
     lengths[9] = (int)r->payload_len;
     formats[9] = 1; /* the payload as bytes, never as text */
-    PGresult *res = run_sql(db,
-                            "INSERT INTO sync_runs (id, sync_id, environment_id, connection_id, webhook_id,"
-                            " routed_id, event_type, matched_subscription, provider, payload, webhook_received_at)"
-                            " VALUES ($1::uuid, $2::bigint, $3::uuid, $4, $5, $6, $7, $8, $9, $10::bytea,"
-                            " to_timestamp($11::bigint / 1000.0))"
-                            " ON CONFLICT DO NOTHING",
-                            11, params, lengths, formats);
+    PGresult *res = run_sql(
+        db,
+        "INSERT INTO sync_runs (id, sync_id, environment_id, connection_id, webhook_id,"
+        " routed_id, event_type, matched_subscription, provider, payload, webhook_received_at, traceparent)"
+        " VALUES ($1::uuid, $2::bigint, $3::uuid, $4, $5, $6, $7, $8, $9, $10::bytea,"
+        " to_timestamp($11::bigint / 1000.0), $12)"
+        " ON CONFLICT DO NOTHING",
+        12, params, lengths, formats);
     if (!res)
         return -1;
     int created = atoi(PQcmdTuples(res));
@@ -174,7 +176,7 @@ int runs_insert(struct runs_db *db, const struct new_run *r)
     "r.id, r.environment_id, r.sync_id, s.name, r.connection_id, i.key, i.provider,"                                   \
     " r.matched_subscription, r.webhook_id, s.runner_url, s.runner_topic, r.attempts, s.max_attempts,"                 \
     " r.payload, to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"                       \
-    " r.result::text"
+    " r.result::text, r.traceparent"
 
 static char *dup_value(const PGresult *res, int row, int col)
 {
@@ -218,6 +220,7 @@ static int read_run(const PGresult *res, int row, struct run *out)
     out->payload = PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, 13), &out->payload_len);
     snprintf(out->started_iso, sizeof out->started_iso, "%s", PQgetvalue(res, row, 14));
     out->result = dup_value(res, row, 15);
+    snprintf(out->traceparent, sizeof out->traceparent, "%s", PQgetvalue(res, row, 16)); /* "" when NULL */
     if (!out->sync_name || !out->connection_id || !out->integration || !out->provider || !out->subscription ||
         !out->webhook_id || (!out->runner_url && !out->runner_topic) || !out->payload) {
         run_clear(out);

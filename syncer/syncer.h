@@ -27,6 +27,7 @@
 
 #include "common/ids.h"
 #include "common/metrics.h"
+#include "common/traceparent.h"
 
 struct syncer_config {
     const char *group_id;
@@ -131,6 +132,7 @@ struct new_run {
     long long sync_id;
     const char *env_id, *connection_id, *webhook_id, *routed_id, *event_type, *subscription, *provider;
     const char *received_at_ms; /* decimal unix ms or NULL */
+    const char *traceparent;    /* the routed message's (the router's span), "" or NULL: none */
     const void *payload;
     size_t payload_len;
 };
@@ -148,7 +150,8 @@ struct run {
     unsigned char *payload;
     size_t payload_len;
     char started_iso[40];
-    char *result; /* the stored result JSON (notifications), or NULL */
+    char *result;                      /* the stored result JSON (notifications), or NULL */
+    char traceparent[TRACEPARENT_BUF]; /* the router's span of the webhook's trace, or "" */
 };
 void run_clear(struct run *r);
 
@@ -208,10 +211,12 @@ struct job_signature {
     char timestamp[24];
 };
 
+/* traceparent: the syncer's span of the webhook's trace, sent as `traceparent` ("" none). */
 void runner_post(struct runner_http *h, const char *url, const struct job_signature *sig, const char *run_id,
-                 const char *webhook_id, long attempt, const char *body, size_t len, struct runner_result *out);
+                 const char *webhook_id, long attempt, const char *traceparent, const char *body, size_t len,
+                 struct runner_result *out);
 void runner_produce(const char *topic, const char *key, const struct job_signature *sig, const char *run_id,
-                    const char *body, size_t len, struct runner_result *out);
+                    const char *traceparent, const char *body, size_t len, struct runner_result *out);
 
 /* Produces value to topic with headers (taken) and waits for Kafka's acknowledgement
  * for at most timeout_ms. 0 acknowledged, -1 failed (reason in err). */

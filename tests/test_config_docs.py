@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-DAEMONS = ("ingress", "router", "forwarder", "syncer")
+STAGES = ("ingress", "router", "forwarder", "syncer")
+DAEMONS = (*STAGES, "api")
 # A row's default is a string, NULL, or a macro of the wire contract (common/msg.h).
 ROW = re.compile(r'\{\s*"(HOOKLINE_[A-Z0-9_]+)",\s*CONFIG_(STR|INT|BOOL),\s*("(?:[^"\\]|\\.)*"|NULL|[A-Z_][A-Z0-9_]*)',
                  re.S)
@@ -28,10 +29,11 @@ DEPLOYMENT_SPECIFIC = {
     "HOOKLINE_LOG_LEVEL", "HOOKLINE_ADMIN_BIND", "HOOKLINE_INGRESS_BIND", "HOOKLINE_ENCRYPTION_KEY",
     "HOOKLINE_ENCRYPTION_OLD_KEYS", "HOOKLINE_FORWARDER_ALLOW_CIDRS", "HOOKLINE_SYNCER_ALLOW_CIDRS",
     "HOOKLINE_FORWARDER_DRAIN_MS", "HOOKLINE_INGRESS_KAFKA_TIMEOUT_MS", "HOOKLINE_TOPIC_PARTITIONS",
+    "HOOKLINE_API_BIND", "HOOKLINE_API_CORS_ORIGINS",
 }
 # Must be set wherever the process runs in a container (the defaults are loopback addresses).
 REQUIRED = {"HOOKLINE_DATABASE_URL", "HOOKLINE_KAFKA_BROKERS"}
-NEEDS_KEY = {"ingress", "router", "forwarder", "syncer", "cli"}   # read stored secrets (the router: connections')
+NEEDS_KEY = {"ingress", "router", "forwarder", "syncer", "api", "cli"}   # read stored secrets (the router: connections')
 
 
 def default(token):
@@ -153,7 +155,7 @@ def test_compose_and_the_chart_agree_on_the_stages_admin_ports():
 def exposed_metrics():
     """hookline_* metric names registered by the daemons (metrics_counter & co.)."""
     names = set()
-    for d in DAEMONS:
+    for d in STAGES:
         for f in (ROOT / d).glob("*.c"):
             text = f.read_text()
             names.update(re.findall(r'"(hookline_[a-z0-9_]+)"', text))
@@ -169,5 +171,5 @@ def test_the_dashboard_uses_only_metrics_the_daemons_expose():
     assert used, "no hookline_* metric on the dashboard"
     assert not used - exposed, f"on the dashboard but exposed by no daemon: {sorted(used - exposed)}"
     # Every stage has a panel.
-    for d in DAEMONS:
+    for d in STAGES:
         assert any(m.startswith(f"hookline_{d}_") for m in used), f"no panel for the {d}"

@@ -226,6 +226,9 @@ async function pageDestinations() {
     rows => table([
       ["Destination", r => r.url, "mono"], ["Health", r => r.gone ? badge("gone") : badge(
         r.success_rate === null ? "idle" : r.success_rate >= 0.99 ? "ok" : r.success_rate >= 0.5 ? "degraded" : "failing")],
+      ["Circuit", r => r.circuit === "closed" ? badge("closed") : el("span", {
+        title: `since ${r.circuit_since}, after ${r.circuit_failures} failed passes (${r.circuit_forwarders} forwarder(s))` },
+        badge(r.circuit))],
       ["Success", r => r.success_rate === null ? "–" : (r.success_rate * 100).toFixed(1) + "%"],
       ["Attempts", r => r.attempts], ["Avg latency", r => r.avg_latency_ms === null ? "–" : r.avg_latency_ms + " ms"],
       ["p95", r => r.p95_latency_ms === null ? "–" : r.p95_latency_ms + " ms"],

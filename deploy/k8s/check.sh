@@ -46,6 +46,13 @@ if "$HELM" template hookline "$CHART" --kube-version "$KUBE_VERSION" >/dev/null 
     fail=1
 fi
 
+# A retry schedule whose delays do not match the retry topics the chart creates.
+if "$HELM" template hookline "$CHART" -f "$CHART/ci/minimal-values.yaml" --set topics.retryPasses=3 \
+    --kube-version "$KUBE_VERSION" >/dev/null 2>"$OUT/schedule.err"; then
+    say "the chart rendered 7 retry delays for 3 retry topics: it must refuse"
+    fail=1
+fi
+
 say "configuration documented and consistent (README, compose, chart)"
 HOOKLINE_K8S_RENDERED=$OUT/sasl-scram-values.yaml "$PY" -m pytest -q -p no:cacheprovider \
     "$ROOT/tests/test_config_docs.py" || fail=1

@@ -8,7 +8,7 @@ import sys
 
 import yaml
 
-STAGES = ("ingress", "router", "forwarder", "syncer")
+STAGES = ("ingress", "router", "forwarder", "syncer", "api")  # the api when api.enabled (every CI values file)
 CONSUMERS = {"router": ("HOOKLINE_ROUTER_GROUP", ["raw"]),
              "forwarder": ("HOOKLINE_FORWARDER_GROUP", ["routed", "notifications"]),
              "syncer": ("HOOKLINE_SYNCER_GROUP", ["routed"])}
@@ -141,6 +141,19 @@ def check_deployment(stage, d, by_kind):
                and any(p.get("targetPort") == "http" for p in s["spec"]["ports"])]
         if not svc:
             problem("ingress: no Service for the webhook port")
+    if stage == "api":
+        if str(ports.get("http")) != env.get("HOOKLINE_API_PORT") or env.get("HOOKLINE_API_BIND") != "0.0.0.0":
+            problem("api: the http port is not where the daemon listens")
+        svc = [s for s in by_kind.get("Service", {}).values()
+               if s["spec"]["selector"].get("app.kubernetes.io/component") == "api"
+               and any(p.get("targetPort") == "http" for p in s["spec"]["ports"])]
+        if not svc:
+            problem("api: no Service for the API and console port")
+        pol = [n for n in by_kind.get("NetworkPolicy", {}).values()
+               if n["spec"]["podSelector"]["matchLabels"].get("app.kubernetes.io/component") == "api"]
+        if by_kind.get("NetworkPolicy") and not any(
+                {"port": "http", "protocol": "TCP"} in r.get("ports", []) for n in pol for r in n["spec"]["ingress"]):
+            problem("api: the NetworkPolicy lets nobody reach the API port")
     if "HOOKLINE_ENCRYPTION_KEY" not in env:  # every stage reads secrets (the router: connections')
         problem(f"{stage}: has no HOOKLINE_ENCRYPTION_KEY")
 

@@ -34,9 +34,10 @@ declare -A SOURCES=(
     [fuzz_envelope]="common/envelope.c common/crypto.c"
     [fuzz_ingress]="ingress/request.c $(echo providers/*.c) $PROVIDER_DEPS common/ids.c common/ident.c common/config.c"
     [fuzz_form_sig]="$(echo providers/*.c) $PROVIDER_DEPS"
-    [fuzz_routed]="forwarder/request.c common/envelope.c common/msg.c common/ident.c common/ids.c common/quarantine.c common/crypto.c common/log.c common/clock.c"
+    [fuzz_routed]="forwarder/request.c common/envelope.c common/msg.c common/ident.c common/ids.c common/quarantine.c common/crypto.c common/log.c common/clock.c common/traceparent.c"
+    [fuzz_traceparent]="common/traceparent.c"
 )
-TARGETS="fuzz_provider fuzz_signed_mutation fuzz_form_sig fuzz_envelope fuzz_ingress fuzz_routed fuzz_jwt"
+TARGETS="fuzz_provider fuzz_signed_mutation fuzz_form_sig fuzz_envelope fuzz_ingress fuzz_routed fuzz_jwt fuzz_traceparent"
 
 if ! PKG_CFLAGS=$(pkg-config --cflags "${PKGS[@]}") || ! PKG_LIBS=$(pkg-config --libs "${PKGS[@]}"); then
     echo "fuzz: pkg-config cannot find the libraries (${PKGS[*]}); run make deps" >&2

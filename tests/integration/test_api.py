@@ -4,8 +4,10 @@
 audited, the rate limit answers 429 with Retry-After, and the webhook log shows a
 webhook's whole timeline: attempts, a retry, a dead letter and its redrive."""
 import base64
+import hmac
 import json
 import os
+import random
 import re
 import subprocess
 import time
@@ -213,6 +215,88 @@ def test_environments_integrations_and_write_only_secrets(api, app):
     actions = {(a["action"], a["status"]) for a in audit}
     assert ("PUT /v1/environments/{}/integrations/{}/secrets", 204) in actions
     assert all("second-secret" not in json.dumps(a) for a in audit)
+
+
+def test_verify_config_set_checked_and_applied(api, app):
+    """An integration's verification settings are set through the API, checked against
+    its provider (a config it cannot use is a 400 problem that says why, and nothing is
+    stored), and the ingress applies them."""
+    env = app.env["id"]
+    base = f"/v1/environments/{env}/integrations"
+    key = f"ghv-{uid()}"
+    created = api.call("POST", base, body={"key": key, "provider": "github", "webhook_secret": "vc-secret"},
+                       expect=201).json()
+    assert created["verify_config"] is None
+
+    # A GitHub sender signing with SHA-1 alone is refused until the integration allows it.
+    from hlsupport import hmac_sha256, post
+    url = f"{app.url.rsplit('/', 1)[0]}/{key}"
+
+    def sha1_only():
+        body = github_body(78)
+        return post(url, body, {"Content-Type": "application/json", "X-GitHub-Event": "push",
+                                "X-GitHub-Delivery": str(uuid.uuid4()),
+                                "X-Hub-Signature": "sha1=" + hmac.new(b"vc-secret", body, "sha1").hexdigest()})
+    wait_until(lambda: sha1_only().status_code == 401, 20, "the ingress to know the new integration")
+
+    for bad, why in (({"allow_legacy_signature": "yes"}, "allow_legacy_signature"),
+                     ({"no_such_key": True}, "unknown key"),
+                     ("allow", "JSON object"),
+                     ([1], "JSON object")):
+        r = api.call("PATCH", f"{base}/{key}", body={"verify_config": bad}, expect=400)
+        assert r.headers["Content-Type"].startswith("application/problem+json")
+        assert why in r.json()["detail"], r.json()
+    assert api.get(f"{base}/{key}", expect=200).json()["verify_config"] is None, "a refused config was stored"
+
+    p = api.call("PATCH", f"{base}/{key}", body={"verify_config": {"allow_legacy_signature": True}},
+                 expect=200).json()
+    assert p["verify_config"] == {"allow_legacy_signature": True}
+    wait_until(lambda: sha1_only().status_code == 200, 20, "the ingress to accept SHA-1 alone once allowed")
+    # Other settings leave it alone; null clears it.
+    p = api.call("PATCH", f"{base}/{key}", body={"forward_enabled": True}, expect=200).json()
+    assert p["verify_config"] == {"allow_legacy_signature": True}
+    p = api.call("PATCH", f"{base}/{key}", body={"verify_config": None}, expect=200).json()
+    assert p["verify_config"] is None
+    wait_until(lambda: sha1_only().status_code == 401, 20, "the ingress to refuse SHA-1 alone again")
+
+    # generic-hmac cannot work without a config: refused at creation, with the reason.
+    r = api.call("POST", base, body={"key": f"gen-{uid()}", "provider": "generic-hmac", "webhook_secret": "x"},
+                 expect=400)
+    assert "verify_config" in r.json()["detail"]
+    gen = api.call("POST", base, body={"key": f"gen-{uid()}", "provider": "generic-hmac", "webhook_secret": "x",
+                                       "verify_config": {"header": "X-Sig", "prefix": "sha256="}},
+                   expect=201).json()
+    assert gen["verify_config"] == {"header": "X-Sig", "prefix": "sha256="}
+    api.call("PATCH", f"{base}/{gen['key']}", body={"verify_config": {"header": "X-Sig", "algorithm": "md5"}},
+             expect=400)
+    api.call("PATCH", f"{base}/no-such-{uid()}", body={"verify_config": {}}, expect=404)
+    audit = api.get("/v1/audit", expect=200).json()["data"]
+    assert ("PATCH /v1/environments/{}/integrations/{}", 200) in {(a["action"], a["status"]) for a in audit}
+
+
+def test_destination_circuit_state_is_shown(api, app, receiver):
+    """A destination's circuit breaker, as the forwarders record it, in its health: open
+    once its failures open it, closed again once a probe got through."""
+    env = app.env["id"]
+
+    def mine():
+        return [d for d in api.get("/v1/destinations", env=env, expect=200).json()["data"]
+                if d["url"].startswith(receiver.url)]
+    receiver.status = 503
+    for n in range(8):
+        app.send(github_body(random.randint(10**6, 10**9), n=n))
+    [d] = wait_until(lambda: [d for d in mine() if d["circuit"] == "open"] or None, 60, "the circuit to show open",
+                     mine, interval=0.5)
+    assert d["circuit_since"] and d["circuit_failures"] >= 5 and d["circuit_forwarders"] == 1, d
+    assert d["gone"] is False
+
+    receiver.status = 200
+    well = github_body(random.randint(10**6, 10**9), after="recovery")
+    app.send(well)
+    app.wait_payload(well, timeout=60)  # the probe got through
+    [d] = wait_until(lambda: [d for d in mine() if d["circuit"] == "closed"] or None, 30,
+                     "the circuit to show closed", mine, interval=0.5)
+    assert d["circuit_since"] is None and d["circuit_failures"] is None
 
 
 def test_create_environment_with_a_key_of_all_environments(api, api_url, cli):

@@ -131,6 +131,9 @@ def test_console_sign_in_find_webhook_timeline_and_redrive(page, cli, stack, rec
                               ("6", "sync-runs", "text=orders")]:
         page.keyboard.press(n)
         page.wait_for_selector(selector)
+        if name == "destinations":  # the circuit breaker's state is shown with the health
+            page.wait_for_selector("th:has-text('Circuit')")
+            page.wait_for_selector(".badge.closed")
         shot(page, name)
     page.keyboard.press("2")
     page.wait_for_selector(f"text={app.url}")

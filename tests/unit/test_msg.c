@@ -172,7 +172,8 @@ static void raw_round_trip(void **state)
                                       "/webhook/x/y",
                                       "a=1",
                                       "https://in.example.com/webhook/x/y?a=1",
-                                      1700000000000LL};
+                                      1700000000000LL,
+                                      NULL};
     rd_kafka_headers_t *h = msg_raw_encode(&meta, 2);
     msg_raw_add_http(h, "X-GitHub-Event", "push");
     msg_raw_add_http(h, "Content-Type", "application/json");
@@ -215,7 +216,7 @@ static void raw_round_trip(void **state)
 static void raw_decode_says_why(void **state)
 {
     (void)state;
-    const struct msg_raw_meta meta = {WID, "not-a-uuid", "github", "github-app", false, "POST", "/", "", "", 0};
+    const struct msg_raw_meta meta = {WID, "not-a-uuid", "github", "github-app", false, "POST", "/", "", "", 0, NULL};
     rd_kafka_headers_t *h = msg_raw_encode(&meta, 0);
     struct msg_raw m;
     const char *why = msg_raw_decode(&m, h);
@@ -230,7 +231,7 @@ static void raw_decode_says_why(void **state)
 
 static rd_kafka_headers_t *routed_headers(const char *conn, const char *event_type)
 {
-    const struct msg_raw_meta meta = {WID, ENV, "github-prod", "github-app", true, "POST", "/", "", "", 42};
+    const struct msg_raw_meta meta = {WID, ENV, "github-prod", "github-app", true, "POST", "/", "", "", 42, NULL};
     rd_kafka_headers_t *h = msg_raw_encode(&meta, 1);
     msg_raw_add_http(h, "X-Test", "yes");
     msg_routed_encode(h, "r-1", conn, event_type);
@@ -391,7 +392,7 @@ static void routed_problems_follow_the_mask(void **state)
 static void notification_is_a_routed_message_with_a_kind(void **state)
 {
     (void)state;
-    const struct msg_notification n = {"sync", "n-1", ENV, "github-prod", "conn-1", "github-app", 7};
+    const struct msg_notification n = {"sync", "n-1", ENV, "github-prod", "conn-1", "github-app", 7, NULL};
     rd_kafka_headers_t *h = msg_notification_encode(&n);
     struct msg_routed m;
     assert_null(msg_routed_decode(&m, h, NULL));
@@ -405,6 +406,46 @@ static void notification_is_a_routed_message_with_a_kind(void **state)
     char *key = msg_routed_key(ENV, "github-prod", NULL);
     assert_string_equal(key, ENV "/github-prod/");
     free(key);
+}
+
+#define TRACE "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+/* The traceparent travels as a typed field: set by the ingress on the raw message,
+ * replaced by each later hop, read only when valid. */
+static void the_trace_is_carried_and_replaced_per_hop(void **state)
+{
+    (void)state;
+    struct msg_raw_meta meta = {WID, ENV, "github-prod", "github-app", true, "POST", "/", "", "", 42, TRACE};
+    rd_kafka_headers_t *h = msg_raw_encode(&meta, 0);
+    struct msg_raw raw;
+    assert_null(msg_raw_decode(&raw, h));
+    assert_string_equal(raw.traceparent, TRACE);
+    msg_raw_free(&raw);
+
+    const char *hop = "00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01";
+    msg_routed_encode(h, "r-1", "conn-1", NULL);
+    msg_trace_encode(h, hop);
+    struct msg_routed m;
+    assert_null(msg_routed_decode(&m, h, NULL));
+    assert_string_equal(m.traceparent, hop); /* replaced, not added */
+    msg_routed_free(&m);
+
+    msg_trace_encode(h, "00-00000000000000000000000000000000-1111111111111111-01");
+    assert_null(msg_routed_decode(&m, h, NULL)); /* an invalid trace never refuses a message */
+    assert_string_equal(m.traceparent, "");
+    msg_routed_free(&m);
+    msg_trace_encode(h, NULL);
+    assert_null(msg_routed_decode(&m, h, NULL));
+    assert_string_equal(m.traceparent, "");
+    msg_routed_free(&m);
+    rd_kafka_headers_destroy(h);
+
+    const struct msg_notification n = {"sync", "n-1", ENV, "github-prod", "conn-1", "github-app", 7, hop};
+    h = msg_notification_encode(&n);
+    assert_null(msg_routed_decode(&m, h, NULL));
+    assert_string_equal(m.traceparent, hop);
+    msg_routed_free(&m);
+    rd_kafka_headers_destroy(h);
 }
 
 static void retry_round_trip_and_topic(void **state)
@@ -515,6 +556,7 @@ int main(void)
         cmocka_unit_test(notification_is_a_routed_message_with_a_kind),
         cmocka_unit_test(routed_nango_event_type),
         cmocka_unit_test(routed_verified_by_the_connection),
+        cmocka_unit_test(the_trace_is_carried_and_replaced_per_hop),
         cmocka_unit_test(retry_round_trip_and_topic),
         cmocka_unit_test(dead_letter_round_trip_and_redrive),
         cmocka_unit_test(rejected_round_trip_and_strip),

@@ -19,6 +19,11 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .name }}
 {{- end -}}
 
+{{/* The daemons the chart runs, space-separated: the four stages, and the API when enabled. */}}
+{{- define "hookline.daemons" -}}
+ingress router forwarder syncer{{ if .Values.api.enabled }} api{{ end }}
+{{- end -}}
+
 {{- define "hookline.image" -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
