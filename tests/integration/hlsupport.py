@@ -144,10 +144,13 @@ class CLI:
         args += ["--client-secret", client_secret] if client_secret else []
         return self.json(*args)
 
-    def connection(self, env_id, integration_key, connection_id, config, metadata=None):
+    def connection(self, env_id, integration_key, connection_id, config, metadata=None, secret=None):
+        """A connection; `secret`, its own webhook secret: what a connection that webhooks name
+        in their URL needs to get them (docs/providers.md, "Per-connection secrets")."""
         args = ["connection", "create", "--env", env_id, "--integration", integration_key,
                 "--id", connection_id, "--config", json.dumps(config)]
-        return self.json(*args, *(["--metadata", json.dumps(metadata)] if metadata else []))
+        return self.json(*args, *(["--metadata", json.dumps(metadata)] if metadata else []),
+                         *(["--secret", secret] if secret else []))
 
     def sign(self, provider, secret, body, *extra):
         """`hookline sign` output as {lower-case header name: value}."""
@@ -266,9 +269,9 @@ class App:
         self.integration = cli.integration(self.env["id"], self.key, provider, **{kind: self.secret})
         self.url = f"{stack.public_url}/webhook/{self.env['id']}/{self.key}"
 
-    def connect(self, config, metadata=None):
+    def connect(self, config, metadata=None, secret=None):
         connection_id = f"conn-{uid()}"
-        self.cli.connection(self.env["id"], self.key, connection_id, config, metadata)
+        self.cli.connection(self.env["id"], self.key, connection_id, config, metadata, secret)
         return connection_id
 
     def sign(self, body, **kw):

@@ -54,7 +54,7 @@ def test_twilio_form_signed_over_url_and_sorted_fields(cli, stack, receiver):
 def test_asana_handshake_echoes_the_hook_secret_then_events_verify(cli, stack, receiver):
     hook_secret = hashlib.sha256(uid().encode()).hexdigest()
     app = ProviderApp(cli, stack, receiver, "asana", hook_secret)
-    conn = app.connect({})
+    conn = app.connect({}, secret=hook_secret)   # named in the URL: it proves it with its own secret
     url = app.url + "?nangoConnectionId=" + conn
     r = post(url, b"", {"X-Hook-Secret": hook_secret})
     assert r.status_code == 200 and r.headers.get("X-Hook-Secret") == hook_secret, \
