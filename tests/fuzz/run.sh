@@ -25,13 +25,14 @@ CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,
 
 # Sources each target needs besides its harness.
 declare -A SOURCES=(
-    [fuzz_provider]="$(echo providers/*.c) common/crypto.c"
-    [fuzz_signed_mutation]="$(echo providers/*.c) common/crypto.c"
+    [fuzz_provider]="$(echo providers/*.c) common/crypto.c common/json_scan.c"
+    [fuzz_signed_mutation]="$(echo providers/*.c) common/crypto.c common/json_scan.c"
     [fuzz_envelope]="common/envelope.c common/crypto.c"
-    [fuzz_ingress]="ingress/request.c $(echo providers/*.c) common/crypto.c common/ids.c common/ident.c common/log.c common/config.c"
+    [fuzz_ingress]="ingress/request.c $(echo providers/*.c) common/crypto.c common/json_scan.c common/ids.c common/ident.c common/log.c common/config.c"
+    [fuzz_json_scan]="common/json_scan.c"
     [fuzz_routed]="forwarder/request.c common/envelope.c common/msg.c common/ident.c common/ids.c common/quarantine.c common/crypto.c common/log.c common/clock.c"
 )
-TARGETS="fuzz_provider fuzz_signed_mutation fuzz_envelope fuzz_ingress fuzz_routed"
+TARGETS="fuzz_provider fuzz_signed_mutation fuzz_envelope fuzz_ingress fuzz_routed fuzz_json_scan"
 
 if ! PKG_CFLAGS=$(pkg-config --cflags "${PKGS[@]}") || ! PKG_LIBS=$(pkg-config --libs "${PKGS[@]}"); then
     echo "fuzz: pkg-config cannot find the libraries (${PKGS[*]}); run make deps" >&2
