@@ -139,7 +139,7 @@ profile() {
     command -v jcmd >/dev/null 2>&1 && jcmd "$(pid_of kafka)" Compiler.perfmap >/dev/null 2>&1 || true
     for name in ingress router forwarder kafka; do
         [ -s "$OUT/profile-$name.data" ] || continue
-        perf script -i "$OUT/profile-$name.data" 2>/dev/null |
+        perf script --no-inline -i "$OUT/profile-$name.data" 2>/dev/null |
             python3 "$B/flamegraph.py" --title "hookline-$name during $(quote "$@" | cut -c1-60)..." \
                 --svg "$OUT/profile-$name.svg" --top "$OUT/profile-$name.top.txt"
         rm -f "$OUT/profile-$name.data"
