@@ -214,6 +214,7 @@ run: deps
 
 # Benchmarks: each figure is reported next to a baseline measured in the same run.
 bench: deps
+	sh bench/install-deps.sh
 	$(MAKE) all
 	sh bench/run.sh
 

@@ -6,7 +6,9 @@
 Answers every request 200 {"ok":true} on keep-alive HTTP/1.1 connections. POSTs to
 /hook* are counted as deliveries (with their distinct webhook-id values, and the wall
 clock time of the first and last); other POSTs (the wrk baseline) only as a count.
-GET /stats returns those figures as JSON, GET /reset zeroes them. Bodies must carry Content-Length (libcurl
+A delivery carrying `X-Bench-Sent: <Unix seconds>` (bench/openloop.py sets it; the
+forwarder passes it on) adds now minus that to the latencies, whose p50/p99/p99.9 GET
+/stats reports as latency_ms. GET /stats returns those figures as JSON, GET /reset zeroes them. Bodies must carry Content-Length (libcurl
 and wrk both send it); a chunked request is answered 411 and the connection closed.
 """
 import argparse
@@ -17,7 +19,19 @@ import time
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}"
 stats = {"deliveries": 0, "first": None, "last": None, "other": 0}
 ids = set()
+latencies = []  # seconds from X-Bench-Sent to arrival, of the deliveries since the last reset
 DELAY = 0.0
+
+
+def latency_summary():
+    """p50/p99/p99.9/max of the latencies in ms, or None without any."""
+    if not latencies:
+        return None
+    s = sorted(latencies)
+
+    def pct(q):
+        return round(s[min(len(s) - 1, int(q * len(s)))] * 1000, 3)
+    return {"count": len(s), "p50": pct(0.50), "p99": pct(0.99), "p99_9": pct(0.999), "max": round(s[-1] * 1000, 3)}
 
 
 def header_value(head, name):
@@ -53,8 +67,9 @@ class Conn(asyncio.Protocol):
             if method == "get" and path == "/reset":
                 stats.update(deliveries=0, first=None, last=None, other=0)
                 ids.clear()
+                latencies.clear()
             elif method == "get" and path == "/stats":
-                body = json.dumps(dict(stats, distinct_ids=len(ids))).encode()
+                body = json.dumps(dict(stats, distinct_ids=len(ids), latency_ms=latency_summary())).encode()
                 out = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
                     len(body), body)
             elif method == "post" and path.startswith("/hook"):
@@ -63,6 +78,9 @@ class Conn(asyncio.Protocol):
                 stats["first"] = stats["first"] or now
                 stats["last"] = now
                 ids.add(header_value(head, "webhook-id:"))
+                sent = header_value(head, "x-bench-sent:")
+                if sent:
+                    latencies.append(now - float(sent))
             else:
                 stats["other"] += 1
             if DELAY and method == "post":  # a slower app: answers in order, each DELAY late

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Turns what bench/run.sh leaves in build/bench into results.md (printed on stdout)."""
+"""Turns what bench/run.sh leaves in build/bench into results.md (printed on stdout) and
+results.json (the same figures, machine-readable, written next to it)."""
 import glob
 import json
 import os
@@ -75,6 +76,7 @@ def rounds_ratio(num, den):
 
 
 healthz, hook, close = rounds("healthz"), rounds("webhook"), rounds("webhook_close")
+responder = rounds("responder")
 rc32, rc1, rcd = load("receiver.json"), load("receiver_c1.json"), load("receiver_cdest.json")
 per_dest = os.environ.get("BENCH_PER_DEST", "?")
 sender, pipe, drain = load("sender.txt"), load("pipeline.txt"), load("drain.txt")
@@ -88,7 +90,10 @@ L = ["# hookline benchmarks", "",
      f"| 1 | ingress: signed GitHub App webhook POST, keep-alive (`webhook.N`) | {rounds_cell(hook)} "
      f"| ingress admin `GET /healthz` (`healthz.N`): {rounds_cell(healthz)} | {rounds_ratio(hook, healthz)} |",
      f"| 2 | ingress: the same, `Connection: close` (`webhook_close.N`) | {rounds_cell(close)} "
-     f"| webhook keep-alive (1) | {rounds_ratio(close, hook)} |"]
+     f"| webhook keep-alive (1) | {rounds_ratio(close, hook)} |",
+     f"| 1r | ingress webhook (1) against the trivial responder (`bench/responder.c`, same thread model, "
+     f"reads the body, answers 200) | {rounds_cell(hook)} | responder (`responder.N`): {rounds_cell(responder)} "
+     f"| {rounds_ratio(hook, responder)} |"]
 if pipe:
     L.append(
         f"| 3 | end to end: ingress → Kafka → router → forwarder → receiver, N={pipe['sent']:,} (`pipeline`) "
@@ -107,6 +112,16 @@ if drain:
         f"(`receiver_cdest`): {wrk_cell(rcd)}; on one connection (`receiver_c1`): {wrk_cell(rc1)} "
         f"| {ratio(drain['delivered_per_s'], rcd and rcd['rps'])} of the receiver "
         f"({ratio(drain['delivered_per_s'], rc1 and rc1['rps'])} of one connection) |")
+lat = {pct: load(f"latency.{pct}.txt") for pct in (25, 50, 90)}
+for pct, r in lat.items():
+    if r and r.get("latency_ms"):
+        m = r["latency_ms"]
+        L.append(
+            f"| 3d | end-to-end latency, open loop at {pct}% of (3): {r['offered_per_s']:,.0f}/s offered, "
+            f"{r['achieved_per_s']:,.0f}/s sent (`latency.{pct}`) | p50 {m['p50']:.1f} ms, p99 {m['p99']:.1f} ms, "
+            f"p99.9 {m['p99_9']:.1f} ms, max {m['max']:.1f} ms over {m['count']:,} deliveries; "
+            f"answers {r['statuses']}, delivered {r['delivered']:,} of {r['accepted']:,} accepted "
+            f"| due time at the sender → receipt by the app | |")
 slow, slow_c1, slow_drain = load("slow.json"), load("slow_c1.json"), load("slow_drain.txt")
 if slow_drain:
     L.append(
@@ -129,30 +144,49 @@ procs = {}  # name -> tag -> (time, CPU seconds, VmHWM kB)
 try:
     with open(os.path.join(out, "procs.txt")) as f:
         for line in f:
-            tag, when, name, pid, ticks, hwm = line.split()
-            procs.setdefault(name, {})[tag] = (float(when), int(ticks) / os.sysconf("SC_CLK_TCK"), int(hwm))
+            tag, when, name, pid, ticks, hwm, *rss = line.split()
+            procs.setdefault(name, {})[tag] = (float(when), int(ticks) / os.sysconf("SC_CLK_TCK"), int(hwm),
+                                               int(rss[0]) if rss else None)
 except OSError:
     pass
 
 
-def cpu(name, pairs, webhooks):
-    """CPU seconds used between snapshot pairs, and per webhook of the phase."""
+def cpu_us(name, pairs, webhooks):
+    """CPU µs per webhook used between snapshot pairs, or None."""
     p = procs.get(name, {})
     pairs = [(p[a], p[b]) for a, b in pairs if a in p and b in p]
     if not pairs or not webhooks:
-        return "-"
-    used = sum(b[1] - a[1] for a, b in pairs)
-    return f"{used:.2f} s, {used / webhooks * 1e6:,.0f} µs/webhook"
+        return None
+    return sum(b[1] - a[1] for a, b in pairs) / webhooks * 1e6
+
+
+def cpu(name, pairs, webhooks):
+    """CPU seconds used between snapshot pairs, and per webhook of the phase."""
+    us = cpu_us(name, pairs, webhooks)
+    return "-" if us is None else f"{us * webhooks / 1e6:.2f} s, {us:,.0f} µs/webhook"
 
 
 hook_pairs = [(f"webhook_start.{r}", f"webhook_end.{r}") for r in hook]
-L += ["", "| process | peak RSS (VmHWM) | CPU during 3 (end to end) | CPU during 3b (drain) "
-      "| CPU during 1 (webhook keep-alive, all rounds) |", "| --- | --- | --- | --- | --- |"]
+L += ["", "| process | idle RSS | peak RSS (VmHWM) | CPU during 3 (end to end) | CPU during 3b (drain) "
+      "| CPU during 1 (webhook keep-alive, all rounds) |", "| --- | --- | --- | --- | --- | --- |"]
 for name, p in procs.items():
-    L.append(f"| {name} | {max(v[2] for v in p.values()) / 1024:.1f} MiB "
+    idle = p.get("idle", (0, 0, 0, None))[3]
+    L.append(f"| {name} | {'-' if idle is None else f'{idle / 1024:.1f} MiB'} "
+             f"| {max(v[2] for v in p.values()) / 1024:.1f} MiB "
              f"| {cpu(name, [('pipeline_start', 'pipeline_end')], pipe and pipe['sent'])} "
              f"| {cpu(name, [('drain_start', 'drain_end')], drain and drain['delivered'])} "
              f"| {cpu(name, hook_pairs, sum(w['requests'] for w in hook.values()))} |")
+pipe_n = pipe and pipe["sent"]
+hook_n = sum(w["requests"] for w in hook.values())
+e2e = {name: cpu_us(name, [("pipeline_start", "pipeline_end")], pipe_n) for name in procs}
+ing = {name: cpu_us(name, hook_pairs, hook_n) for name in ("ingress", "kafka")}
+ours = sum(v for k, v in e2e.items() if v and k in ("ingress", "router", "forwarder", "syncer"))
+if e2e.get("kafka") and ours:
+    L += ["", f"Broker share of the CPU end to end (3): {e2e['kafka']:,.0f} µs/webhook, "
+          f"{e2e['kafka'] / (e2e['kafka'] + ours) * 100:.0f}% of hookline's daemons plus the broker "
+          f"({ours:,.0f} µs/webhook in ingress, router, forwarder, syncer)."]
+if ing.get("kafka") and ing.get("ingress"):
+    L += ["", f"Ingress alone (1): ingress {ing['ingress']:,.1f} µs/webhook, broker {ing['kafka']:,.1f} µs/webhook."]
 started = procs.get("forwarder", {}).get("drain_start")
 if started and drain and drain.get("first"):
     L += ["", f"The restarted forwarder answered /readyz (`stack.sh start forwarder` returned) "
@@ -168,3 +202,31 @@ L += ["stack: sh %s/deploy/local/stack.sh down --purge   # always, on exit" % os
       "```", "", "Raw outputs: build/bench/NAME.txt (wrk's own report, send.py's JSON); daemon log tails: "
       "build/bench/stack-*.log."]
 print("\n".join(L))
+
+
+def median_ratio(num, den):
+    rs = [num[r]["rps"] / den[r]["rps"] for r in sorted(num) if r in den and den[r]["rps"]]
+    return statistics.median(rs) if rs else None
+
+
+def median_rps(res):
+    return statistics.median(w["rps"] for w in res.values()) if res else None
+
+
+summary = {
+    "git": rev, "host": platform.node(), "cpus": os.cpu_count(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    "ingress": {"webhook_rps": median_rps(hook), "healthz_rps": median_rps(healthz),
+                "responder_rps": median_rps(responder), "close_rps": median_rps(close),
+                "ratio_to_healthz": median_ratio(hook, healthz), "ratio_to_responder": median_ratio(hook, responder),
+                "cpu_us_per_webhook": ing.get("ingress"), "broker_cpu_us_per_webhook": ing.get("kafka")},
+    "end_to_end": {"delivered_per_s": pipe and pipe["delivered_per_s"],
+                   "receiver_rps": rc32 and rc32["rps"],
+                   "ratio_to_receiver": pipe and rc32 and pipe["delivered_per_s"] / rc32["rps"],
+                   "cpu_us_per_webhook": e2e, "latency": {str(k): v for k, v in lat.items()}},
+    "forwarder_drain": drain and {"delivered_per_s": drain["delivered_per_s"],
+                                  "receiver_cdest_rps": rcd and rcd["rps"]},
+    "rss_kib": {name: {"idle": p.get("idle", (0, 0, 0, None))[3], "peak": max(v[2] for v in p.values())}
+                for name, p in procs.items()},
+}
+with open(os.path.join(out, "results.json"), "w") as f:
+    json.dump(summary, f, indent=2)

@@ -14,37 +14,53 @@
 #      forwarder may use per destination (HOOKLINE_FORWARDER_MAX_PER_DESTINATION, 16)
 #   3c. the same against an app that answers BENCH_SLOW_MS (200) late: the forwarder's
 #      rate vs what that app serves to wrk with the same number of connections
-#   4. peak RSS (VmHWM) and CPU time of each process
-# 3 runs first, on empty topics. 1 and 2 run last, with the router and forwarder stopped
+#   3d. end-to-end latency (the sender's due time to the app's receipt) p50/p99/p99.9 at
+#      25%, 50% and 90% of the rate measured in 3, offered open-loop (bench/openloop.py)
+#   4. idle RSS, peak RSS (VmHWM) and CPU time of each process (the broker's share too)
+#   5. profiles (BENCH_PROFILE=1, the default when perf is there): perf samples of the
+#      ingress, router, forwarder and broker during an end-to-end load, drawn as flame
+#      graphs (bench/flamegraph.py) in build/bench/profile-*.svg, top functions in *.top.txt;
+#      after 3c, before 1 and 2
+# 3 runs first, on empty topics. 1 and 2 run with the router and forwarder stopped
 # (the backlog they write is not delivered meanwhile: ingress and Kafka alone), in
-# BENCH_ROUNDS interleaved rounds; each round's ratio is of its own pair, the median is
-# reported.
+# BENCH_ROUNDS interleaved rounds next to the trivial responder (bench/responder.c: the
+# same libmicrohttpd thread model, reads the body, answers 200) and /healthz; each
+# round's ratio is of its own pair, the median is reported.
 #
 # Settings: BENCH_THREADS (2) BENCH_CONNS (32) BENCH_DURATION (10s) BENCH_N (5000)
-# BENCH_ROUNDS (3) BENCH_SLOW_MS (200; 0 skips 3c) BENCH_SLOW_N (800), HOOKLINE_PORT_OFFSET
-# (200). Every load is bounded: wrk by -d and `timeout`, send.py by its count and its
-# deadlines.
+# BENCH_ROUNDS (3) BENCH_SLOW_MS (200; 0 skips 3c) BENCH_SLOW_N (800) BENCH_LAT_SECONDS (10)
+# BENCH_PROFILE (1 when perf is installed) BENCH_PROFILE_N (20000), HOOKLINE_PORT_OFFSET
+# (50: between the offsets 0, 100, ... 900 that test stacks use, so a bench runs next to
+# them). Every load is bounded: wrk by -d and `timeout`, send.py by its count and its
+# deadlines, openloop.py by its rate and seconds, perf by the load it samples.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=$ROOT/bench
 OUT=$ROOT/build/bench
 export HOOKLINE_STACK_DIR="$ROOT/.stack-bench" HOOKLINE_BIN_DIR="$ROOT/build/release/bin"
-export HOOKLINE_PORT_OFFSET="${HOOKLINE_PORT_OFFSET:-200}"
+export HOOKLINE_PORT_OFFSET="${HOOKLINE_PORT_OFFSET:-50}"
 STACK=$ROOT/deploy/local/stack.sh
 HL=$HOOKLINE_BIN_DIR/hookline
 T=${BENCH_THREADS:-2} C=${BENCH_CONNS:-32} D=${BENCH_DURATION:-10s} N=${BENCH_N:-5000}
 ROUNDS=${BENCH_ROUNDS:-3} SLOW_MS=${BENCH_SLOW_MS:-200} SLOW_N=${BENCH_SLOW_N:-800}
+LAT_S=${BENCH_LAT_SECONDS:-10} PROFILE_N=${BENCH_PROFILE_N:-20000}
+if command -v perf >/dev/null 2>&1; then PROFILE=${BENCH_PROFILE:-1}; else PROFILE=${BENCH_PROFILE:-0}; fi
 # The forwarder's requests in flight per destination: the fair baseline's connection count.
 PER_DEST=${HOOKLINE_FORWARDER_MAX_PER_DESTINATION:-16}
 export HOOKLINE_FORWARDER_MAX_PER_DESTINATION=$PER_DEST
 RECEIVER_PORT=$((8490 + HOOKLINE_PORT_OFFSET)) SLOW_PORT=$((8491 + HOOKLINE_PORT_OFFSET))
-RECEIVER=http://127.0.0.1:$RECEIVER_PORT SLOW=http://127.0.0.1:$SLOW_PORT
+RESPONDER_PORT=$((8492 + HOOKLINE_PORT_OFFSET))
+RECEIVER=http://127.0.0.1:$RECEIVER_PORT SLOW=http://127.0.0.1:$SLOW_PORT RESPONDER=http://127.0.0.1:$RESPONDER_PORT
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 command -v wrk >/dev/null || die "wrk not found (Debian: apt-get install wrk)"
 [ -x "$HL" ] || die "$HL not built (make all)"
+RESPONDER_BIN=$ROOT/build/bench-tools/responder
+mkdir -p "$(dirname "$RESPONDER_BIN")"
+cc -O2 -Wall -Wextra -o "$RESPONDER_BIN" "$B/responder.c" $(pkg-config --cflags --libs libmicrohttpd) ||
+    die "cannot build bench/responder.c"
 
 RECEIVER_PID= RECEIVER_PIDS=
 cleanup() {
@@ -90,16 +106,45 @@ stack() {
     sh "$STACK" "$@"
 }
 pid_of() { cat "$HOOKLINE_STACK_DIR/$1.pid" 2>/dev/null || true; }
-# snapshot TAG: time, CPU ticks (utime+stime) and VmHWM (kB) of each process, to procs.txt.
+# snapshot TAG: time, CPU ticks (utime+stime), VmHWM and VmRSS (kB) of each process, to
+# procs.txt.
 snapshot() {
     now=$(date +%s.%N)
-    for name in ingress router forwarder kafka receiver; do
+    for name in ingress router forwarder syncer kafka receiver; do
         if [ "$name" = receiver ]; then pid=$RECEIVER_PID; else pid=$(pid_of "$name"); fi
         [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || continue
         ticks=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')
         hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
-        echo "$1 $now $name $pid $ticks $hwm" >>"$OUT/procs.txt"
+        rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
+        echo "$1 $now $name $pid $ticks $hwm $rss" >>"$OUT/procs.txt"
     done
+}
+# profile LOAD...: runs LOAD while perf samples the ingress, router, forwarder and broker
+# (cpu-clock, 199 Hz, DWARF call chains), then draws each one's flame graph.
+profile() {
+    echo "profile: perf record -e cpu-clock -F 199 --call-graph dwarf,8192 -p PID (ingress router forwarder kafka) during: $(quote "$@")" >>"$OUT/commands.txt"
+    perf_pids=
+    for name in ingress router forwarder kafka; do
+        pid=$(pid_of "$name")
+        [ -n "$pid" ] || continue
+        perf record -q -e cpu-clock -F 199 --call-graph dwarf,8192 -p "$pid" -o "$OUT/profile-$name.data" \
+            >"$OUT/profile-$name.log" 2>&1 &
+        perf_pids="$perf_pids $!"
+    done
+    sleep 1
+    "$@" >"$OUT/profile-load.txt" 2>&1 || say "profile load failed: $(tail -n 3 "$OUT/profile-load.txt")"
+    for pid in $perf_pids; do kill -INT "$pid" 2>/dev/null || true; done
+    for pid in $perf_pids; do wait "$pid" || true; done
+    # The broker's JIT-compiled methods get names from the map the JVM writes on request.
+    command -v jcmd >/dev/null 2>&1 && jcmd "$(pid_of kafka)" Compiler.perfmap >/dev/null 2>&1 || true
+    for name in ingress router forwarder kafka; do
+        [ -s "$OUT/profile-$name.data" ] || continue
+        perf script --no-inline -i "$OUT/profile-$name.data" 2>/dev/null |
+            python3 "$B/flamegraph.py" --title "hookline-$name during $(quote "$@" | cut -c1-60)..." \
+                --svg "$OUT/profile-$name.svg" --top "$OUT/profile-$name.top.txt"
+        rm -f "$OUT/profile-$name.data"
+    done
+    rm -f "/tmp/perf-$(pid_of kafka).map"
 }
 
 # ---- stack, receiver, tenant ------------------------------------------------------------
@@ -141,6 +186,9 @@ json_get() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1
 
 start_receiver "$RECEIVER_PORT"
 RECEIVER_PID=${RECEIVER_PIDS# }
+echo "setup: $RESPONDER_BIN $RESPONDER_PORT ${HOOKLINE_INGRESS_THREADS:-2}" >>"$OUT/commands.txt"
+"$RESPONDER_BIN" "$RESPONDER_PORT" "${HOOKLINE_INGRESS_THREADS:-2}" >"$OUT/responder.log" 2>&1 &
+RECEIVER_PIDS="$RECEIVER_PIDS $!"
 SECRET=bench-secret-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 WEBHOOK=$(tenant bench "$RECEIVER/hook")
 
@@ -161,6 +209,9 @@ print(json.dumps({"ref": "refs/heads/main", "before": "0" * 40, "after": "%040x"
 echo "setup: X-GitHub-Event/X-GitHub-Delivery + $HL sign --provider github-app --secret $SECRET <$OUT/body.json >$OUT/headers.txt" >>"$OUT/commands.txt"
 say "body $(wc -c <"$OUT/body.json") bytes, webhook URL $WEBHOOK"
 
+sleep 2 # the daemons settle after their start and the tenant's first lookups
+snapshot idle
+
 # Smoke test, then a warm-up (the broker's JIT, the caches): N webhooks end to end, not measured.
 run smoke timeout 60 python3 "$B/send.py" --url "$WEBHOOK" --body "$OUT/body.json" \
     --headers "$OUT/headers.txt" --receiver "$RECEIVER" -n 1 -c 1 --deliver-timeout 30
@@ -179,6 +230,15 @@ snapshot pipeline_start
 run pipeline timeout 600 python3 "$B/send.py" --url "$WEBHOOK" --body "$OUT/body.json" \
     --headers "$OUT/headers.txt" --receiver "$RECEIVER" -n "$N" -c "$C"
 snapshot pipeline_end
+
+# ---- 3d. end-to-end latency, open loop at fractions of the rate measured in 3 -------------
+MAX_RATE=$(python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["delivered_per_s"])' "$OUT/pipeline.txt")
+for pct in 25 50 90; do
+    rate=$(python3 -c "print(round($MAX_RATE * $pct / 100, 1))")
+    curl -fsS -o /dev/null "$RECEIVER/reset"
+    run "latency.$pct" timeout 300 python3 "$B/openloop.py" --url "$WEBHOOK" --body "$OUT/body.json" \
+        --headers "$OUT/headers.txt" --receiver "$RECEIVER" --rate "$rate" --seconds "$LAT_S" -c 100
+done
 
 # ---- 3b. the forwarder alone: N webhooks wait in Kafka, then it starts -------------------
 stack stop forwarder
@@ -204,6 +264,12 @@ if [ "$SLOW_MS" != 0 ]; then
     stack start forwarder
     run slow_drain timeout 600 python3 "$B/send.py" --drain --receiver "$SLOW" -n "$SLOW_N"
 fi
+# ---- 5. profiles (perf's own cost touches no figure: the loads measured ran before or after) --
+if [ "$PROFILE" = 1 ]; then
+    curl -fsS -o /dev/null "$RECEIVER/reset"
+    profile timeout 600 python3 "$B/send.py" --url "$WEBHOOK" --body "$OUT/body.json" \
+        --headers "$OUT/headers.txt" --receiver "$RECEIVER" -n "$PROFILE_N" -c "$C" --deliver-timeout 120
+fi
 curl -fsS "http://127.0.0.1:$HOOKLINE_STACK_ROUTER_ADMIN_PORT/metrics" >"$OUT/router.metrics"
 stack stop router
 stack stop forwarder
@@ -212,6 +278,7 @@ stack stop forwarder
 bench_wrk warmup_webhook "$OUT/body.json" "$OUT/headers.txt" -t"$T" -c"$C" -d5s "$WEBHOOK"
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
+    bench_wrk "responder.$r" "$OUT/body.json" "$OUT/headers.txt" -t"$T" -c"$C" -d"$D" "$RESPONDER/webhook"
     bench_wrk "healthz.$r" "" "" -t"$T" -c"$C" -d"$D" "$INGRESS_ADMIN/healthz"
     snapshot "webhook_start.$r"
     bench_wrk "webhook.$r" "$OUT/body.json" "$OUT/headers.txt" -t"$T" -c"$C" -d"$D" "$WEBHOOK"
@@ -222,6 +289,7 @@ while [ "$r" -le "$ROUNDS" ]; do
 done
 snapshot end
 curl -fsS "$INGRESS_ADMIN/metrics" >"$OUT/ingress.metrics"
+
 
 BENCH_SLOW_MS=$SLOW_MS BENCH_PER_DEST=$PER_DEST python3 "$B/report.py" "$OUT" | tee "$OUT/results.md"
 say "results in $OUT/results.md"

@@ -6,7 +6,9 @@
     python3 bench/send.py --drain --receiver RECEIVER_URL [-n 5000] [--deliver-timeout 300]
 
 Sends N POSTs of the body (plus the 'Name: value' lines of --headers) over C keep-alive
-connections, one request at a time per connection as wrk does, counting the answers by
+connections, one request at a time per connection as wrk does, each with its own
+X-GitHub-Delivery (a provider's event id: the router drops a repeated one as a
+duplicate, so a fixed one would deliver a single webhook), counting the answers by
 status; then polls bench/receiver.py's GET /stats until it has one delivery per
 accepted webhook, or nothing new came for 30 s, or --deliver-timeout passed
 (--deliver-timeout 0: do not wait). Prints one JSON object; times are wall clock, shared
@@ -18,6 +20,7 @@ import argparse
 import asyncio
 import json
 import time
+import uuid
 import urllib.parse
 import urllib.request
 
@@ -39,8 +42,9 @@ async def read_answer(reader):
 
 async def send_all(url, body, headers, n, conns, deadline):
     u = urllib.parse.urlsplit(url)
-    head = f"POST {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\nContent-Type: application/json\r\n"
-    request = (head + "".join(h + "\r\n" for h in headers) + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    head = (f"POST {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\nContent-Type: application/json\r\n"
+            + "".join(h + "\r\n" for h in headers if not h.lower().startswith("x-github-delivery:"))
+            + f"Content-Length: {len(body)}\r\n").encode()
     left, statuses = [n], {}
 
     async def one_connection():
@@ -48,7 +52,7 @@ async def send_all(url, body, headers, n, conns, deadline):
         try:
             while left[0] > 0 and time.monotonic() < deadline:
                 left[0] -= 1
-                writer.write(request)
+                writer.write(head + b"X-GitHub-Delivery: %s\r\n\r\n" % str(uuid.uuid4()).encode() + body)
                 try:
                     status = await asyncio.wait_for(read_answer(reader), 15)
                 except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError):

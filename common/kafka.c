@@ -177,6 +177,16 @@ int kafka_commit_stored(rd_kafka_t *rk)
     return err && err != RD_KAFKA_RESP_ERR__NO_OFFSET ? -1 : 0;
 }
 
+int kafka_commit_stored_every(rd_kafka_t *rk, int min_interval_ms)
+{
+    static _Thread_local double last_commit;
+    double now = clock_mono_s();
+    if (now - last_commit < (double)min_interval_ms / 1000)
+        return 0;
+    last_commit = now;
+    return kafka_commit_stored(rk);
+}
+
 bool kafka_reachable(rd_kafka_t *rk, int timeout_ms)
 {
     const struct rd_kafka_metadata *md = NULL;
@@ -253,9 +263,11 @@ size_t kafka_poll_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch, size_t
     double deadline = clock_mono_s() + (double)window_ms / 1000;
     while (n < max && !signals_stopping()) {
         int wait_ms = (int)((deadline - clock_mono_s()) * 1000);
+        if (n > 0 && wait_ms > KAFKA_BATCH_GAP_MS)
+            wait_ms = KAFKA_BATCH_GAP_MS;
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(consumer, wait_ms > 0 ? wait_ms : 0);
         if (!rkm) {
-            if (wait_ms <= 0)
+            if (wait_ms <= 0 || n > 0) /* the window passed, or the gap after a message */
                 break;
             continue;
         }

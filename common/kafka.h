@@ -59,8 +59,20 @@ int kafka_store_next_offset(rd_kafka_t *rk, const char *topic, int32_t partition
  * stored is not an error). */
 int kafka_commit_stored(rd_kafka_t *rk);
 
-/* Consumes up to max messages, or what arrives within window_ms (less when a stop is
- * requested), into batch; consumer errors are logged and skipped. Returns how many. */
+/* kafka_commit_stored at most once per min_interval_ms on this thread: a consumer that
+ * finishes many small batches a second asks for a commit (a write the broker replicates)
+ * every interval, not every batch; what it skips, the next call, the auto commit or the
+ * consumer's close commits. A crash then re-reads at most the batches of one interval. */
+int kafka_commit_stored_every(rd_kafka_t *rk, int min_interval_ms);
+/* The batch consumers' interval: half the auto commit's (auto.commit.interval.ms 200). */
+#define KAFKA_BATCH_COMMIT_MS 100
+
+/* Consumes up to max messages into batch: waits up to window_ms for the first, then takes
+ * those that follow with no gap over KAFKA_BATCH_GAP_MS (less when a stop is requested).
+ * A batch is thus what came while the previous one was being worked on: small and quick
+ * when traffic is light, up to max under load, never a whole window's wait per batch.
+ * Consumer errors are logged and skipped. Returns how many. */
+#define KAFKA_BATCH_GAP_MS 2
 size_t kafka_poll_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch, size_t max, int window_ms);
 
 /* Waits ms milliseconds (less when a stop is requested) without leaving the group: a

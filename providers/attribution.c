@@ -25,6 +25,8 @@
  */
 #include "providers/provider_impl.h"
 
+#include "common/json_scan.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -783,6 +785,42 @@ int attribution_split(const struct provider *p, const struct webhook_request *re
     return rc;
 }
 
+/* The first body identifier read by json_scan (no parse): 1 with f filled, 0 when no
+ * body identifier is there, -1 when only a full parse can tell. For a plain JSON object
+ * body of one event; the ingress reads every webhook's ordering key this way. */
+static int scan_body_id(const struct attr_spec *a, const struct webhook_request *req, struct found *f)
+{
+    const char *s = req->body ? (const char *)req->body : "";
+    size_t i = skip_ws(s, req->body ? req->body_len : 0, 0);
+    if (a->batch || i >= req->body_len || s[i] != '{')
+        return -1;
+    for (int k = 0; k < ATTR_MAX_IDS && a->ids[k].name; k++) {
+        if (request_level(&a->ids[k]))
+            continue;
+        const char *v;
+        size_t vlen;
+        enum json_scan_result r = json_scan_path(s, req->body_len, a->ids[k].name, &v, &vlen);
+        if (r == JSON_SCAN_UNSURE)
+            return -1;
+        if (r == JSON_SCAN_ABSENT)
+            continue;
+        /* As id_in_json: a string transformed as the row says, an integer as it is. */
+        if ((f->value = id_from(v, vlen, r == JSON_SCAN_STRING ? a->ids[k].transform : ATTR_AS_IS))) {
+            f->which = k;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static bool has_body_id(const struct attr_spec *a)
+{
+    for (int k = 0; k < ATTR_MAX_IDS && a->ids[k].name; k++)
+        if (!request_level(&a->ids[k]))
+            return true;
+    return false;
+}
+
 size_t attribution_ordering_key(const struct provider *p, const struct webhook_request *req, char *out, size_t outlen)
 {
     const struct attr_spec *a = &p->attr;
@@ -790,7 +828,10 @@ size_t attribution_ordering_key(const struct provider *p, const struct webhook_r
         return 0;
     struct found f;
     find_id(a, req, NULL, true, false, &f);
-    json_t *root = f.value || !reads_body(a) ? NULL : body_root(a, req, NULL, 0);
+    bool parse = !f.value && has_body_id(a) && a->body != ATTR_BODY_NONE;
+    if (parse && scan_body_id(a, req, &f) >= 0)
+        parse = false;
+    json_t *root = parse ? body_root(a, req, NULL, 0) : NULL;
     if (root && a->batch && !single_event(a, root)) {
         struct span ignored;
         json_t *arr = batch_array(a, req, root, &ignored, NULL, 0);

@@ -69,7 +69,8 @@ static int route_with_retry(rd_kafka_t *consumer, const rd_kafka_message_t *rkm)
     return rc;
 }
 
-/* One batch: consume up to batch_size messages (or what came within 100 ms), route
+/* One batch: consume up to batch_size messages (what came while the last batch was
+ * routed, or the first within 100 ms: kafka_poll_batch), route
  * them, wait for every output's acknowledgement, then store and commit the inputs'
  * offsets. */
 static int run_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch)
@@ -85,9 +86,10 @@ static int run_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch)
             log_warn(NULL, "kafka: cannot store offset (partition revoked?)");
         rd_kafka_message_destroy(batch[i]);
     }
-    /* Committed now, not at the next auto commit: a crash re-routes only the batch in
-     * progress, not every batch acknowledged since the last commit. */
-    if (rc == 0 && done > 0 && kafka_commit_stored(consumer) < 0)
+    /* Committed within KAFKA_BATCH_COMMIT_MS, not per batch (under load a batch is a few
+     * milliseconds of traffic, and each commit is a replicated write on the broker): a
+     * crash re-routes at most that interval's batches, under the same deterministic ids. */
+    if (rc == 0 && done > 0 && kafka_commit_stored_every(consumer, KAFKA_BATCH_COMMIT_MS) < 0)
         log_warn(NULL, "kafka: cannot ask for a commit (the auto commit will do it)");
     return rc == 0 && done == n ? 0 : -1;
 }

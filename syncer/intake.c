@@ -302,8 +302,9 @@ int intake_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch)
             log_warn(NULL, "kafka: cannot store offset (partition revoked?)");
         rd_kafka_message_destroy(batch[i]);
     }
-    /* Committed at once: a crash re-reads only the batch in progress. */
-    if (rc == 0 && n > 0 && kafka_commit_stored(consumer) < 0)
+    /* Committed soon: a crash re-reads only the batches of the last commit interval
+     * (their runs exist already, so nothing is created twice). */
+    if (rc == 0 && n > 0 && kafka_commit_stored_every(consumer, KAFKA_BATCH_COMMIT_MS) < 0)
         log_warn(NULL, "kafka: cannot ask for a commit (the auto commit will do it)");
     poison_clear(&poison);
     free(poison.why);

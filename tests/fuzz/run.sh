@@ -26,7 +26,7 @@ CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,
 # Sources each target needs besides its harness. The providers need the remote key
 # store (published keys; never started in a fuzz run, so nothing is fetched).
 REMOTE_KEYS="common/remote_keys.c common/outbound.c common/ssrf.c common/metrics.c common/clock.c"
-PROVIDER_DEPS="common/crypto.c common/json_depth.c common/log.c $REMOTE_KEYS"
+PROVIDER_DEPS="common/crypto.c common/json_depth.c common/json_scan.c common/log.c $REMOTE_KEYS"
 declare -A SOURCES=(
     [fuzz_provider]="$(echo providers/*.c) $PROVIDER_DEPS"
     [fuzz_signed_mutation]="$(echo providers/*.c) $PROVIDER_DEPS"
@@ -36,8 +36,9 @@ declare -A SOURCES=(
     [fuzz_form_sig]="$(echo providers/*.c) $PROVIDER_DEPS"
     [fuzz_routed]="forwarder/request.c common/envelope.c common/msg.c common/ident.c common/ids.c common/quarantine.c common/crypto.c common/log.c common/clock.c common/traceparent.c"
     [fuzz_traceparent]="common/traceparent.c"
+    [fuzz_json_scan]="common/json_scan.c"
 )
-TARGETS="fuzz_provider fuzz_signed_mutation fuzz_form_sig fuzz_envelope fuzz_ingress fuzz_routed fuzz_jwt fuzz_traceparent"
+TARGETS="fuzz_provider fuzz_signed_mutation fuzz_form_sig fuzz_envelope fuzz_ingress fuzz_routed fuzz_jwt fuzz_traceparent fuzz_json_scan"
 
 if ! PKG_CFLAGS=$(pkg-config --cflags "${PKGS[@]}") || ! PKG_LIBS=$(pkg-config --libs "${PKGS[@]}"); then
     echo "fuzz: pkg-config cannot find the libraries (${PKGS[*]}); run make deps" >&2

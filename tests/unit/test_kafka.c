@@ -1,5 +1,6 @@
 /* Unit tests of common/kafka against librdkafka's mock cluster (in process, no broker):
- * kafka_commit_stored commits what was stored, not what was consumed. */
+ * kafka_commit_stored commits what was stored, not what was consumed; a batch ends when
+ * the messages stop coming, not when its whole window has passed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -87,10 +88,57 @@ static void commit_stored_commits_the_stored_offset_not_the_position(void **stat
     rd_kafka_destroy(host);
 }
 
+/* The router and the syncer once waited the whole window for every batch: at light
+ * traffic each webhook waited up to 100 ms per stage. A batch now ends at the first gap. */
+static void poll_batch_ends_when_messages_stop_not_at_the_window(void **state)
+{
+    (void)state;
+    char errstr[512];
+    rd_kafka_t *host = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), errstr, sizeof errstr);
+    assert_non_null(host);
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(host, 1);
+    assert_non_null(mc);
+    assert_int_equal(rd_kafka_mock_topic_create(mc, "unit.batch", 1, 1), 0);
+    g_common.kafka_brokers = rd_kafka_mock_cluster_bootstraps(mc);
+    rd_kafka_t *producer = kafka_producer_new("unit", NULL, NULL, errstr, sizeof errstr);
+    assert_non_null(producer);
+    char value[1] = {'x'};
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(rd_kafka_producev(producer, RD_KAFKA_V_TOPIC("unit.batch"), RD_KAFKA_V_PARTITION(0),
+                                           RD_KAFKA_V_VALUE(value, 1), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                           RD_KAFKA_V_END),
+                         0);
+    assert_int_equal(rd_kafka_flush(producer, 10000), 0);
+    rd_kafka_t *consumer = kafka_consumer_new("unit", "unit-batch-group", "unit.batch", errstr, sizeof errstr);
+    assert_non_null(consumer);
+
+    rd_kafka_message_t *batch[100];
+    size_t got = 0;
+    double deadline = clock_mono_s() + 30;
+    while (got < 10 && clock_mono_s() < deadline) { /* the group join comes first */
+        double started = clock_mono_s();
+        size_t n = kafka_poll_batch(consumer, batch, 100, 60000);
+        /* With messages, it returned long before its 60 s window: at their end. */
+        if (n > 0)
+            assert_true(clock_mono_s() - started < 20);
+        for (size_t i = 0; i < n; i++)
+            rd_kafka_message_destroy(batch[i]);
+        got += n;
+    }
+    assert_int_equal(got, 10);
+
+    rd_kafka_consumer_close(consumer);
+    rd_kafka_destroy(consumer);
+    rd_kafka_destroy(producer);
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(host);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(commit_stored_commits_the_stored_offset_not_the_position),
+        cmocka_unit_test(poll_batch_ends_when_messages_stop_not_at_the_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
