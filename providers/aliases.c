@@ -46,6 +46,8 @@ static const struct alias aliases[] = {
     {"sellsy-oauth2-cc", "sellsy"},
     {"shipstation-v2", "shipstation"},
     {"zoom-cc", "zoom"},
+    /* Not Nango keys: the other name users know an API by. */
+    {"twitter", "x"},
 };
 
 const char *provider_alias_at(size_t i, const char **row)
