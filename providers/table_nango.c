@@ -91,6 +91,9 @@ const struct provider provider_rows_nango[] = {
         .attr = {.ids = {ID_HEADER_CONNECTION("X-Nango-Connection-Id")},
                  .event_paths = {"event.event_type"},
                  .event_id_paths = {"event.id"}},
+        /* One secret per webhook subscription, and the connection is named by a header
+         * the signature does not cover: each connection proves it with its own. */
+        .per_connection_secret = true,
     },
     {
         /* Events come from an Apex trigger the customer installs, not from Salesforce:

@@ -236,7 +236,7 @@ def test_alias_key_routes_as_its_row_and_is_forwarded_from_the_alias(cli, stack,
 
 def test_pagerduty_signature_list_and_connection_header(cli, stack, receiver):
     app = ProviderApp(cli, stack, receiver, "pagerduty", f"pd-{uid()}")
-    conn = app.connect({})
+    conn = app.connect({}, secret=app.secret)   # PagerDuty's connections prove themselves with their own
     body = json.dumps({"event": {"id": uid(), "event_type": "incident.triggered", "resource_type": "incident",
                                  "data": {"id": "PGR0VU2", "type": "incident"}}}).encode()
     # PagerDuty lists one v1= signature per secret of the subscription (two while rotating).
