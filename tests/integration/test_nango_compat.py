@@ -6,7 +6,15 @@ says what each field means), transcribed from Nango's public routing scripts and
 tests. Here each case gets its own environment (its app on a fresh path of the
 receiver), integration and connections; its request is signed with `hookline sign` when
 the provider signs, posted to the ingress, and the app must receive it for exactly the
-connections the case names, or once unattributed when it names none."""
+connections the case names, or once unattributed when it names none.
+
+One difference is deliberate: where the webhook names its connection by a part the
+signature does not cover (the URL's ?nangoConnectionId=, a body the provider's plain
+token does not sign), hookline attributes it only to a connection whose own secret
+verifies it (docs/providers.md, "Per-connection secrets"), since anyone holding one
+tenant's captured delivery could otherwise re-post it naming another tenant. Nango
+stores no such secret; `hookline import nango` lists those connections, and here they get
+the integration's secret as their own, as a migrating user would set it."""
 import glob
 import json
 import os
@@ -45,8 +53,10 @@ def setup(cli, stack, receiver, case):
     secret_flag = "--client-secret" if case.get("secret_kind") == "client" else "--secret"
     cli.json("integration", "create", "--env", env["id"], "--key", key, "--provider", case["provider"],
              *([secret_flag, secret] if secret else []))
+    named_unsigned = "nangoConnectionId" in case.get("query", "") or "nangoConnectionId" in case.get("body", {})
     for c in case["connections"]:
-        cli.connection(env["id"], key, c["id"], c.get("connection_config", {}), c.get("metadata"))
+        cli.connection(env["id"], key, c["id"], c.get("connection_config", {}), c.get("metadata"),
+                       secret if named_unsigned else None)
     url = f"{stack.public_url}/webhook/{env['id']}/{key}"
     return path, key, url + ("?" + case["query"] if case.get("query") else "")
 
