@@ -230,3 +230,19 @@ def test_import_nango_from_its_api_on_loopback(cli, receiver):
         assert r.returncode != 0 and b"401" in r.stderr, r.stderr
     finally:
         server.shutdown()
+
+
+def test_import_nango_lists_connections_named_in_the_url(cli, receiver, tmp_path):
+    # GitLab webhooks name their connection in the URL, which its token does not cover:
+    # Nango routes on the name alone, hookline wants the connection's own secret.
+    export = {"integrations": [{"unique_key": "gl", "provider": "gitlab"}],
+              "connections": [{"id": 1, "connection_id": "repo-1", "provider_config_key": "gl",
+                               "provider": "gitlab", "connection_config": {}, "metadata": None}]}
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(export))
+    env = cli.env(receiver.url + f"/app/{uid()}")
+    plan = cli.json("import", "nango", "--file", str(path), "--env", env["id"], "--dry-run")
+    need = {(s["integration"], s.get("connection_id"), s["secret"]) for s in plan["secrets_to_set"]}
+    assert need == {("gl", None, "webhook_secret"), ("gl", "repo-1", "connection_secret")}, plan
+    cmd = [s["command"] for s in plan["secrets_to_set"] if s.get("connection_id")][0]
+    assert cmd.startswith(f"hookline connection update --env {env['id']} --integration gl --id repo-1 --secret ")
