@@ -95,10 +95,13 @@ static json_t *provider_row(const char *name, const struct provider *p)
     char attribution[ATTRIBUTION_TEXT_MAX];
     provider_attribution(p, attribution, sizeof attribution);
     const char *alias_of = strcmp(name, provider_name(p)) ? provider_name(p) : NULL;
+    char event_type[256], nango_event_type[256];
+    provider_event_type_forms(p, event_type, sizeof event_type, nango_event_type, sizeof nango_event_type);
     /* s? packs NULL as null: rows, providers without a secret, handshakes or attribution. */
-    return json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:s}", "name", name, "alias_of", alias_of, "secret_field",
+    return json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:s, s:s, s:s}", "name", name, "alias_of", alias_of, "secret_field",
                      provider_secret_field(p), "attribution", attribution[0] ? attribution : NULL, "handshakes",
-                     provider_handshakes(p), "scheme", provider_scheme(p));
+                     provider_handshakes(p), "scheme", provider_scheme(p), "event_type", event_type, "nango_event_type",
+                     nango_event_type);
 }
 
 /* Appends a row for every provider key, rows first, then aliases. 0, or -1 when out of memory. */

@@ -19,4 +19,11 @@ const char *provider_handshakes(const struct provider *p);
  * its length; "" when the provider never attributes. */
 size_t provider_attribution(const struct provider *p, char *out, size_t outlen);
 
+/* The event type a sync subscription matches, described: hookline's ("<X-GitHub-Event>.
+ * <action>": a request header in <>, body fields by name, joined by "."; an event of a
+ * batch reads its own fields) into full, and the one Nango's routing script matches (the
+ * same without the detail part, e.g. "<X-GitHub-Event>") into nango. "none" when the
+ * provider names no event type. Both NUL-terminated, truncated to their buffers. */
+void provider_event_type_forms(const struct provider *p, char *full, size_t fulllen, char *nango, size_t nangolen);
+
 #endif

@@ -39,6 +39,20 @@ def in_docs():
     return names
 
 
+def event_types_in_docs():
+    """{row: (Nango's event type, hookline's)} from the event types table of the docs."""
+    types, in_table = {}, False
+    with open(os.path.join(ROOT, "docs", "providers.md"), encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("## "):
+                in_table = line.startswith("## Event types")
+                continue
+            m = re.match(r"\| `([a-z0-9-]+)` \| `([^`]*)` \| `([^`]*)` \|$", line.strip())
+            if in_table and m:
+                types[m.group(1)] = (m.group(2), m.group(3))
+    return types
+
+
 def in_tests():
     base = os.path.join(ROOT, "tests", "providers")
     return {d for d in os.listdir(base) if os.path.isdir(os.path.join(base, d))}
@@ -63,6 +77,15 @@ def main():
         if code[key] != docs[key]:
             ok = False
             print(f"{key}: the code says alias of {code[key]}, docs/providers.md says {docs[key]}", file=sys.stderr)
+    # The event types table says what the code computes, for every row.
+    listed = {p["name"]: (p["nango_event_type"], p["event_type"])
+              for p in json.loads(subprocess.check_output([sys.argv[1], "providers", "--json"])) if not p["alias_of"]}
+    documented = event_types_in_docs()
+    for key in sorted(listed):
+        if documented.get(key) != listed[key]:
+            ok = False
+            print(f"{key}: docs/providers.md's event types say {documented.get(key)}, the code {listed[key]}",
+                  file=sys.stderr)
     stray = sorted(tests & set(aliases))
     if stray:
         ok = False
