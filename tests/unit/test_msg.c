@@ -338,7 +338,7 @@ static void raw_verified_is_read(void **state)
 {
     (void)state;
     for (int v = 0; v < 2; v++) {
-        const struct msg_raw_meta meta = {WID, ENV, "notion", "notion", v == 1, "POST", "/", "", "", 42};
+        const struct msg_raw_meta meta = {WID, ENV, "notion", "notion", v == 1, "POST", "/", "", "", 42, NULL};
         rd_kafka_headers_t *h = msg_raw_encode(&meta, 0);
         struct msg_raw m;
         assert_null(msg_raw_decode(&m, h));
@@ -353,7 +353,7 @@ static void routed_verified_by_the_connection(void **state)
 {
     (void)state;
     struct msg_routed m;
-    const struct msg_raw_meta meta = {WID, ENV, "pd", "pagerduty", false, "POST", "/", "", "", 42};
+    const struct msg_raw_meta meta = {WID, ENV, "pd", "pagerduty", false, "POST", "/", "", "", 42, NULL};
     rd_kafka_headers_t *h = msg_raw_encode(&meta, 0);
     msg_routed_encode(h, "r-1", "conn-1", NULL);
     msg_routed_encode_verified(h);
