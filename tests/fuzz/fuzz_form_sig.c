@@ -14,6 +14,7 @@
  *     the input does: a reason may name what the request sent).
  */
 #include <jansson.h>
+#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    input_has_secret = memmem(data, size, SECRET, strlen(SECRET)) != NULL;
+    /* Header names are compared and quoted in lower case: an input holding the secret in
+     * another case may see it echoed lowered, which is the input, not a leak. */
+    char *lowered = malloc(size);
+    if (!lowered)
+        return 0;
+    for (size_t i = 0; i < size; i++)
+        lowered[i] = (char)tolower(data[i]);
+    input_has_secret = memmem(lowered, size, SECRET, strlen(SECRET)) != NULL;
+    free(lowered);
     int mode = data[0] % 4;
     data++;
     size--;
