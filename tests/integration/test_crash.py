@@ -69,9 +69,11 @@ def ranges(nums):
 
 def wait_all_delivered(app, bodies, connection_of, timeout, killed_at=None):
     """Poll the receiver until every seq of {seq: body} has been delivered at least once
-    (answered 2xx). With killed_at (time.time() of a SIGKILL of the forwarder), a request
-    that arrived before it but was answered after it does not count: the forwarder never
-    read that answer, so it must send the webhook again. Every delivery must be the exact
+    (answered 2xx). With killed_at (time.time() once a SIGKILLed forwarder is gone), a
+    request that arrived before it but was answered after it does not count: the forwarder
+    never read that answer, so it must send the webhook again. (Taken before the kill, it
+    would also discount answers the forwarder read in the milliseconds the kill took, and
+    so never sends again: a webhook the app got, reported missing.) Every delivery must be the exact
     envelope for its seq, and copies of one webhook must carry the same webhook-id (so
     that the app can drop duplicates)."""
     seen, ids, errors, done = set(), {}, [], 0
@@ -138,8 +140,8 @@ def test_forwarder_sigkill_during_deliveries_loses_nothing(daemons, github):
     sender = Sender(github, bodies)
     wait_until(lambda: len(github.mine(github.receiver.deliveries())) >= 200, 120,
                "200 deliveries before the kill", sender.progress)
+    daemons.kill("forwarder")     # returns once the process is gone
     killed_at = time.time()
-    daemons.kill("forwarder")
     sender.join()
     daemons.start("forwarder")
     wait_all_delivered(github, bodies, lambda seq: conns[seq % 4], timeout=180, killed_at=killed_at)
@@ -162,8 +164,8 @@ def test_forwarder_sigkill_with_deliveries_in_flight_past_the_commit_interval_lo
     # round held by the app: that is the moment to kill.
     wait_until(lambda: len(github.mine(receiver.deliveries())) >= 8 and receiver.in_flight > 0, 60,
                "8 deliveries answered and more in flight", lambda: receiver.summary())
+    daemons.kill("forwarder")     # returns once the process is gone
     killed_at = time.time()
-    daemons.kill("forwarder")
     held = [d for d in github.mine(receiver.snapshot()) if d.status is None]
     assert held, "no delivery was in flight at the kill: the test proves nothing"
     receiver.delay = 0
