@@ -20,23 +20,9 @@ import asyncio
 import json
 import time
 import urllib.parse
-import urllib.request
 import uuid
 
-
-def receiver_stats(base):
-    with urllib.request.urlopen(base + "/stats", timeout=5) as r:
-        return json.load(r)
-
-
-async def read_answer(reader):
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    await reader.readexactly(length)
-    return int(head.split(b" ", 2)[1])
+from send import read_answer, receiver_stats  # the same HTTP reading as the closed-loop sender
 
 
 async def send_open_loop(url, body, headers, rate, seconds, conns):
