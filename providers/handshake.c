@@ -38,8 +38,8 @@
 #define UNAUTHORIZED "{\"error\":\"invalid or missing signature\"}"
 
 /* Fills out and returns 1; body (may be NULL) is copied. -1 when out of memory. */
-static int answer(struct handshake_answer *out, unsigned status, const char *ctype, const char *body, size_t len,
-                  bool store)
+int handshake_reply(struct handshake_answer *out, unsigned status, const char *ctype, const char *body, size_t len,
+                    bool store)
 {
     char *copy = body ? provider_strndup(body, len) : NULL;
     if (body && !copy)
@@ -52,22 +52,21 @@ static int answer(struct handshake_answer *out, unsigned status, const char *cty
 }
 
 /* A refusal without a body, and why (for the log). */
-static int __attribute__((format(printf, 3, 4)))
-refuse_bare(struct handshake_answer *out, unsigned status, const char *fmt, ...)
+int handshake_refuse(struct handshake_answer *out, unsigned status, const char *fmt, ...)
 {
     va_list ap;
-    int rc = answer(out, status, "", NULL, 0, false);
+    int rc = handshake_reply(out, status, "", NULL, 0, false);
     va_start(ap, fmt);
     vsnprintf(out->why, sizeof out->why, fmt, ap);
     va_end(ap);
     return rc;
 }
 
-static int answer_json(struct handshake_answer *out, json_t *body)
+int handshake_reply_json(struct handshake_answer *out, json_t *body)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    int rc = text ? answer(out, 200, "application/json", text, strlen(text), false) : -1;
+    int rc = text ? handshake_reply(out, 200, "application/json", text, strlen(text), false) : -1;
     free(text);
     return rc;
 }
@@ -75,7 +74,7 @@ static int answer_json(struct handshake_answer *out, json_t *body)
 /* 401 for a handshake whose signature did not verify; the verification's reason. */
 static int refuse(struct handshake_answer *out, const char *why)
 {
-    int rc = answer(out, 401, "application/json", UNAUTHORIZED, strlen(UNAUTHORIZED), false);
+    int rc = handshake_reply(out, 401, "application/json", UNAUTHORIZED, strlen(UNAUTHORIZED), false);
     if (rc > 0)
         snprintf(out->why, sizeof out->why, "%s", why);
     return rc;
@@ -118,9 +117,9 @@ HANDSHAKE_FN(handshake_slack)
         if (provider_verify(p, req, secrets, why, sizeof why) != VERIFY_VALID)
             rc = refuse(out, why);
         else if (!token_ok(challenge))
-            rc = refuse_bare(out, 400, "the challenge is missing or not a short token");
+            rc = handshake_refuse(out, 400, "the challenge is missing or not a short token");
         else
-            rc = answer_json(out, json_pack("{s:O}", "challenge", challenge));
+            rc = handshake_reply_json(out, json_pack("{s:O}", "challenge", challenge));
     }
     json_decref(root);
     return rc;
@@ -136,7 +135,7 @@ static int zoom_answer(struct handshake_answer *out, json_t *token, const char *
     if (len == 0)
         return -1;
     crypto_hex(mac, len, hex);
-    return answer_json(out, json_pack("{s:O, s:s}", "plainToken", token, "encryptedToken", hex));
+    return handshake_reply_json(out, json_pack("{s:O, s:s}", "plainToken", token, "encryptedToken", hex));
 }
 
 HANDSHAKE_FN(handshake_zoom)
@@ -150,7 +149,7 @@ HANDSHAKE_FN(handshake_zoom)
         if (signature_verify(p, req, secrets, &used, why, sizeof why) != VERIFY_VALID)
             rc = refuse(out, why);
         else if (!token_ok(token))
-            rc = refuse_bare(out, 400, "payload.plainToken is missing or not a short token");
+            rc = handshake_refuse(out, 400, "payload.plainToken is missing or not a short token");
         else
             rc = zoom_answer(out, token, used);
     }
@@ -170,13 +169,13 @@ HANDSHAKE_FN(handshake_graph)
         i++; /* printable ASCII only */
     int rc;
     if (len == 0)
-        rc = refuse_bare(out, 400, "validationToken is empty");
+        rc = handshake_refuse(out, 400, "validationToken is empty");
     else if (len > GRAPH_TOKEN_MAX)
-        rc = refuse_bare(out, 400, "validationToken is longer than %d bytes", GRAPH_TOKEN_MAX);
+        rc = handshake_refuse(out, 400, "validationToken is longer than %d bytes", GRAPH_TOKEN_MAX);
     else if (i < len)
-        rc = refuse_bare(out, 400, "validationToken has a control or non-ASCII character");
+        rc = handshake_refuse(out, 400, "validationToken has a control or non-ASCII character");
     else
-        rc = answer(out, 200, "text/plain", token, len, false);
+        rc = handshake_reply(out, 200, "text/plain", token, len, false);
     free(token);
     return rc;
 }
@@ -188,9 +187,9 @@ HANDSHAKE_FN(handshake_xero)
     char why[sizeof out->why];
     if (root && json_is_array(events) && json_array_size(events) == 0) {
         if (provider_verify(p, req, secrets, why, sizeof why) == VERIFY_VALID)
-            rc = answer(out, 200, "", NULL, 0, false);
+            rc = handshake_reply(out, 200, "", NULL, 0, false);
         else
-            rc = refuse_bare(out, 401, "%s", why);
+            rc = handshake_refuse(out, 401, "%s", why);
     }
     json_decref(root);
     return rc;
@@ -207,10 +206,10 @@ HANDSHAKE_FN(handshake_notion)
      * token configured, a new one is refused rather than shown to the app, which could
      * take it for the integration's token (whoever sent it). */
     if (root && json_object_size(root) == 1 && token_ok(token) && configured)
-        rc = refuse_bare(out, 409,
-                         "a verification token is already configured: clear the webhook secret to take a new one");
+        rc = handshake_refuse(out, 409,
+                              "a verification token is already configured: clear the webhook secret to take a new one");
     else if (root && json_object_size(root) == 1 && token_ok(token))
-        rc = answer(out, 200, "application/json", "{\"status\":\"success\"}", 20, true);
+        rc = handshake_reply(out, 200, "application/json", "{\"status\":\"success\"}", 20, true);
     json_decref(root);
     return rc;
 }

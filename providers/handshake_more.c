@@ -23,7 +23,6 @@
  */
 #include "providers/provider_impl.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,47 +47,13 @@ static bool echo_ok(const char *v, size_t len)
     return true;
 }
 
-/* Fills out and returns 1; body (may be NULL) is copied. -1 when out of memory. */
-static int reply(struct handshake_answer *out, unsigned status, const char *ctype, const char *body, size_t len)
-{
-    char *copy = body ? provider_strndup(body, len) : NULL;
-    if (body && !copy)
-        return -1;
-    *out = (struct handshake_answer){.status = status, .body = copy, .body_len = body ? len : 0};
-    snprintf(out->content_type, sizeof out->content_type, "%s", ctype);
-    if (body)
-        out->headers[0] = (struct http_header){"X-Content-Type-Options", "nosniff"};
-    return 1;
-}
-
-static int __attribute__((format(printf, 3, 4)))
-refuse(struct handshake_answer *out, unsigned status, const char *fmt, ...)
-{
-    va_list ap;
-    int rc = reply(out, status, "", NULL, 0);
-    va_start(ap, fmt);
-    vsnprintf(out->why, sizeof out->why, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-/* 200 with body {name: value} (a new JSON text). */
-static int reply_json(struct handshake_answer *out, json_t *body)
-{
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    int rc = text ? reply(out, 200, "application/json", text, strlen(text)) : -1;
-    free(text);
-    return rc;
-}
-
 /* 200 text/plain echoing value, or 400 when it is not a short token. */
 static int reply_echo(struct handshake_answer *out, const char *what, const char *value)
 {
     size_t len = value ? strlen(value) : 0;
     if (!echo_ok(value, len))
-        return refuse(out, 400, "%s is not a short token", what);
-    return reply(out, 200, "text/plain", value, len);
+        return handshake_refuse(out, 400, "%s is not a short token", what);
+    return handshake_reply(out, 200, "text/plain", value, len, false);
 }
 
 /* The body as a JSON object (POST only): a new reference, or NULL. */
@@ -112,8 +77,8 @@ HANDSHAKE_FN(handshake_asana)
     if (!is_method(req, "POST") || !secret)
         return 0;
     if (!echo_ok(secret, strlen(secret)))
-        return refuse(out, 400, "X-Hook-Secret is not a short token");
-    int rc = reply(out, 200, "", NULL, 0);
+        return handshake_refuse(out, 400, "X-Hook-Secret is not a short token");
+    int rc = handshake_reply(out, 200, "", NULL, 0, false);
     /* Borrowed from req, which outlives the answer (provider.h). */
     out->headers[0] = (struct http_header){"X-Hook-Secret", secret};
     return rc;
@@ -141,7 +106,7 @@ HANDSHAKE_FN(handshake_meta)
     int rc = 0;
     if (mode && strcmp(mode, "subscribe") == 0) {
         if (!token || !is_webhook_secret(token, secrets))
-            rc = refuse(out, 403, "hub.verify_token is not the webhook secret");
+            rc = handshake_refuse(out, 403, "hub.verify_token is not the webhook secret");
         else
             rc = reply_echo(out, "hub.challenge", challenge);
     }
@@ -172,14 +137,14 @@ HANDSHAKE_FN(handshake_x_crc)
     char b64[96], value[104];
     int rc;
     if (!echo_ok(token, strlen(token)))
-        rc = refuse(out, 400, "crc_token is not a short token");
+        rc = handshake_refuse(out, 400, "crc_token is not a short token");
     else if (signature_secrets(SIG_SECRET_CLIENT, secrets, active) == 0)
-        rc = refuse(out, 401, "no consumer secret (client secret) to answer the CRC check with");
+        rc = handshake_refuse(out, 401, "no consumer secret (client secret) to answer the CRC check with");
     else {
         size_t len = crypto_hmac1(HMAC_SHA256, active[0], strlen(active[0]), token, strlen(token), mac);
         crypto_base64(mac, len, b64);
         snprintf(value, sizeof value, "sha256=%s", b64);
-        rc = len ? reply_json(out, json_pack("{s:s}", "response_token", value)) : -1;
+        rc = len ? handshake_reply_json(out, json_pack("{s:s}", "response_token", value)) : -1;
     }
     free(token);
     return rc;
@@ -192,7 +157,7 @@ HANDSHAKE_FN(handshake_twitch)
         return 0;
     char why[sizeof out->why];
     if (provider_verify(p, req, secrets, why, sizeof why) != VERIFY_VALID)
-        return refuse(out, 401, "%s", why);
+        return handshake_refuse(out, 401, "%s", why);
     json_t *root = post_object(req);
     json_t *challenge = json_object_get(root, "challenge");
     int rc = reply_echo(out, "challenge", json_is_string(challenge) ? json_string_value(challenge) : NULL);
@@ -207,10 +172,10 @@ HANDSHAKE_FN(handshake_okta)
         return 0;
     char why[sizeof out->why];
     if (provider_verify(p, req, secrets, why, sizeof why) != VERIFY_VALID)
-        return refuse(out, 401, "%s", why);
+        return handshake_refuse(out, 401, "%s", why);
     if (!echo_ok(challenge, strlen(challenge)))
-        return refuse(out, 400, "x-okta-verification-challenge is not a short token");
-    return reply_json(out, json_pack("{s:s}", "verification", challenge));
+        return handshake_refuse(out, 400, "x-okta-verification-challenge is not a short token");
+    return handshake_reply_json(out, json_pack("{s:s}", "verification", challenge));
 }
 
 HANDSHAKE_FN(handshake_monday)
@@ -222,9 +187,9 @@ HANDSHAKE_FN(handshake_monday)
     /* Only the bare challenge: an event is verified as usual. */
     if (json_is_string(challenge) && json_object_size(root) == 1) {
         if (!echo_ok(json_string_value(challenge), json_string_length(challenge)))
-            rc = refuse(out, 400, "challenge is not a short token");
+            rc = handshake_refuse(out, 400, "challenge is not a short token");
         else
-            rc = reply_json(out, json_pack("{s:O}", "challenge", challenge));
+            rc = handshake_reply_json(out, json_pack("{s:O}", "challenge", challenge));
     }
     json_decref(root);
     return rc;
@@ -241,11 +206,11 @@ HANDSHAKE_FN(handshake_discord)
     char why[sizeof out->why];
     if (interaction_ping || event_ping) {
         if (provider_verify(p, req, secrets, why, sizeof why) != VERIFY_VALID)
-            rc = refuse(out, 401, "%s", why);
+            rc = handshake_refuse(out, 401, "%s", why);
         else if (interaction_ping)
-            rc = reply(out, 200, "application/json", "{\"type\":1}", 10);
+            rc = handshake_reply(out, 200, "application/json", "{\"type\":1}", 10, false);
         else
-            rc = reply(out, 204, "", NULL, 0);
+            rc = handshake_reply(out, 204, "", NULL, 0, false);
     }
     json_decref(root);
     return rc;
@@ -257,5 +222,5 @@ HANDSHAKE_FN(handshake_get_alive)
     (void)secrets;
     if (!is_method(req, "GET") && !is_method(req, "HEAD"))
         return 0;
-    return reply(out, 200, "text/plain", NULL, 0);
+    return handshake_reply(out, 200, "text/plain", NULL, 0, false);
 }

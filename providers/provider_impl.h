@@ -226,6 +226,15 @@ HANDSHAKE_FN(handshake_zoom);   /* endpoint.url_validation: HMAC the plainToken 
 HANDSHAKE_FN(handshake_graph);  /* ?validationToken=: echo it as text/plain */
 HANDSHAKE_FN(handshake_xero);   /* intent to receive: 200 empty when signed, else 401 */
 HANDSHAKE_FN(handshake_notion); /* {"verification_token"}: 200, stored */
+
+/* Building answers (handshake.c), for every handshake: each fills out and returns 1, or
+ * -1 when out of memory. A reply copies body (may be NULL; a body gets nosniff); a
+ * refusal has no body and says why for the log; a JSON reply sends body (consumed). */
+int handshake_reply(struct handshake_answer *out, unsigned status, const char *ctype, const char *body, size_t len,
+                    bool store);
+int handshake_refuse(struct handshake_answer *out, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int handshake_reply_json(struct handshake_answer *out, json_t *body);
 /* handshake_more.c */
 HANDSHAKE_FN(handshake_asana);     /* X-Hook-Secret: 200 echoing it, stored */
 HANDSHAKE_FN(handshake_meta);      /* GET hub.challenge with hub.verify_token = the webhook secret */
