@@ -10,7 +10,9 @@
  *   - a target the table does not hold is 404; only the "miss" key is RESOLVE (never
  *     when the resolver has already answered), only "down" or a resolver's
  *     UNAVAILABLE/BUSY answer is 503 "configuration store unavailable"/"busy";
- *   - an ANSWER has a status of 401/404/405/413/503 and a static JSON object body;
+ *   - an ANSWER has a status of 401/404/405/413/503 and a static JSON object body, or
+ *     400 when the body starts like JSON and nests deeper than JSON_NESTING_MAX (read
+ *     here independently of common/json_depth.c); a STORE never carries such a body;
  *     a HANDSHAKE a status 200..599 and a NUL-terminated content type;
  *   - a STORE comes only from a known integration, carries a webhook id (a UUID), a
  *     provider, and a request view that borrows the input's bytes (body, path) with
@@ -31,6 +33,7 @@
 
 #include "common/config.h"
 #include "common/ident.h"
+#include "common/json_depth.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "ingress/ingress.h"
@@ -151,9 +154,37 @@ static void produce_stub(const struct request_verdict *v)
     CHECK(n < sizeof okey && (n == 0 || (okey[n] == '\0' && strlen(okey) == n)));
 }
 
-static void check_answer(const struct request_verdict *v)
+/* Independent of json_depth_within: the deepest array/object nesting of a body that
+ * starts (after whitespace) with '{' or '[', strings read as strings; 0 otherwise. */
+static size_t json_nesting(const uint8_t *s, size_t len)
 {
-    CHECK(v->status == 401 || v->status == 404 || v->status == 405 || v->status == 413 || v->status == 503);
+    size_t i = 0, depth = 0, deepest = 0;
+    while (i < len && strchr(" \t\r\n", s[i]) && s[i])
+        i++;
+    if (i == len || (s[i] != '{' && s[i] != '['))
+        return 0;
+    for (bool in_string = false; i < len; i++) {
+        if (in_string) {
+            if (s[i] == '\\')
+                i++;
+            else if (s[i] == '"')
+                in_string = false;
+        } else if (s[i] == '"') {
+            in_string = true;
+        } else if (s[i] == '{' || s[i] == '[') {
+            if (++depth > deepest)
+                deepest = depth;
+        } else if ((s[i] == '}' || s[i] == ']') && depth > 0) {
+            depth--;
+        }
+    }
+    return deepest;
+}
+
+static void check_answer(const struct request_verdict *v, const uint8_t *body, size_t body_len)
+{
+    CHECK(v->status == 401 || v->status == 404 || v->status == 405 || v->status == 413 || v->status == 503 ||
+          (v->status == 400 && json_nesting(body, body_len) > JSON_NESTING_MAX));
     CHECK(v->json);
     json_t *j = json_loads(v->json, 0, NULL);
     CHECK(json_is_object(j));
@@ -263,7 +294,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(!v->webhook_id[0] || id_is_uuid(v->webhook_id));
     switch (v->action) {
     case REQUEST_ANSWER:
-        check_answer(v);
+        check_answer(v, body, view.body_len);
         break;
     case REQUEST_HANDSHAKE:
         CHECK(row && v->hs.status >= 200 && v->hs.status <= 599);
@@ -277,6 +308,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(v->wr.body_len == view.body_len && (!body || v->wr.body == body) && v->wr.path == path);
         CHECK(strncmp(v->wr.url, PUBLIC_URL, strlen(PUBLIC_URL)) == 0);
         CHECK(strncmp(v->wr.url + strlen(PUBLIC_URL), uri, strlen(v->wr.url) - strlen(PUBLIC_URL)) == 0);
+        CHECK(json_nesting(body, view.body_len) <= JSON_NESTING_MAX);
         produce_stub(v);
         break;
     case REQUEST_RESOLVE:
