@@ -7,9 +7,10 @@
 #include <openssl/params.h>
 #include <pthread.h>
 #include <stdint.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <string.h>
+
+#include "common/random.h"
 
 static const char *digest_name(enum hmac_alg alg)
 {
@@ -24,31 +25,45 @@ static const char *digest_name(enum hmac_alg alg)
     }
 }
 
-/* The HMAC implementation is fetched once: fetching per call is a provider lookup. */
-static EVP_MAC *hmac_impl;
+/* One HMAC context per digest, made once with its digest set: each call duplicates it
+ * and sets only the key. Setting the digest by name on every call fetched the digest
+ * again (a provider lookup: a few % of the ingress's CPU per webhook). */
+static EVP_MAC_CTX *hmac_templates[3];
 static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
 
-static void hmac_fetch(void)
+static void hmac_make_templates(void)
 {
-    hmac_impl = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (!mac)
+        return;
+    static const enum hmac_alg algs[] = {HMAC_SHA256, HMAC_SHA1, HMAC_SHA512};
+    for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++) {
+        EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string("digest", (char *)(uintptr_t)digest_name(algs[i]), 0),
+            OSSL_PARAM_construct_end(),
+        };
+        if (ctx && !EVP_MAC_CTX_set_params(ctx, params)) {
+            EVP_MAC_CTX_free(ctx);
+            ctx = NULL;
+        }
+        hmac_templates[algs[i]] = ctx;
+    }
+    EVP_MAC_free(mac); /* each context holds its own reference */
 }
 
 size_t crypto_hmac(enum hmac_alg alg, const void *key, size_t keylen, const void *const *parts, const size_t *lens,
                    size_t n, unsigned char *out)
 {
-    pthread_once(&hmac_once, hmac_fetch);
-    if (!hmac_impl)
+    pthread_once(&hmac_once, hmac_make_templates);
+    if ((unsigned)alg >= sizeof hmac_templates / sizeof hmac_templates[0] || !hmac_templates[alg])
         return 0;
     size_t outlen = 0;
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac_impl);
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(hmac_templates[alg]);
     if (!ctx)
         return 0;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string("digest", (char *)(uintptr_t)digest_name(alg), 0),
-        OSSL_PARAM_construct_end(),
-    };
     static const unsigned char empty_key[1];
-    if (!EVP_MAC_init(ctx, keylen ? key : empty_key, keylen, params))
+    if (!EVP_MAC_init(ctx, keylen ? key : empty_key, keylen, NULL))
         goto out;
     for (size_t i = 0; i < n; i++)
         if (lens[i] && !EVP_MAC_update(ctx, parts[i], lens[i]))
@@ -162,5 +177,5 @@ long crypto_unbase64(const char *in, size_t inlen, unsigned char *out, size_t ou
 
 int crypto_random(void *out, size_t len)
 {
-    return RAND_bytes(out, (int)len) == 1 ? 0 : -1;
+    return random_fill(out, len);
 }

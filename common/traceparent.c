@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/rand.h>
+#include "common/random.h"
 
 /* A lower-case hex digit's value, or -1 (upper case is invalid in traceparent). */
 static int hexval(char c)
@@ -87,7 +87,7 @@ const char *traceparent_trace_id(const struct traceparent *tp, char out[TRACEPAR
 static int random_id(uint8_t *b, size_t n)
 {
     for (int tries = 0; tries < 4; tries++) {
-        if (RAND_bytes(b, (int)n) != 1)
+        if (random_fill(b, n) < 0)
             return -1;
         if (!all_zero(b, n))
             return 0;
