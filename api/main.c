@@ -1,7 +1,8 @@
 /* hookline-api: the admin REST API, the OpenAPI document, the web console and the
  * webhook log's writer. Startup order: config, logging, keys and rate limits, the
  * redrive producer, the webhook log consumer, admin port, HTTP port; shutdown in
- * reverse: stop taking connections, let requests in flight finish, stop the log
+ * reverse: stop taking connections, let requests in flight finish, stop the running
+ * replays (marked interrupted; what they published stays published), stop the log
  * consumer (it commits what it wrote), flush the producer. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,14 @@ static const struct config_item api_items[] = {
      "prefix of the forwarder's retry topics (redrives go to <prefix>.<group>.1)", &g_api.retry_topic_prefix},
     {"HOOKLINE_FORWARDER_GROUP", CONFIG_STR, "hookline-forwarder", 0, 0, 0, "the forwarder's consumer group",
      &g_api.forwarder_group},
+    {"HOOKLINE_API_REPLAYS_MAX", CONFIG_INT, "2", 1, 16, 0,
+     "replays (POST /v1/replays) one API instance runs at once; more answer 429", &g_api.replays_max},
+    {"HOOKLINE_TOPIC_REPLAY_ROUTER", CONFIG_STR, "webhooks.replay.router", 0, 0, 0,
+     "topic a replay for the router sends raw webhooks to (the router reads it)", &g_api.topic_replay[0]},
+    {"HOOKLINE_TOPIC_REPLAY_FORWARDER", CONFIG_STR, "webhooks.replay.forwarder", 0, 0, 0,
+     "topic a replay for the forwarder sends routed webhooks to", &g_api.topic_replay[1]},
+    {"HOOKLINE_TOPIC_REPLAY_SYNCER", CONFIG_STR, "webhooks.replay.syncer", 0, 0, 0,
+     "topic a replay for the syncer sends routed webhooks to", &g_api.topic_replay[2]},
     {"HOOKLINE_API_DB_TIMEOUT_MS", CONFIG_INT, "10000", 100, 600000, 0, "longest wait for one SQL statement",
      &g_api.db_timeout_ms},
 };
@@ -89,7 +98,7 @@ int main(int argc, char **argv)
         return 1;
     log_info(NULL, "API and console on http://%s:%ld/", g_api.bind, g_api.port);
 
-    double next_check = 0;
+    double next_check = 0, next_reap = 0;
     while (!signals_stopping()) {
         usleep(100 * 1000);
         if (clock_mono_s() >= next_check) { /* what /readyz reports */
@@ -99,6 +108,10 @@ int main(int argc, char **argv)
             redrive_watch();
             next_check = clock_mono_s() + 2;
         }
+        if (clock_mono_s() >= next_reap) { /* replays of a process that died */
+            replays_reap_stale(db_thread());
+            next_reap = clock_mono_s() + 30;
+        }
     }
 
     log_info(NULL, "draining: %ld requests in flight", http_inflight());
@@ -107,6 +120,7 @@ int main(int argc, char **argv)
     while (http_inflight() > 0 && clock_mono_s() < deadline)
         usleep(20 * 1000);
     http_stop(http);
+    replays_stop();
     weblog_stop();
     redrive_shutdown();
     admin_stop(admin);

@@ -1215,6 +1215,10 @@ const struct api_route api_routes[] = {
     {"POST", "/v1/dead-letters/{}/redrive", dead_letter_redrive, true},
     {"GET", "/v1/webhooks", webhook_list, false},
     {"GET", "/v1/webhooks/{}", webhook_get, false},
+    {"GET", "/v1/replays", replay_list, false},
+    {"POST", "/v1/replays", replay_create, true},
+    {"GET", "/v1/replays/{}", replay_get, false},
+    {"POST", "/v1/replays/{}/cancel", replay_cancel, true},
     {"GET", "/v1/audit", audit_list, false},
 };
 const size_t api_routes_count = sizeof api_routes / sizeof api_routes[0];

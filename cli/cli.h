@@ -92,14 +92,6 @@ int cmd_version(int argc, char **argv);
  * returns CLI_OK (or CLI_FAIL when it cannot print); -1 when it dropped none. */
 int cli_dropped_duplicate(PGconn *db, const char *webhook_id, bool json, bool whole);
 
-/* cmd_replay.c: "now", RFC 3339 with an offset or Z (2026-12-03T14:00:00Z,
- * 2026-12-03T16:00:00.5+02:00), or relative to now_ms (-2h, -30m, -90s, -1d, +1h),
- * into unix milliseconds. 0 or -1. */
-int cli_parse_time_ms(const char *s, int64_t now_ms, int64_t *out) __attribute__((warn_unused_result));
-/* True when want is NULL (no filter) or the last header called name (h may be NULL) is
- * exactly want. */
-bool cli_header_is(rd_kafka_headers_t *h, const char *name, const char *want);
-
 /* ---- messages (cli_util.c) ---------------------------------------------------- */
 
 /* "hookline: <message>" on stderr. Never pass a secret. */

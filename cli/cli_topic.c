@@ -12,27 +12,10 @@
  * Kafka does not answer). rk's metadata requests never create topics. */
 int cli_topic_partitions(rd_kafka_t *rk, const char *topic, rd_kafka_topic_partition_list_t **parts)
 {
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, READ_TIMEOUT_MS);
-    rd_kafka_topic_destroy(rkt);
-    if (err || md->topic_cnt != 1 || md->topics[0].err) {
-        cli_error("cannot read topic %s: %s", topic,
-                  rd_kafka_err2str(err             ? err
-                                   : md->topic_cnt ? md->topics[0].err
-                                                   : RD_KAFKA_RESP_ERR_UNKNOWN));
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        return -1;
-    }
-    int n = md->topics[0].partition_cnt;
-    if (parts) {
-        *parts = rd_kafka_topic_partition_list_new(n);
-        for (int i = 0; i < n; i++)
-            rd_kafka_topic_partition_list_add(*parts, topic, md->topics[0].partitions[i].id)->offset =
-                RD_KAFKA_OFFSET_BEGINNING;
-    }
-    rd_kafka_metadata_destroy(md);
+    char errstr[512];
+    int n = kafka_topic_partitions(rk, topic, parts, READ_TIMEOUT_MS, errstr, sizeof errstr);
+    if (n < 0)
+        cli_error("%s", errstr);
     return n;
 }
 

@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/kafka.h"
+#include "common/timetext.h"
 
 static const char usage[] =
     "Usage: hookline rewind --stage router|forwarder|syncer --to TIME|earliest|latest\n"
@@ -125,7 +126,7 @@ static int targets(rd_kafka_t *rk, const char *topic, rd_kafka_topic_partition_l
     bool earliest = !strcmp(to, "earliest"), latest = !strcmp(to, "latest");
     if (!earliest && !latest) {
         int64_t ms;
-        if (cli_parse_time_ms(to, clock_unix_ms(), &ms) < 0)
+        if (timetext_parse_ms(to, clock_unix_ms(), &ms) < 0)
             return -1;
         for (int i = 0; i < parts->cnt; i++)
             parts->elems[i].offset = ms;
@@ -240,7 +241,7 @@ int cmd_rewind(int argc, char **argv)
         return cli_usage_error(argv[0], "--stage is router, forwarder or syncer, not '%s'", stage);
     }
     int64_t probe;
-    if (strcmp(to, "earliest") && strcmp(to, "latest") && cli_parse_time_ms(to, 0, &probe) < 0)
+    if (strcmp(to, "earliest") && strcmp(to, "latest") && timetext_parse_ms(to, 0, &probe) < 0)
         return cli_usage_error(argv[0], "--to '%s' is not earliest, latest, RFC 3339 nor like -2h", to);
 
     int status = CLI_FAIL;

@@ -88,6 +88,12 @@ void kafka_consumer_release(rd_kafka_t *consumer);
 /* True if the cluster answered a metadata request within timeout_ms. */
 bool kafka_reachable(rd_kafka_t *rk, int timeout_ms);
 
+/* The number of partitions of topic, or -1 with errstr (it does not exist, Kafka does
+ * not answer). When parts is not NULL, *parts gets a new list of them, each from its
+ * beginning. Metadata requests never create topics. */
+int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, rd_kafka_topic_partition_list_t **parts, int timeout_ms,
+                           char *errstr, size_t errlen);
+
 /* Creates the topics that are missing (others are left alone) with the admin API.
  * Returns 0 when all exist afterwards, -1 with errstr. */
 int kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions, int replication,

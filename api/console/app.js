@@ -6,7 +6,7 @@
 
 const KEY = "hookline.key";
 const ENV = "hookline.env";
-const state = { me: null, envs: [], env: sessionStorage.getItem(ENV) || "" };
+const state = { me: null, envs: [], env: sessionStorage.getItem(ENV) || "", poll: null };
 
 function el(tag, attrs, ...kids) {
   const n = document.createElement(tag);
@@ -246,6 +246,68 @@ async function pageSyncRuns() {
     ], rows, "No sync runs."));
 }
 
+/* Replays: a form that starts one (POST /v1/replays) and the list, polled every second
+ * while one runs (the API writes progress about every 500 ms). */
+function replayRows(rows, canWrite, refresh) {
+  return table([
+    ["Started", r => when(r.created_at)], ["Id", r => r.id, "mono"], ["Stage", r => r.stage],
+    ["Window", r => [when(r.from), " → ", when(r.to)]],
+    ["Filters", r => Object.entries(r.filters || {}).map(([k, v]) => `${k}=${v}`).join(", ") || "none", "mono"],
+    ["Status", r => [badge(r.status), r.dry_run ? " dry run" : ""]],
+    ["Read", r => `${r.read} / ${r.total}`], ["Matched", r => r.matched], ["Published", r => r.published],
+    ["Error", r => r.error || ""],
+    ["", r => canWrite && r.status === "running" ? el("button", { type: "button", class: "cancel secondary",
+      disabled: r.cancel_requested, onclick: async ev => {
+        ev.target.disabled = true;
+        try { await api("POST", `/v1/replays/${r.id}/cancel`); } catch (e) { ev.target.textContent = "Failed: " + e.message; }
+        refresh();
+      } }, r.cancel_requested ? "Cancelling…" : "Cancel") : ""],
+  ], rows, "No replays yet.");
+}
+
+async function pageReplays() {
+  const canWrite = state.me && state.me.scope === "write";
+  const holder = el("div", { id: "replays" });
+  const problem = el("p", { class: "error", role: "alert", id: "replay-error" });
+  async function refresh() {
+    if (state.poll) { clearTimeout(state.poll); state.poll = null; }
+    const page = await api("GET", "/v1/replays" + qs({ env: state.env, limit: 50 }));
+    holder.replaceChildren(replayRows(page.data, canWrite, refresh));
+    if (page.data.some(r => r.status === "running") && location.hash.startsWith("#/replays"))
+      state.poll = setTimeout(() => refresh().catch(showError), 1000);
+  }
+  const input = (name, label, attrs) => el("label", {}, label, el("input", Object.assign({ name }, attrs || {})));
+  const form = el("form", { class: "filters", id: "replay-form", onsubmit: async ev => {
+    ev.preventDefault();
+    const d = Object.fromEntries(new FormData(ev.target).entries());
+    const filters = {};
+    if (state.env) filters.env = state.env;
+    for (const k of ["integration", "provider", "connection", "event_type"]) if (d[k]) filters[k] = d[k].trim();
+    const ids = (d.webhook_ids || "").split(/[\s,]+/).filter(Boolean);
+    if (ids.length) filters.webhook_ids = ids;
+    const body = { stage: d.stage, from: d.from.trim(), filters, dry_run: d.dry_run === "on" };
+    if (d.to) body.to = d.to.trim();
+    if (d.rate) body.rate = Number(d.rate);
+    problem.textContent = "";
+    try { await api("POST", "/v1/replays", body); await refresh(); }
+    catch (e) { problem.textContent = "Cannot start: " + e.message; }
+  } },
+    el("label", {}, "Stage", el("select", { name: "stage" }, ["forwarder", "syncer", "router"].map(s => el("option", { value: s }, s)))),
+    input("from", "From (RFC 3339 or -2h)", { required: true, value: "-1h", size: 22 }),
+    input("to", "To (default now)", { size: 22 }),
+    input("integration", "Integration"), input("provider", "Provider"), input("connection", "Connection"),
+    input("event_type", "Event type"), input("webhook_ids", "Webhook ids", { size: 38, class: "mono" }),
+    input("rate", "Rate (per second)", { type: "number", min: "0.01", step: "any", size: 6 }),
+    el("label", { class: "check" }, el("input", { type: "checkbox", name: "dry_run", checked: true }), "Dry run"),
+    el("button", { type: "submit", disabled: !canWrite, title: canWrite ? null : "needs a write key" }, "Start replay"));
+  view(el("h1", {}, "Replays"),
+    el("p", { class: "muted" }, "Sends a time window of one stage's input through that stage again; apps get the " +
+      "same webhook-id plus X-Hookline-Replay-Id. " + (state.env ? "Limited to the chosen environment." :
+      "All environments (choose one above to limit it).")),
+    form, problem, holder);
+  await refresh();
+}
+
 /* ---- shell ------------------------------------------------------------------------------ */
 
 function signOut(message) {
@@ -282,6 +344,7 @@ async function route() {
   const params = Object.fromEntries(new URLSearchParams(query || ""));
   for (const a of document.querySelectorAll("nav a"))
     a.classList.toggle("active", path.startsWith(a.getAttribute("href").slice(1)));
+  if (state.poll) { clearTimeout(state.poll); state.poll = null; }
   document.getElementById("main").setAttribute("aria-busy", "true");
   try {
     if (path.startsWith("/webhook/")) await pageWebhook(decodeURIComponent(path.slice(9)));
@@ -290,6 +353,7 @@ async function route() {
     else if (path === "/dead-letters") await pageDeadLetters();
     else if (path === "/destinations") await pageDestinations();
     else if (path === "/sync-runs") await pageSyncRuns();
+    else if (path === "/replays") await pageReplays();
     else await pageWebhooks(params);
   } catch (e) {
     if (e.status !== 401) showError(e);

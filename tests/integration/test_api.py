@@ -608,6 +608,22 @@ def test_log_retention_prunes_old_rows(api, app, daemons):
     api.get(f"/v1/webhooks/{recent}", expect=200)
 
 
+def test_replays_start_list_get_and_cancel(api, app):
+    """Every /v1/replays route (test_api_replays.py has the replays themselves)."""
+    env = app.env["id"]
+    r = api.call("POST", "/v1/replays", body={"stage": "forwarder", "from": "-10m", "dry_run": True,
+                                              "filters": {"env": env, "integration": app.key}}, expect=202)
+    rid = r.json()["id"]
+    assert r.headers["Location"] == f"/v1/replays/{rid}"
+    assert rid in [x["id"] for x in api.get("/v1/replays", env=env).json()["data"]]
+    c = api.call("POST", f"/v1/replays/{rid}/cancel")
+    assert c.status_code in (202, 409), c.text       # 409: it had already ended
+    done = wait_until(lambda: (lambda x: x if x["status"] != "running" else None)(
+        api.get(f"/v1/replays/{rid}", expect=200).json()), TIMEOUT, "the replay ended")
+    assert done["status"] in ("done", "cancelled") and done["published"] == 0, done
+    api.get("/v1/replays/not-a-uuid", expect=404)
+
+
 def test_zy_no_key_or_secret_in_any_log(api):
     """API keys and the secrets written through the API never reach a daemon's log (the
     key id may: it is not a secret)."""

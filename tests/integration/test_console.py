@@ -1,6 +1,7 @@
 """The web console in a real browser: Debian's chromium driven by Playwright, against
 the real stack. Sign in with a key, find a webhook by id and see its attempts after a
-failure and a retry, redrive a dead letter from the Dead letters page, and keep a
+failure and a retry, redrive a dead letter from the Dead letters page, run a dry-run
+replay from the Replays page, and keep a
 screenshot of every page in build/test-artifacts/."""
 import os
 from pathlib import Path
@@ -137,6 +138,16 @@ def test_console_sign_in_find_webhook_timeline_and_redrive(page, cli, stack, rec
         shot(page, name)
     page.keyboard.press("2")
     page.wait_for_selector(f"text={app.url}")
+
+    # Replays: a dry run started from the form runs to its end (the list polls for it).
+    page.keyboard.press("7")
+    page.wait_for_selector("#replay-form")
+    page.fill("#replay-form input[name=integration]", app.key)
+    assert page.is_checked("#replay-form input[name=dry_run]")
+    page.click("#replay-form button[type=submit]")
+    page.wait_for_selector("#replays .badge.done", timeout=LOG_TIMEOUT * 1000)
+    assert "dry run" in page.text_content("#replays") and app.key in page.text_content("#replays")
+    shot(page, "replays")
 
     # Signing out forgets the key.
     page.click("#sign-out")

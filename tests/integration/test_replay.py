@@ -155,28 +155,41 @@ def replayed_on(stage, key):
     return [m for m in topic_tool("dump", topic(f"replay.{stage}")) if headers_of(m).get("hl.integration") == key]
 
 
-def test_replay_for_the_forwarder_reaches_the_app_again_and_starts_no_sync_run(syncs, receiver, cli):
+def synced_webhooks(syncs, receiver, n=2):
+    """n webhooks delivered, each with its sync run: (the installation they name, a time
+    before them, [(webhook id, body)], the webhook-ids the app got)."""
     app = syncs.app
     syncs.create("*")
     inst, _ = syncs.connect()
     start = time.time() - 1
-    sent = [syncs.send(inst, event="issues", n=i) for i in range(2)]
+    sent = [syncs.send(inst, event="issues", n=i) for i in range(n)]
     for _, body in sent:
         app.wait_payload(body)
-    syncs.wait_runs(2)
+    syncs.wait_runs(n)
     first = {d.header("webhook-id") for d in app.mine(receiver.snapshot())}
-    assert len(first) == 2
+    assert len(first) == n
+    return inst, start, sent, first
 
-    out = replay(cli, "--stage", "forwarder", "--from", rfc3339(start), "--integration", app.key)
-    assert out["matched"] == 2 and out["published"] == 2, out
-    rid = out["replay_id"]
 
+def wait_replayed(app, receiver, rid, sent, first):
+    """The app gets each of sent again, with the same webhook-id and replay id rid; returns
+    a function listing the deliveries of that replay."""
     def replayed(rs):
         return [d for d in app.mine(rs) if d.header("X-Hookline-Replay-Id") == rid]
-    got = receiver.wait_for(lambda rs: replayed(rs) if len(replayed(rs)) >= 2 else None, TIMEOUT,
+    got = receiver.wait_for(lambda rs: replayed(rs) if len(replayed(rs)) >= len(sent) else None, TIMEOUT,
                             "the replayed deliveries")
     assert {d.header("webhook-id") for d in got} == first, "a replay reached the app with another webhook-id"
     assert {d.header("X-Hookline-Webhook-Id") for d in got} == {w for w, _ in sent}
+    return replayed
+
+
+def test_replay_for_the_forwarder_reaches_the_app_again_and_starts_no_sync_run(syncs, receiver, cli):
+    app = syncs.app
+    _, start, sent, first = synced_webhooks(syncs, receiver)
+
+    out = replay(cli, "--stage", "forwarder", "--from", rfc3339(start), "--integration", app.key)
+    assert out["matched"] == 2 and out["published"] == 2, out
+    replayed = wait_replayed(app, receiver, out["replay_id"], sent, first)
     time.sleep(3)
     assert len(syncs.runs()) == 2, "a replay for the forwarder started sync runs"
     assert len(replayed(receiver.snapshot())) == 2
