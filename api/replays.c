@@ -100,11 +100,11 @@ static void on_warn(const char *text, void *ctx)
 
 static void finish(struct job *j, const struct replay_result *r, int rc)
 {
-    const char *status = rc < 0                  ? "failed"
-                         : !r->cancelled         ? "done"
+    const char *status = rc < 0                   ? "failed"
+                         : !r->cancelled          ? "done"
                          : atomic_load(&stopping) ? "interrupted"
                                                   : "cancelled";
-    const char *error = rc < 0 ? (r->error[0] ? r->error : "the replay failed")
+    const char *error = rc < 0                           ? (r->error[0] ? r->error : "the replay failed")
                         : !strcmp(status, "interrupted") ? "hookline-api stopped before the replay finished"
                                                          : NULL;
     if (write_row(j, &r->counts, status, error) < 0) /* left 'running': interrupted once its heartbeat is stale */
@@ -374,8 +374,9 @@ static unsigned record(PGconn *db, struct api_request *rq, struct api_response *
     char *filters = json_dumps(j->filters, JSON_COMPACT | JSON_SORT_KEYS);
     if (!filters)
         return api_problem(rs, 500, "Internal Server Error", "out of memory");
-    const char *p[] = {j->id,    j->p.f.env, replay_stage_names[stage], from, to, filters, j->p.dry_run ? "true" : "false",
-                       j->p.rate > 0 ? rate : NULL, rq->key->id};
+    const char *p[] = {j->id,      j->p.f.env, replay_stage_names[stage],       from,
+                       to,         filters,    j->p.dry_run ? "true" : "false", j->p.rate > 0 ? rate : NULL,
+                       rq->key->id};
     unsigned st = db_json(db, rs, 202, "not recorded",
                           "WITH r AS (INSERT INTO replays (id, environment_id, stage, from_at, to_at, filters, dry_run,"
                           " rate, key_id) VALUES ($1::uuid, $2::uuid, $3, to_timestamp($4::float8 / 1000),"
@@ -457,11 +458,12 @@ unsigned replay_list(PGconn *db, struct api_request *rq, struct api_response *rs
         return api_problem(rs, 400, "Bad Request", "env must be an environment id");
     const char *p[] = {SCOPE(rq), env, status};
     /* Newest first; the cursor is the creation time to the microsecond, then the id. */
-    return db_page(db, rq, rs,
-                   "SELECT to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '|' || r.id"
-                   " AS _cursor, " REPLAY_COLS " FROM replays r WHERE " ENV_OK("r.environment_id")
-                   " AND ($2::uuid IS NULL OR r.environment_id = $2::uuid) AND ($3::text IS NULL OR r.status = $3)",
-                   3, p, true);
+    return db_page(
+        db, rq, rs,
+        "SELECT to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '|' || r.id"
+        " AS _cursor, " REPLAY_COLS " FROM replays r WHERE " ENV_OK(
+            "r.environment_id") " AND ($2::uuid IS NULL OR r.environment_id = $2::uuid) AND ($3::text IS NULL OR r.status = $3)",
+        3, p, true);
 }
 
 static unsigned replay_one(PGconn *db, struct api_request *rq, struct api_response *rs, unsigned status)

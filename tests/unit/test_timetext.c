@@ -43,9 +43,19 @@ static void relative_to_now(void **state)
 static void refuses_what_is_not_a_moment(void **state)
 {
     (void)state;
-    const char *bad[] = {"",        "yesterday", "-2",         "-h",       "-2w",       "--2h",
-                         "-2h ",    "2025-12-03T14:00:00", "2025-12-03", "2025-12-03T14:00:00+2", "2025-12-03T14:00:00Zx",
-                         "-999999999999d", "2025-12-03T14:00:00+25:00"};
+    const char *bad[] = {"",
+                         "yesterday",
+                         "-2",
+                         "-h",
+                         "-2w",
+                         "--2h",
+                         "-2h ",
+                         "2025-12-03T14:00:00",
+                         "2025-12-03",
+                         "2025-12-03T14:00:00+2",
+                         "2025-12-03T14:00:00Zx",
+                         "-999999999999d",
+                         "2025-12-03T14:00:00+25:00"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t out;
         if (timetext_parse_ms(bad[i], NOW, &out) == 0)
