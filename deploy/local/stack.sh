@@ -16,6 +16,9 @@
 #   HOOKLINE_PORT_OFFSET   added to every port      (default 0)
 #   HOOKLINE_CACHE_DIR     Kafka jars, see install-deps.sh (default <repo>/.cache)
 #   HOOKLINE_STACK_KAFKA_JVM_OPTS  broker JVM options (default -Xms256m -Xmx512m)
+#   HOOKLINE_STACK_KAFKA_PROPERTIES  extra broker settings, space-separated key=value
+#                          pairs appended to each node's server.properties (they win
+#                          over the defaults), e.g. "num.io.threads=2 num.network.threads=1"
 #   HOOKLINE_STACK_KAFKA_NODES     1, or 3 for a three-node KRaft cluster (replication
 #                          factor 3, min.insync.replicas 2); node N listens on
 #                          19092+offset+2(N-1), its controller on the port above
@@ -403,6 +406,12 @@ kafka_render() {
         -e "s|@KAFKA_PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$((port + 1))|g" -e "s|@LOG_DIR@|$dir/data|g" \
         -e "s|@RF@|$NODES|g" -e "s|@MIN_ISR@|$min_isr|g" \
         "$ROOT/deploy/kafka/server.properties.in" >"$dir/server.properties"
+    if [ -n "${HOOKLINE_STACK_KAFKA_PROPERTIES:-}" ]; then
+        printf '\n# HOOKLINE_STACK_KAFKA_PROPERTIES\n' >>"$dir/server.properties"
+        for kv in $HOOKLINE_STACK_KAFKA_PROPERTIES; do
+            case $kv in *=*) printf '%s\n' "$kv" >>"$dir/server.properties" ;; *) die "HOOKLINE_STACK_KAFKA_PROPERTIES: '$kv' is not key=value" ;; esac
+        done
+    fi
     [ "$SECURE" = 1 ] || return 0
     # Clients and brokers authenticate with SCRAM-SHA-512 over TLS; the controllers talk
     # on their own loopback listener.
