@@ -140,7 +140,7 @@ profile() {
     for name in ingress router forwarder kafka; do
         [ -s "$OUT/profile-$name.data" ] || continue
         perf script --no-inline -i "$OUT/profile-$name.data" 2>/dev/null |
-            python3 "$B/flamegraph.py" --title "hookline-$name during $(quote "$@" | cut -c1-60)..." \
+            python3 "$B/flamegraph.py" --title "hookline-$name during $(quote "$@" | sed "s|$ROOT/||g" | cut -c1-60)..." \
                 --svg "$OUT/profile-$name.svg" --top "$OUT/profile-$name.top.txt"
         rm -f "$OUT/profile-$name.data"
     done
