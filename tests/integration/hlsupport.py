@@ -255,6 +255,17 @@ def post_raw(url, body, headers, timeout=30):
         conn.close()
 
 
+def ingress_knows(url):
+    """Whether the ingress answers anything but 404 for a webhook URL (a GET: nothing is
+    stored). The ingress learns of a new integration from PostgreSQL's LISTEN, which
+    arrives a moment after the CLI's commit; a test that sends at once could be answered
+    404 in between. No ingress to ask (stopped, or another address): nothing to wait for."""
+    try:
+        return get(url, timeout=5).status_code != 404
+    except requests.RequestException:
+        return True
+
+
 class App:
     """An environment whose webhook URL is `receiver`, with one integration of `provider`
     (fresh names and secrets), and the ingress URL to send its webhooks to."""
@@ -268,6 +279,7 @@ class App:
         kind = "client_secret" if provider == "hubspot" else "secret"
         self.integration = cli.integration(self.env["id"], self.key, provider, **{kind: self.secret})
         self.url = f"{stack.public_url}/webhook/{self.env['id']}/{self.key}"
+        wait_until(lambda: ingress_knows(self.url), 10, f"the ingress to know {self.key}")
 
     def connect(self, config, metadata=None, secret=None):
         connection_id = f"conn-{uid()}"
