@@ -82,7 +82,7 @@ def test_a_frozen_database_hangs_nothing(cli, stack, github):
     a 503 within the lookup's deadline instead of a hung request, and both flow again once
     the database is back."""
     # Configured first: any change drops the daemons' caches.
-    other = App(cli, stack, github.receiver, "github-app")
+    other = App(cli, stack, github.receiver, "github-app", wait_known=False)  # never looked up
     inst2 = random.randint(10**6, 10**9)
     conn2 = other.connect({"installation_id": str(inst2)})
     inst = random.randint(10**6, 10**9)
