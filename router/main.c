@@ -57,8 +57,10 @@ static int route_with_retry(rd_kafka_t *consumer, const rd_kafka_message_t *rkm)
             rc = -1;
             break;
         }
-        log_warn(NULL, "database unavailable; retrying %s [%d] offset %lld in %.1f s", rd_kafka_topic_name(rkm->rkt),
-                 rkm->partition, (long long)rkm->offset, delay);
+        /* Backs off up to 5 s and holds the consumer: a wait, never a spin. route_message
+         * fails only on what passes (database, the quarantine's produce, memory). */
+        log_warn(NULL, "database, Kafka or memory unavailable; retrying %s [%d] offset %lld in %.1f s",
+                 rd_kafka_topic_name(rkm->rkt), rkm->partition, (long long)rkm->offset, delay);
         kafka_consumer_hold(consumer, (int)(delay * 1000));
         held = true;
         delay = delay * 2 > 5 ? 5 : delay * 2;
