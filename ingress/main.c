@@ -124,8 +124,8 @@ int main(int argc, char **argv)
      * stop (0.9.75 aborts when stopped with a suspended connection). Clients that keep
      * sending on open connections get DRAIN_GRACE_S to hear that 503 and close, rather
      * than a reset in the middle of a request. */
-    log_info(NULL, "draining: %ld requests waiting", http_suspended());
     http_drain(http);
+    log_info(NULL, "draining: %ld requests waiting", http_suspended()); /* after: tests send on seeing it */
     double deadline = clock_mono_s() + (double)g_ingress.kafka_timeout_ms / 1000 + 2;
     bool abandoned = false;
     double grace_end = clock_mono_s() + DRAIN_GRACE_S;

@@ -266,6 +266,12 @@ def ingress_knows(url):
         return True
 
 
+def wait_ingress_knows(url):
+    """Waits until the ingress knows a webhook URL's integration (see ingress_knows): for a
+    test that creates one and sends to it at once."""
+    wait_until(lambda: ingress_knows(url), 10, f"the ingress to know {url}")
+
+
 class App:
     """An environment whose webhook URL is `receiver`, with one integration of `provider`
     (fresh names and secrets), and the ingress URL to send its webhooks to."""
@@ -280,7 +286,7 @@ class App:
         self.integration = cli.integration(self.env["id"], self.key, provider, **{kind: self.secret})
         self.url = f"{stack.public_url}/webhook/{self.env['id']}/{self.key}"
         if wait_known:  # False for a tenant the ingress must not have looked up yet
-            wait_until(lambda: ingress_knows(self.url), 10, f"the ingress to know {self.key}")
+            wait_ingress_knows(self.url)
 
     def connect(self, config, metadata=None, secret=None):
         connection_id = f"conn-{uid()}"

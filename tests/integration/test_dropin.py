@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from hlsupport import TIMEOUT, App, post, uid, wait_until
+from hlsupport import TIMEOUT, App, post, uid, wait_ingress_knows, wait_until
 
 NESTING_MAX = 256  # common/json_depth.h JSON_NESTING_MAX
 
@@ -84,7 +84,9 @@ def _integration(cli, stack, receiver, provider, secret=None):
     env = cli.env(receiver.url + path)
     key = f"{provider}-{uid()}"
     cli.integration(env["id"], key, provider, secret=secret)
-    return env, key, path, f"{stack.public_url}/webhook/{env['id']}/{key}"
+    url = f"{stack.public_url}/webhook/{env['id']}/{key}"
+    wait_ingress_knows(url)
+    return env, key, path, url
 
 
 def test_zoom_url_validation_without_plain_token_is_refused(cli, stack, receiver):

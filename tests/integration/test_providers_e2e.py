@@ -11,7 +11,8 @@ import time
 import urllib.parse
 import uuid
 
-from hlsupport import App, assert_bytes, get, hubspot_event, hubspot_headers, post, uid, wait_until
+from hlsupport import (App, assert_bytes, get, hubspot_event, hubspot_headers, post, uid,
+                       wait_ingress_knows, wait_until)
 
 
 class ProviderApp(App):
@@ -153,6 +154,7 @@ def test_allow_unverified_only_while_no_secret_is_set(cli, stack, receiver):
     key = f"gh-{uid()}"
     cli.integration(env["id"], key, "github-app")   # no secret yet
     url = f"{stack.public_url}/webhook/{env['id']}/{key}"
+    wait_ingress_knows(url)
     body = f'{{"action":"created","installation":{{"id":{random.randint(1, 10**9)}}},"n":"{uid()}"}}'.encode()
     plain = {"Content-Type": "application/json", "X-GitHub-Event": "installation"}
     assert post(url, body, plain).status_code == 401, "an integration without a secret accepted a webhook"

@@ -10,7 +10,8 @@ import socket
 import subprocess
 import uuid
 
-from hlsupport import TIMEOUT, App, Receiver, get, github_body, github_headers, post, wait_until
+from hlsupport import (TIMEOUT, App, Receiver, get, github_body, github_headers, post, wait_ingress_knows,
+                       wait_until)
 
 
 def free_port():
@@ -62,6 +63,7 @@ def test_forwarder_refuses_loopback_in_every_spelling(cli, stack, tmp_path):
         key = f"gh-{uuid.uuid4().hex[:8]}"
         cli.integration(env["id"], key, "github-app", secret="s")
         url = f"{stack.public_url}/webhook/{env['id']}/{key}"
+        wait_ingress_knows(url)
         body = github_body(1)
         r = post(url, body, github_headers("s", body))
         assert r.status_code == 200, r.text
