@@ -25,7 +25,8 @@ static const char list_usage[] =
     "Lists the messages a stage quarantined because it can never process them (a value\n"
     "that is not UTF-8, unreadable hookline headers, a body the provider cannot read, a\n"
     "value the database refuses), oldest first per partition of HOOKLINE_TOPIC_REJECTED:\n"
-    "webhook id, stage, reason, and the topic, partition and offset it was read from.\n"
+    "webhook id, stage, reason, and the topic, partition and offset it was read from\n"
+    "(and body_omitted_bytes when it was too large to be kept: see replay).\n"
     "\n"
     "  --stage STAGE   only those of this stage (router, forwarder, syncer)\n"
     "  --json          print a JSON array\n"
@@ -40,7 +41,9 @@ static const char replay_usage[] =
     "has stored each copy. Do it once the cause is fixed: the stage processes the copy\n"
     "with the same webhook id, or quarantines it again. The rejected topic is not changed\n"
     "(Kafka is append-only), so replaying a message twice processes it twice; the stages\n"
-    "derive the same ids each time, so the app sees the same webhook-id.\n"
+    "derive the same ids each time, so the app sees the same webhook-id. A message kept\n"
+    "without its body (too large for the rejected topic) is not replayed from here: an\n"
+    "error names its origin, to replay with `hookline replay --webhook-id`.\n"
     "\n"
     "  --at P:O          the message at partition P, offset O of the rejected topic\n"
     "  --webhook-id ID   the quarantined messages of this webhook\n"
@@ -85,6 +88,7 @@ static json_t *rejected_row(const rd_kafka_message_t *rkm)
     set_text(row, "origin_partition", v->partition);
     set_text(row, "origin_offset", v->offset);
     set_text(row, "rejected_at_ms", v->at);
+    set_text(row, "body_omitted_bytes", v->body_omitted);
     json_object_set_new(row, "partition", json_integer(rkm->partition));
     json_object_set_new(row, "offset", json_integer(rkm->offset));
     free(v);
@@ -166,6 +170,16 @@ static int visit(const rd_kafka_message_t *rkm, void *ctx)
     if (!*origin || !strcmp(origin, g_common.topic_rejected)) {
         cli_warn("quarantined message at %d/%" PRId64 " names no topic to replay to: skipped", rkm->partition,
                  rkm->offset);
+        return 0;
+    }
+    if (json_is_string(json_object_get(row, "body_omitted_bytes"))) {
+        /* Quarantined without its body (too large for the rejected topic): a copy would
+         * be an empty webhook. The original is still in its topic until retention. */
+        cli_error("quarantined message at %d/%" PRId64
+                  " was kept without its body: replay the original from %s "
+                  "(`hookline replay`, --webhook-id) while its retention lasts",
+                  rkm->partition, rkm->offset, origin);
+        c->failed++;
         return 0;
     }
     return replay_one(c, rkm, origin);

@@ -187,6 +187,19 @@ int kafka_commit_stored_every(rd_kafka_t *rk, int min_interval_ms)
     return kafka_commit_stored(rk);
 }
 
+bool kafka_err_refuses_message(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:    /* over message.max.bytes or max.message.bytes */
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:      /* the broker's own size check */
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE: /* a batch over the broker's limit */
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:        /* refused by the broker's record validation */
+        return true;
+    default:
+        return false;
+    }
+}
+
 bool kafka_reachable(rd_kafka_t *rk, int timeout_ms)
 {
     const struct rd_kafka_metadata *md = NULL;

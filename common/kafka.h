@@ -85,6 +85,14 @@ size_t kafka_poll_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch, size_t
 void kafka_consumer_hold(rd_kafka_t *consumer, int ms);
 void kafka_consumer_release(rd_kafka_t *consumer);
 
+/* Whether a produce error is about the message itself (too large for the topic, a record
+ * the broker finds invalid), which re-sending cannot cure, rather than about the moment
+ * (the broker, the network, an ACL or a topic an operator can fix): the first is a
+ * permanent failure, the second a transient one. A size error from the broker may be
+ * the batch's (several messages together over the topic's max.message.bytes): only one
+ * sent alone proves it is the message's. */
+bool kafka_err_refuses_message(rd_kafka_resp_err_t err);
+
 /* True if the cluster answered a metadata request within timeout_ms. */
 bool kafka_reachable(rd_kafka_t *rk, int timeout_ms);
 

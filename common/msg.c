@@ -484,8 +484,9 @@ rd_kafka_headers_t *msg_redrive_headers(rd_kafka_headers_t *h, const char *desti
 
 void msg_rejected_strip(rd_kafka_headers_t *h)
 {
-    static const char *const names[] = {MSG_H_REJECT_REASON, MSG_H_REJECT_STAGE,     MSG_H_REJECT_AT,
-                                        MSG_H_REJECT_TOPIC,  MSG_H_REJECT_PARTITION, MSG_H_REJECT_OFFSET};
+    static const char *const names[] = {MSG_H_REJECT_REASON,      MSG_H_REJECT_STAGE,     MSG_H_REJECT_AT,
+                                        MSG_H_REJECT_TOPIC,       MSG_H_REJECT_PARTITION, MSG_H_REJECT_OFFSET,
+                                        MSG_H_REJECT_BODY_OMITTED};
     for (size_t i = 0; h && i < sizeof names / sizeof names[0]; i++)
         rd_kafka_header_remove(h, names[i]);
 }
@@ -510,9 +511,15 @@ void msg_rejected_decode(struct msg_rejected_view *v, rd_kafka_headers_t *h)
         const char *name;
         const char **out;
     } fields[] = {
-        {MSG_H_WEBHOOK_ID, &v->webhook_id},   {MSG_H_REJECT_STAGE, &v->stage}, {MSG_H_REJECT_REASON, &v->reason},
-        {MSG_H_INTEGRATION, &v->integration}, {MSG_H_REJECT_TOPIC, &v->topic}, {MSG_H_REJECT_PARTITION, &v->partition},
-        {MSG_H_REJECT_OFFSET, &v->offset},    {MSG_H_REJECT_AT, &v->at},
+        {MSG_H_WEBHOOK_ID, &v->webhook_id},
+        {MSG_H_REJECT_STAGE, &v->stage},
+        {MSG_H_REJECT_REASON, &v->reason},
+        {MSG_H_INTEGRATION, &v->integration},
+        {MSG_H_REJECT_TOPIC, &v->topic},
+        {MSG_H_REJECT_PARTITION, &v->partition},
+        {MSG_H_REJECT_OFFSET, &v->offset},
+        {MSG_H_REJECT_AT, &v->at},
+        {MSG_H_REJECT_BODY_OMITTED, &v->body_omitted},
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         view(h, fields[i].name, fields[i].out, v->buf[i], sizeof v->buf[i]);

@@ -88,8 +88,9 @@
 #define MSG_H_REJECT_TOPIC "hl.reject-topic"               /* where the message was read from */
 #define MSG_H_REJECT_PARTITION "hl.reject-partition"
 #define MSG_H_REJECT_OFFSET "hl.reject-offset"
-#define MSG_H_REJECT_PREFIX "hl.reject-" /* every MSG_H_REJECT_* starts so */
-#define MSG_H_KIND "hl.kind"             /* webhooks.notifications: what the body is ("sync") */
+#define MSG_H_REJECT_BODY_OMITTED "hl.reject-body-omitted" /* bytes of a body not kept (too large) */
+#define MSG_H_REJECT_PREFIX "hl.reject-"                   /* every MSG_H_REJECT_* starts so */
+#define MSG_H_KIND "hl.kind"                               /* webhooks.notifications: what the body is ("sync") */
 
 /* webhooks.forward-retry.<group>.<pass>: a routed message whose delivery to one
  * destination waits for its next pass (the pass is the topic's). */
@@ -346,8 +347,8 @@ void msg_rejected_strip(rd_kafka_headers_t *h);
 /* A quarantined message as the CLI shows it: each field NULL when absent or over
  * MSG_REJECT_REASON_MAX, else pointing into buf (as stored: not made printable). */
 struct msg_rejected_view {
-    const char *webhook_id, *stage, *reason, *integration, *topic, *partition, *offset, *at;
-    char buf[8][MSG_REJECT_REASON_MAX + 1];
+    const char *webhook_id, *stage, *reason, *integration, *topic, *partition, *offset, *at, *body_omitted;
+    char buf[9][MSG_REJECT_REASON_MAX + 1];
 };
 void msg_rejected_decode(struct msg_rejected_view *v, rd_kafka_headers_t *h);
 

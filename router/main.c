@@ -3,6 +3,7 @@
  * is acknowledged by Kafka (at-least-once; outputs carry deterministic ids). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/admin.h"
@@ -71,6 +72,42 @@ static int route_with_retry(rd_kafka_t *consumer, const rd_kafka_message_t *rkm)
     return rc;
 }
 
+/* Inputs an output of which Kafka refused for good (too large for its topic) are
+ * quarantined instead: with their body, or without it when the rejected topic refuses
+ * that too. One that cannot be quarantined even so is logged (where it stays) and
+ * counted as done: a message must never stop the router for every tenant. rc is
+ * publish_wait_all's; returns the same for what this publishes. */
+static int quarantine_refused(rd_kafka_message_t **batch, int rc)
+{
+    for (int round = 0; rc == 0 && round < 2; round++) {
+        const struct publish_refusal *list;
+        size_t n = publish_refused(&list);
+        if (n == 0)
+            return 0;
+        struct publish_refusal *copy = malloc(n * sizeof *copy); /* the next wait resets the list */
+        if (!copy)
+            return -1;
+        memcpy(copy, list, n * sizeof *copy);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            publish_input(copy[i].input);
+            rc = route_quarantine_refused(batch[copy[i].input], copy[i].why, round == 1);
+        }
+        free(copy);
+        if (rc == 0)
+            rc = publish_wait_all(30);
+    }
+    const struct publish_refusal *list;
+    size_t n = rc == 0 ? publish_refused(&list) : 0;
+    for (size_t i = 0; i < n; i++) {
+        const rd_kafka_message_t *m = batch[list[i].input];
+        log_error(NULL,
+                  "%s [%d] offset %lld could not be quarantined either (%s): skipped; it stays there until its "
+                  "retention",
+                  rd_kafka_topic_name(m->rkt), m->partition, (long long)m->offset, list[i].why);
+    }
+    return rc;
+}
+
 /* One batch: consume up to batch_size messages (what came while the last batch was
  * routed, or the first within 100 ms: kafka_poll_batch), route
  * them, wait for every output's acknowledgement, then store and commit the inputs'
@@ -80,9 +117,9 @@ static int run_batch(rd_kafka_t *consumer, rd_kafka_message_t **batch)
     size_t n = kafka_poll_batch(consumer, batch, (size_t)g_router.batch_size, 100);
     dedup_batch_claim(batch, n);
     size_t done = 0;
-    while (done < n && route_with_retry(consumer, batch[done]) == 0)
+    while (done < n && (publish_input(done), route_with_retry(consumer, batch[done])) == 0)
         done++;
-    int rc = publish_wait_all(30);
+    int rc = quarantine_refused(batch, publish_wait_all(30));
     for (size_t i = 0; i < n; i++) {
         if (rc == 0 && i < done && kafka_store_offset(consumer, batch[i]) < 0)
             log_warn(NULL, "kafka: cannot store offset (partition revoked?)");

@@ -30,7 +30,7 @@
 #include "router/router.h"
 
 static struct metric *m_routed, *m_unattributed, *m_rejected;
-static struct metric *m_q_headers, *m_q_database; /* why quarantined */
+static struct metric *m_q_headers, *m_q_database, *m_q_kafka; /* why quarantined */
 static struct metric *m_bad_identifier, *m_bad_event_type;
 static struct metric *m_unattributed_why[MSG_UNATTRIBUTED_REASONS]; /* by reason */
 
@@ -45,6 +45,7 @@ void route_metrics_init(void)
     static const char qhelp[] = "raw messages quarantined on the rejected topic, by reason";
     m_q_headers = metrics_counter("hookline_router_quarantined_total", "reason=\"contract_headers\"", qhelp);
     m_q_database = metrics_counter("hookline_router_quarantined_total", "reason=\"database_refused\"", qhelp);
+    m_q_kafka = metrics_counter("hookline_router_quarantined_total", "reason=\"kafka_refused\"", qhelp);
     static const char bhelp[] = "values from a webhook that no stage may use (not UTF-8, control characters, too long)";
     m_bad_identifier = metrics_counter("hookline_router_invalid_values_total", "field=\"identifier\"", bhelp);
     m_bad_event_type = metrics_counter("hookline_router_invalid_values_total", "field=\"event_type\"", bhelp);
@@ -61,21 +62,59 @@ void route_metrics_init(void)
 }
 
 /* Quarantines the raw message (common/quarantine.h): a permanent failure, so the
- * router moves on. 0 once queued (acknowledged with the batch), -1 if it cannot be. */
-static int quarantine(const rd_kafka_message_t *rkm, const char *wid, struct metric *why_metric, const char *reason)
+ * router moves on. omit_body: the copy is sent without it (MSG_H_REJECT_BODY_OMITTED
+ * says how large it was). 0 once queued (acknowledged with the batch), -1 if it cannot be. */
+static int quarantine_copy(const rd_kafka_message_t *rkm, const char *wid, struct metric *why_metric,
+                           const char *reason, bool omit_body)
 {
     char clean[QUARANTINE_REASON_MAX + 1];
     quarantine_reason_clean(clean, sizeof clean, reason);
-    log_warn(wid, "quarantined %s [%d] offset %lld: %s", rd_kafka_topic_name(rkm->rkt), rkm->partition,
-             (long long)rkm->offset, clean);
+    log_warn(wid, "quarantined %s [%d] offset %lld%s: %s", rd_kafka_topic_name(rkm->rkt), rkm->partition,
+             (long long)rkm->offset, omit_body ? " without its body" : "", clean);
     rd_kafka_headers_t *h = quarantine_headers(rkm, "router", reason);
     if (!h)
         return -1;
-    metric_inc(m_rejected);
-    metric_inc(why_metric);
+    if (omit_body) {
+        char len[24];
+        snprintf(len, sizeof len, "%zu", rkm->len);
+        rd_kafka_header_add(h, MSG_H_REJECT_BODY_OMITTED, -1, len, -1);
+    }
+    if (!omit_body) { /* a copy without it is the same decision, tried again */
+        metric_inc(m_rejected);
+        metric_inc(why_metric);
+    }
     char key[ID_LEN + 1];
     snprintf(key, sizeof key, "%s", wid);
-    return publish(g_common.topic_rejected, key, rkm->payload, rkm->len, h);
+    return publish(g_common.topic_rejected, key, omit_body ? NULL : rkm->payload, omit_body ? 0 : rkm->len, h);
+}
+
+static int quarantine(const rd_kafka_message_t *rkm, const char *wid, struct metric *why_metric, const char *reason)
+{
+    return quarantine_copy(rkm, wid, why_metric, reason, false);
+}
+
+int route_quarantine_refused(const rd_kafka_message_t *rkm, const char *why, bool omit_body)
+{
+    char wid[ID_LEN + 1] = "-";
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t vlen = 0;
+    if (rd_kafka_message_headers(rkm, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        rd_kafka_header_get_last(h, MSG_H_WEBHOOK_ID, &v, &vlen) == RD_KAFKA_RESP_ERR_NO_ERROR && vlen == ID_LEN) {
+        memcpy(wid, v, ID_LEN);
+        wid[ID_LEN] = '\0';
+        if (!ident_valid_str(wid))
+            snprintf(wid, sizeof wid, "-");
+    }
+    char reason[QUARANTINE_REASON_MAX + 1];
+    if (omit_body)
+        snprintf(
+            reason, sizeof reason,
+            "%s; the rejected topic refused it too: body omitted, still in %s [%d] at offset %lld until its retention",
+            why, rd_kafka_topic_name(rkm->rkt), rkm->partition, (long long)rkm->offset);
+    else
+        snprintf(reason, sizeof reason, "%s", why);
+    return quarantine_copy(rkm, wid, m_q_kafka, reason, omit_body);
 }
 
 /* Publishes one group's payload for one connection (or unattributed when conn is NULL;

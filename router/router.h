@@ -52,9 +52,20 @@ int publish_init(void) __attribute__((warn_unused_result));
  * publisher keeps copies until acknowledged and re-sends what failed. 0 or -1. */
 int publish(const char *topic, const char *key, const void *value, size_t len, rd_kafka_headers_t *headers)
     __attribute__((warn_unused_result));
-/* Blocks until every queued message is acknowledged (0) or a stop was requested while
- * Kafka kept failing for give_up_s seconds (-1: the caller must not store offsets). */
+/* Numbers the input the next publish() calls are outputs of (its index in the batch). */
+void publish_input(size_t input);
+/* Blocks until every queued message is acknowledged or refused for good (0), or a stop
+ * was requested while Kafka kept failing for give_up_s seconds (-1: the caller must
+ * not store offsets). */
 int publish_wait_all(double give_up_s) __attribute__((warn_unused_result));
+/* After publish_wait_all returned 0: the inputs one of whose outputs Kafka refused for
+ * good (too large for its topic, also when sent alone), each once, with why; the
+ * caller quarantines them. Valid until the next publish_wait_all. */
+struct publish_refusal {
+    size_t input;
+    char why[256];
+};
+size_t publish_refused(const struct publish_refusal **list);
 bool publish_ready(void);
 void publish_watch(void);
 void publish_shutdown(void);
@@ -62,6 +73,11 @@ void publish_shutdown(void);
 /* route.c: routes one raw message: publishes its outputs. 0 done, -1 transient failure
  * (database unavailable): the message must be retried, its offset not stored. */
 int route_message(const rd_kafka_message_t *rkm) __attribute__((warn_unused_result));
+/* Quarantines rkm because Kafka refused an output of it for good (why): with its body,
+ * or without it (omit_body: the rejected topic refused that too; the body stays in
+ * rkm's topic until its retention, where the reason says). 0 queued, -1 no memory. */
+int route_quarantine_refused(const rd_kafka_message_t *rkm, const char *why, bool omit_body)
+    __attribute__((warn_unused_result));
 void route_metrics_init(void);
 
 /* conn_trust.c: whether a webhook may be attributed to a connection it names (see

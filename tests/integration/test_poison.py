@@ -213,3 +213,87 @@ def outage_then_routed(github, log, start):
     text = log.read_text(errors="replace")[start:]
     assert "maximum poll interval" not in text.lower(), text[-2000:]
     assert conn  # the warm connection stayed routable
+
+
+def test_a_webhook_too_large_for_the_routed_topic_is_quarantined_and_routing_goes_on(cli, stack, github):
+    """A routed topic an operator made smaller than the raw one (max.message.bytes): Kafka
+    refuses a large webhook's routed message however often it is sent. The router used to
+    re-send it forever, stopped for every tenant; now it quarantines the webhook with the
+    reason, and without its body when the rejected topic refuses that too, and routes the
+    webhooks behind it."""
+    from hlsupport import REPO, get
+    run = uid()
+    raw, routed, rejected_topic = f"raw-{run}", f"routed-small-{run}", f"rejected-{run}"
+    for t in (raw, routed, rejected_topic, f"replay-{run}"):
+        topic_tool("ensure", t, "1")
+    topic_tool("limit", routed, "4000")
+
+    # Webhooks as the ingress stored them, copied from webhooks.raw to this router's own
+    # input: small, large (over the routed topic's limit), small.
+    def stored(*bodies):
+        wids = [github.send(b).headers["X-Hookline-Webhook-Id"] for b in bodies]
+        found = wait_until(lambda: (lambda ms: ms if len(ms) == len(wids) else None)(
+            {headers_of(m)["hl.webhook-id"]: m for m in topic_tool("dump", RAW)
+             if headers_of(m).get("hl.webhook-id") in wids}), TIMEOUT, "the webhooks on the raw topic")
+        lines = b"".join((json.dumps({k: found[w][k] for k in ("key", "value_b64", "headers")}) + "\n").encode()
+                         for w in wids)
+        topic_tool("produce", raw, stdin=lines)
+        return wids
+
+    big = base64.b64encode(os.urandom(9000)).decode()   # over 4000 bytes even compressed
+    small1, large, small2 = stored(github_body(1, n=1), github_body(1, pad=big), github_body(1, n=2))
+
+    port = int(stack.admin_ports["router"]) + 43
+    env = dict(os.environ, HOOKLINE_ADMIN_PORT=str(port), HOOKLINE_ROUTER_GROUP=f"small-{run}",
+               HOOKLINE_TOPIC_RAW=raw, HOOKLINE_TOPIC_ROUTED=routed, HOOKLINE_TOPIC_REJECTED=rejected_topic,
+               HOOKLINE_TOPIC_REPLAY_ROUTER=f"replay-{run}", HOOKLINE_ROUTER_DEDUP_WINDOW_S="0")
+    log_path = Path(os.environ.get("HOOKLINE_STACK_DIR", "/tmp")) / f"router-small-{run}.log"
+    with open(log_path, "wb") as log:
+        router = subprocess.Popen([str(stack.bin_dir / "hookline-router")], env=env, cwd=REPO,
+                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def routed_wids():
+            return [headers_of(m).get("hl.webhook-id") for m in topic_tool("dump", routed)]
+
+        def quarantined():
+            return {headers_of(m).get("hl.webhook-id"): m for m in topic_tool("dump", rejected_topic)}
+
+        def log_tail():
+            return log_path.read_bytes()[-3000:].decode(errors="replace")
+        wait_until(lambda: small2 in routed_wids(), TIMEOUT, "the webhook behind the large one routed", log_tail)
+        assert small1 in routed_wids() and large not in routed_wids()
+        q = wait_until(lambda: quarantined().get(large), TIMEOUT, "the large webhook quarantined", log_tail)
+        h = headers_of(q)
+        assert h["hl.reject-stage"] == "router" and h["hl.reject-topic"] == raw, h
+        assert "refused" in h["hl.reject-reason"] and routed in h["hl.reject-reason"], h["hl.reject-reason"]
+        assert big.encode() in base64.b64decode(q["value_b64"]), "the quarantined copy lost its body"
+        assert "hl.reject-body-omitted" not in h
+
+        # The rejected topic refuses it too: quarantined without its body, which says where it is.
+        topic_tool("limit", rejected_topic, "4000")
+        large2, small3 = stored(github_body(1, pad=big, n=3), github_body(1, n=4))
+        wait_until(lambda: small3 in routed_wids(), TIMEOUT, "the webhook behind the second large one routed",
+                   log_tail)
+        q = wait_until(lambda: quarantined().get(large2), TIMEOUT, "the second large webhook quarantined", log_tail)
+        h = headers_of(q)
+        assert q["value_b64"] == "" and int(h["hl.reject-body-omitted"]) > len(big), h
+        assert f"still in {raw} [0] at offset" in h["hl.reject-reason"], h["hl.reject-reason"]
+        # The CLI shows it, and will not replay an empty webhook in its place.
+        cli_env = dict(os.environ, HOOKLINE_TOPIC_REJECTED=rejected_topic)
+        listed = subprocess.run([str(cli.path), "rejected", "list", "--json"], env=cli_env, capture_output=True,
+                                timeout=60)
+        rows = {r["webhook_id"]: r for r in json.loads(listed.stdout)}
+        assert rows[large2]["body_omitted_bytes"] == h["hl.reject-body-omitted"] and \
+            rows[large]["body_omitted_bytes"] is None, rows
+        replay = subprocess.run([str(cli.path), "rejected", "replay", "--webhook-id", large2], env=cli_env,
+                                capture_output=True, timeout=60)
+        assert replay.returncode != 0 and b"without its body" in replay.stderr and raw.encode() in replay.stderr, \
+            replay
+        assert len([m for m in topic_tool("dump", raw) if headers_of(m).get("hl.webhook-id") == large2]) == 1
+        assert get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
+        metrics = get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert 'hookline_router_quarantined_total{reason="kafka_refused"} 2' in metrics, \
+            [line for line in metrics.splitlines() if "quarantined" in line]
+    finally:
+        router.terminate()
+        router.wait(30)

@@ -11,6 +11,8 @@
  *                                                    acknowledged before it exits; a
  *                                                    header [name, base64, "b64"] holds
  *                                                    any bytes (e.g. not UTF-8)
+ *   hookline-topic-tool limit TOPIC BYTES            set the topic's max.message.bytes
+ *                                                    (a topic an operator made smaller)
  *
  * Configured like every hookline program (HOOKLINE_KAFKA_BROKERS, HOOKLINE_KAFKA_*).
  * Exit status 0, or 1 with the reason on stderr. A test tool: not installed. */
@@ -176,10 +178,49 @@ static int ensure(const char *topic, const char *partitions)
     return rc < 0 ? fail(topic, errstr) : 0;
 }
 
+/* AlterConfigs (librdkafka 2.0 has no incremental one): the topic's other settings are
+ * the broker's defaults afterwards, which is all a test topic has. */
+static int limit(const char *topic, const char *bytes)
+{
+    char errstr[512];
+    rd_kafka_t *rk = kafka_producer_new("hookline-topic-tool", NULL, NULL, errstr, sizeof errstr);
+    if (!rk)
+        return fail("client", errstr);
+    rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_event_t *ev = NULL;
+    int rc = 1;
+    if (rd_kafka_ConfigResource_set_config(res, "max.message.bytes", bytes)) {
+        rc = fail(topic, "max.message.bytes refused");
+        goto out;
+    }
+    rd_kafka_AlterConfigs(rk, &res, 1, NULL, q);
+    ev = rd_kafka_queue_poll(q, TIMEOUT_MS);
+    if (!ev)
+        rc = fail(topic, "no answer from the cluster");
+    else if (rd_kafka_event_error(ev))
+        rc = fail(topic, rd_kafka_event_error_string(ev));
+    else {
+        size_t n = 0;
+        const rd_kafka_ConfigResource_t **out = rd_kafka_AlterConfigs_result_resources(
+            rd_kafka_event_AlterConfigs_result(ev), &n);
+        rc = n == 1 && rd_kafka_ConfigResource_error(out[0]) == RD_KAFKA_RESP_ERR_NO_ERROR
+                 ? 0
+                 : fail(topic, n == 1 ? rd_kafka_ConfigResource_error_string(out[0]) : "no result");
+    }
+out:
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_ConfigResource_destroy(res);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3 || config_load(common_config_items, common_config_count) < 0) {
-        fprintf(stderr, "usage: hookline-topic-tool ensure|dump|produce TOPIC [PARTITIONS]\n");
+        fprintf(stderr, "usage: hookline-topic-tool ensure|dump|produce TOPIC [PARTITIONS] | limit TOPIC BYTES\n");
         return 2;
     }
     if (!strcmp(argv[1], "dump"))
@@ -188,6 +229,8 @@ int main(int argc, char **argv)
         return produce(argv[2]);
     if (!strcmp(argv[1], "ensure"))
         return ensure(argv[2], argc > 3 ? argv[3] : NULL);
+    if (!strcmp(argv[1], "limit") && argc > 3)
+        return limit(argv[2], argv[3]);
     fprintf(stderr, "hookline-topic-tool: unknown command %s\n", argv[1]);
     return 2;
 }
