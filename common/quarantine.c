@@ -1,6 +1,7 @@
 /* quarantine: see quarantine.h. */
 #include "common/quarantine.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "common/clock.h"
@@ -17,6 +18,13 @@ void quarantine_reason_clean(char *out, size_t outlen, const char *reason)
 void quarantine_headers_strip(rd_kafka_headers_t *h)
 {
     msg_rejected_strip(h);
+}
+
+void quarantine_mark_body_omitted(rd_kafka_headers_t *h, size_t len)
+{
+    char n[24];
+    snprintf(n, sizeof n, "%zu", len);
+    rd_kafka_header_add(h, MSG_H_REJECT_BODY_OMITTED, -1, n, -1);
 }
 
 rd_kafka_headers_t *quarantine_headers(const rd_kafka_message_t *rkm, const char *stage, const char *reason)

@@ -33,6 +33,10 @@ rd_kafka_headers_t *quarantine_headers(const rd_kafka_message_t *rkm, const char
  * '?', and it is cut at outlen-1 bytes. Safe for a header value and a log line. */
 void quarantine_reason_clean(char *out, size_t outlen, const char *reason);
 
+/* Marks h as a copy whose body of len bytes was left out (MSG_H_REJECT_BODY_OMITTED):
+ * the quarantine topic refused it too; the original stays in its topic until retention. */
+void quarantine_mark_body_omitted(rd_kafka_headers_t *h, size_t len);
+
 /* Removes every quarantine header from h (may be NULL): msg_rejected_strip. */
 void quarantine_headers_strip(rd_kafka_headers_t *h);
 

@@ -193,19 +193,24 @@ bool header_passes(const char *name);
 
 /* handoff.c: copies rkm (value and key) to topic with the headers h (taken, even when
  * NULL: out of memory; make them with handoff_headers and the encoders of
- * common/msg.h). done(ctx, stored) is called from a later handoff_poll once Kafka
- * acknowledged the copy (stored) or refused it (not stored: the caller tries again or
- * gives up without storing the input offset). handoff_init makes sure the given topics
- * exist. */
-typedef void (*handoff_done_fn)(void *ctx, bool stored);
+ * common/msg.h). done(ctx, result, why) is called from a later handoff_poll once Kafka
+ * acknowledged the copy (HANDOFF_STORED), failed to store it (HANDOFF_FAILED: the
+ * caller tries again later or gives up without storing the input offset), or refuses
+ * it for good (HANDOFF_REFUSED, why says how: too large for the topic, also when sent
+ * alone, since a size error may be its batch's; the caller quarantines the message).
+ * handoff_init makes sure the given topics exist. */
+enum handoff_result { HANDOFF_STORED, HANDOFF_FAILED, HANDOFF_REFUSED };
+typedef void (*handoff_done_fn)(void *ctx, enum handoff_result result, const char *why);
 int handoff_init(const char *const *topics, size_t ntopics) __attribute__((warn_unused_result));
 /* A copy of rkm's headers (new), to add the hand-off's own to. */
 rd_kafka_headers_t *handoff_headers(const rd_kafka_message_t *rkm);
 void handoff_start(const char *topic, const rd_kafka_message_t *rkm, rd_kafka_headers_t *h, handoff_done_fn done,
                    void *ctx);
 /* The quarantine hand-off (g_common.topic_rejected, common/quarantine.h): rkm can never
- * be processed, for reason; done as for handoff_start. */
-void quarantine_start(const rd_kafka_message_t *rkm, const char *reason, handoff_done_fn done, void *ctx);
+ * be processed, for reason; omit_body: the copy goes without rkm's value (the rejected
+ * topic refused it). done as for handoff_start. */
+void quarantine_start(const rd_kafka_message_t *rkm, const char *reason, bool omit_body, handoff_done_fn done,
+                      void *ctx);
 /* The dead-letter hand-off, with where and why the delivery to url failed. */
 void dead_letter_start(const rd_kafka_message_t *rkm, const char *url, long status, const char *error, long attempts,
                        handoff_done_fn done, void *ctx);

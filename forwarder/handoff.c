@@ -4,7 +4,10 @@
  * or that the app refused, goes to the dead-letter topic. Either way the routed message
  * is copied unchanged with a few hookline headers added, asynchronously: the caller
  * hears from handoff_poll whether Kafka stored the copy, and stores the input offset
- * only once it did, so nothing is dropped. */
+ * only once it did, so nothing is dropped. A copy Kafka refuses for size is sent again
+ * alone, on a producer of its own, before it counts as refused for good: the broker
+ * judges max.message.bytes on a whole batch. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,32 +22,86 @@
 struct pending {
     handoff_done_fn done;
     void *ctx;
-    struct pending *next; /* copies Kafka refused at once, reported by the next poll */
+    struct pending *next;    /* copies Kafka refused at once, reported by the next poll */
+    rd_kafka_resp_err_t err; /* why it refused it at once */
 };
 
+#define ALONE_TIMEOUT_MS 10000
+
 static rd_kafka_t *producer;
+static rd_kafka_t *alone_producer; /* one message at a time: see send_alone */
 static struct pending *refused_now;
+
+static void on_alone_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    *(rd_kafka_resp_err_t *)rkm->_private = rkm->err;
+}
+
+/* rkm (a refused copy: its topic, key, value and headers) produced again as the only
+ * message in flight, and waited for: Kafka's answer for this message alone. */
+static rd_kafka_resp_err_t send_alone(const rd_kafka_message_t *rkm)
+{
+    rd_kafka_resp_err_t result = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        h = NULL;
+    rd_kafka_headers_t *copy = h ? rd_kafka_headers_copy(h) : NULL;
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        alone_producer, RD_KAFKA_V_TOPIC(rd_kafka_topic_name(rkm->rkt)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE(rkm->payload, rkm->len), RD_KAFKA_V_KEY(rkm->key, rkm->key_len), RD_KAFKA_V_HEADERS(copy),
+        RD_KAFKA_V_OPAQUE(&result), RD_KAFKA_V_END);
+    if (err) {
+        if (copy)
+            rd_kafka_headers_destroy(copy);
+        return err;
+    }
+    if (rd_kafka_flush(alone_producer, ALONE_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        /* Its report must not outlive result: purged, then served. */
+        rd_kafka_purge(alone_producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(alone_producer, ALONE_TIMEOUT_MS);
+    }
+    return result;
+}
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
     (void)rk;
     (void)opaque;
     struct pending *p = rkm->_private;
-    if (rkm->err)
-        log_error(NULL, "hand-off to %s not stored: %s", rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
+    const char *topic = rd_kafka_topic_name(rkm->rkt);
+    rd_kafka_resp_err_t err = rkm->err;
+    if (err && kafka_err_refuses_message(err) && p) {
+        log_warn(NULL, "hand-off to %s (%zu bytes) refused: %s; sending it again alone", topic, rkm->len,
+                 rd_kafka_err2str(err));
+        err = send_alone(rkm);
+    }
+    if (err)
+        log_error(NULL, "hand-off to %s not stored: %s", topic, rd_kafka_err2str(err));
     if (!p)
         return;
     handoff_done_fn done = p->done;
     void *ctx = p->ctx;
     free(p);
-    done(ctx, rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR);
+    char why[256] = "";
+    enum handoff_result result = err == RD_KAFKA_RESP_ERR_NO_ERROR ? HANDOFF_STORED
+                                 : kafka_err_refuses_message(err)  ? HANDOFF_REFUSED
+                                                                   : HANDOFF_FAILED;
+    if (result == HANDOFF_REFUSED)
+        snprintf(why, sizeof why, "Kafka refused its copy to %s (%zu bytes) for good: %s", topic, rkm->len,
+                 rd_kafka_err2str(err));
+    done(ctx, result, why);
 }
 
 int handoff_init(const char *const *topics, size_t ntopics)
 {
     char errstr[512];
     producer = kafka_producer_new("hookline-forwarder", on_delivery, NULL, errstr, sizeof errstr);
-    if (!producer || kafka_ensure_topics(producer, topics, ntopics, -1, -1, errstr, sizeof errstr) < 0) {
+    if (producer)
+        alone_producer = kafka_producer_new("hookline-forwarder-alone", on_alone_delivery, NULL, errstr, sizeof errstr);
+    if (!producer || !alone_producer ||
+        kafka_ensure_topics(producer, topics, ntopics, -1, -1, errstr, sizeof errstr) < 0) {
         log_error(NULL, "kafka (retry and dead-letter topics): %s", errstr);
         return -1;
     }
@@ -72,10 +129,10 @@ void handoff_start(const char *topic, const rd_kafka_message_t *rkm, rd_kafka_he
         if (h)
             rd_kafka_headers_destroy(h);
         log_error(NULL, "out of memory handing a message off to %s", topic);
-        done(ctx, false); /* the caller tries again later */
+        done(ctx, HANDOFF_FAILED, ""); /* the caller tries again later */
         return;
     }
-    *p = (struct pending){done, ctx, NULL};
+    *p = (struct pending){done, ctx, NULL, RD_KAFKA_RESP_ERR_NO_ERROR};
     rd_kafka_resp_err_t err = rd_kafka_producev(
         producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_VALUE(rkm->payload, rkm->len), RD_KAFKA_V_KEY(rkm->key, rkm->key_len), RD_KAFKA_V_HEADERS(h),
@@ -83,14 +140,25 @@ void handoff_start(const char *topic, const rd_kafka_message_t *rkm, rd_kafka_he
     if (err) {
         log_warn(NULL, "hand-off to %s refused: %s", topic, rd_kafka_err2str(err));
         rd_kafka_headers_destroy(h);
+        p->err = err;
         p->next = refused_now;
         refused_now = p;
     }
 }
 
-void quarantine_start(const rd_kafka_message_t *rkm, const char *reason, handoff_done_fn done, void *ctx)
+void quarantine_start(const rd_kafka_message_t *rkm, const char *reason, bool omit_body, handoff_done_fn done,
+                      void *ctx)
 {
-    handoff_start(g_common.topic_rejected, rkm, quarantine_headers(rkm, "forwarder", reason), done, ctx);
+    rd_kafka_headers_t *h = quarantine_headers(rkm, "forwarder", reason);
+    if (h && omit_body) {
+        quarantine_mark_body_omitted(h, rkm->len);
+        rd_kafka_message_t bare = *rkm; /* the key and the headers' origin, without the value */
+        bare.payload = NULL;
+        bare.len = 0;
+        handoff_start(g_common.topic_rejected, &bare, h, done, ctx);
+        return;
+    }
+    handoff_start(g_common.topic_rejected, rkm, h, done, ctx);
 }
 
 void dead_letter_start(const rd_kafka_message_t *rkm, const char *url, long status, const char *error, long attempts,
@@ -109,8 +177,12 @@ void handoff_poll(void)
         refused_now = p->next;
         handoff_done_fn done = p->done;
         void *ctx = p->ctx;
+        /* The client's own size check (message.max.bytes) judges this copy alone. */
+        bool refused = kafka_err_refuses_message(p->err);
+        char why[256];
+        snprintf(why, sizeof why, "Kafka refused its copy for good: %s", rd_kafka_err2str(p->err));
         free(p);
-        done(ctx, false);
+        done(ctx, refused ? HANDOFF_REFUSED : HANDOFF_FAILED, refused ? why : "");
     }
     rd_kafka_poll(producer, 0);
 }
@@ -122,6 +194,9 @@ void handoff_shutdown(void)
     rd_kafka_flush(producer, 5000);
     rd_kafka_destroy(producer); /* copies never acknowledged: their inputs were not stored */
     producer = NULL;
+    if (alone_producer)
+        rd_kafka_destroy(alone_producer);
+    alone_producer = NULL;
     while (refused_now) {
         struct pending *p = refused_now;
         refused_now = p->next;

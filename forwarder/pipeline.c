@@ -57,6 +57,7 @@ struct delivery {
     enum outcome outcome; /* what the hand-off stands for */
     enum handoff_kind handoff;
     char error[QUARANTINE_REASON_MAX + 1]; /* why, for the dead letter or the quarantine */
+    bool body_omitted;                     /* the quarantine copy goes without the body */
     struct delivery *next;                 /* the endpoint's queue */
     struct delivery *timer_next;
 };
@@ -200,10 +201,41 @@ static long total_attempts(const struct delivery *d)
 
 static void hand_off(struct delivery *d, enum handoff_kind kind);
 
-static void on_handoff_done(void *ctx, bool stored)
+/* Kafka refuses the hand-off's copy for good (too large for its topic): the message is
+ * quarantined instead, then without its body if the rejected topic refuses it too,
+ * and if even that is refused it is logged (where it stays) and given up: one message
+ * must never hold its partition's offsets, and with them the stage, for good. */
+static void handoff_refused(struct delivery *d, const char *why)
+{
+    struct job *job = d->job;
+    const rd_kafka_message_t *m = job->rkm;
+    if (d->handoff != H_QUARANTINE || !d->body_omitted) {
+        if (d->handoff == H_QUARANTINE) {
+            d->body_omitted = true;
+            snprintf(d->error, sizeof d->error, "%s; body omitted, still in %s [%d] at offset %lld until its retention",
+                     why, rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
+        } else {
+            snprintf(d->error, sizeof d->error, "%s", why);
+        }
+        d->outcome = OUT_QUARANTINED;
+        hand_off(d, H_QUARANTINE);
+        return;
+    }
+    log_error(job->r.webhook_id[0] ? job->r.webhook_id : NULL,
+              "%s [%d] offset %lld could not be quarantined either (%s): skipped; it stays there until its retention",
+              rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset, why);
+    delivery_final(d, OUT_QUARANTINED);
+}
+
+static void on_handoff_done(void *ctx, enum handoff_result result, const char *why)
 {
     struct delivery *d = ctx;
     struct job *job = d->job;
+    bool stored = result == HANDOFF_STORED;
+    if (result == HANDOFF_REFUSED && !draining && !signals_stopping()) {
+        handoff_refused(d, why);
+        return;
+    }
     if (stored && d->handoff == H_QUARANTINE) {
         log_error(job->r.webhook_id[0] ? job->r.webhook_id : NULL, "quarantined %s [%d] offset %lld to %s: %s",
                   rd_kafka_topic_name(job->rkm->rkt), (int)job->rkm->partition, (long long)job->rkm->offset,
@@ -242,7 +274,7 @@ static void hand_off(struct delivery *d, enum handoff_kind kind)
         retry_defer_start(job->rkm, job->r.webhook_id, d->url, job->st.pass, total_attempts(d), job->st.deferrals,
                           on_handoff_done, d);
     else if (kind == H_QUARANTINE)
-        quarantine_start(job->rkm, d->error, on_handoff_done, d);
+        quarantine_start(job->rkm, d->error, d->body_omitted, on_handoff_done, d);
     else
         dead_letter_start(job->rkm, d->url, d->last.status, d->error, total_attempts(d), on_handoff_done, d);
 }

@@ -74,11 +74,8 @@ static int quarantine_copy(const rd_kafka_message_t *rkm, const char *wid, struc
     rd_kafka_headers_t *h = quarantine_headers(rkm, "router", reason);
     if (!h)
         return -1;
-    if (omit_body) {
-        char len[24];
-        snprintf(len, sizeof len, "%zu", rkm->len);
-        rd_kafka_header_add(h, MSG_H_REJECT_BODY_OMITTED, -1, len, -1);
-    }
+    if (omit_body)
+        quarantine_mark_body_omitted(h, rkm->len);
     if (!omit_body) { /* a copy without it is the same decision, tried again */
         metric_inc(m_rejected);
         metric_inc(why_metric);

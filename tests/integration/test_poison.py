@@ -215,13 +215,50 @@ def outage_then_routed(github, log, start):
     assert conn  # the warm connection stayed routable
 
 
+def copy_to(topic_from, topic_to, send, *bodies):
+    """Sends each body (send(body) -> the ingress's response), waits until topic_from holds
+    each webhook's message, copies those to topic_to in order, and returns the webhook ids."""
+    wids = [send(b).headers["X-Hookline-Webhook-Id"] for b in bodies]
+
+    def found():
+        ms = {headers_of(m)["hl.webhook-id"]: m for m in topic_tool("dump", topic_from)
+              if headers_of(m).get("hl.webhook-id") in wids}
+        return ms if len(ms) == len(wids) else None
+    ms = wait_until(found, TIMEOUT, f"the webhooks on {topic_from}")
+    lines = b"".join((json.dumps({k: ms[w][k] for k in ("key", "value_b64", "headers")}) + "\n").encode()
+                     for w in wids)
+    topic_tool("produce", topic_to, stdin=lines)
+    return wids
+
+
+def wids_on(topic):
+    """The webhook ids of a topic's messages, in order."""
+    return [headers_of(m).get("hl.webhook-id") for m in topic_tool("dump", topic)]
+
+
+def by_wid(topic):
+    """A topic's messages by webhook id (the last of each)."""
+    return {headers_of(m).get("hl.webhook-id"): m for m in topic_tool("dump", topic)}
+
+
+def start_daemon(stack, daemon, name, **settings):
+    """hookline-<daemon> with the stack's settings plus these; returns (process, a
+    function giving the end of its log)."""
+    from hlsupport import REPO
+    log_path = Path(os.environ.get("HOOKLINE_STACK_DIR", "/tmp")) / f"{daemon}-{name}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([str(stack.bin_dir / f"hookline-{daemon}")], env=dict(os.environ, **settings),
+                                cwd=REPO, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    return proc, lambda: log_path.read_bytes()[-3000:].decode(errors="replace")
+
+
 def test_a_webhook_too_large_for_the_routed_topic_is_quarantined_and_routing_goes_on(cli, stack, github):
     """A routed topic an operator made smaller than the raw one (max.message.bytes): Kafka
     refuses a large webhook's routed message however often it is sent. The router used to
     re-send it forever, stopped for every tenant; now it quarantines the webhook with the
     reason, and without its body when the rejected topic refuses that too, and routes the
     webhooks behind it."""
-    from hlsupport import REPO, get
+    from hlsupport import get
     run = uid()
     raw, routed, rejected_topic = f"raw-{run}", f"routed-small-{run}", f"rejected-{run}"
     for t in (raw, routed, rejected_topic, f"replay-{run}"):
@@ -231,35 +268,22 @@ def test_a_webhook_too_large_for_the_routed_topic_is_quarantined_and_routing_goe
     # Webhooks as the ingress stored them, copied from webhooks.raw to this router's own
     # input: small, large (over the routed topic's limit), small.
     def stored(*bodies):
-        wids = [github.send(b).headers["X-Hookline-Webhook-Id"] for b in bodies]
-        found = wait_until(lambda: (lambda ms: ms if len(ms) == len(wids) else None)(
-            {headers_of(m)["hl.webhook-id"]: m for m in topic_tool("dump", RAW)
-             if headers_of(m).get("hl.webhook-id") in wids}), TIMEOUT, "the webhooks on the raw topic")
-        lines = b"".join((json.dumps({k: found[w][k] for k in ("key", "value_b64", "headers")}) + "\n").encode()
-                         for w in wids)
-        topic_tool("produce", raw, stdin=lines)
-        return wids
+        return copy_to(RAW, raw, github.send, *bodies)
 
     big = base64.b64encode(os.urandom(9000)).decode()   # over 4000 bytes even compressed
     small1, large, small2 = stored(github_body(1, n=1), github_body(1, pad=big), github_body(1, n=2))
 
     port = int(stack.admin_ports["router"]) + 43
-    env = dict(os.environ, HOOKLINE_ADMIN_PORT=str(port), HOOKLINE_ROUTER_GROUP=f"small-{run}",
-               HOOKLINE_TOPIC_RAW=raw, HOOKLINE_TOPIC_ROUTED=routed, HOOKLINE_TOPIC_REJECTED=rejected_topic,
-               HOOKLINE_TOPIC_REPLAY_ROUTER=f"replay-{run}", HOOKLINE_ROUTER_DEDUP_WINDOW_S="0")
-    log_path = Path(os.environ.get("HOOKLINE_STACK_DIR", "/tmp")) / f"router-small-{run}.log"
-    with open(log_path, "wb") as log:
-        router = subprocess.Popen([str(stack.bin_dir / "hookline-router")], env=env, cwd=REPO,
-                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    router, log_tail = start_daemon(
+        stack, "router", f"small-{run}", HOOKLINE_ADMIN_PORT=str(port), HOOKLINE_ROUTER_GROUP=f"small-{run}",
+        HOOKLINE_TOPIC_RAW=raw, HOOKLINE_TOPIC_ROUTED=routed, HOOKLINE_TOPIC_REJECTED=rejected_topic,
+        HOOKLINE_TOPIC_REPLAY_ROUTER=f"replay-{run}", HOOKLINE_ROUTER_DEDUP_WINDOW_S="0")
     try:
         def routed_wids():
-            return [headers_of(m).get("hl.webhook-id") for m in topic_tool("dump", routed)]
+            return wids_on(routed)
 
         def quarantined():
-            return {headers_of(m).get("hl.webhook-id"): m for m in topic_tool("dump", rejected_topic)}
-
-        def log_tail():
-            return log_path.read_bytes()[-3000:].decode(errors="replace")
+            return by_wid(rejected_topic)
         wait_until(lambda: small2 in routed_wids(), TIMEOUT, "the webhook behind the large one routed", log_tail)
         assert small1 in routed_wids() and large not in routed_wids()
         q = wait_until(lambda: quarantined().get(large), TIMEOUT, "the large webhook quarantined", log_tail)
@@ -297,3 +321,63 @@ def test_a_webhook_too_large_for_the_routed_topic_is_quarantined_and_routing_goe
     finally:
         router.terminate()
         router.wait(30)
+
+
+def test_a_delivery_too_large_for_the_dead_letter_topic_is_quarantined_and_the_forwarder_goes_on(cli, stack):
+    """A dead-letter topic an operator made smaller than the routed one: the forwarder's
+    hand-off of a large webhook is refused however often it is tried. It used to wait and
+    try again forever, holding its partition's offsets; now the webhook is quarantined
+    (without its body when the rejected topic refuses that too) and the webhooks behind it
+    are dead-lettered as usual."""
+    from hlsupport import Receiver, get
+    failing = Receiver(status=500).start()
+    app = App(cli, stack, failing, "github")
+    run = uid()
+    routed, dead, rejected_topic = f"fwd-routed-{run}", f"fwd-dead-{run}", f"fwd-rejected-{run}"
+    for t in (routed, dead, rejected_topic, f"fwd-replay-{run}"):
+        topic_tool("ensure", t, "1")
+    topic_tool("limit", dead, "4000")
+
+    # Routed messages as the stack's router wrote them, copied to this forwarder's input.
+    def routed_copies(*bodies):
+        return copy_to(ROUTED, routed, app.send, *bodies)
+
+    big = base64.b64encode(os.urandom(9000)).decode()   # over 4000 bytes even compressed
+    small1, large, small2 = routed_copies(github_body(1, n=1), github_body(1, pad=big), github_body(1, n=2))
+
+    port = int(stack.admin_ports["forwarder"]) + 43
+    forwarder, log_tail = start_daemon(
+        stack, "forwarder", f"small-{run}", HOOKLINE_ADMIN_PORT=str(port), HOOKLINE_FORWARDER_GROUP=f"fwd-small-{run}",
+        HOOKLINE_TOPIC_ROUTED=routed, HOOKLINE_TOPIC_DEAD_LETTERS=dead, HOOKLINE_TOPIC_REJECTED=rejected_topic,
+        HOOKLINE_TOPIC_REPLAY_FORWARDER=f"fwd-replay-{run}", HOOKLINE_FORWARDER_RETRY_SCHEDULE="",
+        HOOKLINE_FORWARDER_ATTEMPTS="1", HOOKLINE_FORWARDER_ATTEMPT_LOG="false")
+    try:
+        def dead_wids():
+            return wids_on(dead)
+
+        def quarantined():
+            return by_wid(rejected_topic)
+        wait_until(lambda: small2 in dead_wids(), TIMEOUT, "the webhook behind the large one dead-lettered", log_tail)
+        assert small1 in dead_wids() and large not in dead_wids()
+        q = wait_until(lambda: quarantined().get(large), TIMEOUT, "the large webhook quarantined", log_tail)
+        h = headers_of(q)
+        assert h["hl.reject-stage"] == "forwarder" and h["hl.reject-topic"] == routed, h
+        assert "refused" in h["hl.reject-reason"] and dead in h["hl.reject-reason"], h["hl.reject-reason"]
+        assert big.encode() in base64.b64decode(q["value_b64"]), "the quarantined copy lost its body"
+
+        topic_tool("limit", rejected_topic, "4000")
+        large2, small3 = routed_copies(github_body(1, pad=big, n=3), github_body(1, n=4))
+        wait_until(lambda: small3 in dead_wids(), TIMEOUT, "the webhook behind the second large one dead-lettered",
+                   log_tail)
+        q = wait_until(lambda: quarantined().get(large2), TIMEOUT, "the second large webhook quarantined", log_tail)
+        h = headers_of(q)
+        assert q["value_b64"] == "" and int(h["hl.reject-body-omitted"]) > len(big), h
+        assert f"still in {routed} [0] at offset" in h["hl.reject-reason"], h["hl.reject-reason"]
+        assert get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
+        metrics = get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert "hookline_forwarder_quarantined_total 2" in metrics, \
+            [line for line in metrics.splitlines() if "quarantined" in line]
+    finally:
+        forwarder.terminate()
+        forwarder.wait(30)
+        failing.stop()
