@@ -1,6 +1,7 @@
 /* Unit tests of common/kafka against librdkafka's mock cluster (in process, no broker):
  * kafka_commit_stored commits what was stored, not what was consumed; a batch ends when
- * the messages stop coming, not when its whole window has passed. */
+ * the messages stop coming, not when its whole window has passed; only errors about the
+ * message itself are permanent. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -134,9 +135,40 @@ static void poll_batch_ends_when_messages_stop_not_at_the_window(void **state)
     rd_kafka_destroy(host);
 }
 
+/* Only what re-sending cannot cure is permanent: a broker that is down, slow, or refuses
+ * everyone for a while (an ACL, a missing topic, a full queue) must make a stage wait, not
+ * quarantine every webhook it reads meanwhile. */
+static void only_message_errors_are_permanent(void **state)
+{
+    (void)state;
+    const rd_kafka_resp_err_t permanent[] = {RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE,
+                                             RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE, RD_KAFKA_RESP_ERR_INVALID_RECORD};
+    const rd_kafka_resp_err_t transient[] = {
+        RD_KAFKA_RESP_ERR_NO_ERROR,
+        RD_KAFKA_RESP_ERR__MSG_TIMED_OUT,
+        RD_KAFKA_RESP_ERR__TIMED_OUT,
+        RD_KAFKA_RESP_ERR__TRANSPORT,
+        RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN,
+        RD_KAFKA_RESP_ERR__QUEUE_FULL,
+        RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC,
+        RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART,
+        RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+        RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+        RD_KAFKA_RESP_ERR__PURGE_INFLIGHT,
+        RD_KAFKA_RESP_ERR__PURGE_QUEUE,
+    };
+    for (size_t i = 0; i < sizeof permanent / sizeof permanent[0]; i++)
+        assert_true(kafka_err_refuses_message(permanent[i]));
+    for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++)
+        assert_false(kafka_err_refuses_message(transient[i]));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(only_message_errors_are_permanent),
         cmocka_unit_test(commit_stored_commits_the_stored_offset_not_the_position),
         cmocka_unit_test(poll_batch_ends_when_messages_stop_not_at_the_window),
     };
