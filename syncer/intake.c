@@ -218,25 +218,62 @@ static int intake_all(rd_kafka_message_t **batch, size_t n, bool careful, struct
     return rc;
 }
 
+/* One quarantine copy of rkm, without its value when omit_body; waits for Kafka. 0, -1
+ * or RUNNER_REFUSED (runner_produce_wait). */
+static int quarantine_copy(const rd_kafka_message_t *rkm, const char *why, bool omit_body, char *err, size_t errlen)
+{
+    char reason[QUARANTINE_REASON_MAX + 1];
+    snprintf(reason, sizeof reason, "%s%s", why,
+             omit_body ? "; the rejected topic refused it whole: body omitted, still at the origin until retention"
+                       : "");
+    rd_kafka_headers_t *h = quarantine_headers(rkm, "syncer", reason);
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (omit_body)
+        quarantine_mark_body_omitted(h, rkm->len);
+    return runner_produce_wait(g_common.topic_rejected, "syncer", omit_body ? NULL : rkm->payload,
+                               omit_body ? 0 : rkm->len, h, g_syncer.http_timeout_ms, err, errlen);
+}
+
 /* Puts the batch's poison messages on the rejected topic and waits for Kafka's
  * acknowledgement. 0 all there, -1 not (the batch is retried; its runs exist already,
- * and the unique key absorbs them). */
+ * and the unique key absorbs them). A copy Kafka refuses for size is sent again (the
+ * first refusal may be for the batch it shared with a runner's message), then without
+ * its body, and one refused even so is logged where it stays and skipped: a message
+ * must never stop the syncer. */
 static int quarantine_poison(rd_kafka_message_t **batch, const struct poison *p)
 {
     for (size_t i = 0; i < p->n; i++) {
         if (!p->why[i])
             continue;
         const rd_kafka_message_t *rkm = batch[i];
-        rd_kafka_headers_t *h = quarantine_headers(rkm, "syncer", p->why[i]);
         char err[256];
-        if (!h || runner_produce_wait(g_common.topic_rejected, "syncer", rkm->payload, rkm->len, h,
-                                      g_syncer.http_timeout_ms, err, sizeof err) < 0) {
+        bool omitted = false;
+        int rc = quarantine_copy(rkm, p->why[i], false, err, sizeof err);
+        if (rc == RUNNER_REFUSED)
+            rc = quarantine_copy(rkm, p->why[i], false, err, sizeof err);
+        if (rc == RUNNER_REFUSED) {
+            log_warn(NULL, "the quarantine copy of %s [%d] offset %lld was refused (%s): sending it without its body",
+                     rd_kafka_topic_name(rkm->rkt), rkm->partition, (long long)rkm->offset, err);
+            omitted = true;
+            rc = quarantine_copy(rkm, p->why[i], true, err, sizeof err);
+        }
+        if (rc == RUNNER_REFUSED) {
+            log_error(NULL,
+                      "%s [%d] offset %lld could not be quarantined (%s): skipped; it stays there until its "
+                      "retention",
+                      rd_kafka_topic_name(rkm->rkt), rkm->partition, (long long)rkm->offset, err);
+            continue;
+        }
+        if (rc < 0) {
             log_warn(NULL, "cannot quarantine %s [%d] offset %lld: %s", rd_kafka_topic_name(rkm->rkt), rkm->partition,
-                     (long long)rkm->offset, h ? err : "out of memory");
+                     (long long)rkm->offset, err);
             return -1;
         }
-        log_warn(NULL, "quarantined %s [%d] offset %lld: %s", rd_kafka_topic_name(rkm->rkt), rkm->partition,
-                 (long long)rkm->offset, p->why[i]);
+        log_warn(NULL, "quarantined %s [%d] offset %lld%s: %s", rd_kafka_topic_name(rkm->rkt), rkm->partition,
+                 (long long)rkm->offset, omitted ? " without its body" : "", p->why[i]);
         metric_inc(g_sm.quarantined);
     }
     return 0;

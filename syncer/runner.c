@@ -107,7 +107,7 @@ int runner_produce_wait(const char *topic, const char *key, const void *value, s
         rd_kafka_headers_destroy(headers);
         free(w);
         snprintf(err, errlen, "kafka: %s", rd_kafka_err2str(perr));
-        return -1;
+        return kafka_err_refuses_message(perr) ? RUNNER_REFUSED : -1;
     }
     double deadline = clock_mono_s() + (double)timeout_ms / 1000;
     while (atomic_load(&w->state) == WAIT_PENDING && clock_mono_s() < deadline)
@@ -117,10 +117,11 @@ int runner_produce_wait(const char *topic, const char *key, const void *value, s
         snprintf(err, errlen, "kafka: no acknowledgement within %ld ms", timeout_ms);
         return -1; /* the report frees w */
     }
+    bool refused = state == WAIT_FAILED && kafka_err_refuses_message(w->err);
     if (state == WAIT_FAILED)
         snprintf(err, errlen, "kafka: %s", rd_kafka_err2str(w->err));
     free(w);
-    return state == WAIT_ACKED ? 0 : -1;
+    return state == WAIT_ACKED ? 0 : refused ? RUNNER_REFUSED : -1;
 }
 
 void runner_produce(const char *topic, const char *key, const struct job_signature *sig, const char *run_id,

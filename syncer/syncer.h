@@ -219,7 +219,10 @@ void runner_produce(const char *topic, const char *key, const struct job_signatu
                     const char *traceparent, const char *body, size_t len, struct runner_result *out);
 
 /* Produces value to topic with headers (taken) and waits for Kafka's acknowledgement
- * for at most timeout_ms. 0 acknowledged, -1 failed (reason in err). */
+ * for at most timeout_ms. 0 acknowledged, -1 failed (reason in err), RUNNER_REFUSED:
+ * Kafka refused the message itself (kafka_err_refuses_message: too large for the topic,
+ * or for the batch it went in). */
+#define RUNNER_REFUSED (-2)
 int runner_produce_wait(const char *topic, const char *key, const void *value, size_t len, rd_kafka_headers_t *headers,
                         long timeout_ms, char *err, size_t errlen) __attribute__((warn_unused_result));
 

@@ -381,3 +381,42 @@ def test_a_delivery_too_large_for_the_dead_letter_topic_is_quarantined_and_the_f
         forwarder.terminate()
         forwarder.wait(30)
         failing.stop()
+
+
+def test_a_quarantine_copy_too_large_for_the_rejected_topic_does_not_stop_the_syncer(stack):
+    """The syncer quarantines a routed message it can never use (here a non-UUID
+    environment). When the rejected topic is too small for the copy, the copy used to be
+    refused forever and the batch retried forever, stopping the syncer; now it goes
+    without its body and the messages behind it are quarantined (or run) as usual."""
+    from hlsupport import get
+    run = uid()
+    routed, rejected_topic = f"sync-routed-{run}", f"sync-rejected-{run}"
+    for t in (routed, rejected_topic, f"sync-replay-{run}"):
+        topic_tool("ensure", t, "1")
+    topic_tool("limit", rejected_topic, "4000")
+    big = base64.b64encode(os.urandom(9000))   # over 4000 bytes even compressed
+    large, small = f"poison-{uid()}", f"poison-{uid()}"
+
+    def poison(wid, body):
+        return raw_line([("hl.webhook-id", wid), ("hl.routed-id", str(uuid.uuid4())), ("hl.environment", "%ff"),
+                         ("hl.integration", "github"), ("hl.provider", "github-app"), ("hl.connection-id", "c1"),
+                         ("hl.event-type", "issues.opened"), ("hl.received-at", str(int(time.time() * 1000)))],
+                        body=body, key="k")
+    topic_tool("produce", routed, stdin=poison(large, b'{"pad":"' + big + b'"}') + poison(small, b'{"small":1}'))
+    port = int(stack.admin_ports["syncer"]) + 43
+    syncer, log_tail = start_daemon(
+        stack, "syncer", f"small-{run}", HOOKLINE_ADMIN_PORT=str(port), HOOKLINE_SYNCER_GROUP=f"sync-small-{run}",
+        HOOKLINE_TOPIC_ROUTED=routed, HOOKLINE_TOPIC_REJECTED=rejected_topic,
+        HOOKLINE_TOPIC_REPLAY_SYNCER=f"sync-replay-{run}")
+    try:
+        got = wait_until(lambda: (lambda q: q if large in q and small in q else None)(by_wid(rejected_topic)),
+                         TIMEOUT, "both poison messages quarantined", log_tail)
+        h = headers_of(got[large])
+        assert got[large]["value_b64"] == "" and int(h["hl.reject-body-omitted"]) > len(big), h
+        assert h["hl.reject-stage"] == "syncer" and "body omitted" in h["hl.reject-reason"], h
+        assert base64.b64decode(got[small]["value_b64"]) == b'{"small":1}'
+        assert "hl.reject-body-omitted" not in headers_of(got[small])
+        assert get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
+    finally:
+        syncer.terminate()
+        syncer.wait(30)
