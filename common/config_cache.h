@@ -55,10 +55,14 @@ void config_cache_db_result(struct config_cache *cc, bool ok);
 void config_cache_watch(struct config_cache *cc);
 
 /* Cheap and non-blocking: drops the cache if a change notification has arrived (a lost
- * LISTEN connection is the watcher's business: see above). Call it
- * right before using the cache for a webhook, so that a change committed before the
- * webhook arrived is always seen (the notification is sent at commit). Thread-safe; a
- * caller that finds another thread checking skips the check. */
+ * LISTEN connection is the watcher's business: see above). Call it right before using
+ * the cache for a webhook, so that a change committed before the webhook arrived is seen
+ * once its notification is here. PostgreSQL signals the listening backend at commit,
+ * and that backend forwards it when it is next scheduled: well under a millisecond
+ * normally, more on a starved machine, so a webhook sent the instant a commit returns
+ * can still meet the old answer (a round trip on the LISTEN connection would close that
+ * window, at a query per answer that waits on it). Thread-safe; a caller that finds
+ * another thread checking skips the check. */
 void config_cache_refresh(struct config_cache *cc);
 
 bool config_cache_ready(struct config_cache *cc);

@@ -6,7 +6,8 @@
  * is bounded: should it fill (a cold start, or the directory unusable while LISTEN is
  * down), the overflow is answered 503 (retry later, never a wrong 404 for a tenant
  * created a moment ago), while cached tenants never wait behind it. A tenant created
- * just now is seen at once: its creation notifies (LISTEN), which drops the cache
+ * just now is seen once its creation's notification (LISTEN) is here (config_cache.h
+ * says how soon), which drops the cache
  * (negative answers included, which live CONFIG_CACHE_NEGATIVE_TTL_MS anyway) and makes
  * the directory stale until the resolver has reloaded it. The resolver also runs the
  * configuration watch and the directory's loads, so no other thread ever waits for the
