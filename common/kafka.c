@@ -200,6 +200,42 @@ bool kafka_err_refuses_message(rd_kafka_resp_err_t err)
     }
 }
 
+static void on_alone_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    *(rd_kafka_resp_err_t *)rkm->_private = rkm->err;
+}
+
+rd_kafka_t *kafka_alone_producer_new(const char *client_id, char *errstr, size_t errlen)
+{
+    return kafka_producer_new(client_id, on_alone_delivery, NULL, errstr, errlen);
+}
+
+rd_kafka_resp_err_t kafka_send_alone(rd_kafka_t *alone, const rd_kafka_message_t *rkm, int timeout_ms)
+{
+    rd_kafka_resp_err_t result = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        h = NULL;
+    rd_kafka_headers_t *copy = h ? rd_kafka_headers_copy(h) : NULL;
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        alone, RD_KAFKA_V_TOPIC(rd_kafka_topic_name(rkm->rkt)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE(rkm->payload, rkm->len), RD_KAFKA_V_KEY(rkm->key, rkm->key_len), RD_KAFKA_V_HEADERS(copy),
+        RD_KAFKA_V_OPAQUE(&result), RD_KAFKA_V_END);
+    if (err) {
+        if (copy)
+            rd_kafka_headers_destroy(copy);
+        return err;
+    }
+    if (rd_kafka_flush(alone, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        /* Its report must not outlive result: purged, then served. */
+        rd_kafka_purge(alone, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(alone, timeout_ms);
+    }
+    return result;
+}
+
 bool kafka_reachable(rd_kafka_t *rk, int timeout_ms)
 {
     const struct rd_kafka_metadata *md = NULL;

@@ -93,6 +93,15 @@ void kafka_consumer_release(rd_kafka_t *consumer);
  * sent alone proves it is the message's. */
 bool kafka_err_refuses_message(rd_kafka_resp_err_t err);
 
+/* A producer for kafka_send_alone (its delivery reports are its own), or NULL with errstr. */
+rd_kafka_t *kafka_alone_producer_new(const char *client_id, char *errstr, size_t errlen);
+/* rkm (a message another producer's delivery report gave back: its topic, key, value and
+ * headers) produced again on alone, a producer made by kafka_alone_producer_new with
+ * nothing else in flight, and waited for up to timeout_ms: Kafka's answer for this
+ * message alone (__TIMED_OUT when none came). Threads may share alone: each then waits
+ * for the others' copies too, and a timeout purges them all. */
+rd_kafka_resp_err_t kafka_send_alone(rd_kafka_t *alone, const rd_kafka_message_t *rkm, int timeout_ms);
+
 /* True if the cluster answered a metadata request within timeout_ms. */
 bool kafka_reachable(rd_kafka_t *rk, int timeout_ms);
 

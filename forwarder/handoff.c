@@ -29,41 +29,9 @@ struct pending {
 #define ALONE_TIMEOUT_MS 10000
 
 static rd_kafka_t *producer;
-static rd_kafka_t *alone_producer; /* one message at a time: see send_alone */
+static rd_kafka_t *alone_producer; /* kafka_send_alone's, made on first need (an idle one would
+                                     hold broker connections and a producer id) */
 static struct pending *refused_now;
-
-static void on_alone_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
-{
-    (void)rk;
-    (void)opaque;
-    *(rd_kafka_resp_err_t *)rkm->_private = rkm->err;
-}
-
-/* rkm (a refused copy: its topic, key, value and headers) produced again as the only
- * message in flight, and waited for: Kafka's answer for this message alone. */
-static rd_kafka_resp_err_t send_alone(const rd_kafka_message_t *rkm)
-{
-    rd_kafka_resp_err_t result = RD_KAFKA_RESP_ERR__TIMED_OUT;
-    rd_kafka_headers_t *h = NULL;
-    if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        h = NULL;
-    rd_kafka_headers_t *copy = h ? rd_kafka_headers_copy(h) : NULL;
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        alone_producer, RD_KAFKA_V_TOPIC(rd_kafka_topic_name(rkm->rkt)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE(rkm->payload, rkm->len), RD_KAFKA_V_KEY(rkm->key, rkm->key_len), RD_KAFKA_V_HEADERS(copy),
-        RD_KAFKA_V_OPAQUE(&result), RD_KAFKA_V_END);
-    if (err) {
-        if (copy)
-            rd_kafka_headers_destroy(copy);
-        return err;
-    }
-    if (rd_kafka_flush(alone_producer, ALONE_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        /* Its report must not outlive result: purged, then served. */
-        rd_kafka_purge(alone_producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        rd_kafka_flush(alone_producer, ALONE_TIMEOUT_MS);
-    }
-    return result;
-}
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
@@ -75,7 +43,12 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
     if (err && kafka_err_refuses_message(err) && p) {
         log_warn(NULL, "hand-off to %s (%zu bytes) refused: %s; sending it again alone", topic, rkm->len,
                  rd_kafka_err2str(err));
-        err = send_alone(rkm);
+        char errstr[256];
+        if (!alone_producer &&
+            !(alone_producer = kafka_alone_producer_new("hookline-forwarder-alone", errstr, sizeof errstr)))
+            log_error(NULL, "kafka: no producer to send a refused hand-off again alone: %s", errstr);
+        if (alone_producer)
+            err = kafka_send_alone(alone_producer, rkm, ALONE_TIMEOUT_MS);
     }
     if (err)
         log_error(NULL, "hand-off to %s not stored: %s", topic, rd_kafka_err2str(err));
@@ -98,10 +71,7 @@ int handoff_init(const char *const *topics, size_t ntopics)
 {
     char errstr[512];
     producer = kafka_producer_new("hookline-forwarder", on_delivery, NULL, errstr, sizeof errstr);
-    if (producer)
-        alone_producer = kafka_producer_new("hookline-forwarder-alone", on_alone_delivery, NULL, errstr, sizeof errstr);
-    if (!producer || !alone_producer ||
-        kafka_ensure_topics(producer, topics, ntopics, -1, -1, errstr, sizeof errstr) < 0) {
+    if (!producer || kafka_ensure_topics(producer, topics, ntopics, -1, -1, errstr, sizeof errstr) < 0) {
         log_error(NULL, "kafka (retry and dead-letter topics): %s", errstr);
         return -1;
     }

@@ -53,6 +53,7 @@ static struct metric *m_latency, *m_bytes, *m_buffered;
 
 static const char ANSWER_OK[] = "{\"status\":\"success\"}";
 static const char ANSWER_NOT_STORED[] = "{\"error\":\"temporarily unable to store the webhook\"}";
+static const char ANSWER_TOO_LARGE_TO_STORE[] = "{\"error\":\"body too large for the raw topic\"}";
 
 static void count_status(unsigned status)
 {
@@ -316,7 +317,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->suspended = false;
         unsigned status = req->status;
         req->status = 0;
-        return send_answer(req, status, status == MHD_HTTP_OK ? ANSWER_OK : ANSWER_NOT_STORED);
+        return send_answer(req, status,
+                           status == MHD_HTTP_OK                  ? ANSWER_OK
+                           : status == MHD_HTTP_CONTENT_TOO_LARGE ? ANSWER_TOO_LARGE_TO_STORE
+                                                                  : ANSWER_NOT_STORED);
     }
     return handle_request(req, url, method); /* first time, or resumed by the resolver */
 }

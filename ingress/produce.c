@@ -1,6 +1,11 @@
 /* produce: the durable write of a webhook to the raw topic. The HTTP answer is decided
  * by the delivery report: 200 only once Kafka (idempotent producer, acks=all) has the
- * message, 503 if it could not be stored. A dedicated thread polls for reports. */
+ * message, 503 if it could not be stored. A dedicated thread polls for reports.
+ *
+ * A message Kafka refuses for size (the raw topic's max.message.bytes below
+ * HOOKLINE_INGRESS_MAX_BODY_BYTES) is sent again alone, on a producer of its own, since
+ * the broker judges a whole batch: stored then, it is a 200; refused alone, a 413 (a
+ * 503 would have the provider send it again, forever). */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,11 +22,28 @@
 #include "ingress/ingress.h"
 
 static rd_kafka_t *producer;
+static rd_kafka_t *alone_producer; /* made on first need; guarded by alone_lock */
+static pthread_mutex_t alone_lock = PTHREAD_MUTEX_INITIALIZER;
 static rd_kafka_topic_t *raw_topic;
 static pthread_t poll_thread;
 static atomic_bool poll_running;
 static atomic_bool brokers_down;
 static atomic_bool kafka_ok;
+
+/* rkm sent again alone (kafka_send_alone); the producer for it is made on first need:
+ * an idle one would still hold broker connections and a producer id. */
+static rd_kafka_resp_err_t send_alone(const rd_kafka_message_t *rkm)
+{
+    pthread_mutex_lock(&alone_lock);
+    char errstr[256];
+    if (!alone_producer &&
+        !(alone_producer = kafka_alone_producer_new("hookline-ingress-alone", errstr, sizeof errstr)))
+        log_error(NULL, "kafka: no producer to send a refused webhook again alone: %s", errstr);
+    rd_kafka_resp_err_t err = alone_producer ? kafka_send_alone(alone_producer, rkm, (int)g_ingress.kafka_timeout_ms)
+                                             : RD_KAFKA_RESP_ERR__FAIL;
+    pthread_mutex_unlock(&alone_lock);
+    return err;
+}
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
@@ -29,9 +51,18 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
     (void)opaque;
     struct ingress_request *req = rkm->_private;
     const char *wid = http_request_id(req);
-    if (rkm->err) {
-        log_error(wid, "kafka: not stored: %s", rd_kafka_err2str(rkm->err));
-        http_answer_later(req, MHD_HTTP_SERVICE_UNAVAILABLE);
+    rd_kafka_resp_err_t err = rkm->err;
+    int64_t offset = rkm->offset;
+    if (kafka_err_refuses_message(err)) {
+        log_warn(wid, "kafka: refused (%zu bytes): %s; sending it again alone", rkm->len, rd_kafka_err2str(err));
+        err = send_alone(rkm);
+        offset = -1; /* the copy's offset is not reported back */
+    }
+    if (err) {
+        bool too_large = kafka_err_refuses_message(err);
+        log_error(wid, "kafka: not stored: %s%s", rd_kafka_err2str(err),
+                  too_large ? " (also alone: the raw topic's max.message.bytes is below this webhook; 413)" : "");
+        http_answer_later(req, too_large ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_SERVICE_UNAVAILABLE);
         return;
     }
     atomic_store(&brokers_down, false);
@@ -39,8 +70,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
     char trace[TRACEPARENT_BUF] = "";
     if (rd_kafka_message_headers(rkm, &h) == RD_KAFKA_RESP_ERR_NO_ERROR)
         msg_header(h, MSG_H_TRACEPARENT, trace, sizeof trace);
-    log_info(wid, "stored in %s [%d] at offset %lld, trace %.32s", g_common.topic_raw, rkm->partition,
-             (long long)rkm->offset, trace[0] ? trace + 3 : "-");
+    if (offset < 0)
+        log_info(wid, "stored in %s (sent alone), trace %.32s", g_common.topic_raw, trace[0] ? trace + 3 : "-");
+    else
+        log_info(wid, "stored in %s [%d] at offset %lld, trace %.32s", g_common.topic_raw, rkm->partition,
+                 (long long)offset, trace[0] ? trace + 3 : "-");
     http_answer_later(req, MHD_HTTP_OK);
 }
 
@@ -182,4 +216,7 @@ void produce_shutdown(void)
     rd_kafka_topic_destroy(raw_topic);
     rd_kafka_destroy(producer);
     producer = NULL;
+    if (alone_producer)
+        rd_kafka_destroy(alone_producer);
+    alone_producer = NULL;
 }

@@ -420,3 +420,43 @@ def test_a_quarantine_copy_too_large_for_the_rejected_topic_does_not_stop_the_sy
     finally:
         syncer.terminate()
         syncer.wait(30)
+
+
+def test_a_webhook_too_large_for_the_raw_topic_is_answered_413_and_its_neighbours_200(stack, github, tmp_path):
+    """A raw topic an operator made smaller than HOOKLINE_INGRESS_MAX_BODY_BYTES: a webhook
+    over it used to be answered 503 for ever (the provider sends it again, for ever); now
+    it is 413. Webhooks sent at the same moment, which Kafka may refuse along with it when
+    they share its batch, are sent again alone and answered 200."""
+    import threading
+    from test_abuse import Ingress
+    raw = f"raw-small-{uid()}"
+    topic_tool("ensure", raw, "1")
+    topic_tool("limit", raw, "4000")
+    ingress = Ingress(stack, tmp_path / "ingress.log", slot=3, HOOKLINE_TOPIC_RAW=raw)
+    try:
+        url = f"{ingress.url}{urlsplit(github.url).path}"
+        big = base64.b64encode(os.urandom(9000)).decode()   # over 4000 bytes even compressed
+        answers, lock = [], threading.Lock()
+
+        def send(body, kind):
+            r = post(url, body, github.sign(body))
+            with lock:
+                answers.append((kind, r.status_code, r.headers.get("X-Hookline-Webhook-Id"), r.text))
+
+        threads = [threading.Thread(target=send, args=(github_body(1, pad=big, n=i), "large")) for i in range(2)]
+        threads += [threading.Thread(target=send, args=(github_body(1, n=i, t=t), "small"))
+                    for t in range(4) for i in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        large = [a for a in answers if a[0] == "large"]
+        small = [a for a in answers if a[0] == "small"]
+        assert len(large) == 2 and all(a[1] == 413 and "raw topic" in a[3] for a in large), large
+        assert len(small) == 20 and all(a[1] == 200 for a in small), [a[:2] for a in small if a[1] != 200]
+        stored = set(wids_on(raw))
+        assert {a[2] for a in small} <= stored
+        assert not any(a[2] in stored for a in large if a[2])
+        assert "also alone" in ingress.tail(20000)
+    finally:
+        ingress.stop()
