@@ -1,6 +1,8 @@
 """Nothing answered 200 is dropped (issue 16): every body the ingress answers 200 is
 delivered, attributed or unattributed with X-Hookline-Unattributed-Reason, and never
-lands on the rejected topic; what cannot be delivered is refused at the door with a 4xx.
+lands on the rejected topic for its content; what cannot be delivered is refused at the
+door with a 4xx. (The quarantine still takes one for causes in the operator's hands: a
+downstream topic too small for it, a row PostgreSQL refuses; test_poison.py.)
 Also the handshake refusals, svix-* headers for Standard Webhooks providers, and
 `hookline import nango` from an export file."""
 import json
