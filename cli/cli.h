@@ -92,6 +92,19 @@ int cmd_version(int argc, char **argv);
  * returns CLI_OK (or CLI_FAIL when it cannot print); -1 when it dropped none. */
 int cli_dropped_duplicate(PGconn *db, const char *webhook_id, bool json, bool whole);
 
+/* cli_filter.c: the options `replay` and `dlq list|redrive` share. Each returns -1 when
+ * the command should go on, else the exit status (after printing why). */
+struct replay_filters;
+/* Every --webhook-id of argv into f (the option table keeps only the last): UUIDs, at
+ * most REPLAY_WEBHOOK_IDS_MAX. */
+int cli_filter_webhook_ids(int argc, char **argv, struct replay_filters *f) __attribute__((warn_unused_result));
+/* The time window [*from_ms, *to_ms) of the texts from and to (common/timetext.h; a NULL
+ * one leaves its bound as it is), named from_opt and to_opt in messages. */
+int cli_filter_window(const char *cmd, const char *from_opt, const char *from, const char *to_opt, const char *to,
+                      int64_t now_ms, int64_t *from_ms, int64_t *to_ms) __attribute__((warn_unused_result));
+/* --rate N/s (s NULL: not given, *out unchanged) into messages a second. */
+int cli_filter_rate(const char *cmd, const char *s, double *out) __attribute__((warn_unused_result));
+
 /* ---- messages (cli_util.c) ---------------------------------------------------- */
 
 /* "hookline: <message>" on stderr. Never pass a secret. */

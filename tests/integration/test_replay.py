@@ -359,3 +359,53 @@ def test_dlq_redrive_to_a_new_url_reaches_it_and_list_shows_the_redrive(cli, sta
     cli.json("dlq", "redrive", "--webhook-id", webhook_id)
     wait_until(lambda: [d for d in cli.json("dlq", "list") if d["webhook_id"] == webhook_id and d["redriven_at_ms"]],
                90, "the dead letter of the redriven delivery, with redriven_at_ms")
+
+
+def test_dlq_list_and_redrive_take_replays_filters(github, receiver, cli):
+    """dlq list and redrive choose dead letters by the same filters as replay, plus the
+    time they were dead-lettered (--from/--until)."""
+    receiver.status = 400   # refused outright: dead-lettered after one attempt
+    inst1, inst2 = random.randint(10**6, 10**9), random.randint(10**6, 10**9)
+    c1 = github.connect({"installation_id": str(inst1)})
+    c2 = github.connect({"installation_id": str(inst2)})
+    from test_dead_letters import wait_dead_letter
+
+    def send(name, inst, event):
+        body = github_body(inst, tag=name)
+        wid = github.send(body, github.sign(body, event=event)).headers["X-Hookline-Webhook-Id"]
+        return wid, wait_dead_letter(cli, wid)
+    w = {}
+    w["c1-issues"], first = send("c1-issues", inst1, "issues")
+    ms = int(first["dead_lettered_at_ms"]) + 1
+    mid = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
+    w["c1-push"], _ = send("c1-push", inst1, "push")
+    w["c2-issues"], _ = send("c2-issues", inst2, "issues")
+
+    def listed(*args):
+        return sorted(d["webhook_id"] for d in cli.json("dlq", "list", "--integration", github.key, *args))
+
+    def ids(*names):
+        return sorted(w[n] for n in names)
+    assert listed() == ids("c1-issues", "c1-push", "c2-issues")
+    assert listed("--connection", c1) == ids("c1-issues", "c1-push")
+    assert listed("--connection", c1, "--event-type", "issues.added") == ids("c1-issues")
+    assert listed("--event-type", "push.added") == ids("c1-push")
+    assert listed("--provider", "github-app", "--env", github.env["id"]) == ids("c1-issues", "c1-push", "c2-issues")
+    assert listed("--provider", "hubspot") == []
+    assert listed("--env", "00000000-0000-4000-8000-000000000000") == []
+    assert listed("--webhook-id", w["c1-push"], "--webhook-id", w["c2-issues"]) == ids("c1-push", "c2-issues")
+    assert listed("--from", mid) == ids("c1-push", "c2-issues")
+    assert listed("--until", mid) == ids("c1-issues")
+    assert listed("--destination", github.env["webhook_url"], "--from", "-1h") == ids("c1-issues", "c1-push",
+                                                                                       "c2-issues")
+    assert listed("--destination", "http://127.0.0.1:9/elsewhere") == []
+
+    out = cli.json("dlq", "redrive", "--integration", github.key, "--event-type", "issues.added", "--dry-run")
+    assert sorted(d["webhook_id"] for d in out["dead_letters"]) == ids("c1-issues", "c2-issues")
+    assert out["redriven"] == 0
+    r = subprocess.run([str(cli.path), "dlq", "redrive", "--integration", github.key, "--provider", "hubspot"],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 1 and b"no dead letter matches" in r.stderr, r.stderr
+    out = cli.json("dlq", "redrive", "--webhook-id", w["c1-issues"], "--webhook-id", w["c2-issues"],
+                   "--from", mid, "--rate", "20/s")
+    assert out["redriven"] == 1 and [d["webhook_id"] for d in out["dead_letters"]] == [w["c2-issues"]], out
