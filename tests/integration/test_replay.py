@@ -409,3 +409,44 @@ def test_dlq_list_and_redrive_take_replays_filters(github, receiver, cli):
     out = cli.json("dlq", "redrive", "--webhook-id", w["c1-issues"], "--webhook-id", w["c2-issues"],
                    "--from", mid, "--rate", "20/s")
     assert out["redriven"] == 1 and [d["webhook_id"] for d in out["dead_letters"]] == [w["c2-issues"]], out
+
+
+# ---- retention ---------------------------------------------------------------------------
+
+def test_topics_create_alter_retention_changes_existing_topics_and_keeps_their_other_settings(cli):
+    p = f"t{random.randint(10**6, 10**9)}"
+    names = {f"HOOKLINE_TOPIC_{role.upper().replace('.', '_').replace('-', '_')}": f"{p}.{role}"
+             for role in ("raw", "routed", "rejected", "dead-letters", "notifications", "replay.router",
+                          "replay.forwarder", "replay.syncer")}
+    env = dict(os.environ, **names)
+
+    def topics(*args):
+        r = subprocess.run([str(cli.path), "topics", *args, "--retry-passes", "0"], env=env, capture_output=True,
+                           timeout=120)
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        return r.stdout.decode(), r.stderr.decode()
+
+    def described():
+        return {row["role"]: row for row in json.loads(topics("describe", "--json")[0])}
+    topics("create", "--topic", "raw:retention=1d", "--topic", "replay.forwarder:retention=2d")
+    # An operator's own setting, made with a plain AlterConfigs: it drops the others.
+    topic_tool("limit", names["HOOKLINE_TOPIC_ROUTED"], "2000000")
+    before = wait_until(lambda: (lambda d: d if d["routed"]["max_message_bytes"] == "2000000" else None)(described()),
+                        30, "routed's max.message.bytes in topics describe")
+    assert before["raw"]["retention"] == "1d" and before["raw"]["max_message_bytes"] == "16777216", before["raw"]
+    assert before["replay.forwarder"]["retention"] == "2d"
+
+    _, err = topics("create", "--topic", "routed:retention=3d")
+    assert "retention" in err and "not changed (see --alter-retention)" in err, err
+    out, _ = topics("create", "--topic", "routed:retention=3d", "--alter-retention", "--dry-run")
+    assert f"would change the retention of {p}.routed from" in out and "to 3d" in out, out
+    assert described() == before, "a dry run changed a topic"
+
+    out, _ = topics("create", "--topic", "routed:retention=3d", "--alter-retention")
+    assert f"changed the retention of {p}.raw from 1d to 7d" in out, out
+    after = wait_until(lambda: (lambda d: d if d["routed"]["retention"] == "3d" else None)(described()), 30,
+                       "routed's new retention in topics describe")
+    assert after["routed"]["max_message_bytes"] == "2000000", f"routed lost its max.message.bytes: {after['routed']}"
+    assert after["raw"]["retention"] == "7d" and after["raw"]["max_message_bytes"] == "16777216", after["raw"]
+    assert after["replay.forwarder"]["retention"] == "7d" and after["rejected"]["retention"] == "30d"
+    assert after["replay.router"]["max_message_bytes"] == "16777216", after["replay.router"]
