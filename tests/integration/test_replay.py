@@ -80,8 +80,16 @@ def test_a_resent_batch_delivers_only_its_new_events(hubspot, cli, stack):
     assert dropped_metric(stack, hubspot.key) == 4   # e2, e3's repeat, then e1 and e2 again
     text = cli.run("deliveries", second)
     assert "one event left out" in text and first in text and str(base + 1) in text, text
+    rows = cli.json("deliveries", second)
+    left_out = [(r["dropped"], r["duplicate_of"], str(r["provider_event_id"])) for r in rows
+                if r.get("result") == "dropped-duplicate"]
+    assert ("event", first, str(base + 1)) in left_out and {d for d, _, _ in left_out} == {"event"}, rows
+    assert any(r.get("status") == 200 for r in rows), f"the batch's delivery is missing: {rows}"
     text = cli.run("deliveries", copy)
     assert text.count("dropped by the router") == 2 and str(base) in text and str(base + 1) in text, text
+    rows = cli.json("deliveries", copy)
+    assert sorted((r["dropped"], r["duplicate_of"], str(r["provider_event_id"])) for r in rows) == \
+        [("webhook", first, str(base)), ("webhook", first, str(base + 1))], rows
 
 
 def test_two_routers_racing_on_copies_deliver_each_event_once(github, cli, stack, receiver):
