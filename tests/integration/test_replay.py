@@ -458,3 +458,14 @@ def test_topics_create_alter_retention_changes_existing_topics_and_keeps_their_o
     assert after["raw"]["retention"] == "7d" and after["raw"]["max_message_bytes"] == "16777216", after["raw"]
     assert after["replay.forwarder"]["retention"] == "7d" and after["rejected"]["retention"] == "30d"
     assert after["replay.router"]["max_message_bytes"] == "16777216", after["replay.router"]
+
+
+def test_rewind_force_waits_for_a_killed_stages_members_to_expire(daemons, cli):
+    rc, _, err = rewind(cli, "--stage", "syncer", "--to", "latest", "--force", "--wait", "2")
+    assert rc == 1 and "still has" in err and "live member" in err and "after 2 s" in err, err   # the syncer runs
+    daemons.kill("syncer")   # SIGKILL: its member stays until its session timeout
+    rc, out, err = rewind(cli, "--stage", "syncer", "--to", "latest", "--force", "--json")
+    assert rc == 0 and "waiting up to 30 s" in err, err
+    assert json.loads(out)["dry_run"] is False
+    rc, out, err = rewind(cli, "--stage", "syncer", "--to", "latest", "--dry-run", "--json")
+    assert rc == 0 and "live member" not in err, err
