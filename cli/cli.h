@@ -86,11 +86,27 @@ int cmd_import_nango(int argc, char **argv);
 /* cmd_version.c: `hookline version`, the libraries as loaded at run time. */
 int cmd_version(int argc, char **argv);
 
-/* cli_dropped.c: when the router dropped provider events of webhook_id as re-sent
- * copies (dropped_duplicates), prints one line (a JSON object with json) per event,
- * saying the webhook was dropped (whole) or the event left out of its batch, and
- * returns CLI_OK (or CLI_FAIL when it cannot print); -1 when it dropped none. */
-int cli_dropped_duplicate(PGconn *db, const char *webhook_id, bool json, bool whole);
+/* cli_dropped.c: the provider events of webhook_id the router dropped as re-sent
+ * copies (dropped_duplicates), a new JSON array (empty when none; NULL after printing
+ * why) of rows with result "dropped-duplicate", duplicate_of (the earlier webhook),
+ * provider_event_id, and dropped: "webhook" (whole: it has no delivery) or "event" (left
+ * out of its batch, whose other events were routed). */
+json_t *cli_dropped_duplicates(PGconn *db, const char *webhook_id, bool whole);
+/* Prints those rows as text, one line per event. */
+void cli_dropped_print(const json_t *rows);
+
+/* cli_filter.c: the options `replay` and `dlq list|redrive` share. Each returns -1 when
+ * the command should go on, else the exit status (after printing why). */
+struct replay_filters;
+/* Every --webhook-id of argv into f (the option table keeps only the last): UUIDs, at
+ * most REPLAY_WEBHOOK_IDS_MAX. */
+int cli_filter_webhook_ids(int argc, char **argv, struct replay_filters *f) __attribute__((warn_unused_result));
+/* The time window [*from_ms, *to_ms) of the texts from and to (common/timetext.h; a NULL
+ * one leaves its bound as it is), named from_opt and to_opt in messages. */
+int cli_filter_window(const char *cmd, const char *from_opt, const char *from, const char *to_opt, const char *to,
+                      int64_t now_ms, int64_t *from_ms, int64_t *to_ms) __attribute__((warn_unused_result));
+/* --rate N/s (s NULL: not given, *out unchanged) into messages a second. */
+int cli_filter_rate(const char *cmd, const char *s, double *out) __attribute__((warn_unused_result));
 
 /* ---- messages (cli_util.c) ---------------------------------------------------- */
 

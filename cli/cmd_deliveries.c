@@ -19,6 +19,11 @@ static const char usage[] =
     "first: time (UTC), destination, pass (0 first, n: retry pass n), attempt number,\n"
     "HTTP status (0: no answer), latency, result and error, and the delivery id (the\n"
     "webhook-id header) and connection of each. Exits 1 when nothing is recorded.\n"
+    "A webhook the router dropped as a provider's re-send of an earlier one (the same\n"
+    "event id) shows that instead, with the earlier webhook's id; a batch the router\n"
+    "routed with some of its events left out as re-sent shows those events after its\n"
+    "attempts (in JSON, rows with \"result\": \"dropped-duplicate\" and \"dropped\":\n"
+    "\"webhook\" or \"event\").\n"
     "\n"
     "  --limit N   show at most the N oldest attempts (default 1000)\n"
     "  --json      print a JSON array\n"
@@ -65,7 +70,7 @@ int cmd_deliveries(int argc, char **argv)
         id[i] = (char)tolower((unsigned char)args[0][i]);
 
     int status = CLI_FAIL;
-    json_t *rows = NULL;
+    json_t *rows = NULL, *dropped = NULL;
     PGconn *db = cli_db_connect();
     if (!db)
         goto out;
@@ -76,9 +81,15 @@ int cmd_deliveries(int argc, char **argv)
     if (!rows)
         goto out;
     size_t n = json_array_size(rows);
-    if (n == 0 && (status = cli_dropped_duplicate(db, id, json, true)) >= 0)
+    /* Dropped whole, it has no attempt; a batch routed in part has both. */
+    if (!(dropped = cli_dropped_duplicates(db, id, n == 0)))
         goto out;
-    status = CLI_FAIL;
+    if (n == 0 && json_array_size(dropped)) {
+        if (!json)
+            cli_dropped_print(dropped);
+        status = json && cli_print(dropped, true, "") < 0 ? CLI_FAIL : CLI_OK;
+        goto out;
+    }
     if (n == 0) {
         cli_error("no delivery attempt recorded for webhook %s", id);
         goto out;
@@ -87,11 +98,16 @@ int cmd_deliveries(int argc, char **argv)
         json_array_remove(rows, n - 1);
         cli_warn("webhook %s has more than %ld attempts: showing the oldest %ld (--limit)", id, limit, limit);
     }
+    if (json && json_array_extend(rows, dropped) < 0) {
+        cli_error("out of memory");
+        goto out;
+    }
     if (cli_print(rows, json, "") == 0)
         status = CLI_OK;
     if (!json) /* a batch routed with its copies left out says which */
-        (void)cli_dropped_duplicate(db, id, false, false);
+        cli_dropped_print(dropped);
 out:
+    json_decref(dropped);
     json_decref(rows);
     PQfinish(db);
     return status;

@@ -14,7 +14,6 @@
 #include "common/config.h"
 #include "common/ids.h"
 #include "common/replay.h"
-#include "common/timetext.h"
 
 static const char usage[] =
     "Usage: hookline replay --stage router|forwarder|syncer --from TIME [--to TIME]\n"
@@ -91,38 +90,6 @@ static void warn(const char *text, void *ctx)
 
 /* ---- the command ----------------------------------------------------------------- */
 
-/* Every --webhook-id of argv (the option table keeps only the last). */
-static int collect_webhook_ids(int argc, char **argv, struct replay_filters *f)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        if (!strcmp(argv[i], "--"))
-            break;
-        if (!strcmp(argv[i], "--webhook-id") && i + 1 < argc)
-            v = argv[++i];
-        else if (!strncmp(argv[i], "--webhook-id=", 13))
-            v = argv[i] + 13;
-        if (!v)
-            continue;
-        if (f->nwebhook_ids >= REPLAY_WEBHOOK_IDS_MAX)
-            return cli_usage_error(argv[0], "at most %d --webhook-id", REPLAY_WEBHOOK_IDS_MAX);
-        if (!id_is_uuid(v))
-            return cli_usage_error(argv[0], "--webhook-id '%s' is not a webhook id (a UUID)", v);
-        f->webhook_ids[f->nwebhook_ids++] = v;
-    }
-    return -1;
-}
-
-static int parse_rate(const char *s, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || !(v > 0 && v <= 1e6) || (*end && strcmp(end, "/s")))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int print_result(const struct replay_params *p, const struct replay_result *r, bool json, const char *stage)
 {
     const struct replay_counts *c = &r->counts;
@@ -179,7 +146,7 @@ int cmd_replay(int argc, char **argv)
     int parsed = cli_parse_options(argc, argv, usage, opts, CLI_OPTS_N(opts));
     if (parsed >= 0)
         return parsed;
-    if ((parsed = collect_webhook_ids(argc, argv, &p.f)) >= 0)
+    if ((parsed = cli_filter_webhook_ids(argc, argv, &p.f)) >= 0)
         return parsed;
     int s = replay_stage_parse(stage);
     if (s < 0)
@@ -188,16 +155,10 @@ int cmd_replay(int argc, char **argv)
         return cli_usage_error(argv[0],
                                "--connection and --event-type need --stage forwarder or syncer: the "
                                "router's input is not attributed yet");
-    int64_t now = clock_unix_ms();
-    if (timetext_parse_ms(from_text, now, &p.from_ms) < 0)
-        return cli_usage_error(argv[0], "--from '%s' is not RFC 3339 (2026-12-03T14:00:00Z) nor like -2h", from_text);
-    if (timetext_parse_ms(to_text, now, &p.to_ms) < 0)
-        return cli_usage_error(argv[0], "--to '%s' is not RFC 3339 (2026-12-03T14:00:00Z) nor like -2h", to_text);
-    if (p.to_ms <= p.from_ms)
-        return cli_usage_error(argv[0], "--to must be after --from");
-    if (rate_text && parse_rate(rate_text, &p.rate) < 0)
-        return cli_usage_error(argv[0], "--rate wants messages a second, like 100/s, not '%s'", rate_text);
-
+    if ((parsed = cli_filter_window(argv[0], "--from", from_text, "--to", to_text, clock_unix_ms(), &p.from_ms,
+                                    &p.to_ms)) >= 0 ||
+        (parsed = cli_filter_rate(argv[0], rate_text, &p.rate)) >= 0)
+        return parsed;
     p.source = s == REPLAY_ROUTER ? g_common.topic_raw : g_common.topic_routed;
     p.target = g_cli.topic_replay[s];
     char id[ID_LEN + 1];

@@ -2,13 +2,14 @@
  * moved to a time, the earliest or the latest offsets (Kafka's admin API). The stage
  * then reads from there when it next starts: everything after the new offsets is
  * processed again (rewinding back), or skipped (forward). A group with live members
- * would overwrite the new offsets with its own at its next commit, so the command
- * refuses while the group has members unless --force; the broker itself still refuses
- * to change a group whose members have not left. */
+ * would overwrite the new offsets with its own at its next commit, and the broker
+ * refuses to change them anyway, so the command refuses while the group has members;
+ * --force waits (bounded) for those of a stopped or killed stage to expire first. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "common/clock.h"
@@ -18,25 +19,33 @@
 
 static const char usage[] =
     "Usage: hookline rewind --stage router|forwarder|syncer --to TIME|earliest|latest\n"
-    "                       [--group GROUP] [--force] [--dry-run] [--json]\n"
+    "                       [--group GROUP] [--force [--wait SECONDS]] [--dry-run] [--json]\n"
     "\n"
     "Moves the stage's consumer group (HOOKLINE_ROUTER_GROUP, HOOKLINE_FORWARDER_GROUP,\n"
     "HOOKLINE_SYNCER_GROUP) on its input topic (HOOKLINE_TOPIC_RAW for the router, the\n"
     "routed topic for the forwarder and the syncer) to the first offset at or after TIME\n"
     "in every partition (the end when nothing is that recent), or to the earliest or\n"
-    "latest offsets. Stop the stage first: while the group has live members the command\n"
-    "refuses (--force tries anyway; Kafka refuses too until the members have left).\n"
+    "latest offsets. Stop the stage first: Kafka moves only the offsets of a group without\n"
+    "live members, so the command refuses while it has some. A stage stopped cleanly\n"
+    "leaves at once; one killed (or lost) stays a member until its session timeout (10 s\n"
+    "for hookline's stages) has passed: --force waits for that.\n"
     "Prints every partition's committed offset before and after.\n"
     "\n"
     "  --to TIME          RFC 3339 (2026-12-03T14:00:00Z), relative (-2h, -1d), earliest\n"
     "                     or latest; required\n"
     "  --group GROUP      another consumer group of that stage\n"
-    "  --force            do not refuse a group with live members\n"
+    "  --force            wait for the group's members to leave or expire, then move it;\n"
+    "                     fails if some are still there after --wait (a running stage)\n"
+    "  --wait SECONDS     how long --force waits (default 30, at most 3600)\n"
     "  --dry-run          show the offsets before and after, change nothing\n"
     "  --json             print a JSON object\n"
     "  --help             show this help\n";
 
 #define ADMIN_TIMEOUT_MS 15000
+/* Three times the stages' session timeout (common/kafka.c): time for a killed stage's
+ * members to expire and for the group coordinator to notice. */
+#define WAIT_DEFAULT "30"
+#define WAIT_MAX_S 3600
 
 static rd_kafka_event_t *wait_result(rd_kafka_queue_t *q, const char *what)
 {
@@ -85,6 +94,21 @@ static int group_members(rd_kafka_t *rk, rd_kafka_queue_t *q, const char *group,
                   n == 1 ? rd_kafka_error_string(rd_kafka_ConsumerGroupDescription_error(d[0])) : "no answer");
     }
     rd_kafka_event_destroy(ev);
+    return members;
+}
+
+/* --force: waits up to wait_s for the group's members to leave or expire. How many are
+ * left (0: the group is empty), or -1. */
+static int wait_empty(rd_kafka_t *rk, rd_kafka_queue_t *q, const char *group, int members, long wait_s, char *state,
+                      size_t statelen)
+{
+    cli_warn("the consumer group %s has %d live member(s) (%s): waiting up to %ld s for them to leave or expire", group,
+             members, state, wait_s);
+    double deadline = clock_mono_s() + (double)wait_s;
+    while (members > 0 && clock_mono_s() < deadline) {
+        sleep(1);
+        members = group_members(rk, q, group, state, statelen);
+    }
     return members;
 }
 
@@ -217,16 +241,22 @@ static int print(const char *group, const char *topic, const rd_kafka_topic_part
 
 int cmd_rewind(int argc, char **argv)
 {
-    const char *stage = NULL, *to = NULL, *group = NULL;
+    const char *stage = NULL, *to = NULL, *group = NULL, *wait_text = NULL;
     bool force = false, dry_run = false, json = false;
     const struct cli_opt opts[] = {
-        {"stage", CLI_OPT_STRING, &stage, true},    {"to", CLI_OPT_STRING, &to, true},
-        {"group", CLI_OPT_STRING, &group, false},   {"force", CLI_OPT_FLAG, &force, false},
-        {"dry-run", CLI_OPT_FLAG, &dry_run, false}, {"json", CLI_OPT_FLAG, &json, false},
+        {"stage", CLI_OPT_STRING, &stage, true},     {"to", CLI_OPT_STRING, &to, true},
+        {"group", CLI_OPT_STRING, &group, false},    {"force", CLI_OPT_FLAG, &force, false},
+        {"dry-run", CLI_OPT_FLAG, &dry_run, false},  {"json", CLI_OPT_FLAG, &json, false},
+        {"wait", CLI_OPT_STRING, &wait_text, false},
     };
     int parsed = cli_parse_options(argc, argv, usage, opts, CLI_OPTS_N(opts));
     if (parsed >= 0)
         return parsed;
+    long wait_s;
+    if (wait_text && !force)
+        return cli_usage_error(argv[0], "--wait goes with --force");
+    if (cli_parse_long(wait_text ? wait_text : WAIT_DEFAULT, 1, WAIT_MAX_S, &wait_s) < 0)
+        return cli_usage_error(argv[0], "--wait takes seconds from 1 to %d, not '%s'", WAIT_MAX_S, wait_text);
     const char *topic;
     if (!strcmp(stage, "router")) {
         topic = g_common.topic_raw;
@@ -255,9 +285,20 @@ int cmd_rewind(int argc, char **argv)
     int members = group_members(rk, q, group, state, sizeof state);
     if (members < 0)
         goto out;
-    if (members > 0 && !force && !dry_run) {
-        cli_error("the consumer group %s has %d live member(s) (%s): stop the %s first, or use --force", group, members,
-                  state, stage);
+    if (members > 0 && force && !dry_run &&
+        (members = wait_empty(rk, q, group, members, wait_s, state, sizeof state)) < 0)
+        goto out;
+    if (members > 0 && !dry_run) {
+        if (force)
+            cli_error(
+                "the consumer group %s still has %d live member(s) (%s) after %ld s: is the %s running? Kafka "
+                "moves only an empty group: stop it",
+                group, members, state, wait_s, stage);
+        else
+            cli_error(
+                "the consumer group %s has %d live member(s) (%s): stop the %s first (--force waits for the "
+                "members of a killed one to expire)",
+                group, members, state, stage);
         goto out;
     }
     if (members > 0)

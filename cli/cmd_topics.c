@@ -3,16 +3,17 @@
  *
  *   topics create     makes the topics that are missing with their partitions,
  *                     replication factor and retention (per topic), so that a fresh
- *                     cluster is ready in one command; topics that exist are never
- *                     changed, only compared (a difference is a warning): running it
- *                     again is harmless
+ *                     cluster is ready in one command; topics that exist are only
+ *                     compared (a difference is a warning), unless --alter-retention
+ *                     asks to set their retention: running it again is harmless
  *   topics describe   what the cluster has: partitions, replicas, in-sync replicas,
  *                     leaderless partitions, retention, min.insync.replicas
  *   topics ensure     the older, smaller form of create (same partitions and
  *                     replication for every topic, the broker's retention)
  *
- * The topics are HOOKLINE_TOPIC_RAW, _ROUTED, _REJECTED, _DEAD_LETTERS, _NOTIFICATIONS
- * and (create, describe) the forwarder's retry topics <HOOKLINE_TOPIC_FORWARD_RETRY>.
+ * The topics are HOOKLINE_TOPIC_RAW, _ROUTED, _REJECTED, _DEAD_LETTERS, _NOTIFICATIONS,
+ * the replay topics _REPLAY_ROUTER, _FORWARDER, _SYNCER and (create, describe) the
+ * forwarder's retry topics <HOOKLINE_TOPIC_FORWARD_RETRY>.
  * <HOOKLINE_FORWARDER_GROUP>.1..N. The Kafka client is configured like the daemons'
  * (HOOKLINE_KAFKA_BROKERS and the HOOKLINE_KAFKA_* pass-through), so it works against
  * the same cluster settings (SASL, TLS).
@@ -40,9 +41,11 @@ static const char ensure_usage[] =
     "Usage: hookline topics ensure [--partitions N] [--replication N]\n"
     "\n"
     "Creates the topics HOOKLINE_TOPIC_RAW, HOOKLINE_TOPIC_ROUTED, HOOKLINE_TOPIC_REJECTED,\n"
-    "HOOKLINE_TOPIC_DEAD_LETTERS and HOOKLINE_TOPIC_NOTIFICATIONS on HOOKLINE_KAFKA_BROKERS\n"
-    "if they are missing.\n"
-    "Topics that exist are left alone. For a production cluster see 'topics create'.\n"
+    "HOOKLINE_TOPIC_DEAD_LETTERS, HOOKLINE_TOPIC_NOTIFICATIONS and the replay topics\n"
+    "HOOKLINE_TOPIC_REPLAY_ROUTER, _FORWARDER and _SYNCER (webhooks.replay.<stage>: what\n"
+    "`hookline replay` sends each stage again) on HOOKLINE_KAFKA_BROKERS if they are missing.\n"
+    "Topics that exist are left alone. For a production cluster (and retention) see\n"
+    "'topics create'.\n"
     "\n"
     "  --partitions N    partitions of new topics (default: HOOKLINE_TOPIC_PARTITIONS or 4)\n"
     "  --replication N   replication factor of new topics (default 1)\n"
@@ -197,7 +200,8 @@ static int apply_topic_option(const char *cmd, const char *arg, struct topic_spe
     if (!spec)
         return cli_usage_error(cmd,
                                "--topic %.*s: not one of the pipeline's topics (raw, routed, rejected, "
-                               "dead-letters, notifications, retry.N, or a topic's name)",
+                               "dead-letters, notifications, replay.router, replay.forwarder, "
+                               "replay.syncer, retry.N, or a topic's name)",
                                (int)rlen, arg);
     char buf[256];
     snprintf(buf, sizeof buf, "%s", colon + 1);
@@ -229,8 +233,35 @@ struct topic_state {
     bool exists;
     int partitions, replication, min_isr_size, under_replicated, leaderless;
     long long retention_ms; /* LLONG_MIN: unknown */
-    char min_insync[16];
+    char min_insync[16], max_message_bytes[24];
 };
+
+/* Sends DescribeConfigs (alter false) or AlterConfigs of the n res and waits for the
+ * answer: the result event (rd_kafka_event_destroy it), or NULL after printing what
+ * failed and why. */
+static rd_kafka_event_t *admin_configs(rd_kafka_t *rk, bool alter, rd_kafka_ConfigResource_t **res, size_t n,
+                                       int timeout_ms, const char *what)
+{
+    char errstr[512];
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, alter ? RD_KAFKA_ADMIN_OP_ALTERCONFIGS
+                                                                        : RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+    rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr, sizeof errstr);
+    if (alter)
+        rd_kafka_AlterConfigs(rk, res, n, opts, q);
+    else
+        rd_kafka_DescribeConfigs(rk, res, n, opts, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_queue_destroy(q);
+    if (!ev || rd_kafka_event_error(ev)) {
+        cli_error("%s: %s", what, ev ? rd_kafka_event_error_string(ev) : "timed out");
+        if (ev)
+            rd_kafka_event_destroy(ev);
+        return NULL;
+    }
+    return ev;
+}
 
 /* Fills st[i] for every name from the cluster's metadata and topic configurations.
  * 0, or -1 after printing why. */
@@ -248,6 +279,7 @@ static int cluster_state(rd_kafka_t *rk, const char *const *names, size_t n, str
     for (size_t i = 0; i < n; i++) {
         st[i].retention_ms = INT64_MIN;
         snprintf(st[i].min_insync, sizeof st[i].min_insync, "?");
+        snprintf(st[i].max_message_bytes, sizeof st[i].max_message_bytes, "?");
         for (int t = 0; t < md->topic_cnt; t++) {
             const rd_kafka_metadata_topic_t *mt = &md->topics[t];
             if (strcmp(mt->topic, names[i]) || mt->err)
@@ -273,16 +305,9 @@ static int cluster_state(rd_kafka_t *rk, const char *const *names, size_t n, str
         return 0;
 
     int rc = -1;
-    char errstr[512];
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
-    rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr, sizeof errstr);
-    rd_kafka_DescribeConfigs(rk, res, nres, opts, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
-    if (!ev || rd_kafka_event_error(ev)) {
-        cli_error("cannot read the topics' configuration: %s", ev ? rd_kafka_event_error_string(ev) : "timed out");
+    rd_kafka_event_t *ev = admin_configs(rk, false, res, nres, timeout_ms, "cannot read the topics' configuration");
+    if (!ev)
         goto out;
-    }
     size_t cnt = 0;
     const rd_kafka_ConfigResource_t **rr = rd_kafka_DescribeConfigs_result_resources(
         rd_kafka_event_DescribeConfigs_result(ev), &cnt);
@@ -302,16 +327,79 @@ static int cluster_state(rd_kafka_t *rk, const char *const *names, size_t n, str
                 st[i].retention_ms = strtoll(v, NULL, 10);
             else if (!strcmp(k, "min.insync.replicas"))
                 snprintf(st[i].min_insync, sizeof st[i].min_insync, "%s", v);
+            else if (!strcmp(k, "max.message.bytes"))
+                snprintf(st[i].max_message_bytes, sizeof st[i].max_message_bytes, "%s", v);
         }
     }
     rc = 0;
 out:
     if (ev)
         rd_kafka_event_destroy(ev);
-    rd_kafka_AdminOptions_destroy(opts);
-    rd_kafka_queue_destroy(q);
     for (size_t i = 0; i < nres; i++)
         rd_kafka_ConfigResource_destroy(res[i]);
+    return rc;
+}
+
+/* Sets the retention of the existing topic. AlterConfigs (librdkafka 2.0 has no
+ * incremental form) replaces every setting made for the topic, so those are read first
+ * and sent back with the new retention.ms: e.g. its max.message.bytes is kept. (A
+ * change made by someone else between the two requests would be lost.) 0, or -1 after
+ * printing why. */
+static int alter_retention(rd_kafka_t *rk, const char *topic, long long retention_ms, int timeout_ms)
+{
+    rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+    rd_kafka_ConfigResource_t *set = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+    rd_kafka_event_t *ev = admin_configs(rk, false, &res, 1, timeout_ms, "cannot read the topic's configuration");
+    rd_kafka_event_t *done = NULL;
+    int rc = -1;
+    size_t cnt = 0, ncfg = 0;
+    const rd_kafka_ConfigResource_t **rr = ev ? rd_kafka_DescribeConfigs_result_resources(
+                                                    rd_kafka_event_DescribeConfigs_result(ev), &cnt)
+                                              : NULL;
+    if (!ev || cnt != 1 || rd_kafka_ConfigResource_error(rr[0])) {
+        if (ev)
+            cli_error("cannot read the configuration of %s: %s", topic,
+                      cnt == 1 ? rd_kafka_ConfigResource_error_string(rr[0]) : "no answer");
+        goto out;
+    }
+    const rd_kafka_ConfigEntry_t **cfg = rd_kafka_ConfigResource_configs(rr[0], &ncfg);
+    for (size_t c = 0; c < ncfg; c++) {
+        const char *k = rd_kafka_ConfigEntry_name(cfg[c]), *v = rd_kafka_ConfigEntry_value(cfg[c]);
+        if (rd_kafka_ConfigEntry_source(cfg[c]) != RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG ||
+            !strcmp(k, "retention.ms"))
+            continue; /* the broker's defaults stay so without being named */
+        if (!v || rd_kafka_ConfigEntry_is_sensitive(cfg[c])) {
+            cli_error(
+                "%s has a setting Kafka does not show (%s): its retention is not changed, as that would "
+                "drop it; use Kafka's own tools",
+                topic, k);
+            goto out;
+        }
+        if (rd_kafka_ConfigResource_set_config(set, k, v)) {
+            cli_error("%s: cannot keep its setting %s", topic, k);
+            goto out;
+        }
+    }
+    char text[32];
+    snprintf(text, sizeof text, "%lld", retention_ms);
+    if (rd_kafka_ConfigResource_set_config(set, "retention.ms", text) ||
+        !(done = admin_configs(rk, true, &set, 1, timeout_ms, "cannot change the topic's retention")))
+        goto out;
+    const rd_kafka_ConfigResource_t **ar = rd_kafka_AlterConfigs_result_resources(
+        rd_kafka_event_AlterConfigs_result(done), &cnt);
+    if (cnt != 1 || rd_kafka_ConfigResource_error(ar[0])) {
+        cli_error("cannot change the retention of %s: %s", topic,
+                  cnt == 1 ? rd_kafka_ConfigResource_error_string(ar[0]) : "no answer");
+        goto out;
+    }
+    rc = 0;
+out:
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    if (done)
+        rd_kafka_event_destroy(done);
+    rd_kafka_ConfigResource_destroy(res);
+    rd_kafka_ConfigResource_destroy(set);
     return rc;
 }
 
@@ -334,6 +422,7 @@ static json_t *state_row(const char *role, const char *name, const struct topic_
                             ? json_null()
                             : json_string(duration_text(st->retention_ms, ret, sizeof ret)));
     json_object_set_new(row, "min_insync_replicas", known ? json_string(st->min_insync) : json_null());
+    json_object_set_new(row, "max_message_bytes", known ? json_string(st->max_message_bytes) : json_null());
     return row;
 }
 
@@ -372,19 +461,23 @@ static int view_option(int c, const char *cmd, struct view_opts *v, bool *handle
 static const char create_usage[] =
     "Usage: hookline topics create [--partitions N] [--replication-factor N]\n"
     "                              [--min-insync-replicas N] [--retry-passes N]\n"
-    "                              [--topic ROLE:key=value,...]... [--dry-run] [--json]\n"
+    "                              [--topic ROLE:key=value,...]... [--alter-retention]\n"
+    "                              [--dry-run] [--json]\n"
     "\n"
     "Creates the pipeline's topics that are missing, each with its partitions, replication\n"
     "factor and retention, and prints what the cluster then has (as 'topics describe').\n"
-    "Topics that exist are never changed: a difference from what was asked is a warning\n"
+    "Topics that exist are not changed: a difference from what was asked is a warning\n"
     "(more partitions change which partition a key goes to; do it on purpose with Kafka's\n"
-    "own tools). Running it again is harmless.\n"
+    "own tools), except their retention with --alter-retention. Running it again is harmless.\n"
     "\n"
-    "Topics (ROLE): raw, routed, rejected, dead-letters, notifications (HOOKLINE_TOPIC_*),\n"
-    "and retry.1..N, the forwarder's retry passes\n"
+    "Topics (ROLE): raw, routed, rejected, dead-letters, notifications (HOOKLINE_TOPIC_*);\n"
+    "replay.router, replay.forwarder, replay.syncer (HOOKLINE_TOPIC_REPLAY_<STAGE>, default\n"
+    "webhooks.replay.<stage>: the copies `hookline replay` sends one stage again); and\n"
+    "retry.1..N, the forwarder's retry passes\n"
     "(HOOKLINE_TOPIC_FORWARD_RETRY.HOOKLINE_FORWARDER_GROUP.<pass>).\n"
-    "Default retention: 7d for raw, routed and notifications, 30d for rejected and\n"
-    "dead-letters, 3d for retry passes.\n"
+    "Default retention: 7d for raw, routed, notifications and the replay topics, 30d for\n"
+    "rejected and dead-letters, 3d for retry passes. Replay reaches back as far as raw\n"
+    "(--stage router) and routed (--stage forwarder, syncer) keep messages.\n"
     "\n"
     "  --partitions N            partitions of every new topic (default: HOOKLINE_TOPIC_PARTITIONS\n"
     "                            or 4); a stage runs at most this many busy replicas\n"
@@ -396,7 +489,10 @@ static const char create_usage[] =
     "                            HOOKLINE_FORWARDER_RETRY_SCHEDULE; 0: let the forwarder make them)\n"
     "  --topic ROLE:k=v,...      one topic's own partitions=N, replication=N, retention=D\n"
     "                            (D: 30s, 90m, 12h, 7d or forever); may be repeated\n"
-    "  --dry-run                 print what would be created, create nothing\n"
+    "  --alter-retention         set the retention of topics that exist too, where it differs\n"
+    "                            from the default or --topic ROLE:retention=D (their other\n"
+    "                            settings, e.g. max.message.bytes, are kept)\n"
+    "  --dry-run                 print what would be created or changed, change nothing\n"
     "  --json                    print the result as JSON\n"
     "  --timeout-ms N            how long to wait for the cluster (default 30000)\n"
     "  --help                    show this help\n";
@@ -410,6 +506,7 @@ int cmd_topics_create(int argc, char **argv)
         {"retry-passes", required_argument, NULL, 'R'},
         {"topic", required_argument, NULL, 't'},
         {"dry-run", no_argument, NULL, 'n'},
+        {"alter-retention", no_argument, NULL, 'a'},
         {"json", no_argument, NULL, 'j'},
         {"timeout-ms", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
@@ -417,7 +514,7 @@ int cmd_topics_create(int argc, char **argv)
     };
     long partitions = g_cli.topic_partitions, replication = -1, min_isr = 0;
     struct view_opts v = {.retry_passes = 7, .timeout_ms = 30000, .json = false};
-    bool dry_run = false, handled;
+    bool dry_run = false, alter = false, handled, altered[TOPICS_MAX] = {0};
     const char *topic_opts[TOPICS_MAX * 2];
     size_t ntopic_opts = 0;
 
@@ -449,6 +546,9 @@ int cmd_topics_create(int argc, char **argv)
         case 'n':
             dry_run = true;
             break;
+        case 'a':
+            alter = true;
+            break;
         case 'h':
             return cli_help(create_usage);
         default:
@@ -479,7 +579,7 @@ int cmd_topics_create(int argc, char **argv)
     const char *names[TOPICS_MAX] = {0};
     struct topic_state st[TOPICS_MAX];
     rd_kafka_NewTopic_t *nt[TOPICS_MAX];
-    size_t nnew = 0;
+    size_t nnew = 0, naltered = 0;
     rd_kafka_queue_t *q = NULL;
     rd_kafka_event_t *ev = NULL;
     json_t *rows = NULL;
@@ -500,10 +600,23 @@ int cmd_topics_create(int argc, char **argv)
             if (s->replication > 0 && st[i].replication != s->replication)
                 cli_warn("%s exists with replication factor %d (asked %ld): not changed", s->name, st[i].replication,
                          s->replication);
-            if (st[i].retention_ms != INT64_MIN && st[i].retention_ms != s->retention_ms)
-                cli_warn("%s exists with retention %s (asked %s): not changed", s->name,
-                         duration_text(st[i].retention_ms, ret_text, sizeof ret_text),
-                         duration_text(s->retention_ms, errstr, sizeof errstr));
+            if (st[i].retention_ms == INT64_MIN || st[i].retention_ms == s->retention_ms)
+                continue;
+            duration_text(st[i].retention_ms, ret_text, sizeof ret_text);
+            duration_text(s->retention_ms, errstr, sizeof errstr);
+            if (!alter) {
+                cli_warn("%s exists with retention %s (asked %s): not changed (see --alter-retention)", s->name,
+                         ret_text, errstr);
+            } else if (dry_run) {
+                printf("would change the retention of %s from %s to %s\n", s->name, ret_text, errstr);
+            } else {
+                if (alter_retention(rk, s->name, s->retention_ms, (int)v.timeout_ms) < 0)
+                    goto out;
+                if (!v.json)
+                    printf("changed the retention of %s from %s to %s\n", s->name, ret_text, errstr);
+                altered[i] = true;
+                naltered++;
+            }
             continue;
         }
         if (dry_run) {
@@ -559,18 +672,18 @@ int cmd_topics_create(int argc, char **argv)
             if (!v.json)
                 printf("created %s\n", rd_kafka_topic_result_name(tr[i]));
         }
-        /* What was made, as the cluster reports it: its metadata may lag a moment behind
-         * the creation, so it is asked again (for a few seconds) until it has them all. */
-        for (int tries = 0; tries < 20; tries++) {
-            if (cluster_state(rk, names, n, st, (int)v.timeout_ms) < 0)
-                goto out;
-            size_t seen = 0;
-            while (seen < n && st[seen].exists)
-                seen++;
-            if (seen == n)
-                break;
-            usleep(250 * 1000);
-        }
+    }
+    /* What was made, as the cluster reports it: its metadata may lag a moment behind the
+     * creation or change, so it is asked again (for a few seconds) until it has them all. */
+    for (int tries = 0; (nnew || naltered) && tries < 20; tries++) {
+        if (cluster_state(rk, names, n, st, (int)v.timeout_ms) < 0)
+            goto out;
+        size_t seen = 0;
+        while (seen < n && st[seen].exists && (!altered[seen] || st[seen].retention_ms == spec[seen].retention_ms))
+            seen++;
+        if (seen == n)
+            break;
+        usleep(250 * 1000);
     }
     rows = json_array();
     for (size_t i = 0; rows && i < n; i++)

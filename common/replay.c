@@ -77,11 +77,8 @@ static bool header_is(rd_kafka_headers_t *h, const char *name, const char *want)
     return v && !strcmp(v, want);
 }
 
-static bool matches(const struct replay_filters *f, const rd_kafka_message_t *rkm)
+bool replay_filters_match(const struct replay_filters *f, rd_kafka_headers_t *h)
 {
-    rd_kafka_headers_t *h = NULL;
-    if (rd_kafka_message_headers(rkm, &h))
-        h = NULL;
     if (!header_is(h, MSG_H_ENVIRONMENT, f->env) || !header_is(h, MSG_H_INTEGRATION, f->integration) ||
         !header_is(h, MSG_H_PROVIDER, f->provider) || !header_is(h, MSG_H_CONNECTION, f->connection) ||
         !header_is(h, MSG_H_EVENT_TYPE, f->event_type))
@@ -95,6 +92,14 @@ static bool matches(const struct replay_filters *f, const rd_kafka_message_t *rk
         if (!strcasecmp(wid, f->webhook_ids[i]))
             return true;
     return false;
+}
+
+static bool matches(const struct replay_filters *f, const rd_kafka_message_t *rkm)
+{
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(rkm, &h))
+        h = NULL;
+    return replay_filters_match(f, h);
 }
 
 /* ---- publishing ------------------------------------------------------------------ */

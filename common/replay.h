@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <librdkafka/rdkafka.h>
+
 enum replay_stage { REPLAY_ROUTER = 0, REPLAY_FORWARDER, REPLAY_SYNCER };
 #define REPLAY_STAGES 3
 extern const char *const replay_stage_names[REPLAY_STAGES];
@@ -36,6 +38,9 @@ struct replay_filters {
     const char *webhook_ids[REPLAY_WEBHOOK_IDS_MAX]; /* any of them (case-blind), when some */
     size_t nwebhook_ids;
 };
+/* True when a message with headers h (may be NULL) passes every filter of f. Also what
+ * `hookline dlq list|redrive` choose dead letters by (they keep the routed headers). */
+bool replay_filters_match(const struct replay_filters *f, rd_kafka_headers_t *h);
 
 struct replay_params {
     const char *source, *target; /* topics: the stage's input, its replay topic */

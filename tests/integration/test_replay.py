@@ -80,8 +80,16 @@ def test_a_resent_batch_delivers_only_its_new_events(hubspot, cli, stack):
     assert dropped_metric(stack, hubspot.key) == 4   # e2, e3's repeat, then e1 and e2 again
     text = cli.run("deliveries", second)
     assert "one event left out" in text and first in text and str(base + 1) in text, text
+    rows = cli.json("deliveries", second)
+    left_out = [(r["dropped"], r["duplicate_of"], str(r["provider_event_id"])) for r in rows
+                if r.get("result") == "dropped-duplicate"]
+    assert ("event", first, str(base + 1)) in left_out and {d for d, _, _ in left_out} == {"event"}, rows
+    assert any(r.get("status") == 200 for r in rows), f"the batch's delivery is missing: {rows}"
     text = cli.run("deliveries", copy)
     assert text.count("dropped by the router") == 2 and str(base) in text and str(base + 1) in text, text
+    rows = cli.json("deliveries", copy)
+    assert sorted((r["dropped"], r["duplicate_of"], str(r["provider_event_id"])) for r in rows) == \
+        [("webhook", first, str(base)), ("webhook", first, str(base + 1))], rows
 
 
 def test_two_routers_racing_on_copies_deliver_each_event_once(github, cli, stack, receiver):
@@ -359,3 +367,105 @@ def test_dlq_redrive_to_a_new_url_reaches_it_and_list_shows_the_redrive(cli, sta
     cli.json("dlq", "redrive", "--webhook-id", webhook_id)
     wait_until(lambda: [d for d in cli.json("dlq", "list") if d["webhook_id"] == webhook_id and d["redriven_at_ms"]],
                90, "the dead letter of the redriven delivery, with redriven_at_ms")
+
+
+def test_dlq_list_and_redrive_take_replays_filters(github, receiver, cli):
+    """dlq list and redrive choose dead letters by the same filters as replay, plus the
+    time they were dead-lettered (--from/--until)."""
+    receiver.status = 400   # refused outright: dead-lettered after one attempt
+    inst1, inst2 = random.randint(10**6, 10**9), random.randint(10**6, 10**9)
+    c1 = github.connect({"installation_id": str(inst1)})
+    c2 = github.connect({"installation_id": str(inst2)})
+    from test_dead_letters import wait_dead_letter
+
+    def send(name, inst, event):
+        body = github_body(inst, tag=name)
+        wid = github.send(body, github.sign(body, event=event)).headers["X-Hookline-Webhook-Id"]
+        return wid, wait_dead_letter(cli, wid)
+    w = {}
+    w["c1-issues"], first = send("c1-issues", inst1, "issues")
+    ms = int(first["dead_lettered_at_ms"]) + 1
+    mid = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
+    w["c1-push"], _ = send("c1-push", inst1, "push")
+    w["c2-issues"], _ = send("c2-issues", inst2, "issues")
+
+    def listed(*args):
+        return sorted(d["webhook_id"] for d in cli.json("dlq", "list", "--integration", github.key, *args))
+
+    def ids(*names):
+        return sorted(w[n] for n in names)
+    assert listed() == ids("c1-issues", "c1-push", "c2-issues")
+    assert listed("--connection", c1) == ids("c1-issues", "c1-push")
+    assert listed("--connection", c1, "--event-type", "issues.added") == ids("c1-issues")
+    assert listed("--event-type", "push.added") == ids("c1-push")
+    assert listed("--provider", "github-app", "--env", github.env["id"]) == ids("c1-issues", "c1-push", "c2-issues")
+    assert listed("--provider", "hubspot") == []
+    assert listed("--env", "00000000-0000-4000-8000-000000000000") == []
+    assert listed("--webhook-id", w["c1-push"], "--webhook-id", w["c2-issues"]) == ids("c1-push", "c2-issues")
+    assert listed("--from", mid) == ids("c1-push", "c2-issues")
+    assert listed("--until", mid) == ids("c1-issues")
+    assert listed("--destination", github.env["webhook_url"], "--from", "-1h") == ids("c1-issues", "c1-push",
+                                                                                       "c2-issues")
+    assert listed("--destination", "http://127.0.0.1:9/elsewhere") == []
+
+    out = cli.json("dlq", "redrive", "--integration", github.key, "--event-type", "issues.added", "--dry-run")
+    assert sorted(d["webhook_id"] for d in out["dead_letters"]) == ids("c1-issues", "c2-issues")
+    assert out["redriven"] == 0
+    r = subprocess.run([str(cli.path), "dlq", "redrive", "--integration", github.key, "--provider", "hubspot"],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 1 and b"no dead letter matches" in r.stderr, r.stderr
+    out = cli.json("dlq", "redrive", "--webhook-id", w["c1-issues"], "--webhook-id", w["c2-issues"],
+                   "--from", mid, "--rate", "20/s")
+    assert out["redriven"] == 1 and [d["webhook_id"] for d in out["dead_letters"]] == [w["c2-issues"]], out
+
+
+# ---- retention ---------------------------------------------------------------------------
+
+def test_topics_create_alter_retention_changes_existing_topics_and_keeps_their_other_settings(cli):
+    p = f"t{random.randint(10**6, 10**9)}"
+    names = {f"HOOKLINE_TOPIC_{role.upper().replace('.', '_').replace('-', '_')}": f"{p}.{role}"
+             for role in ("raw", "routed", "rejected", "dead-letters", "notifications", "replay.router",
+                          "replay.forwarder", "replay.syncer")}
+    env = dict(os.environ, **names)
+
+    def topics(*args):
+        r = subprocess.run([str(cli.path), "topics", *args, "--retry-passes", "0"], env=env, capture_output=True,
+                           timeout=120)
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        return r.stdout.decode(), r.stderr.decode()
+
+    def described():
+        return {row["role"]: row for row in json.loads(topics("describe", "--json")[0])}
+    topics("create", "--topic", "raw:retention=1d", "--topic", "replay.forwarder:retention=2d")
+    # An operator's own setting, made with a plain AlterConfigs: it drops the others.
+    topic_tool("limit", names["HOOKLINE_TOPIC_ROUTED"], "2000000")
+    before = wait_until(lambda: (lambda d: d if d["routed"]["max_message_bytes"] == "2000000" else None)(described()),
+                        30, "routed's max.message.bytes in topics describe")
+    assert before["raw"]["retention"] == "1d" and before["raw"]["max_message_bytes"] == "16777216", before["raw"]
+    assert before["replay.forwarder"]["retention"] == "2d"
+
+    _, err = topics("create", "--topic", "routed:retention=3d")
+    assert "retention" in err and "not changed (see --alter-retention)" in err, err
+    out, _ = topics("create", "--topic", "routed:retention=3d", "--alter-retention", "--dry-run")
+    assert f"would change the retention of {p}.routed from" in out and "to 3d" in out, out
+    assert described() == before, "a dry run changed a topic"
+
+    out, _ = topics("create", "--topic", "routed:retention=3d", "--alter-retention")
+    assert f"changed the retention of {p}.raw from 1d to 7d" in out, out
+    after = wait_until(lambda: (lambda d: d if d["routed"]["retention"] == "3d" else None)(described()), 30,
+                       "routed's new retention in topics describe")
+    assert after["routed"]["max_message_bytes"] == "2000000", f"routed lost its max.message.bytes: {after['routed']}"
+    assert after["raw"]["retention"] == "7d" and after["raw"]["max_message_bytes"] == "16777216", after["raw"]
+    assert after["replay.forwarder"]["retention"] == "7d" and after["rejected"]["retention"] == "30d"
+    assert after["replay.router"]["max_message_bytes"] == "16777216", after["replay.router"]
+
+
+def test_rewind_force_waits_for_a_killed_stages_members_to_expire(daemons, cli):
+    rc, _, err = rewind(cli, "--stage", "syncer", "--to", "latest", "--force", "--wait", "2")
+    assert rc == 1 and "still has" in err and "live member" in err and "after 2 s" in err, err   # the syncer runs
+    daemons.kill("syncer")   # SIGKILL: its member stays until its session timeout
+    rc, out, err = rewind(cli, "--stage", "syncer", "--to", "latest", "--force", "--json")
+    assert rc == 0 and "waiting up to 30 s" in err, err
+    assert json.loads(out)["dry_run"] is False
+    rc, out, err = rewind(cli, "--stage", "syncer", "--to", "latest", "--dry-run", "--json")
+    assert rc == 0 and "live member" not in err, err
