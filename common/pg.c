@@ -1,6 +1,7 @@
 /* pg: see pg.h. */
 #include "common/pg.h"
 
+#include <errno.h> /* program_invocation_short_name */
 #include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,6 +14,11 @@
 
 PGconn *pg_connect(const char *conninfo, const char *application_name)
 {
+    /* Shared code (the store, the config cache) asks for plain "hookline": it gets the
+     * program's name (hookline-router, ...; the CLI's stays "hookline"), so that operators
+     * and tests tell the daemons apart in pg_stat_activity. */
+    if (!application_name || strcmp(application_name, "hookline") == 0)
+        application_name = program_invocation_short_name;
     /* Defaults first: the expanded conninfo (dbname, last) overrides any of them. */
     const char *const keys[] = {"application_name",    "connect_timeout",  "keepalives", "keepalives_idle",
                                 "keepalives_interval", "keepalives_count", "dbname",     NULL};

@@ -20,6 +20,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/json_depth.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "ingress/ingress.h"
@@ -54,6 +55,67 @@ static struct metric *m_latency, *m_bytes, *m_buffered;
 static const char ANSWER_OK[] = "{\"status\":\"success\"}";
 static const char ANSWER_NOT_STORED[] = "{\"error\":\"temporarily unable to store the webhook\"}";
 static const char ANSWER_TOO_LARGE_TO_STORE[] = "{\"error\":\"body too large for the raw topic\"}";
+static const char ANSWER_DRAINING[] = "{\"error\":\"shutting down, retry later\"}";
+static const char ANSWER_NO_MEMORY[] = "{\"error\":\"out of memory\"}";
+
+/* hookline_ingress_refused_total{reason}: why requests were not stored, told apart by
+ * their answer's text (request.c's and this file's; tests/test_config_docs.py checks
+ * that every refusal request.c can answer is listed). A small fixed set of reasons and no
+ * integration label: integration keys are chosen by tenants, so a label per integration
+ * would grow without bound (and the registry caps series). Requests cut off at the
+ * deadline get no answer: guard.c counts those connections. */
+enum refusal {
+    REFUSED_UNKNOWN_TARGET,
+    REFUSED_BAD_SIGNATURE,
+    REFUSED_BODY_TOO_LARGE,
+    REFUSED_TOO_DEEP,
+    REFUSED_METHOD,
+    REFUSED_HANDSHAKE,
+    REFUSED_MISCONFIGURED,
+    REFUSED_STORE_UNAVAILABLE,
+    REFUSED_BUSY,
+    REFUSED_DRAINING,
+    REFUSED_KAFKA_UNAVAILABLE,
+    REFUSED_KAFKA_TOO_LARGE,
+    REFUSED_INTERNAL,
+    REFUSED_OTHER,
+    REFUSED_N
+};
+static const char *const refusal_labels[REFUSED_N] = {"reason=\"unknown_target\"",
+                                                      "reason=\"bad_signature\"",
+                                                      "reason=\"body_too_large\"",
+                                                      "reason=\"too_deep\"",
+                                                      "reason=\"method\"",
+                                                      "reason=\"handshake_refused\"",
+                                                      "reason=\"misconfigured\"",
+                                                      "reason=\"store_unavailable\"",
+                                                      "reason=\"busy\"",
+                                                      "reason=\"draining\"",
+                                                      "reason=\"kafka_unavailable\"",
+                                                      "reason=\"kafka_too_large\"",
+                                                      "reason=\"internal\"",
+                                                      "reason=\"other\""};
+static const struct {
+    const char *answer;
+    enum refusal reason;
+} refusals[] = {
+    {"{\"error\":\"not found\"}", REFUSED_UNKNOWN_TARGET},
+    {"{\"error\":\"unknown environment or integration\"}", REFUSED_UNKNOWN_TARGET},
+    {"{\"error\":\"invalid or missing signature\"}", REFUSED_BAD_SIGNATURE},
+    {"{\"error\":\"body too large\"}", REFUSED_BODY_TOO_LARGE},
+    {"{\"error\":\"JSON body nested deeper than " JSON_NESTING_MAX_TEXT " arrays and objects\"}", REFUSED_TOO_DEEP},
+    {"{\"error\":\"method not allowed\"}", REFUSED_METHOD},
+    {"{\"error\":\"integration has an unknown provider\"}", REFUSED_MISCONFIGURED},
+    {"{\"error\":\"integration misconfigured\"}", REFUSED_MISCONFIGURED},
+    {"{\"error\":\"configuration store unavailable\"}", REFUSED_STORE_UNAVAILABLE},
+    {"{\"error\":\"busy, retry later\"}", REFUSED_BUSY},
+    {ANSWER_DRAINING, REFUSED_DRAINING},
+    {ANSWER_NOT_STORED, REFUSED_KAFKA_UNAVAILABLE},
+    {ANSWER_TOO_LARGE_TO_STORE, REFUSED_KAFKA_TOO_LARGE},
+    {ANSWER_NO_MEMORY, REFUSED_INTERNAL},
+    {"{\"error\":\"no randomness\"}", REFUSED_INTERNAL},
+};
+static struct metric *m_refused[REFUSED_N];
 
 static void count_status(unsigned status)
 {
@@ -62,6 +124,15 @@ static void count_status(unsigned status)
     while (i < 5 && codes[i] != status)
         i++;
     metric_inc(m_status[i]);
+}
+
+/* Only refusals pay for the lookup (a few string compares); a 200 costs nothing here. */
+static void count_refusal(const char *json)
+{
+    size_t i = 0;
+    while (i < sizeof refusals / sizeof refusals[0] && strcmp(refusals[i].answer, json) != 0)
+        i++;
+    metric_inc(m_refused[i < sizeof refusals / sizeof refusals[0] ? refusals[i].reason : REFUSED_OTHER]);
 }
 
 /* extra: nextra more headers (entries with a NULL name are skipped), e.g. a handshake's
@@ -92,6 +163,8 @@ static enum MHD_Result send_response(struct ingress_request *req, unsigned statu
 
 static enum MHD_Result send_answer(struct ingress_request *req, unsigned status, const char *json)
 {
+    if (status != MHD_HTTP_OK)
+        count_refusal(json);
     return send_response(req, status, "application/json", json, strlen(json), MHD_RESPMEM_PERSISTENT, NULL, 0);
 }
 
@@ -156,7 +229,7 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 static enum MHD_Result store_webhook(struct ingress_request *req, const struct request_verdict *v)
 {
     if (!suspend(req)) /* suspend before producing: the delivery report may resume us at once */
-        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"shutting down, retry later\"}");
+        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, ANSWER_DRAINING);
     metric_add(m_bytes, (long)req->body_len);
     if (produce_webhook(req, &v->wr, v->webhook_id, v->env, v->key, v->provider, v->provider_key, v->verified) < 0)
         http_answer_later(req, MHD_HTTP_SERVICE_UNAVAILABLE);
@@ -167,9 +240,9 @@ static enum MHD_Result store_webhook(struct ingress_request *req, const struct r
 static enum MHD_Result resolve_later(struct ingress_request *req, const struct request_verdict *v)
 {
     if (!req->resolved && !(req->resolved = malloc(sizeof *req->resolved)))
-        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"out of memory\"}");
+        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, ANSWER_NO_MEMORY);
     if (!suspend(req))
-        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"shutting down, retry later\"}");
+        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, ANSWER_DRAINING);
     if (lookup_resolve(v->env, v->key, req->resolved, resolved, req) < 0) {
         /* A flood refused here must not flood the log too: one line a second at most. */
         static atomic_long refused, logged_at;
@@ -189,7 +262,7 @@ static enum MHD_Result handle_request(struct ingress_request *req, const char *u
     if (req->discard) /* the path was judged when the headers arrived */
         return send_answer(req, MHD_HTTP_NOT_FOUND, "{\"error\":\"not found\"}");
     if (atomic_load(&draining))
-        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"shutting down, retry later\"}");
+        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, ANSWER_DRAINING);
     struct header_list hl = {.n = 0};
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_header, &hl);
     struct request_view view = {
@@ -207,7 +280,7 @@ static enum MHD_Result handle_request(struct ingress_request *req, const char *u
     req->suspended = false;
     struct request_verdict *v = malloc(sizeof *v); /* 5 KB: off the worker's stack */
     if (!v)
-        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"out of memory\"}");
+        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, ANSWER_NO_MEMORY);
     request_decide(&view, v);
     memcpy(req->webhook_id, v->webhook_id, sizeof req->webhook_id);
     enum MHD_Result ret;
@@ -220,6 +293,8 @@ static enum MHD_Result handle_request(struct ingress_request *req, const char *u
         break;
     case REQUEST_HANDSHAKE: {
         const char *type = v->hs.content_type[0] ? v->hs.content_type : "text/plain";
+        if (v->hs.status >= 400)
+            metric_inc(m_refused[REFUSED_HANDSHAKE]);
         ret = send_response(req, v->hs.status, type, v->hs.body ? v->hs.body : "", v->hs.body_len,
                             MHD_RESPMEM_MUST_COPY, v->hs.headers, HANDSHAKE_MAX_HEADERS);
         break;
@@ -367,6 +442,9 @@ struct MHD_Daemon *http_start(void)
     m_latency = metrics_histogram("hookline_ingress_request_seconds", NULL, "time from request to answer");
     m_bytes = metrics_counter("hookline_ingress_body_bytes_total", NULL, "webhook body bytes accepted");
     m_buffered = metrics_gauge("hookline_ingress_buffered_bytes", NULL, "request body memory held right now");
+    for (size_t i = 0; i < REFUSED_N; i++)
+        m_refused[i] = metrics_counter("hookline_ingress_refused_total", refusal_labels[i],
+                                       "webhook requests not stored, by reason (no integration label: unbounded)");
     guard_init();
 
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_ingress.port)};

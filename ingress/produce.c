@@ -17,6 +17,7 @@
 #include "common/config.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/msg.h"
 #include "common/signals.h"
 #include "ingress/ingress.h"
@@ -29,6 +30,7 @@ static pthread_t poll_thread;
 static atomic_bool poll_running;
 static atomic_bool brokers_down;
 static atomic_bool kafka_ok;
+static struct metric *m_produce; /* enqueue to delivery report, stored or not */
 
 /* rkm sent again alone (kafka_send_alone); the producer for it is made on first need:
  * an idle one would still hold broker connections and a producer id. */
@@ -53,6 +55,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
     const char *wid = http_request_id(req);
     rd_kafka_resp_err_t err = rkm->err;
     int64_t offset = rkm->offset;
+    /* librdkafka's own clock from rd_kafka_producev (-1 if unknown): no state of ours.
+     * A failure observes its wait too (message.timeout.ms when the brokers are away). */
+    int64_t latency_us = rd_kafka_message_latency(rkm);
+    if (latency_us >= 0)
+        metric_observe(m_produce, (double)latency_us / 1e6);
     if (kafka_err_refuses_message(err)) {
         log_warn(wid, "kafka: refused (%zu bytes): %s; sending it again alone", rkm->len, rd_kafka_err2str(err));
         err = send_alone(rkm);
@@ -97,6 +104,8 @@ static void *poll_loop(void *arg)
 
 int produce_init(void)
 {
+    m_produce = metrics_histogram("hookline_ingress_produce_seconds", NULL,
+                                  "time from handing a webhook to the producer to its delivery report");
     char errstr[512];
     rd_kafka_conf_t *conf = kafka_conf_new("hookline-ingress", errstr, sizeof errstr);
     if (!conf)

@@ -155,7 +155,7 @@ def test_compose_and_the_chart_agree_on_the_stages_admin_ports():
 def exposed_metrics():
     """hookline_* metric names registered by the daemons (metrics_counter & co.)."""
     names = set()
-    for d in STAGES:
+    for d in DAEMONS:
         for f in (ROOT / d).glob("*.c"):
             text = f.read_text()
             names.update(re.findall(r'"(hookline_[a-z0-9_]+)"', text))
@@ -170,6 +170,24 @@ def test_the_dashboard_uses_only_metrics_the_daemons_expose():
     exposed = exposed_metrics()
     assert used, "no hookline_* metric on the dashboard"
     assert not used - exposed, f"on the dashboard but exposed by no daemon: {sorted(used - exposed)}"
-    # Every stage has a panel.
-    for d in STAGES:
+    # Every daemon has a panel, and the ingress's refusals and produce latency are shown.
+    for d in DAEMONS:
         assert any(m.startswith(f"hookline_{d}_") for m in used), f"no panel for the {d}"
+    assert {"hookline_ingress_refused_total", "hookline_ingress_produce_seconds"} <= used
+
+
+def test_every_refusal_of_the_ingress_has_its_reason():
+    """ingress/http.c counts refusals by their answer's text: each answer request.c can give
+    (answer(out, status, "...")) must be in its table, or it would count as "other"."""
+    http = (ROOT / "ingress/http.c").read_text()
+    table = http[http.index("refusals[] = {"):]
+    table = table[:table.index("};")]
+    for name, text in re.findall(r'static const char (ANSWER_[A-Z_]+)\[\] = ("(?:[^"\\]|\\.)*");', http):
+        table = table.replace(name, text)
+    table = re.sub(r"\s+", " ", table)
+    request = (ROOT / "ingress/request.c").read_text()
+    answers = re.findall(r'answer\(out,\s*MHD_HTTP_[A-Z_]+,\s*((?:"(?:[^"\\]|\\.)*"\s*|[A-Z_]+\s*)+)\)', request)
+    assert len(answers) >= 10, answers
+    for a in answers:
+        a = re.sub(r"\s+", " ", a.strip())
+        assert a in table, f"request.c answers {a} but ingress/http.c's refusals[] lacks it"

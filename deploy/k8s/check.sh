@@ -3,7 +3,8 @@
 # deploy/helm/hookline/ci/*.yaml into build/k8s/), linted, every object validated against
 # the Kubernetes API schemas (kubernetes-validate --strict; no cluster needed), the
 # objects without a schema there (KEDA's ScaledObject and TriggerAuthentication, the
-# ServiceMonitor) and the chart's own promises checked by check_rendered.py, and the
+# ServiceMonitor: what it selects, port, path) and the chart's own promises (object counts
+# per the values, KEDA's login, network policy ports) checked by check_rendered.py, and the
 # configuration documentation test (tests/test_config_docs.py) run on the render.
 # The tools come from install-tools.sh (built or installed once, then cached).
 set -eu
@@ -36,8 +37,8 @@ for values in "$CHART"/ci/*.yaml; do
         cat "$OUT/$name.validate" >&2
         fail=1
     fi
-    say "$name: structure (KEDA, probes, security, drain, PDBs, hooks)"
-    "$PY" "$ROOT/deploy/k8s/check_rendered.py" "$OUT/$name.yaml" || fail=1
+    say "$name: structure (object counts, KEDA, ServiceMonitor, network policies, probes, security, drain, PDBs, hooks)"
+    "$PY" "$ROOT/deploy/k8s/check_rendered.py" "$OUT/$name.yaml" "$CHART/values.yaml" "$values" || fail=1
 done
 
 # Values a chart must refuse: no database, no encryption key.

@@ -1,7 +1,11 @@
 """Structural checks of a rendered hookline chart (make k8s-check), for what no schema
 holds: KEDA's ScaledObjects and TriggerAuthentication, and the chart's own promises.
 
-    check_rendered.py build/k8s/NAME.yaml      exit 1 with one line per problem
+    check_rendered.py build/k8s/NAME.yaml [VALUES...]     exit 1 with one line per problem
+
+VALUES: the chart's values.yaml then the ci file it was rendered with; with them the
+render is also held to what they configure (which autoscalers, the ServiceMonitor, KEDA's
+SASL mechanism, the brokers' ports).
 """
 import re
 import sys
@@ -14,6 +18,11 @@ CONSUMERS = {"router": ("HOOKLINE_ROUTER_GROUP", ["raw"]),
              "syncer": ("HOOKLINE_SYNCER_GROUP", ["routed"])}
 TOPIC_ENV = {"raw": "HOOKLINE_TOPIC_RAW", "routed": "HOOKLINE_TOPIC_ROUTED",
              "notifications": "HOOKLINE_TOPIC_NOTIFICATIONS"}
+# KEDA's Kafka scaler's `sasl` values (pkg/scalers/kafka_scaler.go) for librdkafka's
+# sasl.mechanisms, and its `tls` values.
+KEDA_SASL = {"PLAIN": "plaintext", "SCRAM-SHA-256": "scram_sha256", "SCRAM-SHA-512": "scram_sha512",
+             "OAUTHBEARER": "oauthbearer", "GSSAPI": "gssapi"}
+KEDA_SASL_ACCEPTED = {"none", *KEDA_SASL.values()}
 problems = []
 
 
@@ -25,11 +34,26 @@ def env_of(container):
     return {e["name"]: e.get("value") for e in container.get("env", [])}
 
 
-def main(path):
+def merged(files):
+    """The values files deep-merged, later ones winning (as helm -f does)."""
+    def merge(a, b):
+        for k, v in b.items():
+            a[k] = merge(a.get(k, {}), v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+        return a
+    out = {}
+    for f in files:
+        merge(out, yaml.safe_load(open(f)) or {})
+    return out
+
+
+def main(path, values_files):
     docs = [d for d in yaml.safe_load_all(open(path)) if d]
     by_kind = {}
     for d in docs:
+        if d["metadata"]["name"] in by_kind.get(d["kind"], {}):
+            problem(f"two {d['kind']} objects named {d['metadata']['name']}")
         by_kind.setdefault(d["kind"], {})[d["metadata"]["name"]] = d
+    values = merged(values_files) if values_files else None
     deps = by_kind.get("Deployment", {})
     stage_dep = {}
     for name, d in deps.items():
@@ -54,8 +78,8 @@ def main(path):
                 if m:
                     partitions[m.group(1)] = int(m.group(2))
         check_pod(f"Job {job['metadata']['name']}", pod)
-    if not by_kind.get("Job"):
-        problem("no migrations Job")
+    if len(by_kind.get("Job", {})) != 1:
+        problem(f"Jobs {sorted(by_kind.get('Job', {}))}, expected the one migrations Job")
 
     secrets = set(by_kind.get("Secret", {}))
     for stage, d in stage_dep.items():
@@ -91,6 +115,126 @@ def main(path):
                    for p in by_kind.get("PodDisruptionBudget", {}).values()]
     if sorted(pdb_targets) != sorted(STAGES):
         problem(f"PodDisruptionBudgets for {pdb_targets}, expected one per stage")
+    check_service_monitors(by_kind, stage_dep, values)
+    if values:
+        check_against_values(values, by_kind, stage_dep)
+
+
+def component(obj):
+    return obj["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+
+
+def check_service_monitors(by_kind, stage_dep, values):
+    """Each ServiceMonitor scrapes /metrics on the admin port of every daemon: its selector
+    picks Services that exist, carry the metrics label, have that port, and select the
+    daemons' pods."""
+    monitors = by_kind.get("ServiceMonitor", {})
+    if values is not None and bool(monitors) != bool(values["serviceMonitor"]["enabled"]):
+        problem(f"ServiceMonitors {sorted(monitors)} but serviceMonitor.enabled is {values['serviceMonitor']['enabled']}")
+    for name, sm in monitors.items():
+        if sm.get("apiVersion") != "monitoring.coreos.com/v1":
+            problem(f"ServiceMonitor {name}: apiVersion {sm.get('apiVersion')}")
+        want = sm["spec"].get("selector", {}).get("matchLabels", {})
+        if not want or sm["spec"]["selector"].get("matchExpressions"):
+            problem(f"ServiceMonitor {name}: selector {sm['spec'].get('selector')} is not plain matchLabels")
+        if want.get("hookline.dev/metrics") != "true":
+            problem(f"ServiceMonitor {name}: does not select on the metrics label hookline.dev/metrics")
+        picked = [s for s in by_kind.get("Service", {}).values()
+                  if all(s["metadata"].get("labels", {}).get(k) == v for k, v in want.items())]
+        if sorted(component(s) for s in picked) != sorted(stage_dep):
+            problem(f"ServiceMonitor {name}: selects the Services of {sorted(component(s) for s in picked)}, "
+                    f"expected one per daemon {sorted(stage_dep)}")
+        endpoints = sm["spec"].get("endpoints", [])
+        if not endpoints:
+            problem(f"ServiceMonitor {name}: no endpoints")
+        for ep in endpoints:
+            if ep.get("path") != "/metrics":
+                problem(f"ServiceMonitor {name}: path {ep.get('path')!r}, the daemons serve /metrics")
+            for s in picked:
+                port = next((p for p in s["spec"]["ports"] if p.get("name") == ep.get("port")), None)
+                if port is None or port.get("targetPort") != "admin":
+                    problem(f"ServiceMonitor {name}: Service {s['metadata']['name']} has no port "
+                            f"{ep.get('port')!r} onto the pods' admin port")
+        for s in picked:
+            d = stage_dep.get(component(s))
+            pod_labels = d["spec"]["template"]["metadata"]["labels"] if d else {}
+            if not s["spec"].get("selector") or any(pod_labels.get(k) != v for k, v in s["spec"]["selector"].items()):
+                problem(f"ServiceMonitor {name}: Service {s['metadata']['name']} does not select its daemon's pods")
+
+
+def egress_ports(policy):
+    """The TCP ports a NetworkPolicy lets its pods reach (rules without `to`: any address)."""
+    return {p["port"] for r in policy["spec"].get("egress", []) if not r.get("to")
+            for p in r.get("ports", []) if p.get("protocol", "TCP") == "TCP"}
+
+
+def check_against_values(values, by_kind, stage_dep):
+    """The render holds what the values configure: the autoscalers the issue promises, KEDA's
+    login as the daemons', the network policies open to the brokers and key servers."""
+    want_daemons = {"ingress", "router", "forwarder", "syncer"} | ({"api"} if values["api"]["enabled"] else set())
+    if set(stage_dep) != want_daemons:
+        problem(f"Deployments for {sorted(stage_dep)}, the values enable {sorted(want_daemons)}")
+    want_keda = sorted(s for s in CONSUMERS if values[s]["autoscaling"]["enabled"])
+    scaled = by_kind.get("ScaledObject", {})
+    got_keda = sorted(component(so) for so in scaled.values())
+    if got_keda != want_keda:
+        problem(f"ScaledObjects for {got_keda}, expected exactly one per autoscaled consuming stage {want_keda}")
+    hpas = by_kind.get("HorizontalPodAutoscaler", {})
+    want_hpa = ["ingress"] if values["ingress"]["autoscaling"]["enabled"] else []
+    if sorted(component(h) for h in hpas.values()) != want_hpa:
+        problem(f"HPAs {sorted(hpas)}, expected {want_hpa}")
+
+    kafka = values["kafka"]
+    sasl_on = kafka["securityProtocol"].startswith("SASL")
+    tls_on = kafka["securityProtocol"] in ("SSL", "SASL_SSL")
+    auths = by_kind.get("TriggerAuthentication", {})
+    if bool(scaled) != bool(auths):
+        problem(f"ScaledObjects {sorted(scaled)} but TriggerAuthentications {sorted(auths)}")
+    secrets = by_kind.get("Secret", {})
+    for name, ta in auths.items():
+        refs = {r["parameter"]: r for r in ta["spec"].get("secretTargetRef", [])}
+        for param in ("sasl", "tls"):
+            ref = refs.get(param)
+            if not ref:
+                problem(f"TriggerAuthentication {name}: no {param} parameter")
+                continue
+            sec = secrets.get(ref["name"])
+            got = (sec or {}).get("stringData", {}).get(ref["key"])
+            if param == "sasl":
+                want = KEDA_SASL.get(kafka["sasl"]["mechanism"].upper(), "?") if sasl_on else "none"
+                if got not in KEDA_SASL_ACCEPTED or got != want:
+                    problem(f"TriggerAuthentication {name}: sasl {got!r}, KEDA needs {want!r} for "
+                            f"{kafka['securityProtocol']} {kafka['sasl']['mechanism']} (it accepts {sorted(KEDA_SASL_ACCEPTED)})")
+            elif got != ("enable" if tls_on else "disable"):
+                problem(f"TriggerAuthentication {name}: tls {got!r} for {kafka['securityProtocol']}")
+        if sasl_on != ("username" in refs and "password" in refs):
+            problem(f"TriggerAuthentication {name}: username/password {sorted(refs)} for {kafka['securityProtocol']}")
+        ca = kafka["tls"].get("caSecret")
+        ca_ref = refs.get("ca")
+        if bool(ca) != bool(ca_ref) or (ca and (ca_ref["name"], ca_ref["key"]) != (ca, kafka["tls"]["caKey"])):
+            problem(f"TriggerAuthentication {name}: ca {ca_ref} but kafka.tls.caSecret {ca!r} key {kafka['tls'].get('caKey')!r}")
+        cert = kafka["tls"].get("clientCertSecret")
+        if bool(cert) != ("cert" in refs and "key" in refs):
+            problem(f"TriggerAuthentication {name}: cert/key {sorted(refs)} but kafka.tls.clientCertSecret {cert!r}")
+
+    policies = by_kind.get("NetworkPolicy", {})
+    np = values["networkPolicy"]
+    if bool(policies) != bool(np["enabled"]):
+        problem(f"NetworkPolicies {sorted(policies)} but networkPolicy.enabled is {np['enabled']}")
+    broker_ports = set()
+    for server in kafka["bootstrapServers"].split(","):
+        m = re.fullmatch(r"\s*(?:[A-Za-z]+://)?(?:\[[^\]]+\]|[^:\s]+):(\d+)\s*", server)
+        if m:
+            broker_ports.add(int(m.group(1)))
+    for name, pol in policies.items():
+        ports = egress_ports(pol)
+        if not broker_ports <= ports:
+            problem(f"NetworkPolicy {name}: egress to the bootstrap servers' ports {sorted(broker_ports - ports)} "
+                    f"is not allowed (networkPolicy.kafkaPorts)")
+        # https for providers' published keys (common/remote_keys.c); no CI file turns it off.
+        if component(pol) == "ingress" and not {443, *(np.get("ingressOutboundPorts") or [])} <= ports:
+            problem(f"NetworkPolicy {name}: the ingress cannot fetch providers' keys over https "
+                    f"(networkPolicy.ingressOutboundPorts {np.get('ingressOutboundPorts')})")
 
 
 def check_pod(what, pod):
@@ -212,7 +356,7 @@ def check_scaled_object(name, so, stage_dep, auths, partitions):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:])
     for p in problems:
         print(f"{sys.argv[1]}: {p}")
     sys.exit(1 if problems else 0)

@@ -163,3 +163,15 @@ ingress router forwarder syncer{{ if .Values.api.enabled }} api{{ end }}
 {{- $want := int .autoscaling.maxReplicas -}}
 {{- if lt $cap $want }}{{ $cap }}{{ else }}{{ $want }}{{ end -}}
 {{- end -}}
+
+{{/* KEDA's Kafka scaler's name for kafka.sasl.mechanism ("none" without SASL): its own
+spelling (scram_sha512, not scram_sha_512); a mechanism it does not know is refused here
+rather than left to fail in KEDA's logs. */}}
+{{- define "hookline.kedaSasl" -}}
+{{- if hasPrefix "SASL" .Values.kafka.securityProtocol -}}
+{{- $m := dict "PLAIN" "plaintext" "SCRAM-SHA-256" "scram_sha256" "SCRAM-SHA-512" "scram_sha512" "OAUTHBEARER" "oauthbearer" "GSSAPI" "gssapi" -}}
+{{- $mech := upper .Values.kafka.sasl.mechanism -}}
+{{- if not (hasKey $m $mech) }}{{ fail (printf "kafka.sasl.mechanism %q: KEDA's Kafka scaler knows PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER, GSSAPI" .Values.kafka.sasl.mechanism) }}{{ end -}}
+{{- index $m $mech -}}
+{{- else -}}none{{- end -}}
+{{- end -}}
