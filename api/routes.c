@@ -1170,14 +1170,12 @@ static unsigned whoami(PGconn *db, struct api_request *rq, struct api_response *
     (void)db;
     json_t *envs = json_array();
     if (!rq->key->all_envs) {
-        char copy[sizeof rq->key->envs];
-        snprintf(copy, sizeof copy, "%s", rq->key->envs + 1); /* after '{' */
-        char *end = strchr(copy, '}');
-        if (end)
-            *end = '\0';
-        char *save = NULL;
-        for (char *e = strtok_r(copy, ",", &save); e; e = strtok_r(NULL, ",", &save))
-            json_array_append_new(envs, json_string(e));
+        /* "{a,b}": each id up to the next ',' or the closing '}' */
+        for (const char *e = rq->key->envs + 1; *e && *e != '}';) {
+            size_t n = strcspn(e, ",}");
+            json_array_append_new(envs, json_stringn(e, n));
+            e += n + (e[n] == ',');
+        }
     }
     return api_json(rs, 200,
                     json_pack("{s:s, s:s, s:b, s:o}", "key_id", rq->key->id, "scope", rq->key->write ? "write" : "read",

@@ -169,6 +169,9 @@ def test_revoked_key_and_read_only_key(api, api_url, cli, app):
     assert a.get("/v1/me", expect=200).json()["scope"] == "read"
     r = a.call("PATCH", f"/v1/environments/{app.env['id']}", body={"sync_notifications": True}, expect=403)
     assert r.headers["Content-Type"] == "application/problem+json"
+    # The refusal is audited too: who tried to write, not only who wrote.
+    audit = a.get("/v1/audit", expect=200).json()["data"]
+    assert ("PATCH /v1/environments/{}", 403, ro["id"]) in {(x["action"], x["status"], x["key_id"]) for x in audit}
     cli.run("api-key", "revoke", ro["id"])
     a.get("/v1/me", expect=401)
 
@@ -297,6 +300,23 @@ def test_destination_circuit_state_is_shown(api, app, receiver):
     [d] = wait_until(lambda: [d for d in mine() if d["circuit"] == "closed"] or None, 30,
                      "the circuit to show closed", mine, interval=0.5)
     assert d["circuit_since"] is None and d["circuit_failures"] is None
+
+
+def test_a_key_of_many_environments_works(api_url, cli, app):
+    """A key bound to more environments than any fixed buffer held (60 ids: 2.2 KB of
+    uuid[] text) sees every one of them, the last named too."""
+    admin = Api(api_url, make_key(cli, "--all", "--scope", "write")["key"])
+    run = uid()
+    envs = [admin.call("POST", "/v1/environments", body={"name": f"zz-many-{run}-{i:02d}",
+                                                                 "webhook_url": "https://app.example/hooks"},
+                      expect=201).json()["id"]
+            for i in range(59)] + [app.env["id"]]
+    k = Api(api_url, make_key(cli, "--env", ",".join(envs), "--scope", "read")["key"])
+    assert k.get("/v1/me", expect=200).json()["environment_ids"] == envs
+    k.get(f"/v1/environments/{envs[-1]}", expect=200)
+    k.get(f"/v1/environments/{envs[0]}/integrations", expect=200)
+    listed = [e["id"] for e in k.get("/v1/environments", limit=500, expect=200).json()["data"]]
+    assert sorted(listed) == sorted(envs)
 
 
 def test_create_environment_with_a_key_of_all_environments(api, api_url, cli):
@@ -509,7 +529,8 @@ def test_providers_listed(api):
 
 
 def test_rate_limit_answers_429_with_retry_after(api_url, cli, app):
-    key = make_key(cli, "--env", app.env["id"], "--scope", "read")["key"]
+    made = make_key(cli, "--env", app.env["id"], "--scope", "write")
+    key = made["key"]
     s = requests.Session()
     s.headers["Authorization"] = f"Bearer {key}"
     statuses = []
@@ -521,6 +542,17 @@ def test_rate_limit_answers_429_with_retry_after(api_url, cli, app):
             assert r.headers["Content-Type"] == "application/problem+json"
             break
     assert statuses[-1] == 429, f"no 429 after {len(statuses)} requests"
+    # A write refused for the rate limit is audited (the bucket refills between requests:
+    # write until one is refused).
+    path = f"/v1/environments/{app.env['id']}"
+    for _ in range(400):
+        r = s.patch(api_url + path, json={"sync_notifications": False}, timeout=10)
+        if r.status_code == 429:
+            break
+    assert r.status_code == 429, r.text
+    time.sleep(int(r.headers["Retry-After"]) + 1)   # waiting out the limit, not timing anything
+    audit = Api(api_url, key).get("/v1/audit", limit=500, expect=200).json()["data"]
+    assert ("PATCH /v1/environments/{}", 429, made["id"]) in {(a["action"], a["status"], a["key_id"]) for a in audit}
     # Another key is not limited by this one's use.
     other = make_key(cli, "--env", app.env["id"], "--scope", "read")["key"]
     assert requests.get(api_url + "/v1/me", headers={"Authorization": f"Bearer {other}"}, timeout=5).status_code == 200
