@@ -992,13 +992,19 @@ static unsigned dead_letter_redrive(PGconn *db, struct api_request *rq, struct a
     if (sscanf(rq->params[0], "%d-%lld%c", &partition, &offset, &tail) != 2 || partition < 0 || offset < 0)
         return api_problem(rs, 404, "Not Found", "no such dead letter");
     /* The key must see the dead letter's environment (else: not found). */
-    const char *p[] = {SCOPE(rq), rq->params[0]};
+    /* Compared column by column (an index serves it); the id written back is the
+     * canonical one, which the list's redriven_at matches ("01-5" names 1-5). */
+    char part[16], off[24], dl_id[48];
+    snprintf(part, sizeof part, "%d", partition);
+    snprintf(off, sizeof off, "%lld", offset);
+    snprintf(dl_id, sizeof dl_id, "%d-%lld", partition, offset);
+    const char *p[] = {SCOPE(rq), part, off};
     PGresult *res = db_query(
         db, rs,
         "SELECT w.webhook_id, w.environment_id, w.integration, w.connection_id FROM webhook_events w"
-        " WHERE w.kind = 'dead-lettered' AND w.kafka_partition || '-' || w.kafka_offset = $2"
-        " AND " ENV_OK("w.environment_id"),
-        2, p);
+        " WHERE w.kind = 'dead-lettered' AND w.kafka_partition = $2::int"
+        " AND w.kafka_offset = $3::bigint AND " ENV_OK("w.environment_id"),
+        3, p);
     if (!res)
         return rs->status;
     if (PQntuples(res) != 1) {
@@ -1019,7 +1025,7 @@ static unsigned dead_letter_redrive(PGconn *db, struct api_request *rq, struct a
         return api_problem(rs, 503, "Service Unavailable", "cannot redrive: %s", errstr);
     }
     /* The redrive joins the webhook's timeline (best effort: the copy is already sent). */
-    json_t *detail = json_pack("{s:s, s:s}", "dead_letter", rq->params[0], "destination", dest);
+    json_t *detail = json_pack("{s:s, s:s}", "dead_letter", dl_id, "destination", dest);
     char *dtext = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
     json_decref(detail);
     const char *ip[] = {wid, env, integ, conn, dtext ? dtext : "{}", rq->key->id};
@@ -1030,8 +1036,8 @@ static unsigned dead_letter_redrive(PGconn *db, struct api_request *rq, struct a
                    6, ip);
     free(dtext);
     PQclear(res);
-    json_t *out = json_pack("{s:s, s:s, s:s, s:b}", "dead_letter", rq->params[0], "webhook_id", wid, "destination",
-                            dest, "redriven", 1);
+    json_t *out = json_pack("{s:s, s:s, s:s, s:b}", "dead_letter", dl_id, "webhook_id", wid, "destination", dest,
+                            "redriven", 1);
     return api_json(rs, 202, out);
 }
 
@@ -1086,6 +1092,10 @@ static unsigned webhook_list(PGconn *db, struct api_request *rq, struct api_resp
                    " AND ($10::text IS NULL OR (l.received_at, l.webhook_id) <"
                    " (split_part($10, '|', 1)::timestamptz, split_part($10, '|', 2)))"
                    " AND ($6::text IS NULL OR " WEBHOOK_STATUS " = $6)"
+                   /* What the rare statuses imply, in terms their partial indexes serve
+                    * (the planner drops the terms of the other statuses). */
+                   " AND (coalesce($6, '') <> 'quarantined' OR l.quarantined_at IS NOT NULL)"
+                   " AND (coalesce($6, '') <> 'dead-lettered' OR l.dead_lettered_at IS NOT NULL)"
                    " ORDER BY l.received_at DESC, l.webhook_id DESC LIMIT $11::int + 1)"
                    " SELECT json_build_object('data', coalesce((SELECT json_agg(to_jsonb(p) - '_t' - '_cursor'"
                    " ORDER BY p._t DESC, p.webhook_id DESC) FROM (SELECT * FROM page ORDER BY _t DESC, webhook_id DESC"
