@@ -149,6 +149,11 @@ struct api_route {
     bool write; /* needs a write key; audited */
 };
 extern const struct api_route api_routes[];
+/* A list's environment, from its path (path true: env is a path parameter) or its ?env=
+ * filter (NULL: none, 0): 0 when the key sees it, else -1 with rs holding the answer:
+ * 404 alike for an unknown environment and another's (ids do not leak), 400 for a ?env=
+ * that is no id. */
+int api_env_visible(PGconn *db, const struct api_request *rq, struct api_response *rs, const char *env, bool path);
 extern const size_t api_routes_count;
 
 /* ---- redrive.c ------------------------------------------------------------------------ */

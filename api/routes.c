@@ -1,6 +1,7 @@
 /* routes: the /v1 handlers. A key sees only its environments: every statement filters
  * on the key's environment list ($1, NULL for an all-environments key), so another
- * environment's resource is simply not found (404, never 403: ids do not leak). Rows
+ * environment's resource is simply not found (404, never 403: ids do not leak), and so
+ * is a list of such an environment, by path or ?env= (api_env_visible). Rows
  * become JSON in SQL; secrets are written (encrypted, common/secretbox.h) and never
  * read back. Lists are paginated by db_page. */
 #include <pthread.h>
@@ -31,6 +32,32 @@ static bool env_param_ok(struct api_response *rs, const char *env)
         return true;
     api_problem(rs, 404, "Not Found", "no such environment");
     return false;
+}
+
+static unsigned bad_request(struct api_response *rs, const char *what);
+
+int api_env_visible(PGconn *db, const struct api_request *rq, struct api_response *rs, const char *env, bool path)
+{
+    if (!env && !path)
+        return 0;
+    if (!env || !id_is_uuid(env)) {
+        if (path)
+            api_problem(rs, 404, "Not Found", "no such environment");
+        else
+            bad_request(rs, "env must be an environment id");
+        return -1;
+    }
+    const char *p[] = {SCOPE(rq), env};
+    PGresult *res = db_query(db, rs, "SELECT 1 FROM environments e WHERE e.id = $2::uuid AND " ENV_OK("e.id"), 2, p);
+    if (!res)
+        return -1;
+    bool found = PQntuples(res) == 1;
+    PQclear(res);
+    if (!found) {
+        api_problem(rs, 404, "Not Found", "no such environment");
+        return -1;
+    }
+    return 0;
 }
 
 /* The body as a JSON object (new reference), or NULL after filling rs (400). */
@@ -199,17 +226,9 @@ static unsigned env_patch(PGconn *db, struct api_request *rq, struct api_respons
 
 static unsigned integration_list(PGconn *db, struct api_request *rq, struct api_response *rs)
 {
-    if (!env_param_ok(rs, rq->params[0]))
+    if (api_env_visible(db, rq, rs, rq->params[0], true) < 0)
         return rs->status;
     const char *p[] = {SCOPE(rq), rq->params[0], g_common.public_url};
-    /* An unknown environment answers 404 rather than an empty list. */
-    PGresult *res = db_query(db, rs, "SELECT 1 FROM environments e WHERE e.id = $2::uuid AND " ENV_OK("e.id"), 2, p);
-    if (!res)
-        return rs->status;
-    bool found = PQntuples(res) == 1;
-    PQclear(res);
-    if (!found)
-        return api_problem(rs, 404, "Not Found", "no such environment");
     return db_page(
         db, rq, rs,
         "SELECT i.key AS _cursor, " INTEGRATION_COLS(
@@ -533,7 +552,7 @@ out:
 
 static unsigned connection_list(PGconn *db, struct api_request *rq, struct api_response *rs)
 {
-    if (!env_param_ok(rs, rq->params[0]))
+    if (api_env_visible(db, rq, rs, rq->params[0], true) < 0)
         return rs->status;
     const char *p[] = {SCOPE(rq), rq->params[0], api_query(rq, "integration")};
     return db_page(
@@ -674,7 +693,7 @@ static unsigned connection_delete(PGconn *db, struct api_request *rq, struct api
 
 static unsigned sync_list(PGconn *db, struct api_request *rq, struct api_response *rs)
 {
-    if (!env_param_ok(rs, rq->params[0]))
+    if (api_env_visible(db, rq, rs, rq->params[0], true) < 0)
         return rs->status;
     const char *p[] = {SCOPE(rq), rq->params[0]};
     return db_page(db, rq, rs,
@@ -826,8 +845,8 @@ static unsigned sync_delete(PGconn *db, struct api_request *rq, struct api_respo
 static unsigned run_list(PGconn *db, struct api_request *rq, struct api_response *rs)
 {
     const char *env = api_query(rq, "env");
-    if (env && !id_is_uuid(env))
-        return bad_request(rs, "env must be an environment id");
+    if (api_env_visible(db, rq, rs, env, false) < 0)
+        return rs->status;
     const char *p[] = {SCOPE(rq),
                        env,
                        api_query(rq, "sync"),
@@ -910,8 +929,8 @@ static unsigned providers_list(PGconn *db, struct api_request *rq, struct api_re
 static unsigned destinations_list(PGconn *db, struct api_request *rq, struct api_response *rs)
 {
     const char *env = api_query(rq, "env");
-    if (env && !id_is_uuid(env))
-        return bad_request(rs, "env must be an environment id");
+    if (api_env_visible(db, rq, rs, env, false) < 0)
+        return rs->status;
     const char *hours = api_query(rq, "hours");
     long h = hours ? strtol(hours, NULL, 10) : 24;
     if (h < 1 || h > 24 * 30)
@@ -972,8 +991,8 @@ static unsigned destinations_list(PGconn *db, struct api_request *rq, struct api
 static unsigned dead_letter_list(PGconn *db, struct api_request *rq, struct api_response *rs)
 {
     const char *env = api_query(rq, "env");
-    if (env && !id_is_uuid(env))
-        return bad_request(rs, "env must be an environment id");
+    if (api_env_visible(db, rq, rs, env, false) < 0)
+        return rs->status;
     const char *p[] = {SCOPE(rq), env, api_query(rq, "webhook_id"), api_query(rq, "destination")};
     return db_page(db, rq, rs,
                    "SELECT " TS("w.at") " || lpad(w.id::text, 20, '0') AS _cursor, " DL_COLS
@@ -1058,8 +1077,8 @@ static unsigned dead_letter_redrive(PGconn *db, struct api_request *rq, struct a
 static unsigned webhook_list(PGconn *db, struct api_request *rq, struct api_response *rs)
 {
     const char *env = api_query(rq, "env");
-    if (env && !id_is_uuid(env))
-        return bad_request(rs, "env must be an environment id");
+    if (api_env_visible(db, rq, rs, env, false) < 0)
+        return rs->status;
     const char *p[] = {SCOPE(rq),
                        env,
                        api_query(rq, "integration"),

@@ -500,10 +500,16 @@ def test_a_key_sees_only_its_environments(api, api_url, app, cli, stack, receive
         ("PATCH", f"/v1/environments/{oenv}/integrations/{other.key}", {"forward_enabled": False}),
         ("PUT", f"/v1/environments/{oenv}/integrations/{other.key}/secrets", {"webhook_secret": "x"}),
         ("POST", f"/v1/environments/{oenv}/integrations", {"key": "k", "provider": "github-app"}),
+        ("GET", f"/v1/environments/{oenv}/connections", None),
         ("GET", f"/v1/environments/{oenv}/connections/{other.key}/{conn}", None),
+        ("PATCH", f"/v1/environments/{oenv}/connections/{other.key}/{conn}", {"metadata": {"stolen": True}}),
         ("DELETE", f"/v1/environments/{oenv}/connections/{other.key}/{conn}", None),
         ("POST", f"/v1/environments/{oenv}/connections", {"integration": other.key, "connection_id": "x"}),
+        ("GET", f"/v1/environments/{oenv}/syncs", None),
+        ("POST", f"/v1/environments/{oenv}/syncs",
+         {"integration": other.key, "name": "mine", "subscriptions": ["*"], "runner_url": "http://127.0.0.1:9/y"}),
         ("GET", f"/v1/environments/{oenv}/syncs/{other.key}/theirs", None),
+        ("PATCH", f"/v1/environments/{oenv}/syncs/{other.key}/theirs", {"enabled": False}),
         ("DELETE", f"/v1/environments/{oenv}/syncs/{other.key}/theirs", None),
         ("GET", f"/v1/sync-runs/{run[0]['id']}", None),
         ("POST", f"/v1/sync-runs/{run[0]['id']}/retry", None),
@@ -512,6 +518,11 @@ def test_a_key_sees_only_its_environments(api, api_url, app, cli, stack, receive
     ]:
         r = api.call(method, path, body=body)
         assert r.status_code == 404, f"{method} {path}: {r.status_code} {r.text[:300]}"
+    # A list filtered on that environment is not found either (not an empty list).
+    for path in ("/v1/webhooks", "/v1/dead-letters", "/v1/sync-runs", "/v1/destinations", "/v1/replays"):
+        r = api.get(path, env=oenv)
+        assert r.status_code == 404, f"GET {path}?env={oenv}: {r.status_code} {r.text[:300]}"
+    api.get("/v1/webhooks", env=str(uuid.uuid4()), expect=404)       # unknown: the same answer
     # Lists simply leave them out.
     assert oenv not in [e["id"] for e in api.get("/v1/environments").json()["data"]]
     assert api.get("/v1/webhooks", webhook_id=wid).json()["data"] == []
@@ -521,6 +532,10 @@ def test_a_key_sees_only_its_environments(api, api_url, app, cli, stack, receive
     # Nothing changed in the other environment.
     assert admin.get(f"/v1/environments/{oenv}/connections/{other.key}/{conn}").status_code == 200
     assert admin.get(f"/v1/environments/{oenv}").json()["legacy_signature"] is False
+    assert "stolen" not in admin.get(f"/v1/environments/{oenv}/connections/{other.key}/{conn}").json()["metadata"]
+    theirs = admin.get(f"/v1/environments/{oenv}/syncs/{other.key}/theirs", expect=200).json()
+    assert theirs["enabled"] is True
+    assert [x["name"] for x in admin.get(f"/v1/environments/{oenv}/syncs").json()["data"]] == ["theirs"]
 
 
 def test_providers_listed(api):
