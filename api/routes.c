@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/crypto.h"
 #include "common/ident.h"
@@ -1036,6 +1037,11 @@ static unsigned dead_letter_redrive(PGconn *db, struct api_request *rq, struct a
     snprintf(conn, sizeof conn, "%s", PQgetvalue(res, 0, 3));
     PQclear(res);
     char wid[64], dest[2100], errstr[512];
+    /* The redrive is dated when it is sent, not when Kafka acknowledged it: the forwarder
+     * may deliver the copy before the acknowledgement is back, and the timeline must not
+     * show the delivery before the redrive that caused it. */
+    char asked[24];
+    snprintf(asked, sizeof asked, "%lld", clock_unix_ms());
     int rc = redrive_dead_letter(partition, offset, wid, sizeof wid, dest, sizeof dest, errstr, sizeof errstr);
     if (rc == 1)
         return api_problem(rs, 404, "Not Found", "the dead letter is no longer on the topic (retention)");
@@ -1047,12 +1053,12 @@ static unsigned dead_letter_redrive(PGconn *db, struct api_request *rq, struct a
     json_t *detail = json_pack("{s:s, s:s}", "dead_letter", dl_id, "destination", dest);
     char *dtext = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
     json_decref(detail);
-    const char *ip[] = {wid, env, integ, conn, dtext ? dtext : "{}", rq->key->id};
+    const char *ip[] = {wid, env, integ, conn, dtext ? dtext : "{}", rq->key->id, asked};
     res = db_query(db, rs,
                    "INSERT INTO webhook_events (webhook_id, kind, at, environment_id, integration, connection_id,"
-                   " detail) VALUES ($1, 'redriven', now(), nullif($2, '')::uuid, $3, nullif($4, ''),"
-                   " $5::jsonb || jsonb_build_object('key_id', $6::text))",
-                   6, ip);
+                   " detail) VALUES ($1, 'redriven', to_timestamp($7::bigint / 1000.0), nullif($2, '')::uuid, $3,"
+                   " nullif($4, ''), $5::jsonb || jsonb_build_object('key_id', $6::text))",
+                   7, ip);
     free(dtext);
     PQclear(res);
     json_t *out = json_pack("{s:s, s:s, s:s, s:b}", "dead_letter", dl_id, "webhook_id", wid, "destination", dest,
@@ -1135,12 +1141,13 @@ static unsigned webhook_get(PGconn *db, struct api_request *rq, struct api_respo
                    " l.event_type, 'connections', l.connections, 'received_at', " TS("l.received_at") ","
                    " 'status', " WEBHOOK_STATUS ", 'timeline', coalesce((SELECT json_agg(to_jsonb(t) - 'ts' - 'seq' ORDER BY t.ts, t.seq) FROM ("
                    /* A dead letter sorts after the forwarder's own record of giving up (same
-                    * millisecond, or a few later: two clocks' readings of one moment). */
+                    * millisecond, or a few later: two clocks' readings of one moment); a
+                    * redrive before the attempt it causes, should they share a millisecond. */
                    "  SELECT CASE WHEN e.kind = 'dead-lettered' THEN greatest(e.at, (SELECT max(d.attempted_at)"
                    "  FROM delivery_attempts d WHERE d.webhook_id = e.webhook_id AND d.result = 'dead-lettered'"
                    "  AND d.destination = e.detail->>'destination' AND d.attempted_at BETWEEN e.at - interval '5 s'"
                    "  AND e.at + interval '5 s')) ELSE e.at END AS ts,"
-                   "  CASE WHEN e.kind IN ('received', 'routed') THEN 0 ELSE 2 END AS seq, e.kind, " TS("e.at") " AS at, e.connection_id, e.event_type,"
+                   "  CASE WHEN e.kind IN ('received', 'routed', 'redriven') THEN 0 ELSE 2 END AS seq, e.kind, " TS("e.at") " AS at, e.connection_id, e.event_type,"
                    "  e.detail, NULL::text AS destination, NULL::int AS pass, NULL::int AS attempt, NULL::int AS http_status,"
                    "  NULL::float8 AS latency_ms, NULL::text AS error, NULL::text AS result, NULL::uuid AS sync_run_id"
                    "  FROM webhook_events e WHERE e.webhook_id = l.webhook_id"

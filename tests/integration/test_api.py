@@ -460,6 +460,9 @@ def test_webhook_timeline_failure_retry_dead_letter_redrive(api, app, receiver):
     kinds2 = [e["kind"] for e in _timeline(api, wid2)]
     assert "dead-lettered" in kinds2 and "redriven" in kinds2
     assert kinds2.index("redriven") > kinds2.index("dead-lettered")
+    # The delivery the redrive caused comes after it (the redrive is dated when sent).
+    delivered = [i for i, e in enumerate(_timeline(api, wid2)) if e.get("result") == "delivered"]
+    assert delivered and delivered[-1] > kinds2.index("redriven"), kinds2
     assert api.get("/v1/dead-letters", env=env, webhook_id=wid2).json()["data"][0]["redriven_at"]
 
     # Newest first, a page at a time.
