@@ -48,7 +48,8 @@ struct api_key {
     char id[17];
     bool write;
     bool all_envs;
-    char envs[2048]; /* "{uuid,uuid}": the text of a uuid[] parameter; "" when all_envs */
+    char *envs; /* "{uuid,uuid}": the text of a uuid[] parameter, sized from the row (owned,
+                 * auth_key_free); NULL when all_envs */
 };
 
 struct api_request {
@@ -99,11 +100,16 @@ int api_verify_config(json_t *body, const struct provider *p, bool creating, str
 
 enum auth_result { AUTH_OK = 0, AUTH_MISSING, AUTH_INVALID, AUTH_UNAVAILABLE };
 /* Checks "Authorization: Bearer hlk_<id>_<secret>" (header value, may be NULL) against
- * api_keys on db; fills key. */
+ * api_keys on db; fills key (free it with auth_key_free whatever the result). */
 enum auth_result auth_check(PGconn *db, const char *authorization, struct api_key *key);
+/* Fills key's scope from the row's values: write, all_envs and the text of its
+ * environment_ids (copied whole, however many there are). -1 when out of memory. */
+int auth_key_set(struct api_key *key, bool write, bool all_envs, const char *envs);
+void auth_key_free(struct api_key *key);
 /* Takes one token from the key's bucket: 0 granted, else the seconds to wait. */
 int auth_rate_take(const char *key_id);
-/* Records a write (best effort: logged when it cannot be stored). */
+/* Records a write route's answer, a refusal past authentication included (best effort:
+ * logged when it cannot be stored). */
 void auth_audit(PGconn *db, const struct api_key *key, const char *action, const char *target, unsigned status);
 void auth_init(void);
 
@@ -143,6 +149,11 @@ struct api_route {
     bool write; /* needs a write key; audited */
 };
 extern const struct api_route api_routes[];
+/* A list's environment, from its path (path true: env is a path parameter) or its ?env=
+ * filter (NULL: none, 0): 0 when the key sees it, else -1 with rs holding the answer:
+ * 404 alike for an unknown environment and another's (ids do not leak), 400 for a ?env=
+ * that is no id. */
+int api_env_visible(PGconn *db, const struct api_request *rq, struct api_response *rs, const char *env, bool path);
 extern const size_t api_routes_count;
 
 /* ---- redrive.c ------------------------------------------------------------------------ */

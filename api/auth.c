@@ -8,6 +8,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -69,17 +70,34 @@ enum auth_result auth_check(PGconn *db, const char *authorization, struct api_ke
     bool found = PQntuples(res) == 1 &&
                  crypto_unhex(PQgetvalue(res, 0, 0), strlen(PQgetvalue(res, 0, 0)), stored, sizeof stored) == 32;
     bool same = crypto_equal(given, sizeof given, stored, sizeof stored);
-    if (found && same) {
-        key->write = PQgetvalue(res, 0, 1)[0] == 't';
-        key->all_envs = PQgetvalue(res, 0, 2)[0] == 't';
-        snprintf(key->envs, sizeof key->envs, "%s", PQgetvalue(res, 0, 3));
-    }
+    int set = found && same ? auth_key_set(key, PQgetvalue(res, 0, 1)[0] == 't', PQgetvalue(res, 0, 2)[0] == 't',
+                                           PQgetvalue(res, 0, 3))
+                            : 0;
     PQclear(res);
     if (!(found && same))
         return AUTH_INVALID;
-    if (key->all_envs)
-        key->envs[0] = '\0';
+    if (set < 0) {
+        log_error(NULL, "no memory for the environments of API key %s", key->id);
+        return AUTH_UNAVAILABLE;
+    }
     return AUTH_OK;
+}
+
+int auth_key_set(struct api_key *key, bool write, bool all_envs, const char *envs)
+{
+    key->write = write;
+    key->all_envs = all_envs;
+    free(key->envs);
+    /* A key may name thousands of environments (the CLI takes any number): the list is
+     * kept whole, never cut to a buffer's size, which would make it invalid uuid[] text. */
+    key->envs = all_envs ? NULL : strdup(envs);
+    return all_envs || key->envs ? 0 : -1;
+}
+
+void auth_key_free(struct api_key *key)
+{
+    free(key->envs);
+    key->envs = NULL;
 }
 
 int auth_rate_take(const char *key_id)

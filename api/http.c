@@ -264,7 +264,7 @@ static void dispatch(struct http_state *st, const char *method, char *path, stru
     }
 
     PGconn *db = db_thread();
-    struct api_key key;
+    struct api_key key = {0};
     const char *authz = MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND, "Authorization");
     enum auth_result a = db ? auth_check(db, authz, &key) : AUTH_UNAVAILABLE;
     if (a == AUTH_UNAVAILABLE) {
@@ -276,6 +276,12 @@ static void dispatch(struct http_state *st, const char *method, char *path, stru
                     a == AUTH_MISSING ? "send an API key as 'Authorization: Bearer <key>' (hookline api-key create)"
                                       : "the API key is not valid or was revoked");
     } else {
+        struct api_request rq = {.method = method,
+                                 .path = path,
+                                 .conn = st->conn,
+                                 .body = st->body ? st->body : "",
+                                 .body_len = st->body_len,
+                                 .key = &key};
         int wait = auth_rate_take(key.id);
         if (wait > 0) {
             snprintf(rs->retry_after, sizeof rs->retry_after, "%d", wait);
@@ -288,22 +294,19 @@ static void dispatch(struct http_state *st, const char *method, char *path, stru
         } else if (route->write && !key.write) {
             api_problem(rs, 403, "Forbidden", "this API key is read-only (scope read)");
         } else {
-            struct api_request rq = {.method = method,
-                                     .path = path,
-                                     .conn = st->conn,
-                                     .body = st->body ? st->body : "",
-                                     .body_len = st->body_len,
-                                     .key = &key};
             for (int i = 0; i < API_MAX_PARAMS; i++)
                 rq.params[i] = params[i];
             route->run(db, &rq, rs);
-            if (route->write) {
-                char action[320];
-                snprintf(action, sizeof action, "%s %s", method, route->pattern);
-                auth_audit(db_thread(), &key, action, rq.target[0] ? rq.target : path, rs->status);
-            }
+        }
+        /* A write route reached with a valid key is audited whatever the answer, refusals
+         * included (a read key's 403, a 429): who tried what matters as much as who did. */
+        if (route && route->write) {
+            char action[320];
+            snprintf(action, sizeof action, "%s %s", method, route->pattern);
+            auth_audit(db_thread(), &key, action, rq.target[0] ? rq.target : path, rs->status);
         }
     }
+    auth_key_free(&key);
     free(copy);
 }
 

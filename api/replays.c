@@ -354,15 +354,7 @@ static int check_scope(PGconn *db, const struct api_request *rq, const struct jo
                            "this key is limited to some environments: name one in filters.env (GET /v1/me)"),
                -1;
     }
-    const char *p[] = {SCOPE(rq), j->p.f.env};
-    PGresult *res = db_query(db, rs, "SELECT 1 FROM environments e WHERE e.id = $2::uuid AND " ENV_OK("e.id"), 2, p);
-    if (!res)
-        return -1;
-    bool found = PQntuples(res) == 1;
-    PQclear(res);
-    if (!found)
-        return api_problem(rs, 404, "Not Found", "no such environment"), -1;
-    return 0;
+    return api_env_visible(db, rq, rs, j->p.f.env, true);
 }
 
 static unsigned record(PGconn *db, struct api_request *rq, struct api_response *rs, const struct job *j, int stage)
@@ -454,8 +446,8 @@ refused:
 unsigned replay_list(PGconn *db, struct api_request *rq, struct api_response *rs)
 {
     const char *env = api_query(rq, "env"), *status = api_query(rq, "status");
-    if (env && !id_is_uuid(env))
-        return api_problem(rs, 400, "Bad Request", "env must be an environment id");
+    if (api_env_visible(db, rq, rs, env, false) < 0)
+        return rs->status;
     const char *p[] = {SCOPE(rq), env, status};
     /* Newest first; the cursor is the creation time to the microsecond, then the id. */
     return db_page(

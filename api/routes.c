@@ -1,6 +1,7 @@
 /* routes: the /v1 handlers. A key sees only its environments: every statement filters
  * on the key's environment list ($1, NULL for an all-environments key), so another
- * environment's resource is simply not found (404, never 403: ids do not leak). Rows
+ * environment's resource is simply not found (404, never 403: ids do not leak), and so
+ * is a list of such an environment, by path or ?env= (api_env_visible). Rows
  * become JSON in SQL; secrets are written (encrypted, common/secretbox.h) and never
  * read back. Lists are paginated by db_page. */
 #include <pthread.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/crypto.h"
 #include "common/ident.h"
@@ -31,6 +33,32 @@ static bool env_param_ok(struct api_response *rs, const char *env)
         return true;
     api_problem(rs, 404, "Not Found", "no such environment");
     return false;
+}
+
+static unsigned bad_request(struct api_response *rs, const char *what);
+
+int api_env_visible(PGconn *db, const struct api_request *rq, struct api_response *rs, const char *env, bool path)
+{
+    if (!env && !path)
+        return 0;
+    if (!env || !id_is_uuid(env)) {
+        if (path)
+            api_problem(rs, 404, "Not Found", "no such environment");
+        else
+            bad_request(rs, "env must be an environment id");
+        return -1;
+    }
+    const char *p[] = {SCOPE(rq), env};
+    PGresult *res = db_query(db, rs, "SELECT 1 FROM environments e WHERE e.id = $2::uuid AND " ENV_OK("e.id"), 2, p);
+    if (!res)
+        return -1;
+    bool found = PQntuples(res) == 1;
+    PQclear(res);
+    if (!found) {
+        api_problem(rs, 404, "Not Found", "no such environment");
+        return -1;
+    }
+    return 0;
 }
 
 /* The body as a JSON object (new reference), or NULL after filling rs (400). */
@@ -199,17 +227,9 @@ static unsigned env_patch(PGconn *db, struct api_request *rq, struct api_respons
 
 static unsigned integration_list(PGconn *db, struct api_request *rq, struct api_response *rs)
 {
-    if (!env_param_ok(rs, rq->params[0]))
+    if (api_env_visible(db, rq, rs, rq->params[0], true) < 0)
         return rs->status;
     const char *p[] = {SCOPE(rq), rq->params[0], g_common.public_url};
-    /* An unknown environment answers 404 rather than an empty list. */
-    PGresult *res = db_query(db, rs, "SELECT 1 FROM environments e WHERE e.id = $2::uuid AND " ENV_OK("e.id"), 2, p);
-    if (!res)
-        return rs->status;
-    bool found = PQntuples(res) == 1;
-    PQclear(res);
-    if (!found)
-        return api_problem(rs, 404, "Not Found", "no such environment");
     return db_page(
         db, rq, rs,
         "SELECT i.key AS _cursor, " INTEGRATION_COLS(
@@ -533,7 +553,7 @@ out:
 
 static unsigned connection_list(PGconn *db, struct api_request *rq, struct api_response *rs)
 {
-    if (!env_param_ok(rs, rq->params[0]))
+    if (api_env_visible(db, rq, rs, rq->params[0], true) < 0)
         return rs->status;
     const char *p[] = {SCOPE(rq), rq->params[0], api_query(rq, "integration")};
     return db_page(
@@ -674,7 +694,7 @@ static unsigned connection_delete(PGconn *db, struct api_request *rq, struct api
 
 static unsigned sync_list(PGconn *db, struct api_request *rq, struct api_response *rs)
 {
-    if (!env_param_ok(rs, rq->params[0]))
+    if (api_env_visible(db, rq, rs, rq->params[0], true) < 0)
         return rs->status;
     const char *p[] = {SCOPE(rq), rq->params[0]};
     return db_page(db, rq, rs,
@@ -826,8 +846,8 @@ static unsigned sync_delete(PGconn *db, struct api_request *rq, struct api_respo
 static unsigned run_list(PGconn *db, struct api_request *rq, struct api_response *rs)
 {
     const char *env = api_query(rq, "env");
-    if (env && !id_is_uuid(env))
-        return bad_request(rs, "env must be an environment id");
+    if (api_env_visible(db, rq, rs, env, false) < 0)
+        return rs->status;
     const char *p[] = {SCOPE(rq),
                        env,
                        api_query(rq, "sync"),
@@ -910,8 +930,8 @@ static unsigned providers_list(PGconn *db, struct api_request *rq, struct api_re
 static unsigned destinations_list(PGconn *db, struct api_request *rq, struct api_response *rs)
 {
     const char *env = api_query(rq, "env");
-    if (env && !id_is_uuid(env))
-        return bad_request(rs, "env must be an environment id");
+    if (api_env_visible(db, rq, rs, env, false) < 0)
+        return rs->status;
     const char *hours = api_query(rq, "hours");
     long h = hours ? strtol(hours, NULL, 10) : 24;
     if (h < 1 || h > 24 * 30)
@@ -972,8 +992,8 @@ static unsigned destinations_list(PGconn *db, struct api_request *rq, struct api
 static unsigned dead_letter_list(PGconn *db, struct api_request *rq, struct api_response *rs)
 {
     const char *env = api_query(rq, "env");
-    if (env && !id_is_uuid(env))
-        return bad_request(rs, "env must be an environment id");
+    if (api_env_visible(db, rq, rs, env, false) < 0)
+        return rs->status;
     const char *p[] = {SCOPE(rq), env, api_query(rq, "webhook_id"), api_query(rq, "destination")};
     return db_page(db, rq, rs,
                    "SELECT " TS("w.at") " || lpad(w.id::text, 20, '0') AS _cursor, " DL_COLS
@@ -992,13 +1012,19 @@ static unsigned dead_letter_redrive(PGconn *db, struct api_request *rq, struct a
     if (sscanf(rq->params[0], "%d-%lld%c", &partition, &offset, &tail) != 2 || partition < 0 || offset < 0)
         return api_problem(rs, 404, "Not Found", "no such dead letter");
     /* The key must see the dead letter's environment (else: not found). */
-    const char *p[] = {SCOPE(rq), rq->params[0]};
+    /* Compared column by column (an index serves it); the id written back is the
+     * canonical one, which the list's redriven_at matches ("01-5" names 1-5). */
+    char part[16], off[24], dl_id[48];
+    snprintf(part, sizeof part, "%d", partition);
+    snprintf(off, sizeof off, "%lld", offset);
+    snprintf(dl_id, sizeof dl_id, "%d-%lld", partition, offset);
+    const char *p[] = {SCOPE(rq), part, off};
     PGresult *res = db_query(
         db, rs,
         "SELECT w.webhook_id, w.environment_id, w.integration, w.connection_id FROM webhook_events w"
-        " WHERE w.kind = 'dead-lettered' AND w.kafka_partition || '-' || w.kafka_offset = $2"
-        " AND " ENV_OK("w.environment_id"),
-        2, p);
+        " WHERE w.kind = 'dead-lettered' AND w.kafka_partition = $2::int"
+        " AND w.kafka_offset = $3::bigint AND " ENV_OK("w.environment_id"),
+        3, p);
     if (!res)
         return rs->status;
     if (PQntuples(res) != 1) {
@@ -1011,6 +1037,11 @@ static unsigned dead_letter_redrive(PGconn *db, struct api_request *rq, struct a
     snprintf(conn, sizeof conn, "%s", PQgetvalue(res, 0, 3));
     PQclear(res);
     char wid[64], dest[2100], errstr[512];
+    /* The redrive is dated when it is sent, not when Kafka acknowledged it: the forwarder
+     * may deliver the copy before the acknowledgement is back, and the timeline must not
+     * show the delivery before the redrive that caused it. */
+    char asked[24];
+    snprintf(asked, sizeof asked, "%lld", clock_unix_ms());
     int rc = redrive_dead_letter(partition, offset, wid, sizeof wid, dest, sizeof dest, errstr, sizeof errstr);
     if (rc == 1)
         return api_problem(rs, 404, "Not Found", "the dead letter is no longer on the topic (retention)");
@@ -1019,19 +1050,19 @@ static unsigned dead_letter_redrive(PGconn *db, struct api_request *rq, struct a
         return api_problem(rs, 503, "Service Unavailable", "cannot redrive: %s", errstr);
     }
     /* The redrive joins the webhook's timeline (best effort: the copy is already sent). */
-    json_t *detail = json_pack("{s:s, s:s}", "dead_letter", rq->params[0], "destination", dest);
+    json_t *detail = json_pack("{s:s, s:s}", "dead_letter", dl_id, "destination", dest);
     char *dtext = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
     json_decref(detail);
-    const char *ip[] = {wid, env, integ, conn, dtext ? dtext : "{}", rq->key->id};
+    const char *ip[] = {wid, env, integ, conn, dtext ? dtext : "{}", rq->key->id, asked};
     res = db_query(db, rs,
                    "INSERT INTO webhook_events (webhook_id, kind, at, environment_id, integration, connection_id,"
-                   " detail) VALUES ($1, 'redriven', now(), nullif($2, '')::uuid, $3, nullif($4, ''),"
-                   " $5::jsonb || jsonb_build_object('key_id', $6::text))",
-                   6, ip);
+                   " detail) VALUES ($1, 'redriven', to_timestamp($7::bigint / 1000.0), nullif($2, '')::uuid, $3,"
+                   " nullif($4, ''), $5::jsonb || jsonb_build_object('key_id', $6::text))",
+                   7, ip);
     free(dtext);
     PQclear(res);
-    json_t *out = json_pack("{s:s, s:s, s:s, s:b}", "dead_letter", rq->params[0], "webhook_id", wid, "destination",
-                            dest, "redriven", 1);
+    json_t *out = json_pack("{s:s, s:s, s:s, s:b}", "dead_letter", dl_id, "webhook_id", wid, "destination", dest,
+                            "redriven", 1);
     return api_json(rs, 202, out);
 }
 
@@ -1052,8 +1083,8 @@ static unsigned dead_letter_redrive(PGconn *db, struct api_request *rq, struct a
 static unsigned webhook_list(PGconn *db, struct api_request *rq, struct api_response *rs)
 {
     const char *env = api_query(rq, "env");
-    if (env && !id_is_uuid(env))
-        return bad_request(rs, "env must be an environment id");
+    if (api_env_visible(db, rq, rs, env, false) < 0)
+        return rs->status;
     const char *p[] = {SCOPE(rq),
                        env,
                        api_query(rq, "integration"),
@@ -1086,6 +1117,10 @@ static unsigned webhook_list(PGconn *db, struct api_request *rq, struct api_resp
                    " AND ($10::text IS NULL OR (l.received_at, l.webhook_id) <"
                    " (split_part($10, '|', 1)::timestamptz, split_part($10, '|', 2)))"
                    " AND ($6::text IS NULL OR " WEBHOOK_STATUS " = $6)"
+                   /* What the rare statuses imply, in terms their partial indexes serve
+                    * (the planner drops the terms of the other statuses). */
+                   " AND (coalesce($6, '') <> 'quarantined' OR l.quarantined_at IS NOT NULL)"
+                   " AND (coalesce($6, '') <> 'dead-lettered' OR l.dead_lettered_at IS NOT NULL)"
                    " ORDER BY l.received_at DESC, l.webhook_id DESC LIMIT $11::int + 1)"
                    " SELECT json_build_object('data', coalesce((SELECT json_agg(to_jsonb(p) - '_t' - '_cursor'"
                    " ORDER BY p._t DESC, p.webhook_id DESC) FROM (SELECT * FROM page ORDER BY _t DESC, webhook_id DESC"
@@ -1106,12 +1141,13 @@ static unsigned webhook_get(PGconn *db, struct api_request *rq, struct api_respo
                    " l.event_type, 'connections', l.connections, 'received_at', " TS("l.received_at") ","
                    " 'status', " WEBHOOK_STATUS ", 'timeline', coalesce((SELECT json_agg(to_jsonb(t) - 'ts' - 'seq' ORDER BY t.ts, t.seq) FROM ("
                    /* A dead letter sorts after the forwarder's own record of giving up (same
-                    * millisecond, or a few later: two clocks' readings of one moment). */
+                    * millisecond, or a few later: two clocks' readings of one moment); a
+                    * redrive before the attempt it causes, should they share a millisecond. */
                    "  SELECT CASE WHEN e.kind = 'dead-lettered' THEN greatest(e.at, (SELECT max(d.attempted_at)"
                    "  FROM delivery_attempts d WHERE d.webhook_id = e.webhook_id AND d.result = 'dead-lettered'"
                    "  AND d.destination = e.detail->>'destination' AND d.attempted_at BETWEEN e.at - interval '5 s'"
                    "  AND e.at + interval '5 s')) ELSE e.at END AS ts,"
-                   "  CASE WHEN e.kind IN ('received', 'routed') THEN 0 ELSE 2 END AS seq, e.kind, " TS("e.at") " AS at, e.connection_id, e.event_type,"
+                   "  CASE WHEN e.kind IN ('received', 'routed', 'redriven') THEN 0 ELSE 2 END AS seq, e.kind, " TS("e.at") " AS at, e.connection_id, e.event_type,"
                    "  e.detail, NULL::text AS destination, NULL::int AS pass, NULL::int AS attempt, NULL::int AS http_status,"
                    "  NULL::float8 AS latency_ms, NULL::text AS error, NULL::text AS result, NULL::uuid AS sync_run_id"
                    "  FROM webhook_events e WHERE e.webhook_id = l.webhook_id"
@@ -1170,14 +1206,12 @@ static unsigned whoami(PGconn *db, struct api_request *rq, struct api_response *
     (void)db;
     json_t *envs = json_array();
     if (!rq->key->all_envs) {
-        char copy[sizeof rq->key->envs];
-        snprintf(copy, sizeof copy, "%s", rq->key->envs + 1); /* after '{' */
-        char *end = strchr(copy, '}');
-        if (end)
-            *end = '\0';
-        char *save = NULL;
-        for (char *e = strtok_r(copy, ",", &save); e; e = strtok_r(NULL, ",", &save))
-            json_array_append_new(envs, json_string(e));
+        /* "{a,b}": each id up to the next ',' or the closing '}' */
+        for (const char *e = rq->key->envs + 1; *e && *e != '}';) {
+            size_t n = strcspn(e, ",}");
+            json_array_append_new(envs, json_stringn(e, n));
+            e += n + (e[n] == ',');
+        }
     }
     return api_json(rs, 200,
                     json_pack("{s:s, s:s, s:b, s:o}", "key_id", rq->key->id, "scope", rq->key->write ? "write" : "read",

@@ -47,32 +47,38 @@ static void base64url(const unsigned char *in, size_t len, char *out)
         *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
 }
 
-/* Turns "a,b" into the text of a uuid[] parameter "{a,b}" after checking each one. */
-static int env_array(const char *envs, char *out, size_t outlen)
+/* Turns "a,b" into the text of a uuid[] parameter "{a,b}" (new string) after checking
+ * each one; NULL after saying why. Sized from envs: a key may name any number of
+ * environments (hookline-api keeps the list whole too). */
+static char *env_array(const char *envs)
 {
-    char *copy = strdup(envs);
-    if (!copy)
-        return -1;
+    size_t outlen = strlen(envs) + 3; /* '{', '}', NUL around ids and at most as many commas */
+    char *copy = strdup(envs), *out = malloc(outlen);
+    if (!copy || !out) {
+        cli_error("out of memory");
+        free(copy);
+        free(out);
+        return NULL;
+    }
     size_t used = (size_t)snprintf(out, outlen, "{");
-    int rc = 0;
     char *save = NULL;
-    for (char *e = strtok_r(copy, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
+    for (char *e = strtok_r(copy, ",", &save); e && out; e = strtok_r(NULL, ",", &save)) {
         if (cli_check_env_id(e) < 0) {
-            rc = -1;
-            break;
+            free(out);
+            out = NULL;
+        } else {
+            used += (size_t)snprintf(out + used, outlen - used, "%s%s", used > 1 ? "," : "", e);
         }
-        used += (size_t)snprintf(out + used, used < outlen ? outlen - used : 0, "%s%s", used > 1 ? "," : "", e);
     }
-    if (used + 2 > outlen)
-        rc = -1;
-    else
-        snprintf(out + used, outlen - used, "}");
-    if (rc == 0 && used == 1) {
+    if (out && used == 1) {
         cli_error("--env names no environment");
-        rc = -1;
+        free(out);
+        out = NULL;
     }
+    if (out)
+        snprintf(out + used, outlen - used, "}");
     free(copy);
-    return rc;
+    return out;
 }
 
 int cmd_api_key_create(int argc, char **argv)
@@ -91,14 +97,15 @@ int cmd_api_key_create(int argc, char **argv)
         return cli_usage_error(argv[0], "give either --env UUID[,UUID...] or --all");
     if (strcmp(scope, "read") && strcmp(scope, "write"))
         return cli_usage_error(argv[0], "--scope must be read or write");
-    char env_list[8192] = "{}";
-    if (envs && env_array(envs, env_list, sizeof env_list) < 0)
+    char *env_list = envs ? env_array(envs) : strdup("{}");
+    if (!env_list)
         return CLI_FAIL;
 
     unsigned char idbytes[8], secret[32], hash[32];
     char id[17], enc[48], key[80];
     if (crypto_random(idbytes, sizeof idbytes) < 0 || crypto_random(secret, sizeof secret) < 0) {
         cli_error("no randomness");
+        free(env_list);
         return CLI_FAIL;
     }
     crypto_hex(idbytes, sizeof idbytes, id);
@@ -110,10 +117,10 @@ int cmd_api_key_create(int argc, char **argv)
     char hash_param[70];
     snprintf(hash_param, sizeof hash_param, "\\x%s", hash_hex);
 
+    int status = CLI_FAIL;
     PGconn *db = cli_db_connect();
     if (!db)
-        return CLI_FAIL;
-    int status = CLI_FAIL;
+        goto out;
     struct cli_db_error err;
     /* Every named environment must exist (unnest + count, in the same statement). */
     const char *params[] = {id, hash_param, name, scope, all ? "true" : "false", env_list};
@@ -150,6 +157,7 @@ int cmd_api_key_create(int argc, char **argv)
     json_decref(row);
 out:
     PQfinish(db);
+    free(env_list);
     return status;
 }
 

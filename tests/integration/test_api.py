@@ -169,6 +169,9 @@ def test_revoked_key_and_read_only_key(api, api_url, cli, app):
     assert a.get("/v1/me", expect=200).json()["scope"] == "read"
     r = a.call("PATCH", f"/v1/environments/{app.env['id']}", body={"sync_notifications": True}, expect=403)
     assert r.headers["Content-Type"] == "application/problem+json"
+    # The refusal is audited too: who tried to write, not only who wrote.
+    audit = a.get("/v1/audit", expect=200).json()["data"]
+    assert ("PATCH /v1/environments/{}", 403, ro["id"]) in {(x["action"], x["status"], x["key_id"]) for x in audit}
     cli.run("api-key", "revoke", ro["id"])
     a.get("/v1/me", expect=401)
 
@@ -297,6 +300,23 @@ def test_destination_circuit_state_is_shown(api, app, receiver):
     [d] = wait_until(lambda: [d for d in mine() if d["circuit"] == "closed"] or None, 30,
                      "the circuit to show closed", mine, interval=0.5)
     assert d["circuit_since"] is None and d["circuit_failures"] is None
+
+
+def test_a_key_of_many_environments_works(api_url, cli, app):
+    """A key bound to more environments than any fixed buffer held (60 ids: 2.2 KB of
+    uuid[] text) sees every one of them, the last named too."""
+    admin = Api(api_url, make_key(cli, "--all", "--scope", "write")["key"])
+    run = uid()
+    envs = [admin.call("POST", "/v1/environments", body={"name": f"zz-many-{run}-{i:02d}",
+                                                                 "webhook_url": "https://app.example/hooks"},
+                      expect=201).json()["id"]
+            for i in range(59)] + [app.env["id"]]
+    k = Api(api_url, make_key(cli, "--env", ",".join(envs), "--scope", "read")["key"])
+    assert k.get("/v1/me", expect=200).json()["environment_ids"] == envs
+    k.get(f"/v1/environments/{envs[-1]}", expect=200)
+    k.get(f"/v1/environments/{envs[0]}/integrations", expect=200)
+    listed = [e["id"] for e in k.get("/v1/environments", limit=500, expect=200).json()["data"]]
+    assert sorted(listed) == sorted(envs)
 
 
 def test_create_environment_with_a_key_of_all_environments(api, api_url, cli):
@@ -428,6 +448,9 @@ def test_webhook_timeline_failure_retry_dead_letter_redrive(api, app, receiver):
     dls = wait_until(lambda: api.get("/v1/dead-letters", env=env, webhook_id=wid2).json()["data"], LOG_TIMEOUT,
                      "the dead letter in the API")
     assert dls[0]["destination"].startswith(receiver.url) and dls[0]["status"] == 400
+    # The rare statuses are found through their own indexes (migration 014): the right rows.
+    dead = [x["webhook_id"] for x in api.get("/v1/webhooks", env=env, status="dead-lettered", expect=200).json()["data"]]
+    assert dead == [wid2]
     receiver.status = 200
     r = api.call("POST", f"/v1/dead-letters/{dls[0]['id']}/redrive", expect=202).json()
     assert r["webhook_id"] == wid2
@@ -437,6 +460,9 @@ def test_webhook_timeline_failure_retry_dead_letter_redrive(api, app, receiver):
     kinds2 = [e["kind"] for e in _timeline(api, wid2)]
     assert "dead-lettered" in kinds2 and "redriven" in kinds2
     assert kinds2.index("redriven") > kinds2.index("dead-lettered")
+    # The delivery the redrive caused comes after it (the redrive is dated when sent).
+    delivered = [i for i, e in enumerate(_timeline(api, wid2)) if e.get("result") == "delivered"]
+    assert delivered and delivered[-1] > kinds2.index("redriven"), kinds2
     assert api.get("/v1/dead-letters", env=env, webhook_id=wid2).json()["data"][0]["redriven_at"]
 
     # Newest first, a page at a time.
@@ -477,10 +503,16 @@ def test_a_key_sees_only_its_environments(api, api_url, app, cli, stack, receive
         ("PATCH", f"/v1/environments/{oenv}/integrations/{other.key}", {"forward_enabled": False}),
         ("PUT", f"/v1/environments/{oenv}/integrations/{other.key}/secrets", {"webhook_secret": "x"}),
         ("POST", f"/v1/environments/{oenv}/integrations", {"key": "k", "provider": "github-app"}),
+        ("GET", f"/v1/environments/{oenv}/connections", None),
         ("GET", f"/v1/environments/{oenv}/connections/{other.key}/{conn}", None),
+        ("PATCH", f"/v1/environments/{oenv}/connections/{other.key}/{conn}", {"metadata": {"stolen": True}}),
         ("DELETE", f"/v1/environments/{oenv}/connections/{other.key}/{conn}", None),
         ("POST", f"/v1/environments/{oenv}/connections", {"integration": other.key, "connection_id": "x"}),
+        ("GET", f"/v1/environments/{oenv}/syncs", None),
+        ("POST", f"/v1/environments/{oenv}/syncs",
+         {"integration": other.key, "name": "mine", "subscriptions": ["*"], "runner_url": "http://127.0.0.1:9/y"}),
         ("GET", f"/v1/environments/{oenv}/syncs/{other.key}/theirs", None),
+        ("PATCH", f"/v1/environments/{oenv}/syncs/{other.key}/theirs", {"enabled": False}),
         ("DELETE", f"/v1/environments/{oenv}/syncs/{other.key}/theirs", None),
         ("GET", f"/v1/sync-runs/{run[0]['id']}", None),
         ("POST", f"/v1/sync-runs/{run[0]['id']}/retry", None),
@@ -489,6 +521,11 @@ def test_a_key_sees_only_its_environments(api, api_url, app, cli, stack, receive
     ]:
         r = api.call(method, path, body=body)
         assert r.status_code == 404, f"{method} {path}: {r.status_code} {r.text[:300]}"
+    # A list filtered on that environment is not found either (not an empty list).
+    for path in ("/v1/webhooks", "/v1/dead-letters", "/v1/sync-runs", "/v1/destinations", "/v1/replays"):
+        r = api.get(path, env=oenv)
+        assert r.status_code == 404, f"GET {path}?env={oenv}: {r.status_code} {r.text[:300]}"
+    api.get("/v1/webhooks", env=str(uuid.uuid4()), expect=404)       # unknown: the same answer
     # Lists simply leave them out.
     assert oenv not in [e["id"] for e in api.get("/v1/environments").json()["data"]]
     assert api.get("/v1/webhooks", webhook_id=wid).json()["data"] == []
@@ -498,6 +535,10 @@ def test_a_key_sees_only_its_environments(api, api_url, app, cli, stack, receive
     # Nothing changed in the other environment.
     assert admin.get(f"/v1/environments/{oenv}/connections/{other.key}/{conn}").status_code == 200
     assert admin.get(f"/v1/environments/{oenv}").json()["legacy_signature"] is False
+    assert "stolen" not in admin.get(f"/v1/environments/{oenv}/connections/{other.key}/{conn}").json()["metadata"]
+    theirs = admin.get(f"/v1/environments/{oenv}/syncs/{other.key}/theirs", expect=200).json()
+    assert theirs["enabled"] is True
+    assert [x["name"] for x in admin.get(f"/v1/environments/{oenv}/syncs").json()["data"]] == ["theirs"]
 
 
 def test_providers_listed(api):
@@ -509,7 +550,8 @@ def test_providers_listed(api):
 
 
 def test_rate_limit_answers_429_with_retry_after(api_url, cli, app):
-    key = make_key(cli, "--env", app.env["id"], "--scope", "read")["key"]
+    made = make_key(cli, "--env", app.env["id"], "--scope", "write")
+    key = made["key"]
     s = requests.Session()
     s.headers["Authorization"] = f"Bearer {key}"
     statuses = []
@@ -521,6 +563,17 @@ def test_rate_limit_answers_429_with_retry_after(api_url, cli, app):
             assert r.headers["Content-Type"] == "application/problem+json"
             break
     assert statuses[-1] == 429, f"no 429 after {len(statuses)} requests"
+    # A write refused for the rate limit is audited (the bucket refills between requests:
+    # write until one is refused).
+    path = f"/v1/environments/{app.env['id']}"
+    for _ in range(400):
+        r = s.patch(api_url + path, json={"sync_notifications": False}, timeout=10)
+        if r.status_code == 429:
+            break
+    assert r.status_code == 429, r.text
+    time.sleep(int(r.headers["Retry-After"]) + 1)   # waiting out the limit, not timing anything
+    audit = Api(api_url, key).get("/v1/audit", limit=500, expect=200).json()["data"]
+    assert ("PATCH /v1/environments/{}", 429, made["id"]) in {(a["action"], a["status"], a["key_id"]) for a in audit}
     # Another key is not limited by this one's use.
     other = make_key(cli, "--env", app.env["id"], "--scope", "read")["key"]
     assert requests.get(api_url + "/v1/me", headers={"Authorization": f"Bearer {other}"}, timeout=5).status_code == 200
@@ -577,6 +630,8 @@ def test_log_shows_quarantine_and_survives_poison(api, api_url, app, cli):
     q = [e for e in w["timeline"] if e["kind"] == "quarantined"]
     assert q and q[0]["detail"]["stage"] == "router" and q[0]["detail"]["reason"], w["timeline"]
     assert w["timeline"][0]["kind"] == "received"
+    listed = admin.get("/v1/webhooks", status="quarantined", limit=500, expect=200).json()["data"]
+    assert wid in [x["webhook_id"] for x in listed] and {x["status"] for x in listed} == {"quarantined"}
     # Scoped keys do not see a webhook of no environment.
     api.get(f"/v1/webhooks/{wid}", expect=404)
     # The log kept going: a normal webhook after the poison is logged.

@@ -21,7 +21,12 @@ CHROMIUM = "/usr/bin/chromium"
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
+    # Installed by deploy/local/install-deps.sh (make test): missing, it is a failure, not
+    # a skip, or a green run would have tested no console at all.
+    try:
+        from playwright import sync_api
+    except ImportError as e:
+        pytest.fail(f"Playwright is missing ({e}): deploy/local/install-deps.sh installs it")
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: deploy/local/install-deps.sh installs Debian's chromium")
     with sync_api.sync_playwright() as p:

@@ -1,11 +1,14 @@
 /* Unit tests of api/auth: the per-key token buckets (a burst, then 429 with a wait, keys
  * limited apart from one another, refilled over time) and the Authorization header's
- * shape checks, which refuse a malformed key before the database is asked. */
+ * shape checks, which refuse a malformed key before the database is asked, and a key's
+ * environment list kept whole however long. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -73,11 +76,37 @@ static void test_malformed_keys_refused_without_the_database(void **state)
     assert_int_equal(auth_check(NULL, longkey, &key), AUTH_INVALID);
 }
 
+/* A key bound to many environments keeps every one of them: its uuid[] text is kept
+ * whole, however long (a cut one is no valid array: every request of the key failed). */
+static void test_many_environments_kept_whole(void **state)
+{
+    (void)state;
+    enum { N = 300 }; /* 300 ids: 11 KB of text, more than any fixed buffer held */
+    char *text = malloc(N * 37 + 3);
+    assert_non_null(text);
+    size_t used = (size_t)sprintf(text, "{");
+    for (int i = 0; i < N; i++)
+        used += (size_t)sprintf(text + used, "%s%08x-0000-4000-8000-%012x", i ? "," : "", i, i);
+    sprintf(text + used, "}");
+    struct api_key key = {0};
+    assert_int_equal(auth_key_set(&key, true, false, text), 0);
+    assert_string_equal(key.envs, text);
+    assert_true(key.write && !key.all_envs);
+    /* Set again (a key of every environment): no list, nothing leaked. */
+    assert_int_equal(auth_key_set(&key, false, true, "{}"), 0);
+    assert_null(key.envs);
+    assert_true(key.all_envs && !key.write);
+    auth_key_free(&key);
+    auth_key_free(&key); /* twice is harmless */
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_burst_then_wait),
         cmocka_unit_test(test_many_keys_never_looser),
+        cmocka_unit_test(test_many_environments_kept_whole),
         cmocka_unit_test(test_malformed_keys_refused_without_the_database),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
