@@ -192,6 +192,15 @@ struct provider {
      * when that connection's secret (`connection create --secret`) verifies it, whatever
      * identifier named it (connection_trust.c). */
     bool per_connection_secret;
+    /* For a row with custom verify code: that code checks a signature over the body (so
+     * a body field names the connection as reliably as the integration's secret proves
+     * the body). Unset, custom code is taken to sign nothing of the request (a token,
+     * Basic credentials, a JWT over other claims): every identifier then needs the
+     * connection's own secret (connection_trust.c). Generic rows say it in their parts. */
+    bool custom_signs_body;
+    /* The row is the choice not to verify (the unauthenticated provider): choosing it is
+     * the opt-in that other rows that cannot verify need (allow_unverified). */
+    bool unverified_by_choice;
 
     /* Custom code for what a row cannot say; NULL means the generic engine. Same
      * contracts as the provider.h functions of the same name. */

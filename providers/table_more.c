@@ -333,6 +333,7 @@ const struct provider provider_rows_more[] = {
                  .ids = {ID_CONFIG("NotificationRequestItem.merchantAccountCode", "merchantAccount")},
                  .event_paths = {"NotificationRequestItem.eventCode"},
                  .event_id_paths = {"NotificationRequestItem.pspReference", "NotificationRequestItem.eventCode"}},
+        .custom_signs_body = true, /* the HMAC covers merchantAccountCode */
         .verify = adyen_verify,
         .sign = provider_cannot_sign,
     },
@@ -364,6 +365,7 @@ const struct provider provider_rows_more[] = {
                   .secret = SIG_SECRET_WEBHOOK}},
         .attr = {.ids = {ID_URL_CONNECTION, ID_CONFIG("sys.space.sys.id", "spaceId")},
                  .event_header = "X-Contentful-Topic"},
+        .custom_signs_body = true,
         .verify = contentful_verify,
         .sign = contentful_sign,
     },

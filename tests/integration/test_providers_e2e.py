@@ -98,7 +98,10 @@ def test_stripe_connect_event_reaches_the_account(cli, stack, receiver):
 def test_microsoft_graph_validation_and_batch(cli, stack, receiver):
     app = ProviderApp(cli, stack, receiver, "microsoft-oauth2-cc", f"state-{uid()}")
     t1, t2 = str(uuid.uuid4()), str(uuid.uuid4())
-    c1, c2 = app.connect({"tenantId": t1}), app.connect({"tenantId": t2})
+    # clientState is a shared credential that covers nothing of the body: a tenant named in
+    # it gets notifications only with its own secret (docs/providers.md, "Per-connection
+    # secrets"), here the subscription's clientState, the integration's.
+    c1, c2 = app.connect({"tenantId": t1}, secret=app.secret), app.connect({"tenantId": t2}, secret=app.secret)
 
     token = f"Validation: token {uid()}"
     r = get(app.url + "?validationToken=" + urllib.parse.quote(token))
