@@ -132,6 +132,11 @@ const char *provider_name(const struct provider *p);
 const char *provider_scheme(const struct provider *p);
 /* The connection_config key attribution reads, or NULL. */
 const char *provider_attribution_key(const struct provider *p);
+/* Whether choosing p is itself the opt-in to unverified webhooks (the unauthenticated
+ * provider). Another provider whose webhooks cannot be verified (VERIFY_UNSUPPORTED:
+ * affinity, streak) is accepted only by an integration that allows unverified ones. */
+bool provider_unverified_by_choice(const struct provider *p);
+
 /* Which secret the scheme uses: "webhook_secret", "client_secret" or NULL. */
 const char *provider_secret_field(const struct provider *p);
 

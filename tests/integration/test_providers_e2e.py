@@ -174,6 +174,35 @@ def test_allow_unverified_only_while_no_secret_is_set(cli, stack, receiver):
                "an unsigned webhook to be refused once the integration has a secret")
 
 
+def test_a_provider_that_signs_nothing_needs_the_opt_in(cli, stack, receiver):
+    """Affinity signs nothing: its integration accepts webhooks only once the operator
+    allows unverified ones (401 saying so before); the unauthenticated provider is itself
+    that choice."""
+    path = f"/app/{uid()}"
+    env = cli.env(receiver.url + path)
+    key = f"affinity-{uid()}"
+    cli.integration(env["id"], key, "affinity")
+    url = f"{stack.public_url}/webhook/{env['id']}/{key}"
+    wait_ingress_knows(url)
+    body = f'{{"type":"list_entry.created","body":{{"id":"{uid()}"}}}}'.encode()
+    plain = {"Content-Type": "application/json"}
+    r = post(url, body, plain)
+    assert r.status_code == 401, f"affinity without the opt-in answered {r.status_code}"
+    assert "allow-unverified" in r.json()["error"], r.text
+
+    cli.run("integration", "update", "--env", env["id"], "--key", key, "--allow-unverified", "true")
+    wait_until(lambda: post(url, body, plain).status_code == 200, 10,
+               "the allow-unverified affinity integration to accept a webhook")
+    d = receiver.wait_for(lambda rs: [x for x in rs if x.path == path], 30, "the unverified delivery")[0]
+    assert d.header("X-Hookline-Verified") == "false", "an unsigned webhook was forwarded as verified"
+
+    key = f"unauthenticated-{uid()}"
+    cli.integration(env["id"], key, "unauthenticated")
+    url = f"{stack.public_url}/webhook/{env['id']}/{key}"
+    wait_ingress_knows(url)
+    assert post(url, body, plain).status_code == 200, "the unauthenticated provider needs no further opt-in"
+
+
 def test_generic_hmac_configured_per_integration(cli, stack, receiver):
     secret = f"g-{uid()}"
     config = {"header": "X-Acme-Signature", "algorithm": "sha512", "encoding": "base64", "prefix": "v1=",
