@@ -322,6 +322,11 @@ enum verify_result signature_verify_specs(const struct sig_spec *specs, size_t n
                                           bool allow_legacy, const char **used, char *why, size_t whylen);
 int signature_sign_specs(const struct sig_spec *specs, size_t n, const struct webhook_request *req,
                          const struct provider_secrets *secrets, struct http_header *out, size_t max);
+/* Whether timestamp text ts (as received) is within s's window around now, read as
+ * s->ts_unit says; false with the reason in why. For custom code whose timestamp sits
+ * where the generic engine does not look (Mailgun's signature.timestamp). */
+bool signature_timestamp_ok(const struct sig_spec *s, const char *ts, time_t now, char *why, size_t whylen);
+
 /* The active secrets of a kind (borrowed, non-empty): the current one, then the
  * previous one while it is being rotated. Returns how many (0..2). */
 size_t signature_secrets(enum sig_secret which, const struct provider_secrets *secrets, const char *out[2]);
