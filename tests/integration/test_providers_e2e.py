@@ -114,6 +114,10 @@ def test_microsoft_graph_validation_and_batch(cli, stack, receiver):
     at_cap = "Validation: " + "v" * (1024 - len("Validation: "))
     r = get(app.url + "?validationToken=" + urllib.parse.quote(at_cap))
     assert r.status_code == 200 and r.text == at_cap, f"a 1,024-byte token answered {r.status_code}"
+    # An empty token is no handshake: a GET is refused like any GET, a POST is verified as
+    # a notification (and has none).
+    assert get(app.url + "?validationToken=").status_code == 405
+    assert post(app.url + "?validationToken=", b"", {}).status_code == 401
     for bad in (at_cap + "v", "Validation: a\r\nX-Injected: 1", "Validation: caf\u00e9"):
         r = get(app.url + "?validationToken=" + urllib.parse.quote(bad))
         assert r.status_code == 400 and bad not in r.text, f"{bad[:40]!r} answered {r.status_code} {r.text[:80]!r}"
