@@ -43,6 +43,11 @@ static const char providers_usage[] =
     "count the providers and keys and say which of the keys Nango routes webhooks for are\n"
     "covered.\n"
     "\n"
+    "With --json, each key also says \"nango\": whether Nango routes webhooks for that key,\n"
+    "and \"connection_secret_for\": the places (\"query nangoConnectionId\", \"header ...\",\n"
+    "\"body ...\") that name a connection which then needs its own secret, since what\n"
+    "verifies the provider's webhooks does not cover them (empty: none).\n"
+    "\n"
     "  --json   print a JSON array (one object per key, no summary)\n"
     "  --help   show this help\n";
 
@@ -88,6 +93,37 @@ static const char verify_usage[] =
     "\n"
     "Exit status: 0 valid, 1 anything else.\n";
 
+/* Whether Nango routes webhooks for key name. */
+static bool nango_routes(const char *name)
+{
+    const char *key;
+    for (size_t i = 0; (key = provider_nango_key_at(i)) != NULL; i++)
+        if (!strcmp(key, name))
+            return true;
+    return false;
+}
+
+/* Where p's webhooks name a connection that then needs its own secret, each place once
+ * ("query nangoConnectionId", "header X-Shopify-Shop-Domain"): a new reference, or NULL
+ * when out of memory. */
+static json_t *connection_secret_for(const struct provider *p)
+{
+    json_t *list = json_array();
+    const char *name, *where;
+    char place[256];
+    for (size_t i = 0; list && (name = provider_unsigned_locator(p, i, &where)) != NULL; i++) {
+        snprintf(place, sizeof place, "%s %s", where, name);
+        bool seen = false;
+        for (size_t k = 0; k < json_array_size(list); k++)
+            seen |= !strcmp(json_string_value(json_array_get(list, k)), place);
+        if (!seen && json_array_append_new(list, json_string(place)) < 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    return list;
+}
+
 /* One row of `hookline providers` for key name served by row p (name differs from p's
  * name for an alias): a new reference, or NULL when out of memory. */
 static json_t *provider_row(const char *name, const struct provider *p)
@@ -98,10 +134,11 @@ static json_t *provider_row(const char *name, const struct provider *p)
     char event_type[256], nango_event_type[256];
     provider_event_type_forms(p, event_type, sizeof event_type, nango_event_type, sizeof nango_event_type);
     /* s? packs NULL as null: rows, providers without a secret, handshakes or attribution. */
-    return json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:s, s:s, s:s}", "name", name, "alias_of", alias_of, "secret_field",
-                     provider_secret_field(p), "attribution", attribution[0] ? attribution : NULL, "handshakes",
-                     provider_handshakes(p), "scheme", provider_scheme(p), "event_type", event_type, "nango_event_type",
-                     nango_event_type);
+    return json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:s, s:s, s:s, s:b, s:o}", "name", name, "alias_of", alias_of,
+                     "secret_field", provider_secret_field(p), "attribution", attribution[0] ? attribution : NULL,
+                     "handshakes", provider_handshakes(p), "scheme", provider_scheme(p), "event_type", event_type,
+                     "nango_event_type", nango_event_type, "nango", nango_routes(name), "connection_secret_for",
+                     connection_secret_for(p));
 }
 
 /* Appends a row for every provider key, rows first, then aliases. 0, or -1 when out of memory. */

@@ -103,9 +103,18 @@ static void decide_known(const struct integration_entry *integ, struct request_v
     }
     char why[200] = "";
     enum verify_result v = provider_verify(p, wr, &secrets, why, sizeof why);
-    /* Unverified webhooks pass only where nobody can sign (the unauthenticated
-     * provider) or the integration opted in while it has no secret. */
-    bool unverified_ok = v == VERIFY_UNSUPPORTED || (v == VERIFY_NO_SECRET && integ->allow_unverified);
+    /* Unverified webhooks pass only where the operator opted in: by choosing the
+     * unauthenticated provider, or by allowing them on an integration that has no secret
+     * or whose provider signs nothing (affinity, streak). */
+    bool unverified_ok = (v == VERIFY_UNSUPPORTED && (provider_unverified_by_choice(p) || integ->allow_unverified)) ||
+                         (v == VERIFY_NO_SECRET && integ->allow_unverified);
+    if (v == VERIFY_UNSUPPORTED && !unverified_ok) {
+        log_warn(wid, "401: %s/%s (%s) signs nothing and the integration does not allow unverified webhooks", env, key,
+                 integ->provider);
+        return answer(out, MHD_HTTP_UNAUTHORIZED,
+                      "{\"error\":\"this provider does not sign its webhooks: the integration must allow unverified "
+                      "webhooks (integration update --allow-unverified true)\"}");
+    }
     if (v != VERIFY_VALID && !unverified_ok) {
         log_warn(wid, "401: %s/%s (%s): %s", env, key, integ->provider, why[0] ? why : "invalid signature");
         return answer(out, MHD_HTTP_UNAUTHORIZED, "{\"error\":\"invalid or missing signature\"}");

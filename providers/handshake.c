@@ -167,10 +167,8 @@ HANDSHAKE_FN(handshake_graph)
     size_t len = strlen(token), i = 0;
     while (i < len && (unsigned char)token[i] >= 0x20 && (unsigned char)token[i] < 0x7f)
         i++; /* printable ASCII only */
-    int rc;
-    if (len == 0)
-        rc = handshake_refuse(out, 400, "validationToken is empty");
-    else if (len > GRAPH_TOKEN_MAX)
+    int rc;  /* never empty: provider_query_param drops empty values (no handshake) */
+    if (len > GRAPH_TOKEN_MAX)
         rc = handshake_refuse(out, 400, "validationToken is longer than %d bytes", GRAPH_TOKEN_MAX);
     else if (i < len)
         rc = handshake_refuse(out, 400, "validationToken has a control or non-ASCII character");

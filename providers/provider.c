@@ -26,6 +26,11 @@ const char *provider_attribution_key(const struct provider *p)
     return p->attr.ids[0].name ? p->attr.ids[0].key : NULL;
 }
 
+bool provider_unverified_by_choice(const struct provider *p)
+{
+    return p->unverified_by_choice;
+}
+
 const char *provider_secret_field(const struct provider *p)
 {
     switch (p->sigs[0].secret) {

@@ -132,6 +132,11 @@ const char *provider_name(const struct provider *p);
 const char *provider_scheme(const struct provider *p);
 /* The connection_config key attribution reads, or NULL. */
 const char *provider_attribution_key(const struct provider *p);
+/* Whether choosing p is itself the opt-in to unverified webhooks (the unauthenticated
+ * provider). Another provider whose webhooks cannot be verified (VERIFY_UNSUPPORTED:
+ * affinity, streak) is accepted only by an integration that allows unverified ones. */
+bool provider_unverified_by_choice(const struct provider *p);
+
 /* Which secret the scheme uses: "webhook_secret", "client_secret" or NULL. */
 const char *provider_secret_field(const struct provider *p);
 
@@ -177,10 +182,20 @@ void attribution_free(struct attribution *a);
  * lists such connections: Nango attributes them without one. */
 bool provider_url_connection_needs_secret(const struct provider *p);
 
+/* The i-th place (a query parameter, header or body path, as the row names it; *where,
+ * if where is not NULL, says which: "query", "header" or "body") where
+ * p's webhooks name a connection that then needs a secret of its own to get them, in the
+ * row's order, or NULL past the end: the place is not covered by what verifies p's
+ * webhooks (a token or Basic credential covers nothing; an HMAC of the body covers the
+ * body but not a header or the URL's query), or p's connections always have their own
+ * secrets. None for a row proven by published keys. For `hookline providers` and the
+ * docs' list, which tests/check-providers.py compares with it. Static strings. */
+const char *provider_unsigned_locator(const struct provider *p, size_t i, const char **where);
+
 /* The connection a group names may be trusted only when that connection's own secret
  * verified the webhook: the row says its connections have their own secrets, or the
- * identifier is one the signature does not cover (the webhook URL's ?nangoConnectionId=,
- * unless every scheme of the row signs the URL). With an integration-wide secret, anyone
+ * identifier (or one of its alternatives) may come from a place the signature does not
+ * cover (provider_unsigned_locator). With an integration-wide secret, anyone
  * holding one connection's signed delivery could re-post it naming another. */
 bool provider_group_needs_connection_secret(const struct provider *p, const struct attribution_group *g);
 

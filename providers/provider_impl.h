@@ -192,6 +192,15 @@ struct provider {
      * when that connection's secret (`connection create --secret`) verifies it, whatever
      * identifier named it (connection_trust.c). */
     bool per_connection_secret;
+    /* For a row with custom verify code: that code checks a signature over the body (so
+     * a body field names the connection as reliably as the integration's secret proves
+     * the body). Unset, custom code is taken to sign nothing of the request (a token,
+     * Basic credentials, a JWT over other claims): every identifier then needs the
+     * connection's own secret (connection_trust.c). Generic rows say it in their parts. */
+    bool custom_signs_body;
+    /* The row is the choice not to verify (the unauthenticated provider): choosing it is
+     * the opt-in that other rows that cannot verify need (allow_unverified). */
+    bool unverified_by_choice;
 
     /* Custom code for what a row cannot say; NULL means the generic engine. Same
      * contracts as the provider.h functions of the same name. */
@@ -313,6 +322,11 @@ enum verify_result signature_verify_specs(const struct sig_spec *specs, size_t n
                                           bool allow_legacy, const char **used, char *why, size_t whylen);
 int signature_sign_specs(const struct sig_spec *specs, size_t n, const struct webhook_request *req,
                          const struct provider_secrets *secrets, struct http_header *out, size_t max);
+/* Whether timestamp text ts (as received) is within s's window around now, read as
+ * s->ts_unit says; false with the reason in why. For custom code whose timestamp sits
+ * where the generic engine does not look (Mailgun's signature.timestamp). */
+bool signature_timestamp_ok(const struct sig_spec *s, const char *ts, time_t now, char *why, size_t whylen);
+
 /* The active secrets of a kind (borrowed, non-empty): the current one, then the
  * previous one while it is being rotated. Returns how many (0..2). */
 size_t signature_secrets(enum sig_secret which, const struct provider_secrets *secrets, const char *out[2]);

@@ -457,6 +457,11 @@ static bool timestamp_ok(const struct sig_spec *s, struct text t, time_t now, ch
     return true;
 }
 
+bool signature_timestamp_ok(const struct sig_spec *s, const char *ts, time_t now, char *why, size_t whylen)
+{
+    return timestamp_ok(s, (struct text){ts, strlen(ts)}, now, why, whylen);
+}
+
 /* The body's own timestamp (ts_path), checked when the body is JSON and has one; the
  * body is signed, so a replay of an old request carries its old time. */
 static bool body_time_ok(const struct sig_spec *s, const struct webhook_request *req, char *why, size_t whylen)

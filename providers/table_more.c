@@ -209,8 +209,9 @@ const struct provider provider_rows_more[] = {
     {
         .name = "mailgun",
         .scheme = "the body's signature.signature: hex HMAC-SHA256 of signature.timestamp + signature.token with the "
-                  "webhook signing key",
-        .sigs = {{.secret = SIG_SECRET_WEBHOOK}},
+                  "webhook signing key, signature.timestamp within 300 s",
+        /* No header: verify_more.c verifies, and reads the window from here. */
+        .sigs = {{.ts_path = "signature.timestamp", .ts_tolerance = 300, .secret = SIG_SECRET_WEBHOOK}},
         .attr = {.ids = {ID_URL_CONNECTION}, .event_paths = {"event-data.event"}, .event_id_paths = {"event-data.id"}},
         .verify = mailgun_verify,
         .sign = provider_cannot_sign,
@@ -333,6 +334,7 @@ const struct provider provider_rows_more[] = {
                  .ids = {ID_CONFIG("NotificationRequestItem.merchantAccountCode", "merchantAccount")},
                  .event_paths = {"NotificationRequestItem.eventCode"},
                  .event_id_paths = {"NotificationRequestItem.pspReference", "NotificationRequestItem.eventCode"}},
+        .custom_signs_body = true, /* the HMAC covers merchantAccountCode */
         .verify = adyen_verify,
         .sign = provider_cannot_sign,
     },
@@ -364,6 +366,7 @@ const struct provider provider_rows_more[] = {
                   .secret = SIG_SECRET_WEBHOOK}},
         .attr = {.ids = {ID_URL_CONNECTION, ID_CONFIG("sys.space.sys.id", "spaceId")},
                  .event_header = "X-Contentful-Topic"},
+        .custom_signs_body = true,
         .verify = contentful_verify,
         .sign = contentful_sign,
     },

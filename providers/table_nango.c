@@ -56,9 +56,11 @@ const struct provider provider_rows_nango[] = {
     },
     {
         .name = "granola",
-        .scheme = "Standard Webhooks v1 (webhook-* headers, whsec_ secret)",
-        .sigs = {SIG_STD_V1("webhook", false)},
-        .attr = {.ids = {ID_URL_CONNECTION}, .event_paths = {"event_type"}, .event_id_headers = {"webhook-id"}},
+        .scheme = "Standard Webhooks v1 (webhook-* or svix-* headers, whsec_ secret)",
+        .sigs = {SIG_STD_V1_ANY(false)},
+        .attr = {.ids = {ID_URL_CONNECTION},
+                 .event_paths = {"event_type"},
+                 .event_id_headers = {"webhook-id", "svix-id"}},
     },
     {
         /* Jobber signs with the app's OAuth client secret; the event sits in

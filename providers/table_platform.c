@@ -30,6 +30,7 @@ const struct provider provider_rows_platform[] = {
         .name = "unauthenticated",
         .scheme = "none: the provider does not sign requests",
         .attr = {.body = ATTR_BODY_OPTIONAL, .ids = {ID_URL_CONNECTION, ID_BODY_CONNECTION("connectionId")}},
+        .unverified_by_choice = true,
     },
 };
 

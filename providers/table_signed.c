@@ -16,8 +16,8 @@
         .scheme =                                                                                                      \
             "Authorization: RS256 JWT by the rule's key pair (public key = webhook secret, PEM or base64 "             \
             "DER); exp, webhook_url = the URL called, body_sha256 = hex SHA-256 of the body",                          \
-        .sigs = {{.secret = SIG_SECRET_WEBHOOK}}, .attr = {.ids = {ID_URL_CONNECTION}}, .verify = gong_verify,         \
-        .sign = provider_cannot_sign,                                                                                  \
+        .sigs = {{.secret = SIG_SECRET_WEBHOOK}}, .attr = {.ids = {ID_URL_CONNECTION}}, .custom_signs_body = true,     \
+        .verify = gong_verify, .sign = provider_cannot_sign,                                                           \
     }
 
 /* HighLevel names the sub-account (location) or else the agency (company). */
@@ -28,7 +28,7 @@
         .sigs = {{.secret = SIG_SECRET_WEBHOOK}},                                                                      \
         .attr = {.ids = {ID_CONFIG("locationId", "locationId"), ID_CONFIG("companyId", "companyId")},                  \
                  .event_paths = {"type"}},                                                                             \
-        .verify = highlevel_verify, .sign = provider_cannot_sign,                                                      \
+        .custom_signs_body = true, .verify = highlevel_verify, .sign = provider_cannot_sign,                           \
     }
 
 /* Bot Framework activities; the app chooses the connection in the webhook URL. */
@@ -50,7 +50,7 @@
             "x-content-signature: base64 HMAC-SHA256 of the body keyed with SHA-256 of the signing key "               \
             "fetched from Metadata.key_url (https, ConnectWise hosts only)",                                           \
         .attr = {.ids = {ID_METADATA("ProductInstanceId", "productInstanceId")}, .event_paths = {"Type"}},             \
-        .verify = connectwise_verify, .sign = provider_cannot_sign,                                                    \
+        .custom_signs_body = true, .verify = connectwise_verify, .sign = provider_cannot_sign,                         \
     }
 
 const struct provider provider_rows_signed[] = {
@@ -86,6 +86,7 @@ const struct provider provider_rows_signed[] = {
                          {ATTR_FROM_BODY, "nangoConnectionId", "connectionId", ATTR_CONNECTION_ID, ATTR_AS_IS}},
                  .event_paths = {"event"},
                  .event_id_paths = {"sg_event_id"}},
+        .custom_signs_body = true,
         .verify = sendgrid_verify,
         .sign = provider_cannot_sign,
     },
@@ -95,6 +96,7 @@ const struct provider provider_rows_signed[] = {
                   "verify_config.client_id); iat within 5 min, request_body_sha256 = hex SHA-256 of the body",
         .sigs = {{.secret = SIG_SECRET_CLIENT}},
         .attr = {.ids = {ID_URL_CONNECTION, ID_CONFIG("item_id", "itemId")}, .event_paths = {"webhook_code"}},
+        .custom_signs_body = true,
         .verify = plaid_verify,
         .sign = provider_cannot_sign,
     },

@@ -3,7 +3,8 @@
  * is inside the body or is HTTP Basic authentication:
  *
  *   mailgun   the body's signature.{timestamp, token, signature}: hex HMAC-SHA256 of
- *             timestamp + token with the webhook signing key
+ *             timestamp + token with the webhook signing key, the timestamp within
+ *             the row's window (300 s)
  *   adyen     every notificationItems[].NotificationRequestItem carries
  *             additionalData.hmacSignature: base64 HMAC-SHA256, keyed with the
  *             hex-decoded HMAC key, of its fields joined by ":" (pspReference,
@@ -52,7 +53,6 @@ static bool mac_matches(enum hmac_alg alg, const void *key, size_t keylen, const
 enum verify_result mailgun_verify(const struct provider *p, const struct webhook_request *req,
                                   const struct provider_secrets *secrets, char *why, size_t whylen)
 {
-    (void)p;
     const char *keys[2];
     size_t nkeys = signature_secrets(SIG_SECRET_WEBHOOK, secrets, keys);
     if (nkeys == 0) {
@@ -70,6 +70,9 @@ enum verify_result mailgun_verify(const struct provider *p, const struct webhook
         r = VERIFY_MISSING;
     } else if (crypto_unhex(json_string_value(sig), json_string_length(sig), want, sizeof want) != sizeof want) {
         provider_say(why, whylen, "signature.signature is not a well-formed signature");
+    } else if (!signature_timestamp_ok(&p->sigs[0], json_string_value(ts), req->now, why, whylen)) {
+        /* The token and timestamp are signed, nothing else: without the window a captured
+         * request would verify forever. */
     } else if (asprintf(&msg, "%s%s", json_string_value(ts), json_string_value(token)) < 0) {
         msg = NULL;
         provider_say(why, whylen, "out of memory");

@@ -5,8 +5,10 @@
  *   - A connection that has its own secret gets a webhook only when that secret verifies
  *     it, whatever named the connection.
  *   - A verified webhook whose identifier the integration's signature does not cover
- *     (the URL's ?nangoConnectionId=, or any identifier of a row whose connections have
- *     their own secrets: provider_group_needs_connection_secret) is attributed only to a
+ *     (the URL's ?nangoConnectionId=, a header an HMAC of the body leaves out, anything a
+ *     provider's shared token or Basic credential "verifies", or any identifier of a row
+ *     whose connections have their own secrets: provider_group_needs_connection_secret,
+ *     provider_unsigned_locator) is attributed only to a
  *     connection whose own secret verified it: the integration-wide secret proves where
  *     the bytes came from, not which connection the unsigned part names, so a delivery
  *     captured by one customer could otherwise be re-posted naming another.

@@ -53,6 +53,20 @@ def event_types_in_docs():
     return types
 
 
+def connection_secret_rows_in_docs():
+    """{row: [places]} from the list in docs/providers.md's "Per-connection secrets"."""
+    rows, inside = {}, False
+    with open(os.path.join(ROOT, "docs", "providers.md"), encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("<!-- connection-secret-rows:"):
+                inside = "begin" in line
+                continue
+            m = re.match(r"- `([a-z0-9-]+)`: (.*)$", line.strip())
+            if inside and m:
+                rows[m.group(1)] = [" ".join(p.replace("`", "").split(" ", 1)) for p in m.group(2).split(", ")]
+    return rows
+
+
 def in_tests():
     base = os.path.join(ROOT, "tests", "providers")
     return {d for d in os.listdir(base) if os.path.isdir(os.path.join(base, d))}
@@ -86,6 +100,19 @@ def main():
             ok = False
             print(f"{key}: docs/providers.md's event types say {documented.get(key)}, the code {listed[key]}",
                   file=sys.stderr)
+    # The rows whose connections need their own secret, and where: the docs list every one.
+    needs = {p["name"]: p["connection_secret_for"]
+             for p in json.loads(subprocess.check_output([sys.argv[1], "providers", "--json"]))
+             if not p["alias_of"] and p["connection_secret_for"]}
+    listed_needs = connection_secret_rows_in_docs()
+    if not listed_needs:
+        ok = False
+        print("docs/providers.md: no list of the rows that need a connection's own secret", file=sys.stderr)
+    for key in sorted(set(needs) | set(listed_needs)):
+        if needs.get(key) != listed_needs.get(key):
+            ok = False
+            print(f"{key}: docs/providers.md's per-connection secrets say {listed_needs.get(key)}, the code "
+                  f"{needs.get(key)}", file=sys.stderr)
     stray = sorted(tests & set(aliases))
     if stray:
         ok = False

@@ -57,3 +57,11 @@ def test_providers_lists_every_key_and_the_nango_coverage(cli):
     assert not set(named) & set(keys)
     assert covered + len(named) == total
     assert "pagerduty" in keys and "pagerduty" not in named
+    # Every key Nango routes is served, and --json says which keys those are: all 75,
+    # rows and aliases alike, beside the APIs hookline verifies that Nango does not route.
+    assert covered == total == 75 and not named, summary
+    nango = [k for k, p in keys.items() if p["nango"] is True]
+    assert len(nango) == 75 and {"pagerduty", "google-ads", "github-app", "hubspot"} <= set(nango), sorted(nango)
+    others = [k for k, p in keys.items() if p["nango"] is False]
+    assert len(others) >= 30 and {"stripe", "twilio", "generic-hmac"} <= set(others), sorted(others)
+    assert len(nango) + len(others) == len(keys)

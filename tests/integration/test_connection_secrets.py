@@ -8,7 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from hlsupport import App, TIMEOUT, github_headers, post, uid, wait_until
+from hlsupport import App, TIMEOUT, github_headers, post, uid, wait_ingress_knows, wait_until
 
 
 class ConnApp(App):
@@ -158,3 +158,42 @@ def test_reencrypt_covers_connection_secrets(cli, stack, receiver):
                         f"UPDATE connections SET webhook_secret = 'again' WHERE connection_id = '{conn}'"],
                        capture_output=True, timeout=30)
     assert r.returncode != 0 and b"connections_secrets_encrypted" in r.stderr, r.stderr
+
+
+def test_a_shared_token_names_no_other_tenant_connection(cli, stack, receiver):
+    """ShipStation sends a static token (X-Nango-Webhook-Secret) and names the connection in
+    another header: the token covers neither, so a delivery captured by one tenant and sent
+    again naming another tenant's connection reaches the app unattributed with the reason;
+    the connection's own token, sent with it, attributes it."""
+    path = f"/app/{uid()}"
+    env = cli.env(receiver.url + path)
+    key = f"shipstation-{uid()}"
+    shared = f"tok-{uid()}"
+    cli.json("integration", "create", "--env", env["id"], "--key", key, "--provider", "shipstation",
+             "--secret", shared)
+    url = f"{stack.public_url}/webhook/{env['id']}/{key}"
+    wait_ingress_knows(url)
+    owner, victim = f"owner-{uid()}", f"victim-{uid()}"
+    victim_token = f"victim-tok-{uid()}"
+    cli.connection(env["id"], key, owner, {})
+    cli.connection(env["id"], key, victim, {}, None, victim_token)
+
+    def send(conn, token):
+        body = f'{{"resource_type":"ORDER_NOTIFY","resource_url":"r-{uid()}"}}'.encode()
+        r = post(url, body, {"Content-Type": "application/json", "X-Nango-Webhook-Secret": token,
+                             "X-Nango-Connection-Id": conn})
+        assert r.status_code == 200, r.text
+        want = json.loads(body)
+        got = receiver.wait_for(lambda ds: [d for d in ds if d.path == path
+                                            and json.loads(d.body).get("payload") == want] or None,
+                                TIMEOUT, f"the delivery naming {conn}")
+        return [(json.loads(d.body)["connectionId"], d.header("X-Hookline-Unattributed-Reason")) for d in got]
+
+    # The integration's token verifies at the ingress, but names nobody's connection by
+    # itself: neither the owner's (no token of its own yet) nor the victim's (another one).
+    assert send(owner, shared) == [(None, "connection-secret-required")]
+    assert send(victim, shared) == [(None, "connection-secret-mismatch")]
+    # The owner's own token (here the integration's, as one token per integration gives)
+    # attributes its webhooks.
+    cli.run("connection", "update", "--env", env["id"], "--integration", key, "--id", owner, "--secret", shared)
+    assert send(owner, shared) == [(owner, None)]

@@ -98,7 +98,10 @@ def test_stripe_connect_event_reaches_the_account(cli, stack, receiver):
 def test_microsoft_graph_validation_and_batch(cli, stack, receiver):
     app = ProviderApp(cli, stack, receiver, "microsoft-oauth2-cc", f"state-{uid()}")
     t1, t2 = str(uuid.uuid4()), str(uuid.uuid4())
-    c1, c2 = app.connect({"tenantId": t1}), app.connect({"tenantId": t2})
+    # clientState is a shared credential that covers nothing of the body: a tenant named in
+    # it gets notifications only with its own secret (docs/providers.md, "Per-connection
+    # secrets"), here the subscription's clientState, the integration's.
+    c1, c2 = app.connect({"tenantId": t1}, secret=app.secret), app.connect({"tenantId": t2}, secret=app.secret)
 
     token = f"Validation: token {uid()}"
     r = get(app.url + "?validationToken=" + urllib.parse.quote(token))
@@ -111,6 +114,10 @@ def test_microsoft_graph_validation_and_batch(cli, stack, receiver):
     at_cap = "Validation: " + "v" * (1024 - len("Validation: "))
     r = get(app.url + "?validationToken=" + urllib.parse.quote(at_cap))
     assert r.status_code == 200 and r.text == at_cap, f"a 1,024-byte token answered {r.status_code}"
+    # An empty token is no handshake: a GET is refused like any GET, a POST is verified as
+    # a notification (and has none).
+    assert get(app.url + "?validationToken=").status_code == 405
+    assert post(app.url + "?validationToken=", b"", {}).status_code == 401
     for bad in (at_cap + "v", "Validation: a\r\nX-Injected: 1", "Validation: caf\u00e9"):
         r = get(app.url + "?validationToken=" + urllib.parse.quote(bad))
         assert r.status_code == 400 and bad not in r.text, f"{bad[:40]!r} answered {r.status_code} {r.text[:80]!r}"
@@ -169,6 +176,35 @@ def test_allow_unverified_only_while_no_secret_is_set(cli, stack, receiver):
     cli.run("integration", "update", "--env", env["id"], "--key", key, "--secret", "now-set")
     wait_until(lambda: post(url, body, plain).status_code == 401, 10,
                "an unsigned webhook to be refused once the integration has a secret")
+
+
+def test_a_provider_that_signs_nothing_needs_the_opt_in(cli, stack, receiver):
+    """Affinity signs nothing: its integration accepts webhooks only once the operator
+    allows unverified ones (401 saying so before); the unauthenticated provider is itself
+    that choice."""
+    path = f"/app/{uid()}"
+    env = cli.env(receiver.url + path)
+    key = f"affinity-{uid()}"
+    cli.integration(env["id"], key, "affinity")
+    url = f"{stack.public_url}/webhook/{env['id']}/{key}"
+    wait_ingress_knows(url)
+    body = f'{{"type":"list_entry.created","body":{{"id":"{uid()}"}}}}'.encode()
+    plain = {"Content-Type": "application/json"}
+    r = post(url, body, plain)
+    assert r.status_code == 401, f"affinity without the opt-in answered {r.status_code}"
+    assert "allow-unverified" in r.json()["error"], r.text
+
+    cli.run("integration", "update", "--env", env["id"], "--key", key, "--allow-unverified", "true")
+    wait_until(lambda: post(url, body, plain).status_code == 200, 10,
+               "the allow-unverified affinity integration to accept a webhook")
+    d = receiver.wait_for(lambda rs: [x for x in rs if x.path == path], 30, "the unverified delivery")[0]
+    assert d.header("X-Hookline-Verified") == "false", "an unsigned webhook was forwarded as verified"
+
+    key = f"unauthenticated-{uid()}"
+    cli.integration(env["id"], key, "unauthenticated")
+    url = f"{stack.public_url}/webhook/{env['id']}/{key}"
+    wait_ingress_knows(url)
+    assert post(url, body, plain).status_code == 200, "the unauthenticated provider needs no further opt-in"
 
 
 def test_generic_hmac_configured_per_integration(cli, stack, receiver):

@@ -64,6 +64,61 @@ static void url_named_connections_need_their_own_secret(void **state)
     assert_false(provider_group_needs_connection_secret(provider_find("github"), &none));
 }
 
+/* A shared credential (a token, Basic credentials, Graph's clientState) covers nothing of
+ * the request, and an HMAC of the body covers no header: whatever such a part names needs
+ * the connection's own secret. */
+static void unsigned_places_need_their_own_secret(void **state)
+{
+    (void)state;
+    struct attribution_group by_id = group(ATTR_CONNECTION_ID, "connectionId", "c1");
+    assert_true(provider_group_needs_connection_secret(provider_find("shipstation"), &by_id)); /* header */
+    assert_true(provider_group_needs_connection_secret(provider_find("shipstation-v2"), &by_id));
+    assert_true(provider_group_needs_connection_secret(provider_find("videoask"), &by_id));
+    assert_true(provider_group_needs_connection_secret(provider_find("salesforce"), &by_id)); /* body */
+    struct attribution_group form = group(ATTR_METADATA, "formId", "f1");
+    assert_true(provider_group_needs_connection_secret(provider_find("fillout"), &form));
+    struct attribution_group company = group(ATTR_CONNECTION_CONFIG, "companyId", "9");
+    assert_true(provider_group_needs_connection_secret(provider_find("pipedrive"), &company)); /* Basic */
+    struct attribution_group tenant = group(ATTR_CONNECTION_CONFIG, "tenantId", "t1");
+    assert_true(provider_group_needs_connection_secret(provider_find("microsoft-oauth2-cc"), &tenant));
+    struct attribution_group shop = group(ATTR_CONNECTION_CONFIG, "subdomain", "acme");
+    assert_true(provider_group_needs_connection_secret(provider_find("shopify"), &shop)); /* header, HMAC of body */
+    struct attribution_group channel = group(ATTR_METADATA, "googleChannelId", "ch");
+    assert_true(provider_group_needs_connection_secret(provider_find("google-calendar"), &channel));
+    /* Custom code that signs the body covers a body field. */
+    struct attribution_group merchant = group(ATTR_CONNECTION_CONFIG, "merchantAccount", "m");
+    assert_false(provider_group_needs_connection_secret(provider_find("adyen"), &merchant));
+    struct attribution_group portal = group(ATTR_CONNECTION_CONFIG, "portalId", "1");
+    assert_false(provider_group_needs_connection_secret(provider_find("hubspot"), &portal));
+    /* A signed identifier whose alternative is unsigned: the router may have found the
+     * connection by either, so the unsigned one decides. */
+    struct attribution_group guild = group(ATTR_CONNECTION_CONFIG, "guildId", "g1");
+    assert_false(provider_group_needs_connection_secret(provider_find("discord"), &guild));
+    guild.alts[0] = (struct attribution_key){.source = ATTR_CONNECTION_ID,
+                                             .config_key = (char *)(uintptr_t) "connectionId",
+                                             .value = (char *)(uintptr_t) "c1"};
+    guild.nalts = 1;
+    assert_true(provider_group_needs_connection_secret(provider_find("discord"), &guild));
+}
+
+/* The places listed for `hookline providers` and the docs. */
+static void unsigned_locators_are_listed(void **state)
+{
+    (void)state;
+    const char *where = NULL;
+    assert_string_equal(provider_unsigned_locator(provider_find("videoask"), 0, &where), "Nango-Connection-Id");
+    assert_string_equal(where, "header");
+    assert_null(provider_unsigned_locator(provider_find("videoask"), 1, &where));
+    assert_string_equal(provider_unsigned_locator(provider_find("salesforce"), 0, &where), "nango.connectionId");
+    assert_string_equal(where, "body");
+    assert_string_equal(provider_unsigned_locator(provider_find("github"), 0, &where), "nangoConnectionId");
+    assert_string_equal(where, "query");
+    assert_string_equal(provider_unsigned_locator(provider_find("pagerduty"), 0, NULL), "X-Nango-Connection-Id");
+    assert_null(provider_unsigned_locator(provider_find("github-app"), 0, NULL));
+    assert_null(provider_unsigned_locator(provider_find("google-mail"), 0, NULL)); /* published keys */
+    assert_null(provider_unsigned_locator(provider_find("unauthenticated"), 0, NULL));
+}
+
 /* Signs body for provider with secret (as the integration's secret of its kind). */
 static int sign(const struct provider *p, struct webhook_request *req, const char *secret, struct http_header *out)
 {
@@ -108,6 +163,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(nango_type_drops_the_detail),
         cmocka_unit_test(url_named_connections_need_their_own_secret),
+        cmocka_unit_test(unsigned_places_need_their_own_secret),
+        cmocka_unit_test(unsigned_locators_are_listed),
         cmocka_unit_test(connection_secret_verifies_in_place_of_the_integration_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
