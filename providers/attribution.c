@@ -25,6 +25,8 @@
  */
 #include "providers/provider_impl.h"
 
+#include "common/crypto.h"
+#include "common/json_depth.h"
 #include "common/json_scan.h"
 
 #include <stdbool.h>
@@ -173,6 +175,43 @@ static char *calendar_id(const char *s, size_t len)
     return out;
 }
 
+/* Gmail's notification: base64 of {"emailAddress": ..., "historyId": ...}. */
+static char *pubsub_email(const char *s, size_t len)
+{
+    unsigned char decoded[ID_MAX_LEN];
+    long n = crypto_unbase64(s, len, decoded, sizeof decoded);
+    if (n <= 0 || !json_depth_within(decoded, (size_t)n, JSON_NESTING_MAX))
+        return NULL;
+    json_t *root = json_loadb((const char *)decoded, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
+    json_t *email = json_object_get(root, "emailAddress");
+    char *out = NULL;
+    if (json_is_string(email) && json_string_length(email) > 0 && json_string_length(email) <= ID_MAX_LEN)
+        out = provider_strndup(json_string_value(email), json_string_length(email));
+    json_decref(root);
+    return out;
+}
+
+/* ShipStation's resource_url names the store in its query; a v2 id has a prefix. */
+static char *url_store_id(const char *s, size_t len)
+{
+    const char *q = memchr(s, '?', len);
+    if (!q)
+        return NULL;
+    const char *end = memchr(q, '#', len - (size_t)(q - s));
+    char *query = provider_strndup(q + 1, (size_t)((end ? end : s + len) - (q + 1)));
+    char *id = query ? provider_query_param(query, "storeID") : NULL;
+    if (query && !id)
+        id = provider_query_param(query, "store_id");
+    free(query);
+    const char *dash = id ? strchr(id, '-') : NULL;
+    if (dash) {
+        char *rest = dash[1] ? provider_strndup(dash + 1, strlen(dash + 1)) : NULL;
+        free(id);
+        id = rest;
+    }
+    return id;
+}
+
 /* s as an identifier: a new string, or NULL for an empty or overlong one (or, with a
  * transform, one it finds nothing in). */
 static char *id_from(const char *s, size_t len, enum attr_transform t)
@@ -183,6 +222,10 @@ static char *id_from(const char *s, size_t len, enum attr_transform t)
         return attribution_url_origin(s, len);
     if (t == ATTR_CALENDAR_ID)
         return calendar_id(s, len);
+    if (t == ATTR_PUBSUB_EMAIL)
+        return pubsub_email(s, len);
+    if (t == ATTR_URL_STORE_ID)
+        return url_store_id(s, len);
     if (t == ATTR_FIRST_LABEL) {
         const char *dot = memchr(s, '.', len);
         len = dot ? (size_t)(dot - s) : len;

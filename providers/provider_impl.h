@@ -118,11 +118,16 @@ enum attr_from {
 
 enum attr_transform {
     ATTR_AS_IS = 0,
-    ATTR_FIRST_LABEL, /* "shop.myshopify.com" -> "shop" */
-    ATTR_URL_ORIGIN,  /* "https://Acme.atlassian.net:443/rest/x" -> "https://acme.atlassian.net"
+    ATTR_FIRST_LABEL,  /* "shop.myshopify.com" -> "shop" */
+    ATTR_URL_ORIGIN,   /* "https://Acme.atlassian.net:443/rest/x" -> "https://acme.atlassian.net"
                          (attribution_url_origin); not a URL: no identifier */
-    ATTR_CALENDAR_ID, /* ".../calendars/a%40b.com/events" -> "a@b.com" (the percent-decoded
+    ATTR_CALENDAR_ID,  /* ".../calendars/a%40b.com/events" -> "a@b.com" (the percent-decoded
                          segment after "/calendars/", Google Calendar's resource URI) */
+    ATTR_PUBSUB_EMAIL, /* base64 of a JSON object -> its "emailAddress" string (Gmail's watch
+                          notification inside a Pub/Sub push's message.data) */
+    ATTR_URL_STORE_ID, /* "https://...?storeID=v2-123" -> "123": a URL's storeID (or store_id)
+                          query parameter, after its first "-" if any (ShipStation's
+                          resource_url; v2 store ids carry a prefix) */
 };
 
 /* One place a connection identifier may be. */

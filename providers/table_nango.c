@@ -127,11 +127,15 @@ const struct provider provider_rows_nango[] = {
                  .event_id_headers = {"Request-ID"}},
     },
     {
-        /* ShipStation does not sign; v2 webhooks carry custom headers. */
+        /* ShipStation does not sign; v2 webhooks carry custom headers (the connection id).
+         * Without one, the store in resource_url's query names it (metadata.storeId). */
         .name = "shipstation",
         .scheme = SECRET_HEADER_SCHEME("X-Nango-Webhook-Secret"),
         .sigs = {SIG_TOKEN_IN("X-Nango-Webhook-Secret")},
-        .attr = {.ids = {ID_HEADER_CONNECTION("X-Nango-Connection-Id")}, .event_paths = {"resource_type"}},
+        .attr = {.ids = {ID_HEADER_CONNECTION("X-Nango-Connection-Id"),
+                         {ATTR_FROM_BODY, "resource_url", "storeId", ATTR_METADATA, ATTR_URL_STORE_ID,
+                          ATTR_MATCH_VALUE}},
+                 .event_paths = {"resource_type"}},
     },
     {
         /* Streak does not sign: the token set when the webhook was registered comes back

@@ -9,6 +9,12 @@
 #include "providers/rows.h"
 #include "providers/signed.h"
 
+/* The mailbox of a Gmail notification (message.data), looked up in metadata.k. */
+#define ID_PUBSUB_EMAIL_METADATA(k)                                                                                    \
+    {                                                                                                                  \
+        ATTR_FROM_BODY, "message.data", k, ATTR_METADATA, ATTR_PUBSUB_EMAIL, ATTR_MATCH_VALUE                          \
+    }
+
 /* Gong's payload names no connection: the webhook URL does (?nangoConnectionId=). */
 #define GONG_ROW(n)                                                                                                    \
     {                                                                                                                  \
@@ -20,25 +26,30 @@
         .verify = gong_verify, .sign = provider_cannot_sign,                                                           \
     }
 
-/* HighLevel names the sub-account (location) or else the agency (company). */
+/* HighLevel names the sub-account (location) or else the agency (company); an event
+ * without either names its location as altId (with altType "location"), as Nango reads. */
 #define HIGHLEVEL_ROW(n)                                                                                               \
     {                                                                                                                  \
         .name = n,                                                                                                     \
         .scheme = "x-wh-signature: base64 RSA-SHA256 of the body (HighLevel's public key = webhook secret)",           \
         .sigs = {{.secret = SIG_SECRET_WEBHOOK}},                                                                      \
-        .attr = {.ids = {ID_CONFIG("locationId", "locationId"), ID_CONFIG("companyId", "companyId")},                  \
+        .attr = {.ids = {ID_CONFIG("locationId", "locationId"), ID_CONFIG("companyId", "companyId"),                   \
+                         ID_CONFIG("altId", "locationId")},                                                            \
                  .event_paths = {"type"}},                                                                             \
         .custom_signs_body = true, .verify = highlevel_verify, .sign = provider_cannot_sign,                           \
     }
 
-/* Bot Framework activities; the app chooses the connection in the webhook URL. */
+/* Bot Framework activities: the webhook URL may name the connection; otherwise the
+ * tenant (channelData.tenant.id) does, as Nango looks it up in connection_config. */
 #define TEAMS_ROW(n)                                                                                                   \
     {                                                                                                                  \
         .name = n,                                                                                                     \
         .scheme =                                                                                                      \
             "Authorization: Bearer RS256 JWT by Bot Framework's published keys; iss "                                  \
             "https://api.botframework.com, aud = verify_config.audience (the bot's app id), exp, serviceUrl",          \
-        .attr = {.ids = {ID_URL_CONNECTION}, .event_paths = {"type"}, .event_id_paths = {"id"}},                       \
+        .attr = {.ids = {ID_URL_CONNECTION, ID_CONFIG("channelData.tenant.id", "tenantId")},                           \
+                 .event_paths = {"type"},                                                                              \
+                 .event_id_paths = {"id"}},                                                                            \
         .verify = botframework_verify, .sign = provider_cannot_sign,                                                   \
     }
 
@@ -58,12 +69,17 @@ const struct provider provider_rows_signed[] = {
     GONG_ROW("gong-oauth"),
     {
         /* Gmail's watch() publishes to Pub/Sub, which pushes {"message": {"data":
-         * base64({"emailAddress", "historyId"}), "messageId"}, "subscription"}. */
+         * base64({"emailAddress", "historyId"}), "messageId"}, "subscription"}. The URL
+         * may name the connection; otherwise the mailbox does, looked up in metadata as
+         * Nango does (Nango first tries a hash of it in connection_config, whose salt is
+         * Nango's own). */
         .name = "google-mail",
         .scheme = "Pub/Sub push: Authorization: Bearer RS256 OIDC token by Google's published keys; iss "
                   "accounts.google.com, aud = verify_config.audience or the URL called, exp "
                   "(verify_config.email pins the service account)",
-        .attr = {.ids = {ID_URL_CONNECTION}, .event_id_paths = {"message.messageId"}},
+        .attr = {.ids = {ID_URL_CONNECTION, ID_PUBSUB_EMAIL_METADATA("emailAddress"),
+                         ID_PUBSUB_EMAIL_METADATA("email")},
+                 .event_id_paths = {"message.messageId"}},
         .verify = google_push_verify,
         .sign = provider_cannot_sign,
     },
