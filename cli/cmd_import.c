@@ -350,14 +350,17 @@ static int import_connection(PGconn *db, const char *env, json_t *conn, json_t *
                      5, params);
     }
     const struct provider *p = provider_find(json_string_value(json_object_get(importable, key)));
-    if (rc == 0 && p && provider_url_connection_needs_secret(p)) {
-        /* Nango routes on ?nangoConnectionId= alone; hookline asks the connection to prove
-         * it with its own secret (docs/providers.md, "Per-connection secrets"). */
-        char cmd[512];
+    const char *where = NULL, *place = p ? provider_unsigned_locator(p, 0, &where) : NULL;
+    if (rc == 0 && place) {
+        /* Nango routes on a name its check does not cover (the URL's ?nangoConnectionId=, a
+         * header outside the HMAC, a body a plain token does not sign); hookline asks the
+         * connection to prove it with its own secret (docs/providers.md, "Per-connection
+         * secrets"). */
+        char cmd[640];
         snprintf(cmd, sizeof cmd,
                  "hookline connection update --env %s --integration %s --id %s --secret VALUE"
-                 "   (webhooks name this connection in their URL)",
-                 env, key, id);
+                 "   (webhooks name this connection by %s %s, which their signature does not cover)",
+                 env, key, id, where, place);
         json_array_append_new(r->secrets, json_pack("{s:s, s:s, s:s, s:s}", "integration", key, "connection_id", id,
                                                     "secret", "connection_secret", "command", cmd));
     }

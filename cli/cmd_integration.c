@@ -61,8 +61,9 @@ static const char create_usage[] =
     "  --provider PROVIDER   see 'hookline providers'\n"
     "  --secret S            the provider's webhook signing secret (webhook_secret)\n"
     "  --client-secret S     the OAuth app's client secret (client_secret)\n"
-    "  --allow-unverified    accept webhooks while the needed secret is not set (they are\n"
-    "                        forwarded marked unverified); otherwise they are rejected\n"
+    "  --allow-unverified    accept webhooks while the needed secret is not set, or from a\n"
+    "                        provider that signs nothing (affinity, streak); they are\n"
+    "                        forwarded marked unverified; otherwise they are rejected\n"
     "  --verify-config JSON  verification settings (a JSON object): generic-hmac's scheme,\n"
     "                        or {\"allow_legacy_signature\": true} for the other providers\n"
     "                        (docs/providers.md)\n"
@@ -110,7 +111,8 @@ static const char update_usage[] =
     "                                  becomes the previous one, still accepted, so the\n"
     "                                  provider can switch over without failures\n"
     "  --clear-previous                stop accepting the previous secrets (end of rotation)\n"
-    "  --allow-unverified true|false   accept webhooks while the needed secret is not set\n"
+    "  --allow-unverified true|false   accept webhooks while the needed secret is not set,\n"
+    "                                  or from a provider that signs nothing\n"
     "  --verify-config JSON|null       verification settings object (null removes them)\n"
     "  --forward true|false            forward its webhooks (false: sync-only)\n"
     "  --json                          print a JSON object\n"
@@ -144,12 +146,19 @@ static void warn_missing_secret(const json_t *integ)
 {
     const struct provider *p = provider_find(json_string_value(json_object_get(integ, "provider")));
     const char *field = p ? provider_secret_field(p) : NULL;
+    bool allowed = json_is_true(json_object_get(integ, "allow_unverified"));
+    if (p && provider_signs_nothing(p) && !allowed && !provider_unverified_by_choice(p)) {
+        cli_warn(
+            "provider '%s' does not sign its webhooks: they will be rejected until the integration allows "
+            "unverified webhooks (--allow-unverified true)",
+            provider_name(p));
+        return;
+    }
     if (!field)
         return;
     bool webhook = !strcmp(field, "webhook_secret");
     if (json_is_true(json_object_get(integ, webhook ? "has_webhook_secret" : "has_client_secret")))
         return;
-    bool allowed = json_is_true(json_object_get(integ, "allow_unverified"));
     cli_warn(
         "provider '%s' verifies webhooks with the %s (%s), which is not set: its webhooks will be %s until it "
         "is",

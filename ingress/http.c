@@ -67,6 +67,7 @@ static const char ANSWER_NO_MEMORY[] = "{\"error\":\"out of memory\"}";
 enum refusal {
     REFUSED_UNKNOWN_TARGET,
     REFUSED_BAD_SIGNATURE,
+    REFUSED_UNSIGNED_NOT_ALLOWED,
     REFUSED_BODY_TOO_LARGE,
     REFUSED_TOO_DEEP,
     REFUSED_METHOD,
@@ -83,6 +84,7 @@ enum refusal {
 };
 static const char *const refusal_labels[REFUSED_N] = {"reason=\"unknown_target\"",
                                                       "reason=\"bad_signature\"",
+                                                      "reason=\"unsigned_not_allowed\"",
                                                       "reason=\"body_too_large\"",
                                                       "reason=\"too_deep\"",
                                                       "reason=\"method\"",
@@ -102,6 +104,9 @@ static const struct {
     {"{\"error\":\"not found\"}", REFUSED_UNKNOWN_TARGET},
     {"{\"error\":\"unknown environment or integration\"}", REFUSED_UNKNOWN_TARGET},
     {"{\"error\":\"invalid or missing signature\"}", REFUSED_BAD_SIGNATURE},
+    {"{\"error\":\"this provider does not sign its webhooks: the integration must allow unverified "
+     "webhooks (integration update --allow-unverified true)\"}",
+     REFUSED_UNSIGNED_NOT_ALLOWED},
     {"{\"error\":\"body too large\"}", REFUSED_BODY_TOO_LARGE},
     {"{\"error\":\"JSON body nested deeper than " JSON_NESTING_MAX_TEXT " arrays and objects\"}", REFUSED_TOO_DEEP},
     {"{\"error\":\"method not allowed\"}", REFUSED_METHOD},

@@ -59,18 +59,6 @@ static bool key_unsigned(const struct provider *p, enum attribution_source sourc
     return false;
 }
 
-bool provider_url_connection_needs_secret(const struct provider *p)
-{
-    if (p->per_connection_secret)
-        return true;
-    if (!provider_secret_field(p))
-        return false;
-    for (int i = 0; i < ATTR_MAX_IDS && p->attr.ids[i].name; i++)
-        if (p->attr.ids[i].from == ATTR_FROM_QUERY && !locator_signed(p, &p->attr.ids[i]))
-            return true;
-    return false;
-}
-
 const char *provider_unsigned_locator(const struct provider *p, size_t i, const char **where)
 {
     static const char *const wheres[] = {

@@ -31,6 +31,11 @@ bool provider_unverified_by_choice(const struct provider *p)
     return p->unverified_by_choice;
 }
 
+bool provider_signs_nothing(const struct provider *p)
+{
+    return !p->verify && !p->sigs[0].header;
+}
+
 const char *provider_secret_field(const struct provider *p)
 {
     switch (p->sigs[0].secret) {

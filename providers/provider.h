@@ -136,6 +136,9 @@ const char *provider_attribution_key(const struct provider *p);
  * provider). Another provider whose webhooks cannot be verified (VERIFY_UNSUPPORTED:
  * affinity, streak) is accepted only by an integration that allows unverified ones. */
 bool provider_unverified_by_choice(const struct provider *p);
+/* Whether p's webhooks can never be verified: no scheme and no code of its own
+ * (provider_verify answers VERIFY_UNSUPPORTED whatever the request). */
+bool provider_signs_nothing(const struct provider *p);
 
 /* Which secret the scheme uses: "webhook_secret", "client_secret" or NULL. */
 const char *provider_secret_field(const struct provider *p);
@@ -176,19 +179,14 @@ void attribution_free(struct attribution *a);
 
 /* Per-connection secrets (connection_trust.c). */
 
-/* Whether a connection of p that webhooks name in their URL (?nangoConnectionId=) needs
- * a secret of its own to get them: p's schemes use a secret and do not sign the URL (or
- * its connections always have their own secrets). For `hookline import nango`, which
- * lists such connections: Nango attributes them without one. */
-bool provider_url_connection_needs_secret(const struct provider *p);
-
 /* The i-th place (a query parameter, header or body path, as the row names it; *where,
  * if where is not NULL, says which: "query", "header" or "body") where
  * p's webhooks name a connection that then needs a secret of its own to get them, in the
  * row's order, or NULL past the end: the place is not covered by what verifies p's
  * webhooks (a token or Basic credential covers nothing; an HMAC of the body covers the
  * body but not a header or the URL's query), or p's connections always have their own
- * secrets. None for a row proven by published keys. For `hookline providers` and the
+ * secrets. None for a row proven by published keys. For `hookline providers`, `hookline
+ * import nango` (which lists the connections that need one) and the
  * docs' list, which tests/check-providers.py compares with it. Static strings. */
 const char *provider_unsigned_locator(const struct provider *p, size_t i, const char **where);
 

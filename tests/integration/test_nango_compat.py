@@ -13,7 +13,8 @@ connection of an integration when it names none (Nango does for JobDiva); a secr
 keeps per connection in metadata.webhookSecret (Fillout, ShipStation) is the
 integration's secret here. And where the webhook names its connection by a part the
 signature does not cover (the URL's ?nangoConnectionId=, a body the provider's plain
-token does not sign), hookline attributes it only to a connection whose own secret
+token does not sign, a header outside the HMAC: `hookline providers --json` lists them
+per provider as connection_secret_for), hookline attributes it only to a connection whose own secret
 verifies it (docs/providers.md, "Per-connection secrets"), since anyone holding one
 tenant's captured delivery could otherwise re-post it naming another tenant. A
 connection imported from Nango has none; `hookline import nango` lists those connections, and here they get
@@ -95,6 +96,18 @@ def secret_of(case):
     return case.get("secret")
 
 
+_UNSIGNED = {}
+
+
+def unsigned_locators(cli):
+    """Per provider key, the places naming a connection that its verification does not
+    cover (`hookline providers --json`, connection_secret_for): where any is, connections
+    need their own secret."""
+    if not _UNSIGNED:
+        _UNSIGNED.update({p["name"]: p["connection_secret_for"] for p in cli.json("providers")})
+    return _UNSIGNED
+
+
 def setup(cli, stack, receiver, case):
     """The case's environment, integration and connections; returns (app path, key, URL)."""
     path = f"/app/{uid()}"
@@ -106,8 +119,7 @@ def setup(cli, stack, receiver, case):
              *([secret_flag, secret] if secret else []),
              *(["--allow-unverified"] if case.get("allow_unverified") else []),
              *(["--verify-config", json.dumps(case["verify_config"])] if "verify_config" in case else []))
-    named_unsigned = "nangoConnectionId" in case.get("query", "") or "nangoConnectionId" in case.get("body", {})
-    own_secret = case.get("connection_secrets", named_unsigned)
+    own_secret = case.get("connection_secrets", bool(unsigned_locators(cli)[case["provider"]]))
     for c in case["connections"]:
         cli.connection(env["id"], key, c["id"], c.get("connection_config", {}), c.get("metadata"),
                        secret if own_secret else None)
