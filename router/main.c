@@ -59,8 +59,11 @@ static int route_with_retry(rd_kafka_t *consumer, const rd_kafka_message_t *rkm)
             break;
         }
         /* Backs off up to 5 s and holds the consumer: a wait, never a spin. route_message
-         * fails only on what passes (database, the quarantine's produce, memory). */
-        log_warn(NULL, "database, Kafka or memory unavailable; retrying %s [%d] offset %lld in %.1f s",
+         * fails only on what passes: the database unreachable or timing out (a refusal,
+         * SQLSTATE class 22/23/54, is quarantined inside it) or memory. Its outputs, the
+         * quarantine copy included, are only queued here; what Kafka refuses for good is
+         * settled per batch by quarantine_refused, never retried by this loop. */
+        log_warn(NULL, "database or memory unavailable; retrying %s [%d] offset %lld in %.1f s",
                  rd_kafka_topic_name(rkm->rkt), rkm->partition, (long long)rkm->offset, delay);
         kafka_consumer_hold(consumer, (int)(delay * 1000));
         held = true;
