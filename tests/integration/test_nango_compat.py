@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pytest
 
-from hlsupport import assert_bytes, envelope, post, uid
+from hlsupport import assert_bytes, envelope, post, uid, wait_ingress_knows
 from test_remote_keys import KeyServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
@@ -124,6 +124,7 @@ def setup(cli, stack, receiver, case):
         cli.connection(env["id"], key, c["id"], c.get("connection_config", {}), c.get("metadata"),
                        secret if own_secret else None)
     url = f"{stack.public_url}/webhook/{env['id']}/{key}"
+    wait_ingress_knows(url)  # the ingress learns of the integration from LISTEN, a moment after the commit
     return path, key, url + ("?" + case["query"] if case.get("query") else "")
 
 

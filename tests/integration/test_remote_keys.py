@@ -17,7 +17,7 @@ from pathlib import Path
 
 import requests
 
-from hlsupport import assert_bytes, post, uid, wait_until
+from hlsupport import assert_bytes, post, uid, wait_ingress_knows, wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import jose  # noqa: E402
@@ -72,6 +72,7 @@ class GmailApp:
                  "--verify-config", json.dumps({"jwks_url": jwks_url, "audience": AUDIENCE}))
         self.connection = f"conn-{uid()}"
         cli.connection(self.env["id"], self.key, self.connection, {})
+        wait_ingress_knows(f"{stack.public_url}/webhook/{self.env['id']}/{self.key}")
         self.url = f"{stack.public_url}/webhook/{self.env['id']}/{self.key}?nangoConnectionId={self.connection}"
 
 
