@@ -159,6 +159,19 @@ class CLI:
                 (line.split(":", 1) for line in out.splitlines() if ":" in line)}
 
 
+# ---- the database ----------------------------------------------------------------------
+
+def sql(query, *params):
+    """Runs one statement with psql against the stack's database; returns the rows as lists
+    of strings. Parameters travel as psql variables (:'p1' ...), never pasted into SQL."""
+    args = ["psql", "-X", "-q", "-tA", "-F", "\x1f", "-v", "ON_ERROR_STOP=1", os.environ["HOOKLINE_DATABASE_URL"]]
+    for i, p in enumerate(params, 1):
+        args += ["-v", f"p{i}={p}"]
+    r = subprocess.run(args, input=query.encode(), capture_output=True, timeout=30)
+    assert r.returncode == 0, f"psql failed: {r.stderr.decode(errors='replace')}"
+    return [line.split("\x1f") for line in r.stdout.decode().splitlines() if line]
+
+
 # ---- providers -------------------------------------------------------------------------
 
 def hmac_sha256(key, msg):

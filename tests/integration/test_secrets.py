@@ -11,21 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from hlsupport import TIMEOUT, github_body, github_headers, nango_signature, post, uid, wait_until
+from hlsupport import TIMEOUT, github_body, github_headers, nango_signature, post, sql, uid, wait_until
 
 KEY_VAR = "HOOKLINE_ENCRYPTION_KEY"
 OLD_VAR = "HOOKLINE_ENCRYPTION_OLD_KEYS"
-
-
-def sql(query, *params):
-    """Runs one statement with psql against the stack's database; returns the rows as lists
-    of strings. Parameters travel as psql variables (:'p1' ...), never pasted into SQL."""
-    args = ["psql", "-X", "-q", "-tA", "-F", "\x1f", "-v", "ON_ERROR_STOP=1", os.environ["HOOKLINE_DATABASE_URL"]]
-    for i, p in enumerate(params, 1):
-        args += ["-v", f"p{i}={p}"]
-    r = subprocess.run(args, input=query.encode(), capture_output=True, timeout=30)
-    assert r.returncode == 0, f"psql failed: {r.stderr.decode(errors='replace')}"
-    return [line.split("\x1f") for line in r.stdout.decode().splitlines() if line]
 
 
 def run(cli, *args, env=None, expect=0):
