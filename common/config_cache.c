@@ -32,12 +32,23 @@ void config_cache_put(struct config_cache *cc, const char *key, const void *valu
         ttl_cache_put_weak(cc->cache, key, value, CONFIG_CACHE_NEGATIVE_TTL_MS);
 }
 
+bool config_cache_put_since(struct config_cache *cc, const char *key, const void *value, bool found,
+                            unsigned long generation)
+{
+    pthread_mutex_lock(&cc->watch_lock); /* every drop happens under it */
+    bool fresh = atomic_load(&cc->generation) == generation;
+    if (fresh)
+        config_cache_put(cc, key, value, found);
+    pthread_mutex_unlock(&cc->watch_lock);
+    return fresh;
+}
+
 void config_cache_db_result(struct config_cache *cc, bool ok)
 {
     atomic_store(&cc->db_ok, ok);
 }
 
-/* A change: every answer may be stale. */
+/* A change: every answer may be stale. Under watch_lock (config_cache_put_since). */
 static void drop(struct config_cache *cc)
 {
     ttl_cache_clear(cc->cache);

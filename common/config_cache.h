@@ -46,6 +46,13 @@ int config_cache_init(struct config_cache *cc, const char *what, const char *tab
 /* Caches value under key: found answers for ttl_ms, not-found ones briefly. */
 void config_cache_put(struct config_cache *cc, const char *key, const void *value, bool found);
 
+/* config_cache_put, unless the cache was dropped since generation (read before the query
+ * whose answer value is): an answer read before a change must not outlive the change's
+ * notification, or a cached "not found" could deny something created just before. False
+ * when not cached. */
+bool config_cache_put_since(struct config_cache *cc, const char *key, const void *value, bool found,
+                            unsigned long generation);
+
 /* Records whether the last query reached the database (for readiness). */
 void config_cache_db_result(struct config_cache *cc, bool ok);
 

@@ -134,14 +134,17 @@ enum lookup_status lookup_cached(const char *env_id, const char *key, struct int
 static void resolve(const struct job *j, struct lookup_answer *a)
 {
     memset(a, 0, sizeof *a);
-    a->status = cached(j->env, j->key, &a->entry, false); /* asked just before, by another request? */
-    if (a->status != LOOKUP_MISS)
+    /* Found just before, for another request? A "not found" is asked again: it may have
+     * been read before this job's requests arrived, and before the pair was created. */
+    a->status = cached(j->env, j->key, &a->entry, false);
+    if (a->status == LOOKUP_FOUND)
         return;
     if (!atomic_load(&cc.db_ok) && clock_mono_s() - failed_at < UNAVAILABLE_HOLD_S) {
         a->status = LOOKUP_UNAVAILABLE;
         return;
     }
     struct integration_row row;
+    unsigned long generation = atomic_load(&cc.generation);
     pthread_mutex_lock(&cc.lock);
     int rc = store_integration(cc.query, j->env, j->key, &row);
     pthread_mutex_unlock(&cc.lock);
@@ -161,7 +164,7 @@ static void resolve(const struct job *j, struct lookup_answer *a)
     integration_row_clear(&row);
     char ckey[ID_LEN + IDENT_INTEGRATION_KEY_MAX_LEN + 2];
     cache_key(ckey, j->env, j->key);
-    config_cache_put(&cc, ckey, e, e->found);
+    config_cache_put_since(&cc, ckey, e, e->found, generation); /* still true for a's waiters */
     a->status = e->found ? LOOKUP_FOUND : LOOKUP_UNKNOWN;
 }
 
