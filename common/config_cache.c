@@ -86,6 +86,17 @@ void config_cache_refresh(struct config_cache *cc)
     pthread_mutex_unlock(&cc->watch_lock);
 }
 
+int config_cache_fence(struct config_cache *cc, int timeout_ms)
+{
+    pthread_mutex_lock(&cc->watch_lock);
+    int n = store_listen_round_trip(cc->watch, timeout_ms) < 0 ? -1 : store_changes(cc->watch, cc->tables);
+    if (n > 0)
+        drop(cc);
+    pthread_mutex_unlock(&cc->watch_lock);
+    /* A lost connection is the watcher's to report and replace (it drops the cache then). */
+    return n < 0 ? -1 : 0;
+}
+
 bool config_cache_ready(struct config_cache *cc)
 {
     return atomic_load(&cc->db_ok);

@@ -1,10 +1,12 @@
 /*
  * config_cache: what every daemon needs to read configuration from PostgreSQL off the
  * hot path: a query connection (behind a lock), a TTL cache of answers, and a second
- * connection that LISTENs for configuration changes and drops the cache. Answers that
- * say "not found" are cached only briefly, so something created just before its first
- * webhook is seen at once, and as weak entries (ttl_cache.h): however many a stranger
- * makes up, they never evict a known answer.
+ * connection that LISTENs for configuration changes and drops the cache. A change is
+ * seen once its notification has been read, which trails the commit (see
+ * config_cache_refresh); config_cache_fence waits until every notification committed
+ * before it has been, for a caller that must read its client's writes. Answers that say
+ * "not found" are cached only briefly, and as weak entries (ttl_cache.h): however many a
+ * stranger makes up, they never evict a known answer.
  *
  * When the LISTEN connection is lost (PostgreSQL restarting, a network cut), the cache
  * is kept: cached answers are served until their TTL, so known tenants keep flowing
@@ -67,10 +69,18 @@ void config_cache_watch(struct config_cache *cc);
  * once its notification is here. PostgreSQL signals the listening backend at commit,
  * and that backend forwards it when it is next scheduled: well under a millisecond
  * normally, more on a starved machine, so a webhook sent the instant a commit returns
- * can still meet the old answer (a round trip on the LISTEN connection would close that
- * window, at a query per answer that waits on it). Thread-safe; a caller that finds
- * another thread checking skips the check. */
+ * can still meet the old answer. Where that matters (the ingress's 404),
+ * config_cache_fence closes the window at a round trip. Thread-safe; a caller that
+ * finds another thread checking (or a fence running) skips the check. */
 void config_cache_refresh(struct config_cache *cc);
+
+/* The read-your-writes fence: one round trip on the LISTEN connection (within
+ * timeout_ms), then the notifications it brought, like config_cache_watch. Once it
+ * returns 0, every change committed before it was called has dropped the cache (the
+ * generation moved on). -1: LISTEN is lost or did not answer in time (the connection is
+ * dropped; the watcher listens again): nothing is known. Blocks: one thread (the
+ * watcher's); config_cache_refresh skips its check meanwhile. */
+int config_cache_fence(struct config_cache *cc, int timeout_ms);
 
 bool config_cache_ready(struct config_cache *cc);
 void config_cache_shutdown(struct config_cache *cc);

@@ -136,6 +136,18 @@ int store_changes(struct store *st, const char *tables)
     return n;
 }
 
+int store_listen_round_trip(struct store *st, int timeout_ms)
+{
+    PGconn *c = pg_session_peek(st->db);
+    if (!c || st->listening != pg_session_generation(st->db))
+        return -1;
+    /* Named, for whoever reads pg_stat_activity (operators, tests/integration). */
+    PGresult *res = pg_exec(c, "SELECT 1 AS listen_round_trip", 0, NULL, NULL, NULL, timeout_ms);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : -1;
+    PQclear(res);
+    return rc;
+}
+
 static char *dup_or_null(const PGresult *res, int row, int col)
 {
     return pg_value_dup(res, row, col);

@@ -46,6 +46,13 @@ int store_listen(struct store *st);
  * of tables (comma-separated table names, as the trigger sends them; NULL: any),
  * without blocking; -1 on connection loss (caller must then drop its caches). */
 int store_changes(struct store *st, const char *tables);
+/* One round trip on the LISTEN connection, within timeout_ms, never reconnecting (a new
+ * connection listens to nothing): PostgreSQL hands its listening backend every
+ * notification committed before the statement arrived, and that backend sends them
+ * before it says it is ready for the next one (ReadyForQuery), which this waits for:
+ * store_changes counts them all right after. 0, or -1 when the
+ * connection is not listening, is lost or gave no answer in time (then dropped). */
+int store_listen_round_trip(struct store *st, int timeout_ms);
 
 /* For programs that read secrets (ingress, forwarder), at startup: 0 if the keyring
  * loaded and has a current key; -1 after logging a clear error otherwise (the caller
