@@ -7,12 +7,12 @@
  * notification (LISTEN) bumps the cache's generation and the resolver thread reloads
  * the directory for it; meanwhile, and while LISTEN is down or the table is larger than
  * HOOKLINE_INGRESS_DIRECTORY_MAX, lookups fall back to the cache and the resolver. A
- * pair created just now is thus not answered 404 from here once its notification is
- * read (by the config_cache_refresh that precedes every lookup): it makes the old
- * directory stale before the pair can be missing. The notification trails the commit by
- * the listening backend's scheduling delay (config_cache.h), so a webhook sent the
- * instant its integration's creation returns can still be answered 404 on a starved
- * machine; a provider's first webhook comes much later than that.
+ * pair created just now is not missing from here once its notification is read: it
+ * makes the old directory stale first. The notification trails the commit by the
+ * listening backend's scheduling delay (config_cache.h), so "not here" means "not there
+ * as of the notifications read so far": lookup.c answers 404 only after a fence has read
+ * every one committed before the request (read your writes), and reloads the directory
+ * in between when one arrived.
  *
  * The set is an open-addressing hash table of "<environment uuid lower-case>/<key>"
  * strings, built by the resolver thread on its own connection and swapped in under a

@@ -248,15 +248,15 @@ static enum MHD_Result resolve_later(struct ingress_request *req, const struct r
         return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, ANSWER_NO_MEMORY);
     if (!suspend(req))
         return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, ANSWER_DRAINING);
-    if (lookup_resolve(v->env, v->key, req->resolved, resolved, req) < 0) {
+    if (lookup_resolve(v->env, v->key, v->fence, req->resolved, resolved, req) < 0) {
         /* A flood refused here must not flood the log too: one line a second at most. */
         static atomic_long refused, logged_at;
-        long n = atomic_fetch_add(&refused, 1) + 1, now = (long)clock_mono_s(), last = atomic_load(&logged_at);
-        if (now != last && atomic_compare_exchange_strong(&logged_at, &last, now))
+        long now = (long)clock_mono_s(), last = atomic_load(&logged_at);
+        long n = req->resolved->status == LOOKUP_BUSY ? atomic_fetch_add(&refused, 1) + 1 : 0;
+        if (n && now != last && atomic_compare_exchange_strong(&logged_at, &last, now))
             log_warn(NULL, "503: lookup queue full (HOOKLINE_INGRESS_LOOKUP_QUEUE), %ld refused so far; last %s/%s", n,
                      v->env, v->key);
-        req->resolved->status = LOOKUP_BUSY;
-        resume(req); /* answered when MHD calls us back, like any resolved request */
+        resume(req); /* answered (req->resolved->status) when MHD calls us back, like any resolved request */
     }
     return MHD_YES;
 }

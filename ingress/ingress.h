@@ -63,6 +63,9 @@ enum lookup_status {
     LOOKUP_MISS,        /* not cached: ask the resolver (lookup_resolve) */
     LOOKUP_UNAVAILABLE, /* the database cannot tell now: 503 */
     LOOKUP_BUSY,        /* the resolver's queue was full: 503 */
+    LOOKUP_FENCE,       /* unknown as far as the change notifications read so far tell:
+                           lookup_resolve(fence) waits until every one committed before
+                           the request has been read */
 };
 
 /* An answer of the resolver, owned by the request that asked; while queued it is also
@@ -73,17 +76,22 @@ struct lookup_answer {
     void (*done)(void *ctx);
     void *ctx;
     struct lookup_answer *next;
+    char env[ID_LEN + 1]; /* waiting for a fence: the pair to decide again after it */
+    char key[IDENT_INTEGRATION_KEY_MAX_LEN + 1];
 };
 
 int lookup_init(const char *conninfo, long ttl_ms) __attribute__((warn_unused_result));
 /* From the caches only: never waits for the database. Thread-safe. entry is filled for
  * LOOKUP_FOUND. */
 enum lookup_status lookup_cached(const char *env_id, const char *key, struct integration_entry *entry);
-/* Queues (env_id, key) for the resolver thread, which fills *answer (borrowed until
- * done is called) and then calls done(ctx) from its own thread. 0 queued; -1 when the
- * queue is full or the resolver stopped (answer 503 now; done is not called). */
-int lookup_resolve(const char *env_id, const char *key, struct lookup_answer *answer, void (*done)(void *ctx),
-                   void *ctx) __attribute__((warn_unused_result));
+/* Hands (env_id, key) to the resolver thread, which fills *answer (borrowed until done
+ * is called) and then calls done(ctx) from its own thread: queued for a lookup after
+ * LOOKUP_MISS, or after LOOKUP_FENCE (fence) waiting for the next read-your-writes fence
+ * and decided again after it. 0 handed over; -1 when it cannot wait (answer->status
+ * says what to answer now: LOOKUP_BUSY when the queue is full or the resolver stopped,
+ * LOOKUP_UNKNOWN when too many already wait for a fence; done is not called). */
+int lookup_resolve(const char *env_id, const char *key, bool fence, struct lookup_answer *answer,
+                   void (*done)(void *ctx), void *ctx) __attribute__((warn_unused_result));
 bool lookup_ready(void);
 /* Stops the resolver after answering every queued lookup (LOOKUP_UNAVAILABLE for those
  * it did not reach), then closes the database connections. */
@@ -119,11 +127,12 @@ enum request_action {
     REQUEST_ANSWER,    /* answer status with json */
     REQUEST_HANDSHAKE, /* answer the provider's handshake (hs) */
     REQUEST_STORE,     /* write to Kafka (wr, provider, verified); answer from the report */
-    REQUEST_RESOLVE,   /* the integration is not cached: lookup_resolve, then decide again */
+    REQUEST_RESOLVE,   /* the integration is not cached (or fence): lookup_resolve, then decide again */
 };
 
 struct request_verdict {
     enum request_action action;
+    bool fence;                      /* REQUEST_RESOLVE: wait for a fence (LOOKUP_FENCE) */
     unsigned status;                 /* REQUEST_ANSWER */
     const char *json;                /* REQUEST_ANSWER: static */
     struct handshake_answer hs;      /* REQUEST_HANDSHAKE: hs.body owned by the verdict */

@@ -1,17 +1,23 @@
 /* lookup: integration lookups for the ingress, through the shared configuration cache
  * so that PostgreSQL is never on an HTTP worker thread. A request whose integration is
- * cached (found, or recently not found), or that the directory (directory.c) knows
- * does not exist, is answered at once; any other is suspended and queued for one
- * resolver thread, which asks PostgreSQL, caches the answer and resumes it. The queue
- * is bounded: should it fill (a cold start, or the directory unusable while LISTEN is
- * down), the overflow is answered 503 (retry later, never a wrong 404 for a tenant
- * created a moment ago), while cached tenants never wait behind it. A tenant created
- * just now is seen once its creation's notification (LISTEN) is here (config_cache.h
- * says how soon), which drops the cache
- * (negative answers included, which live CONFIG_CACHE_NEGATIVE_TTL_MS anyway) and makes
- * the directory stale until the resolver has reloaded it. The resolver also runs the
- * configuration watch and the directory's loads, so no other thread ever waits for the
- * database. */
+ * cached as found is answered at once; any other is suspended and handed to one
+ * resolver thread, which resumes it with the answer. A pair not cached is queued for a
+ * lookup (PostgreSQL; the answer is cached). The queue is bounded: should it fill (a
+ * cold start, or the directory unusable while LISTEN is down), the overflow is answered
+ * 503 (retry later, never a wrong 404), while cached tenants never wait behind it.
+ *
+ * Read your writes: a pair that memory says does not exist (the directory, directory.c,
+ * or a cached "not found") may have been created a moment before the request, its
+ * creation's notification (LISTEN) still on its way (config_cache.h). Such a request
+ * waits for the next fence (run_fence): one round trip on the LISTEN connection, after
+ * which every notification committed before the request arrived has dropped the cache
+ * and made the directory stale; it is then decided again from the reloaded memory, so
+ * a webhook sent the instant its integration's creation returns is accepted, and a
+ * made-up pair is 404 after at most ~20 ms without any lookup. A fence that fails
+ * (LISTEN lost, no answer in time) answers 503. While LISTEN is down there are no
+ * fences: the directory is not used and cached "not found" answers stand for their
+ * CONFIG_CACHE_NEGATIVE_TTL_MS. The resolver also runs the configuration watch and the
+ * directory's loads, so no other thread ever waits for the database. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +37,15 @@
 #define UNAVAILABLE_HOLD_S 1.0
 /* See cached(). */
 #define REFRESH_GRACE_MS 1000
+/* Read-your-writes fences (see run_fence): at most one per FENCE_INTERVAL_S, so that a
+ * flood of made-up pairs costs at most ~50 round trips a second on the LISTEN connection
+ * and waits ~20 ms per request at worst; FENCE_TIMEOUT_MS bounds a backend that does not
+ * answer (its waiters get 503, never a wrong 404); past FENCE_WAITERS_MAX waiting
+ * requests (a flood faster than fences), the others get their 404 at once, as before
+ * fences existed: the memory a flood can hold is bounded. */
+#define FENCE_INTERVAL_S 0.02
+#define FENCE_TIMEOUT_MS 2000
+#define FENCE_WAITERS_MAX 4096
 
 /* A pair to look up, with the requests waiting for it (coalesced: a pair is queued once
  * however many requests ask, so a burst for one tenant, genuine or forged, takes one
@@ -55,12 +70,14 @@ static struct {
     pthread_cond_t wake;
     struct ring rings[2]; /* [0] known pairs, [1] the others */
     size_t cap;
+    struct lookup_answer *fenced; /* waiting for the next fence, linked by next */
+    size_t nfenced;
     bool stop;
     bool started;
     pthread_t thread;
 } q = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 static double failed_at = -1e9; /* resolver thread only */
-static struct metric *m_queued, *m_full, *m_queries;
+static struct metric *m_queued, *m_full, *m_queries, *m_fences, *m_fence_full;
 
 /* Copies text into a fixed field; false when it does not fit (never truncate a secret:
  * a shortened secret would turn every webhook into a silent 401). */
@@ -119,7 +136,9 @@ static enum lookup_status cached(const char *env_id, const char *key, struct int
     return LOOKUP_FOUND;
 }
 
-enum lookup_status lookup_cached(const char *env_id, const char *key, struct integration_entry *entry)
+/* From the cache, then the directory: UNKNOWN is as new as the change notifications
+ * read so far (the directory and negative answers are as new as the cache). */
+static enum lookup_status from_memory(const char *env_id, const char *key, struct integration_entry *entry)
 {
     enum lookup_status st = cached(env_id, key, entry, true);
     /* Not cached: a pair the directory (as new as the cache, read after its refresh)
@@ -128,6 +147,14 @@ enum lookup_status lookup_cached(const char *env_id, const char *key, struct int
         directory_has(env_id, key, atomic_load(&cc.generation)) == 0)
         return LOOKUP_UNKNOWN;
     return st;
+}
+
+enum lookup_status lookup_cached(const char *env_id, const char *key, struct integration_entry *entry)
+{
+    enum lookup_status st = from_memory(env_id, key, entry);
+    /* A notification may still be on its way (config_cache.h): not 404 before a fence.
+     * Without LISTEN there is no fence: the negative answer stands for its short TTL. */
+    return st == LOOKUP_UNKNOWN && !atomic_load(&cc.listen_lost) ? LOOKUP_FENCE : st;
 }
 
 /* Resolver thread: the answer for one queued pair. */
@@ -168,15 +195,16 @@ static void resolve(const struct job *j, struct lookup_answer *a)
     a->status = e->found ? LOOKUP_FOUND : LOOKUP_UNKNOWN;
 }
 
-/* Takes the oldest job into j, known pairs first; waits up to 100 ms for one. False if
- * none. */
-static bool next_job(struct job *j)
+/* Takes the oldest job into j, known pairs first; waits for one up to 100 ms, or until
+ * next_fence (monotonic seconds) while requests wait for a fence. False if none. */
+static bool next_job(struct job *j, double next_fence)
 {
     pthread_mutex_lock(&q.lock);
-    if (q.rings[0].count + q.rings[1].count == 0 && !q.stop) {
+    double wait = q.nfenced ? next_fence - clock_mono_s() : 0.1;
+    if (q.rings[0].count + q.rings[1].count == 0 && !q.stop && wait > 0) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000 * 1000;
+        ts.tv_nsec += (long)((wait < 0.1 ? wait : 0.1) * 1e9);
         if (ts.tv_nsec >= 1000000000L) {
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
@@ -214,16 +242,71 @@ static void answer_waiters(struct lookup_answer *w, const struct lookup_answer *
 
 static struct lookup_answer resolved; /* resolver thread only */
 
+/* The requests waiting for a fence, taken (all of them: each arrived before now); n:
+ * how many, if not NULL. */
+static struct lookup_answer *take_fenced(size_t *n)
+{
+    pthread_mutex_lock(&q.lock);
+    struct lookup_answer *w = q.fenced;
+    if (n)
+        *n = q.nfenced;
+    q.fenced = NULL;
+    q.nfenced = 0;
+    pthread_mutex_unlock(&q.lock);
+    return w;
+}
+
+/* Resolver thread: the read-your-writes fence. One round trip on the LISTEN connection
+ * brings every change notification committed before it started (config_cache_fence),
+ * hence before each waiter's request arrived; with the cache dropped and the directory
+ * reloaded for them, what memory says is as new as those requests, and is answered: a
+ * pair still unknown is 404, a found one proceeds, any other is queued for a lookup. One
+ * fence serves every request that waits: a flood of made-up pairs costs one round trip
+ * per FENCE_INTERVAL_S, and no lookup. */
+static void run_fence(void)
+{
+    size_t n;
+    struct lookup_answer *w = take_fenced(&n);
+    if (!w)
+        return;
+    metric_inc(m_fences);
+    if (atomic_load(&cc.listen_lost) || config_cache_fence(&cc, FENCE_TIMEOUT_MS) < 0) {
+        log_warn(NULL,
+                 "lookup: read-your-writes fence failed (LISTEN connection lost, or no answer within %d ms): %zu "
+                 "requests for integrations not known here answered 503",
+                 FENCE_TIMEOUT_MS, n);
+        answer_waiters(w, NULL);
+        config_cache_watch(&cc); /* notices the lost connection at once and listens again */
+        return;
+    }
+    if (g_ingress.directory_max > 0)
+        directory_refresh(atomic_load(&cc.generation), !atomic_load(&cc.listen_lost));
+    while (w) {
+        struct lookup_answer *next = w->next;
+        enum lookup_status st = from_memory(w->env, w->key, &w->entry);
+        if (st == LOOKUP_MISS && enqueue(w->env, w->key, w) == 0) { /* w is the job's waiter now */
+            w = next;
+            continue;
+        }
+        w->status = st == LOOKUP_MISS ? LOOKUP_BUSY : st;
+        w->done(w->ctx); /* w belongs to its request once woken */
+        w = next;
+    }
+}
+
 static void *resolver_loop(void *arg)
 {
     (void)arg;
-    double next_watch = 0;
+    double next_watch = 0, next_fence = 0;
     for (;;) {
         struct job j;
-        bool got = next_job(&j);
+        bool got = next_job(&j, next_fence);
         pthread_mutex_lock(&q.lock);
         bool stop = q.stop;
+        bool fence_due = q.nfenced && clock_mono_s() >= next_fence;
         pthread_mutex_unlock(&q.lock);
+        if (stop)
+            answer_waiters(take_fenced(NULL), NULL);
         if (got && stop) {
             answer_waiters(j.waiters, NULL);
         } else if (got) {
@@ -239,6 +322,10 @@ static void *resolver_loop(void *arg)
         }
         if (!stop && g_ingress.directory_max > 0)
             directory_refresh(atomic_load(&cc.generation), !atomic_load(&cc.listen_lost));
+        if (!stop && fence_due) {
+            next_fence = clock_mono_s() + FENCE_INTERVAL_S;
+            run_fence();
+        }
     }
 }
 
@@ -255,6 +342,10 @@ int lookup_init(const char *conninfo, long ttl_ms)
                              "uncached lookups answered 503 because the resolver queue was full");
     m_queries = metrics_counter("hookline_ingress_lookup_queries_total", NULL,
                                 "integration lookups that asked PostgreSQL");
+    m_fences = metrics_counter("hookline_ingress_lookup_fences_total", NULL,
+                               "read-your-writes fences: round trips on the LISTEN connection before a 404");
+    m_fence_full = metrics_counter("hookline_ingress_lookup_fence_overflow_total", NULL,
+                                   "requests answered 404 without a fence because too many waited for one");
     q.cap = (size_t)g_ingress.lookup_queue;
     q.rings[0].jobs = calloc(q.cap, sizeof *q.rings[0].jobs);
     q.rings[1].jobs = calloc(q.cap, sizeof *q.rings[1].jobs);
@@ -307,11 +398,36 @@ static int enqueue(const char *env_id, const char *key, struct lookup_answer *wa
     return ok ? 0 : -1;
 }
 
-int lookup_resolve(const char *env_id, const char *key, struct lookup_answer *answer, void (*done)(void *ctx),
-                   void *ctx)
+/* Adds waiter to the requests waiting for the next fence. 0, or -1 (waiter->status set). */
+static int wait_fence(const char *env_id, const char *key, struct lookup_answer *waiter)
+{
+    snprintf(waiter->env, sizeof waiter->env, "%s", env_id);
+    snprintf(waiter->key, sizeof waiter->key, "%s", key);
+    pthread_mutex_lock(&q.lock);
+    bool stop = q.stop, ok = !stop && q.nfenced < FENCE_WAITERS_MAX;
+    if (ok) {
+        waiter->next = q.fenced;
+        q.fenced = waiter;
+        if (q.nfenced++ == 0)
+            pthread_cond_signal(&q.wake);
+    }
+    pthread_mutex_unlock(&q.lock);
+    if (ok)
+        return 0;
+    waiter->status = stop ? LOOKUP_BUSY : LOOKUP_UNKNOWN;
+    if (!stop)
+        metric_inc(m_fence_full);
+    return -1;
+}
+
+int lookup_resolve(const char *env_id, const char *key, bool fence, struct lookup_answer *answer,
+                   void (*done)(void *ctx), void *ctx)
 {
     answer->done = done;
     answer->ctx = ctx;
+    if (fence)
+        return wait_fence(env_id, key, answer);
+    answer->status = LOOKUP_BUSY;
     return enqueue(env_id, key, answer);
 }
 

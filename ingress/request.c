@@ -139,7 +139,9 @@ static bool known_integration(const struct request_view *v, struct request_verdi
     case LOOKUP_FOUND:
         return true;
     case LOOKUP_MISS:
+    case LOOKUP_FENCE:
         out->action = REQUEST_RESOLVE;
+        out->fence = st == LOOKUP_FENCE;
         return false;
     case LOOKUP_UNAVAILABLE:
         answer(out, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"configuration store unavailable\"}");
