@@ -270,9 +270,11 @@ def post_raw(url, body, headers, timeout=30):
 
 def ingress_knows(url):
     """Whether the ingress answers anything but 404 for a webhook URL (a GET: nothing is
-    stored). The ingress learns of a new integration from PostgreSQL's LISTEN, which
-    arrives a moment after the CLI's commit; a test that sends at once could be answered
-    404 in between. No ingress to ask (stopped, or another address): nothing to wait for."""
+    stored). The ingress's read-your-writes fence (ingress/lookup.c) already makes a
+    webhook sent the instant the CLI's commit returns see the integration
+    (test_read_your_writes.py); this stays for tests that want the integration looked up
+    before they measure something. No ingress to ask (stopped, or another address):
+    nothing to wait for."""
     try:
         return get(url, timeout=5).status_code != 404
     except requests.RequestException:
