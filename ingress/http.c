@@ -20,7 +20,6 @@
 
 #include "common/clock.h"
 #include "common/config.h"
-#include "common/json_depth.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "ingress/ingress.h"
@@ -43,6 +42,7 @@ struct ingress_request {
     bool suspended;
     struct lookup_answer *resolved; /* the resolver's answer (owned), once asked */
     unsigned status;                /* the Kafka answer, 0 until known */
+    enum refusal refusal;           /* with status: why it was not stored */
     double started;                 /* monotonic seconds, for the latency histogram */
     char webhook_id[ID_LEN + 1];
 };
@@ -58,67 +58,27 @@ static const char ANSWER_TOO_LARGE_TO_STORE[] = "{\"error\":\"body too large for
 static const char ANSWER_DRAINING[] = "{\"error\":\"shutting down, retry later\"}";
 static const char ANSWER_NO_MEMORY[] = "{\"error\":\"out of memory\"}";
 
-/* hookline_ingress_refused_total{reason}: why requests were not stored, told apart by
- * their answer's text (request.c's and this file's; tests/test_config_docs.py checks
- * that every refusal request.c can answer is listed). A small fixed set of reasons and no
- * integration label: integration keys are chosen by tenants, so a label per integration
- * would grow without bound (and the registry caps series). Requests cut off at the
- * deadline get no answer: guard.c counts those connections. */
-enum refusal {
-    REFUSED_UNKNOWN_TARGET,
-    REFUSED_BAD_SIGNATURE,
-    REFUSED_UNSIGNED_NOT_ALLOWED,
-    REFUSED_BODY_TOO_LARGE,
-    REFUSED_TOO_DEEP,
-    REFUSED_METHOD,
-    REFUSED_HANDSHAKE,
-    REFUSED_MISCONFIGURED,
-    REFUSED_STORE_UNAVAILABLE,
-    REFUSED_BUSY,
-    REFUSED_DRAINING,
-    REFUSED_KAFKA_UNAVAILABLE,
-    REFUSED_KAFKA_TOO_LARGE,
-    REFUSED_INTERNAL,
-    REFUSED_OTHER,
-    REFUSED_N
-};
-static const char *const refusal_labels[REFUSED_N] = {"reason=\"unknown_target\"",
-                                                      "reason=\"bad_signature\"",
-                                                      "reason=\"unsigned_not_allowed\"",
-                                                      "reason=\"body_too_large\"",
-                                                      "reason=\"too_deep\"",
-                                                      "reason=\"method\"",
-                                                      "reason=\"handshake_refused\"",
-                                                      "reason=\"misconfigured\"",
-                                                      "reason=\"store_unavailable\"",
-                                                      "reason=\"busy\"",
-                                                      "reason=\"draining\"",
-                                                      "reason=\"kafka_unavailable\"",
-                                                      "reason=\"kafka_too_large\"",
-                                                      "reason=\"internal\"",
-                                                      "reason=\"other\""};
-static const struct {
-    const char *answer;
-    enum refusal reason;
-} refusals[] = {
-    {"{\"error\":\"not found\"}", REFUSED_UNKNOWN_TARGET},
-    {"{\"error\":\"unknown environment or integration\"}", REFUSED_UNKNOWN_TARGET},
-    {"{\"error\":\"invalid or missing signature\"}", REFUSED_BAD_SIGNATURE},
-    {"{\"error\":\"this provider does not sign its webhooks: the integration must allow unverified "
-     "webhooks (integration update --allow-unverified true)\"}",
-     REFUSED_UNSIGNED_NOT_ALLOWED},
-    {"{\"error\":\"body too large\"}", REFUSED_BODY_TOO_LARGE},
-    {"{\"error\":\"JSON body nested deeper than " JSON_NESTING_MAX_TEXT " arrays and objects\"}", REFUSED_TOO_DEEP},
-    {"{\"error\":\"method not allowed\"}", REFUSED_METHOD},
-    {"{\"error\":\"integration has an unknown provider\"}", REFUSED_MISCONFIGURED},
-    {"{\"error\":\"integration misconfigured\"}", REFUSED_MISCONFIGURED},
-    {"{\"error\":\"configuration store unavailable\"}", REFUSED_STORE_UNAVAILABLE},
-    {"{\"error\":\"busy, retry later\"}", REFUSED_BUSY},
-    {ANSWER_DRAINING, REFUSED_DRAINING},
-    {ANSWER_NOT_STORED, REFUSED_KAFKA_UNAVAILABLE},
-    {ANSWER_TOO_LARGE_TO_STORE, REFUSED_KAFKA_TOO_LARGE},
-    {ANSWER_NO_MEMORY, REFUSED_INTERNAL},
-    {"{\"error\":\"no randomness\"}", REFUSED_INTERNAL},
+/* hookline_ingress_refused_total{reason}: why requests were not stored, as decided with
+ * each answer (enum refusal). A small fixed set of reasons and no integration label:
+ * integration keys are chosen by tenants, so a label per integration would grow without
+ * bound (and the registry caps series). Requests cut off at the deadline get no answer:
+ * guard.c counts those connections. */
+static const char *const refusal_labels[REFUSED_N] = {
+    [REFUSED_UNKNOWN_TARGET] = "reason=\"unknown_target\"",
+    [REFUSED_BAD_SIGNATURE] = "reason=\"bad_signature\"",
+    [REFUSED_UNSIGNED_NOT_ALLOWED] = "reason=\"unsigned_not_allowed\"",
+    [REFUSED_BODY_TOO_LARGE] = "reason=\"body_too_large\"",
+    [REFUSED_TOO_DEEP] = "reason=\"too_deep\"",
+    [REFUSED_METHOD] = "reason=\"method\"",
+    [REFUSED_HANDSHAKE] = "reason=\"handshake_refused\"",
+    [REFUSED_MISCONFIGURED] = "reason=\"misconfigured\"",
+    [REFUSED_STORE_UNAVAILABLE] = "reason=\"store_unavailable\"",
+    [REFUSED_BUSY] = "reason=\"busy\"",
+    [REFUSED_DRAINING] = "reason=\"draining\"",
+    [REFUSED_KAFKA_UNAVAILABLE] = "reason=\"kafka_unavailable\"",
+    [REFUSED_KAFKA_TOO_LARGE] = "reason=\"kafka_too_large\"",
+    [REFUSED_INTERNAL] = "reason=\"internal\"",
+    [REFUSED_OTHER] = "reason=\"other\"",
 };
 static struct metric *m_refused[REFUSED_N];
 
@@ -131,13 +91,10 @@ static void count_status(unsigned status)
     metric_inc(m_status[i]);
 }
 
-/* Only refusals pay for the lookup (a few string compares); a 200 costs nothing here. */
-static void count_refusal(const char *json)
+static void count_refusal(enum refusal why)
 {
-    size_t i = 0;
-    while (i < sizeof refusals / sizeof refusals[0] && strcmp(refusals[i].answer, json) != 0)
-        i++;
-    metric_inc(m_refused[i < sizeof refusals / sizeof refusals[0] ? refusals[i].reason : REFUSED_OTHER]);
+    if (why != REFUSAL_NONE)
+        metric_inc(m_refused[why]);
 }
 
 /* extra: nextra more headers (entries with a NULL name are skipped), e.g. a handshake's
@@ -166,10 +123,9 @@ static enum MHD_Result send_response(struct ingress_request *req, unsigned statu
     return ret;
 }
 
-static enum MHD_Result send_answer(struct ingress_request *req, unsigned status, const char *json)
+static enum MHD_Result send_answer(struct ingress_request *req, unsigned status, const char *json, enum refusal why)
 {
-    if (status != MHD_HTTP_OK)
-        count_refusal(json);
+    count_refusal(why);
     return send_response(req, status, "application/json", json, strlen(json), MHD_RESPMEM_PERSISTENT, NULL, 0);
 }
 
@@ -195,9 +151,10 @@ static void resume(struct ingress_request *req)
     atomic_fetch_sub(&suspended, 1);
 }
 
-void http_answer_later(struct ingress_request *req, unsigned status)
+void http_answer_later(struct ingress_request *req, unsigned status, enum refusal why)
 {
     req->status = status;
+    req->refusal = why;
     resume(req);
 }
 
@@ -234,10 +191,10 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 static enum MHD_Result store_webhook(struct ingress_request *req, const struct request_verdict *v)
 {
     if (!suspend(req)) /* suspend before producing: the delivery report may resume us at once */
-        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, ANSWER_DRAINING);
+        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, ANSWER_DRAINING, REFUSED_DRAINING);
     metric_add(m_bytes, (long)req->body_len);
     if (produce_webhook(req, &v->wr, v->webhook_id, v->env, v->key, v->provider, v->provider_key, v->verified) < 0)
-        http_answer_later(req, MHD_HTTP_SERVICE_UNAVAILABLE);
+        http_answer_later(req, MHD_HTTP_SERVICE_UNAVAILABLE, REFUSED_KAFKA_UNAVAILABLE);
     return MHD_YES;
 }
 
@@ -245,9 +202,9 @@ static enum MHD_Result store_webhook(struct ingress_request *req, const struct r
 static enum MHD_Result resolve_later(struct ingress_request *req, const struct request_verdict *v)
 {
     if (!req->resolved && !(req->resolved = malloc(sizeof *req->resolved)))
-        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, ANSWER_NO_MEMORY);
+        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, ANSWER_NO_MEMORY, REFUSED_INTERNAL);
     if (!suspend(req))
-        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, ANSWER_DRAINING);
+        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, ANSWER_DRAINING, REFUSED_DRAINING);
     if (lookup_resolve(v->env, v->key, v->fence, req->resolved, resolved, req) < 0) {
         /* A flood refused here must not flood the log too: one line a second at most. */
         static atomic_long refused, logged_at;
@@ -265,9 +222,9 @@ static enum MHD_Result resolve_later(struct ingress_request *req, const struct r
 static enum MHD_Result handle_request(struct ingress_request *req, const char *url, const char *method)
 {
     if (req->discard) /* the path was judged when the headers arrived */
-        return send_answer(req, MHD_HTTP_NOT_FOUND, "{\"error\":\"not found\"}");
+        return send_answer(req, MHD_HTTP_NOT_FOUND, "{\"error\":\"not found\"}", REFUSED_UNKNOWN_TARGET);
     if (atomic_load(&draining))
-        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, ANSWER_DRAINING);
+        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, ANSWER_DRAINING, REFUSED_DRAINING);
     struct header_list hl = {.n = 0};
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_header, &hl);
     struct request_view view = {
@@ -285,7 +242,7 @@ static enum MHD_Result handle_request(struct ingress_request *req, const char *u
     req->suspended = false;
     struct request_verdict *v = malloc(sizeof *v); /* 5 KB: off the worker's stack */
     if (!v)
-        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, ANSWER_NO_MEMORY);
+        return send_answer(req, MHD_HTTP_SERVICE_UNAVAILABLE, ANSWER_NO_MEMORY, REFUSED_INTERNAL);
     request_decide(&view, v);
     memcpy(req->webhook_id, v->webhook_id, sizeof req->webhook_id);
     enum MHD_Result ret;
@@ -298,15 +255,14 @@ static enum MHD_Result handle_request(struct ingress_request *req, const char *u
         break;
     case REQUEST_HANDSHAKE: {
         const char *type = v->hs.content_type[0] ? v->hs.content_type : "text/plain";
-        if (v->hs.status >= 400)
-            metric_inc(m_refused[REFUSED_HANDSHAKE]);
+        count_refusal(v->refusal);
         ret = send_response(req, v->hs.status, type, v->hs.body ? v->hs.body : "", v->hs.body_len,
                             MHD_RESPMEM_MUST_COPY, v->hs.headers, HANDSHAKE_MAX_HEADERS);
         break;
     }
     case REQUEST_ANSWER:
     default:
-        ret = send_answer(req, v->status, v->json);
+        ret = send_answer(req, v->status, v->json, v->refusal);
         break;
     }
     request_verdict_clear(v);
@@ -360,7 +316,8 @@ static enum MHD_Result on_headers(struct ingress_request *req, struct MHD_Connec
         if (end != cl && n > (unsigned long long)g_ingress.max_body) {
             log_warn(NULL, "413: Content-Length %s over %ld bytes for %s/%s", cl, g_ingress.max_body, env, key);
             req->answered = true;
-            return send_answer(req, MHD_HTTP_CONTENT_TOO_LARGE, "{\"error\":\"body too large\"}");
+            return send_answer(req, MHD_HTTP_CONTENT_TOO_LARGE, "{\"error\":\"body too large\"}",
+                               REFUSED_BODY_TOO_LARGE);
         }
     }
     return MHD_YES;
@@ -400,7 +357,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return send_answer(req, status,
                            status == MHD_HTTP_OK                  ? ANSWER_OK
                            : status == MHD_HTTP_CONTENT_TOO_LARGE ? ANSWER_TOO_LARGE_TO_STORE
-                                                                  : ANSWER_NOT_STORED);
+                                                                  : ANSWER_NOT_STORED,
+                           req->refusal);
     }
     return handle_request(req, url, method); /* first time, or resumed by the resolver */
 }
@@ -447,7 +405,7 @@ struct MHD_Daemon *http_start(void)
     m_latency = metrics_histogram("hookline_ingress_request_seconds", NULL, "time from request to answer");
     m_bytes = metrics_counter("hookline_ingress_body_bytes_total", NULL, "webhook body bytes accepted");
     m_buffered = metrics_gauge("hookline_ingress_buffered_bytes", NULL, "request body memory held right now");
-    for (size_t i = 0; i < REFUSED_N; i++)
+    for (size_t i = REFUSAL_NONE + 1; i < REFUSED_N; i++)
         m_refused[i] = metrics_counter("hookline_ingress_refused_total", refusal_labels[i],
                                        "webhook requests not stored, by reason (no integration label: unbounded)");
     guard_init();

@@ -123,6 +123,29 @@ struct request_view {
     const struct lookup_answer *resolved; /* NULL, or the resolver's answer for this request */
 };
 
+/* Why a request was not stored (hookline_ingress_refused_total{reason}, http.c's
+ * labels), decided with the answer that refuses it: rewording an answer cannot move it
+ * to another reason. Every refusal has exactly one; a 2xx has none (REFUSAL_NONE). */
+enum refusal {
+    REFUSAL_NONE = 0,
+    REFUSED_UNKNOWN_TARGET,
+    REFUSED_BAD_SIGNATURE,
+    REFUSED_UNSIGNED_NOT_ALLOWED,
+    REFUSED_BODY_TOO_LARGE,
+    REFUSED_TOO_DEEP,
+    REFUSED_METHOD,
+    REFUSED_HANDSHAKE,
+    REFUSED_MISCONFIGURED,
+    REFUSED_STORE_UNAVAILABLE,
+    REFUSED_BUSY,
+    REFUSED_DRAINING,
+    REFUSED_KAFKA_UNAVAILABLE,
+    REFUSED_KAFKA_TOO_LARGE,
+    REFUSED_INTERNAL,
+    REFUSED_OTHER, /* none today; exposed so that the series set stays as it was */
+    REFUSED_N
+};
+
 enum request_action {
     REQUEST_ANSWER,    /* answer status with json */
     REQUEST_HANDSHAKE, /* answer the provider's handshake (hs) */
@@ -135,6 +158,7 @@ struct request_verdict {
     bool fence;                      /* REQUEST_RESOLVE: wait for a fence (LOOKUP_FENCE) */
     unsigned status;                 /* REQUEST_ANSWER */
     const char *json;                /* REQUEST_ANSWER: static */
+    enum refusal refusal;            /* REQUEST_ANSWER, REQUEST_HANDSHAKE: why not stored */
     struct handshake_answer hs;      /* REQUEST_HANDSHAKE: hs.body owned by the verdict */
     const struct provider *provider; /* REQUEST_STORE */
     /* REQUEST_STORE: the integration's provider key as configured; an alias (google-ads)
@@ -186,8 +210,9 @@ struct MHD_Daemon *http_start(void);
 void http_drain(struct MHD_Daemon *d);
 /* Stops MHD; call once http_suspended() is 0 (0.9.75 aborts on a suspended connection). */
 void http_stop(struct MHD_Daemon *d);
-/* Called from the delivery-report thread: records the answer and resumes. */
-void http_answer_later(struct ingress_request *req, unsigned status);
+/* Called from the delivery-report thread: records the answer (REFUSAL_NONE with a 200)
+ * and resumes. */
+void http_answer_later(struct ingress_request *req, unsigned status, enum refusal refusal);
 /* The webhook id of a request (for log lines; "" before it has one). */
 const char *http_request_id(const struct ingress_request *req);
 /* Requests suspended right now (waiting for Kafka or for the resolver). */

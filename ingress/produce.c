@@ -69,7 +69,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
         bool too_large = kafka_err_refuses_message(err);
         log_error(wid, "kafka: not stored: %s%s", rd_kafka_err2str(err),
                   too_large ? " (also alone: the raw topic's max.message.bytes is below this webhook; 413)" : "");
-        http_answer_later(req, too_large ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_SERVICE_UNAVAILABLE);
+        if (too_large)
+            http_answer_later(req, MHD_HTTP_CONTENT_TOO_LARGE, REFUSED_KAFKA_TOO_LARGE);
+        else
+            http_answer_later(req, MHD_HTTP_SERVICE_UNAVAILABLE, REFUSED_KAFKA_UNAVAILABLE);
         return;
     }
     atomic_store(&brokers_down, false);
@@ -82,7 +85,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
     else
         log_info(wid, "stored in %s [%d] at offset %lld, trace %.32s", g_common.topic_raw, rkm->partition,
                  (long long)offset, trace[0] ? trace + 3 : "-");
-    http_answer_later(req, MHD_HTTP_OK);
+    http_answer_later(req, MHD_HTTP_OK, REFUSAL_NONE);
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)

@@ -39,11 +39,12 @@ int request_target(const char *path, char env[ID_LEN + 1], char key[IDENT_INTEGR
     return id_is_uuid(env) && ident_is_integration_key(key) ? 0 : -1;
 }
 
-static void answer(struct request_verdict *out, unsigned status, const char *json)
+static void answer(struct request_verdict *out, unsigned status, const char *json, enum refusal why)
 {
     out->action = REQUEST_ANSWER;
     out->status = status;
     out->json = json;
+    out->refusal = why;
 }
 
 /* A JSON body nested deeper than the router's parser reads (common/json_depth.h) is
@@ -63,7 +64,8 @@ static void decide_known(const struct integration_entry *integ, struct request_v
     const struct provider *p = provider_find(integ->provider);
     if (!p) {
         log_error(wid, "integration %s/%s names unknown provider '%s'", env, key, integ->provider);
-        return answer(out, MHD_HTTP_NOT_FOUND, "{\"error\":\"integration has an unknown provider\"}");
+        return answer(out, MHD_HTTP_NOT_FOUND, "{\"error\":\"integration has an unknown provider\"}",
+                      REFUSED_MISCONFIGURED);
     }
     struct provider_secrets secrets = {
         .webhook_secret = integ->webhook_secret,
@@ -75,14 +77,16 @@ static void decide_known(const struct integration_entry *integ, struct request_v
     if (body_too_deep(wr)) {
         log_warn(wid, "400: %s/%s (%s): JSON body nested deeper than %d", env, key, integ->provider, JSON_NESTING_MAX);
         return answer(out, MHD_HTTP_BAD_REQUEST,
-                      "{\"error\":\"JSON body nested deeper than " JSON_NESTING_MAX_TEXT " arrays and objects\"}");
+                      "{\"error\":\"JSON body nested deeper than " JSON_NESTING_MAX_TEXT " arrays and objects\"}",
+                      REFUSED_TOO_DEEP);
     }
     out->provider = p;
     snprintf(out->provider_key, sizeof out->provider_key, "%s", integ->provider);
     int hs = provider_handshake(p, wr, &secrets, &out->hs);
     if (hs < 0)
-        return answer(out, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"out of memory\"}");
+        return answer(out, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"out of memory\"}", REFUSED_INTERNAL);
     if (hs > 0 && !out->hs.store) {
+        out->refusal = out->hs.status >= 400 ? REFUSED_HANDSHAKE : REFUSAL_NONE;
         log_info(wid, "handshake of %s/%s (%s) answered %u%s%s", env, key, integ->provider, out->hs.status,
                  out->hs.why[0] ? ": " : "", out->hs.why);
         out->action = REQUEST_HANDSHAKE;
@@ -96,10 +100,11 @@ static void decide_known(const struct integration_entry *integ, struct request_v
         return;
     }
     if (strcmp(wr->method, "POST") != 0)
-        return answer(out, MHD_HTTP_METHOD_NOT_ALLOWED, "{\"error\":\"method not allowed\"}");
+        return answer(out, MHD_HTTP_METHOD_NOT_ALLOWED, "{\"error\":\"method not allowed\"}", REFUSED_METHOD);
     if (integ->secrets_unreadable) {
         log_error(wid, "503: the secrets of %s/%s cannot be decrypted (HOOKLINE_ENCRYPTION_KEY?)", env, key);
-        return answer(out, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"integration misconfigured\"}");
+        return answer(out, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"integration misconfigured\"}",
+                      REFUSED_MISCONFIGURED);
     }
     char why[200] = "";
     enum verify_result v = provider_verify(p, wr, &secrets, why, sizeof why);
@@ -113,11 +118,13 @@ static void decide_known(const struct integration_entry *integ, struct request_v
                  integ->provider);
         return answer(out, MHD_HTTP_UNAUTHORIZED,
                       "{\"error\":\"this provider does not sign its webhooks: the integration must allow unverified "
-                      "webhooks (integration update --allow-unverified true)\"}");
+                      "webhooks (integration update --allow-unverified true)\"}",
+                      REFUSED_UNSIGNED_NOT_ALLOWED);
     }
     if (v != VERIFY_VALID && !unverified_ok) {
         log_warn(wid, "401: %s/%s (%s): %s", env, key, integ->provider, why[0] ? why : "invalid signature");
-        return answer(out, MHD_HTTP_UNAUTHORIZED, "{\"error\":\"invalid or missing signature\"}");
+        return answer(out, MHD_HTTP_UNAUTHORIZED, "{\"error\":\"invalid or missing signature\"}",
+                      REFUSED_BAD_SIGNATURE);
     }
     out->action = REQUEST_STORE;
     out->verified = v == VERIFY_VALID;
@@ -144,15 +151,16 @@ static bool known_integration(const struct request_view *v, struct request_verdi
         out->fence = st == LOOKUP_FENCE;
         return false;
     case LOOKUP_UNAVAILABLE:
-        answer(out, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"configuration store unavailable\"}");
+        answer(out, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"configuration store unavailable\"}",
+               REFUSED_STORE_UNAVAILABLE);
         return false;
     case LOOKUP_BUSY:
-        answer(out, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"busy, retry later\"}");
+        answer(out, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"busy, retry later\"}", REFUSED_BUSY);
         return false;
     case LOOKUP_UNKNOWN:
     default:
         log_info(NULL, "404: unknown integration %s/%s", out->env, out->key);
-        answer(out, MHD_HTTP_NOT_FOUND, "{\"error\":\"unknown environment or integration\"}");
+        answer(out, MHD_HTTP_NOT_FOUND, "{\"error\":\"unknown environment or integration\"}", REFUSED_UNKNOWN_TARGET);
         return false;
     }
 }
@@ -161,23 +169,23 @@ void request_decide(const struct request_view *v, struct request_verdict *out)
 {
     memset(out, 0, sizeof *out);
     if (request_target(v->path, out->env, out->key) < 0)
-        return answer(out, MHD_HTTP_NOT_FOUND, "{\"error\":\"not found\"}");
+        return answer(out, MHD_HTTP_NOT_FOUND, "{\"error\":\"not found\"}", REFUSED_UNKNOWN_TARGET);
     if (strcmp(v->method, "POST") != 0 && strcmp(v->method, "GET") != 0)
-        return answer(out, MHD_HTTP_METHOD_NOT_ALLOWED, "{\"error\":\"method not allowed\"}");
+        return answer(out, MHD_HTTP_METHOD_NOT_ALLOWED, "{\"error\":\"method not allowed\"}", REFUSED_METHOD);
     if (v->too_large) {
         log_warn(NULL, "413: body over %ld bytes for %s/%s", g_ingress.max_body, out->env, out->key);
-        return answer(out, MHD_HTTP_CONTENT_TOO_LARGE, "{\"error\":\"body too large\"}");
+        return answer(out, MHD_HTTP_CONTENT_TOO_LARGE, "{\"error\":\"body too large\"}", REFUSED_BODY_TOO_LARGE);
     }
     if (v->over_budget) {
         log_warn(NULL, "503: request bodies in memory reached HOOKLINE_INGRESS_MAX_BUFFERED_BYTES (%s/%s)", out->env,
                  out->key);
-        return answer(out, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"busy, retry later\"}");
+        return answer(out, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"busy, retry later\"}", REFUSED_BUSY);
     }
     struct integration_entry integ;
     if (!known_integration(v, out, &integ))
         return;
     if (id_new(out->webhook_id) < 0)
-        return answer(out, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"no randomness\"}");
+        return answer(out, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"no randomness\"}", REFUSED_INTERNAL);
     const char *q = strchr(v->uri, '?');
     snprintf(out->url, sizeof out->url, "%s%s", g_common.public_url, v->uri);
     out->wr = (struct webhook_request){
