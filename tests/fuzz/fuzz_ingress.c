@@ -19,7 +19,9 @@
  *     the public URL in front of the raw URI; an unverified STORE only where the row
  *     allows it (allow_unverified, the unauthenticated provider) or for a handshake
  *     that stores (notion);
- *   - too_large is 413 and over_budget 503 once the target is valid.
+ *   - too_large is 413 and over_budget 503 once the target is valid;
+ *   - every ANSWER and every HANDSHAKE of 400 or more carries one refusal reason (the
+ *     metric's label), and nothing else carries one.
  *
  * Input: byte 0 = flags (below); then '\n'-terminated fields: method, path (decoded,
  * as MHD gives it), raw URI; then "name: value" header lines up to an empty line (at
@@ -292,6 +294,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(v->action == REQUEST_ANSWER && v->status == 404);
     }
     CHECK(!v->webhook_id[0] || id_is_uuid(v->webhook_id));
+    bool refused = v->action == REQUEST_ANSWER || (v->action == REQUEST_HANDSHAKE && v->hs.status >= 400);
+    CHECK(refused ? v->refusal > REFUSAL_NONE && v->refusal < REFUSED_N : v->refusal == REFUSAL_NONE);
     switch (v->action) {
     case REQUEST_ANSWER:
         check_answer(v, body, view.body_len);
