@@ -16,6 +16,7 @@
 #include "common/ident.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/outbound.h"
 #include "common/secretbox.h"
 #include "common/store.h"
 #include "providers/provider.h"
@@ -100,19 +101,10 @@ static const char *bool_member(json_t *o, const char *name, bool *bad)
     return json_is_true(v) ? "true" : "false";
 }
 
+/* An optional URL member: absent or "" (removes the URL), else outbound_url_valid. */
 static bool is_http_url(const char *s)
 {
-    if (!s)
-        return true;
-    if (!*s)
-        return true; /* "" removes the URL */
-    const char *h = !strncmp(s, "http://", 7) ? s + 7 : !strncmp(s, "https://", 8) ? s + 8 : NULL;
-    if (!h || !*h || *h == '/')
-        return false;
-    for (const char *p = s; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == 0x7f)
-            return false;
-    return strlen(s) <= 2048;
+    return !s || !*s || outbound_url_valid(s);
 }
 
 static unsigned bad_request(struct api_response *rs, const char *what)
