@@ -32,8 +32,9 @@ struct api_config {
     bool log_enabled;         /* run the webhook log consumer */
     const char *log_group;    /* its consumer group */
     long log_batch;
-    const char *retry_topic_prefix; /* HOOKLINE_TOPIC_FORWARD_RETRY */
-    const char *forwarder_group;    /* HOOKLINE_FORWARDER_GROUP: where redrives go */
+    const char *retry_topic_prefix;    /* HOOKLINE_TOPIC_FORWARD_RETRY */
+    const char *forwarder_group;       /* HOOKLINE_FORWARDER_GROUP: where redrives go */
+    const char *forwarder_allow_cidrs; /* HOOKLINE_FORWARDER_ALLOW_CIDRS: what a redrive's URL may be */
     long db_timeout_ms;
     long replays_max;            /* replays one API instance runs at once */
     const char *topic_replay[3]; /* HOOKLINE_TOPIC_REPLAY_ROUTER, _FORWARDER, _SYNCER */
@@ -60,8 +61,9 @@ struct api_request {
     const char *body;                   /* request body (NUL-terminated), may be "" */
     size_t body_len;
     const struct api_key *key;
-    /* Set by a write handler: what the audit row names. */
-    char target[512];
+    /* Set by a write handler: what the audit row names (room for a redrive's URL,
+     * OUTBOUND_URL_MAX). */
+    char target[2304];
 };
 
 struct api_response {
@@ -163,12 +165,16 @@ void redrive_shutdown(void);
 bool redrive_ready(void);
 /* Checks whether Kafka answers (main thread, every few seconds): what redrive_ready says. */
 void redrive_watch(void);
+/* Why the forwarder would refuse to connect to url's host ("loopback", ...), or NULL:
+ * outbound_url_refused under HOOKLINE_FORWARDER_ALLOW_CIDRS (addresses only, no DNS). */
+const char *redrive_url_refused(const char *url);
 /* Reads the dead letter at partition/offset of the dead-letter topic and copies it to
- * the forwarder's first retry topic (see common/msg.h), waiting for the acknowledgement.
+ * the forwarder's first retry topic (see common/msg.h), for the URL to (checked by the
+ * caller; NULL: the destination that failed), waiting for the acknowledgement.
  * Returns 0, 1 when there is no such message, -1 on a Kafka error (errstr). The
- * dead letter's webhook id and destination are written to wid / dest. */
-int redrive_dead_letter(int partition, long long offset, char *wid, size_t widlen, char *dest, size_t destlen,
-                        char *errstr, size_t errlen);
+ * dead letter's webhook id and the destination that failed are written to wid / dest. */
+int redrive_dead_letter(int partition, long long offset, const char *to, char *wid, size_t widlen, char *dest,
+                        size_t destlen, char *errstr, size_t errlen);
 
 /* ---- replays.c ------------------------------------------------------------------------ */
 

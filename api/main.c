@@ -43,6 +43,8 @@ static const struct config_item api_items[] = {
      "prefix of the forwarder's retry topics (redrives go to <prefix>.<group>.1)", &g_api.retry_topic_prefix},
     {"HOOKLINE_FORWARDER_GROUP", CONFIG_STR, "hookline-forwarder", 0, 0, 0, "the forwarder's consumer group",
      &g_api.forwarder_group},
+    {"HOOKLINE_FORWARDER_ALLOW_CIDRS", CONFIG_STR, "", 0, 0, 0,
+     "the forwarder's non-public destinations: a redrive to another address is refused", &g_api.forwarder_allow_cidrs},
     {"HOOKLINE_API_REPLAYS_MAX", CONFIG_INT, "2", 1, 16, 0,
      "replays (POST /v1/replays) one API instance runs at once; more answer 429", &g_api.replays_max},
     {"HOOKLINE_TOPIC_REPLAY_ROUTER", CONFIG_STR, "webhooks.replay.router", 0, 0, 0,
@@ -87,7 +89,7 @@ int main(int argc, char **argv)
 
     char errstr[512];
     if (redrive_init(errstr, sizeof errstr) < 0) {
-        log_error(NULL, "cannot start the Kafka producer: %s", errstr);
+        log_error(NULL, "cannot start redrives: %s", errstr);
         return 1;
     }
     if (g_api.log_enabled && weblog_start() < 0)

@@ -2,7 +2,8 @@
  * does (common/msg.h): the message at (partition, offset) of the dead-letter topic is
  * read with a consumer that commits nothing and copied, value, key and headers minus
  * hl.dl.*, to the forwarder's first retry topic, due now, for the one destination
- * that failed; the call returns once Kafka acknowledged the copy. Redrives are rare:
+ * that failed or for the URL the caller chose; the call returns once Kafka acknowledged
+ * the copy. Redrives are rare:
  * one at a time (a mutex), which keeps the reader's assignment simple. */
 #include <inttypes.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/msg.h"
+#include "common/outbound.h"
 
 #define READ_TIMEOUT_MS 15000
 #define ACK_TIMEOUT_MS 30000
@@ -24,6 +26,7 @@
 static rd_kafka_t *producer, *reader;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool kafka_ok = true;
+static struct ssrf_policy policy; /* the forwarder's (HOOKLINE_FORWARDER_ALLOW_CIDRS) */
 
 struct ack {
     int done; /* 1 stored, -1 failed */
@@ -43,6 +46,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
 
 int redrive_init(char *errstr, size_t errlen)
 {
+    char err[128];
+    if (ssrf_policy_parse(g_api.forwarder_allow_cidrs, &policy, err, sizeof err) < 0) {
+        snprintf(errstr, errlen, "HOOKLINE_FORWARDER_ALLOW_CIDRS: %s", err);
+        return -1;
+    }
     producer = kafka_producer_new("hookline-api", on_delivery, NULL, errstr, errlen);
     if (!producer)
         return -1;
@@ -88,10 +96,9 @@ void redrive_watch(void)
         atomic_store(&kafka_ok, kafka_reachable(producer, 2000));
 }
 
-static bool replaced_header(const char *name)
+const char *redrive_url_refused(const char *url)
 {
-    return !strncmp(name, MSG_H_DL_PREFIX, strlen(MSG_H_DL_PREFIX)) || !strcmp(name, MSG_H_RETRY_DUE) ||
-           !strcmp(name, MSG_H_RETRY_URL) || !strcmp(name, MSG_H_RETRY_ATTEMPTS) || !strcmp(name, MSG_H_REDRIVEN_AT);
+    return outbound_url_refused(url, &policy);
 }
 
 /* Reads the message at partition/offset: a new message (destroy it), or NULL with rc
@@ -137,8 +144,8 @@ static rd_kafka_message_t *read_one(int partition, long long offset, int *rc, ch
     return found;
 }
 
-int redrive_dead_letter(int partition, long long offset, char *wid, size_t widlen, char *dest, size_t destlen,
-                        char *errstr, size_t errlen)
+int redrive_dead_letter(int partition, long long offset, const char *to, char *wid, size_t widlen, char *dest,
+                        size_t destlen, char *errstr, size_t errlen)
 {
     errstr[0] = '\0';
     pthread_mutex_lock(&lock);
@@ -156,20 +163,10 @@ int redrive_dead_letter(int partition, long long offset, char *wid, size_t widle
     }
     if (!msg_header(h, MSG_H_WEBHOOK_ID, wid, widlen))
         snprintf(wid, widlen, "%s", "");
-    char now[24], topic[512];
-    snprintf(now, sizeof now, "%lld", clock_unix_ms());
+    char topic[512];
     snprintf(topic, sizeof topic, "%s.%s.1", g_api.retry_topic_prefix, g_api.forwarder_group);
-    rd_kafka_headers_t *out = rd_kafka_headers_new(h ? rd_kafka_header_cnt(h) + 4 : 4);
-    const char *name;
-    const void *value;
-    size_t size;
-    for (size_t i = 0; h && rd_kafka_header_get_all(h, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; i++)
-        if (!replaced_header(name))
-            rd_kafka_header_add(out, name, -1, value, (ssize_t)size);
-    rd_kafka_header_add(out, MSG_H_RETRY_URL, -1, dest, -1);
-    rd_kafka_header_add(out, MSG_H_RETRY_DUE, -1, now, -1);
-    rd_kafka_header_add(out, MSG_H_RETRY_ATTEMPTS, -1, "0", -1);
-    rd_kafka_header_add(out, MSG_H_REDRIVEN_AT, -1, now, -1);
+    /* The copy names the URL the forwarder sends it to, as `hookline dlq redrive --to`'s do. */
+    rd_kafka_headers_t *out = msg_redrive_headers(h, to ? to : dest, clock_unix_ms());
     /* On the heap: if Kafka never reports within the wait, the report may still come
      * later, so the record is then left to it (never freed) rather than freed under it. */
     struct ack *a = calloc(1, sizeof *a);
@@ -202,7 +199,8 @@ int redrive_dead_letter(int partition, long long offset, char *wid, size_t widle
         goto out;
     }
     free(a);
-    log_info(wid, "dead letter %d-%lld redriven to %s for %s", partition, offset, topic, dest);
+    log_info(wid, "dead letter %d-%lld redriven to %s for %s%s%s", partition, offset, topic, to ? to : dest,
+             to ? " instead of " : "", to ? dest : "");
     rc = 0;
 out:
     if (rkm)

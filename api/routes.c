@@ -16,6 +16,7 @@
 #include "common/ident.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/outbound.h"
 #include "common/secretbox.h"
 #include "common/store.h"
 #include "providers/provider.h"
@@ -100,19 +101,10 @@ static const char *bool_member(json_t *o, const char *name, bool *bad)
     return json_is_true(v) ? "true" : "false";
 }
 
+/* An optional URL member: absent or "" (removes the URL), else outbound_url_valid. */
 static bool is_http_url(const char *s)
 {
-    if (!s)
-        return true;
-    if (!*s)
-        return true; /* "" removes the URL */
-    const char *h = !strncmp(s, "http://", 7) ? s + 7 : !strncmp(s, "https://", 8) ? s + 8 : NULL;
-    if (!h || !*h || *h == '/')
-        return false;
-    for (const char *p = s; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == 0x7f)
-            return false;
-    return strlen(s) <= 2048;
+    return !s || !*s || outbound_url_valid(s);
 }
 
 static unsigned bad_request(struct api_response *rs, const char *what)
@@ -1003,14 +995,51 @@ static unsigned dead_letter_list(PGconn *db, struct api_request *rq, struct api_
                    4, p, true);
 }
 
-static unsigned dead_letter_redrive(PGconn *db, struct api_request *rq, struct api_response *rs)
+/* The optional body of a redrive, {"url": "https://..."}: 0 with *to the URL (NULL: the
+ * destination that failed; empty body, {} or null), else rs holds the 400. The URL is
+ * checked as the CLI's --to is, and by the forwarder's address rules. */
+static int redrive_body(struct api_request *rq, struct api_response *rs, json_t **o, const char **to)
 {
-    snprintf(rq->target, sizeof rq->target, "dead-letter %s", rq->params[0]);
-    int partition;
-    long long offset;
-    char tail;
-    if (sscanf(rq->params[0], "%d-%lld%c", &partition, &offset, &tail) != 2 || partition < 0 || offset < 0)
-        return api_problem(rs, 404, "Not Found", "no such dead letter");
+    *o = NULL;
+    *to = NULL;
+    if (rq->body_len == strspn(rq->body, " \t\r\n"))
+        return 0;
+    if (!(*o = body_object(rq, rs)))
+        return -1;
+    const char *key;
+    json_t *v;
+    json_object_foreach(*o, key, v)
+    {
+        if (strcmp(key, "url")) {
+            api_problem(rs, 400, "Bad Request", "unknown member '%.64s': the body may have only \"url\"", key);
+            return -1;
+        }
+    }
+    bool bad = false;
+    *to = str_member(*o, "url", &bad);
+    if (bad || (*to && !outbound_url_valid(*to))) {
+        api_problem(rs, 400, "Bad Request",
+                    "url must be an http:// or https:// URL with a host, at most %d bytes, without spaces",
+                    OUTBOUND_URL_MAX);
+        return -1;
+    }
+    /* The audit row names the new URL, refused or not (who tried to send what where). */
+    if (*to)
+        snprintf(rq->target, sizeof rq->target, "dead-letter %s to %s", rq->params[0], *to);
+    const char *why = *to ? redrive_url_refused(*to) : NULL;
+    if (why) {
+        api_problem(rs, 400, "Bad Request",
+                    "url's host is a %s address, which the forwarder may not reach (HOOKLINE_FORWARDER_ALLOW_CIDRS)",
+                    why);
+        return -1;
+    }
+    return 0;
+}
+
+/* The redrive itself, to the URL to (NULL: the destination that failed). */
+static unsigned redrive_to(PGconn *db, struct api_request *rq, struct api_response *rs, int partition, long long offset,
+                           const char *to)
+{
     /* The key must see the dead letter's environment (else: not found). */
     /* Compared column by column (an index serves it); the id written back is the
      * canonical one, which the list's redriven_at matches ("01-5" names 1-5). */
@@ -1042,17 +1071,19 @@ static unsigned dead_letter_redrive(PGconn *db, struct api_request *rq, struct a
      * show the delivery before the redrive that caused it. */
     char asked[24];
     snprintf(asked, sizeof asked, "%lld", clock_unix_ms());
-    int rc = redrive_dead_letter(partition, offset, wid, sizeof wid, dest, sizeof dest, errstr, sizeof errstr);
+    int rc = redrive_dead_letter(partition, offset, to, wid, sizeof wid, dest, sizeof dest, errstr, sizeof errstr);
     if (rc == 1)
         return api_problem(rs, 404, "Not Found", "the dead letter is no longer on the topic (retention)");
     if (rc < 0) {
         snprintf(rs->retry_after, sizeof rs->retry_after, "5");
         return api_problem(rs, 503, "Service Unavailable", "cannot redrive: %s", errstr);
     }
-    /* The redrive joins the webhook's timeline (best effort: the copy is already sent). */
-    json_t *detail = json_pack("{s:s, s:s}", "dead_letter", dl_id, "destination", dest);
+    /* The redrive joins the webhook's timeline (best effort: the copy is already sent):
+     * destination is where the copy goes, original_destination the one that failed. */
+    json_t *detail = json_pack("{s:s, s:s}", "dead_letter", dl_id, "destination", to ? to : dest);
+    if (detail && to)
+        json_object_set_new(detail, "original_destination", json_string(dest));
     char *dtext = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
-    json_decref(detail);
     const char *ip[] = {wid, env, integ, conn, dtext ? dtext : "{}", rq->key->id, asked};
     res = db_query(db, rs,
                    "INSERT INTO webhook_events (webhook_id, kind, at, environment_id, integration, connection_id,"
@@ -1061,9 +1092,31 @@ static unsigned dead_letter_redrive(PGconn *db, struct api_request *rq, struct a
                    7, ip);
     free(dtext);
     PQclear(res);
-    json_t *out = json_pack("{s:s, s:s, s:s, s:b}", "dead_letter", dl_id, "webhook_id", wid, "destination", dest,
-                            "redriven", 1);
-    return api_json(rs, 202, out);
+    /* The answer is the timeline's detail plus the webhook. */
+    if (detail) {
+        json_object_set_new(detail, "webhook_id", json_string(wid));
+        json_object_set_new(detail, "redriven", json_true());
+    }
+    return api_json(rs, 202, detail);
+}
+
+static unsigned dead_letter_redrive(PGconn *db, struct api_request *rq, struct api_response *rs)
+{
+    snprintf(rq->target, sizeof rq->target, "dead-letter %s", rq->params[0]);
+    int partition;
+    long long offset;
+    char tail;
+    if (sscanf(rq->params[0], "%d-%lld%c", &partition, &offset, &tail) != 2 || partition < 0 || offset < 0)
+        return api_problem(rs, 404, "Not Found", "no such dead letter");
+    json_t *body;
+    const char *to;
+    if (redrive_body(rq, rs, &body, &to) < 0) {
+        json_decref(body);
+        return rs->status;
+    }
+    unsigned st = redrive_to(db, rq, rs, partition, offset, to);
+    json_decref(body);
+    return st;
 }
 
 /* ---- the webhook log ----------------------------------------------------------------------- */

@@ -178,7 +178,8 @@ int cli_topic_read_all(rd_kafka_t *rk, const char *topic, int (*visit)(const rd_
 /* ---- argument checks (cli_util.c) ---------------------------------------------- */
 
 /* True if s is an absolute http:// or https:// URL with a non-empty host and no
- * whitespace or control characters. */
+ * whitespace or control characters: outbound_url_valid (common/outbound.h), which the
+ * API checks its URLs with too. */
 bool cli_is_http_url(const char *s);
 /* Parses a whole decimal number within [min, max]. Returns 0, or -1 if s is not one. */
 int cli_parse_long(const char *s, long min, long max, long *out) __attribute__((warn_unused_result));

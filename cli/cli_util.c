@@ -164,24 +164,7 @@ int cli_parse_options_args(int argc, char **argv, const char *usage, const struc
 
 bool cli_is_http_url(const char *s)
 {
-    size_t skip;
-    if (!strncasecmp(s, "http://", 7))
-        skip = 7;
-    else if (!strncasecmp(s, "https://", 8))
-        skip = 8;
-    else
-        return false;
-    size_t len = strlen(s);
-    if (len > OUTBOUND_URL_MAX) /* the one limit every stage holds */
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c == 0x7f)
-            return false;
-    }
-    /* The authority (host[:port]) runs to the first '/', '?' or '#' and cannot be empty. */
-    size_t host = strcspn(s + skip, "/?#");
-    return host > 0 && s[skip] != ':' && s[skip] != '@';
+    return outbound_url_valid(s);
 }
 
 int cli_parse_long(const char *s, long min, long max, long *out)

@@ -1,8 +1,11 @@
 /* outbound: see outbound.h. */
 #include "common/outbound.h"
 
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 /* curl asks for each socket it connects: refuse what the SSRF rules refuse. */
@@ -26,4 +29,79 @@ void outbound_guard(CURL *c, struct outbound_guard *g, const struct ssrf_policy 
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
     curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, g);
+}
+
+/* Length of s's scheme and "://" (http or https, any case), 0 when neither. */
+static size_t scheme_len(const char *s)
+{
+    return !strncasecmp(s, "http://", 7) ? 7 : !strncasecmp(s, "https://", 8) ? 8 : 0;
+}
+
+bool outbound_url_valid(const char *s)
+{
+    size_t skip = scheme_len(s);
+    if (!skip)
+        return false;
+    size_t len = strlen(s);
+    if (len > OUTBOUND_URL_MAX) /* the one limit every stage holds */
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c == 0x7f)
+            return false;
+    }
+    /* The authority (host[:port]) runs to the first '/', '?' or '#' and cannot be empty. */
+    size_t host = strcspn(s + skip, "/?#");
+    return host > 0 && s[skip] != ':' && s[skip] != '@';
+}
+
+/* url's host, without user info, port or IPv6 brackets, into out: false when there is
+ * none or it does not fit. */
+static bool url_host(const char *url, char *out, size_t outlen)
+{
+    const char *a = url + scheme_len(url);
+    size_t n = strcspn(a, "/?#");
+    for (size_t i = n; i > 0; i--)
+        if (a[i - 1] == '@') { /* user info ends at the last '@' of the authority */
+            a += i;
+            n -= i;
+            break;
+        }
+    const char *end;
+    if (*a == '[') { /* n >= 1: the '[' is in the authority */
+        end = memchr(a + 1, ']', n - 1);
+        a++;
+    } else {
+        end = memchr(a, ':', n);
+        if (!end)
+            end = a + n;
+    }
+    if (!end || end == a || (size_t)(end - a) >= outlen)
+        return false;
+    memcpy(out, a, (size_t)(end - a));
+    out[end - a] = '\0';
+    return true;
+}
+
+const char *outbound_url_refused(const char *url, const struct ssrf_policy *policy)
+{
+    char host[256];
+    if (!url_host(url, host, sizeof host))
+        return NULL;
+    size_t n = strlen(host);
+    /* "localhost" and its subdomains never leave the machine (RFC 6761; curl resolves
+     * them itself): judged as 127.0.0.1. */
+    if (!strcasecmp(host, "localhost") || (n > 10 && !strcasecmp(host + n - 10, ".localhost")))
+        snprintf(host, sizeof host, "127.0.0.1");
+    /* AI_NUMERICHOST: an address in any form the resolver takes (127.1, 0x7f000001),
+     * and never a DNS query. */
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_STREAM}, *res;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0)
+        return NULL;
+    const char *why = NULL;
+    for (const struct addrinfo *ai = res; ai && !why; ai = ai->ai_next)
+        if (!ssrf_allowed(policy, ai->ai_addr))
+            why = ssrf_classify(ai->ai_addr);
+    freeaddrinfo(res);
+    return why;
 }

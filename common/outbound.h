@@ -10,6 +10,7 @@
 #define HOOKLINE_OUTBOUND_H
 
 #include <curl/curl.h>
+#include <stdbool.h>
 
 #include "common/ssrf.h"
 
@@ -18,6 +19,18 @@
  * ones, and everything that carries one (the forwarder's retry and dead-letter
  * headers, its buffers, the attempt log) holds this many. */
 #define OUTBOUND_URL_MAX 2048
+
+/* True when s is a URL hookline may be told to send to: http:// or https:// (any
+ * case), a non-empty authority that starts with neither ':' nor '@', no space or control
+ * character, at most OUTBOUND_URL_MAX bytes. The CLI's --to and --webhook-url and the
+ * API's redrive check URLs with it. */
+bool outbound_url_valid(const char *s);
+
+/* Why a connection to the host of url (outbound_url_valid) would be refused under
+ * policy ("loopback", "private", ...), or NULL. Judges the host only when it is an
+ * address (10.0.0.1, [::1], 2130706433) or "localhost": a name is judged when it is
+ * connected to (outbound_guard), after DNS. Uses no network. */
+const char *outbound_url_refused(const char *url, const struct ssrf_policy *policy);
 
 /* Lives as long as the transfer; refused says why a connection was not allowed
  * ("loopback address"), "" when none was refused. */

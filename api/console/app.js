@@ -204,6 +204,22 @@ async function pageConnections() {
     ], rows, "No connections."));
 }
 
+// A redrive button, and an optional new URL (the app moved); empty: the destination that failed.
+function redriveCell(r) {
+  const url = el("input", { type: "url", class: "redrive-url", placeholder: "new URL (optional)",
+    "aria-label": "redrive to a new URL (optional)" });
+  const button = el("button", { type: "button", class: "redrive", "data-id": r.id, onclick: async ev => {
+    ev.target.disabled = true;
+    ev.target.textContent = "Redriving…";
+    try {
+      const to = url.value.trim();
+      await api("POST", `/v1/dead-letters/${r.id}/redrive`, to ? { url: to } : undefined);
+      ev.target.textContent = to ? "Redriven to the new URL" : "Redriven";
+    } catch (e) { ev.target.textContent = "Failed: " + e.message; ev.target.disabled = false; }
+  } }, "Redrive");
+  return el("span", { class: "redrive-cell" }, url, " ", button);
+}
+
 async function pageDeadLetters() {
   const canWrite = state.me && state.me.scope === "write";
   await pagedList("Dead letters", "", cursor => api("GET", "/v1/dead-letters" + qs({ env: state.env, cursor })),
@@ -212,12 +228,7 @@ async function pageDeadLetters() {
       ["Webhook", r => el("a", { href: "#/webhook/" + r.webhook_id, class: "mono" }, r.webhook_id), "mono"],
       ["Destination", r => r.destination, "mono"], ["Last status", r => r.status ?? "–"],
       ["Error", r => r.error || ""], ["Redriven", r => when(r.redriven_at)],
-      ["", r => canWrite ? el("button", { type: "button", class: "redrive", "data-id": r.id, onclick: async ev => {
-        ev.target.disabled = true;
-        ev.target.textContent = "Redriving…";
-        try { await api("POST", `/v1/dead-letters/${r.id}/redrive`); ev.target.textContent = "Redriven"; }
-        catch (e) { ev.target.textContent = "Failed: " + e.message; ev.target.disabled = false; }
-      } }, "Redrive") : ""],
+      ["", r => canWrite ? redriveCell(r) : ""],
     ], rows, "No dead letters."));
 }
 

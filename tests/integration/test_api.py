@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 import requests
 
-from hlsupport import TIMEOUT, App, github_body, topic, topic_tool, uid, wait_until
+from hlsupport import TIMEOUT, App, Receiver, github_body, topic, topic_tool, uid, wait_until
 
 # The webhook log is written off the hot path by the API's own consumer: after a suite
 # that floods the ingress (test_abuse) it may be minutes behind on a loaded machine,
@@ -475,6 +475,66 @@ def test_webhook_timeline_failure_retry_dead_letter_redrive(api, app, receiver):
     dests = api.get("/v1/destinations", env=env, expect=200).json()["data"]
     mine = [d for d in dests if d["url"].startswith(receiver.url)]
     assert mine and mine[0]["attempts"] >= 3 and 0 < mine[0]["success_rate"] < 1 and mine[0]["gone"] is False
+
+
+def test_dead_letter_redriven_to_a_new_url(api, api_url, app, receiver):
+    """POST /v1/dead-letters/{id}/redrive with {"url": ...} delivers the dead letter there
+    (as `hookline dlq redrive --to`), not to the destination that failed; {} keeps that
+    one. The answer, the timeline and the audit log name the URL. A URL the CLI would
+    refuse, an address the forwarder may not reach (the stack allows only loopback: the
+    refused ones are judged without connecting), another member, or a body that is not
+    JSON is 400."""
+    env = app.env["id"]
+    app.connect({"installation_id": "31338"})
+    receiver.status = 400   # refused by the app: dead-lettered at once
+    body = github_body(31338, n=uid())
+    wid = app.send(body).headers["X-Hookline-Webhook-Id"]
+    dl = wait_until(lambda: api.get("/v1/dead-letters", env=env, webhook_id=wid).json()["data"], LOG_TIMEOUT,
+                    "the dead letter in the API")[0]
+    redrive = f"/v1/dead-letters/{dl['id']}/redrive"
+
+    refused = [({"url": "ftp://app.example/hooks"}, "http:// or https://"), ({"url": "https://"}, "http:// or https://"),
+               ({"url": "https://app.example/a b"}, "http:// or https://"), ({"url": 7}, "http:// or https://"),
+               ({"url": "http://10.1.2.3/hooks"}, "private address"),
+               ({"url": "http://[fd00::1]:8080/"}, "private address"),
+               ({"url": "http://169.254.169.254/latest"}, "link-local address"),
+               ({"url": "https://app.example/", "to": "x"}, "unknown member 'to'"), ([], "JSON object")]
+    for bad, why in refused:
+        r = api.call("POST", redrive, body=bad, expect=400)
+        assert r.headers["Content-Type"] == "application/problem+json" and why in r.json()["detail"], (bad, r.text)
+    r = requests.post(api_url + redrive, data=b'{"url": ', timeout=30,
+                      headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"})
+    assert r.status_code == 400 and "JSON object" in r.json()["detail"], r.text
+
+    # {}: the destination that failed, which refuses it again.
+    assert api.call("POST", redrive, body={}, expect=202).json()["destination"] == dl["destination"]
+    receiver.wait_for(lambda rs: len(app.mine(rs, body)) >= 2, TIMEOUT, "the redrive to the old URL", attempts=True)
+    old = len(app.mine(receiver.snapshot(), body))
+
+    moved = Receiver().start()
+    try:
+        path = f"/moved/{uid()}"
+        url = moved.url + path
+        r = api.call("POST", redrive, body={"url": url}, expect=202).json()
+        assert r == {"dead_letter": dl["id"], "webhook_id": wid, "destination": url,
+                     "original_destination": dl["destination"], "redriven": True}, r
+        got = app.wait_payload(body, receiver=moved, path=path)
+        assert got[0].header("webhook-id") == dl["delivery_id"]
+        events = wait_until(lambda: [e for e in _timeline(api, wid, "redriven") or []
+                                     if e["detail"]["destination"] == url], LOG_TIMEOUT, "the redrive in the timeline")
+        assert events[0]["detail"]["original_destination"] == dl["destination"]
+        assert events[0]["detail"]["dead_letter"] == dl["id"]
+        delivered = wait_until(lambda: [e for e in _timeline(api, wid) or [] if e.get("result") == "delivered"],
+                               LOG_TIMEOUT, "the delivery in the timeline")
+        assert delivered[-1]["destination"] == url
+        assert len(app.mine(receiver.snapshot(), body)) == old, "the old URL was sent the redrive to the new one"
+    finally:
+        moved.stop()
+    audit = api.get("/v1/audit", limit=100, expect=200).json()["data"]
+    rows = {(a["target"], a["status"]) for a in audit if a["action"] == "POST /v1/dead-letters/{}/redrive"}
+    assert (f"dead-letter {dl['id']} to {url}", 202) in rows, rows
+    assert (f"dead-letter {dl['id']} to http://10.1.2.3/hooks", 400) in rows, rows
+    assert (f"dead-letter {dl['id']}", 202) in rows, rows
 
 
 def test_a_key_sees_only_its_environments(api, api_url, app, cli, stack, receiver):

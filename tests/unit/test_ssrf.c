@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "common/outbound.h"
 #include "common/ssrf.h"
 
 /* The text address as a sockaddr (IPv6 when it has a colon). */
@@ -104,12 +105,60 @@ static void allow_list(void **state)
     assert_int_equal(ssrf_policy_parse("1.2.3.4/", &pol, err, sizeof err), -1);
 }
 
+static void url_form(void **state)
+{
+    (void)state;
+    assert_true(outbound_url_valid("https://app.example/hooks?a=1"));
+    assert_true(outbound_url_valid("HTTP://app.example"));
+    assert_true(outbound_url_valid("http://[::1]:8080/x"));
+    assert_false(outbound_url_valid("ftp://app.example/"));
+    assert_false(outbound_url_valid("https://"));
+    assert_false(outbound_url_valid("https:///path"));
+    assert_false(outbound_url_valid("https://:80/"));
+    assert_false(outbound_url_valid("https://@host/"));
+    assert_false(outbound_url_valid("https://app.example/a b"));
+    assert_false(outbound_url_valid("app.example"));
+    char longer[OUTBOUND_URL_MAX + 2];
+    memset(longer, 'a', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    memcpy(longer, "https://", 8);
+    assert_false(outbound_url_valid(longer));
+    longer[OUTBOUND_URL_MAX] = '\0';
+    assert_true(outbound_url_valid(longer));
+}
+
+/* The URL's host judged without connecting: addresses and localhost, never a name. */
+static void url_refused(void **state)
+{
+    (void)state;
+    struct ssrf_policy none, local;
+    char err[100];
+    assert_int_equal(ssrf_policy_parse("", &none, err, sizeof err), 0);
+    assert_int_equal(ssrf_policy_parse("127.0.0.0/8, ::1/128", &local, err, sizeof err), 0);
+    assert_string_equal(outbound_url_refused("http://127.0.0.1:8080/x", &none), "loopback");
+    assert_null(outbound_url_refused("http://127.0.0.1:8080/x", &local));
+    assert_string_equal(outbound_url_refused("http://10.1.2.3/", &local), "private");
+    assert_string_equal(outbound_url_refused("https://user:pw@192.168.0.9:443/", &local), "private");
+    assert_string_equal(outbound_url_refused("http://169.254.169.254/latest", &local), "link-local");
+    assert_string_equal(outbound_url_refused("http://[::1]/", &none), "loopback");
+    assert_null(outbound_url_refused("http://[::1]:9/", &local));
+    assert_string_equal(outbound_url_refused("http://[::ffff:10.0.0.1]/", &local), "private");
+    assert_string_equal(outbound_url_refused("http://2130706433/", &none), "loopback"); /* 127.0.0.1 */
+    assert_string_equal(outbound_url_refused("http://0x7f.1/", &none), "loopback");
+    assert_string_equal(outbound_url_refused("http://LocalHost:80/", &none), "loopback");
+    assert_string_equal(outbound_url_refused("http://app.localhost/", &none), "loopback");
+    assert_null(outbound_url_refused("http://localhost/", &local));
+    assert_null(outbound_url_refused("https://8.8.8.8/", &none));
+    assert_null(outbound_url_refused("https://app.example/", &none)); /* a name: judged on connect */
+    assert_null(outbound_url_refused("https://10.0.0.1.example/", &none));
+    assert_null(outbound_url_refused("http://[::1/", &none)); /* no closing bracket: no address */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(ipv4_ranges),
-        cmocka_unit_test(ipv6_ranges),
-        cmocka_unit_test(allow_list),
+        cmocka_unit_test(ipv4_ranges), cmocka_unit_test(ipv6_ranges), cmocka_unit_test(allow_list),
+        cmocka_unit_test(url_form),    cmocka_unit_test(url_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
