@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/outbound.h"
 #include "common/pg.h"
 
 #define BUCKETS 1024
@@ -141,9 +142,12 @@ void auth_audit(PGconn *db, const struct api_key *key, const char *action, const
                                  "INSERT INTO api_audit (key_id, action, target, status) VALUES ($1, $2, $3, $4::int)",
                                  4, params, NULL, NULL, (int)g_api.db_timeout_ms)
                        : NULL;
+    /* The row keeps the target whole; the log line only the origins of URLs in it. */
+    char shown[1024];
+    outbound_text_for_log(target, shown, sizeof shown);
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
-        log_error(NULL, "audit record lost: key %s %s %s answered %u", key->id, action, target, status);
+        log_error(NULL, "audit record lost: key %s %s %s answered %u", key->id, action, shown, status);
     else
-        log_info(NULL, "key %s: %s %s answered %u", key->id, action, target, status);
+        log_info(NULL, "key %s: %s %s answered %u", key->id, action, shown, status);
     PQclear(res);
 }

@@ -105,3 +105,41 @@ const char *outbound_url_refused(const char *url, const struct ssrf_policy *poli
     freeaddrinfo(res);
     return why;
 }
+
+void outbound_url_origin(const char *url, char *out, size_t outlen)
+{
+    const char *host = strstr(url, "://");
+    host = host ? host + 3 : url;
+    size_t hostlen = strcspn(host, "/?#");
+    const char *at = memchr(host, '@', hostlen); /* never keep credentials */
+    size_t schemelen = (size_t)(host - url);
+    if (at) {
+        hostlen -= (size_t)(at + 1 - host);
+        host = at + 1;
+    }
+    snprintf(out, outlen, "%.*s%.*s", (int)schemelen, url, (int)hostlen, host);
+}
+
+void outbound_text_for_log(const char *text, char *out, size_t outlen)
+{
+    if (!outlen)
+        return;
+    size_t n = 0;
+    out[0] = '\0';
+    while (*text && n + 1 < outlen) {
+        if (!scheme_len(text)) {
+            out[n++] = *text++;
+            out[n] = '\0';
+            continue;
+        }
+        /* A URL runs to the next space (URLs hookline accepts hold none). */
+        size_t len = strcspn(text, " \t\r\n");
+        char url[OUTBOUND_URL_MAX + 1], origin[300];
+        snprintf(url, sizeof url, "%.*s", (int)(len < OUTBOUND_URL_MAX ? len : OUTBOUND_URL_MAX), text);
+        outbound_url_origin(url, origin, sizeof origin);
+        bool cut = strlen(origin) < len;
+        int w = snprintf(out + n, outlen - n, "%s%s", origin, cut ? "/..." : "");
+        n = w < 0 || (size_t)w >= outlen - n ? outlen - 1 : n + (size_t)w;
+        text += len;
+    }
+}

@@ -26,6 +26,16 @@
  * API's redrive check URLs with it. */
 bool outbound_url_valid(const char *s);
 
+/* url's origin into out: scheme, host and port, never user info, path, query or
+ * fragment (any of which may hold a token: "https://hooks.example/T0/B0/s3cr3t").
+ * What a log line, a metric label or a forwarder's per-destination state may name. */
+void outbound_url_origin(const char *url, char *out, size_t outlen);
+
+/* text into out with every http:// or https:// URL in it cut to its origin, followed by
+ * "/..." where something was cut: for a log line that quotes a URL an operator or a
+ * tenant wrote (an audit target, a redrive). */
+void outbound_text_for_log(const char *text, char *out, size_t outlen);
+
 /* Why a connection to the host of url (outbound_url_valid) would be refused under
  * policy ("loopback", "private", ...), or NULL. Judges the host only when it is an
  * address (10.0.0.1, [::1], 2130706433) or "localhost": a name is judged when it is

@@ -111,9 +111,11 @@ static void transfer_release(struct transfer *t)
 void deliver_start(const char *url, const struct delivery_header *headers, size_t nheaders, const void *body,
                    size_t len, deliver_done_fn done, void *ctx)
 {
+    char origin[256]; /* for log lines: the path or query may hold a token */
+    outbound_url_origin(url, origin, sizeof origin);
     struct transfer *t = transfer_new();
     if (!t) {
-        log_error(NULL, "out of memory starting a delivery to %s", url);
+        log_error(NULL, "out of memory starting a delivery to %s", origin);
         struct delivery_result res = {.retry_after_s = -1};
         snprintf(res.error, sizeof res.error, "out of memory");
         done(ctx, &res); /* the one report made at once: callers expect it (see forwarder.h) */
@@ -129,7 +131,7 @@ void deliver_start(const char *url, const struct delivery_header *headers, size_
         struct curl_slist *more = n >= 0 ? curl_slist_append(t->headers, line) : NULL;
         free(n >= 0 ? line : NULL);
         if (!more) {
-            log_error(NULL, "out of memory adding header %s to a delivery to %s", headers[i].name, url);
+            log_error(NULL, "out of memory adding header %s to a delivery to %s", headers[i].name, origin);
             continue;
         }
         t->headers = more;

@@ -40,20 +40,6 @@ void endpoints_init(void)
                                          "time of one HTTP attempt per destination", MAX_SERIES);
 }
 
-void endpoint_key(const char *url, char *key, size_t keylen)
-{
-    const char *host = strstr(url, "://");
-    host = host ? host + 3 : url;
-    size_t hostlen = strcspn(host, "/?#");
-    const char *at = memchr(host, '@', hostlen); /* never keep credentials */
-    size_t schemelen = (size_t)(host - url);
-    if (at) {
-        hostlen -= (size_t)(at + 1 - host);
-        host = at + 1;
-    }
-    snprintf(key, keylen, "%.*s%.*s", (int)schemelen, url, (int)hostlen, host);
-}
-
 static unsigned long hash(const char *s)
 {
     unsigned long h = 1469598103934665603UL;
@@ -82,7 +68,7 @@ static void sweep_idle(void)
 struct endpoint *endpoint_of(const char *url)
 {
     char key[256];
-    endpoint_key(url, key, sizeof key);
+    outbound_url_origin(url, key, sizeof key);
     unsigned long b = hash(key) % NBUCKETS;
     for (struct endpoint *ep = buckets[b]; ep; ep = ep->hash_next)
         if (!strcmp(ep->key, key)) {

@@ -263,8 +263,6 @@ struct endpoint *endpoint_of(const char *url);
 void endpoint_release(struct endpoint *ep);
 /* How many endpoints are kept (for tests). */
 size_t endpoints_count(void);
-/* "https://user@app.example.com:8443/hooks?x" -> "https://app.example.com:8443". */
-void endpoint_key(const char *url, char *key, size_t keylen);
 void endpoints_shutdown(void);
 
 /* circuit.c: may a delivery to ep be attempted now? false: the circuit is open, and

@@ -55,7 +55,7 @@ static void answer(struct resolve_req *r)
 static void flag(struct flag_req *f)
 {
     char key[256];
-    endpoint_key(f->url, key, sizeof key);
+    outbound_url_origin(f->url, key, sizeof key);
     if (destinations_flag_gone(f->url, f->status, f->wid) == 0)
         log_error(f->wid[0] ? f->wid : NULL,
                   "%s answered %ld Gone: flagged, nothing more is sent there until 'hookline destinations clear'", key,

@@ -145,7 +145,7 @@ void retry_later_start(const rd_kafka_message_t *rkm, const char *wid, const cha
     rd_kafka_headers_t *h = handoff_headers(rkm);
     retry_encode(h, clock_unix_ms() + delay, url, attempts, -1, 0);
     char key[256];
-    endpoint_key(url, key, sizeof key);
+    outbound_url_origin(url, key, sizeof key);
     log_warn(wid, "delivery to %s will be retried in %.1f s (pass %d of %zu)", key, (double)delay / 1000, next_pass,
              npasses);
     handoff_start(topics[next_pass - 1], rkm, h, done, ctx);
@@ -158,7 +158,7 @@ void retry_defer_start(const rd_kafka_message_t *rkm, const char *wid, const cha
     rd_kafka_headers_t *h = handoff_headers(rkm);
     retry_encode(h, clock_unix_ms() + delay, url, attempts, pass, deferrals + 1);
     char key[256];
-    endpoint_key(url, key, sizeof key);
+    outbound_url_origin(url, key, sizeof key);
     log_info(wid, "delivery to %s deferred %.1f s: the destination is saturated (deferral %ld)", key,
              (double)delay / 1000, deferrals + 1);
     handoff_start(topics[0], rkm, h, done, ctx);

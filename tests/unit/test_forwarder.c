@@ -70,20 +70,6 @@ static void offsets_survive_a_long_wait_behind_one_message(void **state)
     offsets_shutdown();
 }
 
-/* A destination is its scheme, host and port: never the path (it may hold a token) nor
- * credentials. */
-static void endpoint_key_drops_path_query_and_credentials(void **state)
-{
-    (void)state;
-    char key[256];
-    endpoint_key("https://app.example.com:8443/hooks/tok3n?sig=x", key, sizeof key);
-    assert_string_equal(key, "https://app.example.com:8443");
-    endpoint_key("https://user:secret@app.example.com/hooks", key, sizeof key);
-    assert_string_equal(key, "https://app.example.com");
-    endpoint_key("http://[::1]:9000#frag", key, sizeof key);
-    assert_string_equal(key, "http://[::1]:9000");
-}
-
 /* Opens after the configured failed passes, parks until the cooldown ends, lets one
  * probe through (and parks the rest while it is out), closes on success. */
 static void circuit_opens_probes_and_closes(void **state)
@@ -369,7 +355,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(offsets_store_only_the_final_prefix),
         cmocka_unit_test(offsets_survive_a_long_wait_behind_one_message),
-        cmocka_unit_test(endpoint_key_drops_path_query_and_credentials),
         cmocka_unit_test(circuit_opens_probes_and_closes),
         cmocka_unit_test(held_endpoint_survives_a_sweep),
         cmocka_unit_test(good_routed_message_is_deliverable),

@@ -154,11 +154,33 @@ static void url_refused(void **state)
     assert_null(outbound_url_refused("http://[::1/", &none)); /* no closing bracket: no address */
 }
 
+/* Log lines name a URL by its origin: a path, query or user info may hold a token. */
+static void url_for_log(void **state)
+{
+    (void)state;
+    char out[256];
+    outbound_url_origin("https://user:pw@hooks.example:8443/T0/B0/s3cr3t?sig=x#f", out, sizeof out);
+    assert_string_equal(out, "https://hooks.example:8443");
+    outbound_url_origin("http://[::1]:9000#frag", out, sizeof out);
+    assert_string_equal(out, "http://[::1]:9000");
+    outbound_text_for_log("dead-letter 1-5 to https://app.example/hooks?token=s3cr3t", out, sizeof out);
+    assert_string_equal(out, "dead-letter 1-5 to https://app.example/...");
+    outbound_text_for_log("a http://u:p@a.example b HTTPS://b.example/x c", out, sizeof out);
+    assert_string_equal(out, "a http://a.example/... b HTTPS://b.example/... c");
+    outbound_text_for_log("http://a.example", out, sizeof out);
+    assert_string_equal(out, "http://a.example");
+    outbound_text_for_log("no url here", out, sizeof out);
+    assert_string_equal(out, "no url here");
+    char small[12];
+    outbound_text_for_log("to https://app.example/s3cr3t", small, sizeof small);
+    assert_string_equal(small, "to https://"); /* cut to fit, never past the origin */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ipv4_ranges), cmocka_unit_test(ipv6_ranges), cmocka_unit_test(allow_list),
-        cmocka_unit_test(url_form),    cmocka_unit_test(url_refused),
+        cmocka_unit_test(url_form),    cmocka_unit_test(url_refused), cmocka_unit_test(url_for_log),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
