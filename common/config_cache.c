@@ -24,21 +24,19 @@ int config_cache_init(struct config_cache *cc, const char *what, const char *tab
     return 0;
 }
 
-void config_cache_put(struct config_cache *cc, const char *key, const void *value, bool found)
+unsigned long config_cache_generation(struct config_cache *cc)
 {
-    if (found)
-        ttl_cache_put(cc->cache, key, value, cc->ttl_ms);
-    else
-        ttl_cache_put_weak(cc->cache, key, value, CONFIG_CACHE_NEGATIVE_TTL_MS);
+    return atomic_load(&cc->generation);
 }
 
-bool config_cache_put_since(struct config_cache *cc, const char *key, const void *value, bool found,
-                            unsigned long generation)
+bool config_cache_put(struct config_cache *cc, const char *key, const void *value, bool found, unsigned long generation)
 {
     pthread_mutex_lock(&cc->watch_lock); /* every drop happens under it */
     bool fresh = atomic_load(&cc->generation) == generation;
-    if (fresh)
-        config_cache_put(cc, key, value, found);
+    if (fresh && found)
+        ttl_cache_put(cc->cache, key, value, cc->ttl_ms);
+    else if (fresh)
+        ttl_cache_put_weak(cc->cache, key, value, CONFIG_CACHE_NEGATIVE_TTL_MS);
     pthread_mutex_unlock(&cc->watch_lock);
     return fresh;
 }
@@ -48,7 +46,7 @@ void config_cache_db_result(struct config_cache *cc, bool ok)
     atomic_store(&cc->db_ok, ok);
 }
 
-/* A change: every answer may be stale. Under watch_lock (config_cache_put_since). */
+/* A change: every answer may be stale. Under watch_lock (config_cache_put). */
 static void drop(struct config_cache *cc)
 {
     ttl_cache_clear(cc->cache);

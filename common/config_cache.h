@@ -45,15 +45,17 @@ struct config_cache {
 int config_cache_init(struct config_cache *cc, const char *what, const char *tables, const char *conninfo,
                       size_t value_size, size_t max_entries, long ttl_ms) __attribute__((warn_unused_result));
 
-/* Caches value under key: found answers for ttl_ms, not-found ones briefly. */
-void config_cache_put(struct config_cache *cc, const char *key, const void *value, bool found);
+/* The cache's generation: read it before the query whose answer config_cache_put will
+ * cache. */
+unsigned long config_cache_generation(struct config_cache *cc);
 
-/* config_cache_put, unless the cache was dropped since generation (read before the query
- * whose answer value is): an answer read before a change must not outlive the change's
- * notification, or a cached "not found" could deny something created just before. False
- * when not cached. */
-bool config_cache_put_since(struct config_cache *cc, const char *key, const void *value, bool found,
-                            unsigned long generation);
+/* Caches value under key (found answers for ttl_ms, not-found ones briefly), unless the
+ * cache was dropped since generation: an answer read before a change must not outlive
+ * the change's notification (a "not found" read just before a creation would deny it
+ * for its TTL). False when not cached. Takes the watcher's lock, so it may wait while
+ * the watcher listens again after a lost connection (bounded by the connect timeout). */
+bool config_cache_put(struct config_cache *cc, const char *key, const void *value, bool found,
+                      unsigned long generation);
 
 /* Records whether the last query reached the database (for readiness). */
 void config_cache_db_result(struct config_cache *cc, bool ok);

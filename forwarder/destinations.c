@@ -87,6 +87,7 @@ int destinations_get(const char *env_id, const char *integration, const char *co
     struct environment_row env;
     struct forward_settings_row fs;
     int fs_rc = 1;
+    unsigned long generation = config_cache_generation(&cc);
     pthread_mutex_lock(&cc.lock);
     int rc = store_environment(cc.query, env_id, &env);
     if (rc == 0)
@@ -112,12 +113,12 @@ int destinations_get(const char *env_id, const char *integration, const char *co
                  "its signing key cannot be decrypted: check HOOKLINE_ENCRYPTION_KEY and _OLD_KEYS");
     if (unusable || out->unusable) { /* remembered briefly: its messages ask again, the database once a second */
         out->found = out->unusable = true;
-        config_cache_put(&cc, key, out, false);
+        config_cache_put(&cc, key, out, false, generation);
         return 0;
     }
     if (rc < 0 || fs_rc < 0)
         return -1;
-    config_cache_put(&cc, key, out, out->found);
+    config_cache_put(&cc, key, out, out->found, generation);
     return 0;
 }
 
@@ -127,6 +128,7 @@ int destinations_gone(const char *url, char *since, size_t sincelen)
     config_cache_refresh(&gone_cc);
     if (!ttl_cache_get(gone_cc.cache, url, &a)) {
         memset(&a, 0, sizeof a);
+        unsigned long generation = config_cache_generation(&gone_cc);
         pthread_mutex_lock(&gone_cc.lock);
         int rc = queries_destination_gone(gone_cc.query, url, a.since, sizeof a.since);
         pthread_mutex_unlock(&gone_cc.lock);
@@ -134,7 +136,7 @@ int destinations_gone(const char *url, char *since, size_t sincelen)
         if (rc < 0)
             return -1;
         a.gone = rc == 0;
-        config_cache_put(&gone_cc, url, &a, true); /* "not gone" is an answer to keep too */
+        config_cache_put(&gone_cc, url, &a, true, generation); /* "not gone" is an answer to keep too */
     }
     if (a.gone && since)
         snprintf(since, sincelen, "%s", a.since);

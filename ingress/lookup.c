@@ -171,7 +171,7 @@ static void resolve(const struct job *j, struct lookup_answer *a)
         return;
     }
     struct integration_row row;
-    unsigned long generation = atomic_load(&cc.generation);
+    unsigned long generation = config_cache_generation(&cc);
     pthread_mutex_lock(&cc.lock);
     int rc = store_integration(cc.query, j->env, j->key, &row);
     pthread_mutex_unlock(&cc.lock);
@@ -191,7 +191,7 @@ static void resolve(const struct job *j, struct lookup_answer *a)
     integration_row_clear(&row);
     char ckey[ID_LEN + IDENT_INTEGRATION_KEY_MAX_LEN + 2];
     cache_key(ckey, j->env, j->key);
-    config_cache_put_since(&cc, ckey, e, e->found, generation); /* still true for a's waiters */
+    config_cache_put(&cc, ckey, e, e->found, generation); /* still true for a's waiters */
     a->status = e->found ? LOOKUP_FOUND : LOOKUP_UNKNOWN;
 }
 

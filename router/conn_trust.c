@@ -62,6 +62,7 @@ static int has_secret(const char *env, const char *integration, const char *conn
     if (cacheable && ttl_cache_get(cc.cache, ckey, &f))
         return f.has_secret;
     const char *params[3] = {env, integration, conn};
+    unsigned long generation = config_cache_generation(&cc);
     pthread_mutex_lock(&cc.lock);
     PGresult *res = store_query(cc.query,
                                 "SELECT c.webhook_secret IS NOT NULL FROM connections c"
@@ -77,7 +78,7 @@ static int has_secret(const char *env, const char *integration, const char *conn
     f.has_secret = found && PQgetvalue(res, 0, 0)[0] == 't';
     PQclear(res);
     if (cacheable)
-        config_cache_put(&cc, ckey, &f, found);
+        config_cache_put(&cc, ckey, &f, found, generation);
     return f.has_secret;
 }
 

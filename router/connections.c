@@ -119,7 +119,7 @@ static int ids_from_cache(const struct cached_ids *c, char ***ids, size_t *n)
     return 0;
 }
 
-static void cache_result(const char *ckey, int rc, char **ids, size_t n)
+static void cache_result(const char *ckey, int rc, char **ids, size_t n, unsigned long generation)
 {
     struct cached_ids c = {.n = 0};
     if (rc == 0) {
@@ -132,7 +132,7 @@ static void cache_result(const char *ckey, int rc, char **ids, size_t n)
         }
         c.n = (int)n;
     }
-    config_cache_put(&cc, ckey, &c, rc == 0);
+    config_cache_put(&cc, ckey, &c, rc == 0, generation);
 }
 
 int connections_find(enum connections_match match, const char *env_id, const char *integration_key, const char *key,
@@ -148,12 +148,13 @@ int connections_find(enum connections_match match, const char *env_id, const cha
     config_cache_refresh(&cc); /* a change committed before this webhook is seen */
     if (cacheable && ttl_cache_get(cc.cache, ckey, &c))
         return ids_from_cache(&c, ids, n);
+    unsigned long generation = config_cache_generation(&cc);
     pthread_mutex_lock(&cc.lock);
     int rc = connections_by(cc.query, match, env_id, integration_key, key, value, ids, n);
     pthread_mutex_unlock(&cc.lock);
     config_cache_db_result(&cc, rc >= 0 || rc == STORE_REFUSED); /* a refused value is no outage */
     if (rc >= 0 && cacheable)
-        cache_result(ckey, rc, *ids, *n);
+        cache_result(ckey, rc, *ids, *n, generation);
     return rc;
 }
 
