@@ -199,12 +199,11 @@ int redrive_dead_letter(int partition, long long offset, const char *to, char *w
         goto out;
     }
     free(a);
-    char shown[2 * 300 + 32]; /* the URLs' origins: a path or query may hold a token */
-    char new_origin[300], old_origin[300];
+    char new_origin[300], old_origin[300]; /* logged: a path or query may hold a token */
     outbound_url_origin(to ? to : dest, new_origin, sizeof new_origin);
     outbound_url_origin(dest, old_origin, sizeof old_origin);
-    snprintf(shown, sizeof shown, "%s%s%s", new_origin, to ? " instead of " : "", to ? old_origin : "");
-    log_info(wid, "dead letter %d-%lld redriven to %s for %s", partition, offset, topic, shown);
+    log_info(wid, "dead letter %d-%lld redriven to %s for %s%s%s", partition, offset, topic, new_origin,
+             to ? " instead of " : "", to ? old_origin : "");
     rc = 0;
 out:
     if (rkm)

@@ -55,20 +55,30 @@ bool outbound_url_valid(const char *s)
     return host > 0 && s[skip] != ':' && s[skip] != '@';
 }
 
-/* url's host, without user info, port or IPv6 brackets, into out: false when there is
- * none or it does not fit. */
-static bool url_host(const char *url, char *out, size_t outlen)
+/* url's authority after its scheme's "://" (or from the start, without one), without
+ * user info (which ends at the authority's last '@'): *len bytes from the result. */
+static const char *url_authority(const char *url, size_t *len)
 {
-    const char *a = url + scheme_len(url);
+    const char *a = strstr(url, "://");
+    a = a ? a + 3 : url;
     size_t n = strcspn(a, "/?#");
     for (size_t i = n; i > 0; i--)
-        if (a[i - 1] == '@') { /* user info ends at the last '@' of the authority */
+        if (a[i - 1] == '@') {
             a += i;
             n -= i;
             break;
         }
-    const char *end;
-    if (*a == '[') { /* n >= 1: the '[' is in the authority */
+    *len = n;
+    return a;
+}
+
+/* url's host, without port or IPv6 brackets, into out: false when there is none or it
+ * does not fit. */
+static bool url_host(const char *url, char *out, size_t outlen)
+{
+    size_t n;
+    const char *a = url_authority(url, &n), *end;
+    if (n > 0 && *a == '[') {
         end = memchr(a + 1, ']', n - 1);
         a++;
     } else {
@@ -108,16 +118,11 @@ const char *outbound_url_refused(const char *url, const struct ssrf_policy *poli
 
 void outbound_url_origin(const char *url, char *out, size_t outlen)
 {
-    const char *host = strstr(url, "://");
-    host = host ? host + 3 : url;
-    size_t hostlen = strcspn(host, "/?#");
-    const char *at = memchr(host, '@', hostlen); /* never keep credentials */
-    size_t schemelen = (size_t)(host - url);
-    if (at) {
-        hostlen -= (size_t)(at + 1 - host);
-        host = at + 1;
-    }
-    snprintf(out, outlen, "%.*s%.*s", (int)schemelen, url, (int)hostlen, host);
+    size_t n;
+    const char *host = url_authority(url, &n);
+    const char *scheme_end = strstr(url, "://");
+    int schemelen = scheme_end ? (int)(scheme_end + 3 - url) : 0;
+    snprintf(out, outlen, "%.*s%.*s", schemelen, url, (int)n, host);
 }
 
 void outbound_text_for_log(const char *text, char *out, size_t outlen)

@@ -158,19 +158,27 @@ static void url_refused(void **state)
 static void url_for_log(void **state)
 {
     (void)state;
+    static const struct {
+        bool text; /* outbound_text_for_log, else outbound_url_origin */
+        const char *in, *want;
+    } cases[] = {
+        {false, "https://user:pw@hooks.example:8443/T0/B0/s3cr3t?sig=x#f", "https://hooks.example:8443"},
+        {false, "http://[::1]:9000#frag", "http://[::1]:9000"},
+        {false, "https://a@b@host.example/x", "https://host.example"}, /* user info ends at the last '@' */
+        {true, "dead-letter 1-5 to https://app.example/hooks?token=s3cr3t",
+         "dead-letter 1-5 to https://app.example/..."},
+        {true, "a http://u:p@a.example b HTTPS://b.example/x c", "a http://a.example/... b HTTPS://b.example/... c"},
+        {true, "http://a.example", "http://a.example"},
+        {true, "no url here", "no url here"},
+    };
     char out[256];
-    outbound_url_origin("https://user:pw@hooks.example:8443/T0/B0/s3cr3t?sig=x#f", out, sizeof out);
-    assert_string_equal(out, "https://hooks.example:8443");
-    outbound_url_origin("http://[::1]:9000#frag", out, sizeof out);
-    assert_string_equal(out, "http://[::1]:9000");
-    outbound_text_for_log("dead-letter 1-5 to https://app.example/hooks?token=s3cr3t", out, sizeof out);
-    assert_string_equal(out, "dead-letter 1-5 to https://app.example/...");
-    outbound_text_for_log("a http://u:p@a.example b HTTPS://b.example/x c", out, sizeof out);
-    assert_string_equal(out, "a http://a.example/... b HTTPS://b.example/... c");
-    outbound_text_for_log("http://a.example", out, sizeof out);
-    assert_string_equal(out, "http://a.example");
-    outbound_text_for_log("no url here", out, sizeof out);
-    assert_string_equal(out, "no url here");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (cases[i].text)
+            outbound_text_for_log(cases[i].in, out, sizeof out);
+        else
+            outbound_url_origin(cases[i].in, out, sizeof out);
+        assert_string_equal(out, cases[i].want);
+    }
     char small[12];
     outbound_text_for_log("to https://app.example/s3cr3t", small, sizeof small);
     assert_string_equal(small, "to https://"); /* cut to fit, never past the origin */
