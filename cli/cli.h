@@ -130,7 +130,7 @@ enum cli_opt_kind {
     CLI_OPT_ENV_ID,      /* --name UUID: like CLI_OPT_STRING, checked with cli_check_env_id */
     CLI_OPT_BOOL,        /* --name true|false (cli_parse_bool's words): target is a const char **, set to
                        "true" or "false" (the text of a boolean SQL parameter) */
-    CLI_OPT_URL,         /* --name URL: like CLI_OPT_STRING, checked with cli_is_http_url */
+    CLI_OPT_URL,         /* --name URL: like CLI_OPT_STRING, checked with outbound_url_valid */
     CLI_OPT_URL_OR_NONE, /* --name URL|none: like CLI_OPT_URL; "none" (or "") sets the target to ""
                             (remove the URL: nullif($n, '') in SQL) */
 };
@@ -177,10 +177,6 @@ int cli_topic_read_all(rd_kafka_t *rk, const char *topic, int (*visit)(const rd_
 
 /* ---- argument checks (cli_util.c) ---------------------------------------------- */
 
-/* True if s is an absolute http:// or https:// URL with a non-empty host and no
- * whitespace or control characters: outbound_url_valid (common/outbound.h), which the
- * API checks its URLs with too. */
-bool cli_is_http_url(const char *s);
 /* Parses a whole decimal number within [min, max]. Returns 0, or -1 if s is not one. */
 int cli_parse_long(const char *s, long min, long max, long *out) __attribute__((warn_unused_result));
 /* Parses true/false (also yes/no, on/off, 1/0; any case). Returns 0, or -1 if s is not one. */

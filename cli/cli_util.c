@@ -97,7 +97,7 @@ static int check_value(const char *cmd, const struct cli_opt *o)
         }
         /* fall through */
     case CLI_OPT_URL:
-        if (cli_is_http_url(*value))
+        if (outbound_url_valid(*value))
             return -1;
         cli_error("--%s '%s' is not an http:// or https:// URL%s", o->name, *value,
                   o->kind == CLI_OPT_URL_OR_NONE ? " (or none)" : "");
@@ -161,11 +161,6 @@ int cli_parse_options_args(int argc, char **argv, const char *usage, const struc
 }
 
 /* ---- argument checks -------------------------------------------------------------- */
-
-bool cli_is_http_url(const char *s)
-{
-    return outbound_url_valid(s);
-}
 
 int cli_parse_long(const char *s, long min, long max, long *out)
 {

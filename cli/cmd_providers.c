@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/outbound.h"
 #include "providers/provider.h"
 #include "providers/provider_info.h"
 
@@ -469,7 +470,7 @@ static const struct provider *request_check(const struct request_opts *o, int ar
     const struct provider *p = provider_find(o->provider);
     if (!p)
         cli_error("unknown provider '%s' (see 'hookline providers')", o->provider);
-    else if (o->url && !cli_is_http_url(o->url))
+    else if (o->url && !outbound_url_valid(o->url))
         cli_error("'%s' is not an http:// or https:// URL", o->url);
     else if (!valid_method(o->method))
         cli_error("--method '%s' is not an HTTP method", o->method);
