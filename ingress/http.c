@@ -78,7 +78,6 @@ static const char *const refusal_labels[REFUSED_N] = {
     [REFUSED_KAFKA_UNAVAILABLE] = "reason=\"kafka_unavailable\"",
     [REFUSED_KAFKA_TOO_LARGE] = "reason=\"kafka_too_large\"",
     [REFUSED_INTERNAL] = "reason=\"internal\"",
-    [REFUSED_OTHER] = "reason=\"other\"",
 };
 static struct metric *m_refused[REFUSED_N];
 

@@ -142,7 +142,6 @@ enum refusal {
     REFUSED_KAFKA_UNAVAILABLE,
     REFUSED_KAFKA_TOO_LARGE,
     REFUSED_INTERNAL,
-    REFUSED_OTHER, /* none today; exposed so that the series set stays as it was */
     REFUSED_N
 };
 
