@@ -32,10 +32,14 @@ def main():
         ("ingress / its /healthz", ("ingress", "ratio_to_healthz"), "×"),
         ("ingress CPU per webhook", ("ingress", "cpu_us_per_webhook"), " µs"),
         ("broker CPU per webhook, ingress alone", ("ingress", "broker_cpu_us_per_webhook"), " µs"),
+        ("ingress webhooks/s, wide (128 connections)", ("ingress", "wide", "webhook_rps"), ""),
+        ("ingress wide / trivial responder wide", ("ingress", "wide", "ratio_to_responder"), "×"),
+        ("ingress CPU per webhook, wide", ("ingress", "wide", "cpu_us_per_webhook"), " µs"),
+        ("broker CPU per webhook, wide", ("ingress", "wide", "broker_cpu_us_per_webhook"), " µs"),
         ("end to end, webhooks/s delivered", ("end_to_end", "delivered_per_s"), ""),
         ("end to end / receiver alone", ("end_to_end", "ratio_to_receiver"), "×"),
     ]
-    for name in ("ingress", "router", "forwarder", "syncer", "kafka"):
+    for name in ("ingress", "router", "forwarder", "syncer", "api", "kafka", "postgres"):
         rows.append((f"end to end, {name} CPU per webhook", ("end_to_end", "cpu_us_per_webhook", name), " µs"))
     for pct in ("25", "50", "90"):
         for q in ("p50", "p99", "p99_9"):

@@ -77,6 +77,8 @@ def rounds_ratio(num, den):
 
 healthz, hook, close = rounds("healthz"), rounds("webhook"), rounds("webhook_close")
 responder = rounds("responder")
+wide, responder_wide = rounds("webhook_wide"), rounds("responder_wide")
+wide_conns = os.environ.get("BENCH_WIDE_CONNS", "?")
 rc32, rc1, rcd = load("receiver.json"), load("receiver_c1.json"), load("receiver_cdest.json")
 per_dest = os.environ.get("BENCH_PER_DEST", "?")
 sender, pipe, drain = load("sender.txt"), load("pipeline.txt"), load("drain.txt")
@@ -93,7 +95,10 @@ L = ["# hookline benchmarks", "",
      f"| webhook keep-alive (1) | {rounds_ratio(close, hook)} |",
      f"| 1r | ingress webhook (1) against the trivial responder (`bench/responder.c`, same thread model, "
      f"reads the body, answers 200) | {rounds_cell(hook)} | responder (`responder.N`): {rounds_cell(responder)} "
-     f"| {rounds_ratio(hook, responder)} |"]
+     f"| {rounds_ratio(hook, responder)} |",
+     f"| 1w | ingress webhook with {wide_conns} connections, many providers at once (`webhook_wide.N`) "
+     f"| {rounds_cell(wide)} | responder with {wide_conns} connections (`responder_wide.N`): "
+     f"{rounds_cell(responder_wide)} | {rounds_ratio(wide, responder_wide)} |"]
 if pipe:
     L.append(
         f"| 3 | end to end: ingress → Kafka → router → forwarder → receiver, N={pipe['sent']:,} (`pipeline`) "
@@ -167,26 +172,34 @@ def cpu(name, pairs, webhooks):
 
 
 hook_pairs = [(f"webhook_start.{r}", f"webhook_end.{r}") for r in hook]
+wide_pairs = [(f"wide_start.{r}", f"wide_end.{r}") for r in wide]
+wide_n = sum(w["requests"] for w in wide.values())
 L += ["", "| process | idle RSS | peak RSS (VmHWM) | CPU during 3 (end to end) | CPU during 3b (drain) "
-      "| CPU during 1 (webhook keep-alive, all rounds) |", "| --- | --- | --- | --- | --- | --- |"]
+      "| CPU during 1 (webhook keep-alive, all rounds) | CPU during 1w |", "| --- | --- | --- | --- | --- | --- | --- |"]
 for name, p in procs.items():
     idle = p.get("idle", (0, 0, 0, None))[3]
     L.append(f"| {name} | {'-' if idle is None else f'{idle / 1024:.1f} MiB'} "
              f"| {max(v[2] for v in p.values()) / 1024:.1f} MiB "
              f"| {cpu(name, [('pipeline_start', 'pipeline_end')], pipe and pipe['sent'])} "
              f"| {cpu(name, [('drain_start', 'drain_end')], drain and drain['delivered'])} "
-             f"| {cpu(name, hook_pairs, sum(w['requests'] for w in hook.values()))} |")
+             f"| {cpu(name, hook_pairs, sum(w['requests'] for w in hook.values()))} "
+             f"| {cpu(name, wide_pairs, wide_n)} |")
 pipe_n = pipe and pipe["sent"]
 hook_n = sum(w["requests"] for w in hook.values())
 e2e = {name: cpu_us(name, [("pipeline_start", "pipeline_end")], pipe_n) for name in procs}
 ing = {name: cpu_us(name, hook_pairs, hook_n) for name in ("ingress", "kafka")}
-ours = sum(v for k, v in e2e.items() if v and k in ("ingress", "router", "forwarder", "syncer"))
+ing_wide = {name: cpu_us(name, wide_pairs, wide_n) for name in ("ingress", "kafka")}
+ours = sum(v for k, v in e2e.items() if v and k in ("ingress", "router", "forwarder", "syncer", "api"))
 if e2e.get("kafka") and ours:
+    pg = e2e.get("postgres") or 0
     L += ["", f"Broker share of the CPU end to end (3): {e2e['kafka']:,.0f} µs/webhook, "
-          f"{e2e['kafka'] / (e2e['kafka'] + ours) * 100:.0f}% of hookline's daemons plus the broker "
-          f"({ours:,.0f} µs/webhook in ingress, router, forwarder, syncer)."]
+          f"{e2e['kafka'] / (e2e['kafka'] + ours + pg) * 100:.0f}% of hookline's daemons, the broker and "
+          f"PostgreSQL ({ours:,.0f} µs/webhook in ingress, router, forwarder, syncer, api; {pg:,.0f} in PostgreSQL)."]
 if ing.get("kafka") and ing.get("ingress"):
     L += ["", f"Ingress alone (1): ingress {ing['ingress']:,.1f} µs/webhook, broker {ing['kafka']:,.1f} µs/webhook."]
+if ing_wide.get("kafka") and ing_wide.get("ingress"):
+    L += ["", f"Ingress alone, {wide_conns} connections (1w): ingress {ing_wide['ingress']:,.1f} µs/webhook, "
+          f"broker {ing_wide['kafka']:,.1f} µs/webhook."]
 started = procs.get("forwarder", {}).get("drain_start")
 if started and drain and drain.get("first"):
     L += ["", f"The restarted forwarder answered /readyz (`stack.sh start forwarder` returned) "
@@ -194,7 +207,8 @@ if started and drain and drain.get("first"):
           "which the 3b/3c rates (first to last delivery) leave out but the CPU window of 3b includes."]
 L += ["", "RSS: the highest VmHWM seen (router and forwarder until they were stopped after 3b). CPU: "
       "utime+stime from /proc/PID/stat between snapshots taken around each client run, divided by "
-      "the webhooks of that phase (ticks of 10 ms: small phases are coarse); 1 and 2 ran against the ingress and Kafka alone (router, forwarder stopped).",
+      "the webhooks of that phase (ticks of 10 ms: small phases are coarse); 1, 1w and 2 ran against the ingress and Kafka "
+      "alone (router, forwarder and API stopped). postgres: the server and its backends.",
       "", "## Commands", "", "```"]
 with open(os.path.join(out, "commands.txt")) as f:
     L += [line.rstrip() for line in f]
@@ -218,7 +232,12 @@ summary = {
     "ingress": {"webhook_rps": median_rps(hook), "healthz_rps": median_rps(healthz),
                 "responder_rps": median_rps(responder), "close_rps": median_rps(close),
                 "ratio_to_healthz": median_ratio(hook, healthz), "ratio_to_responder": median_ratio(hook, responder),
-                "cpu_us_per_webhook": ing.get("ingress"), "broker_cpu_us_per_webhook": ing.get("kafka")},
+                "cpu_us_per_webhook": ing.get("ingress"), "broker_cpu_us_per_webhook": ing.get("kafka"),
+                "wide": {"connections": wide_conns, "webhook_rps": median_rps(wide),
+                         "responder_rps": median_rps(responder_wide),
+                         "ratio_to_responder": median_ratio(wide, responder_wide),
+                         "cpu_us_per_webhook": ing_wide.get("ingress"),
+                         "broker_cpu_us_per_webhook": ing_wide.get("kafka")}},
     "end_to_end": {"delivered_per_s": pipe and pipe["delivered_per_s"],
                    "receiver_rps": rc32 and rc32["rps"],
                    "ratio_to_receiver": pipe and rc32 and pipe["delivered_per_s"] / rc32["rps"],

@@ -7,6 +7,8 @@
 #   1. ingress, durable accept: signed GitHub App webhooks (wrk, keep-alive) vs the
 #      ingress's admin GET /healthz (same libmicrohttpd, no lookup/verify/Kafka)
 #   2. the same webhook load with Connection: close vs keep-alive
+#   1w. the same with BENCH_WIDE_CONNS (128) connections, many providers at once, vs the
+#      trivial responder with as many: the batches fill and the ingress is CPU-bound
 #   3. end to end: N signed webhooks sent (bench/send.py), time until the receiver has
 #      them all, vs the receiver's own capacity (wrk straight at it) and the sender's
 #   3b. the forwarder alone: N webhooks wait in Kafka, then the forwarder starts; its
@@ -21,13 +23,16 @@
 #      ingress, router, forwarder and broker during an end-to-end load, drawn as flame
 #      graphs (bench/flamegraph.py) in build/bench/profile-*.svg, top functions in *.top.txt;
 #      after 3c, before 1 and 2
-# 3 runs first, on empty topics. 1 and 2 run with the router and forwarder stopped
+# 3 runs first, on empty topics, after a warm-up of BENCH_WARMUP_N webhooks (the broker's
+# JIT compiler is still busy after a few thousand). 1 and 2 run with the router, the
+# forwarder and the API (its webhook log) stopped
 # (the backlog they write is not delivered meanwhile: ingress and Kafka alone), in
 # BENCH_ROUNDS interleaved rounds next to the trivial responder (bench/responder.c: the
 # same libmicrohttpd thread model, reads the body, answers 200) and /healthz; each
 # round's ratio is of its own pair, the median is reported.
 #
-# Settings: BENCH_THREADS (2) BENCH_CONNS (32) BENCH_DURATION (10s) BENCH_N (5000)
+# Settings: BENCH_THREADS (2) BENCH_CONNS (32) BENCH_DURATION (10s) BENCH_N (10000)
+# BENCH_WARMUP_N (30000) BENCH_WIDE_CONNS (128)
 # BENCH_ROUNDS (3) BENCH_SLOW_MS (200; 0 skips 3c) BENCH_SLOW_N (800) BENCH_LAT_SECONDS (10)
 # BENCH_PROFILE (1 when perf is installed) BENCH_PROFILE_N (20000), HOOKLINE_PORT_OFFSET
 # (50: between the offsets 0, 100, ... 900 that test stacks use, so a bench runs next to
@@ -42,7 +47,8 @@ export HOOKLINE_STACK_DIR="$ROOT/.stack-bench" HOOKLINE_BIN_DIR="$ROOT/build/rel
 export HOOKLINE_PORT_OFFSET="${HOOKLINE_PORT_OFFSET:-50}"
 STACK=$ROOT/deploy/local/stack.sh
 HL=$HOOKLINE_BIN_DIR/hookline
-T=${BENCH_THREADS:-2} C=${BENCH_CONNS:-32} D=${BENCH_DURATION:-10s} N=${BENCH_N:-5000}
+T=${BENCH_THREADS:-2} C=${BENCH_CONNS:-32} D=${BENCH_DURATION:-10s} N=${BENCH_N:-10000}
+WIDE=${BENCH_WIDE_CONNS:-128} WARMUP_N=${BENCH_WARMUP_N:-30000}
 ROUNDS=${BENCH_ROUNDS:-3} SLOW_MS=${BENCH_SLOW_MS:-200} SLOW_N=${BENCH_SLOW_N:-800}
 LAT_S=${BENCH_LAT_SECONDS:-10} PROFILE_N=${BENCH_PROFILE_N:-20000}
 if command -v perf >/dev/null 2>&1; then PROFILE=${BENCH_PROFILE:-1}; else PROFILE=${BENCH_PROFILE:-0}; fi
@@ -106,14 +112,22 @@ stack() {
     sh "$STACK" "$@"
 }
 pid_of() { cat "$HOOKLINE_STACK_DIR/$1.pid" 2>/dev/null || true; }
+# The stack's PostgreSQL server process (its backends are its children).
+postgres_pid() { head -n 1 "$(cat "$HOOKLINE_STACK_DIR/pg.path" 2>/dev/null)/data/postmaster.pid" 2>/dev/null || true; }
+ticks_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'; }
 # snapshot TAG: time, CPU ticks (utime+stime), VmHWM and VmRSS (kB) of each process, to
-# procs.txt.
+# procs.txt. postgres: the server and its backends together (ticks summed; the memory is
+# the server process's own), since the webhook log, the duplicate claims and the attempt
+# log all cost CPU there.
 snapshot() {
     now=$(date +%s.%N)
-    for name in ingress router forwarder syncer kafka receiver; do
-        if [ "$name" = receiver ]; then pid=$RECEIVER_PID; else pid=$(pid_of "$name"); fi
+    for name in ingress router forwarder syncer api kafka postgres receiver; do
+        case $name in receiver) pid=$RECEIVER_PID ;; postgres) pid=$(postgres_pid) ;; *) pid=$(pid_of "$name") ;; esac
         [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || continue
-        ticks=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')
+        ticks=$(ticks_of "$pid")
+        if [ "$name" = postgres ]; then
+            for child in $(ps -o pid= --ppid "$pid"); do ticks=$((ticks + $(ticks_of "$child" || echo 0))); done
+        fi
         hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
         rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
         echo "$1 $now $name $pid $ticks $hwm $rss" >>"$OUT/procs.txt"
@@ -218,7 +232,7 @@ run smoke timeout 60 python3 "$B/send.py" --url "$WEBHOOK" --body "$OUT/body.jso
 grep -q '"complete": true' "$OUT/smoke.txt" ||
     die "the first webhook did not make it through: $(cat "$OUT/smoke.txt"); logs in $HOOKLINE_STACK_DIR"
 run warmup timeout 600 python3 "$B/send.py" --url "$WEBHOOK" --body "$OUT/body.json" \
-    --headers "$OUT/headers.txt" --receiver "$RECEIVER" -n "$N" -c "$C"
+    --headers "$OUT/headers.txt" --receiver "$RECEIVER" -n "$WARMUP_N" -c "$C"
 
 # ---- 3. end to end (first: nothing undelivered waits in the topics) ---------------------
 bench_wrk receiver "$OUT/body.json" "" -t"$T" -c"$C" -d"$D" "$RECEIVER/wrk"
@@ -273,6 +287,10 @@ fi
 curl -fsS "http://127.0.0.1:$HOOKLINE_STACK_ROUTER_ADMIN_PORT/metrics" >"$OUT/router.metrics"
 stack stop router
 stack stop forwarder
+# The API's webhook log reads every raw webhook into PostgreSQL (api/weblog.c): with it
+# running, "the ingress alone" would also measure a consumer, its fetches and the
+# database on the same cores. Its cost is in the end-to-end columns (api, postgres).
+stack stop api
 
 # ---- 1 and 2. ingress, in interleaved rounds (a noisy machine drifts) ----------------------
 bench_wrk warmup_webhook "$OUT/body.json" "$OUT/headers.txt" -t"$T" -c"$C" -d5s "$WEBHOOK"
@@ -285,11 +303,16 @@ while [ "$r" -le "$ROUNDS" ]; do
     snapshot "webhook_end.$r"
     bench_wrk "webhook_close.$r" "$OUT/body.json" "$OUT/headers.txt" -t"$T" -c"$C" -d"$D" \
         -H "Connection: close" "$WEBHOOK"
+    # 1w: many providers at once (WIDE connections): batches fill, the ingress is CPU-bound.
+    bench_wrk "responder_wide.$r" "$OUT/body.json" "$OUT/headers.txt" -t"$T" -c"$WIDE" -d"$D" "$RESPONDER/webhook"
+    snapshot "wide_start.$r"
+    bench_wrk "webhook_wide.$r" "$OUT/body.json" "$OUT/headers.txt" -t"$T" -c"$WIDE" -d"$D" "$WEBHOOK"
+    snapshot "wide_end.$r"
     r=$((r + 1))
 done
 snapshot end
 curl -fsS "$INGRESS_ADMIN/metrics" >"$OUT/ingress.metrics"
 
 
-BENCH_SLOW_MS=$SLOW_MS BENCH_PER_DEST=$PER_DEST python3 "$B/report.py" "$OUT" | tee "$OUT/results.md"
+BENCH_SLOW_MS=$SLOW_MS BENCH_PER_DEST=$PER_DEST BENCH_WIDE_CONNS=$WIDE python3 "$B/report.py" "$OUT" | tee "$OUT/results.md"
 say "results in $OUT/results.md"
