@@ -1,7 +1,7 @@
 #!/bin/sh
 # What `make bench` needs beyond the project's own dependencies (deploy/local/install-deps.sh):
-# wrk (the closed-loop HTTP load), perf (the profiles) and the libmicrohttpd headers for
-# the trivial responder (bench/responder.c). Debian 12 packages; apt is touched only when
+# wrk (the closed-loop HTTP load), perf (the profiles), the libmicrohttpd headers for
+# the trivial responder (bench/responder.c) and ps (PostgreSQL's backends, for their CPU). Debian 12 packages; apt is touched only when
 # one is missing.
 set -eu
 
@@ -16,6 +16,7 @@ as_root() {
 missing=
 command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
 command -v perf >/dev/null 2>&1 || missing="$missing linux-perf"
+command -v ps >/dev/null 2>&1 || missing="$missing procps"
 dpkg-query -W -f='${Status}' libmicrohttpd-dev 2>/dev/null | grep -q 'ok installed' || missing="$missing libmicrohttpd-dev"
 [ -n "$missing" ] || exit 0
 say "apt-get install$missing"
