@@ -18,6 +18,8 @@ def get(d, *path):
 def fmt(v, unit=""):
     if v is None:
         return "n/a"
+    if not isinstance(v, (int, float)):
+        return f"{v}{unit}"
     if isinstance(v, float) and v < 10:
         return f"{v:.3g}{unit}"
     return f"{v:,.0f}{unit}"
@@ -32,7 +34,8 @@ def main():
         ("ingress / its /healthz", ("ingress", "ratio_to_healthz"), "×"),
         ("ingress CPU per webhook", ("ingress", "cpu_us_per_webhook"), " µs"),
         ("broker CPU per webhook, ingress alone", ("ingress", "broker_cpu_us_per_webhook"), " µs"),
-        ("ingress webhooks/s, wide (128 connections)", ("ingress", "wide", "webhook_rps"), ""),
+        ("ingress webhooks/s, wide (BENCH_WIDE_CONNS connections)", ("ingress", "wide", "webhook_rps"), ""),
+        ("wide: connections", ("ingress", "wide", "connections"), ""),
         ("ingress wide / trivial responder wide", ("ingress", "wide", "ratio_to_responder"), "×"),
         ("ingress CPU per webhook, wide", ("ingress", "wide", "cpu_us_per_webhook"), " µs"),
         ("broker CPU per webhook, wide", ("ingress", "wide", "broker_cpu_us_per_webhook"), " µs"),

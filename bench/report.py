@@ -78,7 +78,7 @@ def rounds_ratio(num, den):
 healthz, hook, close = rounds("healthz"), rounds("webhook"), rounds("webhook_close")
 responder = rounds("responder")
 wide, responder_wide = rounds("webhook_wide"), rounds("responder_wide")
-wide_conns = os.environ.get("BENCH_WIDE_CONNS", "?")
+wide_conns = int(os.environ.get("BENCH_WIDE_CONNS", "0")) or None
 rc32, rc1, rcd = load("receiver.json"), load("receiver_c1.json"), load("receiver_cdest.json")
 per_dest = os.environ.get("BENCH_PER_DEST", "?")
 sender, pipe, drain = load("sender.txt"), load("pipeline.txt"), load("drain.txt")
